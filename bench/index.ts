@@ -1,0 +1,15 @@
+/** `npm run bench`: every benchmark, printed as tables with the machine they ran on. */
+import { machineLine } from './harness.ts';
+import { siLA2Benchmark } from './sila2.ts';
+import { opcuaBenchmark } from './opcua.ts';
+import { simulationBenchmark } from './simulation.ts';
+
+const durationMs = Number(process.env.WORKCELL_BENCH_SECONDS ?? 3) * 1000;
+const concurrency = Number(process.env.WORKCELL_BENCH_CONCURRENCY ?? 16);
+const rounds = Number(process.env.WORKCELL_BENCH_ROUNDS ?? 3);
+
+console.log(`Workcell benchmarks; ${machineLine()}`);
+console.log(await siLA2Benchmark({ durationMs, concurrency, rounds }));
+console.log(await opcuaBenchmark({ durationMs, concurrency, rounds, subscriptionSeconds: Number(process.env.WORKCELL_BENCH_SUBSCRIPTION_SECONDS ?? 10) }));
+console.log(await simulationBenchmark({ moduleCounts: [50, 200, 400], scheduleSeconds: Number(process.env.WORKCELL_BENCH_SCHEDULE_SECONDS ?? 8) }));
+process.exit(0);

@@ -1,0 +1,54 @@
+/**
+ * The `workcell` command. Subcommands load on demand, so that `workcell validate` does not pay for
+ * the OPC UA stack it never uses.
+ */
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
+
+const commands: Array<{ name: string; summary: string; load(): Promise<Command> }> = [
+  { name: 'validate', summary: 'Check layouts and schedules, and that each schedule fits each layout.', load: async () => (await import('./validate.ts')).validateCommand },
+  { name: 'summary', summary: 'Validate layouts and schedules (default: the shipped examples) and summarise each.', load: async () => (await import('./summary.ts')).summaryCommand },
+  { name: 'sila', summary: 'Browse, call and discover SiLA 2 servers; print .proto; generate module features.', load: async () => (await import('./sila.ts')).silaCommand },
+  { name: 'opcua', summary: 'Browse an OPC UA LADS server.', load: async () => (await import('./opcua.ts')).opcuaCommand },
+  { name: 'sim', summary: 'Start simulators for every module of a layout on their configured endpoints.', load: async () => (await import('./sim.ts')).simCommand },
+];
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
+    process.stderr.write(`workcell: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const command = await entry.load();
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`usage: ${command.usage}\n\n${command.summary}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`workcell ${name}: ${error.message}\nusage: ${command.usage}\n`);
+      return 2;
+    }
+    process.stderr.write(`workcell ${name}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return `usage: workcell COMMAND [ARGS]\n\n${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}\n\nRun 'workcell COMMAND --help' for a command's options.\n`;
+}
+
+/** Thrown by a command for bad arguments: printed with the command's usage, exit status 2. */
+export class UsageError extends Error {}

@@ -1,0 +1,284 @@
+/** `workcell sila ...`: look at and drive any SiLA 2 server from the terminal. */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SilaClient, type SilaClientOptions } from '../drivers/sila2/client.ts';
+import { DefinedExecutionError, FrameworkError, SilaError, ValidationError } from '../drivers/sila2/errors.ts';
+import { readFeatureFile } from '../drivers/sila2/fdl.ts';
+import { describeDataType, featureFqi, resolveReference, type DataType, type Feature } from '../drivers/sila2/feature.ts';
+import { featureProtoText } from '../drivers/sila2/proto.ts';
+import { discover, type DiscoveryTransport } from '../drivers/sila2/discovery.ts';
+import { featureFileName, moduleKindFeatureXml } from '../drivers/sila2/catalogue-features.ts';
+import { loadCatalogue } from '../modules/catalogue.ts';
+import { BinaryRef, type SilaValue } from '../drivers/sila2/values.ts';
+import { parseArgs, option, type ParsedArgs } from './args.ts';
+import { UsageError, type Command } from './main.ts';
+
+const CONNECTION_OPTIONS = ['ca', 'discovery-unicast', 'timeout'];
+const CONNECTION_FLAGS = ['insecure', 'trust-discovered-ca'];
+
+const USAGE = `workcell sila browse HOST:PORT [--ca FILE | --insecure | --trust-discovered-ca]
+       workcell sila call HOST:PORT FEATURE COMMAND [--param NAME=VALUE ...] [--ca FILE | --insecure | --trust-discovered-ca]
+       workcell sila proto FILE.sila.xml
+       workcell sila discover [--timeout MS]
+       workcell sila features [--write DIR]`;
+
+export const silaCommand: Command = {
+  name: 'sila',
+  summary: 'Browse, call and discover SiLA 2 servers; print .proto for a feature; generate the module features.',
+  usage: USAGE,
+  async run(args) {
+    const [sub, ...rest] = args;
+    switch (sub) {
+      case 'browse':
+        return browse(parseArgs(rest, { options: CONNECTION_OPTIONS, flags: CONNECTION_FLAGS }));
+      case 'call':
+        return call(parseArgs(rest, { options: [...CONNECTION_OPTIONS, 'param'], flags: CONNECTION_FLAGS }));
+      case 'proto': {
+        const parsed = parseArgs(rest, {});
+        if (parsed.positional.length !== 1) throw new UsageError('name one feature definition file');
+        process.stdout.write(`${featureProtoText(readFeatureFile(parsed.positional[0]!))}\n`);
+        return 0;
+      }
+      case 'discover':
+        return discoverCommand(parseArgs(rest, { options: ['timeout', 'discovery-unicast'] }));
+      case 'features':
+        return features(parseArgs(rest, { options: ['write'] }));
+      default:
+        throw new UsageError(sub ? `unknown sila command '${sub}'` : 'name a sila command');
+    }
+  },
+};
+
+function discoveryTransport(parsed: ParsedArgs): DiscoveryTransport {
+  const unicast = option(parsed, 'discovery-unicast');
+  if (!unicast) return { kind: 'multicast' };
+  const { host, port } = address(unicast);
+  return { kind: 'unicast', host, port };
+}
+
+function address(text: string): { host: string; port: number } {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text);
+  if (!match) throw new UsageError(`expected HOST:PORT, got '${text}'`);
+  return { host: match[1]!, port: Number(match[2]) };
+}
+
+async function connect(parsed: ParsedArgs): Promise<SilaClient> {
+  const target = parsed.positional[0];
+  if (!target) throw new UsageError('name the server as HOST:PORT');
+  const { host, port } = address(target);
+  const options: SilaClientOptions = { host, port, insecure: parsed.flags.has('insecure'), connectTimeoutMs: Number(option(parsed, 'timeout') ?? 5000) };
+  const caFile = option(parsed, 'ca');
+  if ([caFile !== undefined, options.insecure, parsed.flags.has('trust-discovered-ca')].filter(Boolean).length > 1) {
+    throw new UsageError('choose one of --ca, --insecure and --trust-discovered-ca');
+  }
+  if (caFile) options.ca = readFileSync(caFile, 'utf8');
+  if (parsed.flags.has('trust-discovered-ca')) {
+    const found = (await discover({ transport: discoveryTransport(parsed), timeoutMs: 1000 })).find((s) => s.port === port && (s.host === host || s.target === host));
+    if (!found?.ca) throw new Error(`no SiLA server at ${target} announced a CA over DNS-SD`);
+    options.ca = found.ca;
+  }
+  return SilaClient.connect(options);
+}
+
+async function browse(parsed: ParsedArgs): Promise<number> {
+  const client = await connect(parsed);
+  try {
+    const id = client.identity;
+    const out = [
+      `Server       ${id.name}`,
+      `Type         ${id.type} ${id.version}`,
+      `UUID         ${id.uuid}`,
+      `Vendor       ${id.vendorUrl}`,
+      `Description  ${id.description}`,
+    ];
+    for (const feature of client.features) out.push('', ...describeFeature(feature));
+    process.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+export function describeFeature(feature: Feature): string[] {
+  const type = (d: DataType) => describeDataType(d);
+  const lines = [`Feature ${featureFqi(feature)}: ${feature.displayName}`];
+  for (const c of feature.commands) {
+    lines.push(`  Command ${c.identifier} (${c.observable ? 'observable' : 'unobservable'})`);
+    for (const p of c.parameters) lines.push(`    parameter     ${p.identifier}: ${type(p.dataType)}`);
+    for (const r of c.intermediateResponses) lines.push(`    intermediate  ${r.identifier}: ${type(r.dataType)}`);
+    for (const r of c.responses) lines.push(`    response      ${r.identifier}: ${type(r.dataType)}`);
+    if (c.errors.length) lines.push(`    errors        ${c.errors.join(', ')}`);
+  }
+  for (const p of feature.properties) lines.push(`  Property ${p.identifier}: ${type(p.dataType)}${p.observable ? ' (observable)' : ''}`);
+  for (const m of feature.metadata) lines.push(`  Metadata ${m.identifier}: ${type(m.dataType)}`);
+  for (const e of feature.errors) lines.push(`  Error ${e.identifier}: ${e.description}`);
+  for (const d of feature.dataTypes) lines.push(`  Data type ${d.identifier}: ${type(d.dataType)}`);
+  return lines;
+}
+
+async function call(parsed: ParsedArgs): Promise<number> {
+  const [, featureRef, commandId] = parsed.positional;
+  if (!featureRef || !commandId) throw new UsageError('name the feature and the command');
+  const client = await connect(parsed);
+  try {
+    const feature = client.feature(featureRef);
+    const command = feature.commands.find((c) => c.identifier === commandId);
+    if (!command) throw new UsageError(`feature ${feature.identifier} has no command '${commandId}'; it has ${feature.commands.map((c) => c.identifier).join(', ')}`);
+    const given = new Map<string, string>();
+    for (const pair of parsed.options.get('param') ?? []) {
+      const eq = pair.indexOf('=');
+      if (eq < 1) throw new UsageError(`--param takes NAME=VALUE, got '${pair}'`);
+      given.set(pair.slice(0, eq), pair.slice(eq + 1));
+    }
+    const parameters: Record<string, SilaValue> = {};
+    for (const p of command.parameters) {
+      const text = given.get(p.identifier);
+      if (text === undefined) throw new UsageError(`missing --param ${p.identifier}=VALUE (${describeDataType(p.dataType)})`);
+      parameters[p.identifier] = valueFromText(text, p.dataType, feature, p.identifier);
+      given.delete(p.identifier);
+    }
+    if (given.size) throw new UsageError(`${commandId} has no parameter ${[...given.keys()].join(', ')}`);
+    let responses: Record<string, SilaValue>;
+    if (command.observable) {
+      const execution = await client.start(feature.identifier, commandId, parameters);
+      process.stdout.write(`execution ${execution.uuid}\n`);
+      for await (const update of execution) {
+        if (update.kind === 'intermediate') process.stdout.write(`intermediate ${formatValue(update.responses)}\n`);
+        else process.stdout.write(`${update.status}${update.progress !== undefined ? ` ${Math.round(update.progress * 100)}%` : ''}${update.estimatedRemainingSeconds ? `, ${update.estimatedRemainingSeconds.toFixed(1)} s left` : ''}\n`);
+      }
+      responses = await execution.result();
+    } else {
+      responses = await client.call(feature.identifier, commandId, parameters);
+    }
+    process.stdout.write(`${formatValue(responses)}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof SilaError) {
+      const where = error instanceof DefinedExecutionError ? ` ${error.errorIdentifier}` : error instanceof ValidationError ? ` ${error.parameter}` : error instanceof FrameworkError ? ` ${error.errorType}` : '';
+      process.stderr.write(`${error.name}${where}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    client.close();
+  }
+}
+
+/** Reads a command-line value as the parameter's SiLA type; lists and structures are written as JSON. */
+export function valueFromText(text: string, dataType: DataType, feature: Feature, name: string): SilaValue {
+  const resolved = resolveReference(feature, dataType.kind === 'constrained' ? dataType.base : dataType);
+  if (resolved.kind === 'list' || resolved.kind === 'structure' || (resolved.kind === 'basic' && resolved.basic === 'Any')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new UsageError(`--param ${name}: expected JSON for ${describeDataType(dataType)}`);
+    }
+    return fromJson(json, dataType, feature, name);
+  }
+  return fromJson(text, dataType, feature, name);
+}
+
+function fromJson(value: unknown, dataType: DataType, feature: Feature, name: string): SilaValue {
+  const d = resolveReference(feature, dataType.kind === 'constrained' ? dataType.base : dataType);
+  const fail = (expected: string) => new UsageError(`--param ${name}: expected ${expected}, got ${JSON.stringify(value)}`);
+  if (d.kind === 'list') {
+    if (!Array.isArray(value)) throw fail('a JSON list');
+    return value.map((v, i) => fromJson(v, d.element, feature, `${name}[${i}]`));
+  }
+  if (d.kind === 'structure') {
+    if (!value || typeof value !== 'object') throw fail('a JSON object');
+    return Object.fromEntries(d.elements.map((e) => [e.identifier, fromJson((value as Record<string, unknown>)[e.identifier], e.dataType, feature, `${name}.${e.identifier}`)]));
+  }
+  if (d.kind !== 'basic') throw fail(describeDataType(dataType));
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  switch (d.basic) {
+    case 'String':
+      return text;
+    case 'Integer': {
+      if (!/^-?\d+$/.test(text)) throw fail('an integer');
+      const big = BigInt(text);
+      return big <= BigInt(Number.MAX_SAFE_INTEGER) && big >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(big) : big;
+    }
+    case 'Real': {
+      const n = Number(text);
+      if (text.trim() === '' || Number.isNaN(n)) throw fail('a number');
+      return n;
+    }
+    case 'Boolean':
+      if (/^(true|yes|1)$/i.test(text)) return true;
+      if (/^(false|no|0)$/i.test(text)) return false;
+      throw fail('true or false');
+    case 'Binary':
+      return text.startsWith('@') ? readFileSync(text.slice(1)) : Buffer.from(text, 'utf8');
+    case 'Date': {
+      const m = /^(\d{4})-(\d{2})-(\d{2})(Z|[+-]\d{2}:\d{2})$/.exec(text);
+      if (!m) throw fail('a date with zone, such as 2026-11-22Z or 2026-11-22+01:00');
+      return { year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), timezone: zone(m[4]!) };
+    }
+    case 'Time': {
+      const m = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
+      if (!m) throw fail('a time with zone, such as 14:30:00Z');
+      return { hour: Number(m[1]), minute: Number(m[2]), second: Number(m[3]), millisecond: Number((m[4] ?? '0').padEnd(3, '0')), timezone: zone(m[5]!) };
+    }
+    case 'Timestamp': {
+      const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
+      if (!m) throw fail('a timestamp with zone, such as 2026-11-22T14:30:00Z');
+      return {
+        year: Number(m[1]), month: Number(m[2]), day: Number(m[3]), hour: Number(m[4]), minute: Number(m[5]), second: Number(m[6]),
+        millisecond: Number((m[7] ?? '0').padEnd(3, '0')), timezone: zone(m[8]!),
+      };
+    }
+    case 'Any': {
+      const any = value as { type?: string; value?: unknown };
+      if (!any || typeof any.type !== 'string') throw fail('{"type": "<DataType>...</DataType>", "value": ...}');
+      return { type: any.type as never, value: any.value as SilaValue };
+    }
+  }
+}
+
+function zone(text: string): { hours: number; minutes: number } {
+  if (text === 'Z') return { hours: 0, minutes: 0 };
+  const sign = text.startsWith('-') ? -1 : 1;
+  return { hours: sign * Number(text.slice(1, 3)), minutes: Number(text.slice(4, 6)) };
+}
+
+/** Prints values readably: bytes as a size and hex preview, big integers exactly, dates in ISO form. */
+export function formatValue(value: SilaValue): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v instanceof BinaryRef) return `<binary ${v.binaryTransferUUID}>`;
+    if (v && typeof v === 'object' && v.type === 'Buffer' && Array.isArray(v.data)) return `<${v.data.length} bytes${v.data.length ? `: ${Buffer.from(v.data.slice(0, 16)).toString('hex')}${v.data.length > 16 ? '...' : ''}` : ''}>`;
+    if (v instanceof Uint8Array) return `<${v.length} bytes>`;
+    return v;
+  });
+}
+
+async function discoverCommand(parsed: ParsedArgs): Promise<number> {
+  const servers = await discover({ timeoutMs: Number(option(parsed, 'timeout') ?? 2000), transport: discoveryTransport(parsed) });
+  if (!servers.length) {
+    process.stdout.write('no SiLA servers answered\n');
+    return 0;
+  }
+  for (const s of servers) {
+    process.stdout.write(`${s.host}:${s.port}  ${s.name}  (${s.uuid}, version ${s.version})${s.ca ? '  publishes a CA' : ''}\n${s.description ? `  ${s.description}\n` : ''}`);
+  }
+  return 0;
+}
+
+async function features(parsed: ParsedArgs): Promise<number> {
+  const catalogue = loadCatalogue();
+  const directory = option(parsed, 'write');
+  for (const name of catalogue.kindNames()) {
+    const kind = catalogue.kind(name)!;
+    const xml = moduleKindFeatureXml(kind);
+    if (directory) {
+      mkdirSync(directory, { recursive: true });
+      writeFileSync(join(directory, featureFileName(kind)), xml);
+      process.stdout.write(`wrote ${join(directory, featureFileName(kind))}\n`);
+    } else {
+      process.stdout.write(`${xml}\n`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,48 @@
+import { relative } from 'node:path';
+import { loadWorkcell } from '../config/validate.ts';
+import { YamlSource, formatDiagnostic } from '../config/source.ts';
+import { checkAgainstSchema } from '../config/schema-check.ts';
+import { startSimulation } from '../modules/simulators/workcell-simulation.ts';
+import type { FaultSpec } from '../modules/simulators/faults.ts';
+import { parseArgs, option } from './args.ts';
+import { UsageError, type Command } from './main.ts';
+
+const FAULTS_SCHEMA = new URL('../modules/simulators/faults.schema.json', import.meta.url);
+
+export const simCommand: Command = {
+  name: 'sim',
+  summary: 'Start simulators for every module of a layout on their configured loopback endpoints.',
+  usage: 'workcell sim LAYOUT [--time-scale N] [--faults FILE] [--seed N]',
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['time-scale', 'faults', 'seed'] });
+    const layoutFile = parsed.positional[0];
+    if (!layoutFile || parsed.positional.length > 1) throw new UsageError('name one layout file');
+    const timeScale = Number(option(parsed, 'time-scale') ?? 1);
+    const seed = Number(option(parsed, 'seed') ?? 1);
+    if (!(timeScale > 0)) throw new UsageError('--time-scale takes a positive number');
+    if (!Number.isInteger(seed)) throw new UsageError('--seed takes a whole number');
+    const faults = readFaults(option(parsed, 'faults'));
+    const { layout } = loadWorkcell(layoutFile);
+    const simulation = await startSimulation(layout.model, layoutFile, { timeScale, seed, faults });
+    const lines = [`Simulating ${layout.model.id} at time scale ${timeScale}, seed ${seed}:`];
+    for (const m of simulation.modules) lines.push(`  ${m.id.padEnd(8)} ${m.protocol.padEnd(6)} ${m.endpoint}${m.caFile ? `  CA ${relative(process.cwd(), m.caFile)}` : ''}`);
+    lines.push('Ready. Ctrl-C (or SIGTERM) stops the simulators.');
+    process.stdout.write(`${lines.join('\n')}\n`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await simulation.stop();
+    process.stdout.write('Simulators stopped.\n');
+    return 0;
+  },
+};
+
+function readFaults(file: string | undefined): Record<string, FaultSpec[]> | undefined {
+  if (!file) return undefined;
+  const source = YamlSource.read(file);
+  if (!source.parsed || !checkAgainstSchema(source, FAULTS_SCHEMA)) {
+    throw new Error(`invalid faults file:\n${source.diagnostics.map(formatDiagnostic).join('\n')}`);
+  }
+  return (source.data as { faults: Record<string, FaultSpec[]> }).faults;
+}

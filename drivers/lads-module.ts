@@ -1,0 +1,119 @@
+/**
+ * The module interface over OPC UA LADS: a capability is a program template of the module's functional
+ * unit, its parameters are program properties (catalogue names and units), its results the values of
+ * the program's result. The DeviceProgramRunId is the execution token.
+ */
+import { OpcUaDriver, type OpcUaConnectionOptions, type ProgramOutcome } from './opcua/client.ts';
+import { silaIdentifier } from './sila2/catalogue-features.ts';
+import type { ModuleKind } from '../modules/catalogue.ts';
+import type { ModuleState } from '../modules/state-model.ts';
+import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from './module.ts';
+
+const DEFINED_ERRORS = ['ModuleOccupied', 'WrongItem', 'HardwareFault'];
+
+export class LadsModuleDriver implements ModuleDriver {
+  private readonly starts = new IdempotentStarts();
+
+  private constructor(readonly id: string, readonly kind: ModuleKind, private readonly driver: OpcUaDriver, private readonly unit: string) {}
+
+  /** `unit` defaults to the functional unit Workcell's simulators use: DEVICE/KindInPascalCase. */
+  static async connect(id: string, kind: ModuleKind, options: OpcUaConnectionOptions, unit = `${id}/${silaIdentifier(kind.kind)}`): Promise<LadsModuleDriver> {
+    try {
+      return new LadsModuleDriver(id, kind, await OpcUaDriver.connect(options), unit);
+    } catch (error) {
+      throw new ModuleError(id, 'connection', (error as Error).message);
+    }
+  }
+
+  capabilities(): string[] {
+    return Object.keys(this.kind.capabilities);
+  }
+
+  execute(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
+    return this.starts.start(options.idempotencyKey, () => this.start(capability, parameters, options));
+  }
+
+  private async start(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
+    const spec = this.kind.capabilities[capability];
+    if (!spec) throw new ModuleError(this.id, 'invalid', `a ${this.kind.kind} has no capability '${capability}'`);
+    const properties = Object.fromEntries(Object.entries(catalogueParameters(this.id, capability, spec, parameters, { required: true })).map(([name, value]) => [name, String(value)]));
+    if (options.itemId) properties.ItemId = options.itemId;
+    try {
+      const run = await this.driver.startProgram(this.unit, { templateId: capability, properties, supervisoryJobId: options.batchId ?? options.idempotencyKey, supervisoryTaskId: options.stepId ?? capability });
+      return this.wrap(capability, run.runId, run.outcome);
+    } catch (error) {
+      throw new ModuleError(this.id, 'device', (error as Error).message);
+    }
+  }
+
+  async reattach(token: ExecutionToken): Promise<Execution> {
+    return this.wrap(token.capability, token.id, this.driver.follow(this.unit, token.id));
+  }
+
+  private wrap(capability: string, runId: string, outcome: Promise<ProgramOutcome>): Execution {
+    const spec = this.kind.capabilities[capability]!;
+    const { driver, unit, id } = this;
+    let settled = false;
+    outcome.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    return {
+      token: { module: id, capability, protocol: 'opcua', id: runId },
+      async *progress(signal?: AbortSignal): AsyncIterable<ExecutionProgress> {
+        while (!settled && !signal?.aborted) {
+          const p = await driver.progress(unit);
+          if (p.runId === runId && p.estimatedRuntimeMs > 0) yield { fraction: Math.min(1, p.currentRuntimeMs / p.estimatedRuntimeMs), remainingSeconds: Math.max(0, (p.estimatedRuntimeMs - p.currentRuntimeMs) / 1000), step: p.stepName };
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        if (!signal?.aborted) yield { fraction: 1, remainingSeconds: 0 };
+      },
+      async result(): Promise<Record<string, ResultValue>> {
+        const done = await outcome;
+        const failed = /^[^:]+: (failed|aborted|stopped)(?:: (.*))?$/.exec(done.description);
+        if (failed) {
+          const reason = failed[2] ?? `the program was ${failed[1]}`;
+          const code = /^(\w+): (.*)$/.exec(reason);
+          if (code && DEFINED_ERRORS.includes(code[1]!)) throw new ModuleError(id, 'defined', code[2]!, code[1]);
+          throw new ModuleError(id, 'device', `${capability} ${failed[1]}: ${reason}`);
+        }
+        return Object.fromEntries(Object.keys(spec.results).filter((name) => name in done.values).map((name) => [name, done.values[name]!]));
+      },
+    };
+  }
+
+  async watchState(listener: (state: ModuleState) => void): Promise<() => void> {
+    listener((await this.driver.state(this.unit)).state);
+    const watch = await this.driver.watchState(this.unit, (s) => listener(s.state));
+    return () => void watch.close();
+  }
+
+  async watchTelemetry(listener: (sample: TelemetrySample) => void): Promise<() => void> {
+    const subscription = await this.driver.subscribeSensors(this.unit, (s) => listener({ module: this.id, channel: s.sensor, value: s.value, unit: s.unit, at: s.sourceTimestamp }));
+    return () => void subscription.close();
+  }
+
+  async hold(): Promise<void> {
+    throw new ModuleError(this.id, 'device', 'a LADS functional unit cannot be held; stop or abort it');
+  }
+
+  async resume(): Promise<void> {
+    throw new ModuleError(this.id, 'device', 'a LADS functional unit cannot be held, so there is nothing to resume');
+  }
+
+  async abort(): Promise<void> {
+    await this.driver.abort(this.unit);
+  }
+
+  async clear(): Promise<void> {
+    try {
+      await this.driver.clear(this.unit);
+    } catch (error) {
+      throw new ModuleError(this.id, 'device', (error as Error).message);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+}

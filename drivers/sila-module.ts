@@ -1,0 +1,171 @@
+/**
+ * The module interface over SiLA 2, for modules that implement Workcell's feature for their kind
+ * (protos/features/). Catalogue names and units in, catalogue names and units out.
+ */
+import { silaIdentifier, WORKCELL_CATEGORY, WORKCELL_ORIGINATOR } from './sila2/catalogue-features.ts';
+import { SilaClient, type CommandExecution, type SilaClientOptions } from './sila2/client.ts';
+import { DefinedExecutionError, SilaConnectionError, ValidationError } from './sila2/errors.ts';
+import type { SilaValue } from './sila2/values.ts';
+import type { ModuleKind } from '../modules/catalogue.ts';
+import { MODULE_STATES, type ModuleState } from '../modules/state-model.ts';
+import { convertValue, type VendorMapping } from './vendor-mapping.ts';
+import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from './module.ts';
+
+export class SilaModuleDriver implements ModuleDriver {
+  private readonly feature: string;
+  private readonly starts = new IdempotentStarts();
+
+  private constructor(readonly id: string, readonly kind: ModuleKind, private readonly client: SilaClient, private readonly mapping?: VendorMapping) {
+    this.feature = mapping?.feature ?? `${WORKCELL_ORIGINATOR}/${WORKCELL_CATEGORY}/${silaIdentifier(kind.kind)}/v1`;
+  }
+
+  /** `mapping` drives a vendor's own feature (from the layout); without it, Workcell's feature for the kind. */
+  static async connect(id: string, kind: ModuleKind, options: SilaClientOptions, mapping?: VendorMapping): Promise<SilaModuleDriver> {
+    let client: SilaClient;
+    try {
+      client = await SilaClient.connect(options);
+    } catch (error) {
+      throw new ModuleError(id, 'connection', (error as Error).message);
+    }
+    const driver = new SilaModuleDriver(id, kind, client, mapping);
+    try {
+      client.feature(driver.feature);
+    } catch {
+      client.close();
+      throw new ModuleError(id, 'device', `the server at ${options.host}:${options.port} does not implement ${driver.feature}`);
+    }
+    return driver;
+  }
+
+  capabilities(): string[] {
+    return Object.keys(this.kind.capabilities);
+  }
+
+  execute(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
+    return this.starts.start(options.idempotencyKey, () => this.start(capability, parameters, options));
+  }
+
+  private async start(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
+    const spec = this.kind.capabilities[capability];
+    if (!spec) throw new ModuleError(this.id, 'invalid', `a ${this.kind.kind} has no capability '${capability}'`);
+    const call = this.mapping?.capabilities[capability];
+    if (this.mapping && !call) throw new ModuleError(this.id, 'invalid', `the layout maps no command of ${this.feature} to '${capability}'`);
+    const commandId = call?.command ?? silaIdentifier(capability);
+    const command = this.client.feature(this.feature).commands.find((c) => c.identifier === commandId);
+    if (!command) throw new ModuleError(this.id, 'device', `${this.feature} has no command ${commandId}`);
+    const values: Record<string, SilaValue> = {};
+    for (const [name, value] of Object.entries(catalogueParameters(this.id, capability, spec, parameters, { required: true }))) {
+      const field = call?.parameters?.[name];
+      if (call && !field) continue; // this vendor has no such setting
+      values[field?.name ?? silaIdentifier(name)] = convertValue(value, spec.parameters[name]!.unit, field) as SilaValue;
+    }
+    // The item parameter: the vendor's (from the mapping) or Workcell's ItemId, unless the capability names its item itself.
+    const itemParameter = call ? call.item : command.parameters.some((p) => p.identifier === 'ItemId') && !('itemId' in spec.parameters) ? 'ItemId' : undefined;
+    if (itemParameter) {
+      if (!options.itemId) throw new ModuleError(this.id, 'invalid', `${capability} works on an item: give its itemId`);
+      values[itemParameter] = options.itemId;
+    }
+    try {
+      const execution = await this.client.start(this.feature, command.identifier, values);
+      return this.wrap(capability, execution);
+    } catch (error) {
+      throw this.moduleError(error);
+    }
+  }
+
+  async reattach(token: ExecutionToken): Promise<Execution> {
+    return this.wrap(token.capability, this.client.attach(this.feature, this.mapping?.capabilities[token.capability]?.command ?? silaIdentifier(token.capability), token.id));
+  }
+
+  private wrap(capability: string, execution: CommandExecution): Execution {
+    const spec = this.kind.capabilities[capability]!;
+    const driver = this;
+    return {
+      token: { module: this.id, capability, protocol: 'sila2', id: execution.uuid },
+      async *progress(signal?: AbortSignal): AsyncIterable<ExecutionProgress> {
+        try {
+          for await (const info of execution.info(signal)) yield { fraction: info.progress ?? 0, remainingSeconds: info.estimatedRemainingSeconds };
+        } catch (error) {
+          throw driver.moduleError(error);
+        }
+      },
+      async result(): Promise<Record<string, ResultValue>> {
+        try {
+          const responses = await execution.result();
+          const call = driver.mapping?.capabilities[capability];
+          if (call) return Object.fromEntries(Object.entries(call.results ?? {}).map(([name, field]) => [name, convertValue(responses[field.name], spec.results[name]?.unit, field, true) as ResultValue]));
+          return Object.fromEntries(Object.keys(spec.results).map((name) => [name, responses[silaIdentifier(name)] as ResultValue]));
+        } catch (error) {
+          throw driver.moduleError(error);
+        }
+      },
+    };
+  }
+
+  private moduleError(error: unknown): ModuleError {
+    if (error instanceof ModuleError) return error;
+    if (error instanceof DefinedExecutionError) return new ModuleError(this.id, 'defined', error.message, this.mapping?.errors?.[error.identifier] ?? error.identifier);
+    if (error instanceof ValidationError) return new ModuleError(this.id, 'invalid', `${error.parameter.split('/').at(-1)}: ${error.message}`);
+    if (error instanceof SilaConnectionError) return new ModuleError(this.id, 'connection', error.message);
+    return new ModuleError(this.id, 'device', (error as Error).message);
+  }
+
+  async watchState(listener: (state: ModuleState) => void): Promise<() => void> {
+    const vendor = this.mapping?.state;
+    return this.follow(vendor?.property ?? 'State', (value) => {
+      const name = String(value);
+      listener(vendor?.values[name] ?? ((MODULE_STATES as readonly string[]).includes(name) ? (name as ModuleState) : 'faulted'));
+    });
+  }
+
+  async watchTelemetry(listener: (sample: TelemetrySample) => void): Promise<() => void> {
+    const channels = new Map<string, string>();
+    for (const capability of Object.values(this.kind.capabilities)) for (const [name, channel] of Object.entries(capability.telemetry)) channels.set(name, channel.unit);
+    const followed = this.mapping ? [...channels].filter(([channel]) => this.mapping!.telemetry?.[channel]) : [...channels];
+    const stops = await Promise.all(
+      followed.map(([channel, unit]) => {
+        const field = this.mapping?.telemetry?.[channel];
+        return this.follow(field?.name ?? silaIdentifier(channel), (value) => listener({ module: this.id, channel, value: Number(convertValue(Number(value), unit, field, true)), unit, at: new Date() }));
+      }),
+    );
+    return () => stops.forEach((stop) => stop());
+  }
+
+  private async follow(property: string, onValue: (value: SilaValue) => void): Promise<() => void> {
+    const stop = new AbortController();
+    void (async () => {
+      for await (const value of this.client.subscribe(this.feature, property, { signal: stop.signal })) onValue(value);
+    })().catch(() => undefined);
+    return () => stop.abort();
+  }
+
+  async hold(): Promise<void> {
+    await this.command('hold', 'Hold');
+  }
+
+  async resume(): Promise<void> {
+    await this.command('resume', 'Resume');
+  }
+
+  async abort(): Promise<void> {
+    await this.command('abort', 'Abort');
+  }
+
+  async clear(): Promise<void> {
+    await this.command('clear', 'Clear');
+  }
+
+  private async command(what: 'hold' | 'resume' | 'abort' | 'clear', workcellName: string): Promise<void> {
+    const name = this.mapping ? this.mapping[what] : workcellName;
+    if (!name) throw new ModuleError(this.id, 'device', `the layout names no ${what} command for ${this.feature}`);
+    try {
+      await this.client.call(this.feature, name);
+    } catch (error) {
+      throw this.moduleError(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Faults injected into a simulated module, from YAML or at run time. Deterministic: a fault fires on the
+ * n-th matching execution (`on`) or with a probability drawn from the module's seeded generator.
+ */
+import type { SeededRandom } from './random.ts';
+
+interface Trigger {
+  /** Fire on this matching execution (1 = the first); without it and without probability, on every one. */
+  on?: number;
+  /** Fire with this probability per matching execution. */
+  probability?: number;
+  /** Only for this capability (catalogue name); any when omitted. */
+  capability?: string;
+}
+
+export type FaultSpec =
+  | ({ kind: 'error'; error: 'HardwareFault' | 'ModuleOccupied' | 'WrongItem'; message?: string } & Trigger)
+  | ({ kind: 'hang' } & Trigger)
+  | ({ kind: 'wrong-scan' } & Trigger)
+  | ({ kind: 'colonies'; count: number } & Trigger)
+  /** The network to the device drops mid-command for `downSeconds` (wall clock); the device keeps working. */
+  | ({ kind: 'disconnect'; downSeconds: number } & Trigger)
+  | { kind: 'sensor-drift'; channel: string; perHour: number };
+
+export interface ExecutionFaults {
+  error?: { code: 'HardwareFault' | 'ModuleOccupied' | 'WrongItem'; message: string };
+  hang: boolean;
+  wrongScan: boolean;
+  colonies?: number;
+  disconnectMs?: number;
+}
+
+export class FaultPlan {
+  private readonly executions = new Map<string, number>();
+
+  constructor(private readonly specs: FaultSpec[], private readonly random: SeededRandom) {}
+
+  add(spec: FaultSpec): void {
+    this.specs.push(spec);
+  }
+
+  /** The faults that apply to the next execution of `capability` (counts it). */
+  next(capability: string): ExecutionFaults {
+    const faults: ExecutionFaults = { hang: false, wrongScan: false };
+    for (const spec of this.specs) {
+      if (spec.kind === 'sensor-drift') continue;
+      if (spec.capability && spec.capability !== capability) continue;
+      const key = JSON.stringify(spec);
+      const count = (this.executions.get(key) ?? 0) + 1;
+      this.executions.set(key, count);
+      const fires = spec.on !== undefined ? spec.on === count : spec.probability !== undefined ? this.random.next() < spec.probability : true;
+      if (!fires) continue;
+      if (spec.kind === 'error') faults.error = { code: spec.error, message: spec.message ?? `injected ${spec.error}` };
+      if (spec.kind === 'hang') faults.hang = true;
+      if (spec.kind === 'wrong-scan') faults.wrongScan = true;
+      if (spec.kind === 'colonies') faults.colonies = spec.count;
+      if (spec.kind === 'disconnect') faults.disconnectMs = spec.downSeconds * 1000;
+    }
+    return faults;
+  }
+
+  /** How far a sensor has drifted after `hours` of simulated time. */
+  drift(channel: string, hours: number): number {
+    return this.specs.reduce((sum, s) => (s.kind === 'sensor-drift' && s.channel === channel ? sum + s.perHour * hours : sum), 0);
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * A simulated module served over SiLA 2 with Workcell's feature for its kind: a real server any SiLA
+ * client can drive. Behaviour per kind lives in behaviour/; the physical items live in the shared world.
+ */
+import { createHash } from 'node:crypto';
+import { estimateDuration, checkParameterValue, type ModuleKind } from '../catalogue.ts';
+import type { ModuleState } from '../state-model.ts';
+import { moduleKindFeatureXml, silaIdentifier } from '../../drivers/sila2/catalogue-features.ts';
+import { DefinedExecutionError, UndefinedExecutionError } from '../../drivers/sila2/errors.ts';
+import { parseFeature } from '../../drivers/sila2/fdl.ts';
+import { ObservableProperty, SilaServer, type CommandHandler } from '../../drivers/sila2/server.ts';
+import type { TlsMaterial } from '../../drivers/sila2/tls.ts';
+import type { FaultPlan } from './faults.ts';
+import { simulatedModuleParts, type SimulatedModuleOptions } from './simulated-module.ts';
+import { Network } from './network.ts';
+import { convertValue, type VendorMapping } from '../../drivers/vendor-mapping.ts';
+import type { SeededRandom } from './random.ts';
+import type { BehaviourContext, KindBehaviour } from './behaviour/context.ts';
+
+export interface SilaSimulatorOptions extends SimulatedModuleOptions {
+  host?: string;
+  port?: number;
+  tls?: TlsMaterial;
+  insecure?: boolean;
+  /** The module's positions (where it holds items); default `<moduleId>.port`. */
+  positions?: string[];
+  /** Settle-plate locations this handler serves, with their cleanroom grade. */
+  locationGrades?: Record<string, 'A' | 'B' | 'C' | 'D'>;
+  /** Publish every telemetry channel this often (simulated ms), as instruments stream sensors; 0 = only while commands run. */
+  telemetryIntervalMs?: number;
+  /** Serve a vendor's own feature instead of Workcell's, translated through the layout's mapping. */
+  vendor?: { featureXml: string; mapping: VendorMapping };
+  /**
+   * Put a TCP relay (the "network") in front of the server so that disconnect faults can drop every
+   * connection while the device keeps working. On when a disconnect fault is configured.
+   */
+  network?: boolean;
+}
+
+export class SilaModuleSimulator {
+  readonly server: SilaServer;
+  readonly faults: FaultPlan;
+  private readonly state = new ObservableProperty<string>('idle');
+  private readonly loadedItems = new ObservableProperty<string[]>([]);
+  private readonly channels = new Map<string, ObservableProperty<number>>();
+  private running: { abort: AbortController; held: boolean; resume?: () => void } | undefined;
+  private readonly random: SeededRandom;
+  private readonly reported: (channel: string, value: number) => number;
+
+  constructor(readonly options: SilaSimulatorOptions) {
+    const parts = simulatedModuleParts(options);
+    const behaviour = parts.behaviour;
+    this.random = parts.random;
+    this.faults = parts.faults;
+    this.reported = parts.reported;
+    const feature = parseFeature(options.vendor?.featureXml ?? moduleKindFeatureXml(options.kind));
+    this.network = options.network || options.faults?.some((f) => f.kind === 'disconnect') ? new Network(options.host ?? '127.0.0.1', options.port ?? 0) : undefined;
+    this.server = new SilaServer({
+      name: `${options.moduleId} (simulated ${options.kind.kind})`,
+      uuid: stableUuid(`workcell-simulator:${options.moduleId}`),
+      type: silaIdentifier(options.kind.kind),
+      description: `Workcell simulator of ${options.kind.kind} ${options.moduleId}`,
+      version: '1.0.0',
+      host: this.network ? '127.0.0.1' : options.host,
+      port: this.network ? 0 : options.port,
+      tls: options.tls,
+      insecure: options.insecure,
+    });
+    for (const capability of Object.values(options.kind.capabilities)) {
+      for (const channel of Object.keys(capability.telemetry)) if (!this.channels.has(silaIdentifier(channel))) this.channels.set(silaIdentifier(channel), new ObservableProperty<number>(0));
+    }
+    if (options.vendor) {
+      this.server.addFeature(feature, this.vendorImplementation(options.vendor.mapping, behaviour));
+      this.refreshItems();
+      return;
+    }
+    const commands: Record<string, CommandHandler> = {};
+    for (const [capability, spec] of Object.entries(options.kind.capabilities)) {
+      commands[silaIdentifier(capability)] = (parameters, context) => this.run(capability, spec, behaviour[capability]!, parameters, context);
+    }
+    commands.Hold = () => this.hold();
+    commands.Resume = () => this.resume();
+    commands.Abort = () => this.abort();
+    commands.Clear = () => this.clear();
+    const properties: Record<string, ObservableProperty<any>> = { State: this.state, LoadedItems: this.loadedItems };
+    for (const [id, property] of this.channels) properties[id] = property;
+    this.server.addFeature(feature, { commands, properties });
+    this.refreshItems();
+  }
+
+  /** The same module behind a vendor's names and units: what a second vendor's device looks like. */
+  private vendorImplementation(mapping: VendorMapping, behaviour: KindBehaviour) {
+    const toVendorError = Object.fromEntries(Object.entries(mapping.errors ?? {}).map(([vendor, workcell]) => [workcell, vendor]));
+    const commands: Record<string, CommandHandler> = {};
+    for (const [capability, call] of Object.entries(mapping.capabilities)) {
+      const spec = this.options.kind.capabilities[capability]!;
+      commands[call.command] = async (vendorParameters, context) => {
+        const parameters: Record<string, unknown> = {};
+        for (const [name, field] of Object.entries(call.parameters ?? {})) {
+          if (vendorParameters[field.name] !== undefined) parameters[silaIdentifier(name)] = convertValue(vendorParameters[field.name], spec.parameters[name]?.unit, field, true);
+        }
+        if (call.item) parameters.ItemId = vendorParameters[call.item];
+        try {
+          const results = (await this.run(capability, spec, behaviour[capability]!, parameters, context)) as Record<string, unknown>;
+          return Object.fromEntries(Object.entries(call.results ?? {}).map(([name, field]) => [field.name, convertValue(results[silaIdentifier(name)], spec.results[name]?.unit, field)])) as Record<string, never>;
+        } catch (error) {
+          const vendorCode = error instanceof DefinedExecutionError ? toVendorError[error.identifier] : undefined;
+          throw vendorCode ? new DefinedExecutionError(vendorCode, (error as Error).message) : error;
+        }
+      };
+    }
+    const idle = (fn: () => void) => () => {
+      try {
+        fn();
+      } catch (error) {
+        throw error instanceof DefinedExecutionError ? new DefinedExecutionError('Idle', error.message) : error;
+      }
+    };
+    if (mapping.abort) commands[mapping.abort] = idle(() => this.abort());
+    if (mapping.clear) commands[mapping.clear] = idle(() => this.clear());
+    if (mapping.hold) commands[mapping.hold] = idle(() => this.hold());
+    if (mapping.resume) commands[mapping.resume] = idle(() => this.resume());
+    const properties: Record<string, ObservableProperty<any>> = {};
+    if (mapping.state) {
+      const shown = Object.fromEntries(Object.entries(mapping.state.values).map(([vendor, state]) => [state, vendor]));
+      const vendorState = new ObservableProperty<string>(shown.idle ?? 'idle');
+      this.state.subscribe((state) => vendorState.set(shown[state] ?? state));
+      properties[mapping.state.property] = vendorState;
+    }
+    for (const [channel, field] of Object.entries(mapping.telemetry ?? {})) {
+      const unit = Object.values(this.options.kind.capabilities).find((c) => c.telemetry[channel])?.telemetry[channel]?.unit;
+      const vendorChannel = new ObservableProperty<number>(0);
+      this.channels.get(silaIdentifier(channel))?.subscribe((value) => vendorChannel.set(convertValue(value, unit, field) as number));
+      properties[field.name] = vendorChannel;
+    }
+    return { commands, properties };
+  }
+
+  private get positions(): string[] {
+    return this.options.positions ?? [`${this.options.moduleId}.port`];
+  }
+
+  private readonly network: Network | undefined;
+  /** Commands started on this device (a retried or re-sent command would show here). */
+  executions = 0;
+
+  /** Where clients connect: the network relay when there is one, else the server itself. */
+  get port(): number {
+    return this.network?.port ?? this.server.port;
+  }
+
+  private ticker: NodeJS.Timeout | undefined;
+  /** How late each periodic telemetry publication was, against one period after the previous one, in real ms. */
+  readonly telemetryLateness: number[] = [];
+
+  private detachWorld: (() => void) | undefined;
+
+  async start(): Promise<this> {
+    // Items a robot brings or takes show up in LoadedItems at once.
+    this.detachWorld = this.options.world.onChange(() => this.refreshItems());
+    await this.server.start();
+    await this.network?.start(this.server.port);
+    const interval = this.options.telemetryIntervalMs ?? 0;
+    if (interval > 0) {
+      const realInterval = interval / this.options.clock.timeScale;
+      let last = performance.now();
+      this.ticker = setInterval(() => {
+        // Lateness of this publication against one period after the previous one.
+        const now = performance.now();
+        this.telemetryLateness.push(Math.max(0, now - last - realInterval));
+        last = now;
+        for (const property of this.channels.values()) property.set(property.value + this.random.normal(0, 0.01));
+      }, realInterval);
+    }
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.detachWorld?.();
+    clearInterval(this.ticker);
+    this.running?.abort.abort(new Error('the simulator is stopping'));
+    await this.network?.stop();
+    await this.server.stop(200);
+  }
+
+  private setState(state: ModuleState): void {
+    this.state.set(state);
+  }
+
+  private refreshItems(): void {
+    const items = this.positions.flatMap((p) => this.options.world.itemsAt(p).map((i) => i.id));
+    if (items.join() !== this.loadedItems.value.join()) this.loadedItems.set(items);
+  }
+
+  private async run(capability: string, spec: ModuleKind['capabilities'][string], behaviour: KindBehaviour[string], silaParameters: Record<string, any>, call: Parameters<CommandHandler>[1]) {
+    if (this.running) throw new DefinedExecutionError('ModuleOccupied', `${this.options.moduleId} is busy with another command`);
+    if (this.state.value === 'faulted' || this.state.value === 'aborted') {
+      throw new DefinedExecutionError('HardwareFault', `${this.options.moduleId} is ${this.state.value}; clear it before new work`);
+    }
+    // Catalogue names and units from here on; defaults fill what a client may leave out.
+    const parameters: BehaviourContext['parameters'] = {};
+    for (const [name, parameter] of Object.entries(spec.parameters)) {
+      const value = silaParameters[silaIdentifier(name)];
+      if (value !== undefined) parameters[name] = value;
+      else if (parameter.default !== undefined) {
+        const checked = checkParameterValue(parameter, parameter.default);
+        if (checked.ok) parameters[name] = checked.value;
+      }
+    }
+    // The item the module holds, unless the capability names items itself (robot moves, plates).
+    const itemId = 'itemId' in spec.parameters ? undefined : (silaParameters.ItemId as string | undefined);
+    const item = itemId === undefined ? undefined : this.positions.map((p) => this.options.world.itemAt(p)).find(Boolean);
+    if (itemId !== undefined && item?.id !== itemId) {
+      throw new DefinedExecutionError('WrongItem', item ? `${this.options.moduleId} holds ${item.id}, not ${itemId}` : `${this.options.moduleId} holds no item; expected ${itemId}`);
+    }
+    const faults = this.faults.next(capability);
+    this.executions++;
+    if (faults.disconnectMs !== undefined) {
+      if (!this.network) throw new UndefinedExecutionError('a disconnect fault needs the simulator started with its network relay');
+      const down = faults.disconnectMs;
+      setTimeout(() => void this.network!.drop(down), 50);
+    }
+    const abort = new AbortController();
+    const running = { abort, held: false } as NonNullable<SilaModuleSimulator['running']>;
+    this.running = running;
+    this.setState('running');
+    const context: BehaviourContext = {
+      moduleId: this.options.moduleId,
+      clock: this.options.clock,
+      random: this.random,
+      world: this.options.world,
+      item: itemId !== undefined ? this.options.world.item(itemId) : undefined,
+      parameters,
+      durationSeconds: estimateDuration(spec, parameters as Record<string, string | number | boolean>),
+      signal: abort.signal,
+      whileHeld: () => (running.held ? new Promise<void>((resolve) => (running.resume = resolve)) : Promise.resolve()),
+      progress: (fraction, remaining) => call.progress(fraction, remaining / this.options.clock.timeScale),
+      telemetry: (channel, value) => this.channels.get(silaIdentifier(channel))?.set(this.reported(channel, value)),
+      gradeOf: (location) => this.options.locationGrades?.[location],
+      wrongScan: faults.wrongScan,
+      forcedColonies: faults.colonies,
+    };
+    try {
+      if (faults.hang) await new Promise((_resolve, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true }));
+      if (faults.error) throw new DefinedExecutionError(faults.error.code, faults.error.message);
+      const results = await behaviour(context);
+      this.setState('idle');
+      return Object.fromEntries(Object.entries(results).map(([name, value]) => [silaIdentifier(name), value]));
+    } catch (error) {
+      this.setState(abort.signal.aborted ? 'aborted' : error instanceof DefinedExecutionError && error.identifier === 'HardwareFault' ? 'faulted' : 'idle');
+      if (abort.signal.aborted) throw new UndefinedExecutionError(`${capability} was aborted`);
+      throw error;
+    } finally {
+      this.running = undefined;
+      this.refreshItems();
+    }
+  }
+
+  private hold(): void {
+    if (!this.running || this.running.held) throw new DefinedExecutionError('NotRunning', 'nothing runs that could be held');
+    this.running.held = true;
+    this.setState('held');
+  }
+
+  private resume(): void {
+    if (!this.running?.held) throw new DefinedExecutionError('NotRunning', 'nothing is held');
+    this.running.held = false;
+    this.running.resume?.();
+    this.setState('running');
+  }
+
+  private abort(): void {
+    if (!this.running) throw new DefinedExecutionError('NotRunning', 'nothing runs that could be aborted');
+    this.setState('aborting');
+    this.running.abort.abort(new Error('aborted by request'));
+  }
+
+  private clear(): void {
+    if (this.running || (this.state.value !== 'aborted' && this.state.value !== 'faulted')) throw new DefinedExecutionError('NotRunning', `${this.options.moduleId} is ${this.state.value}; only an aborted or faulted module is cleared`);
+    this.setState('idle');
+  }
+
+}
+
+/** A device keeps its server UUID across restarts: derived from the module id (a name-based, v5-style UUID). */
+function stableUuid(name: string): string {
+  const hex = createHash('sha1').update(name).digest('hex').slice(0, 32).split('');
+  hex[12] = '5';
+  hex[16] = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  const h = hex.join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}

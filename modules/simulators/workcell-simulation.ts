@@ -1,0 +1,129 @@
+/**
+ * Starts a simulator for every module of a layout on its configured loopback endpoint, sharing one
+ * world and one clock: Workcell's digital twin of the workcell. SiLA modules publish their CA where the
+ * layout's `tls.ca` expects it; OPC UA devices and Workcell's PKI are made to trust each other.
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseFeature } from '../../drivers/sila2/fdl.ts';
+import { featureFqi, sameFqi } from '../../drivers/sila2/feature.ts';
+import { dirname, join, resolve } from 'node:path';
+import type { LayoutModel, ModuleConfig } from '../../config/layout.ts';
+import { ScaledClock, type Clock } from '../clock.ts';
+import { OpcUaDriver } from '../../drivers/opcua/client.ts';
+import { DEFAULT_PKI_FOLDER } from '../../drivers/opcua/from-layout.ts';
+import type { LadsServer } from '../../drivers/opcua/lads-server.ts';
+import type { FaultPlan, FaultSpec } from './faults.ts';
+import { createLadsSimulator } from './lads-simulator.ts';
+import { SilaModuleSimulator } from './sila-simulator.ts';
+import type { SimulatedModuleOptions } from './simulated-module.ts';
+import { SimulationWorld } from './world.ts';
+
+export interface SimulationOptions {
+  timeScale?: number;
+  seed?: number;
+  /** Faults per module id. */
+  faults?: Record<string, FaultSpec[]>;
+  environment?: NodeJS.ProcessEnv;
+}
+
+export interface SimulatedModule {
+  id: string;
+  protocol: 'sila2' | 'opcua';
+  endpoint: string;
+  /** For SiLA modules: the CA file written for clients. */
+  caFile?: string;
+  faults: FaultPlan;
+  stop(): Promise<void>;
+}
+
+export interface Simulation {
+  world: SimulationWorld;
+  clock: Clock;
+  modules: SimulatedModule[];
+  stop(): Promise<void>;
+}
+
+export async function startSimulation(layout: LayoutModel, layoutFile: string, options: SimulationOptions = {}): Promise<Simulation> {
+  const layoutDirectory = dirname(resolve(layoutFile));
+  const world = new SimulationWorld();
+  const clock = new ScaledClock(options.timeScale ?? 1);
+  const seed = options.seed ?? 1;
+  const modules: SimulatedModule[] = [];
+  try {
+    for (const module of layout.layout.modules) {
+      const kind = layout.catalogue.kind(module.kind)!;
+      const faults = options.faults?.[module.id] ?? [];
+      const common: SimulatedModuleOptions = { moduleId: module.id, kind, world, clock, seed, faults };
+      if (module.connection.sila2) modules.push(await startSila(module, common, layout, layoutDirectory));
+      else if (module.connection.opcua) modules.push(await startOpcUa(module, common, layoutDirectory, options.environment ?? process.env));
+    }
+  } catch (error) {
+    await Promise.all(modules.map((m) => m.stop()));
+    throw error;
+  }
+  return { world, clock, modules, stop: async () => void (await Promise.all(modules.map((m) => m.stop()))) };
+}
+
+async function startSila(module: ModuleConfig, common: SimulatedModuleOptions, layout: LayoutModel, directory: string): Promise<SimulatedModule> {
+  const connection = module.connection.sila2!;
+  const zones = module.servesZones ?? [];
+  const locationGrades = Object.fromEntries(zones.flatMap((z) => (layout.zone(z)?.settlePlateLocations ?? []).map((l) => [l.id, layout.zone(z)!.grade] as const)));
+  const simulator = new SilaModuleSimulator({
+    ...common,
+    host: connection.host,
+    port: connection.port,
+    insecure: connection.insecure,
+    positions: (module.positions ?? ['port']).map((p) => `${module.id}.${p}`),
+    locationGrades,
+    vendor: connection.mapping ? { featureXml: vendorFeature(connection.mapping.feature, module.id), mapping: connection.mapping } : undefined,
+  });
+  await simulator.start().catch((error: Error) => {
+    throw new Error(`module ${module.id}: ${error.message}`);
+  });
+  let caFile: string | undefined;
+  if (connection.tls?.ca && simulator.server.certificatePem) {
+    caFile = resolve(directory, connection.tls.ca);
+    mkdirSync(dirname(caFile), { recursive: true });
+    writeFileSync(caFile, simulator.server.certificatePem);
+  }
+  return { id: module.id, protocol: 'sila2', endpoint: `${connection.host}:${connection.port}`, caFile, faults: simulator.faults, stop: () => simulator.stop() };
+}
+
+async function startOpcUa(module: ModuleConfig, common: SimulatedModuleOptions, directory: string, environment: NodeJS.ProcessEnv): Promise<SimulatedModule> {
+  const connection = module.connection.opcua!;
+  const port = Number(new URL(connection.endpoint.replace(/^opc\.tcp:/, 'http:')).port);
+  const credentials = connection.credentials;
+  const users: Record<string, string> = {};
+  if (credentials?.user) {
+    const password = credentials.passwordEnv ? environment[credentials.passwordEnv] : undefined;
+    if (password === undefined) throw new Error(`module ${module.id}: set ${credentials.passwordEnv ?? 'the password variable'} so the simulated device and Workcell share its password`);
+    users[credentials.user] = password;
+  }
+  const { server, faults: plan } = createLadsSimulator({
+    ...common,
+    port,
+    pkiFolder: join(directory, '.workcell', 'sim', module.id, 'pki'),
+    users,
+    allowNone: connection.security.mode === 'None',
+  });
+  await server.start().catch((error: Error) => {
+    throw new Error(`module ${module.id}: ${error.message}`);
+  });
+  // The simulated device and this machine's Workcell trust each other, as an engineer would set up.
+  const clientPki = resolve(directory, connection.pki ?? DEFAULT_PKI_FOLDER);
+  await server.trustClientCertificate(await OpcUaDriver.applicationCertificate(clientPki));
+  await OpcUaDriver.trustServerCertificate(clientPki, await server.certificate());
+  return { id: module.id, protocol: 'opcua', endpoint: connection.endpoint, faults: plan, stop: () => (server as LadsServer).stop() };
+}
+
+const VENDORS = fileURLToPath(new URL('./vendors/', import.meta.url));
+
+/** The definition of a vendor feature Workcell can simulate (modules/simulators/vendors/). */
+function vendorFeature(fqi: string, moduleId: string): string {
+  for (const file of readdirSync(VENDORS).filter((f) => f.endsWith('.sila.xml'))) {
+    const xml = readFileSync(join(VENDORS, file), 'utf8');
+    if (sameFqi(featureFqi(parseFeature(xml)), fqi)) return xml;
+  }
+  throw new Error(`module ${moduleId}: no simulator for the vendor feature ${fqi} (modules/simulators/vendors/ has the ones Workcell can simulate)`);
+}

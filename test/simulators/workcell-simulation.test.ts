@@ -1,0 +1,107 @@
+/** The simulated workcell of a layout: in-process for tests, or its own process as real devices are. */
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadWorkcell } from '../../config/validate.ts';
+import { startSimulation } from '../../modules/simulators/workcell-simulation.ts';
+import { connectModule } from '../../drivers/connect.ts';
+import type { ModuleState } from '../../modules/state-model.ts';
+import type { ModuleDriver } from '../../drivers/module.ts';
+import { startCli } from '../support/background-cli.ts';
+import { runCli } from '../support/cli.ts';
+
+const ENV = { WORKCELL_OPCUA_PASSWORD: 'simulated-password' };
+
+function layoutCopy(): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'workcell-sim-'));
+  const file = join(dir, 'two-lane.yaml');
+  copyFileSync('layouts/two-lane.yaml', file);
+  return { dir, file };
+}
+
+const firstState = async (driver: Awaited<ReturnType<typeof connectModule>>) =>
+  new Promise<ModuleState>((resolve) => {
+    let stop: (() => void) | undefined;
+    void driver.watchState((state) => {
+      stop?.();
+      resolve(state);
+    }).then((s) => (stop = s));
+  });
+
+describe('a simulated workcell', () => {
+  it('runs every module of the two-lane layout on its endpoint, reachable through the module interface', async () => {
+    const { dir, file } = layoutCopy();
+    const { layout } = loadWorkcell(file);
+    const simulation = await startSimulation(layout.model, file, { timeScale: 3600, seed: 5, environment: ENV });
+    const drivers: ModuleDriver[] = [];
+    try {
+      for (const id of layout.model.modules.keys()) drivers.push(await connectModule(layout.model, dir, id, ENV));
+      expect(drivers.map((d) => d.id)).toEqual(['sep-1', 'sep-2', 'ep-1', 'bio-1', 'bio-2', 'arm-1', 'sph-1']);
+      for (const driver of drivers) expect(await firstState(driver)).toBe('idle');
+
+      simulation.world.introduce({ id: 'BAG-P001', container: 'bag', position: 'intake', material: { cells: 4e9, viability: 92, volumeMl: 40 } });
+      const byId = (id: string) => drivers.find((d) => d.id === id)!;
+      const move = (from: string, to: string, key: string) => byId('arm-1').execute('transfer', { itemId: 'BAG-P001', from, to }, { idempotencyKey: key }).then((e) => e.result());
+      await move('intake', 'sep-1.port', 'to-sep');
+      const washed = await (await byId('sep-1').execute('wash', { inputVolume: 40, targetVolume: 20 }, { idempotencyKey: 'wash', itemId: 'BAG-P001' })).result();
+      expect(washed.outputVolume).toBe(20);
+      await move('sep-1.port', 'bio-1.port', 'to-bio');
+      const seeded = await (await byId('bio-1').execute('seed', { cells: 1e9, volume: 500 }, { idempotencyKey: 'seed', itemId: 'BAG-P001' })).result();
+      expect(seeded.cellDensity).toBeGreaterThan(0);
+      expect(simulation.world.item('BAG-P001')!.position).toBe('bio-1.port');
+    } finally {
+      await Promise.all(drivers.map((d) => d.close()));
+      await simulation.stop();
+    }
+  }, 120_000);
+
+  it('runs in its own process: a command keeps running when its client goes away, and is re-attached', async () => {
+    const { dir, file } = layoutCopy();
+    const sim = await startCli(['sim', file, '--time-scale', '600', '--seed', '3'], { cwd: dir, env: ENV, readyWhen: /^Ready\./m });
+    try {
+      expect(sim.output()).toContain('sep-1    sila2  127.0.0.1:50101  CA .workcell/pki/sep-1-ca.pem');
+      const { layout } = loadWorkcell(file);
+      // the settle-plate handler needs no bag: expose a plate, leave, come back
+      const first = await connectModule(layout.model, dir, 'sph-1', ENV);
+      const placing = await first.execute('place-plate', { location: 'sp-isolator-left', plateId: 'PL-7' }, { idempotencyKey: 'place' });
+      const token = placing.token;
+      await first.close();
+      const second = await connectModule(layout.model, dir, 'sph-1', ENV);
+      const result = await (await second.reattach(token)).result();
+      expect(String(result.exposureStart)).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+      await second.close();
+    } finally {
+      sim.child.kill('SIGTERM');
+      expect(await sim.exited).toBe(0);
+      expect(sim.output()).toContain('Simulators stopped.');
+    }
+  }, 120_000);
+
+  it('injects the faults of a YAML file into the simulator process', async () => {
+    const { dir, file } = layoutCopy();
+    writeFileSync(join(dir, 'faults.yaml'), 'faults:\n  sph-1:\n    - { kind: colonies, count: 7, capability: read-colonies, on: 1 }\n');
+    const sim = await startCli(['sim', file, '--time-scale', '360000', '--faults', join(dir, 'faults.yaml')], { cwd: dir, env: ENV, readyWhen: /^Ready\./m });
+    try {
+      const { layout } = loadWorkcell(file);
+      const handler = await connectModule(layout.model, dir, 'sph-1', ENV);
+      const run = async (capability: string, parameters: Record<string, string>) => (await handler.execute(capability, parameters, { idempotencyKey: capability })).result();
+      await run('place-plate', { location: 'sp-isolator-right', plateId: 'PL-9' });
+      await run('retrieve-plate', { location: 'sp-isolator-right', plateId: 'PL-9' });
+      await run('incubate', { plateId: 'PL-9' });
+      expect((await run('read-colonies', { plateId: 'PL-9' })).colonies).toBe(7);
+      await handler.close();
+    } finally {
+      sim.child.kill('SIGTERM');
+      await sim.exited;
+    }
+  }, 120_000);
+
+  it('refuses a faults file with the position of the mistake', async () => {
+    const { dir, file } = layoutCopy();
+    writeFileSync(join(dir, 'faults.yaml'), 'faults:\n  sep-1:\n    - { kind: meltdown }\n');
+    const result = await runCli(['sim', file, '--faults', join(dir, 'faults.yaml')], { env: ENV });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/faults\.yaml:3:15: expected one of error, hang, wrong-scan, colonies, sensor-drift, disconnect; got 'meltdown'/);
+  });
+});
