@@ -10,6 +10,14 @@ export interface Command {
 }
 
 const commands: Array<{ name: string; summary: string; load(): Promise<Command> }> = [
+  { name: 'demo', summary: 'Four simulated patients through the 4-lane example workcell (what npm start runs).', load: async () => (await import('./run.ts')).demoCommand },
+  { name: 'run', summary: 'Run patient batches through a workcell (simulated in-process with --sim).', load: async () => (await import('./run.ts')).runCommand },
+  { name: 'resume', summary: 'Continue every unfinished batch of a database after a stop or crash.', load: async () => (await import('./run.ts')).resumeCommand },
+  { name: 'status', summary: "Each batch's step, module, state and expected finish; module states; holds and alarms.", load: async () => (await import('./records.ts')).statusCommand },
+  { name: 'holds', summary: 'List batches waiting for an operator.', load: async () => (await import('./records.ts')).holdsCommand },
+  { name: 'resolve', summary: "Answer a batch's hold: retry, skip or abort, with reason and user.", load: async () => (await import('./records.ts')).resolveCommand },
+  { name: 'record', summary: "Print a batch's merged electronic batch record.", load: async () => (await import('./records.ts')).recordCommand },
+  { name: 'verify', summary: 'Recompute every hash chain of a database.', load: async () => (await import('./records.ts')).verifyCommand },
   { name: 'validate', summary: 'Check layouts and schedules, and that each schedule fits each layout.', load: async () => (await import('./validate.ts')).validateCommand },
   { name: 'summary', summary: 'Validate layouts and schedules (default: the shipped examples) and summarise each.', load: async () => (await import('./summary.ts')).summaryCommand },
   { name: 'sila', summary: 'Browse, call and discover SiLA 2 servers; print .proto; generate module features.', load: async () => (await import('./sila.ts')).silaCommand },

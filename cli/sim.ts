@@ -1,13 +1,10 @@
 import { relative } from 'node:path';
 import { loadWorkcell } from '../config/validate.ts';
-import { YamlSource, formatDiagnostic } from '../config/source.ts';
-import { checkAgainstSchema } from '../config/schema-check.ts';
 import { startSimulation } from '../modules/simulators/workcell-simulation.ts';
-import type { FaultSpec } from '../modules/simulators/faults.ts';
+import { readFaultsFile } from '../modules/simulators/faults.ts';
 import { parseArgs, option } from './args.ts';
 import { UsageError, type Command } from './main.ts';
 
-const FAULTS_SCHEMA = new URL('../modules/simulators/faults.schema.json', import.meta.url);
 
 export const simCommand: Command = {
   name: 'sim',
@@ -21,7 +18,7 @@ export const simCommand: Command = {
     const seed = Number(option(parsed, 'seed') ?? 1);
     if (!(timeScale > 0)) throw new UsageError('--time-scale takes a positive number');
     if (!Number.isInteger(seed)) throw new UsageError('--seed takes a whole number');
-    const faults = readFaults(option(parsed, 'faults'));
+    const faults = readFaultsFile(option(parsed, 'faults'));
     const { layout } = loadWorkcell(layoutFile);
     const simulation = await startSimulation(layout.model, layoutFile, { timeScale, seed, faults });
     const lines = [`Simulating ${layout.model.id} at time scale ${timeScale}, seed ${seed}:`];
@@ -37,12 +34,3 @@ export const simCommand: Command = {
     return 0;
   },
 };
-
-function readFaults(file: string | undefined): Record<string, FaultSpec[]> | undefined {
-  if (!file) return undefined;
-  const source = YamlSource.read(file);
-  if (!source.parsed || !checkAgainstSchema(source, FAULTS_SCHEMA)) {
-    throw new Error(`invalid faults file:\n${source.diagnostics.map(formatDiagnostic).join('\n')}`);
-  }
-  return (source.data as { faults: Record<string, FaultSpec[]> }).faults;
-}

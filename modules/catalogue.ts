@@ -46,6 +46,8 @@ export interface CapabilitySpec {
   results: Record<string, ResultSpec>;
   telemetry: Record<string, TelemetryChannelSpec>;
   duration: DurationSpec;
+  /** Runs in a compartment of its own (an incubator) and does not keep the module from other commands. */
+  alongside?: boolean;
 }
 
 export interface ModuleKind {

@@ -2,6 +2,8 @@
  * Faults injected into a simulated module, from YAML or at run time. Deterministic: a fault fires on the
  * n-th matching execution (`on`) or with a probability drawn from the module's seeded generator.
  */
+import { YamlSource, formatDiagnostic } from '../../config/source.ts';
+import { checkAgainstSchema } from '../../config/schema-check.ts';
 import type { SeededRandom } from './random.ts';
 
 interface Trigger {
@@ -63,4 +65,14 @@ export class FaultPlan {
   drift(channel: string, hours: number): number {
     return this.specs.reduce((sum, s) => (s.kind === 'sensor-drift' && s.channel === channel ? sum + s.perHour * hours : sum), 0);
   }
+}
+
+const FAULTS_SCHEMA = new URL('./faults.schema.json', import.meta.url);
+
+/** Faults per module id from a YAML file (faults.schema.json); refused with FILE:LINE:COL of each mistake. */
+export function readFaultsFile(file: string | undefined): Record<string, FaultSpec[]> | undefined {
+  if (!file) return undefined;
+  const source = YamlSource.read(file);
+  if (!source.parsed || !checkAgainstSchema(source, FAULTS_SCHEMA)) throw new Error(`invalid faults file:\n${source.diagnostics.map(formatDiagnostic).join('\n')}`);
+  return (source.data as { faults: Record<string, FaultSpec[]> }).faults;
 }

@@ -193,7 +193,7 @@ export class SilaModuleSimulator {
   }
 
   private async run(capability: string, spec: ModuleKind['capabilities'][string], behaviour: KindBehaviour[string], silaParameters: Record<string, any>, call: Parameters<CommandHandler>[1]) {
-    if (this.running) throw new DefinedExecutionError('ModuleOccupied', `${this.options.moduleId} is busy with another command`);
+    if (this.running && !spec.alongside) throw new DefinedExecutionError('ModuleOccupied', `${this.options.moduleId} is busy with another command`);
     if (this.state.value === 'faulted' || this.state.value === 'aborted') {
       throw new DefinedExecutionError('HardwareFault', `${this.options.moduleId} is ${this.state.value}; clear it before new work`);
     }
@@ -222,8 +222,10 @@ export class SilaModuleSimulator {
     }
     const abort = new AbortController();
     const running = { abort, held: false } as NonNullable<SilaModuleSimulator['running']>;
-    this.running = running;
-    this.setState('running');
+    if (!spec.alongside) {
+      this.running = running;
+      this.setState('running');
+    }
     const context: BehaviourContext = {
       moduleId: this.options.moduleId,
       clock: this.options.clock,
@@ -244,14 +246,15 @@ export class SilaModuleSimulator {
       if (faults.hang) await new Promise((_resolve, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true }));
       if (faults.error) throw new DefinedExecutionError(faults.error.code, faults.error.message);
       const results = await behaviour(context);
-      this.setState('idle');
+      if (!spec.alongside) this.setState('idle');
       return Object.fromEntries(Object.entries(results).map(([name, value]) => [silaIdentifier(name), value]));
     } catch (error) {
+      if (spec.alongside) throw error;
       this.setState(abort.signal.aborted ? 'aborted' : error instanceof DefinedExecutionError && error.identifier === 'HardwareFault' ? 'faulted' : 'idle');
       if (abort.signal.aborted) throw new UndefinedExecutionError(`${capability} was aborted`);
       throw error;
     } finally {
-      this.running = undefined;
+      if (!spec.alongside) this.running = undefined;
       this.refreshItems();
     }
   }

@@ -17,7 +17,8 @@ import type { FaultPlan, FaultSpec } from './faults.ts';
 import { createLadsSimulator } from './lads-simulator.ts';
 import { SilaModuleSimulator } from './sila-simulator.ts';
 import type { SimulatedModuleOptions } from './simulated-module.ts';
-import { SimulationWorld } from './world.ts';
+import { SimulationWorld, type Item } from './world.ts';
+import { clamp, SeededRandom } from './random.ts';
 
 export interface SimulationOptions {
   timeScale?: number;
@@ -41,7 +42,21 @@ export interface Simulation {
   world: SimulationWorld;
   clock: Clock;
   modules: SimulatedModule[];
+  /** An operator placing a patient's starting material (apheresis bag) at a position. */
+  deliver(bagId: string, position: string): void;
+  /** Delivers bags to a position one after another, each as soon as the previous one has been taken away. */
+  deliverInTurn(bagIds: readonly string[], position: string): void;
   stop(): Promise<void>;
+}
+
+/**
+ * Apheresis starting material (domain brief, step 1): about 40 mL at 50-200e6 cells/mL, drawn from
+ * the seed and the bag id, so the same bag is the same material in every run.
+ */
+export function startingMaterial(bagId: string, seed: number): Item['material'] {
+  const random = new SeededRandom(seed).fork(`starting-material:${bagId}`);
+  const volumeMl = clamp(random.normal(40, 3), 30, 50);
+  return { cells: volumeMl * clamp(random.normal(1.2e8, 3e7), 5e7, 2e8), viability: clamp(random.normal(93, 2), 85, 99), volumeMl };
 }
 
 export async function startSimulation(layout: LayoutModel, layoutFile: string, options: SimulationOptions = {}): Promise<Simulation> {
@@ -62,7 +77,33 @@ export async function startSimulation(layout: LayoutModel, layoutFile: string, o
     await Promise.all(modules.map((m) => m.stop()));
     throw error;
   }
-  return { world, clock, modules, stop: async () => void (await Promise.all(modules.map((m) => m.stop()))) };
+  const deliver = (bagId: string, position: string) => world.introduce({ id: bagId, container: 'bag', position, material: startingMaterial(bagId, seed) });
+  const queues = new Map<string, string[]>();
+  // A simulated operator collects what the robot places at an output position, once its scan is done.
+  const outputs = (layout.layout.positions ?? []).filter((p) => p.role === 'output').map((p) => p.id);
+  const detach = world.onChange(() => {
+    for (const [position, queue] of queues) if (queue.length > 0 && !world.itemAt(position)) deliver(queue.shift()!, position);
+    for (const position of outputs) {
+      const item = world.itemAt(position);
+      if (item) setImmediate(() => world.itemAt(position)?.id === item.id && world.remove(item.id));
+    }
+  });
+  return {
+    world,
+    clock,
+    modules,
+    deliver,
+    deliverInTurn(bagIds, position) {
+      const queue = queues.get(position) ?? [];
+      queues.set(position, queue);
+      queue.push(...bagIds);
+      if (!world.itemAt(position)) deliver(queue.shift()!, position);
+    },
+    stop: async () => {
+      detach();
+      await Promise.all(modules.map((m) => m.stop()));
+    },
+  };
 }
 
 async function startSila(module: ModuleConfig, common: SimulatedModuleOptions, layout: LayoutModel, directory: string): Promise<SimulatedModule> {

@@ -34,7 +34,7 @@ export function settlePlateHandler(): KindBehaviour {
       if (!record || context.world.itemAt(record.location)?.id !== plateId) throw new DefinedExecutionError('WrongItem', `plate ${plateId} is not exposed at ${String(context.parameters.location)}`);
       await runFor(context, context.durationSeconds);
       record.exposedUntil = context.clock.now();
-      context.world.move(plateId, `${context.moduleId}.incubator`);
+      context.world.move(plateId, `${context.moduleId}.incubator.${plateId}`);
       return { exposureEnd: new Date(record.exposedUntil).toISOString(), exposure: (record.exposedUntil - record.exposedFrom) / 3_600_000 };
     },
 

@@ -1,0 +1,166 @@
+/** Commands over a run's database: status, holds, resolve, record, verify. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { EventLog } from '../orchestrator/event-log.ts';
+import { openHold, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
+import { buildRecord, formatRecord } from '../orchestrator/record.ts';
+import type { HoldAction } from '../orchestrator/entries.ts';
+import { parseArgs, option } from './args.ts';
+import { DEFAULT_DATABASE } from './run.ts';
+import { UsageError, type Command } from './main.ts';
+
+function openDatabase(file: string | undefined, options: { readonly: boolean }): EventLog {
+  const database = resolve(file ?? DEFAULT_DATABASE);
+  if (!existsSync(database)) throw new Error(`no database ${database}`);
+  return new EventLog(database, { readonly: options.readonly });
+}
+
+const time = (ms: number | undefined) => (ms === undefined ? '-' : `${new Date(ms).toISOString().slice(11, 16)} UTC`);
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: "Each batch's step, module, state and expected finish; module states; open holds and alarms.",
+  usage: 'workcell status [--db FILE] [--json]',
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
+    const log = openDatabase(option(parsed, 'db'), { readonly: true });
+    try {
+      const live = log.readStatus().find((s) => s.key === 'orchestrator');
+      const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string }>; plates: string[] } | undefined;
+      const holds = log.ofType('batch.started').flatMap((b) => {
+        const hold = openHold(log.stream(b.stream));
+        return hold ? [{ batchId: b.stream, step: String(hold.data.step), kind: String(hold.data.kind), message: String(hold.data.message), since: hold.at }] : [];
+      });
+      const alarms = log.ofType('alarm').slice(-10);
+      if (parsed.flags.has('json')) {
+        process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
+        return 0;
+      }
+      const lines: string[] = [];
+      if (!view) lines.push('No orchestrator has written a status to this database yet.');
+      else {
+        const age = Math.round((Date.now() - live!.updatedAt) / 1000);
+        lines.push(`Status at ${new Date(view.at).toISOString()} (workcell clock), written ${age} s ago by process ${view.pid}${view.final ? ' (run ended)' : age > 5 ? ' (the orchestrator may have stopped: workcell resume continues it)' : ''}`);
+        lines.push('');
+        lines.push('Batches');
+        lines.push(`  ${'batch'.padEnd(8)} ${'lane'.padEnd(7)} ${'step'.padEnd(14)} ${'module'.padEnd(8)} ${'state'.padEnd(11)} expected finish`);
+        for (const b of view.batches) {
+          lines.push(`  ${b.batchId.padEnd(8)} ${b.lane.padEnd(7)} ${b.step.padEnd(14)} ${(b.module ?? '-').padEnd(8)} ${b.phase.padEnd(11)} ${time(b.expectedFinish)}`);
+          if (b.note && (b.phase === 'waiting' || b.phase === 'intake' || b.phase === 'held')) lines.push(`      ${b.batchId} ${b.note}`);
+        }
+        lines.push('');
+        lines.push('Modules');
+        for (const m of view.modules) lines.push(`  ${m.id.padEnd(8)} ${m.state.padEnd(11)} ${m.occupant ? `holds ${m.occupant}` : ''}`);
+        if (view.plates.length > 0) {
+          lines.push('');
+          lines.push('Settle plates');
+          for (const p of view.plates) lines.push(`  ${p}`);
+        }
+      }
+      lines.push('');
+      lines.push(holds.length === 0 ? 'No open holds.' : 'Open holds (answer with workcell resolve):');
+      for (const h of holds) lines.push(`  ${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since)}: ${h.message}`);
+      if (alarms.length > 0) {
+        lines.push('');
+        lines.push('Recent alarms');
+        for (const a of alarms) lines.push(`  ${time(a.at)} ${a.stream} ${String(a.data.kind)}: ${String(a.data.message)}`);
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return 0;
+    } finally {
+      log.close();
+    }
+  },
+};
+
+export const holdsCommand: Command = {
+  name: 'holds',
+  summary: 'List batches waiting for an operator, with the actions each hold offers.',
+  usage: 'workcell holds [--db FILE] [--json]',
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
+    const log = openDatabase(option(parsed, 'db'), { readonly: true });
+    try {
+      const holds = log.ofType('batch.started').flatMap((b) => {
+        const hold = openHold(log.stream(b.stream));
+        return hold ? [{ batchId: b.stream, step: hold.data.step, kind: hold.data.kind, message: hold.data.message, actions: hold.data.actions, since: new Date(hold.at).toISOString() }] : [];
+      });
+      if (parsed.flags.has('json')) process.stdout.write(`${JSON.stringify(holds, null, 2)}\n`);
+      else if (holds.length === 0) process.stdout.write('No open holds.\n');
+      else {
+        for (const h of holds) process.stdout.write(`${h.batchId} at ${String(h.step)} (${String(h.kind)}) since ${h.since}\n  ${String(h.message)}\n  actions: ${(h.actions as string[]).join(' | ')}\n`);
+        process.stdout.write(`Answer with: workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME --db ${log.file}\n`);
+      }
+      return 0;
+    } finally {
+      log.close();
+    }
+  },
+};
+
+export const resolveCommand: Command = {
+  name: 'resolve',
+  summary: "Answer a batch's hold: retry the step, skip it, or abort the batch to quarantine.",
+  usage: 'workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME [--db FILE]',
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['action', 'reason', 'user', 'db'] });
+    const batchId = parsed.positional[0];
+    if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
+    const action = option(parsed, 'action');
+    if (action !== 'retry' && action !== 'skip' && action !== 'abort') throw new UsageError('--action is retry, skip or abort');
+    const reason = option(parsed, 'reason');
+    const user = option(parsed, 'user');
+    if (!reason?.trim()) throw new UsageError('--reason TEXT is required: every answer is recorded with why');
+    if (!user?.trim()) throw new UsageError('--user NAME is required: every answer is recorded with who');
+    const log = openDatabase(option(parsed, 'db'), { readonly: false });
+    try {
+      const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, user });
+      process.stdout.write(`Recorded: ${user} answered the hold of ${batchId} at ${String(entry.data.step)} with ${action} (${reason}).\n`);
+      return 0;
+    } finally {
+      log.close();
+    }
+  },
+};
+
+export const recordCommand: Command = {
+  name: 'record',
+  summary: "Print a batch's merged, time-ordered record (the electronic batch record).",
+  usage: 'workcell record BATCH [--db FILE] [--json]',
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
+    const batchId = parsed.positional[0];
+    if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
+    const log = openDatabase(option(parsed, 'db'), { readonly: true });
+    try {
+      const record = buildRecord(log, batchId);
+      process.stdout.write(parsed.flags.has('json') ? `${JSON.stringify(record, null, 2)}\n` : formatRecord(record));
+      return 0;
+    } finally {
+      log.close();
+    }
+  },
+};
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'Recompute every hash chain of a database; exit 1 naming the first altered, missing or reordered entry.',
+  usage: 'workcell verify FILE',
+  async run(args) {
+    const parsed = parseArgs(args, {});
+    const file = parsed.positional[0];
+    if (!file || parsed.positional.length > 1) throw new UsageError('name one database file');
+    const log = openDatabase(file, { readonly: true });
+    try {
+      const result = log.verify();
+      if (result.breaks.length === 0) {
+        process.stdout.write(`${log.file}: ${result.entries} entries in ${result.streams} chains, all intact.\n`);
+        return 0;
+      }
+      for (const b of result.breaks) process.stdout.write(`${log.file}: ${b.problem}: ${b.message}\n`);
+      return 1;
+    } finally {
+      log.close();
+    }
+  },
+};

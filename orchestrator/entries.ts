@@ -1,0 +1,69 @@
+/**
+ * The typed entries of the event log: every batch's record is one ordered stream of these, like a
+ * Bluesky run's documents. Readers (record, status, resume) switch on `type`; writers use `BatchJournal`.
+ */
+import type { EventLog, LogEntry } from './event-log.ts';
+
+export const ENTRY_TYPES = {
+  'batch.started': 'A batch began: patient, chain of identity, starting material, lane, schedule (id, version, hash, text).',
+  'material.received': 'The starting material was found at the intake and scanned.',
+  'step.started': 'An attempt of a step began.',
+  'step.skipped': 'A step did not run: its condition was not met, or an operator skipped it.',
+  'step.completed': 'A step finished with its results.',
+  'step.failed': 'An attempt of a step failed; the failure policy decides what follows.',
+  'module.reserved': 'A module was allocated to the batch.',
+  'module.released': 'The batch left a module.',
+  'line-clearance.started': 'A shared module began its line clearance after a batch left it (workcell stream).',
+  'line-clearance.completed': 'The line clearance finished (workcell stream).',
+  'line-clearance.verified': "The module was cleared after the previous batch before this batch's material entered.",
+  'transfer.completed': 'A robot moved the material; the barcode scans at pick and place.',
+  'command.issued': 'A device command about to be sent, with its idempotency key.',
+  'command.accepted': 'The device accepted it: its execution token (SiLA execution UUID, LADS run id).',
+  'command.completed': 'The device finished the command: its results.',
+  'command.failed': 'The device failed or refused the command.',
+  'control.checked': 'An in-process control: result, value, limits, pass or fail.',
+  'hold-time.started': 'The hold time after a step began: its deadline.',
+  'hold-time.ended': 'The material entered the next module (or left the workcell) within or after the hold time.',
+  telemetry: 'A sensor value from the module the batch occupied at that moment.',
+  'module.state': 'The state of a module the batch occupied changed.',
+  alarm: 'Something needs attention before it becomes a deviation.',
+  deviation: 'A departure from the process: out-of-limit result, exceeded hold time, scan mismatch, EM excursion.',
+  'hold.opened': 'The batch waits for an operator: why, and the actions offered.',
+  'hold.resolved': 'An operator answered a hold: action, reason, user.',
+  'em.result': 'A settle plate read while the batch was open in its zone.',
+  'batch.completed': 'Every step done; the material is at the output.',
+  'batch.quarantined': 'The batch was aborted; its material is quarantined.',
+  'run.started': 'The orchestrator started or resumed: layout, time scale, seed, clock anchor (workcell stream).',
+  'em.plate.placed': 'A settle plate was opened at a location (workcell stream).',
+  'em.plate.batch': 'A batch was open in the zone while this plate was exposed (workcell stream).',
+  'em.plate.retrieved': 'A settle plate was closed and collected (workcell stream).',
+  'em.plate.read': 'A settle plate was incubated and its colonies counted (workcell stream).',
+} as const;
+
+export type EntryType = keyof typeof ENTRY_TYPES;
+
+export type HoldAction = 'retry' | 'skip' | 'abort';
+
+export interface BatchStarted {
+  batchId: string;
+  patient: string;
+  chainOfIdentity: string;
+  bagId: string;
+  lane: string;
+  layout: { id: string; file: string };
+  schedule: { id: string; version: string; contentHash: string; file: string; text: string };
+  seed?: number;
+}
+
+/** Writes entries of one batch only: whoever holds it cannot write into another batch's record. */
+export class BatchJournal {
+  constructor(readonly batchId: string, private readonly log: EventLog, private readonly now: () => number) {}
+
+  write(type: EntryType, data: Record<string, unknown>): LogEntry {
+    return this.log.append({ stream: this.batchId, type, at: this.now(), data });
+  }
+
+  entries(): LogEntry[] {
+    return this.log.stream(this.batchId);
+  }
+}

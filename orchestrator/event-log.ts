@@ -1,0 +1,223 @@
+/**
+ * The durable, append-only event log: the source of truth for every batch (21 CFR Part 11 audit trail).
+ * One SQLite file in WAL mode with synchronous=FULL, so a committed entry survives a crash or power loss.
+ * Entries form one hash chain per stream (a batch id, or `workcell` for what belongs to no batch): each
+ * entry's hash covers its content and the previous entry's hash, so an altered, missing or reordered
+ * entry breaks the chain at that point. Triggers refuse UPDATE and DELETE: the log is only ever appended.
+ */
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+
+export const WORKCELL_STREAM = 'workcell';
+
+export interface NewEntry {
+  /** A batch id, or WORKCELL_STREAM. */
+  stream: string;
+  type: string;
+  /** Simulation (or wall) clock time the event happened, ms since the epoch. */
+  at: number;
+  data: Record<string, unknown>;
+}
+
+export interface LogEntry extends NewEntry {
+  /** Global order of appending. */
+  seq: number;
+  /** Position in its stream, from 1. */
+  streamSeq: number;
+  /** Wall-clock time the entry was committed, ms since the epoch. */
+  recordedAt: number;
+  previousHash: string;
+  hash: string;
+}
+
+export interface ChainBreak {
+  stream: string;
+  streamSeq: number;
+  seq?: number;
+  problem: 'altered' | 'missing' | 'reordered';
+  message: string;
+}
+
+const GENESIS = '0'.repeat(64);
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  stream TEXT NOT NULL,
+  stream_seq INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  previous_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  UNIQUE (stream, stream_seq)
+);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (type);
+CREATE TRIGGER IF NOT EXISTS events_are_never_updated BEFORE UPDATE ON events
+  BEGIN SELECT RAISE(ABORT, 'the event log is append-only: entries cannot be changed'); END;
+CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
+  BEGIN SELECT RAISE(ABORT, 'the event log is append-only: entries cannot be deleted'); END;
+CREATE TABLE IF NOT EXISTS live_status (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`;
+
+/** The hash of an entry: its content and its predecessor's hash, in a fixed field order. */
+export function entryHash(entry: Omit<LogEntry, 'hash' | 'seq'>): string {
+  const canonical = JSON.stringify([entry.stream, entry.streamSeq, entry.type, entry.at, entry.recordedAt, canonicalJson(entry.data), entry.previousHash]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** JSON with object keys sorted, so that the hash does not depend on property order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+interface Row {
+  seq: number;
+  stream: string;
+  stream_seq: number;
+  type: string;
+  at: number;
+  recorded_at: number;
+  data: string;
+  previous_hash: string;
+  hash: string;
+}
+
+function fromRow(row: Row): LogEntry {
+  return { seq: row.seq, stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: row.at, recordedAt: row.recorded_at, data: JSON.parse(row.data) as Record<string, unknown>, previousHash: row.previous_hash, hash: row.hash };
+}
+
+export class EventLog {
+  private readonly db: Database.Database;
+  private readonly lastOf: Database.Statement<[string], { stream_seq: number; hash: string }>;
+  private readonly insert: Database.Statement;
+  private readonly appendMany: (entries: NewEntry[]) => LogEntry[];
+  private readonly listeners = new Set<(entry: LogEntry) => void>();
+
+  constructor(readonly file: string, options: { readonly?: boolean } = {}) {
+    this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    this.db.pragma('busy_timeout = 10000');
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      // better-sqlite3 defaults to NORMAL in WAL mode, which may lose the last commits on power loss.
+      this.db.pragma('synchronous = FULL');
+      if (this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: SQLite refused synchronous=FULL; records would not be durable`);
+      this.db.exec(SCHEMA);
+    }
+    this.lastOf = this.db.prepare('SELECT stream_seq, hash FROM events WHERE stream = ? ORDER BY stream_seq DESC LIMIT 1');
+    this.insert = this.db.prepare('INSERT INTO events (stream, stream_seq, type, at, recorded_at, data, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    // IMMEDIATE: another process (an operator's `workcell resolve`) may append to the same chain.
+    this.appendMany = this.db.transaction((entries: NewEntry[]) => {
+      const heads = new Map<string, { streamSeq: number; hash: string }>();
+      return entries.map((entry) => {
+        const head = heads.get(entry.stream) ?? (() => {
+          const last = this.lastOf.get(entry.stream);
+          return { streamSeq: last?.stream_seq ?? 0, hash: last?.hash ?? GENESIS };
+        })();
+        const base = { stream: entry.stream, streamSeq: head.streamSeq + 1, type: entry.type, at: Math.round(entry.at), recordedAt: Date.now(), data: entry.data, previousHash: head.hash };
+        const hash = entryHash(base);
+        const info = this.insert.run(base.stream, base.streamSeq, base.type, base.at, base.recordedAt, canonicalJson(base.data), base.previousHash, hash);
+        heads.set(entry.stream, { streamSeq: base.streamSeq, hash });
+        return { ...base, hash, seq: Number(info.lastInsertRowid) };
+      });
+    }).immediate as unknown as (entries: NewEntry[]) => LogEntry[];
+  }
+
+  get synchronous(): string {
+    return ['OFF', 'NORMAL', 'FULL', 'EXTRA'][this.db.pragma('synchronous', { simple: true }) as number] ?? 'unknown';
+  }
+
+  get journalMode(): string {
+    return String(this.db.pragma('journal_mode', { simple: true }));
+  }
+
+  append(entry: NewEntry): LogEntry {
+    return this.appendAll([entry])[0]!;
+  }
+
+  /** Appends entries in one transaction: all of them are durable, or none. */
+  appendAll(entries: NewEntry[]): LogEntry[] {
+    if (entries.length === 0) return [];
+    const written = this.appendMany(entries);
+    for (const entry of written) for (const listener of this.listeners) listener(entry);
+    return written;
+  }
+
+  /** Called for every entry this process appends, after it is committed. */
+  subscribe(listener: (entry: LogEntry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  stream(stream: string): LogEntry[] {
+    return (this.db.prepare('SELECT * FROM events WHERE stream = ? ORDER BY stream_seq').all(stream) as Row[]).map(fromRow);
+  }
+
+  /** Entries appended after `seq` (by any process), in order. */
+  since(seq: number, types?: string[]): LogEntry[] {
+    const rows = types
+      ? (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND type IN (${types.map(() => '?').join(',')}) ORDER BY seq`).all(seq, ...types) as Row[])
+      : (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').all(seq) as Row[]);
+    return rows.map(fromRow);
+  }
+
+  ofType(type: string): LogEntry[] {
+    return (this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY seq').all(type) as Row[]).map(fromRow);
+  }
+
+  streams(): string[] {
+    return (this.db.prepare('SELECT stream FROM events GROUP BY stream ORDER BY MIN(seq)').all() as Array<{ stream: string }>).map((r) => r.stream);
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+  }
+
+  lastSeq(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM events').get() as { n: number }).n;
+  }
+
+  /** Live status for `workcell status`: a view rewritten as things change, not part of the record. */
+  writeStatus(key: string, value: unknown): void {
+    this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, JSON.stringify(value), Date.now());
+  }
+
+  readStatus(): Array<{ key: string; value: unknown; updatedAt: number }> {
+    return (this.db.prepare('SELECT key, value, updated_at FROM live_status ORDER BY key').all() as Array<{ key: string; value: string; updated_at: number }>).map((r) => ({ key: r.key, value: JSON.parse(r.value), updatedAt: r.updated_at }));
+  }
+
+  /** Recomputes every chain; returns the first break of each broken stream, in log order. */
+  verify(): { entries: number; streams: number; breaks: ChainBreak[] } {
+    const rows = this.db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[];
+    const heads = new Map<string, { streamSeq: number; hash: string; broken: boolean }>();
+    const breaks: ChainBreak[] = [];
+    for (const row of rows) {
+      const entry = fromRow(row);
+      const head = heads.get(entry.stream) ?? { streamSeq: 0, hash: GENESIS, broken: false };
+      heads.set(entry.stream, head);
+      if (head.broken) continue;
+      const report = (problem: ChainBreak['problem'], message: string) => {
+        head.broken = true;
+        breaks.push({ stream: entry.stream, streamSeq: entry.streamSeq, seq: entry.seq, problem, message });
+      };
+      if (entry.streamSeq <= head.streamSeq) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes after entry ${head.streamSeq}`);
+      else if (entry.streamSeq > head.streamSeq + 1) report('missing', `entries ${head.streamSeq + 1}..${entry.streamSeq - 1} of ${entry.stream} are missing before log position ${entry.seq}`);
+      else if (entry.previousHash !== head.hash) report('altered', head.streamSeq === 0 ? `entry 1 of ${entry.stream} (log position ${entry.seq}) does not start a chain` : `entry ${head.streamSeq} of ${entry.stream} was altered or replaced: entry ${entry.streamSeq} (log position ${entry.seq}) no longer links to it`);
+      else if (entryHash(entry) !== entry.hash) report('altered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}, ${entry.type}) was altered: its content no longer matches its hash`);
+      head.streamSeq = entry.streamSeq;
+      head.hash = entry.hash;
+    }
+    return { entries: rows.length, streams: heads.size, breaks };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

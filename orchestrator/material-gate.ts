@@ -1,0 +1,427 @@
+/**
+ * Lane segregation, enforced in one place. The gate is the only holder of module drivers: every device
+ * command, every robot transfer and every telemetry sample passes through it, so no code path can move a
+ * batch's material into a module of another lane, into an occupied module, into a shared module that
+ * has not been cleared since another batch, or past a scan that read the wrong barcode. Its state
+ * (who holds what, where each bag is) is rebuilt from the event log after a restart.
+ */
+import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
+import type { Clock } from '../modules/clock.ts';
+import { ModuleError, type Execution, type ExecutionProgress, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../drivers/module.ts';
+import type { ModuleState } from '../modules/state-model.ts';
+import { WORKCELL_STREAM, type EventLog, type LogEntry, type NewEntry } from './event-log.ts';
+import type { EntryType } from './entries.ts';
+import { parseDuration } from '../config/units.ts';
+import { estimateDuration } from '../modules/catalogue.ts';
+
+export interface BatchIdentity {
+  batchId: string;
+  lane: string;
+  bagId: string;
+}
+
+/** Stops a batch for an operator: the reason goes into the hold. */
+export class HoldRequired extends Error {
+  override name = 'HoldRequired';
+  constructor(
+    readonly kind: 'segregation' | 'scan-mismatch' | 'command-failed' | 'watchdog' | 'outcome-unknown' | 'control' | 'intake',
+    message: string,
+    /** Whether the failed work may be tried on another module (no material was loaded). */
+    readonly beforeLoad = false,
+  ) {
+    super(message);
+  }
+}
+
+export interface CommandRequest {
+  batch: BatchIdentity;
+  module: string;
+  capability: string;
+  parameters: Record<string, ParameterValue>;
+  /** Unique per intended command; the same key is never sent twice, even across a crash. */
+  key: string;
+  stepId: string;
+  /** Expected duration in seconds, for the watchdog and the ETA. */
+  expectedSeconds: number;
+  /** The item the device must hold (omitted for commands that name their item in a parameter). */
+  itemId?: string;
+  onProgress?: (progress: ExecutionProgress) => void;
+}
+
+/** Watchdog: how long past the expected duration a command may go without finishing. */
+export function watchdogMargin(expectedSeconds: number, timeScale: number): number {
+  // The last term keeps the margin above a few real seconds, however fast the clock runs.
+  return Math.max(expectedSeconds * 0.5, 15 * 60, 3 * timeScale);
+}
+
+interface CommandHistory {
+  token?: { module: string; capability: string; protocol: 'sila2' | 'opcua'; id: string };
+  results?: Record<string, ResultValue>;
+  error?: string;
+}
+
+export class MaterialGate {
+  private readonly reservedBy = new Map<string, string>();
+  /** Whose material was last inside each module. */
+  private readonly lastServed = new Map<string, string>();
+  /** The batch after which each module was last cleared. */
+  private readonly clearedAfter = new Map<string, string>();
+  /** Clearances in progress: module -> clock ms they end. */
+  private readonly clearing = new Map<string, number>();
+  private readonly location = new Map<string, string>();
+  private readonly commands = new Map<string, CommandHistory>();
+  private readonly armQueues = new Map<string, Promise<void>>();
+  private readonly moduleStates = new Map<string, ModuleState>();
+  private readonly telemetryBuffer: NewEntry[] = [];
+  private readonly stops: Array<() => void> = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly batches = new Map<string, BatchIdentity>();
+  private readonly applied = new Set<number>();
+
+  constructor(
+    private readonly layout: LayoutModel,
+    private readonly drivers: ReadonlyMap<string, ModuleDriver>,
+    private readonly log: EventLog,
+    private readonly clock: Clock,
+  ) {
+    log.subscribe((entry) => this.apply(entry));
+  }
+
+  /** Rebuilds the gate's state from the log (after a restart): occupancy, locations, clearances, commands. */
+  replay(entries: readonly LogEntry[]): void {
+    for (const entry of entries) this.apply(entry);
+  }
+
+  register(batch: BatchIdentity): void {
+    this.batches.set(batch.batchId, batch);
+  }
+
+  private apply(entry: LogEntry): void {
+    if (this.applied.has(entry.seq)) return;
+    this.applied.add(entry.seq);
+    const data = entry.data as Record<string, string>;
+    switch (entry.type as EntryType) {
+      case 'module.reserved':
+        this.reservedBy.set(data.module!, entry.stream);
+        break;
+      case 'module.released':
+        if (this.reservedBy.get(data.module!) === entry.stream) this.reservedBy.delete(data.module!);
+        break;
+      case 'line-clearance.started':
+        this.clearing.set(data.module!, Number(entry.data.until));
+        break;
+      case 'line-clearance.completed':
+        this.clearing.delete(data.module!);
+        this.clearedAfter.set(data.module!, data.after!);
+        break;
+      case 'material.received':
+        this.location.set(entry.stream, data.position!);
+        break;
+      case 'transfer.completed': {
+        this.location.set(entry.stream, data.to!);
+        const module = this.moduleAt(data.to!);
+        if (module) this.lastServed.set(module.id, entry.stream);
+        break;
+      }
+      case 'command.issued':
+        this.commands.set(data.key!, {});
+        break;
+      case 'command.accepted':
+        this.commands.get(data.key!)!.token = entry.data.token as CommandHistory['token'];
+        break;
+      case 'command.completed':
+        this.commands.get(data.key!)!.results = entry.data.results as Record<string, ResultValue>;
+        break;
+      case 'command.failed':
+        this.commands.get(data.key!)!.error = data.message;
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Follows every module's state and telemetry; samples go to the batch occupying the module at that moment. */
+  async watchModules(onState: (module: string, state: ModuleState) => void): Promise<void> {
+    for (const [id, driver] of this.drivers) {
+      this.stops.push(
+        await driver.watchState((state) => {
+          const previous = this.moduleStates.get(id);
+          this.moduleStates.set(id, state);
+          if (previous !== state) {
+            const occupant = this.reservedBy.get(id);
+            if (occupant) this.bufferEntry({ stream: occupant, type: 'module.state', at: this.clock.now(), data: { module: id, state, previous: previous ?? null } });
+          }
+          onState(id, state);
+        }),
+      );
+      this.stops.push(await driver.watchTelemetry((sample) => this.attribute(sample)));
+    }
+    this.flushTimer = setInterval(() => this.flush(), 100);
+  }
+
+  private attribute(sample: TelemetrySample): void {
+    const occupant = this.reservedBy.get(sample.module);
+    const stream = occupant && this.location.get(occupant) && this.moduleAt(this.location.get(occupant)!)?.id === sample.module ? occupant : WORKCELL_STREAM;
+    if (stream === WORKCELL_STREAM) return; // an empty module's sensors belong to no record
+    this.bufferEntry({ stream, type: 'telemetry', at: this.clock.now(), data: { module: sample.module, channel: sample.channel, value: sample.value, unit: sample.unit } });
+  }
+
+  private bufferEntry(entry: NewEntry): void {
+    this.telemetryBuffer.push(entry);
+    if (this.telemetryBuffer.length >= 500) this.flush();
+  }
+
+  /** Writes buffered telemetry and state changes in one transaction. */
+  flush(): void {
+    if (this.telemetryBuffer.length === 0) return;
+    this.log.appendAll(this.telemetryBuffer.splice(0));
+  }
+
+  moduleState(id: string): ModuleState {
+    return this.moduleStates.get(id) ?? 'offline';
+  }
+
+  occupant(moduleId: string): string | undefined {
+    return this.reservedBy.get(moduleId);
+  }
+
+  whereIs(batchId: string): string | undefined {
+    return this.location.get(batchId);
+  }
+
+  private moduleAt(position: string): ModuleConfig | undefined {
+    return this.layout.modules.get(position.split('.')[0]!);
+  }
+
+  private write(batch: BatchIdentity, type: EntryType, data: Record<string, unknown>): LogEntry {
+    this.flush(); // telemetry received before this entry stays before it
+    return this.log.append({ stream: batch.batchId, type, at: this.clock.now(), data });
+  }
+
+  private needsClearanceBetweenBatches(moduleId: string): boolean {
+    const module = this.layout.modules.get(moduleId)!;
+    return this.layout.catalogue.kind(module.kind)?.lineClearanceWhenShared === true && this.layout.isShared(module);
+  }
+
+  private clearanceMs(moduleId: string): number {
+    const parsed = parseDuration(this.layout.modules.get(moduleId)!.lineClearance?.duration ?? 0);
+    return parsed.ok ? parsed.value * 1000 : 0;
+  }
+
+  /** Line clearance still owed before a shared module may serve `batchId`, in ms (0 when none). */
+  clearanceBefore(moduleId: string, batchId: string): number {
+    const previous = this.lastServed.get(moduleId);
+    if (!this.needsClearanceBetweenBatches(moduleId) || !previous || previous === batchId || this.clearedAfter.get(moduleId) === previous) return 0;
+    const until = this.clearing.get(moduleId);
+    return until !== undefined ? Math.max(1, until - this.clock.now()) : this.clearanceMs(moduleId);
+  }
+
+  /** When a clearance in progress on a module ends (clock ms), if one is. */
+  clearingUntil(moduleId: string): number | undefined {
+    return this.clearing.get(moduleId);
+  }
+
+  /**
+   * Clears a shared module after a batch's material has left it (recorded in the workcell stream), so
+   * that it is ready sooner for the next batch. Picks up a clearance interrupted by a restart.
+   */
+  async clearAfter(moduleId: string, batchId: string): Promise<void> {
+    if (!this.needsClearanceBetweenBatches(moduleId) || this.clearedAfter.get(moduleId) === batchId) return;
+    const module = this.layout.modules.get(moduleId)!;
+    let until = this.clearing.get(moduleId);
+    if (until === undefined) {
+      until = this.clock.now() + this.clearanceMs(moduleId);
+      this.log.append({ stream: WORKCELL_STREAM, type: 'line-clearance.started', at: this.clock.now(), data: { module: moduleId, after: batchId, procedure: module.lineClearance?.procedure ?? null, until } });
+    }
+    await this.clock.sleep(Math.max(0, until - this.clock.now()));
+    this.log.append({ stream: WORKCELL_STREAM, type: 'line-clearance.completed', at: this.clock.now(), data: { module: moduleId, after: batchId, procedure: module.lineClearance?.procedure ?? null } });
+  }
+
+  /** Clearances a restart interrupted, to be finished. */
+  interruptedClearances(): Array<{ module: string; after: string }> {
+    return [...this.clearing.keys()].map((module) => ({ module, after: this.lastServed.get(module)! }));
+  }
+
+  /** Waits until a module the batch holds owes it no line clearance (starting one if none runs). */
+  async clearLine(batch: BatchIdentity, moduleId: string): Promise<void> {
+    if (this.clearanceBefore(moduleId, batch.batchId) === 0) return;
+    this.requireReserved(batch, moduleId);
+    if (!this.clearing.has(moduleId)) await this.clearAfter(moduleId, this.lastServed.get(moduleId)!);
+    while (this.clearanceBefore(moduleId, batch.batchId) > 0) await this.clock.sleep(this.clearanceBefore(moduleId, batch.batchId));
+  }
+
+  /** Allocates a module to a batch: only a module of its lane, and only a free one. */
+  reserve(batch: BatchIdentity, moduleId: string): void {
+    if (this.reservedBy.get(moduleId) === batch.batchId) return;
+    const module = this.layout.modules.get(moduleId);
+    if (!module) throw new HoldRequired('segregation', `no module ${moduleId} in the layout`);
+    if (!this.layout.lanesOf(module).includes(batch.lane)) throw new HoldRequired('segregation', `${moduleId} does not serve ${batch.lane}`);
+    const holder = this.reservedBy.get(moduleId);
+    if (holder) throw new HoldRequired('segregation', `${moduleId} is held by ${holder}`);
+    this.write(batch, 'module.reserved', { module: moduleId, lane: batch.lane });
+  }
+
+  private requireReserved(batch: BatchIdentity, moduleId: string): void {
+    if (this.reservedBy.get(moduleId) !== batch.batchId) throw new HoldRequired('segregation', `${moduleId} is not allocated to ${batch.batchId}`);
+  }
+
+  /** Releases a module the batch holds but whose material has left it (or never entered). */
+  release(batch: BatchIdentity, moduleId: string): void {
+    if (this.reservedBy.get(moduleId) !== batch.batchId) return;
+    const here = this.location.get(batch.batchId);
+    if (here && this.moduleAt(here)?.id === moduleId) throw new HoldRequired('segregation', `${batch.batchId}'s material is still in ${moduleId}`);
+    this.write(batch, 'module.released', { module: moduleId });
+  }
+
+  /** Records that the batch's starting material is at an intake position, after scanning it there. */
+  received(batch: BatchIdentity, position: string, scanned: string): void {
+    if (scanned !== batch.bagId) {
+      this.write(batch, 'deviation', { kind: 'scan-mismatch', message: `expected ${batch.bagId} at ${position}, scanned '${scanned}'` });
+      throw new HoldRequired('scan-mismatch', `the bag at ${position} scans as '${scanned}', not ${batch.bagId}`);
+    }
+    this.write(batch, 'material.received', { bagId: batch.bagId, position, scanned });
+  }
+
+  /**
+   * Moves the batch's material to `to` (a module position or a workcell position) with a robot arm of its
+   * lane, one item at a time per arm, scanning at pick and place.
+   */
+  async transfer(batch: BatchIdentity, to: string, key: string): Promise<void> {
+    const from = this.location.get(batch.batchId);
+    if (!from) throw new HoldRequired('segregation', `where ${batch.batchId}'s material is, is not known`);
+    if (from === to) return;
+    const target = this.moduleAt(to);
+    if (target) {
+      this.requireReserved(batch, target.id);
+      if (this.clearanceBefore(target.id, batch.batchId) > 0) throw new HoldRequired('segregation', `${target.id} needs line clearance before ${batch.batchId}'s material may enter`);
+    } else {
+      const position = this.layout.layout.positions?.find((p) => p.id === to);
+      if (!position || (position.lanes !== undefined && position.lanes !== 'all' && !position.lanes.includes(batch.lane))) throw new HoldRequired('segregation', `${to} is not a position of ${batch.lane}`);
+    }
+    const source = this.moduleAt(from);
+    const arms = this.layout.robotsConnecting(source?.id ?? from, target?.id ?? to, batch.lane);
+    const arm = arms[0];
+    if (!arm) throw new HoldRequired('segregation', `no robot arm of ${batch.lane} reaches both ${from} and ${to}`);
+    const previous = this.armQueues.get(arm.id) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.armQueues.set(arm.id, previous.then(() => mine));
+    await previous;
+    try {
+      const results = await this.command({ batch, module: arm.id, capability: 'transfer', parameters: { itemId: batch.bagId, from, to }, key, stepId: 'transfer', expectedSeconds: this.transferSeconds(arm, from, to) }, { materialElsewhere: true });
+      const scans = { scannedAtPick: String(results.scannedAtPick ?? ''), scannedAtPlace: String(results.scannedAtPlace ?? '') };
+      if (scans.scannedAtPick !== batch.bagId || scans.scannedAtPlace !== batch.bagId) {
+        this.write(batch, 'deviation', { kind: 'scan-mismatch', message: `${arm.id} moved an item scanned as '${scans.scannedAtPick}' / '${scans.scannedAtPlace}', expected ${batch.bagId}`, arm: arm.id, from, to });
+        throw new HoldRequired('scan-mismatch', `${arm.id} scanned '${scans.scannedAtPick}' at ${from}, expected ${batch.bagId}`);
+      }
+      if (target) {
+        const previous = this.lastServed.get(target.id);
+        if (this.needsClearanceBetweenBatches(target.id) && previous && previous !== batch.batchId) {
+          this.write(batch, 'line-clearance.verified', { module: target.id, procedure: target.lineClearance?.procedure ?? null, previousBatch: previous });
+        }
+      }
+      this.write(batch, 'transfer.completed', { arm: arm.id, from, to, itemId: batch.bagId, ...scans });
+      if (source && source.id !== target?.id) {
+        this.release(batch, source.id);
+        void this.clearAfter(source.id, batch.batchId).catch(() => undefined);
+      }
+    } finally {
+      done();
+    }
+  }
+
+  private transferSeconds(arm: ModuleConfig, from: string, to: string): number {
+    const specific = arm.reach?.transferTimes?.find((t) => (t.from === from && t.to === to) || (t.from === to && t.to === from));
+    const parsed = parseDuration(specific?.time ?? arm.reach?.transferTime ?? 60);
+    return parsed.ok ? parsed.value : 60;
+  }
+
+  /** Scans what is at a position with a robot of the lane (identity check at intake). */
+  async scan(batch: BatchIdentity, position: string, key: string): Promise<string> {
+    const arm = this.layout.robotsConnecting(position, position, batch.lane)[0];
+    if (!arm) throw new HoldRequired('intake', `no robot arm of ${batch.lane} reaches ${position} to scan the starting material`);
+    const results = await this.command({ batch, module: arm.id, capability: 'scan', parameters: { at: position }, key, stepId: 'intake', expectedSeconds: 5 }, { materialElsewhere: true });
+    return String(results.itemId ?? '');
+  }
+
+  /**
+   * Runs a capability on a module the batch holds, with its material inside: sent once per key (a
+   * restarted orchestrator re-attaches by the logged token), watched against its expected duration.
+   */
+  async command(request: CommandRequest, options: { materialElsewhere?: boolean } = {}): Promise<Record<string, ResultValue>> {
+    const { batch, module: moduleId } = request;
+    if (!options.materialElsewhere) {
+      this.requireReserved(batch, moduleId);
+      const here = this.location.get(batch.batchId);
+      if (!here || this.moduleAt(here)?.id !== moduleId) throw new HoldRequired('segregation', `${batch.batchId}'s material is not in ${moduleId}`);
+    }
+    const driver = this.drivers.get(moduleId);
+    if (!driver) throw new HoldRequired('command-failed', `${moduleId} is not connected`, true);
+    const history = this.commands.get(request.key);
+    if (history?.results) return history.results;
+    if (history?.error !== undefined) throw new ModuleError(moduleId, 'device', history.error);
+    let execution: Execution;
+    if (history?.token) {
+      execution = await driver.reattach(history.token);
+    } else if (history) {
+      throw new HoldRequired('outcome-unknown', `the orchestrator stopped after sending ${request.capability} to ${moduleId} and before the device confirmed it: whether it ran is unknown; check the device, then retry or skip`);
+    } else {
+      this.write(batch, 'command.issued', { key: request.key, module: moduleId, capability: request.capability, parameters: request.parameters, step: request.stepId, itemId: request.itemId ?? null });
+      try {
+        execution = await driver.execute(request.capability, request.parameters, { idempotencyKey: request.key, itemId: request.itemId, batchId: batch.batchId, stepId: request.stepId });
+      } catch (error) {
+        this.write(batch, 'command.failed', { key: request.key, module: moduleId, message: (error as Error).message, code: (error as ModuleError).code ?? null, errorKind: (error as ModuleError).kind ?? null });
+        throw error;
+      }
+      this.write(batch, 'command.accepted', { key: request.key, module: moduleId, token: execution.token });
+    }
+    const watchdog = new AbortController();
+    const followProgress = (async () => {
+      for await (const progress of execution.progress(watchdog.signal)) request.onProgress?.(progress);
+    })().catch(() => undefined);
+    const limitMs = (request.expectedSeconds + watchdogMargin(request.expectedSeconds, this.clock.timeScale)) * 1000;
+    const hung = this.clock.sleep(limitMs, watchdog.signal).then(
+      () => 'hung' as const,
+      () => 'stopped' as const,
+    );
+    try {
+      const outcome = await Promise.race([execution.result(), hung]);
+      if (outcome === 'hung' || outcome === 'stopped') {
+        this.write(batch, 'alarm', { kind: 'watchdog', module: moduleId, message: `${request.capability} on ${moduleId} has not finished ${Math.round(limitMs / 60_000)} min after it started (expected ${Math.round(request.expectedSeconds / 60)} min)` });
+        throw new HoldRequired('watchdog', `${request.capability} on ${moduleId} appears hung (no result within its expected duration plus margin)`);
+      }
+      this.write(batch, 'command.completed', { key: request.key, module: moduleId, results: outcome });
+      return outcome;
+    } catch (error) {
+      if (error instanceof HoldRequired) throw error;
+      this.write(batch, 'command.failed', { key: request.key, module: moduleId, message: (error as Error).message, code: (error as ModuleError).code ?? null, errorKind: (error as ModuleError).kind ?? null });
+      throw error;
+    } finally {
+      // The progress stream ends on its own; waiting for it would delay the step by one more update.
+      watchdog.abort();
+      void followProgress;
+    }
+  }
+
+  /** A command that moves no batch material (settle plates): recorded in the workcell stream. */
+  deviceCommand(moduleId: string, capability: string, parameters: Record<string, ParameterValue>, key: string): Promise<Record<string, ResultValue>> {
+    const spec = this.layout.catalogue.kind(this.layout.modules.get(moduleId)!.kind)!.capabilities[capability]!;
+    const seconds = estimateDuration(spec, parameters);
+    return this.command({ batch: { batchId: WORKCELL_STREAM, lane: '', bagId: '' }, module: moduleId, capability, parameters, key, stepId: capability, expectedSeconds: seconds }, { materialElsewhere: true });
+  }
+
+  /** Brings a module back to idle after a failed, hung or aborted command, before anyone uses it again. */
+  async recover(moduleId: string): Promise<void> {
+    const driver = this.drivers.get(moduleId);
+    if (!driver) return;
+    const state = this.moduleState(moduleId);
+    if (state === 'running' || state === 'held' || state === 'starting') await driver.abort().catch(() => undefined);
+    if (['running', 'held', 'starting', 'aborting', 'aborted', 'faulted', 'stopped'].includes(state)) await driver.clear().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flush();
+    for (const stop of this.stops.splice(0)) stop();
+  }
+}

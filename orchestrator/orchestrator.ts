@@ -1,0 +1,725 @@
+/**
+ * The orchestrator: runs many patient batches at once through a workcell's modules. Each batch is an
+ * XState actor derived from its schedule; device work goes through the MaterialGate (lane segregation),
+ * module allocation through a pluggable Scheduler, and every fact into the hash-chained event log,
+ * from which a restarted orchestrator picks every unfinished batch up where it was.
+ */
+import { createHash } from 'node:crypto';
+import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
+import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
+import type { RecurringStep, ScheduleModel, Step, Condition, Control } from '../config/schedule.ts';
+import { canonicalUnit, convert, parseDuration, parseQuantityIn } from '../config/units.ts';
+import { YamlSource } from '../config/source.ts';
+import { validateSources } from '../config/validate.ts';
+import type { Clock } from '../modules/clock.ts';
+import type { ModuleState } from '../modules/state-model.ts';
+import { ModuleError, type ModuleDriver, type ParameterValue, type ResultValue } from '../drivers/module.ts';
+import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
+import { BatchJournal, type BatchStarted, type HoldAction } from './entries.ts';
+import { HoldRequired, MaterialGate, type BatchIdentity } from './material-gate.ts';
+import { DeadlineFirstScheduler, type AllocationRequest, type ModuleView, type Scheduler } from './scheduler.ts';
+import { batchMachine, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
+import { EnvironmentalMonitoring } from './environmental-monitoring.ts';
+
+export interface BatchSpec {
+  batchId: string;
+  patient: string;
+  /** ISBT 128 chain-of-identity identifier (or the site's equivalent). */
+  chainOfIdentity: string;
+  bagId: string;
+  lane: string;
+}
+
+export interface ScheduleSnapshot {
+  file: string;
+  text: string;
+}
+
+export interface OrchestratorOptions {
+  layout: LayoutModel;
+  layoutFile: string;
+  log: EventLog;
+  drivers: ReadonlyMap<string, ModuleDriver>;
+  clock: Clock;
+  scheduler?: Scheduler;
+  /** Puts starting material at an intake position (in-process simulation); without it, an operator does. */
+  deliver?: (bagId: string, position: string) => void | Promise<void>;
+  /** XState inspection (e.g. @statelyai/inspect). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Identifies this run in plate ids. */
+  runId?: string;
+  seed?: number;
+}
+
+export type BatchPhase = 'intake' | 'waiting' | 'clearance' | 'transfer' | 'running' | 'held' | 'completed' | 'quarantined';
+
+export interface BatchStatus {
+  batchId: string;
+  patient: string;
+  lane: string;
+  step: string;
+  module?: string;
+  phase: BatchPhase;
+  /** Why the batch waits (scheduler's words), or why it is held. */
+  note?: string;
+  /** Expected finish of the whole batch, clock ms. */
+  expectedFinish?: number;
+  progress?: number;
+}
+
+interface ActiveBatch {
+  identity: BatchIdentity;
+  started: BatchStarted;
+  schedule: ScheduleModel;
+  journal: BatchJournal;
+  status: BatchStatus;
+  actor?: AnyActorRef;
+  done: Promise<void>;
+  finished: () => void;
+  lastValues: Map<string, number>;
+}
+
+interface PendingAllocation {
+  request: AllocationRequest;
+  grant: (module: string) => void;
+}
+
+/** Parses a schedule from the text a batch recorded when it started. */
+export function scheduleFromText(snapshot: ScheduleSnapshot): ScheduleModel {
+  const result = validateSources([new YamlSource(snapshot.file, snapshot.text)]);
+  const schedule = result.schedules[0];
+  if (!schedule) throw new Error(`the schedule recorded for this batch (${snapshot.file}) no longer validates: ${result.diagnostics.map((d) => d.message).join('; ')}`);
+  return schedule.model;
+}
+
+export function contentHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+const TICK_MS = 100;
+
+export class Orchestrator {
+  readonly gate: MaterialGate;
+  readonly em: EnvironmentalMonitoring;
+  private readonly scheduler: Scheduler;
+  private readonly batches = new Map<string, ActiveBatch>();
+  private readonly pending = new Map<string, PendingAllocation>();
+  private readonly busyUntil = new Map<string, number>();
+  private readonly moduleActors = new Map<string, AnyActorRef>();
+  private readonly holdTimers = new Map<string, AbortController>();
+  private readonly intakeQueues = new Map<string, string[]>();
+  private readonly waiters = new Set<() => void>();
+  private ticker: NodeJS.Timeout | undefined;
+  private statusWritten = 0;
+  private stopped = false;
+
+  constructor(private readonly options: OrchestratorOptions) {
+    this.scheduler = options.scheduler ?? new DeadlineFirstScheduler();
+    this.gate = new MaterialGate(options.layout, options.drivers, options.log, options.clock);
+    this.em = new EnvironmentalMonitoring(options.layout, this.gate, options.log, options.clock, options.runId ?? 'R1');
+    options.log.subscribe((entry) => this.observe(entry));
+  }
+
+  private get clock(): Clock {
+    return this.options.clock;
+  }
+
+  private get layout(): LayoutModel {
+    return this.options.layout;
+  }
+
+  /** Connects module actors to their drivers and starts the scheduling loop. */
+  async start(): Promise<void> {
+    for (const id of this.options.drivers.keys()) {
+      const actor = createActor(moduleMachine(id), { inspect: this.options.inspect });
+      actor.start();
+      this.moduleActors.set(id, actor);
+    }
+    await this.gate.watchModules((module, state) => {
+      this.moduleActors.get(module)?.send(moduleEvent(state));
+      this.wake();
+    });
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  /** Starts a new batch on a schedule (whose text is recorded, so later edits of the file do not affect it). */
+  startBatch(spec: BatchSpec, schedule: ScheduleSnapshot): void {
+    if (this.batches.has(spec.batchId) || this.options.log.stream(spec.batchId).length > 0) throw new Error(`batch ${spec.batchId} already exists in ${this.options.log.file}`);
+    if (!this.layout.laneIds().includes(spec.lane)) throw new Error(`layout ${this.layout.id} has no lane ${spec.lane}`);
+    for (const other of this.batches.values()) {
+      if (other.identity.bagId === spec.bagId) throw new Error(`bag ${spec.bagId} already belongs to batch ${other.identity.batchId}`);
+    }
+    const model = scheduleFromText(schedule);
+    const started: BatchStarted = {
+      ...spec,
+      layout: { id: this.layout.id, file: this.options.layoutFile },
+      schedule: { id: model.id, version: model.schedule.schedule.version, contentHash: contentHash(schedule.text), file: schedule.file, text: schedule.text },
+      seed: this.options.seed,
+    };
+    this.options.log.append({ stream: spec.batchId, type: 'batch.started', at: this.clock.now(), data: started as unknown as Record<string, unknown> });
+    this.launch(started, model, { at: 'step', step: model.schedule.steps[0]!.id });
+  }
+
+  /** Continues every unfinished batch of the log: the state of each comes from its entries alone. */
+  resumeAll(): string[] {
+    const log = this.options.log;
+    this.gate.replay(log.since(0));
+    const resumed: string[] = [];
+    for (const entry of log.ofType('batch.started')) {
+      const started = entry.data as unknown as BatchStarted;
+      if (this.batches.has(started.batchId)) continue;
+      const entries = log.stream(started.batchId);
+      if (entries.some((e) => e.type === 'batch.completed' || e.type === 'batch.quarantined')) continue;
+      const model = scheduleFromText({ file: started.schedule.file, text: started.schedule.text });
+      this.launch(started, model, positionFromLog(model, entries));
+      this.rearmHoldTime(started.batchId, entries);
+      resumed.push(started.batchId);
+    }
+    for (const { module, after } of this.gate.interruptedClearances()) void this.gate.clearAfter(module, after).catch(() => undefined);
+    this.em.restore();
+    return resumed;
+  }
+
+  private launch(started: BatchStarted, schedule: ScheduleModel, position: BatchPosition): void {
+    const identity: BatchIdentity = { batchId: started.batchId, lane: started.lane, bagId: started.bagId };
+    this.gate.register(identity);
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => (finished = resolve));
+    const batch: ActiveBatch = {
+      identity,
+      started,
+      schedule,
+      journal: new BatchJournal(started.batchId, this.options.log, () => this.clock.now()),
+      status: { batchId: started.batchId, patient: started.patient, lane: started.lane, step: position.at === 'finishing' ? 'finish' : position.step, phase: 'waiting' },
+      done,
+      finished,
+      lastValues: new Map(),
+    };
+    this.batches.set(started.batchId, batch);
+    const machine = batchMachine(schedule.schedule, {
+      runStep: (step) => this.runStep(batch, step),
+      awaitOperator: (step, reason) => this.awaitOperator(batch, step, reason),
+      skipStep: async (step) => {
+        batch.journal.write('step.skipped', { step, reason: 'skipped by an operator (see the hold resolution)' });
+      },
+      finish: () => this.finish(batch),
+      quarantine: (step) => this.quarantine(batch, step),
+    });
+    const actor = createActor(machine, { input: { batchId: started.batchId, position }, inspect: this.options.inspect, id: started.batchId });
+    batch.actor = actor;
+    actor.subscribe({
+      complete: () => finished(),
+      error: (error) => {
+        this.options.log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: this.clock.now(), data: { kind: 'orchestrator', batchId: started.batchId, message: (error as Error).message } });
+        finished();
+      },
+    });
+    actor.start();
+  }
+
+  /** Resolves once every batch has completed or been quarantined and every settle plate has been read. */
+  async finished(options: { whenBatchesDone?: () => void } = {}): Promise<void> {
+    while ([...this.batches.values()].some((b) => b.actor?.getSnapshot().status === 'active')) {
+      await Promise.all([...this.batches.values()].map((b) => b.done));
+    }
+    options.whenBatchesDone?.();
+    await this.em.settled();
+    this.gate.flush();
+    this.writeStatus(true);
+  }
+
+  // ---- steps ---------------------------------------------------------------------------------
+
+  private async runStep(batch: ActiveBatch, stepId: string): Promise<void> {
+    const step = batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
+    batch.status.step = stepId;
+    if (!this.gate.whereIs(batch.identity.batchId)) await this.receive(batch);
+    if (step.when && !this.conditionMet(batch, step.when, step.capability)) {
+      batch.journal.write('step.skipped', { step: stepId, reason: `condition not met: ${describeCondition(step.when)}` });
+      return;
+    }
+    const policy = step.onFailure ?? { retries: 0, then: 'hold' as const };
+    const backoff = parseDuration(policy.backoff ?? '30 s');
+    const avoid: string[] = [];
+    for (;;) {
+      const attempt = this.openAttempt(batch, stepId) ?? this.newAttempt(batch, stepId);
+      try {
+        await this.attemptStep(batch, step, attempt, avoid);
+        return;
+      } catch (error) {
+        const beforeLoad = error instanceof HoldRequired ? error.beforeLoad : error instanceof ModuleError && (error as ModuleError & { beforeLoad?: boolean }).beforeLoad === true;
+        batch.journal.write('step.failed', { step: stepId, attempt, message: (error as Error).message, beforeLoad });
+        const module = batch.status.module;
+        if (error instanceof HoldRequired && !['command-failed'].includes(error.kind)) throw error;
+        const failures = this.failuresSinceLastHold(batch, stepId);
+        if (failures > (policy.retries ?? 0)) throw error instanceof HoldRequired ? error : new HoldRequired('command-failed', (error as Error).message);
+        if (beforeLoad && policy.alternateModule && module) {
+          avoid.push(module);
+          this.gate.release(batch.identity, module);
+        }
+        if (module) await this.gate.recover(module);
+        await this.clock.sleep((backoff.ok ? backoff.value : 30) * 1000 * 2 ** (failures - 1));
+      }
+    }
+  }
+
+  private openAttempt(batch: ActiveBatch, stepId: string): number | undefined {
+    const entries = batch.journal.entries();
+    let open: number | undefined;
+    for (const e of entries) {
+      if (e.data.step !== stepId) continue;
+      if (e.type === 'step.started') open = Number(e.data.attempt);
+      if (e.type === 'step.failed' || e.type === 'step.completed' || e.type === 'step.skipped') open = undefined;
+    }
+    return open;
+  }
+
+  private newAttempt(batch: ActiveBatch, stepId: string): number {
+    const attempt = batch.journal.entries().filter((e) => e.type === 'step.started' && e.data.step === stepId).length + 1;
+    batch.journal.write('step.started', { step: stepId, attempt });
+    return attempt;
+  }
+
+  private failuresSinceLastHold(batch: ActiveBatch, stepId: string): number {
+    let failures = 0;
+    for (const e of batch.journal.entries()) {
+      if (e.type === 'hold.resolved') failures = 0;
+      if (e.type === 'step.failed' && e.data.step === stepId) failures++;
+    }
+    return failures;
+  }
+
+  private async attemptStep(batch: ActiveBatch, step: Step, attempt: number, avoid: string[]): Promise<void> {
+    const id = batch.identity.batchId;
+    const key = (what: string) => `${id}:${step.id}:${attempt}:${what}`;
+    batch.status.phase = 'waiting';
+    const moduleId = await this.allocate(batch, step, avoid);
+    batch.status.module = moduleId;
+    const module = this.layout.modules.get(moduleId)!;
+    const position = this.layout.positionsOf(module)[0] ?? moduleId;
+    batch.status.phase = 'clearance';
+    await this.gate.clearLine(batch.identity, moduleId);
+    if (step.environmentalMonitoring) await this.em.enter(id, module);
+    try {
+      batch.status.phase = 'transfer';
+      try {
+        await this.gate.transfer(batch.identity, position, key('load'));
+      } catch (error) {
+        if (error instanceof ModuleError) Object.assign(error, { beforeLoad: this.gate.whereIs(id) !== position });
+        throw error;
+      }
+      this.endHoldTime(batch);
+      batch.status.phase = 'running';
+      const results = await this.execute(batch, step, moduleId, key);
+      this.checkControls(batch, step, results);
+      batch.journal.write('step.completed', { step: step.id, attempt, module: moduleId, parameters: batch.schedule.normalizedParameters(step), results });
+    } finally {
+      if (step.environmentalMonitoring) this.em.leave(id, module);
+    }
+    const maxHold = batch.schedule.maxHold(step);
+    const index = batch.schedule.schedule.steps.indexOf(step);
+    if (maxHold !== undefined && index < batch.schedule.schedule.steps.length - 1) {
+      const deadline = this.clock.now() + maxHold * 1000;
+      batch.journal.write('hold-time.started', { step: step.id, maxHoldSeconds: maxHold, deadline: new Date(deadline).toISOString(), deadlineMs: deadline });
+      this.armHoldTime(batch, step.id, deadline, maxHold * 1000);
+    }
+  }
+
+  /** The step's command; a step with recurring work runs in segments with that work between them. */
+  private async execute(batch: ActiveBatch, step: Step, moduleId: string, key: (what: string) => string): Promise<Record<string, ResultValue>> {
+    const parameters = batch.schedule.normalizedParameters(step);
+    const recurring = step.during ?? [];
+    const durationUnit = batch.schedule.catalogue.capability(step.capability)?.spec.parameters.duration?.unit ?? 's';
+    const secondsPerUnit = convert({ value: 1, unit: canonicalUnit(durationUnit) ?? durationUnit }, 's') ?? 1;
+    const total = Number(parameters.duration ?? 0) * secondsPerUnit;
+    const every = recurring.map((r) => (r.every !== undefined ? (parseDuration(r.every) as { value: number }).value : undefined)).filter((v): v is number => v !== undefined && v > 0);
+    if (recurring.length === 0 || !(total > 0) || every.length === 0) {
+      return this.runCommand(batch, step, step.capability, parameters, moduleId, key('run'), batch.schedule.expectedDuration(step));
+    }
+    // The device runs one command at a time: the culture runs in segments with the recurring work between them.
+    const segment = Math.min(...every);
+    let elapsed = 0;
+    let results: Record<string, ResultValue> = {};
+    for (let i = 0; elapsed < total; i++) {
+      const length = Math.min(segment, total - elapsed);
+      results = await this.runCommand(batch, step, step.capability, { ...parameters, duration: length / secondsPerUnit }, moduleId, key(`run.${i}`), length);
+      elapsed += length;
+      if (elapsed >= total) break;
+      for (const extra of recurring) await this.runRecurring(batch, step, extra, elapsed, moduleId, key(`${extra.id}.${i}`));
+    }
+    return results;
+  }
+
+  private async runRecurring(batch: ActiveBatch, step: Step, extra: RecurringStep, elapsedSeconds: number, moduleId: string, commandKey: string): Promise<void> {
+    const every = extra.every !== undefined ? parseDuration(extra.every) : undefined;
+    if (every?.ok && Math.round(elapsedSeconds) % Math.round(every.value) !== 0) return;
+    if (extra.when && !this.conditionMet(batch, extra.when, extra.capability)) return;
+    const parameters = batch.schedule.normalizedParameters(extra);
+    const capability = batch.schedule.catalogue.capability(extra.capability);
+    const estimate = capability ? batch.schedule.expectedDuration({ id: extra.id, capability: extra.capability, parameters: extra.parameters }) : 60;
+    const results = await this.runCommand(batch, step, extra.capability, parameters, moduleId, commandKey, estimate, extra.id);
+    this.checkControls(batch, { ...step, id: extra.id, capability: extra.capability, controls: extra.controls }, results);
+  }
+
+  private async runCommand(batch: ActiveBatch, step: Step, capabilityRef: string, parameters: Record<string, ParameterValue>, moduleId: string, key: string, expectedSeconds: number, label = step.id): Promise<Record<string, ResultValue>> {
+    const capability = capabilityRef.slice(capabilityRef.indexOf('.') + 1);
+    const started = this.clock.now();
+    this.busyUntil.set(moduleId, started + expectedSeconds * 1000);
+    const results = await this.gate.command({
+      batch: batch.identity,
+      module: moduleId,
+      capability,
+      parameters,
+      key,
+      stepId: label,
+      expectedSeconds,
+      itemId: batch.identity.bagId,
+      onProgress: (progress) => {
+        batch.status.progress = progress.fraction;
+        if (progress.remainingSeconds !== undefined) this.busyUntil.set(moduleId, this.clock.now() + progress.remainingSeconds * this.clock.timeScale * 1000);
+      },
+    });
+    for (const [name, value] of Object.entries(results)) if (typeof value === 'number') batch.lastValues.set(name, value);
+    return results;
+  }
+
+  private checkControls(batch: ActiveBatch, step: Step, results: Record<string, ResultValue>): void {
+    const capability = batch.schedule.catalogue.capability(step.capability);
+    for (const control of step.controls ?? []) {
+      const unit = capability?.spec.results[control.result]?.unit ?? '1';
+      const value = Number(results[control.result]);
+      const limit = (bound: Control['min']) => (bound === undefined ? undefined : (parseQuantityIn(bound, unit) as { ok: boolean; value: number }).value);
+      const min = limit(control.min);
+      const max = limit(control.max);
+      const pass = Number.isFinite(value) && (min === undefined || value >= min) && (max === undefined || value <= max);
+      batch.journal.write('control.checked', { step: step.id, result: control.result, value, unit, min: min ?? null, max: max ?? null, pass });
+      if (pass) continue;
+      const message = `${step.id}: ${control.result} ${round(value)} ${unit} is outside ${min !== undefined ? `min ${min}` : ''}${min !== undefined && max !== undefined ? ', ' : ''}${max !== undefined ? `max ${max}` : ''} ${unit}`;
+      batch.journal.write('deviation', { kind: 'out-of-limit', step: step.id, result: control.result, value, message });
+      if (control.onFail === 'hold' || control.onFail === 'abort') throw new HoldRequired('control', message);
+    }
+  }
+
+  private conditionMet(batch: ActiveBatch, condition: Condition, capabilityRef: string): boolean {
+    const name = condition.result ?? condition.telemetry!;
+    const value = batch.lastValues.get(name);
+    if (value === undefined) return false;
+    const capability = this.layout.catalogue.capability(capabilityRef);
+    const kind = capability?.kind;
+    const unit = Object.values(kind?.capabilities ?? {}).map((c) => c.results[name]?.unit ?? c.telemetry[name]?.unit).find(Boolean) ?? '1';
+    const bound = (q: Condition['below']) => (q === undefined ? undefined : (parseQuantityIn(q, unit) as { value: number }).value);
+    const below = bound(condition.below);
+    const above = bound(condition.above);
+    return (below === undefined || value < below) && (above === undefined || value > above);
+  }
+
+  // ---- material in and out ---------------------------------------------------------------------
+
+  private async receive(batch: ActiveBatch): Promise<void> {
+    const position = this.layout.workcellPositions('intake', batch.identity.lane)[0]?.id;
+    if (!position) throw new HoldRequired('intake', `layout ${this.layout.id} has no intake position for ${batch.identity.lane}`);
+    batch.status.phase = 'intake';
+    const queue = this.intakeQueues.get(position) ?? [];
+    this.intakeQueues.set(position, queue);
+    if (!queue.includes(batch.identity.batchId)) queue.push(batch.identity.batchId);
+    batch.status.note = `waiting for intake ${position}`;
+    await this.waitUntil(() => queue[0] === batch.identity.batchId && ![...this.batches.values()].some((b) => this.gate.whereIs(b.identity.batchId) === position));
+    try {
+      for (let scan = 0; ; scan++) {
+        const scanned = await this.gate.scan(batch.identity, position, `${batch.identity.batchId}:intake:${scan}`);
+        if (scanned !== '') {
+          this.gate.received(batch.identity, position, scanned);
+          break;
+        }
+        if (this.options.deliver && scan === 0) {
+          await this.options.deliver(batch.identity.bagId, position);
+          continue;
+        }
+        if (scan >= 20) throw new HoldRequired('intake', `no bag at ${position}: place ${batch.identity.bagId} there, then answer the hold with retry`);
+        await this.clock.sleep(30_000);
+      }
+    } finally {
+      queue.splice(queue.indexOf(batch.identity.batchId), 1);
+      batch.status.note = undefined;
+    }
+  }
+
+  private async finish(batch: ActiveBatch): Promise<void> {
+    const output = this.layout.workcellPositions('output', batch.identity.lane)[0]?.id;
+    if (!output) throw new HoldRequired('segregation', `layout ${this.layout.id} has no output position for ${batch.identity.lane}`);
+    batch.status.step = 'finish';
+    batch.status.phase = 'transfer';
+    await this.gate.transfer(batch.identity, output, `${batch.identity.batchId}:finish:out`);
+    this.endHoldTime(batch);
+    batch.journal.write('batch.completed', { output, bagId: batch.identity.bagId });
+    batch.status.phase = 'completed';
+    batch.status.module = undefined;
+  }
+
+  private async quarantine(batch: ActiveBatch, step: string): Promise<void> {
+    const module = batch.status.module;
+    if (module) await this.gate.recover(module);
+    const output = this.layout.workcellPositions('output', batch.identity.lane)[0]?.id;
+    let where = this.gate.whereIs(batch.identity.batchId) ?? 'unknown';
+    if (output) {
+      try {
+        await this.gate.transfer(batch.identity, output, `${batch.identity.batchId}:quarantine:out`);
+        where = output;
+      } catch (error) {
+        batch.journal.write('alarm', { kind: 'quarantine', message: `the material could not be moved out: ${(error as Error).message}; remove it by hand` });
+      }
+    }
+    this.endHoldTime(batch);
+    batch.journal.write('batch.quarantined', { step, location: where, bagId: batch.identity.bagId });
+    batch.status.phase = 'quarantined';
+  }
+
+  // ---- allocation ------------------------------------------------------------------------------
+
+  private allocate(batch: ActiveBatch, step: Step, avoid: string[]): Promise<string> {
+    const candidates = this.layout.modulesFor(batch.identity.lane, step.capability).map((m) => m.id);
+    const held = candidates.find((id) => this.gate.occupant(id) === batch.identity.batchId && !avoid.includes(id));
+    if (held) return Promise.resolve(held);
+    const hold = this.holdDeadline(batch);
+    return new Promise((resolve) => {
+      this.pending.set(batch.identity.batchId, {
+        request: { batchId: batch.identity.batchId, stepId: step.id, capability: step.capability, candidates, holdDeadline: hold, waitingSince: this.clock.now(), avoid: [...avoid] },
+        grant: resolve,
+      });
+      queueMicrotask(() => this.schedule());
+    });
+  }
+
+  private holdDeadline(batch: ActiveBatch): number | undefined {
+    const entries = batch.journal.entries();
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      if (e.type === 'hold-time.ended') return undefined;
+      if (e.type === 'hold-time.started') return Number(e.data.deadlineMs);
+    }
+    return undefined;
+  }
+
+  /** What the scheduler sees of each module. */
+  moduleViews(): Map<string, ModuleView> {
+    const today = new Date(this.clock.now()).toISOString().slice(0, 10);
+    const views = new Map<string, ModuleView>();
+    for (const module of this.layout.layout.modules) {
+      views.set(module.id, {
+        id: module.id,
+        kind: module.kind,
+        state: this.moduleState(module.id),
+        occupiedBy: this.gate.occupant(module.id),
+        busyUntil: this.gate.occupant(module.id) ? this.busyUntil.get(module.id) : this.gate.clearingUntil(module.id),
+        clearanceBefore: (batchId) => this.gate.clearanceBefore(module.id, batchId),
+        unusable: unusable(module, today),
+      });
+    }
+    return views;
+  }
+
+  private moduleState(id: string): ModuleState {
+    const actor = this.moduleActors.get(id);
+    return actor ? (actor.getSnapshot().value as ModuleState) : this.gate.moduleState(id);
+  }
+
+  private schedule(): void {
+    if (this.pending.size === 0) return;
+    const decision = this.scheduler.decide([...this.pending.values()].map((p) => p.request), this.moduleViews(), this.clock.now());
+    for (const grant of decision.grants) {
+      const pending = this.pending.get(grant.request.batchId)!;
+      const batch = this.batches.get(grant.request.batchId)!;
+      this.pending.delete(grant.request.batchId);
+      this.gate.reserve(batch.identity, grant.module);
+      batch.status.note = undefined;
+      pending.grant(grant.module);
+    }
+    for (const [batchId, why] of decision.waits) {
+      const batch = this.batches.get(batchId);
+      if (batch) batch.status.note = why;
+    }
+  }
+
+  // ---- hold times -------------------------------------------------------------------------------
+
+  private armHoldTime(batch: ActiveBatch, step: string, deadline: number, maxHoldMs: number): void {
+    this.holdTimers.get(batch.identity.batchId)?.abort();
+    const cancel = new AbortController();
+    this.holdTimers.set(batch.identity.batchId, cancel);
+    const alarmAt = deadline - Math.min(5 * 60_000, maxHoldMs * 0.25);
+    const already = (type: string) => batch.journal.entries().some((e) => e.type === type && e.data.holdOf === step && e.data.deadlineMs === deadline);
+    void (async () => {
+      await this.clock.sleep(Math.max(0, alarmAt - this.clock.now()), cancel.signal);
+      if (!already('alarm')) batch.journal.write('alarm', { kind: 'hold-time', holdOf: step, deadlineMs: deadline, message: `hold time after ${step} expires at ${new Date(deadline).toISOString()}` });
+      await this.clock.sleep(Math.max(0, deadline - this.clock.now()), cancel.signal);
+      if (!already('deviation')) batch.journal.write('deviation', { kind: 'hold-time-exceeded', holdOf: step, deadlineMs: deadline, message: `hold time after ${step} (${Math.round(maxHoldMs / 60_000)} min) exceeded` });
+    })().catch(() => undefined);
+  }
+
+  private endHoldTime(batch: ActiveBatch): void {
+    const timer = this.holdTimers.get(batch.identity.batchId);
+    if (!timer) return;
+    timer.abort();
+    this.holdTimers.delete(batch.identity.batchId);
+    batch.journal.write('hold-time.ended', {});
+  }
+
+  /** After a restart: the hold time still running is re-armed at its original deadline. */
+  private rearmHoldTime(batchId: string, entries: LogEntry[]): void {
+    const batch = this.batches.get(batchId)!;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      if (e.type === 'hold-time.ended') return;
+      if (e.type === 'hold-time.started') {
+        this.armHoldTime(batch, String(e.data.step), Number(e.data.deadlineMs), Number(e.data.maxHoldSeconds) * 1000);
+        return;
+      }
+    }
+  }
+
+  // ---- holds -------------------------------------------------------------------------------------
+
+  private async awaitOperator(batch: ActiveBatch, step: string, reason: unknown): Promise<HoldAction> {
+    batch.status.phase = 'held';
+    const open = openHold(batch.journal.entries());
+    let since: number;
+    if (open) {
+      since = open.seq;
+      batch.status.note = String(open.data.message);
+    } else {
+      const kind = reason instanceof HoldRequired ? reason.kind : 'command-failed';
+      const message = reason instanceof Error ? reason.message : String(reason);
+      since = batch.journal.write('hold.opened', { step, kind, message, actions: ['retry', 'skip', 'abort'] }).seq;
+      batch.status.note = message;
+    }
+    let answer: LogEntry | undefined;
+    await this.waitUntil(() => {
+      answer = batch.journal.entries().find((e) => e.seq > since && e.type === 'hold.resolved');
+      return answer !== undefined;
+    });
+    const action = answer!.data.action as HoldAction;
+    batch.status.note = undefined;
+    batch.status.phase = 'waiting';
+    if (action !== 'abort' && batch.status.module) await this.gate.recover(batch.status.module);
+    return action;
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------------
+
+  private observe(entry: LogEntry): void {
+    const batch = this.batches.get(entry.stream);
+    if (batch && entry.type === 'telemetry') batch.lastValues.set(String(entry.data.channel), Number(entry.data.value));
+    if (entry.type === 'module.released' || entry.type === 'line-clearance.completed' || entry.type === 'transfer.completed') queueMicrotask(() => this.schedule());
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+
+  private waitUntil(predicate: () => boolean): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!predicate()) return;
+        this.waiters.delete(check);
+        resolve();
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.schedule();
+    this.wake(); // holds answered from another process (`workcell resolve`) are found by polling
+    if (Date.now() - this.statusWritten >= 250) this.writeStatus(false);
+  }
+
+  /** A snapshot of batches and modules for `workcell status` and the live display. */
+  status(): { at: number; batches: BatchStatus[]; modules: Array<{ id: string; state: ModuleState; occupant?: string }>; plates: string[] } {
+    const now = this.clock.now();
+    for (const batch of this.batches.values()) batch.status.expectedFinish = this.expectedFinish(batch, now);
+    return {
+      at: now,
+      batches: [...this.batches.values()].map((b) => ({ ...b.status })),
+      modules: this.layout.layout.modules.map((m) => ({ id: m.id, state: this.moduleState(m.id), occupant: this.gate.occupant(m.id) })),
+      plates: this.em.summary(),
+    };
+  }
+
+  private expectedFinish(batch: ActiveBatch, now: number): number | undefined {
+    if (batch.status.phase === 'completed' || batch.status.phase === 'quarantined') return undefined;
+    const steps = batch.schedule.schedule.steps;
+    const index = steps.findIndex((s) => s.id === batch.status.step);
+    if (index < 0) return now;
+    const current = batch.schedule.expectedDuration(steps[index]!) * (1 - (batch.status.phase === 'running' ? (batch.status.progress ?? 0) : 0));
+    const rest = steps.slice(index + 1).reduce((sum, s) => sum + batch.schedule.expectedDuration(s), 0);
+    return now + (current + rest) * 1000;
+  }
+
+  private writeStatus(final: boolean): void {
+    this.statusWritten = Date.now();
+    try {
+      this.options.log.writeStatus('orchestrator', { ...this.status(), final, pid: process.pid });
+    } catch {
+      // The status view is advisory; the log itself is written elsewhere and fails loudly.
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.em.stop();
+    for (const timer of this.holdTimers.values()) timer.abort();
+    for (const batch of this.batches.values()) batch.actor?.stop();
+    for (const actor of this.moduleActors.values()) actor.stop();
+    await this.gate.close();
+  }
+}
+
+/** Where a batch stands according to its log entries. */
+export function positionFromLog(schedule: ScheduleModel, entries: readonly LogEntry[]): BatchPosition {
+  const hold = openHold(entries);
+  if (hold) return { at: 'held', step: String(hold.data.step) };
+  const done = new Set(entries.filter((e) => e.type === 'step.completed' || e.type === 'step.skipped').map((e) => String(e.data.step)));
+  const next = schedule.schedule.steps.find((s) => !done.has(s.id));
+  return next ? { at: 'step', step: next.id } : { at: 'finishing' };
+}
+
+/** The hold of a batch still waiting for an operator, if any. */
+export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
+  let open: LogEntry | undefined;
+  for (const e of entries) {
+    if (e.type === 'hold.opened') open = e;
+    if (e.type === 'hold.resolved') open = undefined;
+  }
+  return open;
+}
+
+/** Answers an open hold (from the CLI or in process): recorded with who and why. */
+export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; user: string }, at = Date.now()): LogEntry {
+  const entries = log.stream(batchId);
+  if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
+  const hold = openHold(entries);
+  if (!hold) throw new Error(`batch ${batchId} has no open hold`);
+  const offered = hold.data.actions as string[];
+  if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
+  if (!answer.reason.trim()) throw new Error('give a reason: every answer to a hold is recorded with why');
+  if (!answer.user.trim()) throw new Error('give the user answering the hold');
+  return log.append({ stream: batchId, type: 'hold.resolved', at, data: { step: hold.data.step, hold: hold.streamSeq, action: answer.action, reason: answer.reason, user: answer.user } });
+}
+
+function unusable(module: ModuleConfig, today: string): string | undefined {
+  if (module.qualification.validUntil < today) return `qualification expired on ${module.qualification.validUntil}`;
+  if (module.calibration && module.calibration.validUntil < today) return `calibration expired on ${module.calibration.validUntil}`;
+  return undefined;
+}
+
+function describeCondition(condition: Condition): string {
+  return `${condition.result ?? condition.telemetry}${condition.below !== undefined ? ` below ${condition.below}` : ''}${condition.above !== undefined ? ` above ${condition.above}` : ''}`;
+}
+
+function round(value: number): string {
+  return Number.isFinite(value) ? String(Math.round(value * 100) / 100) : String(value);
+}

@@ -1,0 +1,86 @@
+/**
+ * What a run needs around the orchestrator: the layout, a driver per module (over the layout's endpoints,
+ * or over simulators started in this process), and a clock that stays continuous across restarts.
+ */
+import { randomBytes } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import type { LayoutModel } from '../config/layout.ts';
+import { loadWorkcell } from '../config/validate.ts';
+import { ScaledClock, type Clock } from '../modules/clock.ts';
+import { connectModule } from '../drivers/connect.ts';
+import type { ModuleDriver } from '../drivers/module.ts';
+import { startSimulation, type Simulation } from '../modules/simulators/workcell-simulation.ts';
+import type { FaultSpec } from '../modules/simulators/faults.ts';
+import { WORKCELL_STREAM, type EventLog } from './event-log.ts';
+
+/** How a run was started; recorded in the log so that `workcell resume` continues it the same way. */
+export interface RunSettings {
+  layoutFile: string;
+  timeScale: number;
+  seed: number;
+  sim: boolean;
+  /** The clock: `simAtAnchor` (ms) was the time at wall-clock instant `wallAnchor`. */
+  clock: { wallAnchor: number; simAtAnchor: number };
+}
+
+export interface WorkcellSession {
+  layout: LayoutModel;
+  drivers: Map<string, ModuleDriver>;
+  clock: Clock;
+  simulation?: Simulation;
+  close(): Promise<void>;
+}
+
+/** A clock that reads the same in every process that shares the anchor, at the given scale. */
+export function anchoredClock(settings: Pick<RunSettings, 'timeScale' | 'clock'>): Clock {
+  return new ScaledClock(settings.timeScale, settings.clock.simAtAnchor + (Date.now() - settings.clock.wallAnchor) * settings.timeScale);
+}
+
+export function recordRunSettings(log: EventLog, settings: RunSettings, extra: Record<string, unknown> = {}): void {
+  log.append({ stream: WORKCELL_STREAM, type: 'run.started', at: anchoredClock(settings).now(), data: { ...settings, ...extra, pid: process.pid } });
+}
+
+export function lastRunSettings(log: EventLog): RunSettings | undefined {
+  const runs = log.ofType('run.started');
+  return runs.at(-1)?.data as unknown as RunSettings | undefined;
+}
+
+export async function openWorkcell(settings: RunSettings, options: { environment?: NodeJS.ProcessEnv; faults?: Record<string, FaultSpec[]> } = {}): Promise<WorkcellSession> {
+  const environment = { ...(options.environment ?? process.env) };
+  const { layout } = loadWorkcell(settings.layoutFile);
+  const model = layout.model;
+  let simulation: Simulation | undefined;
+  let clock = anchoredClock(settings);
+  if (settings.sim) {
+    // In-process simulated OPC UA devices and Workcell share a password made up for this run.
+    for (const module of model.layout.modules) {
+      const variable = module.connection.opcua?.credentials?.passwordEnv;
+      if (variable && !environment[variable]) environment[variable] = randomBytes(18).toString('base64url');
+    }
+    simulation = await startSimulation(model, settings.layoutFile, { timeScale: settings.timeScale, seed: settings.seed, faults: options.faults, environment });
+    clock = simulation.clock;
+  }
+  const drivers = new Map<string, ModuleDriver>();
+  const directory = dirname(resolve(settings.layoutFile));
+  try {
+    await Promise.all(
+      model.layout.modules.map(async (module) => {
+        drivers.set(module.id, await connectModule(model, directory, module.id, environment));
+      }),
+    );
+  } catch (error) {
+    await Promise.all([...drivers.values()].map((d) => d.close().catch(() => undefined)));
+    await simulation?.stop();
+    throw error;
+  }
+  return {
+    layout: model,
+    drivers,
+    clock,
+    simulation,
+    async close() {
+      await Promise.all([...drivers.values()].map((d) => d.close().catch(() => undefined)));
+      await simulation?.stop();
+    },
+  };
+}
