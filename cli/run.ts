@@ -5,7 +5,6 @@ import type { InspectionEvent } from 'xstate';
 import { loadWorkcell } from '../config/validate.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
-import { ScaledClock } from '../modules/clock.ts';
 import { Orchestrator, type BatchSpec, type BatchStatus } from '../orchestrator/orchestrator.ts';
 import { lastRunSettings, openWorkcell, recordRunSettings, type RunSettings, type WorkcellSession } from '../orchestrator/session.ts';
 import { parseArgs, option, type ParsedArgs } from './args.ts';
@@ -100,11 +99,10 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
     process.stdout.write(`Workcell ${session.layout.id}: ${session.simulation ? 'simulated in this process' : 'modules at their layout endpoints'}, time scale ${settings.timeScale}, records in ${relative(process.cwd(), log.file) || log.file}\n`);
     begin(orchestrator);
     const fastForward = () => {
-      // Only settle plates incubating remain: a simulation skips through those days.
-      if (!(session.clock instanceof ScaledClock) || !session.simulation) return;
+      if (!session.simulation) return;
       progress.print(orchestrator.status().batches);
       process.stdout.write('Batches done; fast-forwarding the simulated clock through settle-plate incubation...\n');
-      session.clock.setTimeScale(Math.max(session.clock.timeScale, 200_000));
+      session.fastForward();
     };
     const outcome = await Promise.race([orchestrator.finished({ whenBatchesDone: fastForward }).then(() => 'finished' as const), interrupted]);
     progress.print(orchestrator.status().batches);

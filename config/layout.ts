@@ -61,6 +61,8 @@ export interface Zone {
 export interface WorkcellPosition {
   id: string;
   role: 'intake' | 'output' | 'storage';
+  /** Items the position holds (a storage hotel); slots are addressed as `id.1` .. `id.N`. */
+  slots?: number;
   lanes?: LaneList;
   description?: string;
 }
@@ -121,6 +123,16 @@ export class LayoutModel {
     return (this.layout.positions ?? []).filter((p) => p.role === role && (p.lanes === undefined || p.lanes === 'all' || p.lanes.includes(lane)));
   }
 
+  /** The item places of a lane's storage positions: `hotel.1`, `hotel.2`, ... (or `hotel` with one slot). */
+  storageSlots(lane: string): string[] {
+    return this.workcellPositions('storage', lane).flatMap((p) => ((p.slots ?? 1) > 1 ? Array.from({ length: p.slots! }, (_, i) => `${p.id}.${i + 1}`) : [p.id]));
+  }
+
+  /** The workcell position an item place belongs to (`hotel.2` -> hotel). */
+  workcellPositionOf(place: string): WorkcellPosition | undefined {
+    return (this.layout.positions ?? []).find((p) => p.id === place || ((p.slots ?? 1) > 1 && place.startsWith(`${p.id}.`) && /^\d+$/.test(place.slice(p.id.length + 1))));
+  }
+
   robotArms(lane?: string): ModuleConfig[] {
     return this.layout.modules.filter((m) => m.kind === 'robot-arm' && m.reach && (lane === undefined || this.lanesOf(m).includes(lane)));
   }
@@ -132,7 +144,7 @@ export class LayoutModel {
   robotsConnecting(from: string, to: string, lane: string): ModuleConfig[] {
     const endPositions = (end: string) => {
       const module = this.modules.get(end);
-      return module ? this.positionsOf(module) : [end];
+      return module ? this.positionsOf(module) : [this.workcellPositionOf(end)?.id ?? end];
     };
     const a = endPositions(from);
     const b = endPositions(to);

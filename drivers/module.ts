@@ -58,6 +58,11 @@ export interface ExecuteOptions {
 export interface ModuleDriver {
   readonly id: string;
   readonly kind: ModuleKind;
+  /**
+   * True when the device itself starts each idempotency key at most once (Workcell's IdempotentCommands
+   * SiLA feature): an initiation whose confirmation was lost may then be sent again safely.
+   */
+  readonly dedupesByKey?: boolean;
   capabilities(): string[];
   execute(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution>;
   reattach(token: ExecutionToken): Promise<Execution>;

@@ -2,7 +2,8 @@
  * The module interface over SiLA 2, for modules that implement Workcell's feature for their kind
  * (protos/features/). Catalogue names and units in, catalogue names and units out.
  */
-import { silaIdentifier, WORKCELL_CATEGORY, WORKCELL_ORIGINATOR } from './sila2/catalogue-features.ts';
+import { IDEMPOTENCY_KEY_METADATA, IDEMPOTENT_COMMANDS_FEATURE, silaIdentifier, WORKCELL_CATEGORY, WORKCELL_ORIGINATOR } from './sila2/catalogue-features.ts';
+import { featureFqi, sameFqi } from './sila2/feature.ts';
 import { SilaClient, type CommandExecution, type SilaClientOptions } from './sila2/client.ts';
 import { DefinedExecutionError, SilaConnectionError, ValidationError } from './sila2/errors.ts';
 import type { SilaValue } from './sila2/values.ts';
@@ -37,6 +38,11 @@ export class SilaModuleDriver implements ModuleDriver {
     return driver;
   }
 
+  /** Whether the device starts each idempotency key at most once, so a lost confirmation may be asked for again. */
+  get dedupesByKey(): boolean {
+    return !this.mapping && this.client.features.some((f) => sameFqi(featureFqi(f), IDEMPOTENT_COMMANDS_FEATURE));
+  }
+
   capabilities(): string[] {
     return Object.keys(this.kind.capabilities);
   }
@@ -66,7 +72,9 @@ export class SilaModuleDriver implements ModuleDriver {
       values[itemParameter] = options.itemId;
     }
     try {
-      const execution = await this.client.start(this.feature, command.identifier, values);
+      // With Workcell's IdempotentCommands feature the device itself starts a key at most once.
+      const metadata = this.dedupesByKey ? { [IDEMPOTENCY_KEY_METADATA]: options.idempotencyKey } : undefined;
+      const execution = await this.client.start(this.feature, command.identifier, values, { metadata });
       return this.wrap(capability, execution);
     } catch (error) {
       throw this.moduleError(error);

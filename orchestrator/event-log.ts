@@ -198,6 +198,7 @@ export class EventLog {
     const rows = this.db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[];
     const heads = new Map<string, { streamSeq: number; hash: string; broken: boolean }>();
     const breaks: ChainBreak[] = [];
+    const present = new Set(rows.map((r) => `${r.stream}\u0000${r.stream_seq}`));
     for (const row of rows) {
       const entry = fromRow(row);
       const head = heads.get(entry.stream) ?? { streamSeq: 0, hash: GENESIS, broken: false };
@@ -208,6 +209,7 @@ export class EventLog {
         breaks.push({ stream: entry.stream, streamSeq: entry.streamSeq, seq: entry.seq, problem, message });
       };
       if (entry.streamSeq <= head.streamSeq) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes after entry ${head.streamSeq}`);
+      else if (entry.streamSeq > head.streamSeq + 1 && present.has(`${entry.stream}\u0000${head.streamSeq + 1}`)) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes before entry ${head.streamSeq + 1}`);
       else if (entry.streamSeq > head.streamSeq + 1) report('missing', `entries ${head.streamSeq + 1}..${entry.streamSeq - 1} of ${entry.stream} are missing before log position ${entry.seq}`);
       else if (entry.previousHash !== head.hash) report('altered', head.streamSeq === 0 ? `entry 1 of ${entry.stream} (log position ${entry.seq}) does not start a chain` : `entry ${head.streamSeq} of ${entry.stream} was altered or replaced: entry ${entry.streamSeq} (log position ${entry.seq}) no longer links to it`);
       else if (entryHash(entry) !== entry.hash) report('altered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}, ${entry.type}) was altered: its content no longer matches its hash`);

@@ -295,7 +295,7 @@ export class MaterialGate {
       this.requireReserved(batch, target.id);
       if (this.clearanceBefore(target.id, batch.batchId) > 0) throw new HoldRequired('segregation', `${target.id} needs line clearance before ${batch.batchId}'s material may enter`);
     } else {
-      const position = this.layout.layout.positions?.find((p) => p.id === to);
+      const position = this.layout.workcellPositionOf(to);
       if (!position || (position.lanes !== undefined && position.lanes !== 'all' && !position.lanes.includes(batch.lane))) throw new HoldRequired('segregation', `${to} is not a position of ${batch.lane}`);
     }
     const source = this.moduleAt(from);
@@ -308,7 +308,13 @@ export class MaterialGate {
     this.armQueues.set(arm.id, previous.then(() => mine));
     await previous;
     try {
-      const results = await this.command({ batch, module: arm.id, capability: 'transfer', parameters: { itemId: batch.bagId, from, to }, key, stepId: 'transfer', expectedSeconds: this.transferSeconds(arm, from, to) }, { materialElsewhere: true });
+      const results = await this.command({ batch, module: arm.id, capability: 'transfer', parameters: { itemId: batch.bagId, from, to }, key, stepId: 'transfer', expectedSeconds: this.transferSeconds(arm, from, to) }, { materialElsewhere: true }).catch((error: unknown) => {
+        if (error instanceof ModuleError && error.code === 'WrongItem') {
+          this.write(batch, 'deviation', { kind: 'scan-mismatch', message: `${arm.id} refused to move ${batch.bagId} from ${from}: ${error.message}`, arm: arm.id, from, to });
+          throw new HoldRequired('scan-mismatch', `${arm.id} did not find ${batch.bagId} at ${from}: ${error.message}`);
+        }
+        throw error;
+      });
       const scans = { scannedAtPick: String(results.scannedAtPick ?? ''), scannedAtPlace: String(results.scannedAtPlace ?? '') };
       if (scans.scannedAtPick !== batch.bagId || scans.scannedAtPlace !== batch.bagId) {
         this.write(batch, 'deviation', { kind: 'scan-mismatch', message: `${arm.id} moved an item scanned as '${scans.scannedAtPick}' / '${scans.scannedAtPlace}', expected ${batch.bagId}`, arm: arm.id, from, to });
@@ -363,17 +369,18 @@ export class MaterialGate {
     let execution: Execution;
     if (history?.token) {
       execution = await driver.reattach(history.token);
-    } else if (history) {
+    } else if (history && !driver.dedupesByKey) {
       throw new HoldRequired('outcome-unknown', `the orchestrator stopped after sending ${request.capability} to ${moduleId} and before the device confirmed it: whether it ran is unknown; check the device, then retry or skip`);
     } else {
-      this.write(batch, 'command.issued', { key: request.key, module: moduleId, capability: request.capability, parameters: request.parameters, step: request.stepId, itemId: request.itemId ?? null });
+      // A first initiation, or a repeat of one whose confirmation was lost (the device starts a key once).
+      if (!history) this.write(batch, 'command.issued', { key: request.key, module: moduleId, capability: request.capability, parameters: request.parameters, step: request.stepId, itemId: request.itemId ?? null });
       try {
         execution = await driver.execute(request.capability, request.parameters, { idempotencyKey: request.key, itemId: request.itemId, batchId: batch.batchId, stepId: request.stepId });
       } catch (error) {
         this.write(batch, 'command.failed', { key: request.key, module: moduleId, message: (error as Error).message, code: (error as ModuleError).code ?? null, errorKind: (error as ModuleError).kind ?? null });
         throw error;
       }
-      this.write(batch, 'command.accepted', { key: request.key, module: moduleId, token: execution.token });
+      this.write(batch, 'command.accepted', { key: request.key, module: moduleId, token: execution.token, repeated: history !== undefined });
     }
     const watchdog = new AbortController();
     const followProgress = (async () => {

@@ -82,6 +82,10 @@ interface ActiveBatch {
 interface PendingAllocation {
   request: AllocationRequest;
   grant: (module: string) => void;
+  /** Idempotency key of the transfer that parks the material in storage while it waits. */
+  parkKey: string;
+  /** Set while (or once) the material moves to storage; a grant waits for it. */
+  parking?: Promise<void>;
 }
 
 /** Parses a schedule from the text a batch recorded when it started. */
@@ -108,6 +112,7 @@ export class Orchestrator {
   private readonly moduleActors = new Map<string, AnyActorRef>();
   private readonly holdTimers = new Map<string, AbortController>();
   private readonly intakeQueues = new Map<string, string[]>();
+  private readonly parkingSlots = new Set<string>();
   private readonly waiters = new Set<() => void>();
   private ticker: NodeJS.Timeout | undefined;
   private statusWritten = 0;
@@ -293,7 +298,7 @@ export class Orchestrator {
     const id = batch.identity.batchId;
     const key = (what: string) => `${id}:${step.id}:${attempt}:${what}`;
     batch.status.phase = 'waiting';
-    const moduleId = await this.allocate(batch, step, avoid);
+    const moduleId = await this.allocate(batch, step, avoid, key('park'));
     batch.status.module = moduleId;
     const module = this.layout.modules.get(moduleId)!;
     const position = this.layout.positionsOf(module)[0] ?? moduleId;
@@ -476,7 +481,7 @@ export class Orchestrator {
 
   // ---- allocation ------------------------------------------------------------------------------
 
-  private allocate(batch: ActiveBatch, step: Step, avoid: string[]): Promise<string> {
+  private allocate(batch: ActiveBatch, step: Step, avoid: string[], parkKey: string): Promise<string> {
     const candidates = this.layout.modulesFor(batch.identity.lane, step.capability).map((m) => m.id);
     const held = candidates.find((id) => this.gate.occupant(id) === batch.identity.batchId && !avoid.includes(id));
     if (held) return Promise.resolve(held);
@@ -485,6 +490,7 @@ export class Orchestrator {
       this.pending.set(batch.identity.batchId, {
         request: { batchId: batch.identity.batchId, stepId: step.id, capability: step.capability, candidates, holdDeadline: hold, waitingSince: this.clock.now(), avoid: [...avoid] },
         grant: resolve,
+        parkKey,
       });
       queueMicrotask(() => this.schedule());
     });
@@ -532,12 +538,46 @@ export class Orchestrator {
       this.pending.delete(grant.request.batchId);
       this.gate.reserve(batch.identity, grant.module);
       batch.status.note = undefined;
-      pending.grant(grant.module);
+      if (pending.parking) void pending.parking.then(() => pending.grant(grant.module));
+      else pending.grant(grant.module);
     }
     for (const [batchId, why] of decision.waits) {
       const batch = this.batches.get(batchId);
       if (batch) batch.status.note = why;
+      this.parkIfBlocking(batchId);
     }
+  }
+
+  /**
+   * Hold-and-wait deadlock breaker: a batch waiting for its next module while its material sits in a
+   * module another waiting batch needs moves to a storage slot of its lane, freeing the module.
+   */
+  private parkIfBlocking(batchId: string): void {
+    const pending = this.pending.get(batchId);
+    const batch = this.batches.get(batchId);
+    if (!pending || !batch || pending.parking) return;
+    const here = this.gate.whereIs(batchId);
+    const module = here ? this.layout.modules.get(here.split('.')[0]!) : undefined;
+    if (!module) return;
+    const needed = [...this.pending.values()].some((p) => p.request.batchId !== batchId && p.request.candidates.includes(module.id) && !p.request.avoid?.includes(module.id));
+    if (!needed) return;
+    const taken = new Set([...this.batches.keys()].map((id) => this.gate.whereIs(id)).concat([...this.parkingSlots]));
+    const slot = this.layout.storageSlots(batch.identity.lane).find((s) => !taken.has(s));
+    if (!slot) {
+      batch.status.note = `${batch.status.note}; ${module.id} is needed by another batch but no storage slot of ${batch.identity.lane} is free`;
+      return;
+    }
+    this.parkingSlots.add(slot);
+    batch.status.phase = 'transfer';
+    pending.parking = this.gate
+      .transfer(batch.identity, slot, pending.parkKey)
+      .catch((error: Error) => {
+        batch.journal.write('alarm', { kind: 'storage', message: `could not move the material to ${slot} while waiting: ${error.message}` });
+      })
+      .finally(() => {
+        this.parkingSlots.delete(slot);
+        batch.status.phase = 'waiting';
+      });
   }
 
   // ---- hold times -------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ export interface WorkcellSession {
   drivers: Map<string, ModuleDriver>;
   clock: Clock;
   simulation?: Simulation;
+  /** In a simulation, runs the clock fast through idle time (only settle plates incubating); else nothing. */
+  fastForward(): void;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,9 @@ export async function openWorkcell(settings: RunSettings, options: { environment
     drivers,
     clock,
     simulation,
+    fastForward() {
+      if (simulation && clock instanceof ScaledClock) clock.setTimeScale(Math.max(clock.timeScale, 200_000));
+    },
     async close() {
       await Promise.all([...drivers.values()].map((d) => d.close().catch(() => undefined)));
       await simulation?.stop();

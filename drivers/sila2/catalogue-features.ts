@@ -4,6 +4,7 @@
  * written by this generator (`workcell sila features --write protos/features`) and a test keeps them
  * in step with the catalogue.
  */
+import { readFileSync } from 'node:fs';
 import { canonicalUnit, SI_DECOMPOSITION } from '../../config/units.ts';
 import type { CapabilitySpec, ModuleKind, ParameterSpec, ResultSpec } from '../../modules/catalogue.ts';
 import { MODULE_STATES } from '../../modules/state-model.ts';
@@ -144,4 +145,12 @@ export function moduleKindFeatureXml(kind: ModuleKind): string {
   for (const [name, description] of COMMON_ERRORS) out.push('    <DefinedExecutionError>', described(name, name, description, '        '), '    </DefinedExecutionError>');
   out.push('</Feature>', '');
   return out.join('\n');
+}
+
+/** Workcell's feature that lets a client repeat a command initiation safely (protos/features/IdempotentCommands-v1_0.sila.xml). */
+export const IDEMPOTENT_COMMANDS_FEATURE = 'dev.workcell/core/IdempotentCommands/v1';
+export const IDEMPOTENCY_KEY_METADATA = `${IDEMPOTENT_COMMANDS_FEATURE}/Metadata/IdempotencyKey`;
+
+export function idempotentCommandsFeatureXml(): string {
+  return readFileSync(new URL('../../protos/features/IdempotentCommands-v1_0.sila.xml', import.meta.url), 'utf8');
 }

@@ -96,6 +96,11 @@ export interface FeatureImplementation {
    * A returned text refuses it with COMMAND_EXECUTION_NOT_ACCEPTED and that reason.
    */
   admit?: Record<string, (parameters: Record<string, any>, context: CallContext) => string | undefined>;
+  /**
+   * For observable commands: the client's idempotency key of a call (from its metadata), if any. A key
+   * seen before returns the execution it started instead of starting another.
+   */
+  idempotencyKey?: (context: CallContext) => string | undefined;
 }
 
 interface FeatureEntry {
@@ -144,6 +149,8 @@ export class SilaServer {
   private readonly root = frameworkRoot();
   private readonly entries: FeatureEntry[] = [];
   private readonly executions = new Map<string, Execution>();
+  /** Idempotency key -> the execution it started (kept after the execution expires, so it is never run again). */
+  private readonly executionsByKey = new Map<string, string>();
   /** Finished executions in the order they expire (all share one lifetime), so purging is cheap. */
   private readonly finishedExecutions: Execution[] = [];
   private readonly binaries: BinaryStore;
@@ -430,12 +437,19 @@ export class SilaServer {
   }
 
   private async startObservable(entry: FeatureEntry, command: Command, request: Record<string, unknown>, context: CallContext): Promise<unknown> {
+    const key = entry.implementation.idempotencyKey?.(context);
+    if (key !== undefined) {
+      const started = this.executionsByKey.get(key);
+      if (started && this.executions.has(started)) return { commandExecutionUUID: { value: started }, lifetimeOfExecution: duration(this.executionLifetime) };
+      if (started) throw new FrameworkError('COMMAND_EXECUTION_NOT_ACCEPTED', `the execution started with idempotency key '${key}' has expired; it is not run again`);
+    }
     const parameters = this.readParameters(entry, command, request);
     const refusal = entry.implementation.admit?.[command.identifier]?.(parameters, context);
     if (refusal !== undefined) throw new FrameworkError('COMMAND_EXECUTION_NOT_ACCEPTED', refusal);
     this.purgeExecutions();
     const execution = new Execution(randomUUID(), entry, command);
     this.executions.set(execution.uuid, execution);
+    if (key !== undefined) this.executionsByKey.set(key, execution.uuid);
     const commandContext: CommandContext = {
       ...context,
       executionUuid: execution.uuid,

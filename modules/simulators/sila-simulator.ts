@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { estimateDuration, checkParameterValue, type ModuleKind } from '../catalogue.ts';
 import type { ModuleState } from '../state-model.ts';
-import { moduleKindFeatureXml, silaIdentifier } from '../../drivers/sila2/catalogue-features.ts';
+import { idempotentCommandsFeatureXml, moduleKindFeatureXml, silaIdentifier } from '../../drivers/sila2/catalogue-features.ts';
+import { fqi } from '../../drivers/sila2/feature.ts';
 import { DefinedExecutionError, UndefinedExecutionError } from '../../drivers/sila2/errors.ts';
 import { parseFeature } from '../../drivers/sila2/fdl.ts';
 import { ObservableProperty, SilaServer, type CommandHandler } from '../../drivers/sila2/server.ts';
@@ -84,7 +85,11 @@ export class SilaModuleSimulator {
     commands.Clear = () => this.clear();
     const properties: Record<string, ObservableProperty<any>> = { State: this.state, LoadedItems: this.loadedItems };
     for (const [id, property] of this.channels) properties[id] = property;
-    this.server.addFeature(feature, { commands, properties });
+    // Capability commands take an idempotency key: a repeated initiation returns the execution already started.
+    const idempotent = parseFeature(idempotentCommandsFeatureXml());
+    const capabilityCommands = Object.keys(options.kind.capabilities).map((c) => fqi.command(feature, silaIdentifier(c)));
+    this.server.addFeature(idempotent, { metadataAffects: { IdempotencyKey: capabilityCommands } });
+    this.server.addFeature(feature, { commands, properties, idempotencyKey: (context) => context.metadata.IdempotencyKey as string | undefined });
     this.refreshItems();
   }
 

@@ -71,10 +71,8 @@ describe('workcell validate (CLI)', () => {
     expect(result.stderr).toMatch(/usage: workcell validate FILE/);
   });
 
-  it('npm start validates the examples and describes each', async () => {
-    const script = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start as string;
-    expect(script).toBe('node bin/workcell.js summary');
-    const result = await runCli(script.split(' ').slice(2));
+  it('workcell summary validates the examples and describes each', async () => {
+    const result = await runCli(['summary']);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/Layout four-lane/);
     expect(result.stdout).toMatch(/Schedule cart-electroporation v1\.0\.0/);

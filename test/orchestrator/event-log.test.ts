@@ -1,0 +1,110 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { EventLog, WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
+import { runCli } from '../support/cli.ts';
+
+function freshLog(): EventLog {
+  return new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-log-')), 'records.db'));
+}
+
+function fill(log: EventLog): void {
+  for (let i = 1; i <= 5; i++) {
+    log.append({ stream: 'P-001', type: 'step.completed', at: 1000 * i, data: { step: `s${i}`, results: { viability: 90 - i } } });
+    log.append({ stream: 'P-002', type: 'step.completed', at: 1000 * i + 1, data: { step: `s${i}` } });
+  }
+  log.append({ stream: WORKCELL_STREAM, type: 'em.plate.placed', at: 9000, data: { plateId: 'SP-1' } });
+}
+
+/** Tampering as someone with file access would: drop the guards, then edit rows. */
+function tamper(file: string, sql: string): void {
+  const db = new Database(file);
+  db.exec('DROP TRIGGER events_are_never_updated; DROP TRIGGER events_are_never_deleted;');
+  db.exec(sql);
+  db.close();
+}
+
+describe('the event log', () => {
+  it('is a WAL database with synchronous=FULL, so committed entries survive a crash', () => {
+    const log = freshLog();
+    expect(log.journalMode).toBe('wal');
+    expect(log.synchronous).toBe('FULL');
+    log.close();
+  });
+
+  it('chains each stream: entries link to their predecessor, numbered without gaps', () => {
+    const log = freshLog();
+    fill(log);
+    const p1 = log.stream('P-001');
+    expect(p1.map((e) => e.streamSeq)).toEqual([1, 2, 3, 4, 5]);
+    for (let i = 1; i < p1.length; i++) expect(p1[i]!.previousHash).toBe(p1[i - 1]!.hash);
+    expect(log.streams()).toEqual(['P-001', 'P-002', WORKCELL_STREAM]);
+    expect(log.verify()).toEqual({ entries: 11, streams: 3, breaks: [] });
+    log.close();
+  });
+
+  it('refuses to change or delete an entry', () => {
+    const log = freshLog();
+    fill(log);
+    const db = new Database(log.file);
+    expect(() => db.prepare("UPDATE events SET data = '{}' WHERE seq = 1").run()).toThrow(/append-only: entries cannot be changed/);
+    expect(() => db.prepare('DELETE FROM events WHERE seq = 1').run()).toThrow(/append-only: entries cannot be deleted/);
+    db.close();
+    log.close();
+  });
+
+  it('keeps one chain when two processes append to the same batch', () => {
+    const log = freshLog();
+    fill(log);
+    const other = new EventLog(log.file);
+    other.append({ stream: 'P-001', type: 'hold.resolved', at: 7000, data: { action: 'retry' } });
+    log.append({ stream: 'P-001', type: 'step.started', at: 7001, data: { step: 's6' } });
+    expect(log.stream('P-001').map((e) => e.streamSeq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(log.verify().breaks).toEqual([]);
+    other.close();
+    log.close();
+  });
+
+  it('names the first altered, missing or reordered entry', () => {
+    const altered = freshLog();
+    fill(altered);
+    altered.close();
+    tamper(altered.file, `UPDATE events SET data = '{"results":{"viability":99},"step":"s3"}' WHERE stream = 'P-001' AND stream_seq = 3`);
+    expect(new EventLog(altered.file).verify().breaks).toEqual([
+      expect.objectContaining({ stream: 'P-001', streamSeq: 3, problem: 'altered', message: expect.stringContaining('entry 3 of P-001') }),
+    ]);
+
+    const missing = freshLog();
+    fill(missing);
+    missing.close();
+    tamper(missing.file, `DELETE FROM events WHERE stream = 'P-002' AND stream_seq = 2`);
+    expect(new EventLog(missing.file).verify().breaks).toEqual([expect.objectContaining({ stream: 'P-002', streamSeq: 3, problem: 'missing', message: expect.stringContaining('entries 2..2 of P-002 are missing') })]);
+
+    const reordered = freshLog();
+    fill(reordered);
+    reordered.close();
+    // Swap the log positions of entries 2 and 4 of P-001 (log positions 3 and 7).
+    tamper(reordered.file, 'UPDATE events SET seq = -1 WHERE seq = 3; UPDATE events SET seq = 3 WHERE seq = 7; UPDATE events SET seq = 7 WHERE seq = -1;');
+    expect(new EventLog(reordered.file).verify().breaks).toEqual([
+      expect.objectContaining({ stream: 'P-001', streamSeq: 4, problem: 'reordered', message: 'entry 4 of P-001 (log position 3) comes before entry 2' }),
+    ]);
+  });
+
+  it('workcell verify exits 0 when intact and 1 naming the first break', async () => {
+    const log = freshLog();
+    fill(log);
+    log.close();
+    const intact = await runCli(['verify', log.file]);
+    expect(intact.stdout).toContain('11 entries in 3 chains, all intact');
+    expect(intact.status).toBe(0);
+    tamper(log.file, `UPDATE events SET at = 1 WHERE stream = 'P-002' AND stream_seq = 4`);
+    const broken = await runCli(['verify', log.file]);
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toMatch(/altered: entry 4 of P-002 \(log position \d+, step.completed\) was altered/);
+    const none = await runCli(['verify', join(tmpdir(), 'no-such-records.db')]);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain('no database');
+  });
+});

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { buildRecord } from '../../orchestrator/record.ts';
+import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
+import { runCli } from '../support/cli.ts';
+import { occupancy, startRun, waitForEntry } from '../support/orchestration.ts';
+
+describe('the orchestrator on a simulated two-lane workcell', () => {
+  it('runs three patients in parallel without ever mixing them, and records each batch completely', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }, { batchId: 'P-002', lane: 'lane-2' }, { batchId: 'P-003', lane: 'lane-1' }] });
+    const notes = new Set<string>();
+    const watch = setInterval(() => run.orchestrator.status().batches.forEach((b) => b.note && notes.add(`${b.batchId} ${b.note}`)), 10);
+    try {
+      await run.finished();
+      clearInterval(watch);
+      const { log } = run;
+      expect(log.verify().breaks).toEqual([]);
+      // A batch that must wait is told why, by whom and until when.
+      expect([...notes].some((n) => /^P-003 waiting for cell-separator sep-1: busy with P-001( until \d\d:\d\d UTC)?/.test(n))).toBe(true);
+
+      for (const batchId of ['P-001', 'P-002', 'P-003']) {
+        const record = buildRecord(log, batchId);
+        expect(record.status).toBe('completed');
+        expect(record.identity.schedule).toMatchObject({ id: 'short', version: '1.0.0', contentHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+        expect(record.steps.map((s) => [s.step, s.outcome])).toEqual([['wash', 'completed'], ['electroporate', 'completed'], ['concentrate', 'completed']]);
+        // Material only entered modules of its lane; every hand-off scanned the batch's own bag.
+        const lane = record.identity.lane;
+        expect(record.steps.map((s) => s.module)).toEqual(lane === 'lane-1' ? ['sep-1', 'ep-1', 'sep-1'] : ['sep-2', 'ep-1', 'sep-2']);
+        expect(record.transfers.map((t) => t.to).filter((to) => !to.startsWith('hotel'))).toEqual([lane === 'lane-1' ? 'sep-1.port' : 'sep-2.port', 'ep-1.port', lane === 'lane-1' ? 'sep-1.port' : 'sep-2.port', 'outbound']);
+        for (const t of record.transfers) expect([t.scannedAtPick, t.scannedAtPlace]).toEqual([`BAG-${batchId}`, `BAG-${batchId}`]);
+        // The deliberately impossible control is a deviation; the batch goes on.
+        expect(record.deviations).toEqual([expect.objectContaining({ kind: 'out-of-limit', message: expect.stringContaining('electroporate: totalCells') })]);
+        expect(record.steps[1]!.controls.map((c) => c.pass)).toEqual([true, false]);
+        // Telemetry of the module the batch occupied, summarised per step.
+        expect(record.steps[0]!.telemetry.map((t) => t.channel)).toContain('chamberTemperature');
+        // Settle plates of the isolator zone were read and belong to every batch open there.
+        expect(record.environmentalMonitoring.length).toBeGreaterThan(0);
+        for (const em of record.environmentalMonitoring) expect(em).toMatchObject({ zone: 'isolator-line', grade: 'A', limit: 0 });
+      }
+
+      // One batch per module at a time.
+      const periods = occupancy(log);
+      for (const a of periods) for (const b of periods) if (a !== b && a.module === b.module && a.batch !== b.batch) expect(a.until < b.from || b.until < a.from).toBe(true);
+      // The shared electroporator was cleared between different batches, and each batch's record says so.
+      const clearances = log.since(0).filter((e) => e.type === 'line-clearance.verified');
+      expect(clearances.length).toBeGreaterThanOrEqual(2);
+      for (const c of clearances) expect(c.data.previousBatch).not.toBe(c.stream);
+      // Every device command was sent once: one issue and one acceptance per idempotency key.
+      const issued = log.since(0).filter((e) => e.type === 'command.issued').map((e) => e.data.key);
+      expect(new Set(issued).size).toBe(issued.length);
+      // Telemetry landed only in the record of the batch inside the module at that moment.
+      for (const entry of log.since(0).filter((e) => e.type === 'telemetry')) {
+        const holder = periods.find((p) => p.module === entry.data.module && p.from < entry.seq && entry.seq < p.until);
+        expect(holder?.batch).toBe(entry.stream);
+      }
+      expect(log.stream(WORKCELL_STREAM).filter((e) => e.type === 'em.plate.read').length).toBeGreaterThan(0);
+    } finally {
+      clearInterval(watch);
+      await run.stop();
+    }
+  }, 180_000);
+
+  it('holds a batch whose robot scan reads another ID, with a deviation; the operator answers from the CLI', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'arm-1': [{ kind: 'wrong-scan', capability: 'transfer', on: 2 }] } });
+    try {
+      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
+      expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'scan-mismatch', actions: ['retry', 'skip', 'abort'] });
+      const holds = await runCli(['holds', '--db', run.log.file]);
+      expect(holds.stdout).toContain('P-001 at electroporate (scan-mismatch)');
+      const missingReason = await runCli(['resolve', 'P-001', '--action', 'retry', '--user', 'a.jansen', '--db', run.log.file]);
+      expect(missingReason.status).toBe(2);
+      expect(missingReason.stderr).toContain('--reason TEXT is required');
+      const answer = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'bag relabelled after scanner check', '--user', 'a.jansen', '--db', run.log.file]);
+      expect(answer.stderr).toBe('');
+      expect(answer.status).toBe(0);
+      await run.finished();
+      const record = buildRecord(run.log, 'P-001');
+      expect(record.status).toBe('completed');
+      expect(record.deviations.map((d) => d.kind)).toContain('scan-mismatch');
+      expect(record.operatorActions).toEqual([expect.objectContaining({ action: 'retry', step: 'electroporate', user: 'a.jansen', reason: 'bag relabelled after scanner check' })]);
+      const again = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'twice', '--user', 'a.jansen', '--db', run.log.file]);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toContain('batch P-001 has no open hold');
+    } finally {
+      await run.stop();
+    }
+  }, 180_000);
+
+  it('retries a failed command with backoff as the failure policy says, and records both attempts', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'sep-1': [{ kind: 'error', error: 'HardwareFault', capability: 'wash', on: 1 }] } });
+    try {
+      await run.finished();
+      const record = buildRecord(run.log, 'P-001');
+      expect(record.status).toBe('completed');
+      expect(record.steps[0]).toMatchObject({ step: 'wash', attempts: 2, outcome: 'completed' });
+      const failed = run.log.stream('P-001').find((e) => e.type === 'step.failed')!;
+      const restarted = run.log.stream('P-001').find((e) => e.type === 'step.started' && e.data.attempt === 2)!;
+      expect(restarted.at - failed.at).toBeGreaterThanOrEqual(60_000); // the 1 min backoff, in workcell time
+    } finally {
+      await run.stop();
+    }
+  }, 180_000);
+
+  it('escalates a hung command to a hold through the watchdog; aborting quarantines the batch and frees the module', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }, { batchId: 'P-002', lane: 'lane-2' }], faults: { 'ep-1': [{ kind: 'hang', capability: 'electroporate', on: 1 }] } });
+    try {
+      const hung = (await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened', 5000).catch(() => undefined)) ? 'P-001' : 'P-002';
+      const hold = await waitForEntry(run.log, hung, (e) => e.type === 'hold.opened');
+      expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'watchdog' });
+      expect(run.log.stream(hung).some((e) => e.type === 'alarm' && e.data.kind === 'watchdog')).toBe(true);
+      const answer = await runCli(['resolve', hung, '--action', 'abort', '--reason', 'electroporator unresponsive; material to quarantine', '--user', 'qa.lee', '--db', run.log.file]);
+      expect(answer.status).toBe(0);
+      await run.finished();
+      expect(buildRecord(run.log, hung).status).toBe('quarantined');
+      const other = hung === 'P-001' ? 'P-002' : 'P-001';
+      expect(buildRecord(run.log, other).status).toBe('completed');
+    } finally {
+      await run.stop();
+    }
+  }, 180_000);
+});

@@ -1,0 +1,86 @@
+/** Runs batches through an in-process simulated workcell, for orchestrator tests. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { freePort } from './ports.ts';
+import { EventLog, type LogEntry } from '../../orchestrator/event-log.ts';
+import { Orchestrator, type BatchSpec } from '../../orchestrator/orchestrator.ts';
+import { openWorkcell, recordRunSettings, type RunSettings, type WorkcellSession } from '../../orchestrator/session.ts';
+import type { FaultSpec } from '../../modules/simulators/faults.ts';
+
+export const TWO_LANE = resolve('layouts/two-lane.yaml');
+export const SHORT_SCHEDULE = resolve('test/fixtures/schedules/short.yaml');
+
+export interface TestRun {
+  log: EventLog;
+  orchestrator: Orchestrator;
+  session: WorkcellSession;
+  /** Waits for every batch and settle plate, skipping through incubation once the batches are done. */
+  finished(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A copy of a layout in a directory of its own, every endpoint on a port free right now, so that tests
+ * in parallel workers never compete for the example's fixed ports (its PKI and CA files land there too).
+ */
+export async function layoutWithFreePorts(file = TWO_LANE): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'workcell-layout-'));
+  let text = readFileSync(file, 'utf8');
+  const ports = [...new Set([...text.matchAll(/(?:port: |127\.0\.0\.1:)(\d{4,5})\b/g)].map((m) => m[1]!))];
+  for (const port of ports) text = text.replaceAll(new RegExp(`(port: |127\\.0\\.0\\.1:)${port}\\b`, 'g'), `$1${await freePort()}`);
+  const copy = join(dir, basename(file));
+  writeFileSync(copy, text);
+  return copy;
+}
+
+export async function startRun(options: { batches: Array<Pick<BatchSpec, 'batchId' | 'lane'>>; faults?: Record<string, FaultSpec[]>; timeScale?: number; schedule?: string; layout?: string; seed?: number }): Promise<TestRun> {
+  const settings: RunSettings = { layoutFile: options.layout ?? (await layoutWithFreePorts()), timeScale: options.timeScale ?? 3600, seed: options.seed ?? 7, sim: true, clock: { wallAnchor: Date.now(), simAtAnchor: Date.now() } };
+  const session = await openWorkcell(settings, { faults: options.faults });
+  const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-run-')), 'records.db'));
+  recordRunSettings(log, settings);
+  const orchestrator = new Orchestrator({ layout: session.layout, layoutFile: settings.layoutFile, log, drivers: session.drivers, clock: session.clock, deliver: (bag, position) => session.simulation!.deliver(bag, position), seed: settings.seed });
+  await orchestrator.start();
+  const scheduleFile = options.schedule ?? SHORT_SCHEDULE;
+  const text = readFileSync(scheduleFile, 'utf8');
+  for (const b of options.batches) orchestrator.startBatch({ ...b, patient: b.batchId, chainOfIdentity: `COI-${b.batchId}`, bagId: `BAG-${b.batchId}` }, { file: scheduleFile, text });
+  return {
+    log,
+    orchestrator,
+    session,
+    finished: () => orchestrator.finished({ whenBatchesDone: () => session.fastForward() }),
+    async stop() {
+      await orchestrator.stop();
+      await session.close();
+      log.close();
+    },
+  };
+}
+
+/** Resolves with the first entry of a batch matching `predicate`, polling the log. */
+export async function waitForEntry(log: EventLog, stream: string, predicate: (entry: LogEntry) => boolean, timeoutMs = 60_000): Promise<LogEntry> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = log.stream(stream).find(predicate);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no matching entry in ${stream} after ${timeoutMs} ms; last: ${log.stream(stream).slice(-5).map((e) => e.type).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Periods each batch held each module, from module.reserved to module.released. */
+export function occupancy(log: EventLog): Array<{ module: string; batch: string; from: number; until: number }> {
+  const open = new Map<string, { batch: string; from: number }>();
+  const periods: Array<{ module: string; batch: string; from: number; until: number }> = [];
+  for (const entry of log.since(0)) {
+    const module = entry.data.module as string;
+    if (entry.type === 'module.reserved') open.set(`${module}/${entry.stream}`, { batch: entry.stream, from: entry.seq });
+    if (entry.type === 'module.released') {
+      const o = open.get(`${module}/${entry.stream}`)!;
+      periods.push({ module, batch: o.batch, from: o.from, until: entry.seq });
+      open.delete(`${module}/${entry.stream}`);
+    }
+  }
+  for (const [key, o] of open) periods.push({ module: key.split('/')[0]!, batch: o.batch, from: o.from, until: Number.POSITIVE_INFINITY });
+  return periods;
+}
