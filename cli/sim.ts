@@ -9,9 +9,9 @@ import { UsageError, type Command } from './main.ts';
 export const simCommand: Command = {
   name: 'sim',
   summary: 'Start simulators for every module of a layout on their configured loopback endpoints.',
-  usage: 'workcell sim LAYOUT [--time-scale N] [--faults FILE] [--seed N]',
+  usage: 'workcell sim LAYOUT [--time-scale N] [--faults FILE] [--seed N] [--deliver BAG@POSITION ...]',
   async run(args) {
-    const parsed = parseArgs(args, { options: ['time-scale', 'faults', 'seed'] });
+    const parsed = parseArgs(args, { options: ['time-scale', 'faults', 'seed', 'deliver'] });
     const layoutFile = parsed.positional[0];
     if (!layoutFile || parsed.positional.length > 1) throw new UsageError('name one layout file');
     const timeScale = Number(option(parsed, 'time-scale') ?? 1);
@@ -20,7 +20,15 @@ export const simCommand: Command = {
     if (!Number.isInteger(seed)) throw new UsageError('--seed takes a whole number');
     const faults = readFaultsFile(option(parsed, 'faults'));
     const { layout } = loadWorkcell(layoutFile);
+    // Starting material an operator would bring: each bag placed at its position once the previous one is taken.
+    const deliveries = (parsed.options.get('deliver') ?? []).map((value) => {
+      const [bag, position] = value.split('@');
+      if (!bag || !position) throw new UsageError(`--deliver ${value}: expected BAG@POSITION`);
+      if (!layout.model.layout.positions?.some((p) => p.id === position)) throw new UsageError(`--deliver ${value}: the layout has no position '${position}'`);
+      return { bag, position };
+    });
     const simulation = await startSimulation(layout.model, layoutFile, { timeScale, seed, faults });
+    for (const position of new Set(deliveries.map((d) => d.position))) simulation.deliverInTurn(deliveries.filter((d) => d.position === position).map((d) => d.bag), position);
     const lines = [`Simulating ${layout.model.id} at time scale ${timeScale}, seed ${seed}:`];
     for (const m of simulation.modules) lines.push(`  ${m.id.padEnd(8)} ${m.protocol.padEnd(6)} ${m.endpoint}${m.caFile ? `  CA ${relative(process.cwd(), m.caFile)}` : ''}`);
     lines.push('Ready. Ctrl-C (or SIGTERM) stops the simulators.');

@@ -680,9 +680,13 @@ export class OpcUaDriver {
       publishingEnabled: true,
       priority: 10,
     });
+    // A subscription still being created when the session closes emits 'error'; unheard, Node would end
+    // the process. Reconnection re-creates live subscriptions, so nothing is lost by not rethrowing.
+    subscription.on('error', () => undefined);
     for (const { nodeId, onChange } of items) {
       const item = ClientMonitoredItem.create(subscription, { nodeId, attributeId: AttributeIds.Value }, { samplingInterval: samplingIntervalMs, discardOldest: true, queueSize: 100 }, TimestampsToReturn.Both);
       item.on('changed', onChange);
+      item.on('err', () => undefined);
     }
     return { close: async () => void (await subscription.terminate().catch(() => undefined)) };
   }
