@@ -34,6 +34,9 @@ export interface BatchWork {
   quarantine(step: string): Promise<void>;
 }
 
+/** The hold of a batch whose last move, out to the output position, failed. */
+export const FINISH = 'finish';
+
 export function stateIdOf(step: string): string {
   return `step:${step}`;
 }
@@ -90,7 +93,7 @@ export function batchMachine(schedule: Schedule, work: BatchWork): AnyStateMachi
         invoke: {
           src: 'awaitOperator',
           input: ({ context }) => ({ step: context.heldStep!, reason: context.reason }),
-          onDone: [...afterHeld, { target: 'quarantining' }],
+          onDone: [{ guard: { type: 'answered', params: { step: FINISH, action: 'retry' } }, target: 'finishing' }, ...afterHeld, { target: 'quarantining' }],
         },
       },
       skipping: {
@@ -104,7 +107,7 @@ export function batchMachine(schedule: Schedule, work: BatchWork): AnyStateMachi
         invoke: {
           src: 'finish',
           onDone: 'completed',
-          onError: { target: 'held', actions: { type: 'holdOn', params: ({ event }) => ({ step: stepIds.at(-1)!, reason: event.error }) } },
+          onError: { target: 'held', actions: { type: 'holdOn', params: ({ event }) => ({ step: FINISH, reason: event.error }) } },
         },
       },
       quarantining: { invoke: { src: 'quarantine', input: ({ context }) => ({ step: context.heldStep! }), onDone: 'quarantined', onError: 'quarantined' } },

@@ -57,7 +57,7 @@ export function watchdogMargin(expectedSeconds: number, timeScale: number): numb
 interface CommandHistory {
   token?: { module: string; capability: string; protocol: 'sila2' | 'opcua'; id: string };
   results?: Record<string, ResultValue>;
-  error?: string;
+  error?: { message: string; kind: ModuleError['kind']; code?: string };
 }
 
 export class MaterialGate {
@@ -133,7 +133,7 @@ export class MaterialGate {
         this.commands.get(data.key!)!.results = entry.data.results as Record<string, ResultValue>;
         break;
       case 'command.failed':
-        this.commands.get(data.key!)!.error = data.message;
+        this.commands.get(data.key!)!.error = { message: data.message!, kind: (data.errorKind ?? 'device') as ModuleError['kind'], code: data.code ?? undefined };
         break;
       default:
         break;
@@ -273,6 +273,14 @@ export class MaterialGate {
     this.write(batch, 'module.released', { module: moduleId });
   }
 
+  /** Releases every module the batch holds without its material inside (after a skip, an abort, the end). */
+  releaseEmpty(batch: BatchIdentity): void {
+    const here = this.location.get(batch.batchId);
+    for (const [moduleId, holder] of [...this.reservedBy]) {
+      if (holder === batch.batchId && !(here && this.moduleAt(here)?.id === moduleId)) this.release(batch, moduleId);
+    }
+  }
+
   /** Records that the batch's starting material is at an intake position, after scanning it there. */
   received(batch: BatchIdentity, position: string, scanned: string): void {
     if (scanned !== batch.bagId) {
@@ -302,12 +310,7 @@ export class MaterialGate {
     const arms = this.layout.robotsConnecting(source?.id ?? from, target?.id ?? to, batch.lane);
     const arm = arms[0];
     if (!arm) throw new HoldRequired('segregation', `no robot arm of ${batch.lane} reaches both ${from} and ${to}`);
-    const previous = this.armQueues.get(arm.id) ?? Promise.resolve();
-    let done!: () => void;
-    const mine = new Promise<void>((resolve) => (done = resolve));
-    this.armQueues.set(arm.id, previous.then(() => mine));
-    await previous;
-    try {
+    await this.withArm(arm.id, async () => {
       const results = await this.command({ batch, module: arm.id, capability: 'transfer', parameters: { itemId: batch.bagId, from, to }, key, stepId: 'transfer', expectedSeconds: this.transferSeconds(arm, from, to) }, { materialElsewhere: true }).catch((error: unknown) => {
         if (error instanceof ModuleError && error.code === 'WrongItem') {
           this.write(batch, 'deviation', { kind: 'scan-mismatch', message: `${arm.id} refused to move ${batch.bagId} from ${from}: ${error.message}`, arm: arm.id, from, to });
@@ -331,9 +334,15 @@ export class MaterialGate {
         this.release(batch, source.id);
         void this.clearAfter(source.id, batch.batchId).catch(() => undefined);
       }
-    } finally {
-      done();
-    }
+    });
+  }
+
+  /** The arm carries one item at a time: its commands run one after another, in the order asked. */
+  private async withArm<T>(armId: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.armQueues.get(armId) ?? Promise.resolve();
+    const mine = previous.then(work, work);
+    this.armQueues.set(armId, mine.then(() => undefined, () => undefined));
+    return mine;
   }
 
   private transferSeconds(arm: ModuleConfig, from: string, to: string): number {
@@ -346,7 +355,7 @@ export class MaterialGate {
   async scan(batch: BatchIdentity, position: string, key: string): Promise<string> {
     const arm = this.layout.robotsConnecting(position, position, batch.lane)[0];
     if (!arm) throw new HoldRequired('intake', `no robot arm of ${batch.lane} reaches ${position} to scan the starting material`);
-    const results = await this.command({ batch, module: arm.id, capability: 'scan', parameters: { at: position }, key, stepId: 'intake', expectedSeconds: 5 }, { materialElsewhere: true });
+    const results = await this.withArm(arm.id, () => this.command({ batch, module: arm.id, capability: 'scan', parameters: { at: position }, key, stepId: 'intake', expectedSeconds: 5 }, { materialElsewhere: true }));
     return String(results.itemId ?? '');
   }
 
@@ -365,7 +374,8 @@ export class MaterialGate {
     if (!driver) throw new HoldRequired('command-failed', `${moduleId} is not connected`, true);
     const history = this.commands.get(request.key);
     if (history?.results) return history.results;
-    if (history?.error !== undefined) throw new ModuleError(moduleId, 'device', history.error);
+    // A key that failed stays failed (a retry is a new attempt with a key of its own).
+    if (history?.error !== undefined) throw new ModuleError(moduleId, history.error.kind, history.error.message.replace(`${moduleId}: `, ''), history.error.code);
     let execution: Execution;
     if (history?.token) {
       execution = await driver.reattach(history.token);

@@ -18,7 +18,7 @@ import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { BatchJournal, type BatchStarted, type HoldAction } from './entries.ts';
 import { HoldRequired, MaterialGate, type BatchIdentity } from './material-gate.ts';
 import { DeadlineFirstScheduler, type AllocationRequest, type ModuleView, type Scheduler } from './scheduler.ts';
-import { batchMachine, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
+import { batchMachine, FINISH, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
 import { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 
 export interface BatchSpec {
@@ -206,6 +206,7 @@ export class Orchestrator {
       awaitOperator: (step, reason) => this.awaitOperator(batch, step, reason),
       skipStep: async (step) => {
         batch.journal.write('step.skipped', { step, reason: 'skipped by an operator (see the hold resolution)' });
+        this.gate.releaseEmpty(batch.identity);
       },
       finish: () => this.finish(batch),
       quarantine: (step) => this.quarantine(batch, step),
@@ -454,8 +455,10 @@ export class Orchestrator {
     if (!output) throw new HoldRequired('segregation', `layout ${this.layout.id} has no output position for ${batch.identity.lane}`);
     batch.status.step = 'finish';
     batch.status.phase = 'transfer';
-    await this.gate.transfer(batch.identity, output, `${batch.identity.batchId}:finish:out`);
+    const tries = batch.journal.entries().filter((e) => e.type === 'hold.resolved' && e.data.step === FINISH).length;
+    await this.gate.transfer(batch.identity, output, `${batch.identity.batchId}:finish:${tries + 1}:out`);
     this.endHoldTime(batch);
+    this.gate.releaseEmpty(batch.identity);
     batch.journal.write('batch.completed', { output, bagId: batch.identity.bagId });
     batch.status.phase = 'completed';
     batch.status.module = undefined;
@@ -466,15 +469,18 @@ export class Orchestrator {
     if (module) await this.gate.recover(module);
     const output = this.layout.workcellPositions('output', batch.identity.lane)[0]?.id;
     let where = this.gate.whereIs(batch.identity.batchId) ?? 'unknown';
-    if (output) {
+    // The material leaves the workcell for quarantine; a one-off failure (a misread) is tried again.
+    for (let attempt = 1; output && where !== output && attempt <= 3; attempt++) {
       try {
-        await this.gate.transfer(batch.identity, output, `${batch.identity.batchId}:quarantine:out`);
+        await this.gate.transfer(batch.identity, output, `${batch.identity.batchId}:quarantine:${attempt}:out`);
         where = output;
       } catch (error) {
-        batch.journal.write('alarm', { kind: 'quarantine', message: `the material could not be moved out: ${(error as Error).message}; remove it by hand` });
+        if (attempt === 3) batch.journal.write('alarm', { kind: 'quarantine', message: `the material could not be moved out of ${where}: ${(error as Error).message}; remove it by hand` });
+        else if (this.gate.whereIs(batch.identity.batchId)?.includes('.')) await this.gate.recover(this.gate.whereIs(batch.identity.batchId)!.split('.')[0]!);
       }
     }
     this.endHoldTime(batch);
+    this.gate.releaseEmpty(batch.identity);
     batch.journal.write('batch.quarantined', { step, location: where, bagId: batch.identity.bagId });
     batch.status.phase = 'quarantined';
   }
@@ -621,7 +627,7 @@ export class Orchestrator {
 
   private async awaitOperator(batch: ActiveBatch, step: string, reason: unknown): Promise<HoldAction> {
     batch.status.phase = 'held';
-    const open = openHold(batch.journal.entries());
+    const open = pendingHold(batch.journal.entries());
     let since: number;
     if (open) {
       since = open.seq;
@@ -629,7 +635,9 @@ export class Orchestrator {
     } else {
       const kind = reason instanceof HoldRequired ? reason.kind : 'command-failed';
       const message = reason instanceof Error ? reason.message : String(reason);
-      since = batch.journal.write('hold.opened', { step, kind, message, actions: ['retry', 'skip', 'abort'] }).seq;
+      // Moving the finished material out can be tried again or given up, not skipped.
+      const actions = step === FINISH ? ['retry', 'abort'] : ['retry', 'skip', 'abort'];
+      since = batch.journal.write('hold.opened', { step, kind, message, actions }).seq;
       batch.status.note = message;
     }
     let answer: LogEntry | undefined;
@@ -720,7 +728,7 @@ export class Orchestrator {
 
 /** Where a batch stands according to its log entries. */
 export function positionFromLog(schedule: ScheduleModel, entries: readonly LogEntry[]): BatchPosition {
-  const hold = openHold(entries);
+  const hold = pendingHold(entries);
   if (hold) return { at: 'held', step: String(hold.data.step) };
   const done = new Set(entries.filter((e) => e.type === 'step.completed' || e.type === 'step.skipped').map((e) => String(e.data.step)));
   const next = schedule.schedule.steps.find((s) => !done.has(s.id));
@@ -735,6 +743,26 @@ export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
     if (e.type === 'hold.resolved') open = undefined;
   }
   return open;
+}
+
+/** Entries that show the batch acted on an operator's answer. */
+const ACTED = new Set(['step.started', 'step.skipped', 'batch.quarantined', 'batch.completed', 'transfer.completed', 'module.reserved']);
+
+/**
+ * The hold the batch must still deal with: open, or answered while no orchestrator was running (the
+ * answer is in the log but nothing has acted on it yet).
+ */
+export function pendingHold(entries: readonly LogEntry[]): LogEntry | undefined {
+  let hold: LogEntry | undefined;
+  let answered = false;
+  for (const e of entries) {
+    if (e.type === 'hold.opened') {
+      hold = e;
+      answered = false;
+    } else if (hold && e.type === 'hold.resolved') answered = true;
+    else if (hold && answered && ACTED.has(e.type)) hold = undefined;
+  }
+  return hold;
 }
 
 /** Answers an open hold (from the CLI or in process): recorded with who and why. */

@@ -3,8 +3,8 @@
  * client can drive. Behaviour per kind lives in behaviour/; the physical items live in the shared world.
  */
 import { createHash } from 'node:crypto';
-import { estimateDuration, checkParameterValue, type ModuleKind } from '../catalogue.ts';
-import type { ModuleState } from '../state-model.ts';
+import type { ModuleKind } from '../catalogue.ts';
+import type { SilaValue } from '../../drivers/sila2/values.ts';
 import { idempotentCommandsFeatureXml, moduleKindFeatureXml, silaIdentifier } from '../../drivers/sila2/catalogue-features.ts';
 import { fqi } from '../../drivers/sila2/feature.ts';
 import { DefinedExecutionError, UndefinedExecutionError } from '../../drivers/sila2/errors.ts';
@@ -12,21 +12,16 @@ import { parseFeature } from '../../drivers/sila2/fdl.ts';
 import { ObservableProperty, SilaServer, type CommandHandler } from '../../drivers/sila2/server.ts';
 import type { TlsMaterial } from '../../drivers/sila2/tls.ts';
 import type { FaultPlan } from './faults.ts';
-import { simulatedModuleParts, type SimulatedModuleOptions } from './simulated-module.ts';
+import { SimulatedDevice, type SimulatedDeviceOptions } from './simulated-device.ts';
 import { Network } from './network.ts';
 import { convertValue, type VendorMapping } from '../../drivers/vendor-mapping.ts';
 import type { SeededRandom } from './random.ts';
-import type { BehaviourContext, KindBehaviour } from './behaviour/context.ts';
 
-export interface SilaSimulatorOptions extends SimulatedModuleOptions {
+export interface SilaSimulatorOptions extends SimulatedDeviceOptions {
   host?: string;
   port?: number;
   tls?: TlsMaterial;
   insecure?: boolean;
-  /** The module's positions (where it holds items); default `<moduleId>.port`. */
-  positions?: string[];
-  /** Settle-plate locations this handler serves, with their cleanroom grade. */
-  locationGrades?: Record<string, 'A' | 'B' | 'C' | 'D'>;
   /** Publish every telemetry channel this often (simulated ms), as instruments stream sensors; 0 = only while commands run. */
   telemetryIntervalMs?: number;
   /** Serve a vendor's own feature instead of Workcell's, translated through the layout's mapping. */
@@ -41,19 +36,18 @@ export interface SilaSimulatorOptions extends SimulatedModuleOptions {
 export class SilaModuleSimulator {
   readonly server: SilaServer;
   readonly faults: FaultPlan;
+  readonly device: SimulatedDevice;
   private readonly state = new ObservableProperty<string>('idle');
   private readonly loadedItems = new ObservableProperty<string[]>([]);
   private readonly channels = new Map<string, ObservableProperty<number>>();
-  private running: { abort: AbortController; held: boolean; resume?: () => void } | undefined;
   private readonly random: SeededRandom;
-  private readonly reported: (channel: string, value: number) => number;
 
   constructor(readonly options: SilaSimulatorOptions) {
-    const parts = simulatedModuleParts(options);
-    const behaviour = parts.behaviour;
-    this.random = parts.random;
-    this.faults = parts.faults;
-    this.reported = parts.reported;
+    this.device = new SimulatedDevice(options);
+    this.random = this.device.parts.random;
+    this.faults = this.device.parts.faults;
+    this.device.onState((state) => this.state.set(state));
+    this.device.onTelemetry((channel, value) => this.channels.get(silaIdentifier(channel))?.set(value));
     const feature = parseFeature(options.vendor?.featureXml ?? moduleKindFeatureXml(options.kind));
     this.network = options.network || options.faults?.some((f) => f.kind === 'disconnect') ? new Network(options.host ?? '127.0.0.1', options.port ?? 0) : undefined;
     this.server = new SilaServer({
@@ -71,13 +65,13 @@ export class SilaModuleSimulator {
       for (const channel of Object.keys(capability.telemetry)) if (!this.channels.has(silaIdentifier(channel))) this.channels.set(silaIdentifier(channel), new ObservableProperty<number>(0));
     }
     if (options.vendor) {
-      this.server.addFeature(feature, this.vendorImplementation(options.vendor.mapping, behaviour));
+      this.server.addFeature(feature, this.vendorImplementation(options.vendor.mapping));
       this.refreshItems();
       return;
     }
     const commands: Record<string, CommandHandler> = {};
     for (const [capability, spec] of Object.entries(options.kind.capabilities)) {
-      commands[silaIdentifier(capability)] = (parameters, context) => this.run(capability, spec, behaviour[capability]!, parameters, context);
+      commands[silaIdentifier(capability)] = (parameters, context) => this.run(capability, spec, parameters, context);
     }
     commands.Hold = () => this.hold();
     commands.Resume = () => this.resume();
@@ -94,7 +88,7 @@ export class SilaModuleSimulator {
   }
 
   /** The same module behind a vendor's names and units: what a second vendor's device looks like. */
-  private vendorImplementation(mapping: VendorMapping, behaviour: KindBehaviour) {
+  private vendorImplementation(mapping: VendorMapping) {
     const toVendorError = Object.fromEntries(Object.entries(mapping.errors ?? {}).map(([vendor, workcell]) => [workcell, vendor]));
     const commands: Record<string, CommandHandler> = {};
     for (const [capability, call] of Object.entries(mapping.capabilities)) {
@@ -106,7 +100,7 @@ export class SilaModuleSimulator {
         }
         if (call.item) parameters.ItemId = vendorParameters[call.item];
         try {
-          const results = (await this.run(capability, spec, behaviour[capability]!, parameters, context)) as Record<string, unknown>;
+          const results = (await this.run(capability, spec, parameters, context)) as Record<string, unknown>;
           return Object.fromEntries(Object.entries(call.results ?? {}).map(([name, field]) => [field.name, convertValue(results[silaIdentifier(name)], spec.results[name]?.unit, field)])) as Record<string, never>;
         } catch (error) {
           const vendorCode = error instanceof DefinedExecutionError ? toVendorError[error.identifier] : undefined;
@@ -147,7 +141,9 @@ export class SilaModuleSimulator {
 
   private readonly network: Network | undefined;
   /** Commands started on this device (a retried or re-sent command would show here). */
-  executions = 0;
+  get executions(): number {
+    return this.device.executions;
+  }
 
   /** Where clients connect: the network relay when there is one, else the server itself. */
   get port(): number {
@@ -183,13 +179,9 @@ export class SilaModuleSimulator {
   async stop(): Promise<void> {
     this.detachWorld?.();
     clearInterval(this.ticker);
-    this.running?.abort.abort(new Error('the simulator is stopping'));
+    this.device.stop();
     await this.network?.stop();
     await this.server.stop(200);
-  }
-
-  private setState(state: ModuleState): void {
-    this.state.set(state);
   }
 
   private refreshItems(): void {
@@ -197,97 +189,40 @@ export class SilaModuleSimulator {
     if (items.join() !== this.loadedItems.value.join()) this.loadedItems.set(items);
   }
 
-  private async run(capability: string, spec: ModuleKind['capabilities'][string], behaviour: KindBehaviour[string], silaParameters: Record<string, any>, call: Parameters<CommandHandler>[1]) {
-    if (this.running && !spec.alongside) throw new DefinedExecutionError('ModuleOccupied', `${this.options.moduleId} is busy with another command`);
-    if (this.state.value === 'faulted' || this.state.value === 'aborted') {
-      throw new DefinedExecutionError('HardwareFault', `${this.options.moduleId} is ${this.state.value}; clear it before new work`);
-    }
-    // Catalogue names and units from here on; defaults fill what a client may leave out.
-    const parameters: BehaviourContext['parameters'] = {};
-    for (const [name, parameter] of Object.entries(spec.parameters)) {
-      const value = silaParameters[silaIdentifier(name)];
-      if (value !== undefined) parameters[name] = value;
-      else if (parameter.default !== undefined) {
-        const checked = checkParameterValue(parameter, parameter.default);
-        if (checked.ok) parameters[name] = checked.value;
-      }
-    }
-    // The item the module holds, unless the capability names items itself (robot moves, plates).
-    const itemId = 'itemId' in spec.parameters ? undefined : (silaParameters.ItemId as string | undefined);
-    const item = itemId === undefined ? undefined : this.positions.map((p) => this.options.world.itemAt(p)).find(Boolean);
-    if (itemId !== undefined && item?.id !== itemId) {
-      throw new DefinedExecutionError('WrongItem', item ? `${this.options.moduleId} holds ${item.id}, not ${itemId}` : `${this.options.moduleId} holds no item; expected ${itemId}`);
-    }
-    const faults = this.faults.next(capability);
-    this.executions++;
-    if (faults.disconnectMs !== undefined) {
-      if (!this.network) throw new UndefinedExecutionError('a disconnect fault needs the simulator started with its network relay');
-      const down = faults.disconnectMs;
-      setTimeout(() => void this.network!.drop(down), 50);
-    }
-    const abort = new AbortController();
-    const running = { abort, held: false } as NonNullable<SilaModuleSimulator['running']>;
-    if (!spec.alongside) {
-      this.running = running;
-      this.setState('running');
-    }
-    const context: BehaviourContext = {
-      moduleId: this.options.moduleId,
-      clock: this.options.clock,
-      random: this.random,
-      world: this.options.world,
-      item: itemId !== undefined ? this.options.world.item(itemId) : undefined,
-      parameters,
-      durationSeconds: estimateDuration(spec, parameters as Record<string, string | number | boolean>),
-      signal: abort.signal,
-      whileHeld: () => (running.held ? new Promise<void>((resolve) => (running.resume = resolve)) : Promise.resolve()),
-      progress: (fraction, remaining) => call.progress(fraction, remaining / this.options.clock.timeScale),
-      telemetry: (channel, value) => this.channels.get(silaIdentifier(channel))?.set(this.reported(channel, value)),
-      gradeOf: (location) => this.options.locationGrades?.[location],
-      wrongScan: faults.wrongScan,
-      forcedColonies: faults.colonies,
-    };
+  /** A capability over SiLA: parameters by SiLA identifier in, results by SiLA identifier out. */
+  private async run(capability: string, spec: ModuleKind['capabilities'][string], silaParameters: Record<string, any>, call: Parameters<CommandHandler>[1]) {
+    const given = Object.fromEntries(Object.keys(spec.parameters).map((name) => [name, silaParameters[silaIdentifier(name)]]));
     try {
-      if (faults.hang) await new Promise((_resolve, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true }));
-      if (faults.error) throw new DefinedExecutionError(faults.error.code, faults.error.message);
-      const results = await behaviour(context);
-      if (!spec.alongside) this.setState('idle');
-      return Object.fromEntries(Object.entries(results).map(([name, value]) => [silaIdentifier(name), value]));
-    } catch (error) {
-      if (spec.alongside) throw error;
-      this.setState(abort.signal.aborted ? 'aborted' : error instanceof DefinedExecutionError && error.identifier === 'HardwareFault' ? 'faulted' : 'idle');
-      if (abort.signal.aborted) throw new UndefinedExecutionError(`${capability} was aborted`);
-      throw error;
+      const results = await this.device.run(capability, given, silaParameters.ItemId as string | undefined, {
+        progress: (fraction, remaining) => call.progress(fraction, remaining / this.options.clock.timeScale),
+        faults: (faults) => {
+          if (faults.disconnectMs === undefined) return;
+          if (!this.network) throw new UndefinedExecutionError('a disconnect fault needs the simulator started with its network relay');
+          const down = faults.disconnectMs;
+          setTimeout(() => void this.network!.drop(down), 50);
+        },
+      });
+      return Object.fromEntries(Object.entries(results).map(([name, value]) => [silaIdentifier(name), value])) as Record<string, SilaValue>;
     } finally {
-      if (!spec.alongside) this.running = undefined;
       this.refreshItems();
     }
   }
 
   private hold(): void {
-    if (!this.running || this.running.held) throw new DefinedExecutionError('NotRunning', 'nothing runs that could be held');
-    this.running.held = true;
-    this.setState('held');
+    this.device.hold();
   }
 
   private resume(): void {
-    if (!this.running?.held) throw new DefinedExecutionError('NotRunning', 'nothing is held');
-    this.running.held = false;
-    this.running.resume?.();
-    this.setState('running');
+    this.device.resume();
   }
 
   private abort(): void {
-    if (!this.running) throw new DefinedExecutionError('NotRunning', 'nothing runs that could be aborted');
-    this.setState('aborting');
-    this.running.abort.abort(new Error('aborted by request'));
+    this.device.abort();
   }
 
   private clear(): void {
-    if (this.running || (this.state.value !== 'aborted' && this.state.value !== 'faulted')) throw new DefinedExecutionError('NotRunning', `${this.options.moduleId} is ${this.state.value}; only an aborted or faulted module is cleared`);
-    this.setState('idle');
+    this.device.clear();
   }
-
 }
 
 /** A device keeps its server UUID across restarts: derived from the module id (a name-based, v5-style UUID). */

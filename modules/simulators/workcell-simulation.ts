@@ -19,6 +19,7 @@ import { SilaModuleSimulator } from './sila-simulator.ts';
 import type { SimulatedModuleOptions } from './simulated-module.ts';
 import { SimulationWorld, type Item } from './world.ts';
 import { clamp, SeededRandom } from './random.ts';
+import { InProcessModuleDriver } from './in-process-driver.ts';
 
 export interface SimulationOptions {
   timeScale?: number;
@@ -77,21 +78,34 @@ export async function startSimulation(layout: LayoutModel, layoutFile: string, o
     await Promise.all(modules.map((m) => m.stop()));
     throw error;
   }
-  const deliver = (bagId: string, position: string) => world.introduce({ id: bagId, container: 'bag', position, material: startingMaterial(bagId, seed) });
-  const queues = new Map<string, string[]>();
-  // A simulated operator collects what the robot places at an output position, once its scan is done.
-  const outputs = (layout.layout.positions ?? []).filter((p) => p.role === 'output').map((p) => p.id);
-  const detach = world.onChange(() => {
-    for (const [position, queue] of queues) if (queue.length > 0 && !world.itemAt(position)) deliver(queue.shift()!, position);
-    for (const position of outputs) {
-      const item = world.itemAt(position);
-      if (item) setImmediate(() => world.itemAt(position)?.id === item.id && world.remove(item.id));
-    }
-  });
+  const operator = simulatedOperator(layout, world, seed);
   return {
     world,
     clock,
     modules,
+    deliver: operator.deliver,
+    deliverInTurn: operator.deliverInTurn,
+    stop: async () => {
+      operator.detach();
+      await Promise.all(modules.map((m) => m.stop()));
+    },
+  };
+}
+
+/** The people around a simulated workcell: they bring starting material and take away what is output. */
+function simulatedOperator(layout: LayoutModel, world: SimulationWorld, seed: number): Pick<Simulation, 'deliver' | 'deliverInTurn'> & { detach(): void } {
+  const deliver = (bagId: string, position: string) => world.introduce({ id: bagId, container: 'bag', position, material: startingMaterial(bagId, seed) });
+  const queues = new Map<string, string[]>();
+  const outputs = (layout.layout.positions ?? []).filter((p) => p.role === 'output').map((p) => p.id);
+  const detach = world.onChange(() => {
+    for (const [position, queue] of queues) if (queue.length > 0 && !world.itemAt(position)) deliver(queue.shift()!, position);
+    // What the robot places at an output is collected once the robot's scan at the place is done.
+    for (const position of outputs) {
+      const item = world.itemAt(position);
+      if (item) queueMicrotask(() => world.itemAt(position)?.id === item.id && world.remove(item.id));
+    }
+  });
+  return {
     deliver,
     deliverInTurn(bagIds, position) {
       const queue = queues.get(position) ?? [];
@@ -99,17 +113,49 @@ export async function startSimulation(layout: LayoutModel, layoutFile: string, o
       queue.push(...bagIds);
       if (!world.itemAt(position)) deliver(queue.shift()!, position);
     },
-    stop: async () => {
-      detach();
-      await Promise.all(modules.map((m) => m.stop()));
+    detach,
+  };
+}
+
+/** Settle-plate locations a handler serves, with the grade of their zone. */
+function locationGradesOf(module: ModuleConfig, layout: LayoutModel): Record<string, 'A' | 'B' | 'C' | 'D'> {
+  return Object.fromEntries((module.servesZones ?? []).flatMap((z) => (layout.zone(z)?.settlePlateLocations ?? []).map((l) => [l.id, layout.zone(z)!.grade] as const)));
+}
+
+export interface InProcessWorkcell {
+  world: SimulationWorld;
+  clock: ScaledClock;
+  drivers: Map<string, InProcessModuleDriver>;
+  deliver(bagId: string, position: string): void;
+  stop(): void;
+}
+
+/** Every module of a layout as an in-process simulated device behind the module interface (no sockets). */
+export function simulateInProcess(layout: LayoutModel, options: Omit<SimulationOptions, 'environment'> = {}): InProcessWorkcell {
+  const world = new SimulationWorld();
+  const clock = new ScaledClock(options.timeScale ?? 1);
+  const seed = options.seed ?? 1;
+  const drivers = new Map<string, InProcessModuleDriver>();
+  for (const module of layout.layout.modules) {
+    const kind = layout.catalogue.kind(module.kind)!;
+    drivers.set(module.id, new InProcessModuleDriver({ moduleId: module.id, kind, world, clock, seed, faults: options.faults?.[module.id] ?? [], positions: (module.positions ?? ['port']).map((p) => `${module.id}.${p}`), locationGrades: locationGradesOf(module, layout) }));
+  }
+  const operator = simulatedOperator(layout, world, seed);
+  return {
+    world,
+    clock,
+    drivers,
+    deliver: operator.deliver,
+    stop() {
+      operator.detach();
+      for (const driver of drivers.values()) driver.device.stop();
     },
   };
 }
 
 async function startSila(module: ModuleConfig, common: SimulatedModuleOptions, layout: LayoutModel, directory: string): Promise<SimulatedModule> {
   const connection = module.connection.sila2!;
-  const zones = module.servesZones ?? [];
-  const locationGrades = Object.fromEntries(zones.flatMap((z) => (layout.zone(z)?.settlePlateLocations ?? []).map((l) => [l.id, layout.zone(z)!.grade] as const)));
+  const locationGrades = locationGradesOf(module, layout);
   const simulator = new SilaModuleSimulator({
     ...common,
     host: connection.host,

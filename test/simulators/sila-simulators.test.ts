@@ -31,7 +31,7 @@ async function module(id: string, kind: string, shared: { world: SimulationWorld
 async function loadedItems(simulator: SilaModuleSimulator): Promise<string[]> {
   const client = await SilaClient.connect({ host: '127.0.0.1', port: simulator.port, ca: simulator.server.certificatePem });
   try {
-    const feature = client.features.find((f) => f.originator === 'dev.workcell')!.identifier;
+    const feature = client.features.find((f) => f.originator === 'dev.workcell' && f.category === 'modules')!.identifier;
     return (await client.get(feature, 'LoadedItems')) as string[];
   } finally {
     client.close();

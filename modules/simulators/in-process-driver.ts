@@ -1,0 +1,138 @@
+/**
+ * The module interface straight onto a simulated device, without a protocol in between: the back end
+ * for property tests and capacity planning, where thousands of commands must run in seconds. The same
+ * behaviours, faults and world as the SiLA 2 and OPC UA simulators; only the wire is missing.
+ */
+import { randomUUID } from 'node:crypto';
+import { DefinedExecutionError } from '../../drivers/sila2/errors.ts';
+import { ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../../drivers/module.ts';
+import type { ModuleKind } from '../catalogue.ts';
+import type { ModuleState } from '../state-model.ts';
+import { SimulatedDevice, type SimulatedDeviceOptions } from './simulated-device.ts';
+
+interface Running {
+  token: ExecutionToken;
+  result: Promise<Record<string, ResultValue>>;
+  progress: ExecutionProgress[];
+  waiters: Set<() => void>;
+  done: boolean;
+}
+
+export class InProcessModuleDriver implements ModuleDriver {
+  readonly dedupesByKey = true;
+  readonly device: SimulatedDevice;
+  private readonly byKey = new Map<string, Running>();
+  private readonly byId = new Map<string, Running>();
+
+  constructor(options: SimulatedDeviceOptions) {
+    this.device = new SimulatedDevice(options);
+  }
+
+  get id(): string {
+    return this.device.options.moduleId;
+  }
+
+  get kind(): ModuleKind {
+    return this.device.options.kind;
+  }
+
+  capabilities(): string[] {
+    return Object.keys(this.kind.capabilities);
+  }
+
+  async execute(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
+    const known = this.byKey.get(options.idempotencyKey);
+    if (known) return this.wrap(known);
+    if (!this.kind.capabilities[capability]) throw new ModuleError(this.id, 'invalid', `a ${this.kind.kind} has no capability '${capability}'`);
+    // The device refuses at once what a protocol server would refuse before confirming.
+    if (this.device.state === 'running' && !this.kind.capabilities[capability]!.alongside) throw new ModuleError(this.id, 'defined', `${this.id} is busy with another command`, 'ModuleOccupied');
+    const running: Running = { token: { module: this.id, capability, protocol: 'sila2', id: randomUUID() }, result: Promise.resolve({}), progress: [], waiters: new Set(), done: false };
+    const notify = () => running.waiters.forEach((w) => w());
+    running.result = this.device
+      .run(capability, parameters, options.itemId, {
+        progress: (fraction, remainingSeconds) => {
+          running.progress.push({ fraction, remainingSeconds: remainingSeconds / this.device.options.clock.timeScale });
+          notify();
+        },
+      })
+      .catch((error: unknown) => {
+        throw error instanceof DefinedExecutionError ? new ModuleError(this.id, 'defined', error.message, error.identifier) : new ModuleError(this.id, 'device', (error as Error).message);
+      })
+      .finally(() => {
+        running.done = true;
+        notify();
+      });
+    running.result.catch(() => undefined);
+    this.byKey.set(options.idempotencyKey, running);
+    this.byId.set(running.token.id, running);
+    return this.wrap(running);
+  }
+
+  async reattach(token: ExecutionToken): Promise<Execution> {
+    const running = this.byId.get(token.id);
+    if (!running) throw new ModuleError(this.id, 'invalid', `no execution ${token.id} on ${this.id}`);
+    return this.wrap(running);
+  }
+
+  private wrap(running: Running): Execution {
+    return {
+      token: running.token,
+      async *progress(signal?: AbortSignal): AsyncIterable<ExecutionProgress> {
+        let seen = 0;
+        while (!signal?.aborted) {
+          while (seen < running.progress.length) yield running.progress[seen++]!;
+          if (running.done) return;
+          await new Promise<void>((resolve) => {
+            const wake = () => {
+              running.waiters.delete(wake);
+              signal?.removeEventListener('abort', wake);
+              resolve();
+            };
+            running.waiters.add(wake);
+            signal?.addEventListener('abort', wake, { once: true });
+          });
+        }
+      },
+      result: () => running.result,
+    };
+  }
+
+  async watchState(listener: (state: ModuleState) => void): Promise<() => void> {
+    listener(this.device.state);
+    return this.device.onState(listener);
+  }
+
+  async watchTelemetry(listener: (sample: TelemetrySample) => void): Promise<() => void> {
+    const units = new Map(Object.values(this.kind.capabilities).flatMap((c) => Object.entries(c.telemetry).map(([name, t]) => [name, t.unit] as const)));
+    return this.device.onTelemetry((channel, value) => listener({ module: this.id, channel, value, unit: units.get(channel) ?? '1', at: new Date(this.device.options.clock.now()) }));
+  }
+
+  private command(what: () => void): Promise<void> {
+    try {
+      what();
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(new ModuleError(this.id, 'defined', (error as Error).message, (error as DefinedExecutionError).identifier));
+    }
+  }
+
+  hold(): Promise<void> {
+    return this.command(() => this.device.hold());
+  }
+
+  resume(): Promise<void> {
+    return this.command(() => this.device.resume());
+  }
+
+  abort(): Promise<void> {
+    return this.command(() => this.device.abort());
+  }
+
+  clear(): Promise<void> {
+    return this.command(() => this.device.clear());
+  }
+
+  async close(): Promise<void> {
+    this.device.stop();
+  }
+}
