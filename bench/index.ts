@@ -3,6 +3,7 @@ import { machineLine } from './harness.ts';
 import { siLA2Benchmark } from './sila2.ts';
 import { opcuaBenchmark } from './opcua.ts';
 import { simulationBenchmark } from './simulation.ts';
+import { eventLogBenchmark, schedulingBenchmark, workcellBenchmark } from './orchestrator.ts';
 
 const durationMs = Number(process.env.WORKCELL_BENCH_SECONDS ?? 3) * 1000;
 const concurrency = Number(process.env.WORKCELL_BENCH_CONCURRENCY ?? 16);
@@ -12,4 +13,8 @@ console.log(`Workcell benchmarks; ${machineLine()}`);
 console.log(await siLA2Benchmark({ durationMs, concurrency, rounds }));
 console.log(await opcuaBenchmark({ durationMs, concurrency, rounds, subscriptionSeconds: Number(process.env.WORKCELL_BENCH_SUBSCRIPTION_SECONDS ?? 10) }));
 console.log(await simulationBenchmark({ moduleCounts: [50, 200, 400], scheduleSeconds: Number(process.env.WORKCELL_BENCH_SCHEDULE_SECONDS ?? 8) }));
+console.log(schedulingBenchmark(Number(process.env.WORKCELL_BENCH_DECISIONS ?? 5000)));
+console.log(eventLogBenchmark(Number(process.env.WORKCELL_BENCH_LOG_SECONDS ?? 3)));
+// Faster clocks outrun what the event log can record of 16 bioreactors' telemetry (see README, Benchmarks).
+console.log(await workcellBenchmark(Number(process.env.WORKCELL_BENCH_TIME_SCALE ?? 20_000)));
 process.exit(0);
