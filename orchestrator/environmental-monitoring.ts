@@ -34,7 +34,8 @@ export class EnvironmentalMonitoring {
   /** One command at a time per handler: it places and collects plates for every zone it serves. */
   private readonly handlerLocks = new Map<string, Promise<void>>();
   private plateCounter = 0;
-  private readonly rotation = new AbortController();
+  /** One per exposed plate's replacement timer, so that stopping cancels them all. */
+  private readonly rotations = new Set<AbortController>();
 
   constructor(
     private readonly layout: LayoutModel,
@@ -123,10 +124,14 @@ export class EnvironmentalMonitoring {
 
   /** Replaces a plate before it has been exposed for 4 h while the zone is still in use. */
   private async rotate(plate: ExposedPlate, near: ModuleConfig): Promise<void> {
+    const rotation = new AbortController();
+    this.rotations.add(rotation);
     try {
-      await this.clock.sleep(Math.max(0, plate.placedAt + MAX_EXPOSURE_MS - 5 * 60_000 - this.clock.now()), this.rotation.signal);
+      await this.clock.sleep(Math.max(0, plate.placedAt + MAX_EXPOSURE_MS - 5 * 60_000 - this.clock.now()), rotation.signal);
     } catch {
       return;
+    } finally {
+      this.rotations.delete(rotation);
     }
     await this.serialized(plate.zone, async () => {
       if (this.exposed.get(plate.zone) !== plate) return;
@@ -206,6 +211,6 @@ export class EnvironmentalMonitoring {
   }
 
   stop(): void {
-    this.rotation.abort();
+    for (const rotation of this.rotations) rotation.abort();
   }
 }

@@ -5,6 +5,7 @@
  * `insecure` is set).
  */
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { BinaryStore } from './binary-store.ts';
@@ -155,7 +156,8 @@ export class SilaServer {
   private readonly finishedExecutions: Execution[] = [];
   private readonly binaries: BinaryStore;
   private readonly grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 16 * 1024 * 1024 });
-  private readonly abort = new AbortController();
+  /** Ends every open stream when the server stops; each open stream listens to it (often more than ten). */
+  private readonly abort = unboundedAbortController();
   private readonly tls: TlsMaterial | undefined;
   private boundPort: number | undefined;
   private readonly executionLifetime: number;
@@ -676,6 +678,12 @@ export class SilaServer {
       ),
     );
   }
+}
+
+function unboundedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /** Resolves when the client cancels the stream, the stream closes, or `signal` aborts; leaves no listener behind. */

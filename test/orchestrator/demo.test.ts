@@ -1,0 +1,35 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EventLog } from '../../orchestrator/event-log.ts';
+import { buildRecord } from '../../orchestrator/record.ts';
+import { runCli } from '../support/cli.ts';
+
+describe('npm start', () => {
+  it('runs four simulated patients through the 4-lane workcell with live progress, and says where the records are', async () => {
+    expect(JSON.parse(readFileSync('package.json', 'utf8')).scripts.start).toBe('node bin/workcell.js demo');
+    const db = join(mkdtempSync(join(tmpdir(), 'workcell-demo-')), 'demo.db');
+    const result = await runCli(['demo', '--db', db], { timeoutMs: 240_000 });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('Workcell four-lane: simulated in this process');
+    for (const patient of ['P-001', 'P-002', 'P-003', 'P-004']) {
+      expect(result.stdout).toMatch(new RegExp(`^${patient} +lane-\\d +wash +on sep-[we] +running +ETA \\d\\d:\\d\\d UTC`, 'm'));
+      expect(result.stdout).toContain(`workcell record ${patient} --db ${db}`);
+    }
+    expect(result.stdout).toContain('4 batch(es) completed, 0 quarantined.');
+    expect(result.stdout).toContain(`Check every hash chain with: workcell verify ${db}`);
+    const log = new EventLog(db, { readonly: true });
+    try {
+      expect(log.verify().breaks).toEqual([]);
+      const record = buildRecord(log, 'P-001');
+      expect(record.steps.map((s) => s.step)).toEqual(['wash', 'electroporate', 'seed', 'expand', 'drain', 'concentrate']);
+      expect(record.environmentalMonitoring.length).toBeGreaterThan(0);
+      // The recurring samples of the culture ran between its segments.
+      expect(log.stream('P-001').filter((e) => e.type === 'command.issued' && e.data.capability === 'sample').length).toBe(3);
+    } finally {
+      log.close();
+    }
+  }, 300_000);
+});
