@@ -4,7 +4,7 @@
  * summarised per step), transfers with their scans, environmental monitoring, alarms, deviations and
  * operator actions, in time order. Review by exception: deviations and holds are also listed up front.
  */
-import type { EventLog, LogEntry } from './event-log.ts';
+import type { EventLog } from './event-log.ts';
 import type { BatchStarted } from './entries.ts';
 
 export interface TelemetrySummary {
@@ -237,9 +237,4 @@ function round(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   if (Math.abs(value) >= 1e5) return value.toExponential(3);
   return String(Math.round(value * 1000) / 1000);
-}
-
-/** Entries of a batch, for `--json` consumers that want everything. */
-export function recordEntries(log: EventLog, batchId: string): LogEntry[] {
-  return log.stream(batchId);
 }
