@@ -63,7 +63,8 @@ export class BatchJournal {
     return this.log.append({ stream: this.batchId, type, at: this.now(), data });
   }
 
+  /** The batch's entries except telemetry samples (which outnumber the rest by far). */
   entries(): LogEntry[] {
-    return this.log.stream(this.batchId);
+    return this.log.stream(this.batchId, { withoutTelemetry: true });
   }
 }

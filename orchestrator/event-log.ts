@@ -156,8 +156,9 @@ export class EventLog {
     return () => this.listeners.delete(listener);
   }
 
-  stream(stream: string): LogEntry[] {
-    return (this.db.prepare('SELECT * FROM events WHERE stream = ? ORDER BY stream_seq').all(stream) as Row[]).map(fromRow);
+  stream(stream: string, options: { withoutTelemetry?: boolean } = {}): LogEntry[] {
+    const sql = options.withoutTelemetry ? "SELECT * FROM events WHERE stream = ? AND type <> 'telemetry' ORDER BY stream_seq" : 'SELECT * FROM events WHERE stream = ? ORDER BY stream_seq';
+    return (this.db.prepare(sql).all(stream) as Row[]).map(fromRow);
   }
 
   /** Entries appended after `seq` (by any process), in order. */

@@ -86,6 +86,8 @@ interface PendingAllocation {
   parkKey: string;
   /** Set while (or once) the material moves to storage; a grant waits for it. */
   parking?: Promise<void>;
+  /** Moves to storage that failed (a misread, say); each try has a key of its own. */
+  failedParks: number;
 }
 
 /** Parses a schedule from the text a batch recorded when it started. */
@@ -497,6 +499,7 @@ export class Orchestrator {
         request: { batchId: batch.identity.batchId, stepId: step.id, capability: step.capability, candidates, holdDeadline: hold, waitingSince: this.clock.now(), avoid: [...avoid] },
         grant: resolve,
         parkKey,
+        failedParks: 0,
       });
       queueMicrotask(() => this.schedule());
     });
@@ -561,7 +564,7 @@ export class Orchestrator {
   private parkIfBlocking(batchId: string): void {
     const pending = this.pending.get(batchId);
     const batch = this.batches.get(batchId);
-    if (!pending || !batch || pending.parking) return;
+    if (!pending || !batch || pending.parking || pending.failedParks >= 3) return;
     const here = this.gate.whereIs(batchId);
     const module = here ? this.layout.modules.get(here.split('.')[0]!) : undefined;
     if (!module) return;
@@ -576,9 +579,12 @@ export class Orchestrator {
     this.parkingSlots.add(slot);
     batch.status.phase = 'transfer';
     pending.parking = this.gate
-      .transfer(batch.identity, slot, pending.parkKey)
+      .transfer(batch.identity, slot, `${pending.parkKey}.${pending.failedParks + 1}`)
       .catch((error: Error) => {
         batch.journal.write('alarm', { kind: 'storage', message: `could not move the material to ${slot} while waiting: ${error.message}` });
+        // Let the next scheduling round try again (a one-off misread must not leave a deadlock behind).
+        pending.failedParks++;
+        pending.parking = undefined;
       })
       .finally(() => {
         this.parkingSlots.delete(slot);
@@ -641,8 +647,9 @@ export class Orchestrator {
       batch.status.note = message;
     }
     let answer: LogEntry | undefined;
+    // Answers may come from another process (`workcell resolve`): read only this kind of entry, by index.
     await this.waitUntil(() => {
-      answer = batch.journal.entries().find((e) => e.seq > since && e.type === 'hold.resolved');
+      answer = this.options.log.since(since, ['hold.resolved']).find((e) => e.stream === batch.identity.batchId);
       return answer !== undefined;
     });
     const action = answer!.data.action as HoldAction;
@@ -655,8 +662,11 @@ export class Orchestrator {
   // ---- the loop ----------------------------------------------------------------------------------
 
   private observe(entry: LogEntry): void {
-    const batch = this.batches.get(entry.stream);
-    if (batch && entry.type === 'telemetry') batch.lastValues.set(String(entry.data.channel), Number(entry.data.value));
+    if (entry.type === 'telemetry' || entry.type === 'module.state') {
+      // Sensor samples change nobody's wait; waking every waiter for each would make the loop quadratic.
+      if (entry.type === 'telemetry') this.batches.get(entry.stream)?.lastValues.set(String(entry.data.channel), Number(entry.data.value));
+      return;
+    }
     if (entry.type === 'module.released' || entry.type === 'line-clearance.completed' || entry.type === 'transfer.completed') queueMicrotask(() => this.schedule());
     this.wake();
   }
