@@ -31,8 +31,7 @@ export async function measure(operation: () => Promise<unknown>, options: { dura
   await run(options.warmupMs ?? 500, false);
   const { latencies, seconds } = await run(options.durationMs, true);
   latencies.sort((a, b) => a - b);
-  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? NaN;
-  return { operations: latencies.length, seconds, perSecond: latencies.length / seconds, p50Ms: percentile(50), p99Ms: percentile(99) };
+  return { operations: latencies.length, seconds, perSecond: latencies.length / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
 }
 
 /**
@@ -68,3 +67,8 @@ export function table(title: string, headers: string[], rows: string[][]): strin
 export const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')}/s`;
 export const ms = (n: number) => `${n.toFixed(2)} ms`;
 export const percent = (n: number) => `${(n * 100).toFixed(0)}%`;
+
+/** The value below which a fraction `p` of sorted samples lie (NaN for none). */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { AttributeIds, DataType, StatusCodes, Variant, type ClientSession, type UAObject, type UAVariable } from 'node-opcua';
 import { LadsServer } from '../drivers/opcua/lads-server.ts';
 import { OpcUaDriver } from '../drivers/opcua/client.ts';
-import { interleaved, ms, percent, rate, table } from './harness.ts';
+import { interleaved, ms, percent, percentile, rate, table } from './harness.ts';
 import { freePort } from '../test/support/ports.ts';
 
 const VENDOR = 'urn:workcell:bench';
@@ -106,11 +106,10 @@ async function measureSubscription(driver: OpcUaDriver, device: string[], channe
   await subscription.close();
   const expected = ticks * ITEMS;
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? NaN;
   const lost = expected - received;
   return table(
     `Subscription: ${ITEMS} monitored items changing at 10 Hz for ${seconds} s (sampling 50 ms, one subscription)`,
     ['expected', 'delivered', 'lost', 'gaps in sequence', 'target', 'result', 'latency p50', 'p95', 'p99', 'max'],
-    [[String(expected), String(received), String(lost), String(gaps), 'no loss', lost === 0 && gaps === 0 ? 'met' : 'NOT met', ms(pct(50)), ms(pct(95)), ms(pct(99)), ms(latencies.at(-1) ?? NaN)]],
+    [[String(expected), String(received), String(lost), String(gaps), 'no loss', lost === 0 && gaps === 0 ? 'met' : 'NOT met', ms(percentile(latencies, 0.5)), ms(percentile(latencies, 0.95)), ms(percentile(latencies, 0.99)), ms(latencies.at(-1) ?? NaN)]],
   );
 }

@@ -1,6 +1,7 @@
 /** Commands over a run's database: status, holds, resolve, record, verify. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { timeOfDay } from '../modules/clock.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { openHold, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
 import { buildRecord, formatRecord } from '../orchestrator/record.ts';
@@ -9,13 +10,35 @@ import { parseArgs, option } from './args.ts';
 import { DEFAULT_DATABASE } from './run.ts';
 import { UsageError, type Command } from './main.ts';
 
-function openDatabase(file: string | undefined, options: { readonly: boolean }): EventLog {
+/** Opens a run's database (an existing one only: a typo must not create an empty log), runs `use`, closes it. */
+function withDatabase<T>(file: string | undefined, options: { readonly: boolean }, use: (log: EventLog) => T): T {
   const database = resolve(file ?? DEFAULT_DATABASE);
   if (!existsSync(database)) throw new Error(`no database ${database}`);
-  return new EventLog(database, { readonly: options.readonly });
+  const log = new EventLog(database, { readonly: options.readonly });
+  try {
+    return use(log);
+  } finally {
+    log.close();
+  }
 }
 
-const time = (ms: number | undefined) => (ms === undefined ? '-' : `${new Date(ms).toISOString().slice(11, 16)} UTC`);
+interface OpenHoldView {
+  batchId: string;
+  step: string;
+  kind: string;
+  message: string;
+  actions: string[];
+  since: number;
+}
+
+function openHolds(log: EventLog): OpenHoldView[] {
+  return log.ofType('batch.started').flatMap((b) => {
+    const hold = openHold(log.stream(b.stream));
+    return hold ? [{ batchId: b.stream, step: String(hold.data.step), kind: String(hold.data.kind), message: String(hold.data.message), actions: (hold.data.actions as string[] | undefined) ?? [], since: hold.at }] : [];
+  });
+}
+
+const time = (ms: number | undefined) => (ms === undefined ? '-' : timeOfDay(ms));
 
 export const statusCommand: Command = {
   name: 'status',
@@ -23,14 +46,10 @@ export const statusCommand: Command = {
   usage: 'workcell status [--db FILE] [--json]',
   async run(args) {
     const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
-    const log = openDatabase(option(parsed, 'db'), { readonly: true });
-    try {
+    return withDatabase(option(parsed, 'db'), { readonly: true }, (log) => {
       const live = log.readStatus().find((s) => s.key === 'orchestrator');
       const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string }>; plates: string[] } | undefined;
-      const holds = log.ofType('batch.started').flatMap((b) => {
-        const hold = openHold(log.stream(b.stream));
-        return hold ? [{ batchId: b.stream, step: String(hold.data.step), kind: String(hold.data.kind), message: String(hold.data.message), since: hold.at }] : [];
-      });
+      const holds = openHolds(log);
       const alarms = log.ofType('alarm').slice(-10);
       if (parsed.flags.has('json')) {
         process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
@@ -67,9 +86,7 @@ export const statusCommand: Command = {
       }
       process.stdout.write(`${lines.join('\n')}\n`);
       return 0;
-    } finally {
-      log.close();
-    }
+    });
   },
 };
 
@@ -79,22 +96,16 @@ export const holdsCommand: Command = {
   usage: 'workcell holds [--db FILE] [--json]',
   async run(args) {
     const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
-    const log = openDatabase(option(parsed, 'db'), { readonly: true });
-    try {
-      const holds = log.ofType('batch.started').flatMap((b) => {
-        const hold = openHold(log.stream(b.stream));
-        return hold ? [{ batchId: b.stream, step: hold.data.step, kind: hold.data.kind, message: hold.data.message, actions: hold.data.actions, since: new Date(hold.at).toISOString() }] : [];
-      });
-      if (parsed.flags.has('json')) process.stdout.write(`${JSON.stringify(holds, null, 2)}\n`);
+    return withDatabase(option(parsed, 'db'), { readonly: true }, (log) => {
+      const holds = openHolds(log);
+      if (parsed.flags.has('json')) process.stdout.write(`${JSON.stringify(holds.map((h) => ({ ...h, since: new Date(h.since).toISOString() })), null, 2)}\n`);
       else if (holds.length === 0) process.stdout.write('No open holds.\n');
       else {
-        for (const h of holds) process.stdout.write(`${h.batchId} at ${String(h.step)} (${String(h.kind)}) since ${h.since}\n  ${String(h.message)}\n  actions: ${(h.actions as string[]).join(' | ')}\n`);
+        for (const h of holds) process.stdout.write(`${h.batchId} at ${h.step} (${h.kind}) since ${new Date(h.since).toISOString()}\n  ${h.message}\n  actions: ${h.actions.join(' | ')}\n`);
         process.stdout.write(`Answer with: workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME --db ${log.file}\n`);
       }
       return 0;
-    } finally {
-      log.close();
-    }
+    });
   },
 };
 
@@ -112,14 +123,11 @@ export const resolveCommand: Command = {
     const user = option(parsed, 'user');
     if (!reason?.trim()) throw new UsageError('--reason TEXT is required: every answer is recorded with why');
     if (!user?.trim()) throw new UsageError('--user NAME is required: every answer is recorded with who');
-    const log = openDatabase(option(parsed, 'db'), { readonly: false });
-    try {
+    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
       const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, user });
       process.stdout.write(`Recorded: ${user} answered the hold of ${batchId} at ${String(entry.data.step)} with ${action} (${reason}).\n`);
       return 0;
-    } finally {
-      log.close();
-    }
+    });
   },
 };
 
@@ -131,14 +139,11 @@ export const recordCommand: Command = {
     const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
     const batchId = parsed.positional[0];
     if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
-    const log = openDatabase(option(parsed, 'db'), { readonly: true });
-    try {
+    return withDatabase(option(parsed, 'db'), { readonly: true }, (log) => {
       const record = buildRecord(log, batchId);
       process.stdout.write(parsed.flags.has('json') ? `${JSON.stringify(record, null, 2)}\n` : formatRecord(record));
       return 0;
-    } finally {
-      log.close();
-    }
+    });
   },
 };
 
@@ -150,8 +155,7 @@ export const verifyCommand: Command = {
     const parsed = parseArgs(args, {});
     const file = parsed.positional[0];
     if (!file || parsed.positional.length > 1) throw new UsageError('name one database file');
-    const log = openDatabase(file, { readonly: true });
-    try {
+    return withDatabase(file, { readonly: true }, (log) => {
       const result = log.verify();
       if (result.breaks.length === 0) {
         process.stdout.write(`${log.file}: ${result.entries} entries in ${result.streams} chains, all intact.\n`);
@@ -159,8 +163,6 @@ export const verifyCommand: Command = {
       }
       for (const b of result.breaks) process.stdout.write(`${log.file}: ${b.problem}: ${b.message}\n`);
       return 1;
-    } finally {
-      log.close();
-    }
+    });
   },
 };

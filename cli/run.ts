@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import { loadWorkcell } from '../config/validate.ts';
+import { timeOfDay } from '../modules/clock.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { Orchestrator, type BatchSpec, type BatchStatus } from '../orchestrator/orchestrator.ts';
@@ -133,7 +134,7 @@ class ProgressPrinter {
       const what = `${b.step} ${b.module ?? ''} ${b.phase} ${b.phase === 'held' ? b.note ?? '' : ''}`;
       if (this.last.get(b.batchId) === what) continue;
       this.last.set(b.batchId, what);
-      const eta = b.expectedFinish !== undefined ? `  ETA ${new Date(b.expectedFinish).toISOString().slice(11, 16)} UTC` : '';
+      const eta = b.expectedFinish !== undefined ? `  ETA ${timeOfDay(b.expectedFinish)}` : '';
       const where = b.module ? ` on ${b.module}` : '';
       const note = b.phase === 'held' || (b.phase === 'waiting' && b.note) ? `  (${b.note})` : '';
       process.stdout.write(`${b.patient.padEnd(7)} ${b.lane.padEnd(7)} ${b.step.padEnd(14)}${where.padEnd(12)} ${b.phase}${eta}${note}\n`);

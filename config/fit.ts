@@ -1,6 +1,7 @@
 /**
  * Whether a schedule can run on a layout: every lane has a module for every step, material can be
- * carried from each step's module to the next one's, and monitored steps have settle plates.
+ * carried from each step's module to the next one's, monitored steps have settle plates, and batches
+ * that return to a module have somewhere to make way.
  */
 import type { LayoutModel, ModuleConfig } from './layout.ts';
 import type { ScheduleModel, Step } from './schedule.ts';
@@ -22,6 +23,7 @@ export function checkFit(layout: LayoutModel, schedule: ScheduleModel, scheduleS
       }
     });
     checkTransfers(layout, lane, steps, candidates, scheduleSource);
+    checkCircularWait(layout, lane, steps, candidates, scheduleSource);
   }
   steps.forEach((step, i) => {
     if (step.environmentalMonitoring) checkMonitoring(layout, step, i, scheduleSource);
@@ -79,5 +81,26 @@ function checkTransfers(layout: LayoutModel, lane: string, steps: Step[], candid
     if (output.length && !output.some((p) => origin.place === p || layout.robotsConnecting(origin.place, p, lane).length > 0)) {
       report('output', `in lane '${lane}' of layout '${layout.id}', no robot arm can carry the product from '${origin.place}' to an output position (${output.join(', ')})`);
     }
+  }
+}
+
+/**
+ * A schedule that leaves a module and comes back to it later (wash on a separator, electroporate, then
+ * concentrate on the same separator) lets two batches of a lane each hold the module the other needs
+ * next. The orchestrator breaks that by moving one bag to storage; a lane with no storage slot cannot.
+ */
+function checkCircularWait(layout: LayoutModel, lane: string, steps: Step[], candidates: ModuleConfig[][], source: YamlSource): void {
+  if (layout.workcellPositions('storage', lane).length > 0) return;
+  for (let later = 2; later < steps.length; later++) {
+    const leftAfter = (m: ModuleConfig, i: number) => candidates.slice(i + 1, later).some((between) => !between.includes(m));
+    const returnsTo = candidates[later]!.find((m) => candidates.slice(0, later).some((earlier, i) => earlier.includes(m) && leftAfter(m, i)));
+    if (!returnsTo) continue;
+    source.reportAt(
+      ['steps', later, 'capability'],
+      `step '${steps[later]!.id}' returns to module '${returnsTo.id}' after other modules; in lane '${lane}' of layout '${layout.id}' two batches can then each wait for the module the other holds, and the lane has no storage slot to make way`,
+      'value',
+      'warning',
+    );
+    return;
   }
 }

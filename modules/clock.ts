@@ -10,6 +10,13 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** "10:42 UTC"; with `today` (ms) given, "11-30 10:42 UTC" when `ms` falls on another day. */
+export function timeOfDay(ms: number, today?: number): string {
+  const iso = new Date(ms).toISOString();
+  const sameDay = today === undefined || iso.slice(0, 10) === new Date(today).toISOString().slice(0, 10);
+  return `${sameDay ? '' : `${iso.slice(5, 10)} `}${iso.slice(11, 16)} UTC`;
+}
+
 export class ScaledClock implements Clock {
   private realStart = performance.now();
   private scale: number;
@@ -50,6 +57,13 @@ export class ScaledClock implements Clock {
         due: this.now() + ms,
         timer: undefined as unknown as NodeJS.Timeout,
         fire: () => {
+          // Node's timers run on a coarser clock than performance.now() and may fire a little early:
+          // a sleep never ends before its due time (a hold-time deviation must not predate its deadline).
+          const left = sleeper.due - this.now();
+          if (left > 0) {
+            sleeper.timer = setTimeout(sleeper.fire, Math.max(1, left / this.scale));
+            return;
+          }
           this.sleeping.delete(sleeper);
           signal?.removeEventListener('abort', onAbort);
           resolve();

@@ -6,7 +6,7 @@
  * Plate state lives in the workcell stream of the log, so a restart picks up exposed and incubating plates.
  */
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
-import type { Clock } from '../modules/clock.ts';
+import { timeOfDay, type Clock } from '../modules/clock.ts';
 import { WORKCELL_STREAM, type EventLog } from './event-log.ts';
 import type { MaterialGate } from './material-gate.ts';
 import type { ResultValue } from '../drivers/module.ts';
@@ -207,7 +207,7 @@ export class EnvironmentalMonitoring {
 
   /** Plates exposed or incubating, for `workcell status`. */
   summary(): string[] {
-    return [...this.exposed.values()].map((p) => `${p.plateId} exposed at ${p.location} (${p.zone}) since ${new Date(p.placedAt).toISOString().slice(11, 16)} UTC for ${[...p.batches].join(', ') || 'no batch yet'}`);
+    return [...this.exposed.values()].map((p) => `${p.plateId} exposed at ${p.location} (${p.zone}) since ${timeOfDay(p.placedAt)} for ${[...p.batches].join(', ') || 'no batch yet'}`);
   }
 
   stop(): void {

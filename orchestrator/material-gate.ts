@@ -48,10 +48,10 @@ export interface CommandRequest {
   onProgress?: (progress: ExecutionProgress) => void;
 }
 
-/** Watchdog: how long past the expected duration a command may go without finishing. */
+/** Watchdog: how long past the expected duration, and since its last progress, a command may go without finishing. */
 export function watchdogMargin(expectedSeconds: number, timeScale: number): number {
   // The last term keeps the margin above a few real seconds, however fast the clock runs.
-  return Math.max(expectedSeconds * 0.5, 15 * 60, 3 * timeScale);
+  return Math.max(expectedSeconds * 0.5, 15 * 60, 5 * timeScale);
 }
 
 interface CommandHistory {
@@ -76,7 +76,6 @@ export class MaterialGate {
   private readonly stops: Array<() => void> = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly batches = new Map<string, BatchIdentity>();
-  private readonly applied = new Set<number>();
 
   constructor(
     private readonly layout: LayoutModel,
@@ -87,7 +86,11 @@ export class MaterialGate {
     log.subscribe((entry) => this.apply(entry));
   }
 
-  /** Rebuilds the gate's state from the log (after a restart): occupancy, locations, clearances, commands. */
+  /**
+   * Rebuilds the gate's state from the log (after a restart): occupancy, locations, clearances, commands.
+   * The whole log is applied in order, entries already seen live included: every effect of an entry
+   * sets state, so applying it again in its place leaves the state the log describes.
+   */
   replay(entries: readonly LogEntry[]): void {
     for (const entry of entries) this.apply(entry);
   }
@@ -97,8 +100,6 @@ export class MaterialGate {
   }
 
   private apply(entry: LogEntry): void {
-    if (this.applied.has(entry.seq)) return;
-    this.applied.add(entry.seq);
     const data = entry.data as Record<string, string>;
     switch (entry.type as EntryType) {
       case 'module.reserved':
@@ -187,6 +188,12 @@ export class MaterialGate {
 
   whereIs(batchId: string): string | undefined {
     return this.location.get(batchId);
+  }
+
+  /** The module the batch's material is in, if it is in one (not at a workcell position). */
+  moduleHolding(batchId: string): ModuleConfig | undefined {
+    const here = this.location.get(batchId);
+    return here ? this.moduleAt(here) : undefined;
   }
 
   private moduleAt(position: string): ModuleConfig | undefined {
@@ -345,6 +352,13 @@ export class MaterialGate {
     return mine;
   }
 
+  /** The longest a robot of the lane takes to move material into or out of any of these modules (the layout's transfer time), s. */
+  handlingSeconds(moduleIds: readonly string[], lane: string): number {
+    const arms = this.layout.robotArms(lane);
+    const positions = moduleIds.flatMap((id) => this.layout.positionsOf(this.layout.modules.get(id)!).slice(0, 1));
+    return Math.max(0, ...positions.flatMap((position) => arms.filter((arm) => arm.reach?.positions.includes(position)).map((arm) => this.transferSeconds(arm, position, position))));
+  }
+
   private transferSeconds(arm: ModuleConfig, from: string, to: string): number {
     const specific = arm.reach?.transferTimes?.find((t) => (t.from === from && t.to === to) || (t.from === to && t.to === from));
     const parsed = parseDuration(specific?.time ?? arm.reach?.transferTime ?? 60);
@@ -376,6 +390,8 @@ export class MaterialGate {
     if (history?.results) return history.results;
     // A key that failed stays failed (a retry is a new attempt with a key of its own).
     if (history?.error !== undefined) throw new ModuleError(moduleId, history.error.kind, history.error.message.replace(`${moduleId}: `, ''), history.error.code);
+    const recordFailure = (error: unknown) =>
+      this.write(batch, 'command.failed', { key: request.key, module: moduleId, message: (error as Error).message, code: (error as ModuleError).code ?? null, errorKind: (error as ModuleError).kind ?? null });
     let execution: Execution;
     if (history?.token) {
       execution = await driver.reattach(history.token);
@@ -387,31 +403,43 @@ export class MaterialGate {
       try {
         execution = await driver.execute(request.capability, request.parameters, { idempotencyKey: request.key, itemId: request.itemId, batchId: batch.batchId, stepId: request.stepId });
       } catch (error) {
-        this.write(batch, 'command.failed', { key: request.key, module: moduleId, message: (error as Error).message, code: (error as ModuleError).code ?? null, errorKind: (error as ModuleError).kind ?? null });
+        recordFailure(error);
         throw error;
       }
       this.write(batch, 'command.accepted', { key: request.key, module: moduleId, token: execution.token, repeated: history !== undefined });
     }
     const watchdog = new AbortController();
+    const startedAt = this.clock.now();
+    const marginMs = watchdogMargin(request.expectedSeconds, this.clock.timeScale) * 1000;
+    // A command still advancing is slow, not hung (a busy host delivers results late, too).
+    let lastAdvance = startedAt;
+    let furthest = -1;
     const followProgress = (async () => {
-      for await (const progress of execution.progress(watchdog.signal)) request.onProgress?.(progress);
+      for await (const progress of execution.progress(watchdog.signal)) {
+        if (progress.fraction > furthest) {
+          furthest = progress.fraction;
+          lastAdvance = this.clock.now();
+        }
+        request.onProgress?.(progress);
+      }
     })().catch(() => undefined);
-    const limitMs = (request.expectedSeconds + watchdogMargin(request.expectedSeconds, this.clock.timeScale)) * 1000;
-    const hung = this.clock.sleep(limitMs, watchdog.signal).then(
-      () => 'hung' as const,
-      () => 'stopped' as const,
-    );
+    const hungAt = () => Math.max(startedAt + request.expectedSeconds * 1000 + marginMs, lastAdvance + marginMs);
+    const hung = (async () => {
+      while (this.clock.now() < hungAt()) await this.clock.sleep(hungAt() - this.clock.now(), watchdog.signal);
+      return 'hung' as const;
+    })().catch(() => 'stopped' as const);
     try {
       const outcome = await Promise.race([execution.result(), hung]);
       if (outcome === 'hung' || outcome === 'stopped') {
-        this.write(batch, 'alarm', { kind: 'watchdog', module: moduleId, message: `${request.capability} on ${moduleId} has not finished ${Math.round(limitMs / 60_000)} min after it started (expected ${Math.round(request.expectedSeconds / 60)} min)` });
+        const minutesSince = (t: number) => Math.round((this.clock.now() - t) / 60_000);
+        this.write(batch, 'alarm', { kind: 'watchdog', module: moduleId, message: `${request.capability} on ${moduleId} has not finished ${minutesSince(startedAt)} min after it started (expected ${Math.round(request.expectedSeconds / 60)} min; last progress ${minutesSince(lastAdvance)} min ago)` });
         throw new HoldRequired('watchdog', `${request.capability} on ${moduleId} appears hung (no result within its expected duration plus margin)`);
       }
       this.write(batch, 'command.completed', { key: request.key, module: moduleId, results: outcome });
       return outcome;
     } catch (error) {
       if (error instanceof HoldRequired) throw error;
-      this.write(batch, 'command.failed', { key: request.key, module: moduleId, message: (error as Error).message, code: (error as ModuleError).code ?? null, errorKind: (error as ModuleError).kind ?? null });
+      recordFailure(error);
       throw error;
     } finally {
       // The progress stream ends on its own; waiting for it would delay the step by one more update.

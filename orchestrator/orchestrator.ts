@@ -17,7 +17,7 @@ import { ModuleError, type ModuleDriver, type ParameterValue, type ResultValue }
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { BatchJournal, type BatchStarted, type HoldAction } from './entries.ts';
 import { HoldRequired, MaterialGate, type BatchIdentity } from './material-gate.ts';
-import { DeadlineFirstScheduler, type AllocationRequest, type ModuleView, type Scheduler } from './scheduler.ts';
+import { DeadlineFirstScheduler, type AllocationRequest, type ChainLink, type ModuleView, type Scheduler } from './scheduler.ts';
 import { batchMachine, FINISH, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
 import { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 
@@ -76,7 +76,10 @@ interface ActiveBatch {
   actor?: AnyActorRef;
   done: Promise<void>;
   finished: () => void;
-  lastValues: Map<string, number>;
+  /** The latest sample of each telemetry channel attributed to the batch, for `when` conditions. */
+  latestTelemetry: Map<string, number>;
+  /** The hold whose answer this process has acted on: an answer is acted on once, whatever follows. */
+  actedOnHold?: number;
 }
 
 interface PendingAllocation {
@@ -200,7 +203,7 @@ export class Orchestrator {
       status: { batchId: started.batchId, patient: started.patient, lane: started.lane, step: position.at === 'finishing' ? 'finish' : position.step, phase: 'waiting' },
       done,
       finished,
-      lastValues: new Map(),
+      latestTelemetry: new Map(),
     };
     this.batches.set(started.batchId, batch);
     const machine = batchMachine(schedule.schedule, {
@@ -318,6 +321,7 @@ export class Orchestrator {
       }
       this.endHoldTime(batch);
       batch.status.phase = 'running';
+      this.expectRelease(batch, step, moduleId, batch.schedule.expectedDuration(step));
       const results = await this.execute(batch, step, moduleId, key);
       this.checkControls(batch, step, results);
       batch.journal.write('step.completed', { step: step.id, attempt, module: moduleId, parameters: batch.schedule.normalizedParameters(step), results });
@@ -342,15 +346,16 @@ export class Orchestrator {
     const total = Number(parameters.duration ?? 0) * secondsPerUnit;
     const every = recurring.map((r) => (r.every !== undefined ? (parseDuration(r.every) as { value: number }).value : undefined)).filter((v): v is number => v !== undefined && v > 0);
     if (recurring.length === 0 || !(total > 0) || every.length === 0) {
-      return this.runCommand(batch, step, step.capability, parameters, moduleId, key('run'), batch.schedule.expectedDuration(step));
+      return this.runCommand(batch, step, step.capability, parameters, moduleId, { key: key('run'), expectedSeconds: batch.schedule.expectedDuration(step), stepSecondsAfter: 0 });
     }
     // The device runs one command at a time: the culture runs in segments with the recurring work between them.
     const segment = Math.min(...every);
     let elapsed = 0;
     let results: Record<string, ResultValue> = {};
     for (let i = 0; elapsed < total; i++) {
+      this.expectRelease(batch, step, moduleId, total - elapsed);
       const length = Math.min(segment, total - elapsed);
-      results = await this.runCommand(batch, step, step.capability, { ...parameters, duration: length / secondsPerUnit }, moduleId, key(`run.${i}`), length);
+      results = await this.runCommand(batch, step, step.capability, { ...parameters, duration: length / secondsPerUnit }, moduleId, { key: key(`run.${i}`), expectedSeconds: length, stepSecondsAfter: total - elapsed - length });
       elapsed += length;
       if (elapsed >= total) break;
       for (const extra of recurring) await this.runRecurring(batch, step, extra, elapsed, moduleId, key(`${extra.id}.${i}`));
@@ -365,14 +370,24 @@ export class Orchestrator {
     const parameters = batch.schedule.normalizedParameters(extra);
     const capability = batch.schedule.catalogue.capability(extra.capability);
     const estimate = capability ? batch.schedule.expectedDuration({ id: extra.id, capability: extra.capability, parameters: extra.parameters }) : 60;
-    const results = await this.runCommand(batch, step, extra.capability, parameters, moduleId, commandKey, estimate, extra.id);
+    const results = await this.runCommand(batch, step, extra.capability, parameters, moduleId, { key: commandKey, expectedSeconds: estimate, label: extra.id });
     this.checkControls(batch, { ...step, id: extra.id, capability: extra.capability, controls: extra.controls }, results);
   }
 
-  private async runCommand(batch: ActiveBatch, step: Step, capabilityRef: string, parameters: Record<string, ParameterValue>, moduleId: string, key: string, expectedSeconds: number, label = step.id): Promise<Record<string, ResultValue>> {
+  /**
+   * One device command of a step. `stepSecondsAfter` marks the step's own work (not recurring work in
+   * between): how much of the step remains after this command, so progress can update the release estimate.
+   */
+  private async runCommand(
+    batch: ActiveBatch,
+    step: Step,
+    capabilityRef: string,
+    parameters: Record<string, ParameterValue>,
+    moduleId: string,
+    command: { key: string; expectedSeconds: number; label?: string; stepSecondsAfter?: number },
+  ): Promise<Record<string, ResultValue>> {
+    const { key, expectedSeconds, label = step.id, stepSecondsAfter } = command;
     const capability = capabilityRef.slice(capabilityRef.indexOf('.') + 1);
-    const started = this.clock.now();
-    this.busyUntil.set(moduleId, started + expectedSeconds * 1000);
     const results = await this.gate.command({
       batch: batch.identity,
       module: moduleId,
@@ -384,10 +399,9 @@ export class Orchestrator {
       itemId: batch.identity.bagId,
       onProgress: (progress) => {
         batch.status.progress = progress.fraction;
-        if (progress.remainingSeconds !== undefined) this.busyUntil.set(moduleId, this.clock.now() + progress.remainingSeconds * this.clock.timeScale * 1000);
+        if (stepSecondsAfter !== undefined && progress.remainingSeconds !== undefined) this.expectRelease(batch, step, moduleId, progress.remainingSeconds * this.clock.timeScale + stepSecondsAfter);
       },
     });
-    for (const [name, value] of Object.entries(results)) if (typeof value === 'number') batch.lastValues.set(name, value);
     return results;
   }
 
@@ -408,17 +422,39 @@ export class Orchestrator {
     }
   }
 
+  /** A `when` condition: an earlier step's result (`STEP.RESULT`) from the log, or the latest telemetry sample. */
   private conditionMet(batch: ActiveBatch, condition: Condition, capabilityRef: string): boolean {
-    const name = condition.result ?? condition.telemetry!;
-    const value = batch.lastValues.get(name);
-    if (value === undefined) return false;
-    const capability = this.layout.catalogue.capability(capabilityRef);
-    const kind = capability?.kind;
-    const unit = Object.values(kind?.capabilities ?? {}).map((c) => c.results[name]?.unit ?? c.telemetry[name]?.unit).find(Boolean) ?? '1';
-    const bound = (q: Condition['below']) => (q === undefined ? undefined : (parseQuantityIn(q, unit) as { value: number }).value);
+    const subject = condition.result !== undefined ? this.resultOf(batch, condition.result) : this.telemetryOf(batch, condition.telemetry!, capabilityRef);
+    if (!subject) return false;
+    const bound = (q: Condition['below']) => (q === undefined ? undefined : (parseQuantityIn(q, subject.unit) as { value: number }).value);
     const below = bound(condition.below);
     const above = bound(condition.above);
-    return (below === undefined || value < below) && (above === undefined || value > above);
+    return (below === undefined || subject.value < below) && (above === undefined || subject.value > above);
+  }
+
+  /** The latest value of an earlier step's (or recurring work's) result, read from the log so that it holds after a restart. */
+  private resultOf(batch: ActiveBatch, reference: string): { value: number; unit: string } | undefined {
+    const [stepId, name = ''] = reference.split('.');
+    const step = batch.schedule.schedule.steps.flatMap((s): Array<Step | RecurringStep> => [s, ...(s.during ?? [])]).find((s) => s.id === stepId);
+    if (!step) return undefined;
+    const unit = batch.schedule.catalogue.capability(step.capability)?.spec.results[name]?.unit ?? '1';
+    const entries = batch.journal.entries();
+    const stepOfKey = new Map(entries.filter((e) => e.type === 'command.issued').map((e) => [String(e.data.key), String(e.data.step)]));
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i]!;
+      if (entry.type !== 'command.completed' || stepOfKey.get(String(entry.data.key)) !== stepId) continue;
+      const value = (entry.data.results as Record<string, unknown>)[name];
+      if (typeof value === 'number') return { value, unit };
+    }
+    return undefined;
+  }
+
+  private telemetryOf(batch: ActiveBatch, channel: string, capabilityRef: string): { value: number; unit: string } | undefined {
+    const value = batch.latestTelemetry.get(channel);
+    if (value === undefined) return undefined;
+    const kind = this.layout.catalogue.capability(capabilityRef)?.kind;
+    const unit = Object.values(kind?.capabilities ?? {}).map((c) => c.telemetry[channel]?.unit).find(Boolean) ?? '1';
+    return { value, unit };
   }
 
   // ---- material in and out ---------------------------------------------------------------------
@@ -478,7 +514,10 @@ export class Orchestrator {
         where = output;
       } catch (error) {
         if (attempt === 3) batch.journal.write('alarm', { kind: 'quarantine', message: `the material could not be moved out of ${where}: ${(error as Error).message}; remove it by hand` });
-        else if (this.gate.whereIs(batch.identity.batchId)?.includes('.')) await this.gate.recover(this.gate.whereIs(batch.identity.batchId)!.split('.')[0]!);
+        else {
+          const stuckIn = this.gate.moduleHolding(batch.identity.batchId);
+          if (stuckIn) await this.gate.recover(stuckIn.id);
+        }
       }
     }
     this.endHoldTime(batch);
@@ -496,13 +535,50 @@ export class Orchestrator {
     const hold = this.holdDeadline(batch);
     return new Promise((resolve) => {
       this.pending.set(batch.identity.batchId, {
-        request: { batchId: batch.identity.batchId, stepId: step.id, capability: step.capability, candidates, holdDeadline: hold, waitingSince: this.clock.now(), avoid: [...avoid] },
+        request: {
+          batchId: batch.identity.batchId,
+          stepId: step.id,
+          capability: step.capability,
+          candidates,
+          holdDeadline: hold,
+          waitingSince: this.clock.now(),
+          avoid: [...avoid],
+          durationMs: (batch.schedule.expectedDuration(step) + this.gate.handlingSeconds(candidates, batch.identity.lane)) * 1000,
+          holdChain: this.holdChain(batch, step),
+        },
         grant: resolve,
         parkKey,
         failedParks: 0,
       });
       queueMicrotask(() => this.schedule());
     });
+  }
+
+  /**
+   * When the batch is expected to leave the module, for the scheduler: the rest of `step`, then the
+   * steps after it that run on the same kind of module (the material stays where it is for those).
+   */
+  private expectRelease(batch: ActiveBatch, step: Step, moduleId: string, stepSecondsLeft: number): void {
+    const kind = this.layout.modules.get(moduleId)!.kind;
+    const steps = batch.schedule.schedule.steps;
+    // The material still has to be carried out before the module is free.
+    let seconds = stepSecondsLeft + this.gate.handlingSeconds([moduleId], batch.identity.lane);
+    for (let i = steps.indexOf(step) + 1; i > 0 && i < steps.length && steps[i]!.capability.split('.')[0] === kind; i++) seconds += batch.schedule.expectedDuration(steps[i]!);
+    this.busyUntil.set(moduleId, this.clock.now() + seconds * 1000);
+  }
+
+  /** The steps after `step` linked to it by hold times, for the scheduler's lookahead. */
+  private holdChain(batch: ActiveBatch, step: Step): ChainLink[] {
+    const steps = batch.schedule.schedule.steps;
+    const chain: ChainLink[] = [];
+    for (let i = steps.indexOf(step); i >= 0 && i + 1 < steps.length; i++) {
+      const hold = batch.schedule.maxHold(steps[i]!);
+      if (hold === undefined) break;
+      const next = steps[i + 1]!;
+      const candidates = this.layout.modulesFor(batch.identity.lane, next.capability).map((m) => m.id);
+      chain.push({ stepId: next.id, capability: next.capability, candidates, durationMs: batch.schedule.expectedDuration(next) * 1000, transferMs: this.gate.handlingSeconds(candidates, batch.identity.lane) * 1000, afterHoldMs: hold * 1000 });
+    }
+    return chain;
   }
 
   private holdDeadline(batch: ActiveBatch): number | undefined {
@@ -559,21 +635,28 @@ export class Orchestrator {
 
   /**
    * Hold-and-wait deadlock breaker: a batch waiting for its next module while its material sits in a
-   * module another waiting batch needs moves to a storage slot of its lane, freeing the module.
+   * module another waiting batch needs (for its next step or the one after) moves to a storage slot of
+   * its lane, freeing the module.
    */
   private parkIfBlocking(batchId: string): void {
     const pending = this.pending.get(batchId);
     const batch = this.batches.get(batchId);
     if (!pending || !batch || pending.parking || pending.failedParks >= 3) return;
-    const here = this.gate.whereIs(batchId);
-    const module = here ? this.layout.modules.get(here.split('.')[0]!) : undefined;
+    const module = this.gate.moduleHolding(batchId);
     if (!module) return;
-    const needed = [...this.pending.values()].some((p) => p.request.batchId !== batchId && p.request.candidates.includes(module.id) && !p.request.avoid?.includes(module.id));
+    // Needed now, or right after another batch's next step (its hold time will not wait for this one to leave).
+    const needed = [...this.pending.values()].some(
+      (p) => p.request.batchId !== batchId && !p.request.avoid?.includes(module.id) && (p.request.candidates.includes(module.id) || !!p.request.holdChain?.[0]?.candidates.includes(module.id)),
+    );
     if (!needed) return;
     const taken = new Set([...this.batches.keys()].map((id) => this.gate.whereIs(id)).concat([...this.parkingSlots]));
-    const slot = this.layout.storageSlots(batch.identity.lane).find((s) => !taken.has(s));
+    const free = this.layout.storageSlots(batch.identity.lane).filter((s) => !taken.has(s));
+    // The last free slot is kept for breaking a circular wait: filled by batches that merely make way,
+    // storage would leave two batches each holding the module the other needs with nowhere to go.
+    const slot = free.length > 1 || this.waitsInCycle(batchId) ? free[0] : undefined;
     if (!slot) {
-      batch.status.note = `${batch.status.note}; ${module.id} is needed by another batch but no storage slot of ${batch.identity.lane} is free`;
+      const why = free.length === 0 ? `no storage slot of ${batch.identity.lane} is free` : `the last free storage slot of ${batch.identity.lane} is kept for breaking a circular wait`;
+      batch.status.note = `${batch.status.note}; ${module.id} is needed by another batch but ${why}`;
       return;
     }
     this.parkingSlots.add(slot);
@@ -590,6 +673,32 @@ export class Orchestrator {
         this.parkingSlots.delete(slot);
         batch.status.phase = 'waiting';
       });
+  }
+
+  /**
+   * Whether the batch waits in a circle: every module it could use is held by a waiting batch that in
+   * turn waits (directly or through others) for a module held by this one. Batches already moving to
+   * storage hold nothing for this purpose.
+   */
+  private waitsInCycle(batchId: string): boolean {
+    const blockers = (id: string): string[] => {
+      const pending = this.pending.get(id);
+      if (!pending || pending.parking) return [];
+      const usable = pending.request.candidates.filter((m) => !pending.request.avoid?.includes(m));
+      const holders = usable.map((m) => this.gate.occupant(m));
+      if (holders.length === 0 || holders.some((h) => h === undefined || h === id)) return [];
+      return holders.filter((h): h is string => this.pending.has(h!) && !!this.gate.moduleHolding(h!));
+    };
+    const seen = new Set<string>();
+    const stack = blockers(batchId);
+    while (stack.length > 0) {
+      const next = stack.pop()!;
+      if (next === batchId) return true;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      stack.push(...blockers(next));
+    }
+    return false;
   }
 
   // ---- hold times -------------------------------------------------------------------------------
@@ -633,7 +742,10 @@ export class Orchestrator {
 
   private async awaitOperator(batch: ActiveBatch, step: string, reason: unknown): Promise<HoldAction> {
     batch.status.phase = 'held';
-    const open = pendingHold(batch.journal.entries());
+    // An answered hold found in the log is one given while no orchestrator acted on it (a restart).
+    // Once acted on here, a new failure opens a new hold: replaying the old answer would loop.
+    const pending = pendingHold(batch.journal.entries())?.entry;
+    const open = pending && pending.seq !== batch.actedOnHold ? pending : undefined;
     let since: number;
     if (open) {
       since = open.seq;
@@ -653,6 +765,7 @@ export class Orchestrator {
       return answer !== undefined;
     });
     const action = answer!.data.action as HoldAction;
+    batch.actedOnHold = since;
     batch.status.note = undefined;
     batch.status.phase = 'waiting';
     if (action !== 'abort' && batch.status.module) await this.gate.recover(batch.status.module);
@@ -664,7 +777,7 @@ export class Orchestrator {
   private observe(entry: LogEntry): void {
     if (entry.type === 'telemetry' || entry.type === 'module.state') {
       // Sensor samples change nobody's wait; waking every waiter for each would make the loop quadratic.
-      if (entry.type === 'telemetry') this.batches.get(entry.stream)?.lastValues.set(String(entry.data.channel), Number(entry.data.value));
+      if (entry.type === 'telemetry') this.batches.get(entry.stream)?.latestTelemetry.set(String(entry.data.channel), Number(entry.data.value));
       return;
     }
     if (entry.type === 'module.released' || entry.type === 'line-clearance.completed' || entry.type === 'transfer.completed') queueMicrotask(() => this.schedule());
@@ -738,21 +851,11 @@ export class Orchestrator {
 
 /** Where a batch stands according to its log entries. */
 export function positionFromLog(schedule: ScheduleModel, entries: readonly LogEntry[]): BatchPosition {
-  const hold = pendingHold(entries);
+  const hold = pendingHold(entries)?.entry;
   if (hold) return { at: 'held', step: String(hold.data.step) };
   const done = new Set(entries.filter((e) => e.type === 'step.completed' || e.type === 'step.skipped').map((e) => String(e.data.step)));
   const next = schedule.schedule.steps.find((s) => !done.has(s.id));
   return next ? { at: 'step', step: next.id } : { at: 'finishing' };
-}
-
-/** The hold of a batch still waiting for an operator, if any. */
-export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
-  let open: LogEntry | undefined;
-  for (const e of entries) {
-    if (e.type === 'hold.opened') open = e;
-    if (e.type === 'hold.resolved') open = undefined;
-  }
-  return open;
 }
 
 /** Entries that show the batch acted on an operator's answer. */
@@ -762,17 +865,20 @@ const ACTED = new Set(['step.started', 'step.skipped', 'batch.quarantined', 'bat
  * The hold the batch must still deal with: open, or answered while no orchestrator was running (the
  * answer is in the log but nothing has acted on it yet).
  */
-export function pendingHold(entries: readonly LogEntry[]): LogEntry | undefined {
-  let hold: LogEntry | undefined;
-  let answered = false;
+export function pendingHold(entries: readonly LogEntry[]): { entry: LogEntry; answered: boolean } | undefined {
+  let pending: { entry: LogEntry; answered: boolean } | undefined;
   for (const e of entries) {
-    if (e.type === 'hold.opened') {
-      hold = e;
-      answered = false;
-    } else if (hold && e.type === 'hold.resolved') answered = true;
-    else if (hold && answered && ACTED.has(e.type)) hold = undefined;
+    if (e.type === 'hold.opened') pending = { entry: e, answered: false };
+    else if (pending && e.type === 'hold.resolved') pending.answered = true;
+    else if (pending?.answered && ACTED.has(e.type)) pending = undefined;
   }
-  return hold;
+  return pending;
+}
+
+/** The hold of a batch still waiting for an operator's answer, if any. */
+export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
+  const pending = pendingHold(entries);
+  return pending && !pending.answered ? pending.entry : undefined;
 }
 
 /** Answers an open hold (from the CLI or in process): recorded with who and why. */

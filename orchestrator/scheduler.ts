@@ -3,6 +3,7 @@
  * optimiser can replace the default without touching the rest of the orchestrator. Every request that
  * is not granted comes back with the reason in words an operator understands.
  */
+import { timeOfDay } from '../modules/clock.ts';
 import type { ModuleState } from '../modules/state-model.ts';
 
 export interface AllocationRequest {
@@ -18,6 +19,25 @@ export interface AllocationRequest {
   waitingSince: number;
   /** A module the step must not use (the one it failed on, when moving to an alternate). */
   avoid?: string[];
+  /** Expected duration of the step, ms. */
+  durationMs?: number;
+  /**
+   * The steps that must follow this one, each within the previous step's hold time. Starting a chain of
+   * steps that cannot all be served in time would turn a wait the scheduler can see coming into a
+   * hold-time deviation; better to wait before it, or within a longer hold already running.
+   */
+  holdChain?: ChainLink[];
+}
+
+export interface ChainLink {
+  stepId: string;
+  capability: string;
+  candidates: string[];
+  durationMs: number;
+  /** Moving the material in, which the hold before this step still covers, ms. */
+  transferMs: number;
+  /** The longest the material may wait between the previous step's end and this step's start, ms. */
+  afterHoldMs: number;
 }
 
 export interface ModuleView {
@@ -51,6 +71,9 @@ export interface Scheduler {
   decide(requests: readonly AllocationRequest[], modules: ReadonlyMap<string, ModuleView>, now: number): Decision;
 }
 
+/** What a batch keeps of its running hold time when it waits in it for later steps: room for the transfer. */
+const HOLD_MARGIN_MS = 10 * 60_000;
+
 /** Earliest hold-time deadline first, then the longest waiting; each takes the best free module. */
 export class DeadlineFirstScheduler implements Scheduler {
   decide(requests: readonly AllocationRequest[], modules: ReadonlyMap<string, ModuleView>, now: number): Decision {
@@ -65,11 +88,14 @@ export class DeadlineFirstScheduler implements Scheduler {
         // A module that needs no line clearance first: it starts the step sooner.
         .sort((a, b) => a.clearanceBefore(request.batchId) - b.clearanceBefore(request.batchId));
       const chosen = free[0];
-      if (chosen) {
+      // Inside a hold window the batch may wait for its chain only while that hold still allows it.
+      const mayWait = request.holdDeadline === undefined || now < request.holdDeadline - HOLD_MARGIN_MS;
+      const tooEarly = chosen && mayWait ? holdChainWait(request, now + chosen.clearanceBefore(request.batchId), modules, now) : undefined;
+      if (chosen && !tooEarly) {
         taken.set(chosen.id, request);
         grants.push({ request, module: chosen.id, clearanceMs: chosen.clearanceBefore(request.batchId) });
       } else {
-        waits.set(request.batchId, explainWait(request, modules, taken, now));
+        waits.set(request.batchId, tooEarly ?? explainWait(request, modules, taken, now));
       }
     }
     return { grants, waits };
@@ -96,7 +122,7 @@ export function explainWait(request: AllocationRequest, modules: ReadonlyMap<str
     const clearance = module.clearanceBefore(request.batchId);
     const then = clearance > 0 ? `, then line clearance (${minutes(clearance)})` : '';
     if (module.occupiedBy) {
-      const until = module.busyUntil !== undefined && module.busyUntil > now ? ` until ${clock(module.busyUntil)}` : '';
+      const until = module.busyUntil !== undefined && module.busyUntil > now ? ` until ${timeOfDay(module.busyUntil, now)}` : '';
       return { id, soonest: (module.busyUntil ?? now) + clearance, text: `${id}: busy with ${module.occupiedBy}${until}${then}` };
     }
     const rival = takenThisRound.get(id);
@@ -110,8 +136,54 @@ export function explainWait(request: AllocationRequest, modules: ReadonlyMap<str
   return `waiting for ${kind} ${first!.text}${also}`;
 }
 
-function clock(ms: number): string {
-  return `${new Date(ms).toISOString().slice(11, 16)} UTC`;
+/**
+ * Why the request's step should not start at `start`, or undefined when it may. Each later link of the
+ * chain may start once its module is expected free; a link that would wait more than half the hold
+ * before it pushes the steps before it later, and if that push reaches this step, it waits here
+ * instead. Half of each hold is kept in reserve because release times are estimates: a module freed
+ * late eats into the reserve, one freed early costs only idle time. Occupants whose release time is
+ * unknown are assumed to leave now: the lookahead only refuses waits it can see, so it never makes a
+ * batch wait forever.
+ */
+export function holdChainWait(request: AllocationRequest, start: number, modules: ReadonlyMap<string, ModuleView>, now: number): string | undefined {
+  const links = request.holdChain ?? [];
+  if (links.length === 0) return undefined;
+  const starts = [start];
+  // starts[i] is when link i's module is entered (its transfer begins); its hold ends once the transfer is done.
+  const durations = [request.durationMs ?? 0, ...links.map((l) => l.transferMs + l.durationMs)];
+  const available = links.map((link) => earliestFree(link, request.batchId, modules, now));
+  links.forEach((_, i) => starts.push(Math.max(available[i]!.at, starts[i]! + durations[i]!)));
+  // The link whose module sets the latest start of each step (undefined where nothing pushes it).
+  const cause: Array<number | undefined> = links.map(() => undefined);
+  for (let i = links.length - 1; i >= 0; i--) {
+    const latestAllowed = starts[i + 1]! + links[i]!.transferMs - durations[i]! - links[i]!.afterHoldMs / 2;
+    if (latestAllowed > starts[i]!) {
+      starts[i] = latestAllowed;
+      cause[i] = i + 1 < links.length && cause[i + 1] !== undefined ? cause[i + 1] : i;
+    }
+  }
+  const blame = cause[0];
+  if (blame === undefined || starts[0]! <= start + 1000) return undefined;
+  const link = links[blame]!;
+  const kind = link.capability.split('.')[0]!;
+  const holds = [request.stepId, ...links.slice(0, blame).map((l) => l.stepId)].map((id, i) => `${minutes(links[i]!.afterHoldMs)} after ${id}`).join(', ');
+  if (!Number.isFinite(starts[0]!)) return `not starting ${request.stepId}: no ${kind} could serve ${link.stepId} within the hold times (${available[blame]!.text})`;
+  return `not starting ${request.stepId} before ${timeOfDay(starts[0]!, now)}: ${link.stepId} needs ${kind} ${available[blame]!.text}, and the material may spend only half of each hold time waiting on the way (${holds})`;
+}
+
+function earliestFree(link: ChainLink, batchId: string, modules: ReadonlyMap<string, ModuleView>, now: number): { at: number; text: string } {
+  const options = link.candidates.map((id) => {
+    const module = modules.get(id);
+    if (!module) return { at: now, text: `${id}` };
+    if (module.unusable) return { at: Number.POSITIVE_INFINITY, text: `${id} may not be used: ${module.unusable}` };
+    if (module.occupiedBy === batchId) return { at: now, text: id };
+    const clearance = module.clearanceBefore(batchId);
+    const then = clearance > 0 ? `, then line clearance (${minutes(clearance)})` : '';
+    if (module.occupiedBy && module.busyUntil !== undefined && module.busyUntil > now) return { at: module.busyUntil + clearance, text: `${id} (busy with ${module.occupiedBy} until ${timeOfDay(module.busyUntil, now)}${then})` };
+    return { at: now + clearance, text: id };
+  });
+  if (options.length === 0) return { at: Number.POSITIVE_INFINITY, text: `none in the layout may serve this batch's lane` };
+  return options.reduce((best, o) => (o.at < best.at ? o : best));
 }
 
 function minutes(ms: number): string {

@@ -59,7 +59,7 @@ export async function openWorkcell(settings: RunSettings, options: { environment
       const variable = module.connection.opcua?.credentials?.passwordEnv;
       if (variable && !environment[variable]) environment[variable] = randomBytes(18).toString('base64url');
     }
-    simulation = await startSimulation(model, settings.layoutFile, { timeScale: settings.timeScale, seed: settings.seed, faults: options.faults, environment });
+    simulation = await startSimulation(model, settings.layoutFile, { timeScale: settings.timeScale, startAt: clock.now(), seed: settings.seed, faults: options.faults, environment });
     clock = simulation.clock;
   }
   const drivers = new Map<string, ModuleDriver>();

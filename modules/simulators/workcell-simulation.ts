@@ -23,6 +23,8 @@ import { InProcessModuleDriver } from './in-process-driver.ts';
 
 export interface SimulationOptions {
   timeScale?: number;
+  /** Workcell time (ms) the clock starts at; now by default. A resumed run continues its own time line. */
+  startAt?: number;
   seed?: number;
   /** Faults per module id. */
   faults?: Record<string, FaultSpec[]>;
@@ -62,15 +64,11 @@ export function startingMaterial(bagId: string, seed: number): Item['material'] 
 
 export async function startSimulation(layout: LayoutModel, layoutFile: string, options: SimulationOptions = {}): Promise<Simulation> {
   const layoutDirectory = dirname(resolve(layoutFile));
-  const world = new SimulationWorld();
-  const clock = new ScaledClock(options.timeScale ?? 1);
-  const seed = options.seed ?? 1;
+  const frame = simulationFrame(layout, options);
   const modules: SimulatedModule[] = [];
   try {
     for (const module of layout.layout.modules) {
-      const kind = layout.catalogue.kind(module.kind)!;
-      const faults = options.faults?.[module.id] ?? [];
-      const common: SimulatedModuleOptions = { moduleId: module.id, kind, world, clock, seed, faults };
+      const common = frame.moduleOptions(module);
       if (module.connection.sila2) modules.push(await startSila(module, common, layout, layoutDirectory));
       else if (module.connection.opcua) modules.push(await startOpcUa(module, common, layoutDirectory, options.environment ?? process.env));
     }
@@ -78,17 +76,29 @@ export async function startSimulation(layout: LayoutModel, layoutFile: string, o
     await Promise.all(modules.map((m) => m.stop()));
     throw error;
   }
-  const operator = simulatedOperator(layout, world, seed);
+  return {
+    world: frame.world,
+    clock: frame.clock,
+    modules,
+    deliver: frame.operator.deliver,
+    deliverInTurn: frame.operator.deliverInTurn,
+    stop: async () => {
+      frame.operator.detach();
+      await Promise.all(modules.map((m) => m.stop()));
+    },
+  };
+}
+
+/** What every simulated workcell shares, whatever carries its devices: one world, one clock, one seed, the operator. */
+function simulationFrame(layout: LayoutModel, options: Omit<SimulationOptions, 'environment'>) {
+  const world = new SimulationWorld();
+  const clock = new ScaledClock(options.timeScale ?? 1, options.startAt);
+  const seed = options.seed ?? 1;
   return {
     world,
     clock,
-    modules,
-    deliver: operator.deliver,
-    deliverInTurn: operator.deliverInTurn,
-    stop: async () => {
-      operator.detach();
-      await Promise.all(modules.map((m) => m.stop()));
-    },
+    operator: simulatedOperator(layout, world, seed),
+    moduleOptions: (module: ModuleConfig): SimulatedModuleOptions => ({ moduleId: module.id, kind: layout.catalogue.kind(module.kind)!, world, clock, seed, faults: options.faults?.[module.id] ?? [] }),
   };
 }
 
@@ -132,22 +142,18 @@ export interface InProcessWorkcell {
 
 /** Every module of a layout as an in-process simulated device behind the module interface (no sockets). */
 export function simulateInProcess(layout: LayoutModel, options: Omit<SimulationOptions, 'environment'> = {}): InProcessWorkcell {
-  const world = new SimulationWorld();
-  const clock = new ScaledClock(options.timeScale ?? 1);
-  const seed = options.seed ?? 1;
+  const frame = simulationFrame(layout, options);
   const drivers = new Map<string, InProcessModuleDriver>();
   for (const module of layout.layout.modules) {
-    const kind = layout.catalogue.kind(module.kind)!;
-    drivers.set(module.id, new InProcessModuleDriver({ moduleId: module.id, kind, world, clock, seed, faults: options.faults?.[module.id] ?? [], positions: (module.positions ?? ['port']).map((p) => `${module.id}.${p}`), locationGrades: locationGradesOf(module, layout) }));
+    drivers.set(module.id, new InProcessModuleDriver({ ...frame.moduleOptions(module), positions: (module.positions ?? ['port']).map((p) => `${module.id}.${p}`), locationGrades: locationGradesOf(module, layout) }));
   }
-  const operator = simulatedOperator(layout, world, seed);
   return {
-    world,
-    clock,
+    world: frame.world,
+    clock: frame.clock,
     drivers,
-    deliver: operator.deliver,
+    deliver: frame.operator.deliver,
     stop() {
-      operator.detach();
+      frame.operator.detach();
       for (const driver of drivers.values()) driver.device.stop();
     },
   };

@@ -15,6 +15,8 @@ export interface Material {
   /** Culture medium, g/L, once the cells are in culture. */
   glucose?: number;
   lactate?: number;
+  /** Cells put into culture by the last seed: fold expansion is counted from here, however the culture is split into commands. */
+  seededCells?: number;
 }
 
 export interface Item {

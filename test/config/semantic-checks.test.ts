@@ -50,7 +50,7 @@ describe('layout checks', () => {
   it('warns, without failing, about a qualification that expires within 30 days', () => {
     const result = validateFiles([L('base')], { today: '2029-12-15' });
     expect(errorCount(result.diagnostics)).toBe(0);
-    expect(result.diagnostics.map(formatDiagnostic)).toContain(`${L('base')}:27:34: warning: qualification of module 'sep-1' expires on 2030-01-01, in 17 day(s)`);
+    expect(result.diagnostics.map(formatDiagnostic)).toContain(`${L('base')}:28:34: warning: qualification of module 'sep-1' expires on 2030-01-01, in 17 day(s)`);
   });
 });
 
@@ -85,6 +85,10 @@ const fitCases: Array<[string, string[]]> = [
     "27:17: in lane 'lane-2' of layout 'fixture', no robot arm can carry material from 'bio-2' (after step 'expand') to a module for step 'concentrate' (sep-1)",
   ]],
   ['no-settle-plates', ["13:30: step 'wash' needs environmental monitoring, but in layout 'fixture' zone 'bench' of module 'sep-1' has no settle-plate location"]],
+  ['no-storage', [
+    "27:17: warning: step 'concentrate' returns to module 'sep-1' after other modules; in lane 'lane-1' of layout 'fixture' two batches can then each wait for the module the other holds, and the lane has no storage slot to make way",
+    "27:17: warning: step 'concentrate' returns to module 'sep-1' after other modules; in lane 'lane-2' of layout 'fixture' two batches can then each wait for the module the other holds, and the lane has no storage slot to make way",
+  ]],
 ];
 
 describe('a schedule against a layout it does not fit', () => {

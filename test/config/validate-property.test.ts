@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { validateSources } from '../../config/validate.ts';
 import { YamlSource, type Diagnostic } from '../../config/source.ts';
 import { loadCatalogue } from '../../modules/catalogue.ts';
-import { propertyRuns } from '../support/property-runs.ts';
+import { propertyParameters, propertyRuns } from '../support/property-runs.ts';
 
 const catalogue = loadCatalogue();
 const SEEDS = ['layouts/two-lane.yaml', 'layouts/four-lane.yaml', 'schedules/cart-electroporation.yaml', 'schedules/demo.yaml', 'test/fixtures/layouts/base.yaml', 'test/fixtures/schedules/base.yaml'].map(
@@ -112,7 +112,7 @@ describe('the validator on arbitrary input', () => {
         const text = edits.reduce(applyTextEdit, seed.text);
         validateTexts([{ file: seed.file, text }]);
       }),
-      { numRuns: RUNS },
+      propertyParameters(RUNS),
     );
   }, TIMEOUT);
 
@@ -130,7 +130,7 @@ describe('the validator on arbitrary input', () => {
           validateTexts([mutated, partner]);
         },
       ),
-      { numRuns: RUNS },
+      propertyParameters(RUNS),
     );
   }, TIMEOUT);
 
@@ -139,7 +139,7 @@ describe('the validator on arbitrary input', () => {
       fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.array(yamlNoise, { maxLength: 60 }).map((parts) => parts.join(''))), (text) => {
         validateTexts([{ file: 'random.yaml', text }]);
       }),
-      { numRuns: RUNS },
+      propertyParameters(RUNS),
     );
   }, TIMEOUT);
 });

@@ -1,8 +1,11 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildRecord } from '../../orchestrator/record.ts';
 import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
+import { resolveHold } from '../../orchestrator/orchestrator.ts';
 import { runCli } from '../support/cli.ts';
-import { occupancy, startRun, waitForEntry } from '../support/orchestration.ts';
+import { layoutWithFreePorts, occupancy, startRun, waitForEntry } from '../support/orchestration.ts';
 
 describe('the orchestrator on a simulated two-lane workcell', () => {
   it('runs three patients in parallel without ever mixing them, and records each batch completely', async () => {
@@ -85,6 +88,30 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
     }
   }, 180_000);
 
+  it('opens a new hold when a retried move fails again, instead of acting on the old answer twice', async () => {
+    // Transfers 4 and 5 are the move out to the output position and its first retry.
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'arm-1': [{ kind: 'wrong-scan', capability: 'transfer', on: 4 }, { kind: 'wrong-scan', capability: 'transfer', on: 5 }] } });
+    try {
+      const answerNext = async (after: number) => {
+        const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened' && e.seq > after);
+        expect(hold.data).toMatchObject({ step: 'finish', kind: 'scan-mismatch', actions: ['retry', 'abort'] });
+        resolveHold(run.log, 'P-001', { action: 'retry', reason: 'label checked', user: 'a.jansen' }, run.session.clock.now());
+        return hold.seq;
+      };
+      await answerNext(await answerNext(0));
+      await run.finished();
+      const record = buildRecord(run.log, 'P-001');
+      expect(record.status).toBe('completed');
+      expect(record.operatorActions.map((a) => [a.step, a.action])).toEqual([['finish', 'retry'], ['finish', 'retry']]);
+      expect(record.deviations.filter((d) => d.kind === 'scan-mismatch')).toHaveLength(2);
+      // Each try moved with a key of its own, issued once.
+      const moves = run.log.stream('P-001').filter((e) => e.type === 'command.issued' && String(e.data.key).includes(':finish:')).map((e) => e.data.key);
+      expect(moves).toEqual(['P-001:finish:1:out', 'P-001:finish:2:out', 'P-001:finish:3:out']);
+    } finally {
+      await run.stop();
+    }
+  }, 180_000);
+
   it('retries a failed command with backoff as the failure policy says, and records both attempts', async () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'sep-1': [{ kind: 'error', error: 'HardwareFault', capability: 'wash', on: 1 }] } });
     try {
@@ -103,8 +130,9 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
   it('escalates a hung command to a hold through the watchdog; aborting quarantines the batch and frees the module', async () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }, { batchId: 'P-002', lane: 'lane-2' }], faults: { 'ep-1': [{ kind: 'hang', capability: 'electroporate', on: 1 }] } });
     try {
-      const hung = (await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened', 5000).catch(() => undefined)) ? 'P-001' : 'P-002';
-      const hold = await waitForEntry(run.log, hung, (e) => e.type === 'hold.opened');
+      // Whichever batch reached the electroporator first is the one whose command hangs.
+      const hold = await Promise.any(['P-001', 'P-002'].map((b) => waitForEntry(run.log, b, (e) => e.type === 'hold.opened')));
+      const hung = hold.stream;
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'watchdog' });
       expect(run.log.stream(hung).some((e) => e.type === 'alarm' && e.data.kind === 'watchdog')).toBe(true);
       const answer = await runCli(['resolve', hung, '--action', 'abort', '--reason', 'electroporator unresponsive; material to quarantine', '--user', 'qa.lee', '--db', run.log.file]);
@@ -113,8 +141,56 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       expect(buildRecord(run.log, hung).status).toBe('quarantined');
       const other = hung === 'P-001' ? 'P-002' : 'P-001';
       expect(buildRecord(run.log, other).status).toBe('completed');
+      // The other batch waited for the hung electroporator past its 2 h hold after wash: first an alarm
+      // before the deadline, then a deviation once it passed, both naming the same deadline.
+      const entries = run.log.stream(other);
+      const started = entries.find((e) => e.type === 'hold-time.started' && e.data.step === 'wash')!;
+      const alarm = entries.find((e) => e.type === 'alarm' && e.data.kind === 'hold-time')!;
+      const deviation = entries.find((e) => e.type === 'deviation' && e.data.kind === 'hold-time-exceeded')!;
+      expect(alarm.data).toMatchObject({ holdOf: 'wash', deadlineMs: started.data.deadlineMs });
+      expect(deviation.data).toMatchObject({ holdOf: 'wash', deadlineMs: started.data.deadlineMs, message: 'hold time after wash (120 min) exceeded' });
+      expect(alarm.at).toBeLessThan(Number(started.data.deadlineMs));
+      expect(deviation.at).toBeGreaterThanOrEqual(Number(started.data.deadlineMs));
+      expect(buildRecord(run.log, other).deviations.map((d) => d.kind)).toContain('hold-time-exceeded');
     } finally {
       await run.stop();
     }
   }, 180_000);
+
+  it('never allocates a module whose qualification expires during the run, and does not start a batch that would need it', async () => {
+    // ep-1's qualification ends tomorrow (valid when the layout is loaded); the workcell clock starts the day after.
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const layout = await layoutWithFreePorts();
+    writeFileSync(layout, readFileSync(layout, 'utf8').replace('validUntil: 2028-08-31, reference: OQ-EP-2026-002', `validUntil: ${day(1)}, reference: OQ-EP-2026-002`));
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], layout, startAt: Date.parse(`${day(2)}T08:00:00Z`) });
+    try {
+      let note: string | undefined;
+      for (let i = 0; i < 200 && !note?.startsWith('not starting'); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        note = run.orchestrator.status().batches[0]!.note;
+      }
+      expect(note).toBe(`not starting wash: no electroporator could serve electroporate within the hold times (ep-1 may not be used: qualification expired on ${day(1)})`);
+      await new Promise((r) => setTimeout(r, 500)); // several simulated hours
+      expect(run.log.stream('P-001').filter((e) => e.type === 'module.reserved')).toEqual([]);
+      expect(run.orchestrator.status().batches[0]).toMatchObject({ step: 'wash', phase: 'waiting' });
+    } finally {
+      await run.stop();
+    }
+  }, 60_000);
+
+  it('runs or skips a conditional step on an earlier step\'s result, and records why it skipped', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: resolve('test/fixtures/schedules/conditional.yaml') });
+    try {
+      await run.finished();
+      const record = buildRecord(run.log, 'P-001');
+      expect(record.status).toBe('completed');
+      expect(record.steps.map((s) => [s.step, s.outcome])).toEqual([['wash', 'completed'], ['electroporate', 'skipped'], ['concentrate', 'completed']]);
+      const skipped = run.log.stream('P-001').find((e) => e.type === 'step.skipped')!;
+      expect(skipped.data).toEqual({ step: 'electroporate', reason: 'condition not met: wash.viability below 50 %' });
+      // The skipped step never touched the electroporator.
+      expect(run.log.stream('P-001').some((e) => e.type === 'module.reserved' && e.data.module === 'ep-1')).toBe(false);
+    } finally {
+      await run.stop();
+    }
+  }, 120_000);
 });

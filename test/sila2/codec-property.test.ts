@@ -8,7 +8,7 @@ import { ValueCodec } from '../../drivers/sila2/codec.ts';
 import { checkConstraints } from '../../drivers/sila2/constraints.ts';
 import type { BasicType, DataType } from '../../drivers/sila2/feature.ts';
 import { frameworkRoot, valueWrapperType } from '../../drivers/sila2/proto.ts';
-import { propertyRuns } from '../support/property-runs.ts';
+import { propertyParameters } from '../support/property-runs.ts';
 
 const root = frameworkRoot();
 const codec = new ValueCodec({ identifier: 'RoundTrip', dataTypes: [] }, root);
@@ -99,7 +99,7 @@ describe('the SiLA value codec', () => {
       fc.property(dataType.chain((type) => valueOf(type).map((v) => ({ type, ...v }))), ({ type, value, expected }) => {
         expect(roundTrip(type, value)).toEqual(expected);
       }),
-      { numRuns: propertyRuns(300) },
+      propertyParameters(300),
     );
   });
 
@@ -109,7 +109,7 @@ describe('the SiLA value codec', () => {
       fc.property(fc.oneof(fc.double({ max: 3.999, noNaN: true }), fc.double({ min: 37, noNaN: true })), (outside) => {
         expect(() => roundTrip(type, outside)).toThrow(/is not (at least 4|less than 37)/);
       }),
-      { numRuns: propertyRuns(200) },
+      propertyParameters(200),
     );
   });
 

@@ -34,8 +34,17 @@ export async function layoutWithFreePorts(file = TWO_LANE): Promise<string> {
   return copy;
 }
 
-export async function startRun(options: { batches: Array<Pick<BatchSpec, 'batchId' | 'lane'>>; faults?: Record<string, FaultSpec[]>; timeScale?: number; schedule?: string; layout?: string; seed?: number }): Promise<TestRun> {
-  const settings: RunSettings = { layoutFile: options.layout ?? (await layoutWithFreePorts()), timeScale: options.timeScale ?? 3600, seed: options.seed ?? 7, sim: true, clock: { wallAnchor: Date.now(), simAtAnchor: Date.now() } };
+export async function startRun(options: {
+  batches: Array<Pick<BatchSpec, 'batchId' | 'lane'>>;
+  faults?: Record<string, FaultSpec[]>;
+  timeScale?: number;
+  schedule?: string;
+  layout?: string;
+  seed?: number;
+  /** Workcell time at the start (ms); now by default. */
+  startAt?: number;
+}): Promise<TestRun> {
+  const settings: RunSettings = { layoutFile: options.layout ?? (await layoutWithFreePorts()), timeScale: options.timeScale ?? 3600, seed: options.seed ?? 7, sim: true, clock: { wallAnchor: Date.now(), simAtAnchor: options.startAt ?? Date.now() } };
   const session = await openWorkcell(settings, { faults: options.faults });
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-run-')), 'records.db'));
   recordRunSettings(log, settings);

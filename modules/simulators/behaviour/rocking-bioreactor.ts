@@ -10,7 +10,7 @@ import { requireItem, runFor, type BehaviourContext, type KindBehaviour } from '
 import type { Material } from '../world.ts';
 
 const FRESH_GLUCOSE = 4; // g/L in fresh medium
-const GLUCOSE_PER_CELL_HOUR = 1.2e-11; // g per cell per hour: about 2.9 g/L/day at 1e7 cells/mL
+const GLUCOSE_PER_CELL_HOUR = 5e-12; // g per cell per hour: about 1.2 g/L/day at 1e7 cells/mL (~0.7 pmol per cell per day, activated T cells)
 const LACTATE_PER_GLUCOSE = 1.6;
 const MAX_DENSITY = 3e7; // cells/mL
 const DOUBLING_HOURS = 34;
@@ -61,6 +61,7 @@ export const rockingBioreactor: KindBehaviour = {
     await runFor(context, context.durationSeconds, () => ({ temperature: context.random.normal(37, 0.1) }));
     item.material.cells = Math.min(item.material.cells, Number(context.parameters.cells));
     item.material.volumeMl = Number(context.parameters.volume);
+    item.material.seededCells = item.material.cells;
     item.material.glucose = FRESH_GLUCOSE;
     item.material.lactate = 0;
     return { cellDensity: item.material.cells / item.material.volumeMl, viability: item.material.viability };
@@ -81,7 +82,7 @@ export const rockingBioreactor: KindBehaviour = {
     const temperature = Number(context.parameters.temperature);
     const co2 = Number(context.parameters.co2);
     const perfusion = String(context.parameters.perfusion);
-    const seeded = item.material.cells;
+    const seeded = item.material.seededCells ?? item.material.cells;
     let lastFraction = 0;
     let reading = { density: 0, perfusion: 0 };
     await runFor(context, context.durationSeconds, (fraction) => {
