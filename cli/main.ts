@@ -16,6 +16,7 @@ const commands: Array<{ name: string; summary: string; load(): Promise<Command> 
   { name: 'status', summary: "Each batch's step, module, state and expected finish; module states; holds and alarms.", load: async () => (await import('./records.ts')).statusCommand },
   { name: 'holds', summary: 'List batches waiting for an operator.', load: async () => (await import('./records.ts')).holdsCommand },
   { name: 'resolve', summary: "Answer a batch's hold: retry, skip or abort, with reason and user.", load: async () => (await import('./records.ts')).resolveCommand },
+  { name: 'remove', summary: "Record that a quarantined batch's stuck material was taken out by hand.", load: async () => (await import('./records.ts')).removeCommand },
   { name: 'record', summary: "Print a batch's merged electronic batch record.", load: async () => (await import('./records.ts')).recordCommand },
   { name: 'verify', summary: 'Recompute every hash chain of a database.', load: async () => (await import('./records.ts')).verifyCommand },
   { name: 'validate', summary: 'Check layouts and schedules, and that each schedule fits each layout.', load: async () => (await import('./validate.ts')).validateCommand },

@@ -1,9 +1,9 @@
-/** Commands over a run's database: status, holds, resolve, record, verify. */
+/** Commands over a run's database: status, holds, resolve, remove, record, verify. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { timeOfDay } from '../modules/clock.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
-import { openHold, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
+import { openHold, recordRemoval, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
 import { buildRecord, formatRecord } from '../orchestrator/record.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
 import { parseArgs, option } from './args.ts';
@@ -109,23 +109,44 @@ export const holdsCommand: Command = {
   },
 };
 
+/** The batch an operator acts on, with the reason and user that every recorded action carries. */
+function operatorAction(parsed: ReturnType<typeof parseArgs>, what: string): { batchId: string; reason: string; user: string } {
+  const batchId = parsed.positional[0];
+  if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
+  const reason = option(parsed, 'reason');
+  const user = option(parsed, 'user');
+  if (!reason?.trim()) throw new UsageError(`--reason TEXT is required: every ${what} is recorded with why`);
+  if (!user?.trim()) throw new UsageError(`--user NAME is required: every ${what} is recorded with who`);
+  return { batchId, reason, user };
+}
+
 export const resolveCommand: Command = {
   name: 'resolve',
   summary: "Answer a batch's hold: retry the step, skip it, or abort the batch to quarantine.",
   usage: 'workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME [--db FILE]',
   async run(args) {
     const parsed = parseArgs(args, { options: ['action', 'reason', 'user', 'db'] });
-    const batchId = parsed.positional[0];
-    if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
     const action = option(parsed, 'action');
     if (action !== 'retry' && action !== 'skip' && action !== 'abort') throw new UsageError('--action is retry, skip or abort');
-    const reason = option(parsed, 'reason');
-    const user = option(parsed, 'user');
-    if (!reason?.trim()) throw new UsageError('--reason TEXT is required: every answer is recorded with why');
-    if (!user?.trim()) throw new UsageError('--user NAME is required: every answer is recorded with who');
+    const { batchId, reason, user } = operatorAction(parsed, 'answer');
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
       const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, user });
       process.stdout.write(`Recorded: ${user} answered the hold of ${batchId} at ${String(entry.data.step)} with ${action} (${reason}).\n`);
+      return 0;
+    });
+  },
+};
+
+export const removeCommand: Command = {
+  name: 'remove',
+  summary: "Record that a quarantined batch's stuck material was taken out by hand, freeing its module.",
+  usage: 'workcell remove BATCH --reason TEXT --user NAME [--db FILE]',
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['reason', 'user', 'db'] });
+    const { batchId, reason, user } = operatorAction(parsed, 'removal');
+    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
+      const entry = recordRemoval(log, batchId, { reason, user });
+      process.stdout.write(`Recorded: ${user} removed ${batchId}'s material (${String(entry.data.bagId)}) from ${String(entry.data.from)} by hand (${reason}).\n`);
       return 0;
     });
   },

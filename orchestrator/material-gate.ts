@@ -95,6 +95,11 @@ export class MaterialGate {
     for (const entry of entries) this.apply(entry);
   }
 
+  /** Removals recorded by another process (`workcell remove`) while this one runs. */
+  applyRemovals(entries: readonly LogEntry[]): void {
+    for (const entry of entries) if (entry.type === 'material.removed') this.apply(entry);
+  }
+
   register(batch: BatchIdentity): void {
     this.batches.set(batch.batchId, batch);
   }
@@ -118,6 +123,13 @@ export class MaterialGate {
       case 'material.received':
         this.location.set(entry.stream, data.position!);
         break;
+      case 'material.removed': {
+        // Taken out by hand: the module (or storage slot) is free, and a shared module is cleared after it.
+        this.location.delete(entry.stream);
+        const module = this.moduleAt(data.from!);
+        if (module && this.reservedBy.get(module.id) === entry.stream) this.reservedBy.delete(module.id);
+        break;
+      }
       case 'transfer.completed': {
         this.location.set(entry.stream, data.to!);
         const module = this.moduleAt(data.to!);

@@ -121,6 +121,8 @@ export class Orchestrator {
   private readonly waiters = new Set<() => void>();
   private ticker: NodeJS.Timeout | undefined;
   private statusWritten = 0;
+  /** The last `material.removed` entry applied (removals are idempotent, so starting from 0 is safe). */
+  private removalsSeen = 0;
   private stopped = false;
 
   constructor(private readonly options: OrchestratorOptions) {
@@ -513,7 +515,10 @@ export class Orchestrator {
         await this.gate.transfer(batch.identity, output, `${batch.identity.batchId}:quarantine:${attempt}:out`);
         where = output;
       } catch (error) {
-        if (attempt === 3) batch.journal.write('alarm', { kind: 'quarantine', message: `the material could not be moved out of ${where}: ${(error as Error).message}; remove it by hand` });
+        if (attempt === 3) {
+          const command = `workcell remove ${batch.identity.batchId} --reason TEXT --user NAME`;
+          batch.journal.write('alarm', { kind: 'quarantine', message: `the material could not be moved out of ${where}: ${(error as Error).message}; remove it by hand, then record that with ${command}` });
+        }
         else {
           const stuckIn = this.gate.moduleHolding(batch.identity.batchId);
           if (stuckIn) await this.gate.recover(stuckIn.id);
@@ -522,7 +527,7 @@ export class Orchestrator {
     }
     this.endHoldTime(batch);
     this.gate.releaseEmpty(batch.identity);
-    batch.journal.write('batch.quarantined', { step, location: where, bagId: batch.identity.bagId });
+    batch.journal.write('batch.quarantined', { step, location: where, bagId: batch.identity.bagId, stuck: where !== output });
     batch.status.phase = 'quarantined';
   }
 
@@ -802,6 +807,12 @@ export class Orchestrator {
 
   private tick(): void {
     if (this.stopped) return;
+    // Material removed by hand is recorded by another process (`workcell remove`); it frees a module.
+    const removals = this.options.log.since(this.removalsSeen, ['material.removed']);
+    if (removals.length > 0) {
+      this.removalsSeen = removals.at(-1)!.seq;
+      this.gate.applyRemovals(removals);
+    }
     this.schedule();
     this.wake(); // holds answered from another process (`workcell resolve`) are found by polling
     if (Date.now() - this.statusWritten >= 250) this.writeStatus(false);
@@ -879,6 +890,23 @@ export function pendingHold(entries: readonly LogEntry[]): { entry: LogEntry; an
 export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
   const pending = pendingHold(entries);
   return pending && !pending.answered ? pending.entry : undefined;
+}
+
+/**
+ * Records that an operator took a quarantined batch's material out by hand from where it was stuck
+ * (`workcell remove`); a running orchestrator frees the module when it reads this.
+ */
+export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string; user: string }, at = Date.now()): LogEntry {
+  const entries = log.stream(batchId, { withoutTelemetry: true });
+  if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
+  const quarantined = entries.find((e) => e.type === 'batch.quarantined');
+  if (!quarantined) throw new Error(`batch ${batchId} is not quarantined: only a quarantined batch's material is removed by hand (abort it first: workcell resolve ${batchId} --action abort)`);
+  if (quarantined.data.stuck !== true) throw new Error(`batch ${batchId}'s material was moved out to ${String(quarantined.data.location)}: nothing is stuck`);
+  const removed = entries.find((e) => e.type === 'material.removed');
+  if (removed) throw new Error(`batch ${batchId}'s material was already removed from ${String(removed.data.from)} by ${String(removed.data.user)}`);
+  if (!removal.reason.trim()) throw new Error('give a reason: every removal is recorded with why');
+  if (!removal.user.trim()) throw new Error('give the user who removed the material');
+  return log.append({ stream: batchId, type: 'material.removed', at, data: { from: quarantined.data.location, bagId: quarantined.data.bagId, reason: removal.reason, user: removal.user } });
 }
 
 /** Answers an open hold (from the CLI or in process): recorded with who and why. */

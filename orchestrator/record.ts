@@ -38,6 +38,8 @@ export interface BatchRecord {
   status: 'in progress' | 'held' | 'completed' | 'quarantined';
   steps: StepRecord[];
   transfers: Array<{ at: string; arm: string; from: string; to: string; scannedAtPick: string; scannedAtPlace: string }>;
+  /** Quarantined material an operator took out by hand where the robot could not. */
+  removals: Array<{ at: string; from: string; user: string; reason: string }>;
   lineClearances: Array<{ at: string; module: string; procedure: string | null; previousBatch: string | null }>;
   environmentalMonitoring: Array<Record<string, unknown>>;
   alarms: Array<{ at: string; kind: string; message: string }>;
@@ -73,6 +75,7 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
     status: 'in progress',
     steps: [],
     transfers: [],
+    removals: [],
     lineClearances: [],
     environmentalMonitoring: [],
     alarms: [],
@@ -141,6 +144,9 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
       case 'transfer.completed':
         record.transfers.push({ at: iso(entry.at), arm: d.arm, from: d.from, to: d.to, scannedAtPick: d.scannedAtPick, scannedAtPlace: d.scannedAtPlace });
         break;
+      case 'material.removed':
+        record.removals.push({ at: iso(entry.at), from: d.from, user: d.user, reason: d.reason });
+        break;
       case 'line-clearance.verified':
         record.lineClearances.push({ at: iso(entry.at), module: d.module, procedure: d.procedure, previousBatch: d.previousBatch ?? null });
         break;
@@ -195,10 +201,11 @@ export function formatRecord(record: BatchRecord): string {
   lines.push(`  Layout ${id.layout.id}   schedule ${id.schedule.id} v${id.schedule.version} (sha256 ${id.schedule.contentHash.slice(0, 16)}…)`);
   lines.push(`  ${record.entries} log entries, chain ${record.firstHash.slice(0, 12)}… → ${record.lastHash.slice(0, 12)}…`);
   lines.push('');
-  lines.push(`Review by exception: ${record.deviations.length} deviation(s), ${record.alarms.length} alarm(s), ${record.operatorActions.length} operator action(s)`);
+  lines.push(`Review by exception: ${record.deviations.length} deviation(s), ${record.alarms.length} alarm(s), ${record.operatorActions.length + record.removals.length} operator action(s)`);
   for (const d of record.deviations) lines.push(`  DEVIATION ${d.at} ${d.kind}: ${d.message}`);
   for (const h of record.holds) lines.push(`  HOLD      ${h.at} ${h.step} (${h.kind})${h.resolved ? '' : ' OPEN'}: ${h.message}`);
   for (const a of record.operatorActions) lines.push(`  OPERATOR  ${a.at} ${a.user}: ${a.action} ${a.step}: ${a.reason}`);
+  for (const r of record.removals) lines.push(`  OPERATOR  ${r.at} ${r.user}: removed the material from ${r.from} by hand: ${r.reason}`);
   lines.push('');
   lines.push('Steps');
   for (const step of record.steps) {
@@ -211,6 +218,7 @@ export function formatRecord(record: BatchRecord): string {
   lines.push('');
   lines.push('Chain of custody');
   for (const t of record.transfers) lines.push(`  ${t.at} ${t.arm}: ${t.from} → ${t.to}, scanned ${t.scannedAtPick} / ${t.scannedAtPlace}`);
+  for (const r of record.removals) lines.push(`  ${r.at} by hand (${r.user}): out of ${r.from}`);
   for (const c of record.lineClearances) lines.push(`  ${c.at} line clearance of ${c.module} (${c.procedure ?? 'no SOP named'}) after ${c.previousBatch ?? '-'}`);
   lines.push('');
   lines.push('Environmental monitoring');

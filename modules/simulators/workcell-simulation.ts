@@ -49,6 +49,8 @@ export interface Simulation {
   deliver(bagId: string, position: string): void;
   /** Delivers bags to a position one after another, each as soon as the previous one has been taken away. */
   deliverInTurn(bagIds: readonly string[], position: string): void;
+  /** An operator taking an item out by hand, wherever it is (quarantined material the robot could not move). */
+  takeOut(itemId: string): void;
   stop(): Promise<void>;
 }
 
@@ -82,6 +84,7 @@ export async function startSimulation(layout: LayoutModel, layoutFile: string, o
     modules,
     deliver: frame.operator.deliver,
     deliverInTurn: frame.operator.deliverInTurn,
+    takeOut: frame.operator.takeOut,
     stop: async () => {
       frame.operator.detach();
       await Promise.all(modules.map((m) => m.stop()));
@@ -103,7 +106,7 @@ function simulationFrame(layout: LayoutModel, options: Omit<SimulationOptions, '
 }
 
 /** The people around a simulated workcell: they bring starting material and take away what is output. */
-function simulatedOperator(layout: LayoutModel, world: SimulationWorld, seed: number): Pick<Simulation, 'deliver' | 'deliverInTurn'> & { detach(): void } {
+function simulatedOperator(layout: LayoutModel, world: SimulationWorld, seed: number): Pick<Simulation, 'deliver' | 'deliverInTurn' | 'takeOut'> & { detach(): void } {
   const deliver = (bagId: string, position: string) => world.introduce({ id: bagId, container: 'bag', position, material: startingMaterial(bagId, seed) });
   const queues = new Map<string, string[]>();
   const outputs = (layout.layout.positions ?? []).filter((p) => p.role === 'output').map((p) => p.id);
@@ -122,6 +125,10 @@ function simulatedOperator(layout: LayoutModel, world: SimulationWorld, seed: nu
       queues.set(position, queue);
       queue.push(...bagIds);
       if (!world.itemAt(position)) deliver(queue.shift()!, position);
+    },
+    takeOut(itemId) {
+      if (!world.item(itemId)) throw new Error(`no item ${itemId} in the simulated workcell`);
+      world.remove(itemId);
     },
     detach,
   };

@@ -1,11 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildRecord } from '../../orchestrator/record.ts';
+import { buildRecord, formatRecord } from '../../orchestrator/record.ts';
 import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { resolveHold } from '../../orchestrator/orchestrator.ts';
 import { runCli } from '../support/cli.ts';
-import { layoutWithFreePorts, occupancy, startRun, waitForEntry } from '../support/orchestration.ts';
+import { layoutWithFreePorts, occupancy, SHORT_SCHEDULE, startRun, waitForEntry } from '../support/orchestration.ts';
 
 describe('the orchestrator on a simulated two-lane workcell', () => {
   it('runs three patients in parallel without ever mixing them, and records each batch completely', async () => {
@@ -107,6 +107,46 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       // Each try moved with a key of its own, issued once.
       const moves = run.log.stream('P-001').filter((e) => e.type === 'command.issued' && String(e.data.key).includes(':finish:')).map((e) => e.data.key);
       expect(moves).toEqual(['P-001:finish:1:out', 'P-001:finish:2:out', 'P-001:finish:3:out']);
+    } finally {
+      await run.stop();
+    }
+  }, 180_000);
+
+  it('keeps a module closed while quarantined material is stuck in it, until an operator records its removal by hand', async () => {
+    // The electroporation fails, the operator aborts, and every robot try to move the bag out misreads.
+    const misreads = [3, 4, 5].map((on) => ({ kind: 'wrong-scan' as const, capability: 'transfer', on }));
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'ep-1': [{ kind: 'error', error: 'HardwareFault', capability: 'electroporate', on: 1 }], 'arm-1': misreads } });
+    const remove = () => runCli(['remove', 'P-001', '--reason', 'bag taken out through the isolator glove port', '--user', 'a.jansen', '--db', run.log.file]);
+    try {
+      await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
+      const early = await remove();
+      expect(early.status).toBe(1);
+      expect(early.stderr).toContain('batch P-001 is not quarantined');
+      resolveHold(run.log, 'P-001', { action: 'abort', reason: 'electroporator fault', user: 'qa.lee' }, run.session.clock.now());
+      const quarantined = await waitForEntry(run.log, 'P-001', (e) => e.type === 'batch.quarantined');
+      expect(quarantined.data).toMatchObject({ location: 'ep-1.port', stuck: true });
+      expect(run.log.stream('P-001').some((e) => e.type === 'alarm' && String(e.data.message).includes('workcell remove P-001'))).toBe(true);
+
+      // Another lane's batch needs the electroporator and waits for the stuck material to go.
+      run.orchestrator.startBatch({ batchId: 'P-002', patient: 'P-002', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', lane: 'lane-2' }, { file: SHORT_SCHEDULE, text: readFileSync(SHORT_SCHEDULE, 'utf8') });
+      await waitForEntry(run.log, 'P-002', (e) => e.type === 'step.completed' && e.data.step === 'wash');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(run.orchestrator.status().batches.find((b) => b.batchId === 'P-002')).toMatchObject({ step: 'electroporate', phase: 'waiting', note: expect.stringContaining('electroporator ep-1: busy with P-001') });
+
+      run.session.simulation!.takeOut('BAG-P-001');
+      const removed = await remove();
+      expect(removed.stderr).toBe('');
+      expect(removed.stdout).toContain("a.jansen removed P-001's material (BAG-P-001) from ep-1.port by hand");
+      await run.finished();
+      const next = buildRecord(run.log, 'P-002');
+      expect(next.status).toBe('completed');
+      expect(next.lineClearances).toContainEqual(expect.objectContaining({ module: 'ep-1', previousBatch: 'P-001' }));
+      const record = buildRecord(run.log, 'P-001');
+      expect(record.removals).toEqual([expect.objectContaining({ from: 'ep-1.port', user: 'a.jansen', reason: 'bag taken out through the isolator glove port' })]);
+      expect(formatRecord(record)).toContain('a.jansen: removed the material from ep-1.port by hand');
+      const again = await remove();
+      expect(again.status).toBe(1);
+      expect(again.stderr).toContain("batch P-001's material was already removed from ep-1.port by a.jansen");
     } finally {
       await run.stop();
     }
