@@ -150,6 +150,15 @@ export class EventLog {
     return written;
   }
 
+  /**
+   * Runs `decide` (reads, then appends) as one IMMEDIATE transaction: no other process appends in
+   * between, so a check (is the hold still open?) and the entry it allows cannot be split. Listeners
+   * hear of an append at once, so the append comes last: nothing after it may throw.
+   */
+  atomically<T>(decide: () => T): T {
+    return this.db.transaction(decide).immediate();
+  }
+
   /** Called for every entry this process appends, after it is committed. */
   subscribe(listener: (entry: LogEntry) => void): () => void {
     this.listeners.add(listener);

@@ -518,8 +518,7 @@ export class Orchestrator {
         if (attempt === 3) {
           const command = `workcell remove ${batch.identity.batchId} --reason TEXT --user NAME`;
           batch.journal.write('alarm', { kind: 'quarantine', message: `the material could not be moved out of ${where}: ${(error as Error).message}; remove it by hand, then record that with ${command}` });
-        }
-        else {
+        } else {
           const stuckIn = this.gate.moduleHolding(batch.identity.batchId);
           if (stuckIn) await this.gate.recover(stuckIn.id);
         }
@@ -897,29 +896,33 @@ export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
  * (`workcell remove`); a running orchestrator frees the module when it reads this.
  */
 export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string; user: string }, at = Date.now()): LogEntry {
-  const entries = log.stream(batchId, { withoutTelemetry: true });
-  if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
-  const quarantined = entries.find((e) => e.type === 'batch.quarantined');
-  if (!quarantined) throw new Error(`batch ${batchId} is not quarantined: only a quarantined batch's material is removed by hand (abort it first: workcell resolve ${batchId} --action abort)`);
-  if (quarantined.data.stuck !== true) throw new Error(`batch ${batchId}'s material was moved out to ${String(quarantined.data.location)}: nothing is stuck`);
-  const removed = entries.find((e) => e.type === 'material.removed');
-  if (removed) throw new Error(`batch ${batchId}'s material was already removed from ${String(removed.data.from)} by ${String(removed.data.user)}`);
-  if (!removal.reason.trim()) throw new Error('give a reason: every removal is recorded with why');
-  if (!removal.user.trim()) throw new Error('give the user who removed the material');
-  return log.append({ stream: batchId, type: 'material.removed', at, data: { from: quarantined.data.location, bagId: quarantined.data.bagId, reason: removal.reason, user: removal.user } });
+  return log.atomically(() => {
+    const entries = log.stream(batchId, { withoutTelemetry: true });
+    if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
+    const quarantined = entries.find((e) => e.type === 'batch.quarantined');
+    if (!quarantined) throw new Error(`batch ${batchId} is not quarantined: only a quarantined batch's material is removed by hand (abort it first: workcell resolve ${batchId} --action abort)`);
+    if (quarantined.data.stuck !== true) throw new Error(`batch ${batchId}'s material was moved out to ${String(quarantined.data.location)}: nothing is stuck`);
+    const removed = entries.find((e) => e.type === 'material.removed');
+    if (removed) throw new Error(`batch ${batchId}'s material was already removed from ${String(removed.data.from)} by ${String(removed.data.user)}`);
+    if (!removal.reason.trim()) throw new Error('give a reason: every removal is recorded with why');
+    if (!removal.user.trim()) throw new Error('give the user who removed the material');
+    return log.append({ stream: batchId, type: 'material.removed', at, data: { from: quarantined.data.location, bagId: quarantined.data.bagId, reason: removal.reason, user: removal.user } });
+  });
 }
 
 /** Answers an open hold (from the CLI or in process): recorded with who and why. */
 export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; user: string }, at = Date.now()): LogEntry {
-  const entries = log.stream(batchId);
-  if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
-  const hold = openHold(entries);
-  if (!hold) throw new Error(`batch ${batchId} has no open hold`);
-  const offered = hold.data.actions as string[];
-  if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
-  if (!answer.reason.trim()) throw new Error('give a reason: every answer to a hold is recorded with why');
-  if (!answer.user.trim()) throw new Error('give the user answering the hold');
-  return log.append({ stream: batchId, type: 'hold.resolved', at, data: { step: hold.data.step, hold: hold.streamSeq, action: answer.action, reason: answer.reason, user: answer.user } });
+  return log.atomically(() => {
+    const entries = log.stream(batchId);
+    if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
+    const hold = openHold(entries);
+    if (!hold) throw new Error(`batch ${batchId} has no open hold`);
+    const offered = hold.data.actions as string[];
+    if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
+    if (!answer.reason.trim()) throw new Error('give a reason: every answer to a hold is recorded with why');
+    if (!answer.user.trim()) throw new Error('give the user answering the hold');
+    return log.append({ stream: batchId, type: 'hold.resolved', at, data: { step: hold.data.step, hold: hold.streamSeq, action: answer.action, reason: answer.reason, user: answer.user } });
+  });
 }
 
 function unusable(module: ModuleConfig, today: string): string | undefined {

@@ -67,6 +67,29 @@ describe('the event log', () => {
     log.close();
   });
 
+  it('holds the write lock from a check to the entry it allows, and keeps neither when the check throws', () => {
+    const log = freshLog();
+    fill(log);
+    const other = new Database(log.file, { timeout: 0 });
+    const written = log.atomically(() => {
+      log.stream('P-001');
+      // Another process (a second operator's `workcell resolve`) cannot write in between.
+      expect(() => other.exec('BEGIN IMMEDIATE')).toThrow(/locked|busy/);
+      return log.append({ stream: 'P-001', type: 'hold.resolved', at: 7000, data: { action: 'retry' } });
+    });
+    expect(written.streamSeq).toBe(6);
+    expect(() =>
+      log.atomically(() => {
+        log.append({ stream: 'P-001', type: 'hold.resolved', at: 7001, data: { action: 'skip' } });
+        throw new Error('refused after all');
+      }),
+    ).toThrow('refused after all');
+    expect(log.stream('P-001')).toHaveLength(6);
+    expect(log.verify().breaks).toEqual([]);
+    other.close();
+    log.close();
+  });
+
   it('names the first altered, missing or reordered entry', () => {
     const altered = freshLog();
     fill(altered);
