@@ -8,6 +8,7 @@ import { buildRecord, formatRecord } from '../orchestrator/record.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
 import { parseArgs, option } from './args.ts';
 import { DEFAULT_DATABASE } from './run.ts';
+import { workcellNow } from '../orchestrator/session.ts';
 import { UsageError, type Command } from './main.ts';
 
 /** Opens a run's database (an existing one only: a typo must not create an empty log), runs `use`, closes it. */
@@ -130,7 +131,7 @@ export const resolveCommand: Command = {
     if (action !== 'retry' && action !== 'skip' && action !== 'abort') throw new UsageError('--action is retry, skip or abort');
     const { batchId, reason, user } = operatorAction(parsed, 'answer');
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, user });
+      const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, user }, workcellNow(log));
       process.stdout.write(`Recorded: ${user} answered the hold of ${batchId} at ${String(entry.data.step)} with ${action} (${reason}).\n`);
       return 0;
     });
@@ -145,7 +146,7 @@ export const removeCommand: Command = {
     const parsed = parseArgs(args, { options: ['reason', 'user', 'db'] });
     const { batchId, reason, user } = operatorAction(parsed, 'removal');
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = recordRemoval(log, batchId, { reason, user });
+      const entry = recordRemoval(log, batchId, { reason, user }, workcellNow(log));
       process.stdout.write(`Recorded: ${user} removed ${batchId}'s material (${String(entry.data.bagId)}) from ${String(entry.data.from)} by hand (${reason}).\n`);
       return 0;
     });

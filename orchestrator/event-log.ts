@@ -190,6 +190,11 @@ export class EventLog {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
   }
 
+  /** The latest workcell time any entry carries (0 for an empty log). */
+  lastAt(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(at), 0) AS n FROM events').get() as { n: number }).n;
+  }
+
   lastSeq(): number {
     return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM events').get() as { n: number }).n;
   }

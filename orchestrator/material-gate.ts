@@ -66,6 +66,8 @@ export class MaterialGate {
   private readonly lastServed = new Map<string, string>();
   /** The batch after which each module was last cleared. */
   private readonly clearedAfter = new Map<string, string>();
+  /** The batch whose stuck material was last taken out of each module by hand. */
+  private readonly removedByHand = new Map<string, string>();
   /** Clearances in progress: module -> clock ms they end. */
   private readonly clearing = new Map<string, number>();
   private readonly location = new Map<string, string>();
@@ -95,9 +97,14 @@ export class MaterialGate {
     for (const entry of entries) this.apply(entry);
   }
 
-  /** Removals recorded by another process (`workcell remove`) while this one runs. */
+  /** Removals recorded by another process (`workcell remove`) while this one runs: each module's clearance starts. */
   applyRemovals(entries: readonly LogEntry[]): void {
-    for (const entry of entries) if (entry.type === 'material.removed') this.apply(entry);
+    for (const entry of entries) {
+      if (entry.type !== 'material.removed') continue;
+      this.apply(entry);
+      const module = this.moduleAt(String(entry.data.from));
+      if (module) void this.clearAfter(module.id, entry.stream).catch(() => undefined);
+    }
   }
 
   register(batch: BatchIdentity): void {
@@ -124,10 +131,11 @@ export class MaterialGate {
         this.location.set(entry.stream, data.position!);
         break;
       case 'material.removed': {
-        // Taken out by hand: the module (or storage slot) is free, and a shared module is cleared after it.
+        // Taken out by hand: the module (or storage slot) is free, and cleared before anyone's material enters again.
         this.location.delete(entry.stream);
         const module = this.moduleAt(data.from!);
         if (module && this.reservedBy.get(module.id) === entry.stream) this.reservedBy.delete(module.id);
+        if (module) this.removedByHand.set(module.id, entry.stream);
         break;
       }
       case 'transfer.completed': {
@@ -217,8 +225,13 @@ export class MaterialGate {
     return this.log.append({ stream: batch.batchId, type, at: this.clock.now(), data });
   }
 
-  private needsClearanceBetweenBatches(moduleId: string): boolean {
+  /**
+   * Whether a module is cleared after `batchId`'s material left it: a shared module of a kind cleared
+   * between batches always; any module, dedicated ones too, after stuck material was taken out by hand.
+   */
+  private owesClearanceAfter(moduleId: string, batchId: string): boolean {
     const module = this.layout.modules.get(moduleId)!;
+    if (this.removedByHand.get(moduleId) === batchId) return true;
     return this.layout.catalogue.kind(module.kind)?.lineClearanceWhenShared === true && this.layout.isShared(module);
   }
 
@@ -230,9 +243,10 @@ export class MaterialGate {
   /** Line clearance still owed before a shared module may serve `batchId`, in ms (0 when none). */
   clearanceBefore(moduleId: string, batchId: string): number {
     const previous = this.lastServed.get(moduleId);
-    if (!this.needsClearanceBetweenBatches(moduleId) || !previous || previous === batchId || this.clearedAfter.get(moduleId) === previous) return 0;
+    if (!previous || previous === batchId || this.clearedAfter.get(moduleId) === previous || !this.owesClearanceAfter(moduleId, previous)) return 0;
     const until = this.clearing.get(moduleId);
-    return until !== undefined ? Math.max(1, until - this.clock.now()) : this.clearanceMs(moduleId);
+    // Owed but of no set duration (a dedicated module after a removal by hand): still recorded before use.
+    return Math.max(1, until !== undefined ? until - this.clock.now() : this.clearanceMs(moduleId));
   }
 
   /** When a clearance in progress on a module ends (clock ms), if one is. */
@@ -245,7 +259,7 @@ export class MaterialGate {
    * that it is ready sooner for the next batch. Picks up a clearance interrupted by a restart.
    */
   async clearAfter(moduleId: string, batchId: string): Promise<void> {
-    if (!this.needsClearanceBetweenBatches(moduleId) || this.clearedAfter.get(moduleId) === batchId) return;
+    if (!this.owesClearanceAfter(moduleId, batchId) || this.clearedAfter.get(moduleId) === batchId) return;
     const module = this.layout.modules.get(moduleId)!;
     let until = this.clearing.get(moduleId);
     if (until === undefined) {
@@ -344,7 +358,7 @@ export class MaterialGate {
       }
       if (target) {
         const previous = this.lastServed.get(target.id);
-        if (this.needsClearanceBetweenBatches(target.id) && previous && previous !== batch.batchId) {
+        if (previous && previous !== batch.batchId && this.owesClearanceAfter(target.id, previous)) {
           this.write(batch, 'line-clearance.verified', { module: target.id, procedure: target.lineClearance?.procedure ?? null, previousBatch: previous });
         }
       }

@@ -842,7 +842,7 @@ export class Orchestrator {
   private writeStatus(final: boolean): void {
     this.statusWritten = Date.now();
     try {
-      this.options.log.writeStatus('orchestrator', { ...this.status(), final, pid: process.pid });
+      this.options.log.writeStatus('orchestrator', { ...this.status(), timeScale: this.clock.timeScale, final, pid: process.pid });
     } catch {
       // The status view is advisory; the log itself is written elsewhere and fails loudly.
     }
@@ -895,7 +895,7 @@ export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
  * Records that an operator took a quarantined batch's material out by hand from where it was stuck
  * (`workcell remove`); a running orchestrator frees the module when it reads this.
  */
-export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string; user: string }, at = Date.now()): LogEntry {
+export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string; user: string }, at: number): LogEntry {
   return log.atomically(() => {
     const entries = log.stream(batchId, { withoutTelemetry: true });
     if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
@@ -911,7 +911,7 @@ export function recordRemoval(log: EventLog, batchId: string, removal: { reason:
 }
 
 /** Answers an open hold (from the CLI or in process): recorded with who and why. */
-export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; user: string }, at = Date.now()): LogEntry {
+export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; user: string }, at: number): LogEntry {
   return log.atomically(() => {
     const entries = log.stream(batchId);
     if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);

@@ -38,6 +38,18 @@ export function anchoredClock(settings: Pick<RunSettings, 'timeScale' | 'clock'>
   return new ScaledClock(settings.timeScale, settings.clock.simAtAnchor + (Date.now() - settings.clock.wallAnchor) * settings.timeScale);
 }
 
+/**
+ * The workcell clock as another process reads it (an operator's `workcell resolve` or `workcell remove`):
+ * a running orchestrator's clock, extrapolated from its status view because that clock may run scaled
+ * or fast-forwarded; else the wall clock. Never before the log's last entry, so a record stays in time order.
+ */
+export function workcellNow(log: EventLog, wallNow = Date.now()): number {
+  const view = log.readStatus().find((s) => s.key === 'orchestrator');
+  const running = view?.value as { at?: unknown; timeScale?: unknown; final?: unknown } | undefined;
+  const now = running && running.final === false && typeof running.at === 'number' && typeof running.timeScale === 'number' ? running.at + Math.max(0, wallNow - view!.updatedAt) * running.timeScale : wallNow;
+  return Math.max(now, log.lastAt());
+}
+
 export function recordRunSettings(log: EventLog, settings: RunSettings, extra: Record<string, unknown> = {}): void {
   log.append({ stream: WORKCELL_STREAM, type: 'run.started', at: anchoredClock(settings).now(), data: { ...settings, ...extra, pid: process.pid } });
 }

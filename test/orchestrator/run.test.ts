@@ -80,6 +80,11 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       expect(record.status).toBe('completed');
       expect(record.deviations.map((d) => d.kind)).toContain('scan-mismatch');
       expect(record.operatorActions).toEqual([expect.objectContaining({ action: 'retry', step: 'electroporate', user: 'a.jansen', reason: 'bag relabelled after scanner check' })]);
+      // Stamped on the run's (scaled) workcell clock, not the CLI's wall clock: the record stays in time order.
+      const entries = run.log.stream('P-001', { withoutTelemetry: true });
+      const resolved = entries.find((e) => e.type === 'hold.resolved')!;
+      expect(resolved.at).toBeGreaterThanOrEqual(hold.at);
+      expect(resolved.at).toBeLessThanOrEqual(entries.find((e) => e.type === 'batch.completed')!.at);
       const again = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'twice', '--user', 'a.jansen', '--db', run.log.file]);
       expect(again.status).toBe(1);
       expect(again.stderr).toContain('batch P-001 has no open hold');
@@ -147,6 +152,31 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       const again = await remove();
       expect(again.status).toBe(1);
       expect(again.stderr).toContain("batch P-001's material was already removed from ep-1.port by a.jansen");
+    } finally {
+      await run.stop();
+    }
+  }, 180_000);
+
+  it('clears a lane-dedicated module after stuck material was taken out of it by hand, before the lane uses it again', async () => {
+    // sep-1 serves lane-1 only, so no clearance is owed between lane-1's batches, except after a removal by hand.
+    const misreads = [4, 5, 6].map((on) => ({ kind: 'wrong-scan' as const, capability: 'transfer', on }));
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'sep-1': [{ kind: 'error', error: 'HardwareFault', capability: 'harvest', on: 1 }], 'arm-1': misreads } });
+    try {
+      await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened' && e.data.step === 'concentrate');
+      resolveHold(run.log, 'P-001', { action: 'abort', reason: 'separator fault', user: 'qa.lee' }, run.session.clock.now());
+      const quarantined = await waitForEntry(run.log, 'P-001', (e) => e.type === 'batch.quarantined');
+      expect(quarantined.data).toMatchObject({ location: 'sep-1.port', stuck: true });
+      run.session.simulation!.takeOut('BAG-P-001');
+      expect((await runCli(['remove', 'P-001', '--reason', 'bag cut free of the separator', '--user', 'a.jansen', '--db', run.log.file])).status).toBe(0);
+
+      run.orchestrator.startBatch({ batchId: 'P-002', patient: 'P-002', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', lane: 'lane-1' }, { file: SHORT_SCHEDULE, text: readFileSync(SHORT_SCHEDULE, 'utf8') });
+      await run.finished();
+      expect(buildRecord(run.log, 'P-002').status).toBe('completed');
+      const cleared = run.log.stream(WORKCELL_STREAM).find((e) => e.type === 'line-clearance.completed' && e.data.module === 'sep-1');
+      expect(cleared?.data).toMatchObject({ after: 'P-001' });
+      const entered = run.log.stream('P-002').find((e) => e.type === 'transfer.completed' && e.data.to === 'sep-1.port')!;
+      expect(cleared!.seq).toBeLessThan(entered.seq);
+      expect(buildRecord(run.log, 'P-002').lineClearances).toContainEqual(expect.objectContaining({ module: 'sep-1', previousBatch: 'P-001' }));
     } finally {
       await run.stop();
     }
