@@ -1,4 +1,5 @@
 /** A small argument reader: positional arguments and --name VALUE / --name=VALUE / --flag options. */
+import { readFileSync } from 'node:fs';
 import { UsageError } from './main.ts';
 
 export interface ParsedArgs {
@@ -33,4 +34,58 @@ export function parseArgs(args: string[], spec: { options?: string[]; flags?: st
 
 export function option(parsed: ParsedArgs, name: string): string | undefined {
   return parsed.options.get(name)?.at(-1);
+}
+
+/**
+ * A password, never from the command line itself (it would stay in shell history and `ps`): from
+ * `--password-env VAR` or `--password-file FILE` (other option names with another prefix), else the
+ * environment variable the command names,
+ * else typed at a hidden prompt when a terminal is attached.
+ */
+export async function readPassword(parsed: ParsedArgs, defaultVariable: string, prompt: string, optionPrefix = 'password'): Promise<string> {
+  const variable = option(parsed, `${optionPrefix}-env`);
+  const file = option(parsed, `${optionPrefix}-file`);
+  if (variable) {
+    const value = process.env[variable];
+    if (value === undefined) throw new UsageError(`environment variable ${variable} is not set`);
+    return value;
+  }
+  if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  const fromDefault = process.env[defaultVariable];
+  if (fromDefault !== undefined) return fromDefault;
+  if (!process.stdin.isTTY) throw new UsageError(`give the password with --${optionPrefix}-env VAR or --${optionPrefix}-file FILE (or set ${defaultVariable})`);
+  return hiddenPrompt(prompt);
+}
+
+function hiddenPrompt(question: string): Promise<string> {
+  const input = process.stdin;
+  process.stderr.write(question);
+  input.setRawMode(true);
+  input.setEncoding('utf8');
+  input.resume();
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    const finish = () => {
+      input.off('data', onData);
+      input.setRawMode(false);
+      input.pause();
+      process.stderr.write('\n');
+    };
+    const onData = (chunk: string) => {
+      for (const char of chunk) {
+        if (char === '\r' || char === '\n') {
+          finish();
+          resolve(typed);
+          return;
+        }
+        if (char === '\u0003') {
+          finish();
+          reject(new UsageError('cancelled'));
+          return;
+        }
+        typed = char === '\u007f' || char === '\b' ? typed.slice(0, -1) : typed + char;
+      }
+    };
+    input.on('data', onData);
+  });
 }

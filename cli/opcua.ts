@@ -1,9 +1,8 @@
 /** `workcell opcua browse`: a quick look at any LADS server. */
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { OpcUaDriver, type SecurityModeName, type SecurityPolicyName } from '../drivers/opcua/client.ts';
-import { parseArgs, option } from './args.ts';
+import { parseArgs, option, readPassword } from './args.ts';
 import { UsageError, type Command } from './main.ts';
 
 const MODES = ['None', 'Sign', 'SignAndEncrypt'];
@@ -31,7 +30,7 @@ export const opcuaCommand: Command = {
       securityPolicy: policy as SecurityPolicyName,
       allowInsecure: parsed.flags.has('insecure'),
       pkiFolder: option(parsed, 'pki') ?? join(homedir(), '.workcell', 'pki', 'opcua'),
-      user: userName ? { name: userName, password: password(option(parsed, 'password-env'), option(parsed, 'password-file')) } : undefined,
+      user: userName ? { name: userName, password: await readPassword(parsed, 'WORKCELL_OPCUA_PASSWORD', `OPC UA password of ${userName}: `) } : undefined,
     });
     try {
       const devices = await driver.devices();
@@ -53,16 +52,3 @@ export const opcuaCommand: Command = {
 };
 
 const HEALTH: Record<number, string> = { 0: 'NORMAL', 1: 'FAILURE', 2: 'CHECK_FUNCTION', 3: 'OFF_SPEC', 4: 'MAINTENANCE_REQUIRED' };
-
-/** Passwords come from the environment or a file, never from the command line itself. */
-export function password(variable: string | undefined, file: string | undefined): string {
-  if (variable) {
-    const value = process.env[variable];
-    if (value === undefined) throw new UsageError(`environment variable ${variable} is not set`);
-    return value;
-  }
-  if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-  const fromDefault = process.env.WORKCELL_OPCUA_PASSWORD;
-  if (fromDefault === undefined) throw new UsageError('give the password with --password-env VAR or --password-file FILE (or set WORKCELL_OPCUA_PASSWORD)');
-  return fromDefault;
-}

@@ -6,7 +6,8 @@ import { EventLog } from '../orchestrator/event-log.ts';
 import { openHold, recordRemoval, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
 import { buildRecord, formatRecord } from '../orchestrator/record.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
-import { parseArgs, option } from './args.ts';
+import { parseArgs, option, readPassword } from './args.ts';
+import type { Credentials, Signature } from '../orchestrator/signatures.ts';
 import { DEFAULT_DATABASE } from './run.ts';
 import { workcellNow } from '../orchestrator/session.ts';
 import { UsageError, type Command } from './main.ts';
@@ -103,36 +104,43 @@ export const holdsCommand: Command = {
       else if (holds.length === 0) process.stdout.write('No open holds.\n');
       else {
         for (const h of holds) process.stdout.write(`${h.batchId} at ${h.step} (${h.kind}) since ${new Date(h.since).toISOString()}\n  ${h.message}\n  actions: ${h.actions.join(' | ')}\n`);
-        process.stdout.write(`Answer with: workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME --db ${log.file}\n`);
+        process.stdout.write(`Answer with: workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME --db ${log.file} (signed with your password)\n`);
       }
       return 0;
     });
   },
 };
 
-/** The batch an operator acts on, with the reason and user that every recorded action carries. */
-function operatorAction(parsed: ReturnType<typeof parseArgs>, what: string): { batchId: string; reason: string; user: string } {
+/** The batch an operator acts on, the reason every recorded action carries, and the signer's credentials. */
+async function operatorAction(parsed: ReturnType<typeof parseArgs>, what: string): Promise<{ batchId: string; reason: string; signer: Credentials }> {
   const batchId = parsed.positional[0];
   if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
   const reason = option(parsed, 'reason');
   const user = option(parsed, 'user');
   if (!reason?.trim()) throw new UsageError(`--reason TEXT is required: every ${what} is recorded with why`);
-  if (!user?.trim()) throw new UsageError(`--user NAME is required: every ${what} is recorded with who`);
-  return { batchId, reason, user };
+  if (!user?.trim()) throw new UsageError(`--user NAME is required: every ${what} is signed by its operator`);
+  return { batchId, reason, signer: { user, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${user} (signing the ${what}): `) } };
 }
+
+function manifestation(signature: Signature): string {
+  return `Signed by ${signature.printedName} (${signature.user}) at ${signature.signedAt}: ${signature.meaning}.`;
+}
+
+const SIGNER_OPTIONS = ['reason', 'user', 'db', 'password-env', 'password-file'];
+const SIGNER_USAGE = '--reason TEXT --user NAME [--password-env VAR | --password-file FILE] [--db FILE]';
 
 export const resolveCommand: Command = {
   name: 'resolve',
-  summary: "Answer a batch's hold: retry the step, skip it, or abort the batch to quarantine.",
-  usage: 'workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME [--db FILE]',
+  summary: "Answer a batch's hold: retry the step, skip it, or abort the batch to quarantine (signed).",
+  usage: `workcell resolve BATCH --action retry|skip|abort ${SIGNER_USAGE}`,
   async run(args) {
-    const parsed = parseArgs(args, { options: ['action', 'reason', 'user', 'db'] });
+    const parsed = parseArgs(args, { options: ['action', ...SIGNER_OPTIONS] });
     const action = option(parsed, 'action');
     if (action !== 'retry' && action !== 'skip' && action !== 'abort') throw new UsageError('--action is retry, skip or abort');
-    const { batchId, reason, user } = operatorAction(parsed, 'answer');
+    const { batchId, reason, signer } = await operatorAction(parsed, 'answer');
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, user }, workcellNow(log));
-      process.stdout.write(`Recorded: ${user} answered the hold of ${batchId} at ${String(entry.data.step)} with ${action} (${reason}).\n`);
+      const entry = resolveHold(log, batchId, { action: action as HoldAction, reason }, signer, workcellNow(log));
+      process.stdout.write(`Recorded: the hold of ${batchId} at ${String(entry.data.step)} answered with ${action} (${reason}).\n${manifestation(entry.data.signature as Signature)}\n`);
       return 0;
     });
   },
@@ -140,14 +148,14 @@ export const resolveCommand: Command = {
 
 export const removeCommand: Command = {
   name: 'remove',
-  summary: "Record that a quarantined batch's stuck material was taken out by hand, freeing its module.",
-  usage: 'workcell remove BATCH --reason TEXT --user NAME [--db FILE]',
+  summary: "Record that a quarantined batch's stuck material was taken out by hand, freeing its module (signed).",
+  usage: `workcell remove BATCH ${SIGNER_USAGE}`,
   async run(args) {
-    const parsed = parseArgs(args, { options: ['reason', 'user', 'db'] });
-    const { batchId, reason, user } = operatorAction(parsed, 'removal');
+    const parsed = parseArgs(args, { options: SIGNER_OPTIONS });
+    const { batchId, reason, signer } = await operatorAction(parsed, 'removal');
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = recordRemoval(log, batchId, { reason, user }, workcellNow(log));
-      process.stdout.write(`Recorded: ${user} removed ${batchId}'s material (${String(entry.data.bagId)}) from ${String(entry.data.from)} by hand (${reason}).\n`);
+      const entry = recordRemoval(log, batchId, { reason }, signer, workcellNow(log));
+      process.stdout.write(`Recorded: ${batchId}'s material (${String(entry.data.bagId)}) removed from ${String(entry.data.from)} by hand (${reason}).\n${manifestation(entry.data.signature as Signature)}\n`);
       return 0;
     });
   },

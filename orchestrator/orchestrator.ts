@@ -15,6 +15,7 @@ import type { Clock } from '../modules/clock.ts';
 import type { ModuleState } from '../modules/state-model.ts';
 import { ModuleError, type ModuleDriver, type ParameterValue, type ResultValue } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
+import { OPERATORS_STREAM, signed, type Credentials } from './signatures.ts';
 import { BatchJournal, type BatchStarted, type HoldAction } from './entries.ts';
 import { HoldRequired, MaterialGate, type BatchIdentity } from './material-gate.ts';
 import { DeadlineFirstScheduler, type AllocationRequest, type ChainLink, type ModuleView, type Scheduler } from './scheduler.ts';
@@ -156,6 +157,7 @@ export class Orchestrator {
 
   /** Starts a new batch on a schedule (whose text is recorded, so later edits of the file do not affect it). */
   startBatch(spec: BatchSpec, schedule: ScheduleSnapshot): void {
+    if (spec.batchId === WORKCELL_STREAM || spec.batchId === OPERATORS_STREAM) throw new Error(`'${spec.batchId}' names a stream of the workcell's own; give the batch another id`);
     if (this.batches.has(spec.batchId) || this.options.log.stream(spec.batchId).length > 0) throw new Error(`batch ${spec.batchId} already exists in ${this.options.log.file}`);
     if (!this.layout.laneIds().includes(spec.lane)) throw new Error(`layout ${this.layout.id} has no lane ${spec.lane}`);
     for (const other of this.batches.values()) {
@@ -893,10 +895,11 @@ export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
 
 /**
  * Records that an operator took a quarantined batch's material out by hand from where it was stuck
- * (`workcell remove`); a running orchestrator frees the module when it reads this.
+ * (`workcell remove`), signed by that operator; a running orchestrator frees the module when it reads this.
  */
-export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string; user: string }, at: number): LogEntry {
-  return log.atomically(() => {
+export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string }, signer: Credentials, at: number): LogEntry {
+  if (!removal.reason.trim()) throw new Error('give a reason: every removal is recorded with why');
+  return signed(log, signer, 'remove', at, (sign) => {
     const entries = log.stream(batchId, { withoutTelemetry: true });
     if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
     const quarantined = entries.find((e) => e.type === 'batch.quarantined');
@@ -904,24 +907,25 @@ export function recordRemoval(log: EventLog, batchId: string, removal: { reason:
     if (quarantined.data.stuck !== true) throw new Error(`batch ${batchId}'s material was moved out to ${String(quarantined.data.location)}: nothing is stuck`);
     const removed = entries.find((e) => e.type === 'material.removed');
     if (removed) throw new Error(`batch ${batchId}'s material was already removed from ${String(removed.data.from)} by ${String(removed.data.user)}`);
-    if (!removal.reason.trim()) throw new Error('give a reason: every removal is recorded with why');
-    if (!removal.user.trim()) throw new Error('give the user who removed the material');
-    return log.append({ stream: batchId, type: 'material.removed', at, data: { from: quarantined.data.location, bagId: quarantined.data.bagId, reason: removal.reason, user: removal.user } });
+    const content = { batchId, from: quarantined.data.location, bagId: quarantined.data.bagId, reason: removal.reason, quarantinedEntry: quarantined.hash };
+    const signature = sign(content);
+    return log.append({ stream: batchId, type: 'material.removed', at, data: { from: content.from, bagId: content.bagId, reason: removal.reason, user: signature.user, signature } });
   });
 }
 
-/** Answers an open hold (from the CLI or in process): recorded with who and why. */
-export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; user: string }, at: number): LogEntry {
-  return log.atomically(() => {
+/** Answers an open hold (from the CLI or in process), signed by the operator answering it. */
+export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string }, signer: Credentials, at: number): LogEntry {
+  if (!answer.reason.trim()) throw new Error('give a reason: every answer to a hold is recorded with why');
+  return signed(log, signer, answer.action, at, (sign) => {
     const entries = log.stream(batchId);
     if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
     const hold = openHold(entries);
     if (!hold) throw new Error(`batch ${batchId} has no open hold`);
     const offered = hold.data.actions as string[];
     if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
-    if (!answer.reason.trim()) throw new Error('give a reason: every answer to a hold is recorded with why');
-    if (!answer.user.trim()) throw new Error('give the user answering the hold');
-    return log.append({ stream: batchId, type: 'hold.resolved', at, data: { step: hold.data.step, hold: hold.streamSeq, action: answer.action, reason: answer.reason, user: answer.user } });
+    const content = { batchId, step: hold.data.step, holdEntry: hold.hash, action: answer.action, reason: answer.reason };
+    const signature = sign(content);
+    return log.append({ stream: batchId, type: 'hold.resolved', at, data: { step: hold.data.step, hold: hold.streamSeq, action: answer.action, reason: answer.reason, user: signature.user, signature } });
   });
 }
 

@@ -6,6 +6,7 @@
  */
 import type { EventLog } from './event-log.ts';
 import type { BatchStarted } from './entries.ts';
+import type { Signature } from './signatures.ts';
 
 export interface TelemetrySummary {
   module: string;
@@ -39,12 +40,13 @@ export interface BatchRecord {
   steps: StepRecord[];
   transfers: Array<{ at: string; arm: string; from: string; to: string; scannedAtPick: string; scannedAtPlace: string }>;
   /** Quarantined material an operator took out by hand where the robot could not. */
-  removals: Array<{ at: string; from: string; user: string; reason: string }>;
+  removals: Array<{ at: string; from: string; user: string; reason: string; signature: Signature | null }>;
   lineClearances: Array<{ at: string; module: string; procedure: string | null; previousBatch: string | null }>;
   environmentalMonitoring: Array<Record<string, unknown>>;
   alarms: Array<{ at: string; kind: string; message: string }>;
   deviations: Array<{ at: string; kind: string; message: string }>;
-  operatorActions: Array<{ at: string; action: string; step: string; reason: string; user: string }>;
+  /** Answers to holds, each with its electronic signature (null only in logs written before signatures). */
+  operatorActions: Array<{ at: string; action: string; step: string; reason: string; user: string; signature: Signature | null }>;
   holds: Array<{ at: string; step: string; kind: string; message: string; resolved: boolean }>;
   /** Every entry, in order, for drill-down. */
   entries: number;
@@ -145,7 +147,7 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
         record.transfers.push({ at: iso(entry.at), arm: d.arm, from: d.from, to: d.to, scannedAtPick: d.scannedAtPick, scannedAtPlace: d.scannedAtPlace });
         break;
       case 'material.removed':
-        record.removals.push({ at: iso(entry.at), from: d.from, user: d.user, reason: d.reason });
+        record.removals.push({ at: iso(entry.at), from: d.from, user: d.user, reason: d.reason, signature: (entry.data.signature as Signature | undefined) ?? null });
         break;
       case 'line-clearance.verified':
         record.lineClearances.push({ at: iso(entry.at), module: d.module, procedure: d.procedure, previousBatch: d.previousBatch ?? null });
@@ -163,7 +165,7 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
         record.holds.push({ at: iso(entry.at), step: d.step, kind: d.kind, message: d.message, resolved: false });
         break;
       case 'hold.resolved':
-        record.operatorActions.push({ at: iso(entry.at), action: d.action, step: d.step, reason: d.reason, user: d.user });
+        record.operatorActions.push({ at: iso(entry.at), action: d.action, step: d.step, reason: d.reason, user: d.user, signature: (entry.data.signature as Signature | undefined) ?? null });
         if (record.holds.length > 0) record.holds.at(-1)!.resolved = true;
         break;
       case 'batch.completed':
@@ -204,8 +206,8 @@ export function formatRecord(record: BatchRecord): string {
   lines.push(`Review by exception: ${record.deviations.length} deviation(s), ${record.alarms.length} alarm(s), ${record.operatorActions.length + record.removals.length} operator action(s)`);
   for (const d of record.deviations) lines.push(`  DEVIATION ${d.at} ${d.kind}: ${d.message}`);
   for (const h of record.holds) lines.push(`  HOLD      ${h.at} ${h.step} (${h.kind})${h.resolved ? '' : ' OPEN'}: ${h.message}`);
-  for (const a of record.operatorActions) lines.push(`  OPERATOR  ${a.at} ${a.user}: ${a.action} ${a.step}: ${a.reason}`);
-  for (const r of record.removals) lines.push(`  OPERATOR  ${r.at} ${r.user}: removed the material from ${r.from} by hand: ${r.reason}`);
+  for (const a of record.operatorActions) lines.push(`  OPERATOR  ${a.at} ${a.user}: ${a.action} ${a.step}: ${a.reason}`, signatureLine(a.signature));
+  for (const r of record.removals) lines.push(`  OPERATOR  ${r.at} ${r.user}: removed the material from ${r.from} by hand: ${r.reason}`, signatureLine(r.signature));
   lines.push('');
   lines.push('Steps');
   for (const step of record.steps) {
@@ -239,6 +241,12 @@ function formatValues(values: Record<string, unknown>): string {
   return Object.entries(values)
     .map(([k, v]) => `${k}=${typeof v === 'number' ? round(v) : String(v)}`)
     .join(' ');
+}
+
+/** The manifestation 21 CFR 11.50 asks for: printed name, date and time, meaning; and what was signed. */
+function signatureLine(signature: Signature | null): string {
+  if (!signature) return '            (not signed)';
+  return `            signed by ${signature.printedName} (${signature.user}) at ${signature.signedAt}, meaning ${signature.meaning}; content sha256 ${signature.contentHash.slice(0, 16)}…`;
 }
 
 function round(value: number): string {

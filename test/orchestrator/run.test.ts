@@ -5,6 +5,7 @@ import { buildRecord, formatRecord } from '../../orchestrator/record.ts';
 import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { resolveHold } from '../../orchestrator/orchestrator.ts';
 import { runCli } from '../support/cli.ts';
+import { OPERATOR, QA, signingAs } from '../support/operators.ts';
 import { layoutWithFreePorts, occupancy, SHORT_SCHEDULE, startRun, waitForEntry } from '../support/orchestration.ts';
 
 describe('the orchestrator on a simulated two-lane workcell', () => {
@@ -69,10 +70,10 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'scan-mismatch', actions: ['retry', 'skip', 'abort'] });
       const holds = await runCli(['holds', '--db', run.log.file]);
       expect(holds.stdout).toContain('P-001 at electroporate (scan-mismatch)');
-      const missingReason = await runCli(['resolve', 'P-001', '--action', 'retry', '--user', 'a.jansen', '--db', run.log.file]);
+      const missingReason = await runCli(['resolve', 'P-001', '--action', 'retry', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(missingReason.status).toBe(2);
       expect(missingReason.stderr).toContain('--reason TEXT is required');
-      const answer = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'bag relabelled after scanner check', '--user', 'a.jansen', '--db', run.log.file]);
+      const answer = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'bag relabelled after scanner check', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(answer.stderr).toBe('');
       expect(answer.status).toBe(0);
       await run.finished();
@@ -80,12 +81,14 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       expect(record.status).toBe('completed');
       expect(record.deviations.map((d) => d.kind)).toContain('scan-mismatch');
       expect(record.operatorActions).toEqual([expect.objectContaining({ action: 'retry', step: 'electroporate', user: 'a.jansen', reason: 'bag relabelled after scanner check' })]);
+      expect(record.operatorActions[0]!.signature).toMatchObject({ user: 'a.jansen', printedName: 'Anna Jansen', meaning: 'approval to retry the step' });
+      expect(formatRecord(record)).toContain('signed by Anna Jansen (a.jansen) at ');
       // Stamped on the run's (scaled) workcell clock, not the CLI's wall clock: the record stays in time order.
       const entries = run.log.stream('P-001', { withoutTelemetry: true });
       const resolved = entries.find((e) => e.type === 'hold.resolved')!;
       expect(resolved.at).toBeGreaterThanOrEqual(hold.at);
       expect(resolved.at).toBeLessThanOrEqual(entries.find((e) => e.type === 'batch.completed')!.at);
-      const again = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'twice', '--user', 'a.jansen', '--db', run.log.file]);
+      const again = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'twice', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(again.status).toBe(1);
       expect(again.stderr).toContain('batch P-001 has no open hold');
     } finally {
@@ -100,7 +103,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       const answerNext = async (after: number) => {
         const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened' && e.seq > after);
         expect(hold.data).toMatchObject({ step: 'finish', kind: 'scan-mismatch', actions: ['retry', 'abort'] });
-        resolveHold(run.log, 'P-001', { action: 'retry', reason: 'label checked', user: 'a.jansen' }, run.session.clock.now());
+        resolveHold(run.log, 'P-001', { action: 'retry', reason: 'label checked' }, OPERATOR, run.session.clock.now());
         return hold.seq;
       };
       await answerNext(await answerNext(0));
@@ -121,13 +124,13 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
     // The electroporation fails, the operator aborts, and every robot try to move the bag out misreads.
     const misreads = [3, 4, 5].map((on) => ({ kind: 'wrong-scan' as const, capability: 'transfer', on }));
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'ep-1': [{ kind: 'error', error: 'HardwareFault', capability: 'electroporate', on: 1 }], 'arm-1': misreads } });
-    const remove = () => runCli(['remove', 'P-001', '--reason', 'bag taken out through the isolator glove port', '--user', 'a.jansen', '--db', run.log.file]);
+    const remove = () => runCli(['remove', 'P-001', '--reason', 'bag taken out through the isolator glove port', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
     try {
       await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       const early = await remove();
       expect(early.status).toBe(1);
       expect(early.stderr).toContain('batch P-001 is not quarantined');
-      resolveHold(run.log, 'P-001', { action: 'abort', reason: 'electroporator fault', user: 'qa.lee' }, run.session.clock.now());
+      resolveHold(run.log, 'P-001', { action: 'abort', reason: 'electroporator fault' }, QA, run.session.clock.now());
       const quarantined = await waitForEntry(run.log, 'P-001', (e) => e.type === 'batch.quarantined');
       expect(quarantined.data).toMatchObject({ location: 'ep-1.port', stuck: true });
       expect(run.log.stream('P-001').some((e) => e.type === 'alarm' && String(e.data.message).includes('workcell remove P-001'))).toBe(true);
@@ -141,7 +144,8 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       run.session.simulation!.takeOut('BAG-P-001');
       const removed = await remove();
       expect(removed.stderr).toBe('');
-      expect(removed.stdout).toContain("a.jansen removed P-001's material (BAG-P-001) from ep-1.port by hand");
+      expect(removed.stdout).toContain("P-001's material (BAG-P-001) removed from ep-1.port by hand");
+      expect(removed.stdout).toContain('Signed by Anna Jansen (a.jansen) at ');
       await run.finished();
       const next = buildRecord(run.log, 'P-002');
       expect(next.status).toBe('completed');
@@ -163,11 +167,11 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'sep-1': [{ kind: 'error', error: 'HardwareFault', capability: 'harvest', on: 1 }], 'arm-1': misreads } });
     try {
       await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened' && e.data.step === 'concentrate');
-      resolveHold(run.log, 'P-001', { action: 'abort', reason: 'separator fault', user: 'qa.lee' }, run.session.clock.now());
+      resolveHold(run.log, 'P-001', { action: 'abort', reason: 'separator fault' }, QA, run.session.clock.now());
       const quarantined = await waitForEntry(run.log, 'P-001', (e) => e.type === 'batch.quarantined');
       expect(quarantined.data).toMatchObject({ location: 'sep-1.port', stuck: true });
       run.session.simulation!.takeOut('BAG-P-001');
-      expect((await runCli(['remove', 'P-001', '--reason', 'bag cut free of the separator', '--user', 'a.jansen', '--db', run.log.file])).status).toBe(0);
+      expect((await runCli(['remove', 'P-001', '--reason', 'bag cut free of the separator', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) })).status).toBe(0);
 
       run.orchestrator.startBatch({ batchId: 'P-002', patient: 'P-002', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', lane: 'lane-1' }, { file: SHORT_SCHEDULE, text: readFileSync(SHORT_SCHEDULE, 'utf8') });
       await run.finished();
@@ -205,7 +209,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       const hung = hold.stream;
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'watchdog' });
       expect(run.log.stream(hung).some((e) => e.type === 'alarm' && e.data.kind === 'watchdog')).toBe(true);
-      const answer = await runCli(['resolve', hung, '--action', 'abort', '--reason', 'electroporator unresponsive; material to quarantine', '--user', 'qa.lee', '--db', run.log.file]);
+      const answer = await runCli(['resolve', hung, '--action', 'abort', '--reason', 'electroporator unresponsive; material to quarantine', '--user', 'qa.lee', '--db', run.log.file], { env: signingAs(QA) });
       expect(answer.status).toBe(0);
       await run.finished();
       expect(buildRecord(run.log, hung).status).toBe('quarantined');

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { loadWorkcell } from '../../config/validate.ts';
 import { EventLog, type LogEntry } from '../../orchestrator/event-log.ts';
 import { Orchestrator, resolveHold } from '../../orchestrator/orchestrator.ts';
+import { enrolTestOperators, QA } from '../support/operators.ts';
 import { simulateInProcess } from '../../modules/simulators/workcell-simulation.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';
 import { propertyParameters } from '../support/property-runs.ts';
@@ -42,6 +43,7 @@ async function runScenario(s: Scenario): Promise<EventLog> {
   for (const [module, fault] of s.faults) (faults[module] ??= []).push(fault);
   const sim = simulateInProcess(model, { timeScale: 200_000, seed: s.seed, faults });
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-prop-')), 'records.db'));
+  enrolTestOperators(log);
   const orchestrator = new Orchestrator({ layout: model, layoutFile: LAYOUT, log, drivers: sim.drivers, clock: sim.clock, deliver: sim.deliver });
   await orchestrator.start();
   // An operator answers every hold with the next scripted answer.
@@ -52,7 +54,7 @@ async function runScenario(s: Scenario): Promise<EventLog> {
       const wanted = s.answers[answered++ % s.answers.length]!;
       const offered = entry.data.actions as Array<typeof wanted>;
       const action = offered.includes(wanted) ? wanted : offered[0]!;
-      resolveHold(log, entry.stream, { action, reason: `property test answer ${answered}`, user: 'prop' }, sim.clock.now());
+      resolveHold(log, entry.stream, { action, reason: `property test answer ${answered}` }, QA, sim.clock.now());
     }
   }, 5);
   try {

@@ -7,6 +7,7 @@ import { EventLog, type LogEntry } from '../../orchestrator/event-log.ts';
 import { Orchestrator, type BatchSpec } from '../../orchestrator/orchestrator.ts';
 import { openWorkcell, recordRunSettings, type RunSettings, type WorkcellSession } from '../../orchestrator/session.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';
+import { enrolTestOperators } from './operators.ts';
 
 export const TWO_LANE = resolve('layouts/two-lane.yaml');
 export const SHORT_SCHEDULE = resolve('test/fixtures/schedules/short.yaml');
@@ -48,6 +49,7 @@ export async function startRun(options: {
   const session = await openWorkcell(settings, { faults: options.faults });
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-run-')), 'records.db'));
   recordRunSettings(log, settings);
+  enrolTestOperators(log);
   const orchestrator = new Orchestrator({ layout: session.layout, layoutFile: settings.layoutFile, log, drivers: session.drivers, clock: session.clock, deliver: (bag, position) => session.simulation!.deliver(bag, position), seed: settings.seed });
   await orchestrator.start();
   const scheduleFile = options.schedule ?? SHORT_SCHEDULE;

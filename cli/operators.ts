@@ -1,0 +1,76 @@
+/** `workcell operators`: enrol the people who sign hold answers and removals, and list them. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { EventLog } from '../orchestrator/event-log.ts';
+import { workcellNow } from '../orchestrator/session.ts';
+import { enrolOperator, listOperators, refusedSignatures, ROLES, type Role } from '../orchestrator/signatures.ts';
+import { parseArgs, option, readPassword, type ParsedArgs } from './args.ts';
+import { UsageError, type Command } from './main.ts';
+import { DEFAULT_DATABASE } from './run.ts';
+
+const USAGE = [
+  'workcell operators add USER --name "PRINTED NAME" --role operator|qa|admin [--role ...] [--by ADMIN] [--db FILE]',
+  '    the new password from --new-password-env VAR | --new-password-file FILE | WORKCELL_NEW_PASSWORD | a prompt;',
+  "    the admin's from --password-env VAR | --password-file FILE | WORKCELL_PASSWORD | a prompt",
+  'workcell operators list [--db FILE] [--json]',
+].join('\n       ');
+
+export const operatorsCommand: Command = {
+  name: 'operators',
+  summary: 'Enrol operators (user id, printed name, roles, password) and list them with refused signatures.',
+  usage: USAGE,
+  async run(args) {
+    const [verb, ...rest] = args;
+    if (verb === 'add') return add(parseArgs(rest, { options: ['name', 'role', 'by', 'db', 'password-env', 'password-file', 'new-password-env', 'new-password-file'] }));
+    if (verb === 'list') return list(parseArgs(rest, { options: ['db'], flags: ['json'] }));
+    throw new UsageError(verb ? `no operators command '${verb}' (add, list)` : 'say add or list');
+  },
+};
+
+async function add(parsed: ParsedArgs): Promise<number> {
+  const user = parsed.positional[0];
+  if (!user || parsed.positional.length > 1) throw new UsageError('name one user id');
+  const printedName = option(parsed, 'name');
+  if (!printedName?.trim()) throw new UsageError('--name "PRINTED NAME" is required: signatures show it');
+  const roles = parsed.options.get('role') ?? [];
+  if (roles.length === 0) throw new UsageError(`give --role (${ROLES.join(', ')}) once per role`);
+  const unknown = roles.find((r) => !(ROLES as readonly string[]).includes(r));
+  if (unknown) throw new UsageError(`no role '${unknown}' (roles: ${ROLES.join(', ')})`);
+  const by = option(parsed, 'by');
+  const password = await readPassword(parsed, 'WORKCELL_NEW_PASSWORD', `New password for ${user}: `, 'new-password');
+  if (process.stdin.isTTY && option(parsed, 'new-password-env') === undefined && option(parsed, 'new-password-file') === undefined && process.env.WORKCELL_NEW_PASSWORD === undefined) {
+    if ((await readPassword(parsed, 'WORKCELL_NEW_PASSWORD', 'Again: ', 'new-password')) !== password) throw new Error('the two passwords differ; nothing was enrolled');
+  }
+  const admin = by ? { user: by, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${by} (signing the enrolment): `) } : undefined;
+  const log = new EventLog(resolve(option(parsed, 'db') ?? DEFAULT_DATABASE));
+  try {
+    enrolOperator(log, { user, printedName, roles: roles as Role[], password }, admin, workcellNow(log));
+    process.stdout.write(`Enrolled ${printedName} (${user}) as ${roles.join(', ')}${by ? `, signed by ${by}` : ' (the first admin)'} in ${log.file}.\n`);
+    return 0;
+  } finally {
+    log.close();
+  }
+}
+
+function list(parsed: ParsedArgs): number {
+  const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
+  if (!existsSync(database)) throw new Error(`no database ${database}`);
+  const log = new EventLog(database, { readonly: true });
+  try {
+    const operators = listOperators(log);
+    const refused = refusedSignatures(log).map((e) => ({ user: e.data.user, action: e.data.action, reason: e.data.reason, at: e.data.signedAt }));
+    if (parsed.flags.has('json')) {
+      process.stdout.write(`${JSON.stringify({ operators, refusedSignatures: refused }, null, 2)}\n`);
+      return 0;
+    }
+    if (operators.length === 0) process.stdout.write(`No operators enrolled in ${log.file}: enrol the first admin with workcell operators add USER --name NAME --role admin\n`);
+    for (const o of operators) process.stdout.write(`${o.user.padEnd(14)} ${o.printedName.padEnd(24)} ${o.roles.join(', ').padEnd(20)} enrolled ${o.enrolledAt}${o.enrolledBy ? ` by ${o.enrolledBy}` : ''}\n`);
+    if (refused.length > 0) {
+      process.stdout.write(`\nRefused signatures (${refused.length}):\n`);
+      for (const r of refused) process.stdout.write(`  ${String(r.at)} ${String(r.user)} ${String(r.action)}: ${String(r.reason)}\n`);
+    }
+    return 0;
+  } finally {
+    log.close();
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Operators and their electronic signatures (21 CFR 11.50, 11.70, 11.200, 11.300; EU Annex 11 §12, §14).
+ * Every answer to a hold, every removal by hand and every enrolment is signed with two components (user
+ * id and password), checked against the signer's roles, and carries its manifestation: printed name,
+ * date and time with its zone, meaning, and the hash of what was signed. Operators live in the log's
+ * `operators` stream, so enrolments are hash-chained and audited like every other entry; a password is
+ * kept only as a salted scrypt hash. A refused signature is recorded there too, so that attempts at
+ * unauthorised use are seen.
+ */
+import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { canonicalJson, type EventLog, type LogEntry } from './event-log.ts';
+
+export const OPERATORS_STREAM = 'operators';
+
+export const ROLES = ['operator', 'qa', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type SignedAction = 'retry' | 'skip' | 'abort' | 'remove' | 'enrol';
+
+/** Who may sign what: deciding to skip a step or to abort a batch to quarantine is QA's. */
+const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
+  retry: { roles: ['operator', 'qa'], meaning: 'approval to retry the step' },
+  skip: { roles: ['qa'], meaning: 'approval to skip the step' },
+  abort: { roles: ['qa'], meaning: 'approval to abort the batch to quarantine' },
+  remove: { roles: ['operator', 'qa'], meaning: 'responsibility for taking the material out by hand' },
+  enrol: { roles: ['admin'], meaning: 'approval of an operator enrolment' },
+};
+
+export const MIN_PASSWORD_LENGTH = 10;
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+/** The manifestation of a signature, stored in the signed entry and printed in the record. */
+export interface Signature {
+  user: string;
+  printedName: string;
+  meaning: string;
+  /** Wall-clock date and time of signing, ISO 8601 in UTC. */
+  signedAt: string;
+  /** SHA-256 of the canonical JSON of what was signed: the signature cannot be moved to other content. */
+  contentHash: string;
+}
+
+export interface Operator {
+  user: string;
+  printedName: string;
+  roles: Role[];
+  enrolledBy: string | null;
+  enrolledAt: string;
+}
+
+/** A signature that was not given: unknown user, wrong password, or a role without that authority. */
+export class SignatureRefused extends Error {
+  constructor(readonly user: string, readonly action: SignedAction, reason: string) {
+    super(reason);
+  }
+}
+
+interface Enrolment extends Operator {
+  passwordHash: string;
+}
+
+function enrolments(log: EventLog): Map<string, Enrolment> {
+  const all = new Map<string, Enrolment>();
+  for (const entry of log.stream(OPERATORS_STREAM)) {
+    if (entry.type === 'operator.enrolled') all.set(String(entry.data.user), entry.data as unknown as Enrolment);
+  }
+  return all;
+}
+
+/** The enrolled operators, without their password hashes. */
+export function listOperators(log: EventLog): Operator[] {
+  return [...enrolments(log).values()].map(({ passwordHash: _hash, ...operator }) => operator);
+}
+
+export function refusedSignatures(log: EventLog): LogEntry[] {
+  return log.stream(OPERATORS_STREAM).filter((e) => e.type === 'signature.refused');
+}
+
+function hashPassword(password: string, salt = randomBytes(16)): string {
+  return `scrypt$${salt.toString('base64')}$${scryptSync(password, salt, 32).toString('base64')}`;
+}
+
+function passwordMatches(password: string, stored: string): boolean {
+  const [scheme, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  return timingSafeEqual(scryptSync(password, Buffer.from(salt, 'base64'), expected.length), expected);
+}
+
+export function contentHashOf(content: unknown): string {
+  return createHash('sha256').update(canonicalJson(content)).digest('hex');
+}
+
+function signatureOf(log: EventLog, credentials: Credentials, action: SignedAction, content: unknown): Signature {
+  const operator = enrolments(log).get(credentials.user);
+  // One message for an unknown user and a wrong password: a refusal does not tell which user ids exist.
+  if (!operator || !passwordMatches(credentials.password, operator.passwordHash)) throw new SignatureRefused(credentials.user, action, `signature refused: unknown user '${credentials.user}' or wrong password`);
+  const authority = AUTHORITY[action];
+  if (!operator.roles.some((role) => authority.roles.includes(role))) {
+    throw new SignatureRefused(credentials.user, action, `signature refused: ${credentials.user} (${operator.roles.join(', ')}) may not sign ${authority.meaning}; that needs the role ${authority.roles.join(' or ')}`);
+  }
+  return { user: operator.user, printedName: operator.printedName, meaning: authority.meaning, signedAt: new Date().toISOString(), contentHash: contentHashOf(content) };
+}
+
+/**
+ * Runs `write` (which checks and appends) in one transaction, handing it the signature function for
+ * what it signs. A refused signature leaves nothing of `write` and is itself recorded.
+ */
+export function signed<T>(log: EventLog, credentials: Credentials, action: SignedAction, at: number, write: (sign: (content: unknown) => Signature) => T): T {
+  try {
+    return log.atomically(() => write((content) => signatureOf(log, credentials, action, content)));
+  } catch (error) {
+    if (error instanceof SignatureRefused) {
+      log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, reason: error.message, signedAt: new Date().toISOString() } });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Enrols an operator. The first one enrolled in a database must be an admin and signs for itself;
+ * every later enrolment is signed by an admin.
+ */
+export function enrolOperator(log: EventLog, operator: { user: string; printedName: string; roles: Role[]; password: string }, admin: Credentials | undefined, at: number): LogEntry {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(operator.user)) throw new Error(`a user id is letters, digits, '.', '_' and '-', not '${operator.user}'`);
+  if (!operator.printedName.trim()) throw new Error('give the printed name that signatures of this user show');
+  if (operator.roles.length === 0) throw new Error(`give at least one role (${ROLES.join(', ')})`);
+  for (const role of operator.roles) if (!ROLES.includes(role)) throw new Error(`no role '${role}' (roles: ${ROLES.join(', ')})`);
+  if (operator.password.length < MIN_PASSWORD_LENGTH) throw new Error(`a password has at least ${MIN_PASSWORD_LENGTH} characters`);
+  const record = { user: operator.user, printedName: operator.printedName.trim(), roles: [...new Set(operator.roles)] };
+  const append = (signature: Signature | null) =>
+    log.append({ stream: OPERATORS_STREAM, type: 'operator.enrolled', at, data: { ...record, enrolledBy: signature?.user ?? null, enrolledAt: new Date().toISOString(), signature, passwordHash: hashPassword(operator.password) } });
+  const checkNew = () => {
+    if (enrolments(log).has(operator.user)) throw new Error(`user ${operator.user} is already enrolled`);
+  };
+  if (!admin) {
+    return log.atomically(() => {
+      if (enrolments(log).size > 0) throw new Error('operators are enrolled already: an admin signs each new enrolment (--by ADMIN)');
+      if (!record.roles.includes('admin')) throw new Error('the first operator enrolled must be an admin, who then enrols the others');
+      return append(null);
+    });
+  }
+  return signed(log, admin, 'enrol', at, (sign) => {
+    checkNew();
+    return append(sign(record));
+  });
+}

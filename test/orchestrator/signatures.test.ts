@@ -1,0 +1,111 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EventLog } from '../../orchestrator/event-log.ts';
+import { resolveHold } from '../../orchestrator/orchestrator.ts';
+import { contentHashOf, enrolOperator, listOperators, OPERATORS_STREAM, refusedSignatures, SignatureRefused } from '../../orchestrator/signatures.ts';
+import { runCli } from '../support/cli.ts';
+import { ADMIN, enrolTestOperators, OPERATOR, QA, signingAs } from '../support/operators.ts';
+
+function freshLog(): EventLog {
+  return new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-sign-')), 'records.db'));
+}
+
+/** A batch waiting at a hold that offers every action. */
+function heldBatch(log: EventLog, batchId = 'P-001'): void {
+  log.append({ stream: batchId, type: 'batch.started', at: 1000, data: { batchId } });
+  log.append({ stream: batchId, type: 'hold.opened', at: 2000, data: { step: 'electroporate', kind: 'step-failed', message: 'HardwareFault', actions: ['retry', 'skip', 'abort'] } });
+}
+
+describe('electronic signatures', () => {
+  it('enrols the first admin alone, then only with an admin signature', () => {
+    const log = freshLog();
+    expect(() => enrolOperator(log, { ...OPERATOR, printedName: 'Anna Jansen', roles: ['operator'] }, undefined, 0)).toThrow('the first operator enrolled must be an admin');
+    enrolOperator(log, { ...ADMIN, printedName: 'Sam Admin', roles: ['admin'] }, undefined, 0);
+    expect(() => enrolOperator(log, { ...OPERATOR, printedName: 'Anna Jansen', roles: ['operator'] }, undefined, 0)).toThrow('an admin signs each new enrolment');
+    expect(() => enrolOperator(log, { ...OPERATOR, printedName: 'Anna Jansen', roles: ['operator'], password: 'short' }, ADMIN, 0)).toThrow('at least 10 characters');
+    enrolOperator(log, { ...OPERATOR, printedName: 'Anna Jansen', roles: ['operator'] }, ADMIN, 0);
+    // An operator has no authority to enrol: refused, recorded, nothing enrolled.
+    expect(() => enrolOperator(log, { ...QA, printedName: 'Li Lee', roles: ['qa'] }, OPERATOR, 0)).toThrow('may not sign approval of an operator enrolment');
+    expect(listOperators(log).map((o) => [o.user, o.printedName, o.roles, o.enrolledBy])).toEqual([
+      ['it.admin', 'Sam Admin', ['admin'], null],
+      ['a.jansen', 'Anna Jansen', ['operator'], 'it.admin'],
+    ]);
+    expect(refusedSignatures(log).map((e) => [e.data.user, e.data.action])).toEqual([['a.jansen', 'enrol']]);
+    expect(() => enrolOperator(log, { ...OPERATOR, printedName: 'Anna J.', roles: ['operator'] }, ADMIN, 0)).toThrow('user a.jansen is already enrolled');
+    log.close();
+  });
+
+  it('keeps only a salted hash of each password', () => {
+    const log = freshLog();
+    enrolTestOperators(log);
+    const enrolled = log.stream(OPERATORS_STREAM).map((e) => String(e.data.passwordHash));
+    expect(enrolled.every((hash) => hash.startsWith('scrypt$'))).toBe(true);
+    expect(new Set(enrolled).size).toBe(3);
+    log.close();
+    const bytes = readFileSync(log.file).toString('latin1'); // closing checkpointed the WAL into the file
+    for (const c of [ADMIN, OPERATOR, QA]) expect(bytes).not.toContain(c.password);
+  });
+
+  it("signs an answer with the signer's printed name, meaning and the hash of what was signed, linked to the hold", () => {
+    const log = freshLog();
+    enrolTestOperators(log);
+    heldBatch(log);
+    const hold = log.stream('P-001').at(-1)!;
+    const entry = resolveHold(log, 'P-001', { action: 'retry', reason: 'connector reseated' }, OPERATOR, 3000);
+    expect(entry.data.signature).toMatchObject({ user: 'a.jansen', printedName: 'Anna Jansen', meaning: 'approval to retry the step' });
+    const signature = entry.data.signature as { contentHash: string; signedAt: string };
+    expect(signature.signedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(signature.contentHash).toBe(contentHashOf({ batchId: 'P-001', step: 'electroporate', holdEntry: hold.hash, action: 'retry', reason: 'connector reseated' }));
+    expect(log.verify().breaks).toEqual([]);
+    log.close();
+  });
+
+  it('refuses a wrong password or a role without authority, records the refusal, and leaves the hold open', () => {
+    const log = freshLog();
+    enrolTestOperators(log);
+    heldBatch(log);
+    const before = log.stream('P-001').length;
+    expect(() => resolveHold(log, 'P-001', { action: 'retry', reason: 'x' }, { user: 'a.jansen', password: 'not-her-password' }, 3000)).toThrow(SignatureRefused);
+    expect(() => resolveHold(log, 'P-001', { action: 'retry', reason: 'x' }, { user: 'nobody', password: 'whatever-it-is' }, 3000)).toThrow("unknown user 'nobody' or wrong password");
+    expect(() => resolveHold(log, 'P-001', { action: 'abort', reason: 'x' }, OPERATOR, 3000)).toThrow('may not sign approval to abort the batch to quarantine; that needs the role qa');
+    expect(() => resolveHold(log, 'P-001', { action: 'skip', reason: 'x' }, OPERATOR, 3000)).toThrow('that needs the role qa');
+    expect(log.stream('P-001')).toHaveLength(before);
+    expect(refusedSignatures(log).map((e) => [e.data.user, e.data.action])).toEqual([
+      ['a.jansen', 'retry'],
+      ['nobody', 'retry'],
+      ['a.jansen', 'abort'],
+      ['a.jansen', 'skip'],
+    ]);
+    const entry = resolveHold(log, 'P-001', { action: 'abort', reason: 'fault confirmed' }, QA, 3000);
+    expect(entry.data).toMatchObject({ action: 'abort', user: 'qa.lee', signature: { printedName: 'Li Lee', meaning: 'approval to abort the batch to quarantine' } });
+    log.close();
+  });
+
+  it('enrols, lists and signs from the CLI; a wrong password exits non-zero and is listed', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'workcell-sign-cli-')), 'records.db');
+    const first = await runCli(['operators', 'add', 'it.admin', '--name', 'Sam Admin', '--role', 'admin', '--db', db], { env: { WORKCELL_NEW_PASSWORD: ADMIN.password } });
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toContain('Enrolled Sam Admin (it.admin) as admin (the first admin)');
+    const second = await runCli(['operators', 'add', 'a.jansen', '--name', 'Anna Jansen', '--role', 'operator', '--by', 'it.admin', '--db', db], { env: { WORKCELL_NEW_PASSWORD: OPERATOR.password, ...signingAs(ADMIN) } });
+    expect(second.stdout).toContain('Enrolled Anna Jansen (a.jansen) as operator, signed by it.admin');
+    const noPassword = await runCli(['operators', 'add', 'b.ode', '--name', 'B. Ode', '--role', 'qa', '--by', 'it.admin', '--db', db], { env: { WORKCELL_NEW_PASSWORD: 'long-enough-1' } });
+    expect(noPassword.status).toBe(2);
+    expect(noPassword.stderr).toContain('give the password with --password-env VAR or --password-file FILE (or set WORKCELL_PASSWORD)');
+
+    const log = new EventLog(db);
+    heldBatch(log);
+    log.close();
+    const wrong = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'reseated', '--user', 'a.jansen', '--db', db], { env: { WORKCELL_PASSWORD: 'guessed-password' } });
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain("signature refused: unknown user 'a.jansen' or wrong password");
+    const right = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'reseated', '--user', 'a.jansen', '--db', db], { env: signingAs(OPERATOR) });
+    expect(right.stderr).toBe('');
+    expect(right.stdout).toMatch(/Signed by Anna Jansen \(a\.jansen\) at \d{4}-.*Z: approval to retry the step\./);
+    const listed = await runCli(['operators', 'list', '--db', db]);
+    expect(listed.stdout).toMatch(/a\.jansen\s+Anna Jansen\s+operator\s+enrolled .* by it\.admin/);
+    expect(listed.stdout).toContain('Refused signatures (1):');
+    expect(listed.stdout).toContain("a.jansen retry: signature refused: unknown user 'a.jansen' or wrong password");
+  }, 60_000);
+});
