@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { workcellNow } from '../orchestrator/session.ts';
-import { enrolOperator, listOperators, refusedSignatures, ROLES, type Role } from '../orchestrator/signatures.ts';
+import { changePassword, disableOperator, enrolOperator, listOperators, refusedSignatures, ROLES, type Role } from '../orchestrator/signatures.ts';
 import { parseArgs, option, readPassword, type ParsedArgs } from './args.ts';
 import { UsageError, type Command } from './main.ts';
 import { DEFAULT_DATABASE } from './run.ts';
@@ -12,18 +12,22 @@ const USAGE = [
   'workcell operators add USER --name "PRINTED NAME" --role operator|qa|admin [--role ...] [--by ADMIN] [--db FILE]',
   '    the new password from --new-password-env VAR | --new-password-file FILE | WORKCELL_NEW_PASSWORD | a prompt;',
   "    the admin's from --password-env VAR | --password-file FILE | WORKCELL_PASSWORD | a prompt",
+  'workcell operators disable USER --reason TEXT --by ADMIN [--db FILE]',
+  'workcell operators passwd USER [--db FILE]    (the current password as for signing, the new one as for add)',
   'workcell operators list [--db FILE] [--json]',
 ].join('\n       ');
 
 export const operatorsCommand: Command = {
   name: 'operators',
-  summary: 'Enrol operators (user id, printed name, roles, password) and list them with refused signatures.',
+  summary: 'Enrol, disable and list operators (user id, printed name, roles); change a password; see refused signatures.',
   usage: USAGE,
   async run(args) {
     const [verb, ...rest] = args;
     if (verb === 'add') return add(parseArgs(rest, { options: ['name', 'role', 'by', 'db', 'password-env', 'password-file', 'new-password-env', 'new-password-file'] }));
+    if (verb === 'disable') return disable(parseArgs(rest, { options: ['reason', 'by', 'db', 'password-env', 'password-file'] }));
+    if (verb === 'passwd') return passwd(parseArgs(rest, { options: ['db', 'password-env', 'password-file', 'new-password-env', 'new-password-file'] }));
     if (verb === 'list') return list(parseArgs(rest, { options: ['db'], flags: ['json'] }));
-    throw new UsageError(verb ? `no operators command '${verb}' (add, list)` : 'say add or list');
+    throw new UsageError(verb ? `no operators command '${verb}' (add, disable, passwd, list)` : 'say add, disable, passwd or list');
   },
 };
 
@@ -37,15 +41,58 @@ async function add(parsed: ParsedArgs): Promise<number> {
   const unknown = roles.find((r) => !(ROLES as readonly string[]).includes(r));
   if (unknown) throw new UsageError(`no role '${unknown}' (roles: ${ROLES.join(', ')})`);
   const by = option(parsed, 'by');
-  const password = await readPassword(parsed, 'WORKCELL_NEW_PASSWORD', `New password for ${user}: `, 'new-password');
-  if (process.stdin.isTTY && option(parsed, 'new-password-env') === undefined && option(parsed, 'new-password-file') === undefined && process.env.WORKCELL_NEW_PASSWORD === undefined) {
-    if ((await readPassword(parsed, 'WORKCELL_NEW_PASSWORD', 'Again: ', 'new-password')) !== password) throw new Error('the two passwords differ; nothing was enrolled');
-  }
+  const password = await newPassword(parsed, user);
   const admin = by ? { user: by, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${by} (signing the enrolment): `) } : undefined;
   const log = new EventLog(resolve(option(parsed, 'db') ?? DEFAULT_DATABASE));
   try {
     enrolOperator(log, { user, printedName, roles: roles as Role[], password }, admin, workcellNow(log));
     process.stdout.write(`Enrolled ${printedName} (${user}) as ${roles.join(', ')}${by ? `, signed by ${by}` : ' (the first admin)'} in ${log.file}.\n`);
+    return 0;
+  } finally {
+    log.close();
+  }
+}
+
+/** A new password; typed twice when it comes from the prompt. */
+async function newPassword(parsed: ParsedArgs, user: string): Promise<string> {
+  const password = await readPassword(parsed, 'WORKCELL_NEW_PASSWORD', `New password for ${user}: `, 'new-password');
+  const prompted = process.stdin.isTTY && option(parsed, 'new-password-env') === undefined && option(parsed, 'new-password-file') === undefined && process.env.WORKCELL_NEW_PASSWORD === undefined;
+  if (prompted && (await readPassword(parsed, 'WORKCELL_NEW_PASSWORD', 'Again: ', 'new-password')) !== password) throw new Error('the two passwords differ; nothing was changed');
+  return password;
+}
+
+async function disable(parsed: ParsedArgs): Promise<number> {
+  const user = parsed.positional[0];
+  if (!user || parsed.positional.length > 1) throw new UsageError('name one user id');
+  const reason = option(parsed, 'reason');
+  if (!reason?.trim()) throw new UsageError('--reason TEXT is required: withdrawing an authority to sign is recorded with why');
+  const by = option(parsed, 'by');
+  if (!by) throw new UsageError('--by ADMIN is required: an admin signs it');
+  const admin = { user: by, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${by} (signing): `) };
+  return withOperators(parsed, (log) => {
+    disableOperator(log, user, reason, admin, workcellNow(log));
+    process.stdout.write(`${user} may no longer sign (${reason}); signed by ${by}.\n`);
+  });
+}
+
+async function passwd(parsed: ParsedArgs): Promise<number> {
+  const user = parsed.positional[0];
+  if (!user || parsed.positional.length > 1) throw new UsageError('name one user id');
+  const current = await readPassword(parsed, 'WORKCELL_PASSWORD', `Current password of ${user}: `);
+  const password = await newPassword(parsed, user);
+  return withOperators(parsed, (log) => {
+    changePassword(log, { user, password: current }, password, workcellNow(log));
+    process.stdout.write(`Password of ${user} changed.\n`);
+  });
+}
+
+/** Opens an existing database for a change to its operators. */
+function withOperators(parsed: ParsedArgs, change: (log: EventLog) => void): number {
+  const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
+  if (!existsSync(database)) throw new Error(`no database ${database}`);
+  const log = new EventLog(database);
+  try {
+    change(log);
     return 0;
   } finally {
     log.close();
@@ -64,7 +111,7 @@ function list(parsed: ParsedArgs): number {
       return 0;
     }
     if (operators.length === 0) process.stdout.write(`No operators enrolled in ${log.file}: enrol the first admin with workcell operators add USER --name NAME --role admin\n`);
-    for (const o of operators) process.stdout.write(`${o.user.padEnd(14)} ${o.printedName.padEnd(24)} ${o.roles.join(', ').padEnd(20)} enrolled ${o.enrolledAt}${o.enrolledBy ? ` by ${o.enrolledBy}` : ''}\n`);
+    for (const o of operators) process.stdout.write(`${o.user.padEnd(14)} ${o.printedName.padEnd(24)} ${o.roles.join(', ').padEnd(20)} enrolled ${o.enrolledAt}${o.enrolledBy ? ` by ${o.enrolledBy}` : ''}${o.disabled ? `; DISABLED ${o.disabled.at} by ${o.disabled.by}: ${o.disabled.reason}` : ''}\n`);
     if (refused.length > 0) {
       process.stdout.write(`\nRefused signatures (${refused.length}):\n`);
       for (const r of refused) process.stdout.write(`  ${String(r.at)} ${String(r.user)} ${String(r.action)}: ${String(r.reason)}\n`);

@@ -35,6 +35,8 @@ export const ENTRY_TYPES = {
   'batch.quarantined': 'The batch was aborted; its material is quarantined (stuck: it could not be moved out).',
   'material.removed': "An operator took a quarantined batch's stuck material out by hand: from where, why, and the signature.",
   'operator.enrolled': 'A person who may sign: user id, printed name, roles, salted password hash, the admin who signed (operators stream).',
+  'operator.disabled': "An admin withdrew an operator's authority to sign: who, why (operators stream).",
+  'operator.password-changed': 'An operator changed their own password, signing with the old one (operators stream).',
   'signature.refused': 'A signature was not given: unknown user or wrong password, or no authority for the action (operators stream).',
   'run.started': 'The orchestrator started or resumed: layout, time scale, seed, clock anchor (workcell stream).',
   'em.plate.placed': 'A settle plate was opened at a location (workcell stream).',

@@ -15,7 +15,7 @@ export const OPERATORS_STREAM = 'operators';
 export const ROLES = ['operator', 'qa', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type SignedAction = 'retry' | 'skip' | 'abort' | 'remove' | 'enrol';
+export type SignedAction = 'retry' | 'skip' | 'abort' | 'remove' | 'enrol' | 'disable' | 'password';
 
 /** Who may sign what: deciding to skip a step or to abort a batch to quarantine is QA's. */
 const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
@@ -24,6 +24,8 @@ const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
   abort: { roles: ['qa'], meaning: 'approval to abort the batch to quarantine' },
   remove: { roles: ['operator', 'qa'], meaning: 'responsibility for taking the material out by hand' },
   enrol: { roles: ['admin'], meaning: 'approval of an operator enrolment' },
+  disable: { roles: ['admin'], meaning: "approval to withdraw an operator's authority to sign" },
+  password: { roles: [...ROLES], meaning: 'responsibility for a change of my own password' },
 };
 
 export const MIN_PASSWORD_LENGTH = 10;
@@ -50,6 +52,8 @@ export interface Operator {
   roles: Role[];
   enrolledBy: string | null;
   enrolledAt: string;
+  /** Set once an admin withdrew the authority to sign: who, when, why. */
+  disabled?: { by: string; at: string; reason: string };
 }
 
 /** A signature that was not given: unknown user, wrong password, or a role without that authority. */
@@ -66,7 +70,12 @@ interface Enrolment extends Operator {
 function enrolments(log: EventLog): Map<string, Enrolment> {
   const all = new Map<string, Enrolment>();
   for (const entry of log.stream(OPERATORS_STREAM)) {
-    if (entry.type === 'operator.enrolled') all.set(String(entry.data.user), entry.data as unknown as Enrolment);
+    const user = String(entry.data.user);
+    if (entry.type === 'operator.enrolled') all.set(user, { ...(entry.data as unknown as Enrolment) });
+    const enrolled = all.get(user);
+    if (!enrolled) continue;
+    if (entry.type === 'operator.password-changed') enrolled.passwordHash = String(entry.data.passwordHash);
+    if (entry.type === 'operator.disabled') enrolled.disabled = { by: String(entry.data.by), at: String(entry.data.disabledAt), reason: String(entry.data.reason) };
   }
   return all;
 }
@@ -78,6 +87,10 @@ export function listOperators(log: EventLog): Operator[] {
 
 export function refusedSignatures(log: EventLog): LogEntry[] {
   return log.stream(OPERATORS_STREAM).filter((e) => e.type === 'signature.refused');
+}
+
+function checkPassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new Error(`a password has at least ${MIN_PASSWORD_LENGTH} characters`);
 }
 
 function hashPassword(password: string, salt = randomBytes(16)): string {
@@ -99,6 +112,7 @@ function signatureOf(log: EventLog, credentials: Credentials, action: SignedActi
   const operator = enrolments(log).get(credentials.user);
   // One message for an unknown user and a wrong password: a refusal does not tell which user ids exist.
   if (!operator || !passwordMatches(credentials.password, operator.passwordHash)) throw new SignatureRefused(credentials.user, action, `signature refused: unknown user '${credentials.user}' or wrong password`);
+  if (operator.disabled) throw new SignatureRefused(credentials.user, action, `signature refused: ${credentials.user} may no longer sign (disabled by ${operator.disabled.by} at ${operator.disabled.at}: ${operator.disabled.reason})`);
   const authority = AUTHORITY[action];
   if (!operator.roles.some((role) => authority.roles.includes(role))) {
     throw new SignatureRefused(credentials.user, action, `signature refused: ${credentials.user} (${operator.roles.join(', ')}) may not sign ${authority.meaning}; that needs the role ${authority.roles.join(' or ')}`);
@@ -130,7 +144,7 @@ export function enrolOperator(log: EventLog, operator: { user: string; printedNa
   if (!operator.printedName.trim()) throw new Error('give the printed name that signatures of this user show');
   if (operator.roles.length === 0) throw new Error(`give at least one role (${ROLES.join(', ')})`);
   for (const role of operator.roles) if (!ROLES.includes(role)) throw new Error(`no role '${role}' (roles: ${ROLES.join(', ')})`);
-  if (operator.password.length < MIN_PASSWORD_LENGTH) throw new Error(`a password has at least ${MIN_PASSWORD_LENGTH} characters`);
+  checkPassword(operator.password);
   const record = { user: operator.user, printedName: operator.printedName.trim(), roles: [...new Set(operator.roles)] };
   const append = (signature: Signature | null) =>
     log.append({ stream: OPERATORS_STREAM, type: 'operator.enrolled', at, data: { ...record, enrolledBy: signature?.user ?? null, enrolledAt: new Date().toISOString(), signature, passwordHash: hashPassword(operator.password) } });
@@ -147,5 +161,30 @@ export function enrolOperator(log: EventLog, operator: { user: string; printedNa
   return signed(log, admin, 'enrol', at, (sign) => {
     checkNew();
     return append(sign(record));
+  });
+}
+
+/** Withdraws an operator's authority to sign (left the site, lost password); signed by an admin. The enrolment stays in the log. */
+export function disableOperator(log: EventLog, user: string, reason: string, admin: Credentials, at: number): LogEntry {
+  if (!reason.trim()) throw new Error('give a reason: withdrawing an authority to sign is recorded with why');
+  return signed(log, admin, 'disable', at, (sign) => {
+    const all = enrolments(log);
+    const operator = all.get(user);
+    if (!operator) throw new Error(`no operator ${user} is enrolled`);
+    if (operator.disabled) throw new Error(`${user} was disabled already, by ${operator.disabled.by}`);
+    const activeAdmins = [...all.values()].filter((o) => !o.disabled && o.roles.includes('admin'));
+    if (operator.roles.includes('admin') && activeAdmins.length === 1) throw new Error(`${user} is the last admin: enrol another admin first, or nobody could enrol anyone again`);
+    const signature = sign({ disable: user, reason });
+    return log.append({ stream: OPERATORS_STREAM, type: 'operator.disabled', at, data: { user, reason, by: signature.user, disabledAt: signature.signedAt, signature } });
+  });
+}
+
+/** Changes an operator's own password, signed with the current one. */
+export function changePassword(log: EventLog, credentials: Credentials, newPassword: string, at: number): LogEntry {
+  checkPassword(newPassword);
+  if (newPassword === credentials.password) throw new Error('the new password is the current one');
+  return signed(log, credentials, 'password', at, (sign) => {
+    const signature = sign({ passwordChangeOf: credentials.user });
+    return log.append({ stream: OPERATORS_STREAM, type: 'operator.password-changed', at, data: { user: credentials.user, signature, passwordHash: hashPassword(newPassword) } });
   });
 }

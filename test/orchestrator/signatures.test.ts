@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { resolveHold } from '../../orchestrator/orchestrator.ts';
-import { contentHashOf, enrolOperator, listOperators, OPERATORS_STREAM, refusedSignatures, SignatureRefused } from '../../orchestrator/signatures.ts';
+import { changePassword, contentHashOf, disableOperator, enrolOperator, listOperators, OPERATORS_STREAM, refusedSignatures, SignatureRefused } from '../../orchestrator/signatures.ts';
 import { runCli } from '../support/cli.ts';
 import { ADMIN, enrolTestOperators, OPERATOR, QA, signingAs } from '../support/operators.ts';
 
@@ -83,6 +83,25 @@ describe('electronic signatures', () => {
     log.close();
   });
 
+  it('signs no more for a disabled operator, keeps the last admin, and changes a password only with the current one', () => {
+    const log = freshLog();
+    enrolTestOperators(log);
+    heldBatch(log);
+    expect(() => disableOperator(log, 'it.admin', 'leaving', ADMIN, 0)).toThrow('it.admin is the last admin');
+    expect(() => disableOperator(log, 'qa.lee', 'left the site', QA, 0)).toThrow("may not sign approval to withdraw an operator's authority to sign");
+    disableOperator(log, 'qa.lee', 'left the site', ADMIN, 0);
+    expect(listOperators(log).find((o) => o.user === 'qa.lee')?.disabled).toMatchObject({ by: 'it.admin', reason: 'left the site' });
+    expect(() => resolveHold(log, 'P-001', { action: 'abort', reason: 'x' }, QA, 3000)).toThrow('qa.lee may no longer sign (disabled by it.admin');
+
+    expect(() => changePassword(log, { user: 'a.jansen', password: 'wrong-password-0' }, 'new-password-123', 0)).toThrow('wrong password');
+    expect(() => changePassword(log, OPERATOR, 'short', 0)).toThrow('at least 10 characters');
+    changePassword(log, OPERATOR, 'new-password-123', 0);
+    expect(() => resolveHold(log, 'P-001', { action: 'retry', reason: 'x' }, OPERATOR, 3000)).toThrow('wrong password');
+    expect(resolveHold(log, 'P-001', { action: 'retry', reason: 'reseated' }, { user: 'a.jansen', password: 'new-password-123' }, 3000).data.user).toBe('a.jansen');
+    expect(log.verify().breaks).toEqual([]);
+    log.close();
+  });
+
   it('enrols, lists and signs from the CLI; a wrong password exits non-zero and is listed', async () => {
     const db = join(mkdtempSync(join(tmpdir(), 'workcell-sign-cli-')), 'records.db');
     const first = await runCli(['operators', 'add', 'it.admin', '--name', 'Sam Admin', '--role', 'admin', '--db', db], { env: { WORKCELL_NEW_PASSWORD: ADMIN.password } });
@@ -103,7 +122,12 @@ describe('electronic signatures', () => {
     const right = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'reseated', '--user', 'a.jansen', '--db', db], { env: signingAs(OPERATOR) });
     expect(right.stderr).toBe('');
     expect(right.stdout).toMatch(/Signed by Anna Jansen \(a\.jansen\) at \d{4}-.*Z: approval to retry the step\./);
+    const changed = await runCli(['operators', 'passwd', 'a.jansen', '--db', db], { env: { ...signingAs(OPERATOR), WORKCELL_NEW_PASSWORD: 'changed-password-1' } });
+    expect(changed.stdout).toContain('Password of a.jansen changed.');
+    const disabled = await runCli(['operators', 'disable', 'a.jansen', '--reason', 'moved to another site', '--by', 'it.admin', '--db', db], { env: signingAs(ADMIN) });
+    expect(disabled.stdout).toContain('a.jansen may no longer sign (moved to another site); signed by it.admin.');
     const listed = await runCli(['operators', 'list', '--db', db]);
+    expect(listed.stdout).toMatch(/a\.jansen .*; DISABLED .* by it\.admin: moved to another site/);
     expect(listed.stdout).toMatch(/a\.jansen\s+Anna Jansen\s+operator\s+enrolled .* by it\.admin/);
     expect(listed.stdout).toContain('Refused signatures (1):');
     expect(listed.stdout).toContain("a.jansen retry: signature refused: unknown user 'a.jansen' or wrong password");
