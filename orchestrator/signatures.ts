@@ -58,10 +58,16 @@ export interface Operator {
 
 /** A signature that was not given: unknown user, wrong password, or a role without that authority. */
 export class SignatureRefused extends Error {
-  constructor(readonly user: string, readonly action: SignedAction, reason: string) {
+  constructor(readonly user: string, readonly action: SignedAction, readonly kind: 'credentials' | 'locked' | 'disabled' | 'authority', reason: string) {
     super(reason);
   }
 }
+
+/** Wrong passwords for one user id within the window that lock it for the rest of the window (11.300(d)). */
+export const LOCKOUT = { attempts: 5, windowMs: 15 * 60_000 };
+
+/** Compared against when the user id is unknown, so that a refusal takes as long either way. */
+const UNKNOWN_USER_HASH = `scrypt$${randomBytes(16).toString('base64')}$${randomBytes(32).toString('base64')}`;
 
 interface Enrolment extends Operator {
   passwordHash: string;
@@ -109,13 +115,20 @@ export function contentHashOf(content: unknown): string {
 }
 
 function signatureOf(log: EventLog, credentials: Credentials, action: SignedAction, content: unknown): Signature {
+  const refuse = (kind: SignatureRefused['kind'], reason: string) => new SignatureRefused(credentials.user, action, kind, `signature refused: ${reason}`);
+  const now = Date.now();
+  const recentFailures = refusedSignatures(log).filter((e) => e.data.user === credentials.user && e.data.kind === 'credentials' && now - Date.parse(String(e.data.signedAt)) < LOCKOUT.windowMs);
+  if (recentFailures.length >= LOCKOUT.attempts) {
+    const until = new Date(Date.parse(String(recentFailures[recentFailures.length - LOCKOUT.attempts]!.data.signedAt)) + LOCKOUT.windowMs).toISOString();
+    throw refuse('locked', `${credentials.user} is locked after ${LOCKOUT.attempts} wrong passwords within ${LOCKOUT.windowMs / 60_000} min, until ${until}`);
+  }
   const operator = enrolments(log).get(credentials.user);
   // One message for an unknown user and a wrong password: a refusal does not tell which user ids exist.
-  if (!operator || !passwordMatches(credentials.password, operator.passwordHash)) throw new SignatureRefused(credentials.user, action, `signature refused: unknown user '${credentials.user}' or wrong password`);
-  if (operator.disabled) throw new SignatureRefused(credentials.user, action, `signature refused: ${credentials.user} may no longer sign (disabled by ${operator.disabled.by} at ${operator.disabled.at}: ${operator.disabled.reason})`);
+  if (!passwordMatches(credentials.password, operator?.passwordHash ?? UNKNOWN_USER_HASH) || !operator) throw refuse('credentials', `unknown user '${credentials.user}' or wrong password`);
+  if (operator.disabled) throw refuse('disabled', `${credentials.user} may no longer sign (disabled by ${operator.disabled.by} at ${operator.disabled.at}: ${operator.disabled.reason})`);
   const authority = AUTHORITY[action];
   if (!operator.roles.some((role) => authority.roles.includes(role))) {
-    throw new SignatureRefused(credentials.user, action, `signature refused: ${credentials.user} (${operator.roles.join(', ')}) may not sign ${authority.meaning}; that needs the role ${authority.roles.join(' or ')}`);
+    throw refuse('authority', `${credentials.user} (${operator.roles.join(', ')}) may not sign ${authority.meaning}; that needs the role ${authority.roles.join(' or ')}`);
   }
   return { user: operator.user, printedName: operator.printedName, meaning: authority.meaning, signedAt: new Date().toISOString(), contentHash: contentHashOf(content) };
 }
@@ -129,7 +142,7 @@ export function signed<T>(log: EventLog, credentials: Credentials, action: Signe
     return log.atomically(() => write((content) => signatureOf(log, credentials, action, content)));
   } catch (error) {
     if (error instanceof SignatureRefused) {
-      log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, reason: error.message, signedAt: new Date().toISOString() } });
+      log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, kind: error.kind, reason: error.message, signedAt: new Date().toISOString() } });
     }
     throw error;
   }

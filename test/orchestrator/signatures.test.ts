@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { resolveHold } from '../../orchestrator/orchestrator.ts';
-import { changePassword, contentHashOf, disableOperator, enrolOperator, listOperators, OPERATORS_STREAM, refusedSignatures, SignatureRefused } from '../../orchestrator/signatures.ts';
+import { changePassword, contentHashOf, disableOperator, enrolOperator, listOperators, LOCKOUT, OPERATORS_STREAM, refusedSignatures, SignatureRefused } from '../../orchestrator/signatures.ts';
 import { runCli } from '../support/cli.ts';
 import { ADMIN, enrolTestOperators, OPERATOR, QA, signingAs } from '../support/operators.ts';
 
@@ -80,6 +80,18 @@ describe('electronic signatures', () => {
     ]);
     const entry = resolveHold(log, 'P-001', { action: 'abort', reason: 'fault confirmed' }, QA, 3000);
     expect(entry.data).toMatchObject({ action: 'abort', user: 'qa.lee', signature: { printedName: 'Li Lee', meaning: 'approval to abort the batch to quarantine' } });
+    log.close();
+  });
+
+  it('locks a user id after 5 wrong passwords within 15 min, even for the right password; others sign on', () => {
+    const log = freshLog();
+    enrolTestOperators(log);
+    heldBatch(log);
+    const wrong = { user: 'a.jansen', password: 'guess-number-x' };
+    for (let i = 0; i < LOCKOUT.attempts; i++) expect(() => resolveHold(log, 'P-001', { action: 'retry', reason: 'x' }, wrong, 3000)).toThrow('wrong password');
+    expect(() => resolveHold(log, 'P-001', { action: 'retry', reason: 'x' }, OPERATOR, 3000)).toThrow(/a\.jansen is locked after 5 wrong passwords within 15 min, until \d{4}-/);
+    expect(refusedSignatures(log).map((e) => e.data.kind)).toEqual([...Array(LOCKOUT.attempts).fill('credentials'), 'locked']);
+    expect(resolveHold(log, 'P-001', { action: 'retry', reason: 'reseated' }, QA, 3000).data.user).toBe('qa.lee');
     log.close();
   });
 
