@@ -8,7 +8,7 @@
  * unauthorised use are seen.
  */
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { canonicalJson, type EventLog, type LogEntry } from './event-log.ts';
+import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 
 export const OPERATORS_STREAM = 'operators';
 
@@ -95,6 +95,10 @@ export function refusedSignatures(log: EventLog): LogEntry[] {
   return log.stream(OPERATORS_STREAM).filter((e) => e.type === 'signature.refused');
 }
 
+function recentWrongPasswords(log: EventLog, user: string, now = Date.now()): LogEntry[] {
+  return refusedSignatures(log).filter((e) => e.data.user === user && e.data.kind === 'credentials' && now - Date.parse(String(e.data.signedAt)) < LOCKOUT.windowMs);
+}
+
 function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) throw new Error(`a password has at least ${MIN_PASSWORD_LENGTH} characters`);
 }
@@ -116,8 +120,7 @@ export function contentHashOf(content: unknown): string {
 
 function signatureOf(log: EventLog, credentials: Credentials, action: SignedAction, content: unknown): Signature {
   const refuse = (kind: SignatureRefused['kind'], reason: string) => new SignatureRefused(credentials.user, action, kind, `signature refused: ${reason}`);
-  const now = Date.now();
-  const recentFailures = refusedSignatures(log).filter((e) => e.data.user === credentials.user && e.data.kind === 'credentials' && now - Date.parse(String(e.data.signedAt)) < LOCKOUT.windowMs);
+  const recentFailures = recentWrongPasswords(log, credentials.user);
   if (recentFailures.length >= LOCKOUT.attempts) {
     const until = new Date(Date.parse(String(recentFailures[recentFailures.length - LOCKOUT.attempts]!.data.signedAt)) + LOCKOUT.windowMs).toISOString();
     throw refuse('locked', `${credentials.user} is locked after ${LOCKOUT.attempts} wrong passwords within ${LOCKOUT.windowMs / 60_000} min, until ${until}`);
@@ -143,6 +146,10 @@ export function signed<T>(log: EventLog, credentials: Credentials, action: Signe
   } catch (error) {
     if (error instanceof SignatureRefused) {
       log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, kind: error.kind, reason: error.message, signedAt: new Date().toISOString() } });
+      if (error.kind === 'credentials' && recentWrongPasswords(log, error.user).length === LOCKOUT.attempts) {
+        // Reported where `workcell status` shows it, not only in the operators stream.
+        log.append({ stream: WORKCELL_STREAM, type: 'alarm', at, data: { kind: 'security', message: `user id ${error.user} locked for ${LOCKOUT.windowMs / 60_000} min after ${LOCKOUT.attempts} wrong passwords` } });
+      }
     }
     throw error;
   }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EventLog } from '../../orchestrator/event-log.ts';
+import { EventLog, WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { resolveHold } from '../../orchestrator/orchestrator.ts';
 import { changePassword, contentHashOf, disableOperator, enrolOperator, listOperators, LOCKOUT, OPERATORS_STREAM, refusedSignatures, SignatureRefused } from '../../orchestrator/signatures.ts';
 import { runCli } from '../support/cli.ts';
@@ -91,6 +91,7 @@ describe('electronic signatures', () => {
     for (let i = 0; i < LOCKOUT.attempts; i++) expect(() => resolveHold(log, 'P-001', { action: 'retry', reason: 'x' }, wrong, 3000)).toThrow('wrong password');
     expect(() => resolveHold(log, 'P-001', { action: 'retry', reason: 'x' }, OPERATOR, 3000)).toThrow(/a\.jansen is locked after 5 wrong passwords within 15 min, until \d{4}-/);
     expect(refusedSignatures(log).map((e) => e.data.kind)).toEqual([...Array(LOCKOUT.attempts).fill('credentials'), 'locked']);
+    expect(log.stream(WORKCELL_STREAM).filter((e) => e.type === 'alarm').map((e) => e.data)).toEqual([{ kind: 'security', message: 'user id a.jansen locked for 15 min after 5 wrong passwords' }]);
     expect(resolveHold(log, 'P-001', { action: 'retry', reason: 'reseated' }, QA, 3000).data.user).toBe('qa.lee');
     log.close();
   });
