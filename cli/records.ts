@@ -1,10 +1,10 @@
-/** Commands over a run's database: status, holds, resolve, remove, record, verify. */
+/** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { timeOfDay } from '../modules/clock.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { openHold, recordRemoval, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
-import { buildRecord, formatRecord } from '../orchestrator/record.ts';
+import { buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
 import { parseArgs, option, readPassword } from './args.ts';
 import type { Credentials, Signature } from '../orchestrator/signatures.ts';
@@ -156,6 +156,23 @@ export const removeCommand: Command = {
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
       const entry = recordRemoval(log, batchId, { reason }, signer, workcellNow(log));
       process.stdout.write(`Recorded: ${batchId}'s material (${String(entry.data.bagId)}) removed from ${String(entry.data.from)} by hand (${reason}).\n${manifestation(entry.data.signature as Signature)}\n`);
+      return 0;
+    });
+  },
+};
+
+export const reviewCommand: Command = {
+  name: 'review',
+  summary: "QA's signed review of a finished batch's record: approve it for release, or reject the batch.",
+  usage: `workcell review BATCH --decision approve|reject ${SIGNER_USAGE}`,
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['decision', ...SIGNER_OPTIONS] });
+    const decision = option(parsed, 'decision');
+    if (decision !== 'approve' && decision !== 'reject') throw new UsageError('--decision is approve or reject');
+    const { batchId, reason, signer } = await operatorAction(parsed, 'review');
+    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
+      const entry = reviewRecord(log, batchId, { decision: decision === 'approve' ? 'approved' : 'rejected', reason }, signer, workcellNow(log));
+      process.stdout.write(`Recorded: the record of ${batchId} ${String(entry.data.decision)} (${reason}), over chain head ${String(entry.data.reviewedHead).slice(0, 12)}….\n${manifestation(entry.data.signature as Signature)}\n`);
       return 0;
     });
   },

@@ -38,6 +38,7 @@ export const ENTRY_TYPES = {
   'operator.disabled': "An admin withdrew an operator's authority to sign: who, why (operators stream).",
   'operator.password-changed': 'An operator changed their own password, signing with the old one (operators stream).',
   'signature.refused': 'A signature was not given: unknown user or wrong password, or no authority for the action (operators stream).',
+  'record.reviewed': "QA's signed disposition of the finished record (approved or rejected), over the chain head reviewed.",
   'run.started': 'The orchestrator started or resumed: layout, time scale, seed, clock anchor (workcell stream).',
   'em.plate.placed': 'A settle plate was opened at a location (workcell stream).',
   'em.plate.batch': 'A batch was open in the zone while this plate was exposed (workcell stream).',

@@ -24,6 +24,14 @@ interface ExposedPlate {
   batches: Set<string>;
 }
 
+/** Settle plates exposed while `batchId` was open whose colonies are not counted yet: the record is not complete without them. */
+export function platesUnreadFor(log: EventLog, batchId: string): string[] {
+  const entries = log.stream(WORKCELL_STREAM);
+  const read = new Set(entries.filter((e) => e.type === 'em.plate.read').map((e) => String(e.data.plateId)));
+  const exposedTo = entries.filter((e) => e.type === 'em.plate.batch' && e.data.batchId === batchId).map((e) => String(e.data.plateId));
+  return [...new Set(exposedTo)].filter((plate) => !read.has(plate));
+}
+
 export class EnvironmentalMonitoring {
   /** Exposed plate per zone. */
   private readonly exposed = new Map<string, ExposedPlate>();

@@ -4,9 +4,10 @@
  * summarised per step), transfers with their scans, environmental monitoring, alarms, deviations and
  * operator actions, in time order. Review by exception: deviations and holds are also listed up front.
  */
-import type { EventLog } from './event-log.ts';
+import type { EventLog, LogEntry } from './event-log.ts';
+import { platesUnreadFor } from './environmental-monitoring.ts';
 import type { BatchStarted } from './entries.ts';
-import type { Signature } from './signatures.ts';
+import { signed, type Credentials, type Signature } from './signatures.ts';
 
 export interface TelemetrySummary {
   module: string;
@@ -48,6 +49,8 @@ export interface BatchRecord {
   /** Answers to holds, each with its electronic signature (null only in logs written before signatures). */
   operatorActions: Array<{ at: string; action: string; step: string; reason: string; user: string; signature: Signature | null }>;
   holds: Array<{ at: string; step: string; kind: string; message: string; resolved: boolean }>;
+  /** QA's signed disposition of the finished record, over the chain head it reviewed; null until then. */
+  review: { at: string; decision: 'approved' | 'rejected'; reason: string; reviewedHead: string; signature: Signature } | null;
   /** Every entry, in order, for drill-down. */
   entries: number;
   firstHash: string;
@@ -84,6 +87,7 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
     deviations: [],
     operatorActions: [],
     holds: [],
+    review: null,
     entries: entries.length,
     firstHash: entries[0]!.hash,
     lastHash: entries.at(-1)!.hash,
@@ -174,6 +178,9 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
       case 'batch.quarantined':
         record.status = 'quarantined';
         break;
+      case 'record.reviewed':
+        record.review = { at: iso(entry.at), decision: d.decision as 'approved' | 'rejected', reason: d.reason, reviewedHead: d.reviewedHead, signature: entry.data.signature as Signature };
+        break;
       default:
         break;
     }
@@ -199,6 +206,9 @@ export function formatRecord(record: BatchRecord): string {
   const lines: string[] = [];
   const id = record.identity;
   lines.push(`Batch record ${record.batchId}  (${record.status})`);
+  const review = record.review;
+  lines.push(review ? `  Review: ${review.decision.toUpperCase()} (${review.reason})` : '  Review: not reviewed yet');
+  if (review) lines.push(signatureLine(review.signature));
   lines.push(`  Patient ${id.patient}   chain of identity ${id.chainOfIdentity}   starting material ${id.bagId}   lane ${id.lane}`);
   lines.push(`  Layout ${id.layout.id}   schedule ${id.schedule.id} v${id.schedule.version} (sha256 ${id.schedule.contentHash.slice(0, 16)}…)`);
   lines.push(`  ${record.entries} log entries, chain ${record.firstHash.slice(0, 12)}… → ${record.lastHash.slice(0, 12)}…`);
@@ -253,4 +263,24 @@ function round(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   if (Math.abs(value) >= 1e5) return value.toExponential(3);
   return String(Math.round(value * 1000) / 1000);
+}
+
+/**
+ * QA's review of a finished batch's record, signed over the chain head it saw: approved for release,
+ * or rejected. Once per batch; only when every settle plate exposed during the batch has been read.
+ */
+export function reviewRecord(log: EventLog, batchId: string, review: { decision: 'approved' | 'rejected'; reason: string }, signer: Credentials, at: number): LogEntry {
+  if (!review.reason.trim()) throw new Error('give a reason: a review is recorded with why');
+  return signed(log, signer, review.decision === 'approved' ? 'approve' : 'reject', at, (sign) => {
+    const record = buildRecord(log, batchId);
+    if (record.status !== 'completed' && record.status !== 'quarantined') throw new Error(`batch ${batchId} is ${record.status}: only a finished batch's record is reviewed`);
+    if (record.review) throw new Error(`the record of ${batchId} was reviewed already: ${record.review.decision} by ${record.review.signature.user} at ${record.review.signature.signedAt}`);
+    if (record.status === 'quarantined' && review.decision === 'approved') throw new Error(`batch ${batchId} is quarantined: its record can be rejected, not approved for release`);
+    const stuck = log.stream(batchId, { withoutTelemetry: true }).find((e) => e.type === 'batch.quarantined' && e.data.stuck === true);
+    if (stuck && record.removals.length === 0) throw new Error(`${batchId}'s material is still in ${String(stuck.data.location)}: record its removal (workcell remove) before the review`);
+    const unread = platesUnreadFor(log, batchId);
+    if (unread.length > 0) throw new Error(`settle plate(s) ${unread.join(', ')} exposed while ${batchId} was open are not read yet; review once their counts are in the record`);
+    const signature = sign({ batchId, decision: review.decision, reason: review.reason, reviewedHead: record.lastHash });
+    return log.append({ stream: batchId, type: 'record.reviewed', at, data: { decision: review.decision, reason: review.reason, reviewedHead: record.lastHash, user: signature.user, signature } });
+  });
 }

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildRecord, formatRecord } from '../../orchestrator/record.ts';
+import { buildRecord, formatRecord, reviewRecord } from '../../orchestrator/record.ts';
 import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { resolveHold } from '../../orchestrator/orchestrator.ts';
 import { runCli } from '../support/cli.ts';
@@ -91,6 +91,10 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       const again = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'twice', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(again.status).toBe(1);
       expect(again.stderr).toContain('batch P-001 has no open hold');
+      const review = await runCli(['review', 'P-001', '--decision', 'approve', '--reason', 'scan deviation assessed: relabelled bag, identity confirmed', '--user', 'qa.lee', '--db', run.log.file], { env: signingAs(QA) });
+      expect(review.stderr).toBe('');
+      expect(review.stdout).toContain('Signed by Li Lee (qa.lee) at ');
+      expect(buildRecord(run.log, 'P-001').review).toMatchObject({ decision: 'approved', signature: { meaning: 'approval of the batch record after review' } });
     } finally {
       await run.stop();
     }
@@ -128,6 +132,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
     try {
       await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       const early = await remove();
+      expect(() => reviewRecord(run.log, 'P-001', { decision: 'rejected', reason: 'x' }, QA, run.session.clock.now())).toThrow('batch P-001 is held: only a finished batch');
       expect(early.status).toBe(1);
       expect(early.stderr).toContain('batch P-001 is not quarantined');
       resolveHold(run.log, 'P-001', { action: 'abort', reason: 'electroporator fault' }, QA, run.session.clock.now());
@@ -141,6 +146,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(run.orchestrator.status().batches.find((b) => b.batchId === 'P-002')).toMatchObject({ step: 'electroporate', phase: 'waiting', note: expect.stringContaining('electroporator ep-1: busy with P-001') });
 
+      expect(() => reviewRecord(run.log, 'P-001', { decision: 'rejected', reason: 'x' }, QA, run.session.clock.now())).toThrow("P-001's material is still in ep-1.port: record its removal");
       run.session.simulation!.takeOut('BAG-P-001');
       const removed = await remove();
       expect(removed.stderr).toBe('');
@@ -153,6 +159,8 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       const record = buildRecord(run.log, 'P-001');
       expect(record.removals).toEqual([expect.objectContaining({ from: 'ep-1.port', user: 'a.jansen', reason: 'bag taken out through the isolator glove port' })]);
       expect(formatRecord(record)).toContain('a.jansen: removed the material from ep-1.port by hand');
+      expect(() => reviewRecord(run.log, 'P-001', { decision: 'approved', reason: 'x' }, QA, run.session.clock.now())).toThrow('batch P-001 is quarantined: its record can be rejected, not approved');
+      expect(reviewRecord(run.log, 'P-001', { decision: 'rejected', reason: 'electroporation failed; material destroyed' }, QA, run.session.clock.now()).data.decision).toBe('rejected');
       const again = await remove();
       expect(again.status).toBe(1);
       expect(again.stderr).toContain("batch P-001's material was already removed from ep-1.port by a.jansen");

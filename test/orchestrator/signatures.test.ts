@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog, WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { resolveHold } from '../../orchestrator/orchestrator.ts';
+import { buildRecord, formatRecord, reviewRecord } from '../../orchestrator/record.ts';
 import { changePassword, contentHashOf, disableOperator, enrolOperator, listOperators, LOCKOUT, OPERATORS_STREAM, refusedSignatures, SignatureRefused } from '../../orchestrator/signatures.ts';
 import { runCli } from '../support/cli.ts';
 import { ADMIN, enrolTestOperators, OPERATOR, QA, signingAs } from '../support/operators.ts';
@@ -112,6 +113,27 @@ describe('electronic signatures', () => {
     expect(() => resolveHold(log, 'P-001', { action: 'retry', reason: 'x' }, OPERATOR, 3000)).toThrow('wrong password');
     expect(resolveHold(log, 'P-001', { action: 'retry', reason: 'reseated' }, { user: 'a.jansen', password: 'new-password-123' }, 3000).data.user).toBe('a.jansen');
     expect(log.verify().breaks).toEqual([]);
+    log.close();
+  });
+
+  it("reviews a finished batch's record once, signed by QA over its chain head, after every settle plate of the batch is read", () => {
+    const log = freshLog();
+    enrolTestOperators(log);
+    const schedule = { id: 's', version: '1', contentHash: 'ab'.repeat(32), file: 's.yaml', text: '' };
+    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule } });
+    log.append({ stream: WORKCELL_STREAM, type: 'em.plate.batch', at: 1500, data: { plateId: 'SP-1', batchId: 'P-001', zone: 'line' } });
+    const review = (decision: 'approved' | 'rejected', signer = QA) => reviewRecord(log, 'P-001', { decision, reason: 'record reviewed by exception' }, signer, 9000);
+    expect(() => review('approved')).toThrow('batch P-001 is in progress: only a finished batch');
+    const completed = log.append({ stream: 'P-001', type: 'batch.completed', at: 2000, data: {} });
+    expect(() => review('approved')).toThrow('settle plate(s) SP-1 exposed while P-001 was open are not read yet');
+    log.append({ stream: WORKCELL_STREAM, type: 'em.plate.read', at: 8000, data: { plateId: 'SP-1', colonies: 0 } });
+    expect(() => review('approved', OPERATOR)).toThrow('that needs the role qa');
+    const entry = review('approved');
+    expect(entry.data).toMatchObject({ decision: 'approved', reviewedHead: completed.hash, signature: { printedName: 'Li Lee', meaning: 'approval of the batch record after review' } });
+    expect(() => review('rejected')).toThrow('the record of P-001 was reviewed already: approved by qa.lee');
+    const record = buildRecord(log, 'P-001');
+    expect(record.review).toMatchObject({ decision: 'approved', reviewedHead: completed.hash });
+    expect(formatRecord(record)).toContain('Review: APPROVED (record reviewed by exception)');
     log.close();
   });
 
