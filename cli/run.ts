@@ -116,6 +116,7 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
     process.stdout.write(`Records are in ${log.file}:\n`);
     for (const b of batches) process.stdout.write(`  workcell record ${b.batchId} --db ${log.file}\n`);
     process.stdout.write(`Check every hash chain with: workcell verify ${log.file}\n`);
+    process.stdout.write(`QA reviews each record, signed (enrol first with workcell operators add): workcell review BATCH --decision approve|reject --reason TEXT --user NAME --db ${log.file}\n`);
     return batches.every((b) => b.phase === 'completed') ? 0 : 1;
   } finally {
     clearInterval(timer);
