@@ -120,20 +120,31 @@ export function contentHashOf(content: unknown): string {
   return createHash('sha256').update(canonicalJson(content)).digest('hex');
 }
 
-function signatureOf(log: EventLog, credentials: Credentials, action: SignedAction, content: unknown): Signature {
-  const refuse = (kind: SignatureRefused['kind'], reason: string) => new SignatureRefused(credentials.user, action, kind, `signature refused: ${reason}`);
+function refusal(credentials: Credentials, action: SignedAction, kind: SignatureRefused['kind'], reason: string): SignatureRefused {
+  return new SignatureRefused(credentials.user, action, kind, `signature refused: ${reason}`);
+}
+
+/** Checks the two components; outside any transaction, since scrypt is slow on purpose. */
+function authenticate(log: EventLog, credentials: Credentials, action: SignedAction): Enrolment {
   const recentFailures = recentWrongPasswords(log, credentials.user);
   if (recentFailures.length >= LOCKOUT.attempts) {
     const until = new Date(Date.parse(String(recentFailures[recentFailures.length - LOCKOUT.attempts]!.data.signedAt)) + LOCKOUT.windowMs).toISOString();
-    throw refuse('locked', `${credentials.user} is locked after ${LOCKOUT.attempts} wrong passwords within ${LOCKOUT.windowMs / 60_000} min, until ${until}`);
+    throw refusal(credentials, action, 'locked', `${credentials.user} is locked after ${LOCKOUT.attempts} wrong passwords within ${LOCKOUT.windowMs / 60_000} min, until ${until}`);
   }
   const operator = enrolments(log).get(credentials.user);
   // One message for an unknown user and a wrong password: a refusal does not tell which user ids exist.
-  if (!passwordMatches(credentials.password, operator?.passwordHash ?? UNKNOWN_USER_HASH) || !operator) throw refuse('credentials', `unknown user '${credentials.user}' or wrong password`);
-  if (operator.disabled) throw refuse('disabled', `${credentials.user} may no longer sign (disabled by ${operator.disabled.by} at ${operator.disabled.at}: ${operator.disabled.reason})`);
+  if (!passwordMatches(credentials.password, operator?.passwordHash ?? UNKNOWN_USER_HASH) || !operator) throw refusal(credentials, action, 'credentials', `unknown user '${credentials.user}' or wrong password`);
+  return operator;
+}
+
+/** Inside the transaction that writes the signed entry: the operator as the log says now may sign this. */
+function authorise(log: EventLog, credentials: Credentials, verified: Enrolment, action: SignedAction, content: unknown): Signature {
+  const operator = enrolments(log).get(verified.user);
+  if (!operator || operator.passwordHash !== verified.passwordHash) throw refusal(credentials, action, 'credentials', `the password of ${credentials.user} changed while signing; sign again`);
+  if (operator.disabled) throw refusal(credentials, action, 'disabled', `${credentials.user} may no longer sign (disabled by ${operator.disabled.by} at ${operator.disabled.at}: ${operator.disabled.reason})`);
   const authority = AUTHORITY[action];
   if (!operator.roles.some((role) => authority.roles.includes(role))) {
-    throw refuse('authority', `${credentials.user} (${operator.roles.join(', ')}) may not sign ${authority.meaning}; that needs the role ${authority.roles.join(' or ')}`);
+    throw refusal(credentials, action, 'authority', `${credentials.user} (${operator.roles.join(', ')}) may not sign ${authority.meaning}; that needs the role ${authority.roles.join(' or ')}`);
   }
   return { user: operator.user, printedName: operator.printedName, meaning: authority.meaning, signedAt: new Date().toISOString(), contentHash: contentHashOf(content) };
 }
@@ -144,7 +155,8 @@ function signatureOf(log: EventLog, credentials: Credentials, action: SignedActi
  */
 export function signed<T>(log: EventLog, credentials: Credentials, action: SignedAction, at: number, write: (sign: (content: unknown) => Signature) => T): T {
   try {
-    return log.atomically(() => write((content) => signatureOf(log, credentials, action, content)));
+    const verified = authenticate(log, credentials, action);
+    return log.atomically(() => write((content) => authorise(log, credentials, verified, action, content)));
   } catch (error) {
     if (error instanceof SignatureRefused) {
       log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, kind: error.kind, reason: error.message, signedAt: new Date().toISOString() } });
@@ -168,8 +180,9 @@ export function enrolOperator(log: EventLog, operator: { user: string; printedNa
   for (const role of operator.roles) if (!ROLES.includes(role)) throw new Error(`no role '${role}' (roles: ${ROLES.join(', ')})`);
   checkPassword(operator.password);
   const record = { user: operator.user, printedName: operator.printedName.trim(), roles: [...new Set(operator.roles)] };
+  const passwordHash = hashPassword(operator.password); // before the transaction: scrypt is slow on purpose
   const append = (signature: Signature | null) =>
-    log.append({ stream: OPERATORS_STREAM, type: 'operator.enrolled', at, data: { ...record, enrolledBy: signature?.user ?? null, enrolledAt: new Date().toISOString(), signature, passwordHash: hashPassword(operator.password) } });
+    log.append({ stream: OPERATORS_STREAM, type: 'operator.enrolled', at, data: { ...record, enrolledBy: signature?.user ?? null, enrolledAt: new Date().toISOString(), signature, passwordHash } });
   const checkNew = () => {
     if (enrolments(log).has(operator.user)) throw new Error(`user ${operator.user} is already enrolled`);
   };
@@ -205,8 +218,9 @@ export function disableOperator(log: EventLog, user: string, reason: string, adm
 export function changePassword(log: EventLog, credentials: Credentials, newPassword: string, at: number): LogEntry {
   checkPassword(newPassword);
   if (newPassword === credentials.password) throw new Error('the new password is the current one');
+  const passwordHash = hashPassword(newPassword);
   return signed(log, credentials, 'password', at, (sign) => {
     const signature = sign({ passwordChangeOf: credentials.user });
-    return log.append({ stream: OPERATORS_STREAM, type: 'operator.password-changed', at, data: { user: credentials.user, signature, passwordHash: hashPassword(newPassword) } });
+    return log.append({ stream: OPERATORS_STREAM, type: 'operator.password-changed', at, data: { user: credentials.user, signature, passwordHash } });
   });
 }
