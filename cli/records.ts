@@ -196,20 +196,77 @@ export const recordCommand: Command = {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'Recompute every hash chain of a database; exit 1 naming the first altered, missing or reordered entry.',
-  usage: 'workcell verify FILE',
+  summary: 'Recompute every hash chain of a database (or of every log mirrored to PostgreSQL); exit 1 naming the first altered, missing or reordered entry.',
+  usage: 'workcell verify FILE | workcell verify --postgres URL',
   async run(args) {
-    const parsed = parseArgs(args, {});
+    const parsed = parseArgs(args, { options: ['postgres'] });
+    const url = option(parsed, 'postgres');
+    if (url) {
+      if (parsed.positional.length > 0) throw new UsageError('give a database file or --postgres URL, not both');
+      return verifyMirror(url);
+    }
     const file = parsed.positional[0];
     if (!file || parsed.positional.length > 1) throw new UsageError('name one database file');
-    return withDatabase(file, { readonly: true }, (log) => {
-      const result = log.verify();
-      if (result.breaks.length === 0) {
-        process.stdout.write(`${log.file}: ${result.entries} entries in ${result.streams} chains, all intact.\n`);
-        return 0;
-      }
-      for (const b of result.breaks) process.stdout.write(`${log.file}: ${b.problem}: ${b.message}\n`);
-      return 1;
-    });
+    return withDatabase(file, { readonly: true }, (log) => report(log.file, log.verify()));
   },
 };
+
+function report(name: string, result: ReturnType<EventLog['verify']>): number {
+  if (result.breaks.length === 0) {
+    process.stdout.write(`${name}: ${result.entries} entries in ${result.streams} chains, all intact.\n`);
+    return 0;
+  }
+  for (const b of result.breaks) process.stdout.write(`${name}: ${b.problem}: ${b.message}\n`);
+  return 1;
+}
+
+async function verifyMirror(url: string): Promise<number> {
+  const { PostgresMirror } = await import('../orchestrator/postgres-mirror.ts');
+  const mirror = new PostgresMirror(url);
+  try {
+    const logs = await mirror.logs();
+    if (logs.length === 0) process.stdout.write('No log is mirrored to that database.\n');
+    let status = 0;
+    for (const l of logs) status = Math.max(status, report(`${l.source} (from ${l.file})`, await mirror.verify(l.source)));
+    return status;
+  } finally {
+    await mirror.close();
+  }
+}
+
+export const mirrorCommand: Command = {
+  name: 'mirror',
+  summary: "Copy a database's committed entries to PostgreSQL, chain-checked; --follow keeps copying.",
+  usage: 'workcell mirror --postgres URL [--db FILE] [--follow] [--interval SECONDS]',
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['postgres', 'db', 'interval'], flags: ['follow'] });
+    const url = option(parsed, 'postgres');
+    if (!url) throw new UsageError('--postgres URL is required (e.g. postgres://workcell@db.site/records)');
+    if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
+    const interval = Number(option(parsed, 'interval') ?? 2);
+    if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
+    const { PostgresMirror } = await import('../orchestrator/postgres-mirror.ts');
+    const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
+    if (!existsSync(database)) throw new Error(`no database ${database}`);
+    const log = new EventLog(database);
+    const mirror = new PostgresMirror(url);
+    let stopping = false;
+    const stop = () => (stopping = true);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      do {
+        const progress = await mirror.ship(log);
+        if (progress.copied > 0 || !parsed.flags.has('follow')) process.stdout.write(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.\n`);
+        if (parsed.flags.has('follow')) await new Promise((r) => setTimeout(r, interval * 1000));
+      } while (parsed.flags.has('follow') && !stopping);
+      return 0;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      log.close();
+      await mirror.close();
+    }
+  },
+};
+

@@ -5,7 +5,7 @@
  * entry's hash covers its content and the previous entry's hash, so an altered, missing or reordered
  * entry breaks the chain at that point. Triggers refuse UPDATE and DELETE: the log is only ever appended.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 
 export const WORKCELL_STREAM = 'workcell';
@@ -58,6 +58,10 @@ CREATE TRIGGER IF NOT EXISTS events_are_never_updated BEFORE UPDATE ON events
   BEGIN SELECT RAISE(ABORT, 'the event log is append-only: entries cannot be changed'); END;
 CREATE TRIGGER IF NOT EXISTS events_are_never_deleted BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'the event log is append-only: entries cannot be deleted'); END;
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS live_status (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL,
@@ -110,6 +114,7 @@ export class EventLog {
       this.db.pragma('synchronous = FULL');
       if (this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: SQLite refused synchronous=FULL; records would not be durable`);
       this.db.exec(SCHEMA);
+      this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('id', ?)").run(randomUUID());
     }
     this.lastOf = this.db.prepare('SELECT stream_seq, hash FROM events WHERE stream = ? ORDER BY stream_seq DESC LIMIT 1');
     this.insert = this.db.prepare('INSERT INTO events (stream, stream_seq, type, at, recorded_at, data, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
@@ -210,31 +215,47 @@ export class EventLog {
 
   /** Recomputes every chain; returns the first break of each broken stream, in log order. */
   verify(): { entries: number; streams: number; breaks: ChainBreak[] } {
-    const rows = this.db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[];
-    const heads = new Map<string, { streamSeq: number; hash: string; broken: boolean }>();
-    const breaks: ChainBreak[] = [];
-    const present = new Set(rows.map((r) => `${r.stream}\u0000${r.stream_seq}`));
-    for (const row of rows) {
-      const entry = fromRow(row);
-      const head = heads.get(entry.stream) ?? { streamSeq: 0, hash: GENESIS, broken: false };
-      heads.set(entry.stream, head);
-      if (head.broken) continue;
-      const report = (problem: ChainBreak['problem'], message: string) => {
-        head.broken = true;
-        breaks.push({ stream: entry.stream, streamSeq: entry.streamSeq, seq: entry.seq, problem, message });
-      };
-      if (entry.streamSeq <= head.streamSeq) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes after entry ${head.streamSeq}`);
-      else if (entry.streamSeq > head.streamSeq + 1 && present.has(`${entry.stream}\u0000${head.streamSeq + 1}`)) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes before entry ${head.streamSeq + 1}`);
-      else if (entry.streamSeq > head.streamSeq + 1) report('missing', `entries ${head.streamSeq + 1}..${entry.streamSeq - 1} of ${entry.stream} are missing before log position ${entry.seq}`);
-      else if (entry.previousHash !== head.hash) report('altered', head.streamSeq === 0 ? `entry 1 of ${entry.stream} (log position ${entry.seq}) does not start a chain` : `entry ${head.streamSeq} of ${entry.stream} was altered or replaced: entry ${entry.streamSeq} (log position ${entry.seq}) no longer links to it`);
-      else if (entryHash(entry) !== entry.hash) report('altered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}, ${entry.type}) was altered: its content no longer matches its hash`);
-      head.streamSeq = entry.streamSeq;
-      head.hash = entry.hash;
-    }
-    return { entries: rows.length, streams: heads.size, breaks };
+    return verifyChains((this.db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[]).map(fromRow));
+  }
+
+  /** Entries after `seq` in log order, at most `limit` of them: for copying the log elsewhere page by page. */
+  page(afterSeq: number, limit: number): LogEntry[] {
+    return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(fromRow);
+  }
+
+  /** This log's identity, made once when the file is created: it names the log wherever it is copied. */
+  get id(): string {
+    return (this.db.prepare("SELECT value FROM meta WHERE key = 'id'").get() as { value: string } | undefined)?.value ?? '';
   }
 
   close(): void {
     this.db.close();
   }
+}
+
+/**
+ * Recomputes the hash chains of entries given in log order (of a SQLite log, or a copy of one);
+ * returns the first break of each broken stream, in log order.
+ */
+export function verifyChains(entries: readonly LogEntry[]): { entries: number; streams: number; breaks: ChainBreak[] } {
+  const heads = new Map<string, { streamSeq: number; hash: string; broken: boolean }>();
+  const breaks: ChainBreak[] = [];
+  const present = new Set(entries.map((e) => `${e.stream}\u0000${e.streamSeq}`));
+  for (const entry of entries) {
+    const head = heads.get(entry.stream) ?? { streamSeq: 0, hash: GENESIS, broken: false };
+    heads.set(entry.stream, head);
+    if (head.broken) continue;
+    const report = (problem: ChainBreak['problem'], message: string) => {
+      head.broken = true;
+      breaks.push({ stream: entry.stream, streamSeq: entry.streamSeq, seq: entry.seq, problem, message });
+    };
+    if (entry.streamSeq <= head.streamSeq) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes after entry ${head.streamSeq}`);
+    else if (entry.streamSeq > head.streamSeq + 1 && present.has(`${entry.stream}\u0000${head.streamSeq + 1}`)) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes before entry ${head.streamSeq + 1}`);
+    else if (entry.streamSeq > head.streamSeq + 1) report('missing', `entries ${head.streamSeq + 1}..${entry.streamSeq - 1} of ${entry.stream} are missing before log position ${entry.seq}`);
+    else if (entry.previousHash !== head.hash) report('altered', head.streamSeq === 0 ? `entry 1 of ${entry.stream} (log position ${entry.seq}) does not start a chain` : `entry ${head.streamSeq} of ${entry.stream} was altered or replaced: entry ${entry.streamSeq} (log position ${entry.seq}) no longer links to it`);
+    else if (entryHash(entry) !== entry.hash) report('altered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}, ${entry.type}) was altered: its content no longer matches its hash`);
+    head.streamSeq = entry.streamSeq;
+    head.hash = entry.hash;
+  }
+  return { entries: entries.length, streams: heads.size, breaks };
 }
