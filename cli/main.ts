@@ -20,6 +20,7 @@ const commands: Array<{ name: string; summary: string; load(): Promise<Command> 
   { name: 'review', summary: "QA's signed review of a finished batch's record: approve for release or reject.", load: async () => (await import('./records.ts')).reviewCommand },
   { name: 'operators', summary: 'Enrol the operators who sign hold answers and removals; list them.', load: async () => (await import('./operators.ts')).operatorsCommand },
   { name: 'record', summary: "Print a batch's merged electronic batch record.", load: async () => (await import('./records.ts')).recordCommand },
+  { name: 'publish', summary: "Publish a run's entries and live status to an MQTT broker as they are written.", load: async () => (await import('./records.ts')).publishCommand },
   { name: 'mirror', summary: "Copy a database's entries to PostgreSQL, chain-checked (--follow keeps copying).", load: async () => (await import('./records.ts')).mirrorCommand },
   { name: 'verify', summary: 'Recompute every hash chain of a database, or of the logs mirrored to PostgreSQL.', load: async () => (await import('./records.ts')).verifyCommand },
   { name: 'validate', summary: 'Check layouts and schedules, and that each schedule fits each layout.', load: async () => (await import('./validate.ts')).validateCommand },

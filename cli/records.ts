@@ -234,6 +234,57 @@ async function verifyMirror(url: string): Promise<number> {
   }
 }
 
+export const publishCommand: Command = {
+  name: 'publish',
+  summary: "Publish a run's entries and live status to an MQTT broker as they are written.",
+  usage: 'workcell publish --mqtt URL [--db FILE] [--prefix TOPIC] [--from-start] [--once] [--interval SECONDS] [--user NAME [--password-env VAR | --password-file FILE]]',
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['mqtt', 'db', 'prefix', 'interval', 'user', 'password-env', 'password-file'], flags: ['from-start', 'once'] });
+    const url = option(parsed, 'mqtt');
+    if (!url) throw new UsageError('--mqtt URL is required (mqtt://HOST:1883 or mqtts://HOST:8883)');
+    if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
+    const interval = Number(option(parsed, 'interval') ?? 0.5);
+    if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
+    const user = option(parsed, 'user');
+    const password = user ? await readPassword(parsed, 'WORKCELL_MQTT_PASSWORD', `MQTT password of ${user}: `) : undefined;
+    const { MqttPublisher } = await import('../orchestrator/mqtt-publisher.ts');
+    const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
+    if (!existsSync(database)) throw new Error(`no database ${database}`);
+    const log = new EventLog(database, { readonly: true });
+    const publisher = await MqttPublisher.connect(url, log, { prefix: option(parsed, 'prefix'), username: user, password, fromStart: parsed.flags.has('from-start') }).catch((error: unknown) => {
+      log.close();
+      throw error;
+    });
+    return follow({ once: parsed.flags.has('once'), interval }, async () => {
+      const published = await publisher.publishNew();
+      if (published > 0 || parsed.flags.has('once')) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
+    }, async () => {
+      await publisher.close();
+      log.close();
+    });
+  },
+};
+
+/** Runs `step` once, or every `interval` seconds until SIGINT or SIGTERM; then `finish`. */
+async function follow(options: { once: boolean; interval: number }, step: () => Promise<void>, finish: () => Promise<void>): Promise<number> {
+  let stopping = false;
+  const stop = () => (stopping = true);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await step();
+    while (!options.once && !stopping) {
+      await new Promise((r) => setTimeout(r, options.interval * 1000));
+      await step();
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await finish();
+  }
+}
+
 export const mirrorCommand: Command = {
   name: 'mirror',
   summary: "Copy a database's committed entries to PostgreSQL, chain-checked; --follow keeps copying.",
@@ -250,23 +301,13 @@ export const mirrorCommand: Command = {
     if (!existsSync(database)) throw new Error(`no database ${database}`);
     const log = new EventLog(database);
     const mirror = new PostgresMirror(url);
-    let stopping = false;
-    const stop = () => (stopping = true);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
-      do {
-        const progress = await mirror.ship(log);
-        if (progress.copied > 0 || !parsed.flags.has('follow')) process.stdout.write(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.\n`);
-        if (parsed.flags.has('follow')) await new Promise((r) => setTimeout(r, interval * 1000));
-      } while (parsed.flags.has('follow') && !stopping);
-      return 0;
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+    return follow({ once: !parsed.flags.has('follow'), interval }, async () => {
+      const progress = await mirror.ship(log);
+      if (progress.copied > 0 || !parsed.flags.has('follow')) process.stdout.write(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.\n`);
+    }, async () => {
       log.close();
       await mirror.close();
-    }
+    });
   },
 };
 

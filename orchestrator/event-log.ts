@@ -225,7 +225,9 @@ export class EventLog {
 
   /** This log's identity, made once when the file is created: it names the log wherever it is copied. */
   get id(): string {
-    return (this.db.prepare("SELECT value FROM meta WHERE key = 'id'").get() as { value: string } | undefined)?.value ?? '';
+    const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    // A log written before logs had ids, opened read-only, has none yet: '' (the next read-write open gives it one).
+    return hasMeta ? ((this.db.prepare("SELECT value FROM meta WHERE key = 'id'").get() as { value: string } | undefined)?.value ?? '') : '';
   }
 
   close(): void {

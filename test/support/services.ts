@@ -44,3 +44,25 @@ export async function postgresSchema(ctx: TestContext): Promise<{ url: string; d
     },
   };
 }
+
+export const MQTT_URL = process.env.WORKCELL_TEST_MQTT ?? 'mqtt://127.0.0.1:1883';
+
+/** A client of the test MQTT broker subscribed to `topic`, collecting what arrives. */
+export async function mqttSubscriber(ctx: TestContext, topic: string): Promise<{ messages: Array<{ topic: string; payload: string; retain: boolean }>; clearRetained(topics: string[]): Promise<void>; close(): Promise<void> }> {
+  const { default: mqtt } = await import('mqtt');
+  let client: import('mqtt').MqttClient | undefined;
+  await needService(ctx, `the MQTT broker at ${MQTT_URL}`, async () => {
+    client = await mqtt.connectAsync(MQTT_URL, { connectTimeout: 3000, reconnectPeriod: 0 });
+  });
+  const messages: Array<{ topic: string; payload: string; retain: boolean }> = [];
+  client!.on('message', (t, payload, packet) => messages.push({ topic: t, payload: payload.toString(), retain: packet.retain }));
+  await client!.subscribeAsync(topic, { qos: 1 });
+  return {
+    messages,
+    // An empty retained message removes what the broker keeps, so test runs leave nothing behind.
+    clearRetained: async (topics) => {
+      for (const t of topics) await client!.publishAsync(t, '', { qos: 1, retain: true });
+    },
+    close: () => client!.endAsync(),
+  };
+}
