@@ -18,7 +18,7 @@ const commands: Array<{ name: string; summary: string; load(): Promise<Command> 
   { name: 'resolve', summary: "Answer a batch's hold: retry, skip or abort, with reason, signed.", load: async () => (await import('./records.ts')).resolveCommand },
   { name: 'remove', summary: "Record that a quarantined batch's stuck material was taken out by hand (signed).", load: async () => (await import('./records.ts')).removeCommand },
   { name: 'review', summary: "QA's signed review of a finished batch's record: approve for release or reject.", load: async () => (await import('./records.ts')).reviewCommand },
-  { name: 'operators', summary: 'Enrol the operators who sign hold answers and removals; list them.', load: async () => (await import('./operators.ts')).operatorsCommand },
+  { name: 'operators', summary: 'Enrol, disable and list the operators who sign; change a password.', load: async () => (await import('./operators.ts')).operatorsCommand },
   { name: 'record', summary: "Print a batch's merged electronic batch record.", load: async () => (await import('./records.ts')).recordCommand },
   { name: 'publish', summary: "Publish a run's entries and live status to an MQTT broker as they are written.", load: async () => (await import('./records.ts')).publishCommand },
   { name: 'mirror', summary: "Copy a database's entries to PostgreSQL, chain-checked (--follow keeps copying).", load: async () => (await import('./records.ts')).mirrorCommand },
