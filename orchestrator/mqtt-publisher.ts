@@ -1,9 +1,11 @@
 /**
  * Live workcell data for dashboards, SCADA and MES over MQTT. The publisher only reads a run's database
  * (the log and the orchestrator's status view), so it runs beside the orchestrator as a service of its
- * own and sees entries from every process, operators' answers included. Each entry is published once,
- * QoS 1, in log order, under its batch (telemetry under its module and channel); the status snapshot is
- * retained, and `online` is retained with a last will so subscribers see a publisher that died.
+ * own and sees entries from every process, operators' answers included. Each entry is published QoS 1,
+ * in log order, under its batch (telemetry under its module and channel); the status snapshot is
+ * retained, and `online` is retained with a last will so subscribers see a publisher that died. How far
+ * it got is retained too (`cursor`), so a restarted publisher goes on where it stopped: an entry is
+ * published again only if the publisher died between sending it and the cursor (subscribers dedupe by seq).
  * Nothing from the operators stream (password hashes) and no schedule text leaves the database.
  */
 import mqtt, { type MqttClient } from 'mqtt';
@@ -15,7 +17,7 @@ export interface MqttPublisherOptions {
   prefix?: string;
   username?: string;
   password?: string;
-  /** Publish entries already in the log too; by default only those appended from now on. */
+  /** Publish entries already in the log too; by default it goes on after the broker's retained cursor of this log, else from now on. */
   fromStart?: boolean;
 }
 
@@ -43,9 +45,30 @@ export class MqttPublisher {
     private readonly client: MqttClient,
     private readonly log: EventLog,
     readonly prefix: string,
-    fromStart: boolean,
+    cursor: number,
   ) {
-    this.cursor = fromStart ? 0 : log.lastSeq();
+    this.cursor = cursor;
+  }
+
+  /** Where the last publisher of this log stopped, from the broker's retained cursor, if it was this log. */
+  private static async retainedCursor(client: MqttClient, topic: string, source: string): Promise<number | undefined> {
+    let found: number | undefined;
+    const onMessage = (t: string, payload: Buffer) => {
+      if (t !== topic || payload.length === 0) return;
+      try {
+        const cursor = JSON.parse(payload.toString()) as { source?: unknown; seq?: unknown };
+        if (source && cursor.source === source && typeof cursor.seq === 'number') found = cursor.seq;
+      } catch {
+        // Not ours: start live.
+      }
+    };
+    client.on('message', onMessage);
+    await client.subscribeAsync(topic, { qos: 1 });
+    // A retained message follows the subscription's acknowledgement at once.
+    await new Promise((r) => setTimeout(r, 300));
+    await client.unsubscribeAsync(topic);
+    client.off('message', onMessage);
+    return found;
   }
 
   static async connect(url: string, log: EventLog, options: MqttPublisherOptions = {}): Promise<MqttPublisher> {
@@ -60,7 +83,9 @@ export class MqttPublisher {
       connectTimeout: 5000,
     });
     await client.publishAsync(`${prefix}/online`, 'true', { qos: 1, retain: true });
-    return new MqttPublisher(client, log, prefix, options.fromStart ?? false);
+    const retained = options.fromStart ? undefined : await MqttPublisher.retainedCursor(client, `${prefix}/cursor`, log.id);
+    const cursor = options.fromStart ? 0 : retained !== undefined && retained <= log.lastSeq() ? retained : log.lastSeq();
+    return new MqttPublisher(client, log, prefix, cursor);
   }
 
   /** Publishes the entries appended since the last call, and the status view if it changed; returns how many entries went out. */
@@ -77,6 +102,7 @@ export class MqttPublisher {
         }
         this.cursor = entry.seq;
       }
+      await this.client.publishAsync(`${this.prefix}/cursor`, JSON.stringify({ source: this.log.id, seq: this.cursor }), { qos: 1, retain: true });
     }
     const status = this.log.readStatus().find((s) => s.key === 'orchestrator');
     if (status && status.updatedAt !== this.statusWrittenAt) {

@@ -59,9 +59,39 @@ describe('the MQTT publisher', () => {
     } finally {
       await publisher.close();
       await until(() => subscriber.messages.some((m) => m.topic === `${prefix}/online` && m.payload === 'false'), 'online=false');
-      await subscriber.clearRetained([`${prefix}/online`, `${prefix}/status`]);
+      await subscriber.clearRetained([`${prefix}/online`, `${prefix}/status`, `${prefix}/cursor`]);
       await subscriber.close();
       log.close();
+    }
+  });
+
+  it('goes on after a restart where the last publisher of the same log stopped, and starts live for another log', async (ctx) => {
+    const prefix = `workcell-test-${randomBytes(4).toString('hex')}`;
+    const subscriber = await mqttSubscriber(ctx, `${prefix}/batches/#`);
+    const log = runLog();
+    const other = runLog();
+    try {
+      const first = await MqttPublisher.connect(MQTT_URL, log, { prefix, fromStart: true });
+      expect(await first.publishNew()).toBe(4);
+      await first.close();
+      // Written while no publisher ran.
+      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: { step: 'seed' } });
+      log.append({ stream: 'P-001', type: 'step.completed', at: 6000, data: { step: 'seed' } });
+      const second = await MqttPublisher.connect(MQTT_URL, log, { prefix });
+      expect(await second.publishNew()).toBe(2);
+      await second.close();
+      const foreign = await MqttPublisher.connect(MQTT_URL, other, { prefix });
+      expect(await foreign.publishNew()).toBe(0);
+      await foreign.close();
+      await until(() => subscriber.messages.length >= 5, 'the batch entries');
+      const seqs = subscriber.messages.map((m) => JSON.parse(m.payload).seq as number);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(subscriber.messages.map((m) => m.topic).slice(-2)).toEqual([`${prefix}/batches/P-001/step.started`, `${prefix}/batches/P-001/step.completed`]);
+    } finally {
+      await subscriber.clearRetained([`${prefix}/online`, `${prefix}/status`, `${prefix}/cursor`]);
+      await subscriber.close();
+      log.close();
+      other.close();
     }
   });
 
@@ -76,12 +106,13 @@ describe('the MQTT publisher', () => {
     expect(published.stdout).toContain(`4 entries published under ${prefix}/`);
     const late = await mqttSubscriber(ctx, `${prefix}/#`);
     try {
-      await until(() => late.messages.length >= 2, 'retained messages');
+      await until(() => late.messages.length >= 3, 'retained messages');
+      expect(JSON.parse(late.messages.find((m) => m.topic === `${prefix}/cursor`)!.payload)).toMatchObject({ seq: expect.any(Number) });
       expect(late.messages.every((m) => m.retain)).toBe(true);
       expect(late.messages.find((m) => m.topic === `${prefix}/online`)?.payload).toBe('false');
       expect(JSON.parse(late.messages.find((m) => m.topic === `${prefix}/status`)!.payload)).toMatchObject({ batches: [{ batchId: 'P-001' }], final: true });
     } finally {
-      await late.clearRetained([`${prefix}/online`, `${prefix}/status`]);
+      await late.clearRetained([`${prefix}/online`, `${prefix}/status`, `${prefix}/cursor`]);
       await late.close();
     }
   }, 60_000);
