@@ -7,8 +7,8 @@ import { timeOfDay } from '../modules/clock.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { Orchestrator, type BatchSpec, type BatchStatus } from '../orchestrator/orchestrator.ts';
-import { lastRunSettings, openWorkcell, recordRunSettings, type RunSettings, type WorkcellSession } from '../orchestrator/session.ts';
-import { parseArgs, option, type ParsedArgs } from './args.ts';
+import { checkLayoutForResume, lastRunSettings, openWorkcell, recordRunSettings, workcellNow, type RunSettings, type WorkcellSession } from '../orchestrator/session.ts';
+import { parseArgs, option, readPassword, type ParsedArgs } from './args.ts';
 import { UsageError, type Command } from './main.ts';
 
 export const DEFAULT_DATABASE = 'workcell.db';
@@ -39,7 +39,7 @@ export const runCommand: Command = {
     try {
       for (const batch of batches) if (log.stream(batch.batchId).length > 0) throw new UsageError(`batch ${batch.batchId} already exists in ${database}; use another id or \`workcell resume --db ${database}\``);
       const session = await openWorkcell(settings, { faults });
-      recordRunSettings(log, settings, { command: 'run' });
+      recordRunSettings(log, settings, { command: 'run', layoutHash: session.layoutHash });
       const text = readFileSync(scheduleFile, 'utf8');
       return await drive(session, log, settings, parsed, (orchestrator) => {
         for (const batch of batches) orchestrator.startBatch(batch, { file: resolve(scheduleFile), text });
@@ -53,9 +53,9 @@ export const runCommand: Command = {
 export const resumeCommand: Command = {
   name: 'resume',
   summary: 'Continue every unfinished batch of a database after a stop or crash.',
-  usage: 'workcell resume [--db FILE] [--inspect] [--inspect-url URL]',
+  usage: 'workcell resume [--db FILE] [--inspect] [--inspect-url URL] [--accept-layout-change --reason TEXT --user NAME [--password-env VAR | --password-file FILE]]',
   async run(args) {
-    const parsed = parseArgs(args, { options: ['db', 'inspect-url'], flags: ['inspect'] });
+    const parsed = parseArgs(args, { options: ['db', 'inspect-url', 'reason', 'user', 'password-env', 'password-file'], flags: ['inspect', 'accept-layout-change'] });
     if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
     const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
     if (!existsSync(database)) throw new Error(`no database ${database}`);
@@ -64,8 +64,9 @@ export const resumeCommand: Command = {
       const settings = lastRunSettings(log);
       if (!settings) throw new Error(`${database} records no run to resume`);
       if (settings.sim) throw new Error('that run simulated its modules inside the orchestrator process, so they stopped with it; resume needs modules that outlive the orchestrator (`workcell sim` or real devices)');
+      checkLayoutForResume(log, settings.layoutFile, await layoutAcceptance(parsed), workcellNow(log));
       const session = await openWorkcell(settings);
-      recordRunSettings(log, settings, { command: 'resume' });
+      recordRunSettings(log, settings, { command: 'resume', layoutHash: session.layoutHash });
       return await drive(session, log, settings, parsed, (orchestrator) => {
         const resumed = orchestrator.resumeAll();
         process.stdout.write(resumed.length > 0 ? `Resuming ${resumed.join(', ')}\n` : 'No unfinished batch; finishing settle plates, if any.\n');
@@ -76,11 +77,21 @@ export const resumeCommand: Command = {
   },
 };
 
+/** QA's signed acceptance of a changed layout, when `--accept-layout-change` is given. */
+async function layoutAcceptance(parsed: ParsedArgs): Promise<{ reason: string; signer: { user: string; password: string } } | undefined> {
+  if (!parsed.flags.has('accept-layout-change')) return undefined;
+  const reason = option(parsed, 'reason');
+  const user = option(parsed, 'user');
+  if (!reason?.trim() || !user?.trim()) throw new UsageError('--accept-layout-change needs --reason TEXT and --user NAME (QA signs it)');
+  return { reason, signer: { user, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${user} (accepting the changed layout): `) } };
+}
+
 async function drive(session: WorkcellSession, log: EventLog, settings: RunSettings, parsed: ParsedArgs, begin: (orchestrator: Orchestrator) => void): Promise<number> {
   const inspector = parsed.flags.has('inspect') ? await startInspector(option(parsed, 'inspect-url')) : undefined;
   const orchestrator = new Orchestrator({
     layout: session.layout,
     layoutFile: settings.layoutFile,
+    layoutHash: session.layoutHash,
     log,
     drivers: session.drivers,
     clock: session.clock,

@@ -39,6 +39,7 @@ export const ENTRY_TYPES = {
   'operator.password-changed': 'An operator changed their own password, signing with the old one (operators stream).',
   'signature.refused': 'A signature was not given: unknown user or wrong password, or no authority for the action (operators stream).',
   'record.reviewed': "QA's signed disposition of the finished record (approved or rejected), over the chain head reviewed.",
+  'layout.changed': 'QA accepted resuming on a layout file changed since the batches ran on it: both hashes, why, signature (workcell stream).',
   'run.started': 'The orchestrator started or resumed: layout, time scale, seed, clock anchor (workcell stream).',
   'em.plate.placed': 'A settle plate was opened at a location (workcell stream).',
   'em.plate.batch': 'A batch was open in the zone while this plate was exposed (workcell stream).',
@@ -56,7 +57,8 @@ export interface BatchStarted {
   chainOfIdentity: string;
   bagId: string;
   lane: string;
-  layout: { id: string; file: string };
+  /** `contentHash`: SHA-256 of the layout file the batch started on (absent in logs from before it was recorded). */
+  layout: { id: string; file: string; contentHash?: string };
   schedule: { id: string; version: string; contentHash: string; file: string; text: string };
   seed?: number;
 }

@@ -39,6 +39,8 @@ export interface ScheduleSnapshot {
 export interface OrchestratorOptions {
   layout: LayoutModel;
   layoutFile: string;
+  /** SHA-256 of the layout file as loaded, recorded with each batch. */
+  layoutHash?: string;
   log: EventLog;
   drivers: ReadonlyMap<string, ModuleDriver>;
   clock: Clock;
@@ -166,7 +168,7 @@ export class Orchestrator {
     const model = scheduleFromText(schedule);
     const started: BatchStarted = {
       ...spec,
-      layout: { id: this.layout.id, file: this.options.layoutFile },
+      layout: { id: this.layout.id, file: this.options.layoutFile, contentHash: this.options.layoutHash },
       schedule: { id: model.id, version: model.schedule.schedule.version, contentHash: contentHash(schedule.text), file: schedule.file, text: schedule.text },
       seed: this.options.seed,
     };

@@ -210,7 +210,7 @@ export function formatRecord(record: BatchRecord): string {
   lines.push(review ? `  Review: ${review.decision.toUpperCase()} (${review.reason})` : '  Review: not reviewed yet');
   if (review) lines.push(signatureLine(review.signature));
   lines.push(`  Patient ${id.patient}   chain of identity ${id.chainOfIdentity}   starting material ${id.bagId}   lane ${id.lane}`);
-  lines.push(`  Layout ${id.layout.id}   schedule ${id.schedule.id} v${id.schedule.version} (sha256 ${id.schedule.contentHash.slice(0, 16)}…)`);
+  lines.push(`  Layout ${id.layout.id}${id.layout.contentHash ? ` (sha256 ${id.layout.contentHash.slice(0, 16)}…)` : ''}   schedule ${id.schedule.id} v${id.schedule.version} (sha256 ${id.schedule.contentHash.slice(0, 16)}…)`);
   lines.push(`  ${record.entries} log entries, chain ${record.firstHash.slice(0, 12)}… → ${record.lastHash.slice(0, 12)}…`);
   lines.push('');
   lines.push(`Review by exception: ${record.deviations.length} deviation(s), ${record.alarms.length} alarm(s), ${record.operatorActions.length + record.removals.length} operator action(s)`);

@@ -15,7 +15,7 @@ export const OPERATORS_STREAM = 'operators';
 export const ROLES = ['operator', 'qa', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type SignedAction = 'retry' | 'skip' | 'abort' | 'remove' | 'approve' | 'reject' | 'enrol' | 'disable' | 'password';
+export type SignedAction = 'retry' | 'skip' | 'abort' | 'remove' | 'approve' | 'reject' | 'accept-layout' | 'enrol' | 'disable' | 'password';
 
 /** Who may sign what: deciding to skip a step or to abort a batch to quarantine is QA's. */
 const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
@@ -25,6 +25,7 @@ const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
   remove: { roles: ['operator', 'qa'], meaning: 'responsibility for taking the material out by hand' },
   approve: { roles: ['qa'], meaning: 'approval of the batch record after review' },
   reject: { roles: ['qa'], meaning: 'rejection of the batch after review of its record' },
+  'accept-layout': { roles: ['qa'], meaning: 'approval to resume batches on a changed layout' },
   enrol: { roles: ['admin'], meaning: 'approval of an operator enrolment' },
   disable: { roles: ['admin'], meaning: "approval to withdraw an operator's authority to sign" },
   password: { roles: [...ROLES], meaning: 'responsibility for a change of my own password' },

@@ -25,6 +25,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
         const record = buildRecord(log, batchId);
         expect(record.status).toBe('completed');
         expect(record.identity.schedule).toMatchObject({ id: 'short', version: '1.0.0', contentHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+        expect(record.identity.layout.contentHash).toBe(run.session.layoutHash);
         expect(record.steps.map((s) => [s.step, s.outcome])).toEqual([['wash', 'completed'], ['electroporate', 'completed'], ['concentrate', 'completed']]);
         // Material only entered modules of its lane; every hand-off scanned the batch's own bag.
         const lane = record.identity.lane;

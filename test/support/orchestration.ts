@@ -48,9 +48,9 @@ export async function startRun(options: {
   const settings: RunSettings = { layoutFile: options.layout ?? (await layoutWithFreePorts()), timeScale: options.timeScale ?? 3600, seed: options.seed ?? 7, sim: true, clock: { wallAnchor: Date.now(), simAtAnchor: options.startAt ?? Date.now() } };
   const session = await openWorkcell(settings, { faults: options.faults });
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-run-')), 'records.db'));
-  recordRunSettings(log, settings);
+  recordRunSettings(log, settings, { layoutHash: session.layoutHash });
   enrolTestOperators(log);
-  const orchestrator = new Orchestrator({ layout: session.layout, layoutFile: settings.layoutFile, log, drivers: session.drivers, clock: session.clock, deliver: (bag, position) => session.simulation!.deliver(bag, position), seed: settings.seed });
+  const orchestrator = new Orchestrator({ layout: session.layout, layoutFile: settings.layoutFile, layoutHash: session.layoutHash, log, drivers: session.drivers, clock: session.clock, deliver: (bag, position) => session.simulation!.deliver(bag, position), seed: settings.seed });
   await orchestrator.start();
   const scheduleFile = options.schedule ?? SHORT_SCHEDULE;
   const text = readFileSync(scheduleFile, 'utf8');
