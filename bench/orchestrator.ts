@@ -171,6 +171,7 @@ export async function workcellBenchmark(timeScale: number): Promise<string> {
   const deviations = log.ofType('deviation');
   const holdTimeDeviations = deviations.filter((d) => d.data.kind === 'hold-time-exceeded').length;
   const holds = log.ofType('hold.opened').length;
+  if (process.env.WORKCELL_BENCH_VERBOSE) for (const d of deviations) console.error(`${d.stream} ${String(d.data.kind)}: ${String(d.data.message)}`);
   log.close();
   return table(
     `A 16-lane workcell, 32 patients through the CAR-T electroporation schedule (devices simulated in-process, no sockets; time scale ${timeScale.toLocaleString('en-US')})`,
