@@ -1,10 +1,11 @@
 /** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { timeOfDay } from '../modules/clock.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { openHold, recordRemoval, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
-import { buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
+import { awaitingReview, buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
+import { recordHtml } from '../orchestrator/record-html.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
 import { parseArgs, option, readPassword } from './args.ts';
 import type { Credentials, Signature } from '../orchestrator/signatures.ts';
@@ -53,8 +54,9 @@ export const statusCommand: Command = {
       const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string }>; plates: string[] } | undefined;
       const holds = openHolds(log);
       const alarms = log.ofType('alarm').slice(-10);
+      const reviews = awaitingReview(log);
       if (parsed.flags.has('json')) {
-        process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, awaitingReview: reviews, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
         return 0;
       }
       const lines: string[] = [];
@@ -81,6 +83,11 @@ export const statusCommand: Command = {
       lines.push('');
       lines.push(holds.length === 0 ? 'No open holds.' : 'Open holds (answer with workcell resolve):');
       for (const h of holds) lines.push(`  ${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since)}: ${h.message}`);
+      if (reviews.length > 0) {
+        lines.push('');
+        lines.push('Awaiting QA review (workcell review):');
+        for (const r of reviews) lines.push(`  ${r.batchId} ${r.status}, ${r.waitingFor.length === 0 ? 'ready for review' : `waiting for ${r.waitingFor.join(' and ')}`}`);
+      }
       if (alarms.length > 0) {
         lines.push('');
         lines.push('Recent alarms');
@@ -181,14 +188,20 @@ export const reviewCommand: Command = {
 export const recordCommand: Command = {
   name: 'record',
   summary: "Print a batch's merged, time-ordered record (the electronic batch record).",
-  usage: 'workcell record BATCH [--db FILE] [--json]',
+  usage: 'workcell record BATCH [--db FILE] [--json | --html] [--out FILE]',
   async run(args) {
-    const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
+    const parsed = parseArgs(args, { options: ['db', 'out'], flags: ['json', 'html'] });
     const batchId = parsed.positional[0];
     if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
+    if (parsed.flags.has('json') && parsed.flags.has('html')) throw new UsageError('give --json or --html, not both');
     return withDatabase(option(parsed, 'db'), { readonly: true }, (log) => {
       const record = buildRecord(log, batchId);
-      process.stdout.write(parsed.flags.has('json') ? `${JSON.stringify(record, null, 2)}\n` : formatRecord(record));
+      const text = parsed.flags.has('json') ? `${JSON.stringify(record, null, 2)}\n` : parsed.flags.has('html') ? recordHtml(record) : formatRecord(record);
+      const out = option(parsed, 'out');
+      if (out) {
+        writeFileSync(out, text);
+        process.stdout.write(`The record of ${batchId} is in ${out}.\n`);
+      } else process.stdout.write(text);
       return 0;
     });
   },

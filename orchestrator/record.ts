@@ -259,7 +259,8 @@ function signatureLine(signature: Signature | null): string {
   return `            signed by ${signature.printedName} (${signature.user}) at ${signature.signedAt}, meaning ${signature.meaning}; content sha256 ${signature.contentHash.slice(0, 16)}…`;
 }
 
-function round(value: number): string {
+/** A measured value for reading: two decimals at most. */
+export function round(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   if (Math.abs(value) >= 1e5) return value.toExponential(3);
   return String(Math.round(value * 1000) / 1000);
@@ -276,11 +277,29 @@ export function reviewRecord(log: EventLog, batchId: string, review: { decision:
     if (record.status !== 'completed' && record.status !== 'quarantined') throw new Error(`batch ${batchId} is ${record.status}: only a finished batch's record is reviewed`);
     if (record.review) throw new Error(`the record of ${batchId} was reviewed already: ${record.review.decision} by ${record.review.signature.user} at ${record.review.signature.signedAt}`);
     if (record.status === 'quarantined' && review.decision === 'approved') throw new Error(`batch ${batchId} is quarantined: its record can be rejected, not approved for release`);
-    const stuck = log.stream(batchId, { withoutTelemetry: true }).find((e) => e.type === 'batch.quarantined' && e.data.stuck === true);
-    if (stuck && record.removals.length === 0) throw new Error(`${batchId}'s material is still in ${String(stuck.data.location)}: record its removal (workcell remove) before the review`);
-    const unread = platesUnreadFor(log, batchId);
-    if (unread.length > 0) throw new Error(`settle plate(s) ${unread.join(', ')} exposed while ${batchId} was open are not read yet; review once their counts are in the record`);
+    const blockers = reviewBlockers(log, batchId);
+    if (blockers.length > 0) throw new Error(`the record of ${batchId} is not complete: waiting for ${blockers.join(' and ')}`);
     const signature = sign({ batchId, decision: review.decision, reason: review.reason, reviewedHead: record.lastHash });
     return log.append({ stream: batchId, type: 'record.reviewed', at, data: { decision: review.decision, reason: review.reason, reviewedHead: record.lastHash, user: signature.user, signature } });
   });
+}
+
+/** Finished batches whose record QA has not reviewed yet, and what a review still waits for. */
+export function awaitingReview(log: EventLog): Array<{ batchId: string; status: 'completed' | 'quarantined'; waitingFor: string[] }> {
+  const reviewed = new Set(log.ofType('record.reviewed').map((e) => e.stream));
+  const finished = [...log.ofType('batch.completed'), ...log.ofType('batch.quarantined')].sort((a, b) => a.seq - b.seq);
+  return finished
+    .filter((e) => !reviewed.has(e.stream))
+    .map((e) => ({ batchId: e.stream, status: e.type === 'batch.completed' ? ('completed' as const) : ('quarantined' as const), waitingFor: reviewBlockers(log, e.stream) }));
+}
+
+/** What the record of a finished batch still waits for before review: settle plates read, stuck material removed. */
+function reviewBlockers(log: EventLog, batchId: string): string[] {
+  const entries = log.stream(batchId, { withoutTelemetry: true });
+  const stuck = entries.find((e) => e.type === 'batch.quarantined' && e.data.stuck === true);
+  const unread = platesUnreadFor(log, batchId);
+  return [
+    ...(unread.length > 0 ? [`settle plate(s) ${unread.join(', ')} exposed while it was open to be read`] : []),
+    ...(stuck && !entries.some((e) => e.type === 'material.removed') ? [`its material in ${String(stuck.data.location)} to be removed (workcell remove)`] : []),
+  ];
 }

@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildRecord, formatRecord, reviewRecord } from '../../orchestrator/record.ts';
 import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
@@ -96,6 +97,13 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       expect(review.stderr).toBe('');
       expect(review.stdout).toContain('Signed by Li Lee (qa.lee) at ');
       expect(buildRecord(run.log, 'P-001').review).toMatchObject({ decision: 'approved', signature: { meaning: 'approval of the batch record after review' } });
+      const page = join(mkdtempSync(join(tmpdir(), 'workcell-html-')), 'P-001.html');
+      const html = await runCli(['record', 'P-001', '--db', run.log.file, '--html', '--out', page]);
+      expect(html.stdout).toContain(`The record of P-001 is in ${page}.`);
+      const text = readFileSync(page, 'utf8');
+      expect(text).toContain('<b class="pass">APPROVED</b>');
+      expect(text).toContain('Signed by <b>Anna Jansen</b> (a.jansen)');
+      expect(text).toContain('scan-mismatch');
     } finally {
       await run.stop();
     }
@@ -147,7 +155,9 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(run.orchestrator.status().batches.find((b) => b.batchId === 'P-002')).toMatchObject({ step: 'electroporate', phase: 'waiting', note: expect.stringContaining('electroporator ep-1: busy with P-001') });
 
-      expect(() => reviewRecord(run.log, 'P-001', { decision: 'rejected', reason: 'x' }, QA, run.session.clock.now())).toThrow("P-001's material is still in ep-1.port: record its removal");
+      expect(() => reviewRecord(run.log, 'P-001', { decision: 'rejected', reason: 'x' }, QA, run.session.clock.now())).toThrow('its material in ep-1.port to be removed (workcell remove)');
+      const status = await runCli(['status', '--db', run.log.file]);
+      expect(status.stdout).toMatch(/Awaiting QA review \(workcell review\):\n {2}P-001 quarantined, waiting for .*its material in ep-1\.port to be removed/);
       run.session.simulation!.takeOut('BAG-P-001');
       const removed = await remove();
       expect(removed.stderr).toBe('');
