@@ -240,7 +240,7 @@ export class MaterialGate {
     return parsed.ok ? parsed.value * 1000 : 0;
   }
 
-  /** Line clearance still owed before a shared module may serve `batchId`, in ms (0 when none). */
+  /** Line clearance still owed before a module may serve `batchId`, in ms (0 when none). */
   clearanceBefore(moduleId: string, batchId: string): number {
     const previous = this.lastServed.get(moduleId);
     if (!previous || previous === batchId || this.clearedAfter.get(moduleId) === previous || !this.owesClearanceAfter(moduleId, previous)) return 0;
