@@ -1,12 +1,11 @@
 /** `workcell operators`: enrol the people who sign hold answers and removals, and list them. */
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EventLog } from '../orchestrator/event-log.ts';
-import { workcellNow } from '../orchestrator/session.ts';
+import { workcellNow } from '../orchestrator/run-settings.ts';
 import { changePassword, disableOperator, enrolOperator, listOperators, refusedSignatures, ROLES, type Role } from '../orchestrator/signatures.ts';
 import { parseArgs, option, readPassword, type ParsedArgs } from './args.ts';
 import { UsageError, type Command } from './main.ts';
-import { DEFAULT_DATABASE } from './run.ts';
+import { DEFAULT_DATABASE, withDatabase } from './database.ts';
 
 const USAGE = [
   'workcell operators add USER --name "PRINTED NAME" --role operator|qa|admin [--role ...] [--by ADMIN] [--db FILE]',
@@ -69,9 +68,10 @@ async function disable(parsed: ParsedArgs): Promise<number> {
   const by = option(parsed, 'by');
   if (!by) throw new UsageError('--by ADMIN is required: an admin signs it');
   const admin = { user: by, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${by} (signing): `) };
-  return withOperators(parsed, (log) => {
+  return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
     disableOperator(log, user, reason, admin, workcellNow(log));
     process.stdout.write(`${user} may no longer sign (${reason}); signed by ${by}.\n`);
+    return 0;
   });
 }
 
@@ -80,30 +80,15 @@ async function passwd(parsed: ParsedArgs): Promise<number> {
   if (!user || parsed.positional.length > 1) throw new UsageError('name one user id');
   const current = await readPassword(parsed, 'WORKCELL_PASSWORD', `Current password of ${user}: `);
   const password = await newPassword(parsed, user);
-  return withOperators(parsed, (log) => {
+  return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
     changePassword(log, { user, password: current }, password, workcellNow(log));
     process.stdout.write(`Password of ${user} changed.\n`);
+    return 0;
   });
 }
 
-/** Opens an existing database for a change to its operators. */
-function withOperators(parsed: ParsedArgs, change: (log: EventLog) => void): number {
-  const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
-  if (!existsSync(database)) throw new Error(`no database ${database}`);
-  const log = new EventLog(database);
-  try {
-    change(log);
-    return 0;
-  } finally {
-    log.close();
-  }
-}
-
-function list(parsed: ParsedArgs): number {
-  const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
-  if (!existsSync(database)) throw new Error(`no database ${database}`);
-  const log = new EventLog(database, { readonly: true });
-  try {
+function list(parsed: ParsedArgs): Promise<number> {
+  return withDatabase(option(parsed, 'db'), { readonly: true }, (log) => {
     const operators = listOperators(log);
     const refused = refusedSignatures(log).map((e) => ({ user: e.data.user, action: e.data.action, reason: e.data.reason, at: e.data.signedAt }));
     if (parsed.flags.has('json')) {
@@ -117,7 +102,5 @@ function list(parsed: ParsedArgs): number {
       for (const r of refused) process.stdout.write(`  ${String(r.at)} ${String(r.user)} ${String(r.action)}: ${String(r.reason)}\n`);
     }
     return 0;
-  } finally {
-    log.close();
-  }
+  });
 }

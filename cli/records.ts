@@ -1,29 +1,16 @@
 /** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
-import { existsSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { timeOfDay } from '../modules/clock.ts';
-import { EventLog } from '../orchestrator/event-log.ts';
+import type { EventLog } from '../orchestrator/event-log.ts';
 import { openHold, recordRemoval, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
 import { awaitingReview, buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
 import { recordHtml } from '../orchestrator/record-html.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
 import { parseArgs, option, readPassword } from './args.ts';
 import type { Credentials, Signature } from '../orchestrator/signatures.ts';
-import { DEFAULT_DATABASE } from './run.ts';
-import { workcellNow } from '../orchestrator/session.ts';
+import { withDatabase } from './database.ts';
+import { workcellNow } from '../orchestrator/run-settings.ts';
 import { UsageError, type Command } from './main.ts';
-
-/** Opens a run's database (an existing one only: a typo must not create an empty log), runs `use`, closes it. */
-function withDatabase<T>(file: string | undefined, options: { readonly: boolean }, use: (log: EventLog) => T): T {
-  const database = resolve(file ?? DEFAULT_DATABASE);
-  if (!existsSync(database)) throw new Error(`no database ${database}`);
-  const log = new EventLog(database, { readonly: options.readonly });
-  try {
-    return use(log);
-  } finally {
-    log.close();
-  }
-}
 
 interface OpenHoldView {
   batchId: string;
@@ -261,19 +248,12 @@ export const publishCommand: Command = {
     const user = option(parsed, 'user');
     const password = user ? await readPassword(parsed, 'WORKCELL_MQTT_PASSWORD', `MQTT password of ${user}: `) : undefined;
     const { MqttPublisher } = await import('../orchestrator/mqtt-publisher.ts');
-    const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
-    if (!existsSync(database)) throw new Error(`no database ${database}`);
-    const log = new EventLog(database, { readonly: true });
-    const publisher = await MqttPublisher.connect(url, log, { prefix: option(parsed, 'prefix'), username: user, password, fromStart: parsed.flags.has('from-start') }).catch((error: unknown) => {
-      log.close();
-      throw error;
-    });
-    return follow({ once: parsed.flags.has('once'), interval }, async () => {
-      const published = await publisher.publishNew();
-      if (published > 0 || parsed.flags.has('once')) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
-    }, async () => {
-      await publisher.close();
-      log.close();
+    return withDatabase(option(parsed, 'db'), { readonly: true }, async (log) => {
+      const publisher = await MqttPublisher.connect(url, log, { prefix: option(parsed, 'prefix'), username: user, password, fromStart: parsed.flags.has('from-start') });
+      return follow({ once: parsed.flags.has('once'), interval }, async () => {
+        const published = await publisher.publishNew();
+        if (published > 0 || parsed.flags.has('once')) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
+      }, () => publisher.close());
     });
   },
 };
@@ -310,16 +290,12 @@ export const mirrorCommand: Command = {
     const interval = Number(option(parsed, 'interval') ?? 2);
     if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
     const { PostgresMirror } = await import('../orchestrator/postgres-mirror.ts');
-    const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
-    if (!existsSync(database)) throw new Error(`no database ${database}`);
-    const log = new EventLog(database);
-    const mirror = new PostgresMirror(url);
-    return follow({ once: !parsed.flags.has('follow'), interval }, async () => {
-      const progress = await mirror.ship(log);
-      if (progress.copied > 0 || !parsed.flags.has('follow')) process.stdout.write(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.\n`);
-    }, async () => {
-      log.close();
-      await mirror.close();
+    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
+      const mirror = new PostgresMirror(url);
+      return follow({ once: !parsed.flags.has('follow'), interval }, async () => {
+        const progress = await mirror.ship(log);
+        if (progress.copied > 0 || !parsed.flags.has('follow')) process.stdout.write(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.\n`);
+      }, () => mirror.close());
     });
   },
 };

@@ -7,11 +7,12 @@ import { timeOfDay } from '../modules/clock.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { Orchestrator, type BatchSpec, type BatchStatus } from '../orchestrator/orchestrator.ts';
-import { checkLayoutForResume, lastRunSettings, openWorkcell, recordRunSettings, workcellNow, type RunSettings, type WorkcellSession } from '../orchestrator/session.ts';
+import { openWorkcell, type WorkcellSession } from '../orchestrator/session.ts';
+import { checkLayoutForResume, lastRunSettings, recordRunSettings, workcellNow, type RunSettings } from '../orchestrator/run-settings.ts';
 import { parseArgs, option, readPassword, type ParsedArgs } from './args.ts';
+import { DEFAULT_DATABASE } from './database.ts';
 import { UsageError, type Command } from './main.ts';
 
-export const DEFAULT_DATABASE = 'workcell.db';
 
 export const runCommand: Command = {
   name: 'run',

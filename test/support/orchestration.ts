@@ -5,7 +5,8 @@ import { basename, join, resolve } from 'node:path';
 import { freePort } from './ports.ts';
 import { EventLog, type LogEntry } from '../../orchestrator/event-log.ts';
 import { Orchestrator, type BatchSpec } from '../../orchestrator/orchestrator.ts';
-import { openWorkcell, recordRunSettings, type RunSettings, type WorkcellSession } from '../../orchestrator/session.ts';
+import { openWorkcell, type WorkcellSession } from '../../orchestrator/session.ts';
+import { recordRunSettings, type RunSettings } from '../../orchestrator/run-settings.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';
 import { enrolTestOperators } from './operators.ts';
 

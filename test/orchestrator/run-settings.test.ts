@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../orchestrator/event-log.ts';
-import { checkLayoutForResume, layoutHashOf, recordRunSettings, workcellNow } from '../../orchestrator/session.ts';
+import { checkLayoutForResume, layoutHashOf, recordRunSettings, workcellNow } from '../../orchestrator/run-settings.ts';
 import { runCli } from '../support/cli.ts';
 import { enrolTestOperators, OPERATOR, QA } from '../support/operators.ts';
 
