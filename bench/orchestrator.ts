@@ -1,6 +1,7 @@
 /**
  * Orchestrator benchmarks: how long one scheduling decision takes, how many durable (fsynced) events the
- * log appends per second, how fast the PostgreSQL mirror ships them, and a whole 16-lane workcell running 32 patients through the CAR-T schedule.
+ * log appends per second, how fast the PostgreSQL mirror ships them, and a whole 16-lane workcell
+ * running 32 patients through the CAR-T schedule.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { loadWorkcell } from '../config/validate.ts';
 import pg from 'pg';
 import { EventLog } from '../orchestrator/event-log.ts';
-import { PostgresMirror } from '../orchestrator/postgres-mirror.ts';
+import { inSchema, PostgresMirror } from '../orchestrator/postgres-mirror.ts';
 import { Orchestrator } from '../orchestrator/orchestrator.ts';
 import { DeadlineFirstScheduler, type AllocationRequest, type ModuleView } from '../orchestrator/scheduler.ts';
 import { simulateInProcess } from '../modules/simulators/workcell-simulation.ts';
@@ -84,7 +85,7 @@ export async function mirrorBenchmark(entries: number, postgresUrl: string): Pro
   try {
     for (const pageSize of [100, 500]) {
       await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`);
-      const mirror = new PostgresMirror(`${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`, pageSize);
+      const mirror = new PostgresMirror(inSchema(postgresUrl, schema), pageSize);
       try {
         const start = performance.now();
         const shipped = await mirror.ship(log);

@@ -1,5 +1,6 @@
 /** A small argument reader: positional arguments and --name VALUE / --name=VALUE / --flag options. */
 import { readFileSync } from 'node:fs';
+import type { Credentials } from '../orchestrator/signatures.ts';
 import { UsageError } from './main.ts';
 
 export interface ParsedArgs {
@@ -38,11 +39,13 @@ export function option(parsed: ParsedArgs, name: string): string | undefined {
 
 /**
  * A password, never from the command line itself (it would stay in shell history and `ps`): from
- * `--password-env VAR` or `--password-file FILE` (other option names with another prefix), else the
- * environment variable the command names,
- * else typed at a hidden prompt when a terminal is attached.
+ * `--password-env VAR` or `--password-file FILE` (other option names with another `optionPrefix`),
+ * else the environment variable the command names, else typed at a hidden prompt when a terminal is
+ * attached (twice with `confirm`, for a new password).
  */
-export async function readPassword(parsed: ParsedArgs, defaultVariable: string, prompt: string, optionPrefix = 'password'): Promise<string> {
+export async function readPassword(parsed: ParsedArgs, source: { variable: string; prompt: string; optionPrefix?: string; confirm?: boolean }): Promise<string> {
+  const optionPrefix = source.optionPrefix ?? 'password';
+  const defaultVariable = source.variable;
   const variable = option(parsed, `${optionPrefix}-env`);
   const file = option(parsed, `${optionPrefix}-file`);
   if (variable) {
@@ -54,7 +57,18 @@ export async function readPassword(parsed: ParsedArgs, defaultVariable: string, 
   const fromDefault = process.env[defaultVariable];
   if (fromDefault !== undefined) return fromDefault;
   if (!process.stdin.isTTY) throw new UsageError(`give the password with --${optionPrefix}-env VAR or --${optionPrefix}-file FILE (or set ${defaultVariable})`);
-  return hiddenPrompt(prompt);
+  const typed = await hiddenPrompt(source.prompt);
+  if (source.confirm && (await hiddenPrompt('Again: ')) !== typed) throw new Error('the two passwords differ; nothing was changed');
+  return typed;
+}
+
+/** Who signs an action, and why: `--user`, `--reason`, and the signer's password (`WORKCELL_PASSWORD` or as above). */
+export async function readSigner(parsed: ParsedArgs, what: string): Promise<{ reason: string; signer: Credentials }> {
+  const reason = option(parsed, 'reason');
+  const user = option(parsed, 'user');
+  if (!reason?.trim()) throw new UsageError(`--reason TEXT is required: every ${what} is recorded with why`);
+  if (!user?.trim()) throw new UsageError(`--user NAME is required: every ${what} is signed by its operator`);
+  return { reason, signer: { user, password: await readPassword(parsed, { variable: 'WORKCELL_PASSWORD', prompt: `Password of ${user} (signing the ${what}): ` }) } };
 }
 
 function hiddenPrompt(question: string): Promise<string> {

@@ -30,7 +30,7 @@ export const opcuaCommand: Command = {
       securityPolicy: policy as SecurityPolicyName,
       allowInsecure: parsed.flags.has('insecure'),
       pkiFolder: option(parsed, 'pki') ?? join(homedir(), '.workcell', 'pki', 'opcua'),
-      user: userName ? { name: userName, password: await readPassword(parsed, 'WORKCELL_OPCUA_PASSWORD', `OPC UA password of ${userName}: `) } : undefined,
+      user: userName ? { name: userName, password: await readPassword(parsed, { variable: 'WORKCELL_OPCUA_PASSWORD', prompt: `OPC UA password of ${userName}: ` }) } : undefined,
     });
     try {
       const devices = await driver.devices();

@@ -41,7 +41,7 @@ async function add(parsed: ParsedArgs): Promise<number> {
   if (unknown) throw new UsageError(`no role '${unknown}' (roles: ${ROLES.join(', ')})`);
   const by = option(parsed, 'by');
   const password = await newPassword(parsed, user);
-  const admin = by ? { user: by, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${by} (signing the enrolment): `) } : undefined;
+  const admin = by ? { user: by, password: await readPassword(parsed, { variable: 'WORKCELL_PASSWORD', prompt: `Password of ${by} (signing the enrolment): ` }) } : undefined;
   const log = new EventLog(resolve(option(parsed, 'db') ?? DEFAULT_DATABASE));
   try {
     enrolOperator(log, { user, printedName, roles: roles as Role[], password }, admin, workcellNow(log));
@@ -52,12 +52,8 @@ async function add(parsed: ParsedArgs): Promise<number> {
   }
 }
 
-/** A new password; typed twice when it comes from the prompt. */
-async function newPassword(parsed: ParsedArgs, user: string): Promise<string> {
-  const password = await readPassword(parsed, 'WORKCELL_NEW_PASSWORD', `New password for ${user}: `, 'new-password');
-  const prompted = process.stdin.isTTY && option(parsed, 'new-password-env') === undefined && option(parsed, 'new-password-file') === undefined && process.env.WORKCELL_NEW_PASSWORD === undefined;
-  if (prompted && (await readPassword(parsed, 'WORKCELL_NEW_PASSWORD', 'Again: ', 'new-password')) !== password) throw new Error('the two passwords differ; nothing was changed');
-  return password;
+function newPassword(parsed: ParsedArgs, user: string): Promise<string> {
+  return readPassword(parsed, { variable: 'WORKCELL_NEW_PASSWORD', prompt: `New password for ${user}: `, optionPrefix: 'new-password', confirm: true });
 }
 
 async function disable(parsed: ParsedArgs): Promise<number> {
@@ -67,7 +63,7 @@ async function disable(parsed: ParsedArgs): Promise<number> {
   if (!reason?.trim()) throw new UsageError('--reason TEXT is required: withdrawing an authority to sign is recorded with why');
   const by = option(parsed, 'by');
   if (!by) throw new UsageError('--by ADMIN is required: an admin signs it');
-  const admin = { user: by, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${by} (signing): `) };
+  const admin = { user: by, password: await readPassword(parsed, { variable: 'WORKCELL_PASSWORD', prompt: `Password of ${by} (signing): ` }) };
   return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
     disableOperator(log, user, reason, admin, workcellNow(log));
     process.stdout.write(`${user} may no longer sign (${reason}); signed by ${by}.\n`);
@@ -78,7 +74,7 @@ async function disable(parsed: ParsedArgs): Promise<number> {
 async function passwd(parsed: ParsedArgs): Promise<number> {
   const user = parsed.positional[0];
   if (!user || parsed.positional.length > 1) throw new UsageError('name one user id');
-  const current = await readPassword(parsed, 'WORKCELL_PASSWORD', `Current password of ${user}: `);
+  const current = await readPassword(parsed, { variable: 'WORKCELL_PASSWORD', prompt: `Current password of ${user}: ` });
   const password = await newPassword(parsed, user);
   return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
     changePassword(log, { user, password: current }, password, workcellNow(log));

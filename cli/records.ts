@@ -6,7 +6,7 @@ import { openHold, recordRemoval, resolveHold, type BatchStatus } from '../orche
 import { awaitingReview, buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
 import { recordHtml } from '../orchestrator/record-html.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
-import { parseArgs, option, readPassword } from './args.ts';
+import { parseArgs, option, readPassword, readSigner } from './args.ts';
 import type { Credentials, Signature } from '../orchestrator/signatures.ts';
 import { withDatabase } from './database.ts';
 import { workcellNow } from '../orchestrator/run-settings.ts';
@@ -109,11 +109,7 @@ export const holdsCommand: Command = {
 async function operatorAction(parsed: ReturnType<typeof parseArgs>, what: string): Promise<{ batchId: string; reason: string; signer: Credentials }> {
   const batchId = parsed.positional[0];
   if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
-  const reason = option(parsed, 'reason');
-  const user = option(parsed, 'user');
-  if (!reason?.trim()) throw new UsageError(`--reason TEXT is required: every ${what} is recorded with why`);
-  if (!user?.trim()) throw new UsageError(`--user NAME is required: every ${what} is signed by its operator`);
-  return { batchId, reason, signer: { user, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${user} (signing the ${what}): `) } };
+  return { batchId, ...(await readSigner(parsed, what)) };
 }
 
 function manifestation(signature: Signature): string {
@@ -246,7 +242,7 @@ export const publishCommand: Command = {
     const interval = Number(option(parsed, 'interval') ?? 0.5);
     if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
     const user = option(parsed, 'user');
-    const password = user ? await readPassword(parsed, 'WORKCELL_MQTT_PASSWORD', `MQTT password of ${user}: `) : undefined;
+    const password = user ? await readPassword(parsed, { variable: 'WORKCELL_MQTT_PASSWORD', prompt: `MQTT password of ${user}: ` }) : undefined;
     const { MqttPublisher } = await import('../orchestrator/mqtt-publisher.ts');
     return withDatabase(option(parsed, 'db'), { readonly: true }, async (log) => {
       const publisher = await MqttPublisher.connect(url, log, { prefix: option(parsed, 'prefix'), username: user, password, fromStart: parsed.flags.has('from-start') });

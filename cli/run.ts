@@ -9,10 +9,9 @@ import { EventLog } from '../orchestrator/event-log.ts';
 import { Orchestrator, type BatchSpec, type BatchStatus } from '../orchestrator/orchestrator.ts';
 import { openWorkcell, type WorkcellSession } from '../orchestrator/session.ts';
 import { checkLayoutForResume, lastRunSettings, recordRunSettings, workcellNow, type RunSettings } from '../orchestrator/run-settings.ts';
-import { parseArgs, option, readPassword, type ParsedArgs } from './args.ts';
+import { parseArgs, option, readSigner, type ParsedArgs } from './args.ts';
 import { DEFAULT_DATABASE } from './database.ts';
 import { UsageError, type Command } from './main.ts';
-
 
 export const runCommand: Command = {
   name: 'run',
@@ -65,7 +64,8 @@ export const resumeCommand: Command = {
       const settings = lastRunSettings(log);
       if (!settings) throw new Error(`${database} records no run to resume`);
       if (settings.sim) throw new Error('that run simulated its modules inside the orchestrator process, so they stopped with it; resume needs modules that outlive the orchestrator (`workcell sim` or real devices)');
-      checkLayoutForResume(log, settings.layoutFile, await layoutAcceptance(parsed), workcellNow(log));
+      const acceptance = parsed.flags.has('accept-layout-change') ? await readSigner(parsed, 'acceptance of a changed layout') : undefined;
+      checkLayoutForResume(log, settings.layoutFile, acceptance, workcellNow(log));
       const session = await openWorkcell(settings);
       recordRunSettings(log, settings, { command: 'resume', layoutHash: session.layoutHash });
       return await drive(session, log, settings, parsed, (orchestrator) => {
@@ -77,15 +77,6 @@ export const resumeCommand: Command = {
     }
   },
 };
-
-/** QA's signed acceptance of a changed layout, when `--accept-layout-change` is given. */
-async function layoutAcceptance(parsed: ParsedArgs): Promise<{ reason: string; signer: { user: string; password: string } } | undefined> {
-  if (!parsed.flags.has('accept-layout-change')) return undefined;
-  const reason = option(parsed, 'reason');
-  const user = option(parsed, 'user');
-  if (!reason?.trim() || !user?.trim()) throw new UsageError('--accept-layout-change needs --reason TEXT and --user NAME (QA signs it)');
-  return { reason, signer: { user, password: await readPassword(parsed, 'WORKCELL_PASSWORD', `Password of ${user} (accepting the changed layout): `) } };
-}
 
 async function drive(session: WorkcellSession, log: EventLog, settings: RunSettings, parsed: ParsedArgs, begin: (orchestrator: Orchestrator) => void): Promise<number> {
   const inspector = parsed.flags.has('inspect') ? await startInspector(option(parsed, 'inspect-url')) : undefined;

@@ -24,12 +24,22 @@ interface ExposedPlate {
   batches: Set<string>;
 }
 
-/** Settle plates exposed while `batchId` was open whose colonies are not counted yet: the record is not complete without them. */
-export function platesUnreadFor(log: EventLog, batchId: string): string[] {
+/**
+ * Per batch, the settle plates exposed while it was open whose colonies are not counted yet: its
+ * record is not complete without them.
+ */
+export function unreadPlatesByBatch(log: EventLog): Map<string, string[]> {
   const entries = log.stream(WORKCELL_STREAM);
   const read = new Set(entries.filter((e) => e.type === 'em.plate.read').map((e) => String(e.data.plateId)));
-  const exposedTo = entries.filter((e) => e.type === 'em.plate.batch' && e.data.batchId === batchId).map((e) => String(e.data.plateId));
-  return [...new Set(exposedTo)].filter((plate) => !read.has(plate));
+  const unread = new Map<string, string[]>();
+  for (const e of entries) {
+    const plate = String(e.data.plateId);
+    if (e.type !== 'em.plate.batch' || read.has(plate)) continue;
+    const plates = unread.get(String(e.data.batchId)) ?? [];
+    if (!plates.includes(plate)) plates.push(plate);
+    unread.set(String(e.data.batchId), plates);
+  }
+  return unread;
 }
 
 export class EnvironmentalMonitoring {

@@ -48,6 +48,11 @@ DO $$ BEGIN
 END $$;
 `;
 
+/** The connection string with its tables looked up in `schema` (one site database, several copies). */
+export function inSchema(connectionString: string, schema: string): string {
+  return `${connectionString}${connectionString.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
 /** A log that cannot be mirrored as it is: it no longer continues what was already copied. */
 export class MirrorRefused extends Error {}
 

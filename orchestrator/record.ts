@@ -5,7 +5,7 @@
  * operator actions, in time order. Review by exception: deviations and holds are also listed up front.
  */
 import type { EventLog, LogEntry } from './event-log.ts';
-import { platesUnreadFor } from './environmental-monitoring.ts';
+import { unreadPlatesByBatch } from './environmental-monitoring.ts';
 import type { BatchStarted } from './entries.ts';
 import { signed, type Credentials, type Signature } from './signatures.ts';
 
@@ -259,7 +259,7 @@ function signatureLine(signature: Signature | null): string {
   return `            signed by ${signature.printedName} (${signature.user}) at ${signature.signedAt}, meaning ${signature.meaning}; content sha256 ${signature.contentHash.slice(0, 16)}…`;
 }
 
-/** A measured value for reading: two decimals at most. */
+/** A measured value for reading: three decimals at most, exponent notation from 100,000. */
 export function round(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   if (Math.abs(value) >= 1e5) return value.toExponential(3);
@@ -277,7 +277,7 @@ export function reviewRecord(log: EventLog, batchId: string, review: { decision:
     if (record.status !== 'completed' && record.status !== 'quarantined') throw new Error(`batch ${batchId} is ${record.status}: only a finished batch's record is reviewed`);
     if (record.review) throw new Error(`the record of ${batchId} was reviewed already: ${record.review.decision} by ${record.review.signature.user} at ${record.review.signature.signedAt}`);
     if (record.status === 'quarantined' && review.decision === 'approved') throw new Error(`batch ${batchId} is quarantined: its record can be rejected, not approved for release`);
-    const blockers = reviewBlockers(log, batchId);
+    const blockers = reviewBlockers(log, batchId, unreadPlatesByBatch(log));
     if (blockers.length > 0) throw new Error(`the record of ${batchId} is not complete: waiting for ${blockers.join(' and ')}`);
     const signature = sign({ batchId, decision: review.decision, reason: review.reason, reviewedHead: record.lastHash });
     return log.append({ stream: batchId, type: 'record.reviewed', at, data: { decision: review.decision, reason: review.reason, reviewedHead: record.lastHash, user: signature.user, signature } });
@@ -288,16 +288,17 @@ export function reviewRecord(log: EventLog, batchId: string, review: { decision:
 export function awaitingReview(log: EventLog): Array<{ batchId: string; status: 'completed' | 'quarantined'; waitingFor: string[] }> {
   const reviewed = new Set(log.ofType('record.reviewed').map((e) => e.stream));
   const finished = [...log.ofType('batch.completed'), ...log.ofType('batch.quarantined')].sort((a, b) => a.seq - b.seq);
+  const unread = unreadPlatesByBatch(log);
   return finished
     .filter((e) => !reviewed.has(e.stream))
-    .map((e) => ({ batchId: e.stream, status: e.type === 'batch.completed' ? ('completed' as const) : ('quarantined' as const), waitingFor: reviewBlockers(log, e.stream) }));
+    .map((e) => ({ batchId: e.stream, status: e.type === 'batch.completed' ? ('completed' as const) : ('quarantined' as const), waitingFor: reviewBlockers(log, e.stream, unread) }));
 }
 
 /** What the record of a finished batch still waits for before review: settle plates read, stuck material removed. */
-function reviewBlockers(log: EventLog, batchId: string): string[] {
+function reviewBlockers(log: EventLog, batchId: string, unreadPlates: ReadonlyMap<string, string[]>): string[] {
   const entries = log.stream(batchId, { withoutTelemetry: true });
   const stuck = entries.find((e) => e.type === 'batch.quarantined' && e.data.stuck === true);
-  const unread = platesUnreadFor(log, batchId);
+  const unread = unreadPlates.get(batchId) ?? [];
   return [
     ...(unread.length > 0 ? [`settle plate(s) ${unread.join(', ')} exposed while it was open to be read`] : []),
     ...(stuck && !entries.some((e) => e.type === 'material.removed') ? [`its material in ${String(stuck.data.location)} to be removed (workcell remove)`] : []),

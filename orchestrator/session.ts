@@ -13,7 +13,6 @@ import { startSimulation, type Simulation } from '../modules/simulators/workcell
 import type { FaultSpec } from '../modules/simulators/faults.ts';
 import { anchoredClock, layoutHashOf, type RunSettings } from './run-settings.ts';
 
-
 export interface WorkcellSession {
   layout: LayoutModel;
   /** SHA-256 of the layout file as this session loaded it. */
@@ -25,7 +24,6 @@ export interface WorkcellSession {
   fastForward(): void;
   close(): Promise<void>;
 }
-
 
 export async function openWorkcell(settings: RunSettings, options: { environment?: NodeJS.ProcessEnv; faults?: Record<string, FaultSpec[]> } = {}): Promise<WorkcellSession> {
   const environment = { ...(options.environment ?? process.env) };

@@ -6,7 +6,8 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { EventLog, WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { MirrorRefused, PostgresMirror } from '../../orchestrator/postgres-mirror.ts';
-import { runCli } from '../support/cli.ts';
+import { startCli } from '../support/background-cli.ts';
+import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { postgresSchema } from '../support/services.ts';
 
 function freshLog(): EventLog {
@@ -111,6 +112,29 @@ describe('the PostgreSQL mirror of event logs', () => {
       expect(broken.stdout).toContain('altered: entry 3 of P-001');
     } finally {
       log.close();
+      await db.drop();
+    }
+  }, 60_000);
+
+  it('workcell mirror --follow keeps copying what is appended, and stops cleanly on SIGTERM', async (ctx) => {
+    const db = await postgresSchema(ctx);
+    const log = freshLog();
+    const mirror = new PostgresMirror(db.url);
+    try {
+      appendSteps(log, 1, 3);
+      const follower = await startCli(['mirror', '--postgres', db.url, '--db', log.file, '--follow', '--interval', '0.2'], { cwd: REPO_ROOT, readyWhen: /entries copied/ });
+      appendSteps(log, 4, 9);
+      const deadline = Date.now() + 20_000;
+      while ((await mirror.logs())[0]?.lastSeq !== log.lastSeq()) {
+        if (Date.now() > deadline) throw new Error(`the follower did not catch up:\n${follower.output()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      follower.child.kill('SIGTERM');
+      expect(await follower.exited).toBe(0);
+      expect((await mirror.verify(log.id)).breaks).toEqual([]);
+    } finally {
+      log.close();
+      await mirror.close();
       await db.drop();
     }
   }, 60_000);

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { TestContext } from 'vitest';
+import { inSchema } from '../../orchestrator/postgres-mirror.ts';
 
 export const POSTGRES_URL = process.env.WORKCELL_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -33,9 +34,8 @@ export async function postgresSchema(ctx: TestContext): Promise<{ url: string; d
       await client.end();
     }
   });
-  const url = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
   return {
-    url,
+    url: inSchema(POSTGRES_URL, schema),
     async drop() {
       const client = new pg.Client({ connectionString: POSTGRES_URL });
       await client.connect();
