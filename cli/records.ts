@@ -1,5 +1,4 @@
 /** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
-import { writeFileSync } from 'node:fs';
 import { timeOfDay } from '../modules/clock.ts';
 import type { EventLog } from '../orchestrator/event-log.ts';
 import { openHold, recordRemoval, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
@@ -9,6 +8,7 @@ import type { HoldAction } from '../orchestrator/entries.ts';
 import { parseArgs, option, readPassword, readSigner } from './args.ts';
 import type { Credentials, Signature } from '../orchestrator/signatures.ts';
 import { withDatabase } from './database.ts';
+import { writeOutputFile } from './output-file.ts';
 import { workcellNow } from '../orchestrator/run-settings.ts';
 import { UsageError, type Command } from './main.ts';
 
@@ -171,9 +171,9 @@ export const reviewCommand: Command = {
 export const recordCommand: Command = {
   name: 'record',
   summary: "Print a batch's merged, time-ordered record (the electronic batch record).",
-  usage: 'workcell record BATCH [--db FILE] [--json | --html] [--out FILE]',
+  usage: 'workcell record BATCH [--db FILE] [--json | --html] [--out FILE [--force]]',
   async run(args) {
-    const parsed = parseArgs(args, { options: ['db', 'out'], flags: ['json', 'html'] });
+    const parsed = parseArgs(args, { options: ['db', 'out'], flags: ['json', 'html', 'force'] });
     const batchId = parsed.positional[0];
     if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
     if (parsed.flags.has('json') && parsed.flags.has('html')) throw new UsageError('give --json or --html, not both');
@@ -182,7 +182,7 @@ export const recordCommand: Command = {
       const text = parsed.flags.has('json') ? `${JSON.stringify(record, null, 2)}\n` : parsed.flags.has('html') ? recordHtml(record) : formatRecord(record);
       const out = option(parsed, 'out');
       if (out) {
-        writeFileSync(out, text);
+        writeOutputFile(out, text, { force: parsed.flags.has('force'), database: log.file });
         process.stdout.write(`The record of ${batchId} is in ${out}.\n`);
       } else process.stdout.write(text);
       return 0;
