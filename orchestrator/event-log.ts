@@ -6,6 +6,8 @@
  * entry breaks the chain at that point. Triggers refuse UPDATE and DELETE: the log is only ever appended.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 
 export const WORKCELL_STREAM = 'workcell';
@@ -106,6 +108,7 @@ export class EventLog {
   private readonly listeners = new Set<(entry: LogEntry) => void>();
 
   constructor(readonly file: string, options: { readonly?: boolean } = {}) {
+    if (!options.readonly) createPrivately(file);
     this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     this.db.pragma('busy_timeout = 10000');
     if (!options.readonly) {
@@ -232,6 +235,19 @@ export class EventLog {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/**
+ * Creates an empty file readable and writable by its owner only, unless it exists. SQLite gives the WAL
+ * and shared-memory files it makes beside a database the database's own permissions, so patient records
+ * and password hashes stay private in all three.
+ */
+export function createPrivately(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? `no directory ${dirname(file)}` : (error as Error).message}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -32,6 +32,18 @@ describe('the event log', () => {
     expect(log.journalMode).toBe('wal');
     expect(log.synchronous).toBe('FULL');
     log.close();
+  });
+
+  it('creates the database, its WAL and its shared memory readable by their owner only (0600), whatever the umask', () => {
+    const previous = process.umask(0o022);
+    try {
+      const log = freshLog();
+      fill(log);
+      for (const file of [log.file, `${log.file}-wal`, `${log.file}-shm`]) expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+      log.close();
+    } finally {
+      process.umask(previous);
+    }
   });
 
   it('chains each stream: entries link to their predecessor, numbered without gaps', () => {
