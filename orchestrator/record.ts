@@ -7,7 +7,7 @@
 import type { EventLog, LogEntry } from './event-log.ts';
 import { unreadPlatesByBatch } from './environmental-monitoring.ts';
 import type { BatchStarted } from './entries.ts';
-import { signed, type Credentials, type Signature } from './signatures.ts';
+import { requireIndependentReviewer, signed, type Credentials, type Signature } from './signatures.ts';
 
 export interface TelemetrySummary {
   module: string;
@@ -276,6 +276,7 @@ export function reviewRecord(log: EventLog, batchId: string, review: { decision:
     const record = buildRecord(log, batchId);
     if (record.status !== 'completed' && record.status !== 'quarantined') throw new Error(`batch ${batchId} is ${record.status}: only a finished batch's record is reviewed`);
     if (record.review) throw new Error(`the record of ${batchId} was reviewed already: ${record.review.decision} by ${record.review.signature.user} at ${record.review.signature.signedAt}`);
+    requireIndependentReviewer(log, batchId, signer, review.decision === 'approved' ? 'approve' : 'reject');
     if (record.status === 'quarantined' && review.decision === 'approved') throw new Error(`batch ${batchId} is quarantined: its record can be rejected, not approved for release`);
     const blockers = reviewBlockers(log, batchId, unreadPlatesByBatch(log));
     if (blockers.length > 0) throw new Error(`the record of ${batchId} is not complete: waiting for ${blockers.join(' and ')}`);

@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
+import { hasControlCharacters, printable } from './printable.ts';
 
 export const OPERATORS_STREAM = 'operators';
 
@@ -61,7 +62,7 @@ export interface Operator {
 
 /** A signature that was not given: unknown user, wrong password, or a role without that authority. */
 export class SignatureRefused extends Error {
-  constructor(readonly user: string, readonly action: SignedAction, readonly kind: 'credentials' | 'locked' | 'disabled' | 'authority', reason: string) {
+  constructor(readonly user: string, readonly action: SignedAction, readonly kind: 'credentials' | 'locked' | 'disabled' | 'authority' | 'independence', reason: string) {
     super(reason);
   }
 }
@@ -102,8 +103,11 @@ function recentWrongPasswords(log: EventLog, user: string, now = Date.now()): Lo
   return refusedSignatures(log).filter((e) => e.data.user === user && e.data.kind === 'credentials' && now - Date.parse(String(e.data.signedAt)) < LOCKOUT.windowMs);
 }
 
+/** The rule, said whole whenever a password breaks it. */
+const PASSWORD_RULE = `a password has at least ${MIN_PASSWORD_LENGTH} characters other than spaces, and does not begin or end with a space (one easily lost when typed or pasted)`;
+
 function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw new Error(`a password has at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (password.trim().length < MIN_PASSWORD_LENGTH || password.trim() !== password) throw new Error(PASSWORD_RULE);
 }
 
 function hashPassword(password: string, salt = randomBytes(16)): string {
@@ -121,8 +125,9 @@ export function contentHashOf(content: unknown): string {
   return createHash('sha256').update(canonicalJson(content)).digest('hex');
 }
 
+/** A refusal is printed and listed: what a person typed (a user id, a reason) is escaped in it. */
 function refusal(credentials: Credentials, action: SignedAction, kind: SignatureRefused['kind'], reason: string): SignatureRefused {
-  return new SignatureRefused(credentials.user, action, kind, `signature refused: ${reason}`);
+  return new SignatureRefused(credentials.user, action, kind, `signature refused: ${printable(reason)}`);
 }
 
 /** Checks the two components; outside any transaction, since scrypt is slow on purpose. */
@@ -175,8 +180,10 @@ export function signed<T>(log: EventLog, credentials: Credentials, action: Signe
  * every later enrolment is signed by an admin.
  */
 export function enrolOperator(log: EventLog, operator: { user: string; printedName: string; roles: Role[]; password: string }, admin: Credentials | undefined, at: number): LogEntry {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(operator.user)) throw new Error(`a user id is letters, digits, '.', '_' and '-', not '${operator.user}'`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(operator.user)) throw new Error(`a user id is letters, digits, '.', '_' and '-', not '${printable(operator.user)}'`);
   if (!operator.printedName.trim()) throw new Error('give the printed name that signatures of this user show');
+  // A name shows on every signature: a newline or escape in it could forge a line or hide what is signed.
+  if (hasControlCharacters(operator.printedName)) throw new Error(`a printed name is one line of plain text, without control characters (line breaks, escapes, direction overrides): '${printable(operator.printedName)}'`);
   if (operator.roles.length === 0) throw new Error(`give at least one role (${ROLES.join(', ')})`);
   for (const role of operator.roles) if (!ROLES.includes(role)) throw new Error(`no role '${role}' (roles: ${ROLES.join(', ')})`);
   checkPassword(operator.password);
@@ -224,4 +231,40 @@ export function changePassword(log: EventLog, credentials: Credentials, newPassw
     const signature = sign({ passwordChangeOf: credentials.user });
     return log.append({ stream: OPERATORS_STREAM, type: 'operator.password-changed', at, data: { user: credentials.user, signature, passwordHash } });
   });
+}
+
+/** Batch outcomes after which a layout change no longer concerns the batch. */
+const FINISHED = new Set(['batch.completed', 'batch.quarantined']);
+
+/**
+ * The signed actions by which `user` took part in a batch: anything they signed in its record (a hold
+ * answer, a skip, a removal), and a changed layout they accepted while it ran.
+ */
+export function partsInBatch(log: EventLog, batchId: string, user: string): Array<{ entry: LogEntry; signature: Signature; context: string }> {
+  const entries = log.stream(batchId, { withoutTelemetry: true });
+  const started = entries.find((e) => e.type === 'batch.started')?.seq ?? Number.POSITIVE_INFINITY;
+  const finished = entries.find((e) => FINISHED.has(e.type))?.seq ?? Number.POSITIVE_INFINITY;
+  const signedBy = (e: LogEntry) => {
+    const signature = e.data.signature as Signature | null | undefined;
+    return signature && signature.user === user ? signature : undefined;
+  };
+  const inRecord = entries.flatMap((entry) => {
+    const signature = signedBy(entry);
+    return signature ? [{ entry, signature, context: entry.data.step === undefined ? 'in it' : `(at ${printable(String(entry.data.step))}) in it` }] : [];
+  });
+  const layoutChanges = log.ofType('layout.changed').flatMap((entry) => {
+    const signature = signedBy(entry);
+    return signature && entry.seq > started && entry.seq < finished ? [{ entry, signature, context: `(${printable(String(entry.data.reason))}) while ${batchId} ran` }] : [];
+  });
+  return [...inRecord, ...layoutChanges].sort((a, b) => a.entry.seq - b.entry.seq);
+}
+
+/**
+ * QA's release is an independent check (EU GMP Annex 16, 21 CFR 211.22): whoever signed for the batch
+ * while it ran may not review its record. Called inside the review's signing transaction.
+ */
+export function requireIndependentReviewer(log: EventLog, batchId: string, credentials: Credentials, action: SignedAction): void {
+  const earlier = partsInBatch(log, batchId, credentials.user)[0];
+  if (!earlier) return;
+  throw refusal(credentials, action, 'independence', `${credentials.user} may not review the record of ${batchId}: ${credentials.user} signed ${earlier.signature.meaning} ${earlier.context} at ${earlier.signature.signedAt}; the review needs someone who had no part in the batch`);
 }

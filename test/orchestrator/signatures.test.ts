@@ -1,11 +1,12 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog, WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
-import { resolveHold } from '../../orchestrator/orchestrator.ts';
+import { contentHash, recordRemoval, resolveHold } from '../../orchestrator/orchestrator.ts';
 import { awaitingReview, buildRecord, formatRecord, reviewRecord } from '../../orchestrator/record.ts';
-import { changePassword, contentHashOf, disableOperator, enrolOperator, listOperators, LOCKOUT, OPERATORS_STREAM, refusedSignatures, SignatureRefused } from '../../orchestrator/signatures.ts';
+import { changePassword, contentHashOf, disableOperator, enrolOperator, listOperators, LOCKOUT, MIN_PASSWORD_LENGTH, OPERATORS_STREAM, refusedSignatures, SignatureRefused, type Credentials } from '../../orchestrator/signatures.ts';
+import { checkLayoutForResume } from '../../orchestrator/run-settings.ts';
 import { runCli } from '../support/cli.ts';
 import { ADMIN, enrolTestOperators, OPERATOR, QA, signingAs } from '../support/operators.ts';
 
@@ -17,6 +18,15 @@ function freshLog(): EventLog {
 function heldBatch(log: EventLog, batchId = 'P-001'): void {
   log.append({ stream: batchId, type: 'batch.started', at: 1000, data: { batchId } });
   log.append({ stream: batchId, type: 'hold.opened', at: 2000, data: { step: 'electroporate', kind: 'step-failed', message: 'HardwareFault', actions: ['retry', 'skip', 'abort'] } });
+}
+
+/** A layout file next to the log, with the run that started on it recorded, then changed to `version`. */
+function layoutFile(log: EventLog, version: string): string {
+  const file = join(log.file, '..', 'layout.yaml');
+  writeFileSync(file, 'layout: v1\n');
+  log.append({ stream: WORKCELL_STREAM, type: 'run.started', at: 500, data: { layoutFile: file, layoutHash: contentHash('layout: v1\n') } });
+  writeFileSync(file, `layout: ${version}\n`);
+  return file;
 }
 
 describe('electronic signatures', () => {
@@ -137,6 +147,71 @@ describe('electronic signatures', () => {
     const record = buildRecord(log, 'P-001');
     expect(record.review).toMatchObject({ decision: 'approved', reviewedHead: completed.hash });
     expect(formatRecord(record)).toContain('Review: APPROVED (record reviewed by exception)');
+    log.close();
+  });
+
+  it('refuses a QA review by anyone who signed for the batch before: a hold answer, a skip, a removal, a layout change', () => {
+    const log = freshLog();
+    enrolTestOperators(log);
+    const QA2 = { user: 'qa.two', password: 'second-qa-password' };
+    const QA3 = { user: 'qa.three', password: 'third-qa-password' };
+    enrolOperator(log, { ...QA2, printedName: 'Q. Two', roles: ['qa'] }, ADMIN, 0);
+    enrolOperator(log, { ...QA3, printedName: 'Q. Three', roles: ['qa'] }, ADMIN, 0);
+    const schedule = { id: 's', version: '1', contentHash: 'ab'.repeat(32), file: 's.yaml', text: '' };
+    for (const batchId of ['P-001', 'P-002', 'P-003']) {
+      log.append({ stream: batchId, type: 'batch.started', at: 1000, data: { batchId, patient: batchId, chainOfIdentity: `COI-${batchId}`, bagId: `BAG-${batchId}`, lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule } });
+    }
+    // P-001: qa.lee approved a retry. P-002: qa.two approved skipping a step.
+    log.append({ stream: 'P-001', type: 'hold.opened', at: 2000, data: { step: 'electroporate', kind: 'step-failed', message: 'HardwareFault', actions: ['retry', 'skip', 'abort'] } });
+    resolveHold(log, 'P-001', { action: 'retry', reason: 'reseated' }, QA, 2100);
+    log.append({ stream: 'P-002', type: 'hold.opened', at: 2000, data: { step: 'wash', kind: 'step-failed', message: 'low volume', actions: ['retry', 'skip', 'abort'] } });
+    resolveHold(log, 'P-002', { action: 'skip', reason: 'wash not needed' }, QA2, 2100);
+    // While P-001 to P-003 ran, qa.three accepted a changed layout for them.
+    checkLayoutForResume(log, layoutFile(log, 'v2'), { reason: 'endpoint moved', signer: QA3 }, 2200);
+    for (const batchId of ['P-001', 'P-002', 'P-003']) log.append({ stream: batchId, type: 'batch.completed', at: 3000, data: {} });
+    const layout = layoutFile(log, 'v2');
+    writeFileSync(layout, 'layout: v3\n');
+    checkLayoutForResume(log, layout, { reason: 'robot replaced', signer: QA2 }, 3500);
+    const review = (batchId: string, signer: Credentials) => reviewRecord(log, batchId, { decision: 'approved', reason: 'reviewed by exception' }, signer, 9000);
+
+    expect(() => review('P-001', QA)).toThrow(/signature refused: qa\.lee may not review the record of P-001: qa\.lee signed approval to retry the step \(at electroporate\) in it at \d{4}-.*; the review needs someone who had no part in the batch/);
+    expect(() => review('P-002', QA2)).toThrow(/qa\.two signed approval to skip the step \(at wash\)/);
+    expect(() => review('P-003', QA3)).toThrow(/qa\.three signed approval to resume batches on a changed layout .* while P-003 ran/);
+    expect(refusedSignatures(log).map((e) => [e.data.user, e.data.action, e.data.kind])).toEqual([
+      ['qa.lee', 'approve', 'independence'],
+      ['qa.two', 'approve', 'independence'],
+      ['qa.three', 'approve', 'independence'],
+    ]);
+    expect(log.ofType('record.reviewed')).toEqual([]);
+    // A layout change accepted after a batch finished is no part of it; others review.
+    expect(review('P-001', QA2).data.user).toBe('qa.two');
+    expect(review('P-002', QA).data.user).toBe('qa.lee');
+    expect(review('P-003', QA).data.user).toBe('qa.lee');
+    log.close();
+  });
+
+  it('refuses a removal signer as reviewer of the quarantined batch', () => {
+    const log = freshLog();
+    enrolTestOperators(log);
+    const schedule = { id: 's', version: '1', contentHash: 'ab'.repeat(32), file: 's.yaml', text: '' };
+    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule } });
+    log.append({ stream: 'P-001', type: 'batch.quarantined', at: 2000, data: { stuck: true, location: 'ep-1', bagId: 'BAG-P-001' } });
+    recordRemoval(log, 'P-001', { reason: 'taken out by hand' }, QA, 2500);
+    expect(() => reviewRecord(log, 'P-001', { decision: 'rejected', reason: 'quarantined' }, QA, 9000)).toThrow(/qa\.lee signed responsibility for taking the material out by hand in it/);
+    log.close();
+  });
+
+  it('refuses passwords shorter than the minimum, all blank, or padded with spaces, saying the rule', () => {
+    const log = freshLog();
+    const admin = (password: string) => () => enrolOperator(log, { user: 'it.admin', printedName: 'Sam Admin', roles: ['admin'], password }, undefined, 0);
+    expect(admin(' '.repeat(MIN_PASSWORD_LENGTH))).toThrow(`a password has at least ${MIN_PASSWORD_LENGTH} characters other than spaces`);
+    expect(admin(`\t${' '.repeat(20)}\t`)).toThrow('other than spaces');
+    expect(admin('short   ')).toThrow('does not begin or end with a space');
+    expect(admin('   long-enough-password')).toThrow('does not begin or end with a space');
+    expect(admin('ok')).toThrow(`at least ${MIN_PASSWORD_LENGTH} characters`);
+    expect(listOperators(log)).toEqual([]);
+    admin('correct horse battery staple')();
+    expect(() => changePassword(log, { user: 'it.admin', password: 'correct horse battery staple' }, ' '.repeat(12), 0)).toThrow('other than spaces');
     log.close();
   });
 
