@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { workcellNow } from '../orchestrator/run-settings.ts';
 import { changePassword, disableOperator, enrolOperator, listOperators, refusedSignatures, ROLES, type Role } from '../orchestrator/signatures.ts';
+import { printable } from '../orchestrator/printable.ts';
 import { parseArgs, option, readPassword, type ParsedArgs } from './args.ts';
 import { UsageError, type Command } from './main.ts';
 import { DEFAULT_DATABASE, withDatabase } from './database.ts';
@@ -45,7 +46,7 @@ async function add(parsed: ParsedArgs): Promise<number> {
   const log = new EventLog(resolve(option(parsed, 'db') ?? DEFAULT_DATABASE));
   try {
     enrolOperator(log, { user, printedName, roles: roles as Role[], password }, admin, workcellNow(log));
-    process.stdout.write(`Enrolled ${printedName} (${user}) as ${roles.join(', ')}${by ? `, signed by ${by}` : ' (the first admin)'} in ${log.file}.\n`);
+    process.stdout.write(`Enrolled ${printable(printedName)} (${user}) as ${roles.join(', ')}${by ? `, signed by ${by}` : ' (the first admin)'} in ${log.file}.\n`);
     return 0;
   } finally {
     log.close();
@@ -66,7 +67,7 @@ async function disable(parsed: ParsedArgs): Promise<number> {
   const admin = { user: by, password: await readPassword(parsed, { variable: 'WORKCELL_PASSWORD', prompt: `Password of ${by} (signing): ` }) };
   return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
     disableOperator(log, user, reason, admin, workcellNow(log));
-    process.stdout.write(`${user} may no longer sign (${reason}); signed by ${by}.\n`);
+    process.stdout.write(`${printable(`${user} may no longer sign (${reason}); signed by ${by}.`)}\n`);
     return 0;
   });
 }
@@ -92,10 +93,11 @@ function list(parsed: ParsedArgs): Promise<number> {
       return 0;
     }
     if (operators.length === 0) process.stdout.write(`No operators enrolled in ${log.file}: enrol the first admin with workcell operators add USER --name NAME --role admin\n`);
-    for (const o of operators) process.stdout.write(`${o.user.padEnd(14)} ${o.printedName.padEnd(24)} ${o.roles.join(', ').padEnd(20)} enrolled ${o.enrolledAt}${o.enrolledBy ? ` by ${o.enrolledBy}` : ''}${o.disabled ? `; DISABLED ${o.disabled.at} by ${o.disabled.by}: ${o.disabled.reason}` : ''}\n`);
+    // Reasons (and names from before names were checked) are shown escaped: one line per operator.
+    for (const o of operators) process.stdout.write(`${printable(`${o.user.padEnd(14)} ${o.printedName.padEnd(24)} ${o.roles.join(', ').padEnd(20)} enrolled ${o.enrolledAt}${o.enrolledBy ? ` by ${o.enrolledBy}` : ''}${o.disabled ? `; DISABLED ${o.disabled.at} by ${o.disabled.by}: ${o.disabled.reason}` : ''}`)}\n`);
     if (refused.length > 0) {
       process.stdout.write(`\nRefused signatures (${refused.length}):\n`);
-      for (const r of refused) process.stdout.write(`  ${String(r.at)} ${String(r.user)} ${String(r.action)}: ${String(r.reason)}\n`);
+      for (const r of refused) process.stdout.write(`${printable(`  ${String(r.at)} ${String(r.user)} ${String(r.action)}: ${String(r.reason)}`)}\n`);
     }
     return 0;
   });

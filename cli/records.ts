@@ -9,6 +9,7 @@ import { parseArgs, option, readPassword, readSigner } from './args.ts';
 import type { Credentials, Signature } from '../orchestrator/signatures.ts';
 import { withDatabase } from './database.ts';
 import { writeOutputFile } from './output-file.ts';
+import { printable } from '../orchestrator/printable.ts';
 import { workcellNow } from '../orchestrator/run-settings.ts';
 import { UsageError, type Command } from './main.ts';
 
@@ -80,7 +81,8 @@ export const statusCommand: Command = {
         lines.push('Recent alarms');
         for (const a of alarms) lines.push(`  ${time(a.at)} ${a.stream} ${String(a.data.kind)}: ${String(a.data.message)}`);
       }
-      process.stdout.write(`${lines.join('\n')}\n`);
+      // Device messages, reasons and notes are shown escaped: each line stays the one line it is.
+      process.stdout.write(`${lines.map(printable).join('\n')}\n`);
       return 0;
     });
   },
@@ -97,7 +99,7 @@ export const holdsCommand: Command = {
       if (parsed.flags.has('json')) process.stdout.write(`${JSON.stringify(holds.map((h) => ({ ...h, since: new Date(h.since).toISOString() })), null, 2)}\n`);
       else if (holds.length === 0) process.stdout.write('No open holds.\n');
       else {
-        for (const h of holds) process.stdout.write(`${h.batchId} at ${h.step} (${h.kind}) since ${new Date(h.since).toISOString()}\n  ${h.message}\n  actions: ${h.actions.join(' | ')}\n`);
+        for (const h of holds) process.stdout.write(`${[`${h.batchId} at ${h.step} (${h.kind}) since ${new Date(h.since).toISOString()}`, `  ${h.message}`, `  actions: ${h.actions.join(' | ')}`].map(printable).join('\n')}\n`);
         process.stdout.write(`Answer with: workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME --db ${log.file} (signed with your password)\n`);
       }
       return 0;
@@ -116,6 +118,11 @@ function manifestation(signature: Signature): string {
   return `Signed by ${signature.printedName} (${signature.user}) at ${signature.signedAt}: ${signature.meaning}.`;
 }
 
+/** What was recorded and its signature, each line escaped: a reason is the signer's own text. */
+function writeRecorded(what: string, signature: Signature): void {
+  process.stdout.write(`${printable(what)}\n${printable(manifestation(signature))}\n`);
+}
+
 const SIGNER_OPTIONS = ['reason', 'user', 'db', 'password-env', 'password-file'];
 const SIGNER_USAGE = '--reason TEXT --user NAME [--password-env VAR | --password-file FILE] [--db FILE]';
 
@@ -130,7 +137,7 @@ export const resolveCommand: Command = {
     const { batchId, reason, signer } = await operatorAction(parsed, 'answer');
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
       const entry = resolveHold(log, batchId, { action: action as HoldAction, reason }, signer, workcellNow(log));
-      process.stdout.write(`Recorded: the hold of ${batchId} at ${String(entry.data.step)} answered with ${action} (${reason}).\n${manifestation(entry.data.signature as Signature)}\n`);
+      writeRecorded(`Recorded: the hold of ${batchId} at ${String(entry.data.step)} answered with ${action} (${reason}).`, entry.data.signature as Signature);
       return 0;
     });
   },
@@ -145,7 +152,7 @@ export const removeCommand: Command = {
     const { batchId, reason, signer } = await operatorAction(parsed, 'removal');
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
       const entry = recordRemoval(log, batchId, { reason }, signer, workcellNow(log));
-      process.stdout.write(`Recorded: ${batchId}'s material (${String(entry.data.bagId)}) removed from ${String(entry.data.from)} by hand (${reason}).\n${manifestation(entry.data.signature as Signature)}\n`);
+      writeRecorded(`Recorded: ${batchId}'s material (${String(entry.data.bagId)}) removed from ${String(entry.data.from)} by hand (${reason}).`, entry.data.signature as Signature);
       return 0;
     });
   },
@@ -162,7 +169,7 @@ export const reviewCommand: Command = {
     const { batchId, reason, signer } = await operatorAction(parsed, 'review');
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
       const entry = reviewRecord(log, batchId, { decision: decision === 'approve' ? 'approved' : 'rejected', reason }, signer, workcellNow(log));
-      process.stdout.write(`Recorded: the record of ${batchId} ${String(entry.data.decision)} (${reason}), over chain head ${String(entry.data.reviewedHead).slice(0, 12)}….\n${manifestation(entry.data.signature as Signature)}\n`);
+      writeRecorded(`Recorded: the record of ${batchId} ${String(entry.data.decision)} (${reason}), over chain head ${String(entry.data.reviewedHead).slice(0, 12)}….`, entry.data.signature as Signature);
       return 0;
     });
   },

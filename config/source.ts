@@ -3,6 +3,7 @@
  * about: "layouts/two-lane.yaml:42:11: ...".
  */
 import { readFileSync } from 'node:fs';
+import { printable } from '../orchestrator/printable.ts';
 import { LineCounter, parseDocument, visit, isCollection, isMap, isSeq, isPair, isScalar, isNode, type Document, type Node, type Pair } from 'yaml';
 
 export type PathSegment = string | number;
@@ -101,8 +102,9 @@ export class YamlSource {
   }
 
   report(at: Position, message: string, severity: Severity = 'error'): void {
-    // One finding is one line: values quoted into a message (a multi-line key, say) are folded.
-    this.diagnostics.push({ file: this.file, line: at.line, col: at.col, severity, message: message.replace(/\s*[\r\n]+\s*/g, ' ') });
+    // One finding is one line: values quoted into a message (a multi-line key, say) are folded, and
+    // what else a terminal would act on (an escape, a direction override) is shown escaped.
+    this.diagnostics.push({ file: this.file, line: at.line, col: at.col, severity, message: printable(message.replace(/\s*[\r\n]+\s*/g, ' ')) });
   }
 
   /** Reports at the node found at `path`, or at the nearest ancestor that exists. */
