@@ -3,7 +3,7 @@
  * (schedules/*.yaml, schema schedules/schedule.schema.json).
  */
 import { checkParameterValue, estimateDuration, type Catalogue, type CapabilitySpec } from '../modules/catalogue.ts';
-import { parseDuration, parseQuantityIn } from './units.ts';
+import { formatDuration, parseDuration, parseQuantityIn } from './units.ts';
 import { reportDuplicateIds, reportUnknownReference } from './references.ts';
 import type { YamlPath, YamlSource } from './source.ts';
 
@@ -68,8 +68,8 @@ export class ScheduleModel {
   }
 
   /** Expected duration of a step in seconds: the schedule's figure if given, else the catalogue's estimate. */
-  expectedDuration(step: Step): number {
-    if (step.expectedDuration !== undefined) {
+  expectedDuration(step: Step | RecurringStep): number {
+    if ('expectedDuration' in step && step.expectedDuration !== undefined) {
       const parsed = parseDuration(step.expectedDuration);
       if (parsed.ok) return parsed.value;
     }
@@ -112,6 +112,7 @@ export function checkSchedule(source: YamlSource, catalogue: Catalogue): Schedul
   ]);
   reportDuplicateIds(source, allSteps, null, 'step');
 
+  const model = new ScheduleModel(schedule, catalogue);
   const earlier = new Map<string, CapabilitySpec>();
   schedule.steps.forEach((step, i) => {
     const at: YamlPath = ['steps', i];
@@ -140,12 +141,34 @@ export function checkSchedule(source: YamlSource, catalogue: Catalogue): Schedul
         checkControls(source, rCapability.spec, recurring.controls, rAt);
       }
       if (recurring.every === undefined && recurring.when === undefined) source.reportAt(rAt, `recurring step '${recurring.id}' needs 'every' (an interval) or 'when' (a condition)`);
-      if (recurring.every !== undefined) checkDuration(source, recurring.every, [...rAt, 'every'], 'interval', true);
+      if (recurring.every !== undefined && checkDuration(source, recurring.every, [...rAt, 'every'], 'interval', true) && rCapability) {
+        checkRepetitions(source, [...rAt, 'every'], { id: recurring.id, every: recurring.every, duration: model.expectedDuration(recurring) }, { id: step.id, duration: model.expectedDuration(step) });
+      }
       if (recurring.when) checkCondition(source, recurring.when, [...rAt, 'when'], earlier, capability?.spec);
     });
     if (capability) earlier.set(step.id, capability.spec);
   });
-  return new ScheduleModel(schedule, catalogue);
+  return model;
+}
+
+/** Work during a step runs between its segments; more than this many in one step is a typo, not a process. */
+export const MAX_REPETITIONS = 10_000;
+
+/**
+ * Recurring work must fit: an interval no shorter than the work itself takes, and at most
+ * MAX_REPETITIONS of it in the step's expected duration (`every: 1 ms` in a 9-day culture is a slip).
+ */
+function checkRepetitions(source: YamlSource, at: YamlPath, recurring: { id: string; every: string | number; duration: number }, step: { id: string; duration: number }): void {
+  const every = parseDuration(recurring.every);
+  if (!every.ok) return;
+  if (every.value < recurring.duration) {
+    source.reportAt(at, `recurring step '${recurring.id}' takes about ${formatDuration(recurring.duration)} itself, so it cannot start every ${String(recurring.every)}; give an interval of at least ${formatDuration(recurring.duration)}`);
+    return;
+  }
+  const repetitions = Math.floor(step.duration / every.value);
+  if (repetitions > MAX_REPETITIONS) {
+    source.reportAt(at, `recurring step '${recurring.id}' every ${String(recurring.every)} would run ${repetitions} times during step '${step.id}' (about ${formatDuration(step.duration)}); at most ${MAX_REPETITIONS} repetitions per step: give an interval of at least ${formatDuration(Math.ceil(step.duration / MAX_REPETITIONS))}`);
+  }
 }
 
 function resolveCapability(source: YamlSource, catalogue: Catalogue, reference: string, at: YamlPath) {
@@ -200,10 +223,13 @@ function limitIn(source: YamlSource, value: string | number, unit: string, at: Y
   return parsed.ok ? parsed.value : undefined;
 }
 
-function checkDuration(source: YamlSource, value: unknown, at: YamlPath, what: string, mustBePositive: boolean): void {
+/** Reports a duration that does not parse or is out of range; returns whether it is fine. */
+function checkDuration(source: YamlSource, value: unknown, at: YamlPath, what: string, mustBePositive: boolean): boolean {
   const parsed = parseDuration(value);
   if (!parsed.ok) source.reportAt(at, `${what}: ${parsed.error}`);
   else if (parsed.value < 0 || (mustBePositive && parsed.value === 0)) source.reportAt(at, `${what} must be ${mustBePositive ? 'positive' : 'zero or more'}, got '${String(value)}'`);
+  else return true;
+  return false;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { printable } from '../orchestrator/printable.ts';
-import { LineCounter, parseDocument, visit, isCollection, isMap, isSeq, isPair, isScalar, isNode, type Document, type Node, type Pair } from 'yaml';
+import { Composer, LineCounter, Parser, visit, isCollection, isMap, isSeq, isPair, isScalar, isNode, type CST, type Document, type Node, type Pair, type YAMLMap, YAMLParseError } from 'yaml';
 
 export type PathSegment = string | number;
 export type YamlPath = readonly PathSegment[];
@@ -50,7 +50,7 @@ export class YamlSource {
   constructor(readonly file: string, readonly text: string) {
     let doc: Document.Parsed | undefined;
     try {
-      doc = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+      doc = this.parse(text);
     } catch (error) {
       this.report({ line: 1, col: 1 }, `cannot parse YAML: ${(error as Error).message}`);
     }
@@ -66,22 +66,58 @@ export class YamlSource {
     }
     for (const warning of doc.warnings) this.report(this.positionOfOffset(warning.pos[0]), warning.message, 'warning');
     if (doc.errors.length > 0) return;
-    let collectionKeys = 0;
+    let badKeys = 0;
     visit(doc, {
       Pair: (_, pair) => {
         if (isCollection(pair.key)) {
-          collectionKeys++;
+          badKeys++;
           this.report(this.positionOfOffset(pair.key.range?.[0] ?? 0), 'a key must be a plain value, not a mapping or a list');
         }
       },
+      // yaml's own check compares each key with every key before it: quadratic in a mapping's size.
+      Map: (_, map) => {
+        const seen = new Set<string>();
+        for (const pair of map.items) {
+          if (!isScalar(pair.key)) continue;
+          const key = `${typeof pair.key.value}:${String(pair.key.value)}`;
+          if (seen.has(key)) {
+            badKeys++;
+            this.report(this.positionOfOffset(pair.key.range?.[0] ?? 0), yamlErrorMessage('DUPLICATE_KEY', ''));
+          }
+          seen.add(key);
+        }
+      },
     });
-    if (collectionKeys > 0) return;
+    if (badKeys > 0) return;
     try {
       // maxAliasCount guards against alias bombs ("billion laughs") in untrusted files.
       this.data = doc.toJS({ maxAliasCount: 1000 });
     } catch (error) {
       this.report({ line: 1, col: 1 }, `cannot read YAML: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * Parses the one document of `text`. The syntax tree is built without recursion, so its depth is
+   * checked before yaml's recursive composer could exhaust the stack on a hostile file.
+   */
+  private parse(text: string): Document.Parsed | undefined {
+    const tokens = [...new Parser(this.lineCounter.addNewLine).parse(text)];
+    const tooDeep = firstTooDeep(tokens);
+    if (tooDeep !== undefined) {
+      this.report(this.positionOfOffset(tooDeep), `nested more than ${MAX_DEPTH} levels deep; a layout or schedule needs far fewer`);
+      return undefined;
+    }
+    let doc: Document.Parsed | undefined;
+    const composer = new Composer({ prettyErrors: false, uniqueKeys: false, strict: true });
+    for (const composed of composer.compose(tokens, true, text.length)) {
+      if (!doc) doc = composed;
+      else {
+        doc.errors.push(new YAMLParseError([composed.range[0], composed.range[1]], 'MULTIPLE_DOCS', 'more than one document'));
+        break;
+      }
+    }
+    return doc;
   }
 
   static read(file: string): YamlSource {
@@ -131,7 +167,7 @@ export class YamlSource {
       const segment = path[i]!;
       const last = i === path.length - 1;
       if (isMap(node)) {
-        const pair = node.items.find((p: Pair) => scalarKey(p.key) === String(segment));
+        const pair = pairOf(node, String(segment));
         if (!pair) return found;
         if (last && anchor === 'key' && isNode(pair.key)) return pair.key;
         node = pair.value;
@@ -147,6 +183,43 @@ export class YamlSource {
     }
     return found;
   }
+}
+
+/** Far beyond any real layout or schedule (they nest about 8 deep), far below what exhausts the stack. */
+export const MAX_DEPTH = 100;
+
+/** The offset of the first syntax node nested deeper than MAX_DEPTH, walking the tree without recursion. */
+function firstTooDeep(tokens: readonly CST.Token[]): number | undefined {
+  const stack: Array<{ token: CST.Token | undefined; depth: number }> = tokens.map((token) => ({ token, depth: 0 }));
+  while (stack.length > 0) {
+    const { token, depth } = stack.pop()!;
+    if (!token) continue;
+    if (depth > MAX_DEPTH) return token.offset;
+    if (token.type === 'document') stack.push({ token: token.value, depth });
+    else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+      for (const item of token.items as Array<{ key?: CST.Token | null; value?: CST.Token }>) {
+        if (item.key) stack.push({ token: item.key, depth: depth + 1 });
+        if (item.value) stack.push({ token: item.value, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Pairs of a mapping by key, so that finding the node of each of many findings stays linear. */
+const pairsByKey = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = pairsByKey.get(map);
+  if (!index) {
+    index = new Map();
+    for (const pair of map.items as Pair[]) {
+      const name = scalarKey(pair.key);
+      if (name !== undefined && !index.has(name)) index.set(name, pair);
+    }
+    pairsByKey.set(map, index);
+  }
+  return index.get(key);
 }
 
 function scalarKey(key: unknown): string | undefined {

@@ -128,7 +128,10 @@ export function parseQuantity(input: unknown): Parsed<Quantity> {
   const [, number, unitText] = match as unknown as [string, string, string];
   const unit = canonicalUnit(unitText);
   if (!unit) return { ok: false, error: `unknown unit '${unitText}' in '${input}'` };
-  return { ok: true, value: { value: Number(number), unit } };
+  const value = Number(number);
+  // '1e999' reads as Infinity: no device setting or limit is infinite.
+  if (!Number.isFinite(value)) return { ok: false, error: `'${input}' is not a finite number` };
+  return { ok: true, value: { value, unit } };
 }
 
 /** The quantity's value expressed in `targetUnit`, or undefined when the dimensions differ. */
@@ -159,6 +162,7 @@ export function parseQuantityIn(input: unknown, targetUnit: string): Parsed<numb
     const accepted = unitsOfDimension(dimension).join(', ');
     return { ok: false, error: `wrong unit '${parsed.value.unit}' in '${String(input)}': expected a ${dimension} in ${accepted}` };
   }
+  if (!Number.isFinite(converted)) return { ok: false, error: `'${String(input)}' is too large to express in ${target}` };
   return { ok: true, value: converted };
 }
 
