@@ -1,16 +1,15 @@
 /** `workcell run` and `workcell resume`: start batches, or continue the unfinished ones of a database. */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import type { InspectionEvent } from 'xstate';
 import { loadWorkcell } from '../config/validate.ts';
-import { timeOfDay } from '../modules/clock.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
-import { Orchestrator, type BatchSpec, type BatchStatus } from '../orchestrator/orchestrator.ts';
+import { Orchestrator, type BatchSpec } from '../orchestrator/orchestrator.ts';
 import { openWorkcell, type WorkcellSession } from '../orchestrator/session.ts';
 import { checkLayoutForResume, lastRunSettings, recordRunSettings, workcellNow, type RunSettings } from '../orchestrator/run-settings.ts';
 import { parseArgs, option, readSigner, type ParsedArgs } from './args.ts';
 import { DEFAULT_DATABASE } from './database.ts';
+import { CLI, closingLines, currentWaits, quietNoticeInterval, RunDisplay } from './run-output.ts';
 import { UsageError, type Command } from './main.ts';
 
 export const runCommand: Command = {
@@ -33,7 +32,7 @@ export const runCommand: Command = {
       sim: parsed.flags.has('sim'),
       clock: { wallAnchor: Date.now(), simAtAnchor: Date.now() },
     };
-    const faults = readFaultsFile(option(parsed, 'faults'));
+    const faults = readFaultsFile(option(parsed, 'faults'), layout.model);
     if (faults && !settings.sim) throw new UsageError('--faults needs --sim (give the faults to `workcell sim` when the simulators run apart)');
     const log = new EventLog(database);
     try {
@@ -79,7 +78,8 @@ export const resumeCommand: Command = {
 };
 
 async function drive(session: WorkcellSession, log: EventLog, settings: RunSettings, parsed: ParsedArgs, begin: (orchestrator: Orchestrator) => void): Promise<number> {
-  const inspector = parsed.flags.has('inspect') ? await startInspector(option(parsed, 'inspect-url')) : undefined;
+  const display = new RunDisplay(quietNoticeInterval());
+  const inspector = parsed.flags.has('inspect') ? (await import('./inspector.ts')).startInspector(option(parsed, 'inspect-url'), (line) => display.write(`${line}\n`)) : undefined;
   const orchestrator = new Orchestrator({
     layout: session.layout,
     layoutFile: settings.layoutFile,
@@ -92,65 +92,41 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
     runId: String(log.ofType('run.started').length),
     seed: settings.seed,
   });
-  const interrupted = new Promise<'interrupted'>((resolveInterrupt) => {
-    process.once('SIGINT', () => resolveInterrupt('interrupted'));
-    process.once('SIGTERM', () => resolveInterrupt('interrupted'));
-  });
-  const progress = new ProgressPrinter();
-  const timer = setInterval(() => progress.print(orchestrator.status().batches), 200);
+  // Removed again when the run ends: a listener left behind would swallow a later Ctrl-C.
+  let interrupt: () => void = () => undefined;
+  const interrupted = new Promise<'interrupted'>((resolveInterrupt) => (interrupt = () => resolveInterrupt('interrupted')));
+  process.on('SIGINT', interrupt).on('SIGTERM', interrupt);
+  const showProgress = () => display.progress(orchestrator.status().batches, session.clock.now());
+  const timer = setInterval(() => {
+    showProgress();
+    display.noticeIfQuiet(() => currentWaits(orchestrator, log, session.layout));
+  }, 200);
   try {
     await orchestrator.start();
-    process.stdout.write(`Workcell ${session.layout.id}: ${session.simulation ? 'simulated in this process' : 'modules at their layout endpoints'}, time scale ${settings.timeScale}, records in ${relative(process.cwd(), log.file) || log.file}\n`);
+    display.write(`Workcell ${session.layout.id}: ${session.simulation ? 'simulated in this process' : 'modules at their layout endpoints'}, time scale ${settings.timeScale}, records in ${relative(process.cwd(), log.file) || log.file}\n`);
     begin(orchestrator);
     const fastForward = () => {
       if (!session.simulation) return;
-      progress.print(orchestrator.status().batches);
-      process.stdout.write('Batches done; fast-forwarding the simulated clock through settle-plate incubation...\n');
+      showProgress();
+      display.write('Batches done; fast-forwarding the simulated clock through settle-plate incubation...\n');
       session.fastForward();
     };
     const outcome = await Promise.race([orchestrator.finished({ whenBatchesDone: fastForward }).then(() => 'finished' as const), interrupted]);
-    progress.print(orchestrator.status().batches);
+    showProgress();
     if (outcome === 'interrupted') {
-      process.stdout.write(`Stopped. Every unfinished batch continues with: workcell resume --db ${log.file}\n`);
+      display.write(`Stopped. Every unfinished batch continues with: ${CLI} resume --db ${log.file}\n`);
       return 130;
     }
     const batches = orchestrator.status().batches;
-    process.stdout.write(`\n${batches.filter((b) => b.phase === 'completed').length} batch(es) completed, ${batches.filter((b) => b.phase === 'quarantined').length} quarantined.\n`);
-    process.stdout.write(`Records are in ${log.file}:\n`);
-    for (const b of batches) process.stdout.write(`  workcell record ${b.batchId} --db ${log.file}\n`);
-    process.stdout.write(`Check every hash chain with: workcell verify ${log.file}\n`);
-    process.stdout.write(`QA reviews each record, signed (enrol first with workcell operators add): workcell review BATCH --decision approve|reject --reason TEXT --user NAME --db ${log.file}\n`);
+    display.write(closingLines(batches, log));
     return batches.every((b) => b.phase === 'completed') ? 0 : 1;
   } finally {
     clearInterval(timer);
+    process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
     await orchestrator.stop();
     await session.close();
-    inspector?.stop();
+    await inspector?.stop();
   }
-}
-
-/** One line per batch whenever its step, module or phase changes: readable live and in CI logs. */
-class ProgressPrinter {
-  private readonly last = new Map<string, string>();
-
-  print(batches: BatchStatus[]): void {
-    for (const b of batches) {
-      const what = `${b.step} ${b.module ?? ''} ${b.phase} ${b.phase === 'held' ? b.note ?? '' : ''}`;
-      if (this.last.get(b.batchId) === what) continue;
-      this.last.set(b.batchId, what);
-      const eta = b.expectedFinish !== undefined ? `  ETA ${timeOfDay(b.expectedFinish)}` : '';
-      const where = b.module ? ` on ${b.module}` : '';
-      const note = b.phase === 'held' || (b.phase === 'waiting' && b.note) ? `  (${b.note})` : '';
-      process.stdout.write(`${b.patient.padEnd(7)} ${b.lane.padEnd(7)} ${b.step.padEnd(14)}${where.padEnd(12)} ${b.phase}${eta}${note}\n`);
-    }
-  }
-}
-
-async function startInspector(url: string | undefined): Promise<{ inspect: (event: InspectionEvent) => void; stop(): void }> {
-  const { createWebSocketInspector } = await import('@statelyai/inspect');
-  const inspector = createWebSocketInspector({ url: url ?? 'ws://127.0.0.1:8080' });
-  process.stdout.write(`XState inspection events go to ${url ?? 'ws://127.0.0.1:8080'} (@statelyai/inspect WebSocket)\n`);
-  return { inspect: (event) => inspector.inspect.next?.(event), stop: () => inspector.stop() };
 }
 
 function batchSpecs(parsed: ParsedArgs, lanes: string[]): BatchSpec[] {

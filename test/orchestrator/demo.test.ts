@@ -16,13 +16,29 @@ describe('npm start', () => {
     expect(result.stdout).toContain('Workcell four-lane: simulated in this process');
     for (const patient of ['P-001', 'P-002', 'P-003', 'P-004']) {
       expect(result.stdout).toMatch(new RegExp(`^${patient} +lane-\\d +wash +on sep-[we] +running +ETA \\d\\d:\\d\\d UTC`, 'm'));
-      expect(result.stdout).toContain(`workcell record ${patient} --db ${db}`);
+      expect(result.stdout).toContain(`\n  npx workcell record ${patient} --db ${db}\n`);
     }
     expect(result.stdout).toContain('4 batch(es) completed, 0 quarantined.');
-    expect(result.stdout).toContain(`Check every hash chain with: workcell verify ${db}`);
+    expect(result.stdout).toContain(`Check every hash chain with: npx workcell verify ${db}`);
+    // Bare `workcell` is not on a user's PATH: every suggested command goes through npx.
+    expect(result.stdout).not.toMatch(/(?<!npx )\bworkcell (record|verify|review|resume|holds|operators) /);
     const log = new EventLog(db, { readonly: true });
     try {
       expect(log.verify().breaks).toEqual([]);
+      // The closing lines name every deviation of every batch, by kind, with its message.
+      let named = 0;
+      for (const patient of ['P-001', 'P-002', 'P-003', 'P-004']) {
+        const deviations = log.stream(patient).filter((e) => e.type === 'deviation');
+        for (const kind of new Set(deviations.map((d) => String(d.data.kind)))) {
+          const ofKind = deviations.filter((d) => d.data.kind === kind);
+          const line = result.stdout.split('\n').find((l) => l.startsWith(`  ${patient}: ${ofKind.length} ${kind} deviation${ofKind.length === 1 ? '' : 's'}: `));
+          expect(line, `${patient} ${kind}`).toBeDefined();
+          for (const d of ofKind) expect(line).toContain(String(d.data.message));
+          named++;
+        }
+      }
+      if (named === 0) expect(result.stdout).toContain('\nNo deviations.\n');
+      else expect(result.stdout).toContain('\nDeviations (each is in its batch record):\n');
       const record = buildRecord(log, 'P-001');
       expect(record.steps.map((s) => s.step)).toEqual(['wash', 'electroporate', 'seed', 'expand', 'drain', 'concentrate']);
       expect(record.environmentalMonitoring.length).toBeGreaterThan(0);
