@@ -18,8 +18,8 @@ export const simCommand: Command = {
     const seed = Number(option(parsed, 'seed') ?? 1);
     if (!(timeScale > 0)) throw new UsageError('--time-scale takes a positive number');
     if (!Number.isInteger(seed)) throw new UsageError('--seed takes a whole number');
-    const faults = readFaultsFile(option(parsed, 'faults'));
     const { layout } = loadWorkcell(layoutFile);
+    const faults = readFaultsFile(option(parsed, 'faults'), layout.model);
     // Starting material an operator would bring: each bag placed at its position once the previous one is taken.
     const deliveries = (parsed.options.get('deliver') ?? []).map((value) => {
       const [bag, position] = value.split('@');

@@ -5,6 +5,8 @@
 import { YamlSource, formatDiagnostic } from '../../config/source.ts';
 import { checkAgainstSchema } from '../../config/schema-check.ts';
 import type { SeededRandom } from './random.ts';
+import type { LayoutModel } from '../../config/layout.ts';
+import { checkFaultsFitLayout } from './faults-check.ts';
 
 interface Trigger {
   /** Fire on this matching execution (1 = the first); without it and without probability, on every one. */
@@ -69,10 +71,17 @@ export class FaultPlan {
 
 const FAULTS_SCHEMA = new URL('./faults.schema.json', import.meta.url);
 
-/** Faults per module id from a YAML file (faults.schema.json); refused with FILE:LINE:COL of each mistake. */
-export function readFaultsFile(file: string | undefined): Record<string, FaultSpec[]> | undefined {
+/**
+ * Faults per module id from a YAML file (faults.schema.json), checked against the layout they are
+ * for when given; refused with FILE:LINE:COL of each mistake.
+ */
+export function readFaultsFile(file: string | undefined, layout?: LayoutModel): Record<string, FaultSpec[]> | undefined {
   if (!file) return undefined;
   const source = YamlSource.read(file);
-  if (!source.parsed || !checkAgainstSchema(source, FAULTS_SCHEMA)) throw new Error(`invalid faults file:\n${source.diagnostics.map(formatDiagnostic).join('\n')}`);
-  return (source.data as { faults: Record<string, FaultSpec[]> }).faults;
+  const refuse = () => new Error(`invalid faults file:\n${source.diagnostics.map(formatDiagnostic).join('\n')}`);
+  if (!source.parsed || !checkAgainstSchema(source, FAULTS_SCHEMA)) throw refuse();
+  const faults = (source.data as { faults: Record<string, FaultSpec[]> }).faults;
+  if (layout) checkFaultsFitLayout(source, faults, layout);
+  if (source.diagnostics.some((d) => d.severity === 'error')) throw refuse();
+  return faults;
 }

@@ -104,4 +104,35 @@ describe('a simulated workcell', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/faults\.yaml:3:15: expected one of error, hang, wrong-scan, colonies, sensor-drift, disconnect; got 'meltdown'/);
   });
+
+  it('refuses a faults file naming a module, capability or channel the layout lacks, with positions and suggestions', async () => {
+    const { dir, file } = layoutCopy();
+    writeFileSync(
+      join(dir, 'faults.yaml'),
+      [
+        'faults:',
+        '  sep-1:',
+        '    - { kind: error, error: HardwareFault, capability: wash, on: 1 }',
+        '  sep-9:',
+        '    - { kind: hang, on: 1 }',
+        '  sph-2:',
+        '    - { kind: colonies, count: 3 }',
+        '  arm-1:',
+        '    - { kind: hang, capability: electroporate }',
+        '  bio-1:',
+        '    - { kind: sensor-drift, channel: temprature, perHour: 0.5 }',
+        '',
+      ].join('\n'),
+    );
+    for (const command of [['sim', file], ['run', file, '--schedule', 'schedules/demo.yaml', '--patients', '1', '--sim', '--db', join(dir, 'x.db')]]) {
+      const result = await runCli([...command, '--faults', join(dir, 'faults.yaml')], { env: ENV });
+      expect(result.status).toBe(1);
+      const lines = result.stderr.split('\n');
+      expect(lines).toContain(`${join(dir, 'faults.yaml')}:4:3: unknown module 'sep-9'; the layout two-lane has: sep-1, sep-2, ep-1, bio-1, bio-2, arm-1, sph-1`);
+      expect(lines).toContain(`${join(dir, 'faults.yaml')}:6:3: unknown module 'sph-2'; did you mean 'sph-1'?`);
+      expect(lines).toContain(`${join(dir, 'faults.yaml')}:9:33: module 'arm-1' (robot-arm) has no capability 'electroporate'; it has: transfer, scan`);
+      expect(lines).toContain(`${join(dir, 'faults.yaml')}:11:38: module 'bio-1' (rocking-bioreactor) has no telemetry channel 'temprature'; did you mean 'temperature'?`);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
 });
