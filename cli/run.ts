@@ -1,5 +1,5 @@
 /** `workcell run` and `workcell resume`: start batches, or continue the unfinished ones of a database. */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { loadWorkcell } from '../config/validate.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
@@ -8,7 +8,7 @@ import { Orchestrator, type BatchSpec } from '../orchestrator/orchestrator.ts';
 import { openWorkcell, type WorkcellSession } from '../orchestrator/session.ts';
 import { checkLayoutForResume, lastRunSettings, recordRunSettings, workcellNow, type RunSettings } from '../orchestrator/run-settings.ts';
 import { parseArgs, option, readSigner, type ParsedArgs } from './args.ts';
-import { DEFAULT_DATABASE } from './database.ts';
+import { DEFAULT_DATABASE, existingDatabase } from './database.ts';
 import { CLI, closingLines, currentWaits, quietNoticeInterval, RunDisplay } from './run-output.ts';
 import { UsageError, type Command } from './main.ts';
 
@@ -56,8 +56,7 @@ export const resumeCommand: Command = {
   async run(args) {
     const parsed = parseArgs(args, { options: ['db', 'inspect-url', 'reason', 'user', 'password-env', 'password-file'], flags: ['inspect', 'accept-layout-change'] });
     if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
-    const database = resolve(option(parsed, 'db') ?? DEFAULT_DATABASE);
-    if (!existsSync(database)) throw new Error(`no database ${database}`);
+    const database = existingDatabase(option(parsed, 'db'));
     const log = new EventLog(database);
     try {
       const settings = lastRunSettings(log);
