@@ -1,13 +1,19 @@
 /**
  * Checks a plain value against the constraints of a Constrained data type. Returns what is wrong, in a
- * sentence for a ValidationError, or undefined when the value is allowed.
+ * sentence for a ValidationError, or undefined when the value is allowed. This runs on every call that
+ * carries a constrained value, so whatever can be read once per constraint (patterns, Set values, bounds)
+ * is read once and kept.
  */
 import type { BasicType, Constraints, DataType, FqiKind } from './feature.ts';
+import { applicableConstraints } from './fdl-constraints.ts';
 import type { SilaDate, SilaTime, SilaTimestamp, SilaValue } from './values.ts';
 import { dataTypesEqual } from './values.ts';
+import { readLiteral } from './xsd-literals.ts';
+import { xsdPatternRegExp } from './xsd-pattern.ts';
 
 const ID = '[A-Z][a-zA-Z0-9]*';
 const FEATURE = `[a-z][a-z0-9_.]*/[a-z][a-z0-9_.]*/${ID}/v\\d+`;
+const DATA_TYPE = new RegExp(`^${FEATURE}/DataType/${ID}$`, 'i');
 const FQI_PATTERNS: Record<FqiKind, RegExp> = {
   FeatureIdentifier: new RegExp(`^${FEATURE}$`, 'i'),
   CommandIdentifier: new RegExp(`^${FEATURE}/Command/${ID}$`, 'i'),
@@ -16,20 +22,43 @@ const FQI_PATTERNS: Record<FqiKind, RegExp> = {
   IntermediateCommandResponseIdentifier: new RegExp(`^${FEATURE}/Command/${ID}/IntermediateResponse/${ID}$`, 'i'),
   DefinedExecutionErrorIdentifier: new RegExp(`^${FEATURE}/DefinedExecutionError/${ID}$`, 'i'),
   PropertyIdentifier: new RegExp(`^${FEATURE}/Property/${ID}$`, 'i'),
-  DataTypeIdentifier: new RegExp(`^${FEATURE}/DataType/${ID}$`, 'i'),
+  DataTypeIdentifier: DATA_TYPE,
+  TypeIdentifier: DATA_TYPE,
   MetadataIdentifier: new RegExp(`^${FEATURE}/Metadata/${ID}$`, 'i'),
 };
 
-const patternCache = new Map<string, RegExp>();
+type Bound = { limit: string; order: number; holds: (difference: number) => boolean; words: string };
 
-/** XML Schema patterns match the whole value. */
-function wholeMatch(pattern: string): RegExp {
-  let re = patternCache.get(pattern);
-  if (!re) {
-    re = new RegExp(`^(?:${pattern})$`, 'u');
-    patternCache.set(pattern, re);
+/** What a constraints object says about ordered values, read once: undefined parts are not checked. */
+interface OrderedLimits {
+  set?: Array<number | string>;
+  bounds: Bound[];
+}
+
+const orderedLimits = new WeakMap<Constraints, OrderedLimits>();
+
+/** Set values and bounds as orderable values of `basic`; one that is not a literal of the type is ignored (the parser warned). */
+function limitsOf(basic: BasicType, constraints: Constraints): OrderedLimits {
+  let limits = orderedLimits.get(constraints);
+  if (limits) return limits;
+  limits = { bounds: [] };
+  if (applicableConstraints(basic).includes('Set')) {
+    const read = constraints.set?.map((v) => readLiteral(basic, basic === 'String' ? v : v.trim(), true));
+    if (read?.every((r) => r.ok)) limits.set = read.map((r) => (r.ok ? r.order : NaN));
+    const bounds: Array<[string | undefined, (difference: number) => boolean, string]> = [
+      [constraints.minimalInclusive, (d) => d >= 0, 'at least'],
+      [constraints.minimalExclusive, (d) => d > 0, 'greater than'],
+      [constraints.maximalInclusive, (d) => d <= 0, 'at most'],
+      [constraints.maximalExclusive, (d) => d < 0, 'less than'],
+    ];
+    for (const [limit, holds, words] of bounds) {
+      if (limit === undefined || basic === 'String') continue;
+      const literal = readLiteral(basic, limit.trim());
+      if (literal.ok && typeof literal.order === 'number' && !Number.isNaN(literal.order)) limits.bounds.push({ limit, order: literal.order, holds, words });
+    }
   }
-  return re;
+  orderedLimits.set(constraints, limits);
+  return limits;
 }
 
 export function checkConstraints(value: SilaValue, base: DataType, constraints: Constraints): string | undefined {
@@ -42,7 +71,8 @@ export function checkConstraints(value: SilaValue, base: DataType, constraints: 
   }
   if (base.kind !== 'basic') return undefined;
   const basic = base.basic;
-  if (basic === 'String' || basic === 'Binary') {
+  // A binary still held by the binary transfer service has no bytes here to count.
+  if (basic === 'String' || (basic === 'Binary' && value instanceof Uint8Array)) {
     const length = basic === 'String' ? [...(value as string)].length : (value as Uint8Array).length;
     const unit = basic === 'String' ? 'characters' : 'bytes';
     if (constraints.length !== undefined && length !== constraints.length) return `expected exactly ${constraints.length} ${unit}, got ${length}`;
@@ -51,7 +81,7 @@ export function checkConstraints(value: SilaValue, base: DataType, constraints: 
   }
   if (basic === 'String') {
     const text = value as string;
-    if (constraints.pattern !== undefined && !wholeMatch(constraints.pattern).test(text)) return `'${text}' does not match the pattern ${constraints.pattern}`;
+    if (constraints.pattern !== undefined && !xsdPatternRegExp(constraints.pattern).test(text)) return `'${text}' does not match the pattern ${constraints.pattern}`;
     if (constraints.fullyQualifiedIdentifier && !FQI_PATTERNS[constraints.fullyQualifiedIdentifier].test(text)) {
       return `'${text}' is not a fully qualified ${constraints.fullyQualifiedIdentifier.replace(/Identifier$/, '')} identifier`;
     }
@@ -60,43 +90,33 @@ export function checkConstraints(value: SilaValue, base: DataType, constraints: 
       if (problem) return problem;
     }
   }
-  if (constraints.set !== undefined) {
-    const allowed = constraints.set.map((v) => comparable(basic, v));
-    const own = comparable(basic, value);
-    if (!allowed.some((a) => a === own)) return `${describe(value)} is not one of ${constraints.set.join(', ')}`;
-  }
-  const bounds: Array<[string | undefined, (c: number) => boolean, string]> = [
-    [constraints.minimalInclusive, (c) => c >= 0, 'at least'],
-    [constraints.minimalExclusive, (c) => c > 0, 'greater than'],
-    [constraints.maximalInclusive, (c) => c <= 0, 'at most'],
-    [constraints.maximalExclusive, (c) => c < 0, 'less than'],
-  ];
-  for (const [limit, ok, words] of bounds) {
-    if (limit === undefined) continue;
-    const own = comparable(basic, value);
-    const other = comparable(basic, limit);
-    if (typeof own !== 'number' || typeof other !== 'number' || Number.isNaN(other)) continue;
-    if (!ok(own - other)) return `${describe(value)} is not ${words} ${limit}`;
-  }
   if (basic === 'Any' && constraints.allowedTypes) {
     const type = (value as { type: DataType }).type;
     if (!constraints.allowedTypes.some((allowed) => dataTypesEqual(allowed, type))) return 'the Any value is of a type that is not allowed here';
   }
+  if (constraints.set === undefined && constraints.minimalInclusive === undefined && constraints.minimalExclusive === undefined
+    && constraints.maximalInclusive === undefined && constraints.maximalExclusive === undefined) return undefined;
+  const limits = limitsOf(basic, constraints);
+  if (!limits.set && !limits.bounds.length) return undefined;
+  const own = orderOf(basic, value);
+  if (limits.set && !limits.set.some((allowed) => allowed === own)) return `${describe(value)} is not one of ${constraints.set!.join(', ')}`;
+  if (typeof own !== 'number') return undefined;
+  for (const bound of limits.bounds) if (!bound.holds(own - bound.order)) return `${describe(value)} is not ${bound.words} ${bound.limit}`;
   return undefined;
 }
 
-/** A number (or string) that orders values of a basic type; constraint limits are written as XML Schema literals. */
-function comparable(basic: BasicType, value: unknown): number | string {
+/** The number (or, for String, the text) that orders a value of a basic type the way its literals are ordered. */
+function orderOf(basic: BasicType, value: unknown): number | string {
   switch (basic) {
     case 'Integer':
     case 'Real':
-      return typeof value === 'bigint' ? Number(value) : Number(value);
+      return Number(value);
     case 'Date':
-      return typeof value === 'string' ? parseXsDate(value) : dateMillis(value as SilaDate);
+      return dateMillis(value as SilaDate);
     case 'Time':
-      return typeof value === 'string' ? parseXsTime(value) : timeMillis(value as SilaTime);
+      return timeMillis(value as SilaTime);
     case 'Timestamp':
-      return typeof value === 'string' ? Date.parse(value) : timestampMillis(value as SilaTimestamp);
+      return timestampMillis(value as SilaTimestamp);
     default:
       return String(value);
   }
@@ -114,22 +134,6 @@ function timeMillis(t: SilaTime): number {
 
 function timestampMillis(t: SilaTimestamp): number {
   return Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second, t.millisecond) - zoneMillis(t.timezone);
-}
-
-function zoneOf(text: string): number {
-  const m = /(Z|([+-])(\d{2}):(\d{2}))$/.exec(text);
-  if (!m || m[1] === 'Z') return 0;
-  return (m[2] === '-' ? -1 : 1) * (Number(m[3]) * 60 + Number(m[4])) * 60_000;
-}
-
-function parseXsDate(text: string): number {
-  const m = /^(\d{4,})-(\d{2})-(\d{2})/.exec(text);
-  return m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) - zoneOf(text) : NaN;
-}
-
-function parseXsTime(text: string): number {
-  const m = /^(\d{2}):(\d{2}):(\d{2})(\.\d+)?/.exec(text);
-  return m ? ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Math.round(Number(m[4] ?? 0) * 1000) - zoneOf(text) : NaN;
 }
 
 function jsonProblem(text: string): string | undefined {

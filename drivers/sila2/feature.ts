@@ -39,6 +39,8 @@ export const FQI_KINDS = [
   'PropertyIdentifier',
   'DataTypeIdentifier',
   'MetadataIdentifier',
+  // The standard's Constraints.xsd spells DataTypeIdentifier this way; definitions use both.
+  'TypeIdentifier',
 ] as const;
 export type FqiKind = (typeof FQI_KINDS)[number];
 
@@ -105,6 +107,12 @@ export interface Feature extends Described {
   dataTypes: DataTypeDefinition[];
   /** The FDL text the feature was read from; GetFeatureDefinition returns it unchanged. */
   xml: string;
+  /**
+   * What in the definition breaks a rule of the standard without making it unusable, as "line:col: what"
+   * (a constraint that does not apply to its type, a bound that is not a literal of it): such constraints
+   * are ignored when values are checked.
+   */
+  warnings?: string[];
 }
 
 export function majorVersion(feature: Pick<Feature, 'featureVersion'>): number {
