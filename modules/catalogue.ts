@@ -31,6 +31,9 @@ export interface ResultSpec {
 
 export interface TelemetryChannelSpec {
   unit: string;
+  /** The range the channel normally reads within, in its unit (the batch record plots it as limits). */
+  min?: number;
+  max?: number;
   description: string;
 }
 

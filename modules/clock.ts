@@ -10,11 +10,15 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** "10:42 UTC"; with `today` (ms) given, "11-30 10:42 UTC" when `ms` falls on another day. */
+/**
+ * "10:42 UTC"; with `today` (ms) given, "11-30 10:42 UTC" when `ms` falls on another day and
+ * "2027-01-02 10:42 UTC" in another year. The one way Workcell prints a time for people to read.
+ */
 export function timeOfDay(ms: number, today?: number): string {
   const iso = new Date(ms).toISOString();
-  const sameDay = today === undefined || iso.slice(0, 10) === new Date(today).toISOString().slice(0, 10);
-  return `${sameDay ? '' : `${iso.slice(5, 10)} `}${iso.slice(11, 16)} UTC`;
+  const reference = today === undefined ? iso : new Date(today).toISOString();
+  const date = iso.slice(0, 4) !== reference.slice(0, 4) ? iso.slice(0, 10) : iso.slice(0, 10) !== reference.slice(0, 10) ? iso.slice(5, 10) : '';
+  return `${date ? `${date} ` : ''}${iso.slice(11, 16)} UTC`;
 }
 
 export class ScaledClock implements Clock {

@@ -225,7 +225,7 @@ export class EnvironmentalMonitoring {
 
   /** Plates exposed or incubating, for `workcell status`. */
   summary(): string[] {
-    return [...this.exposed.values()].map((p) => `${p.plateId} exposed at ${p.location} (${p.zone}) since ${timeOfDay(p.placedAt)} for ${[...p.batches].join(', ') || 'no batch yet'}`);
+    return [...this.exposed.values()].map((p) => `${p.plateId} exposed at ${p.location} (${p.zone}) since ${timeOfDay(p.placedAt, this.clock.now())} for ${[...p.batches].join(', ') || 'no batch yet'}`);
   }
 
   stop(): void {

@@ -1,0 +1,339 @@
+/**
+ * Building a batch's record from its entries: chain of identity, every step (module, parameters and
+ * results with their units, controls, telemetry, and the recurring work that ran under it), transfers
+ * with their scans, environmental monitoring, alarms, deviations, operator actions, interruptions and
+ * reconciliations, and a timeline. Times stay ISO 8601 here (and in the JSON record); printing decides
+ * how to show them.
+ */
+import type { EventLog } from './event-log.ts';
+import type { BatchStarted } from './entries.ts';
+import type { Signature } from './signatures.ts';
+import { scheduleFacts } from './record-schedule.ts';
+import { TelemetryCollector, type TelemetrySummary } from './record-telemetry.ts';
+import { describeData, isKnownEntryType, timelineSummary } from './record-timeline.ts';
+
+export type { TelemetrySummary } from './record-telemetry.ts';
+
+export interface ControlOutcome {
+  at: string;
+  result: string;
+  value: number;
+  unit: string;
+  min: number | null;
+  max: number | null;
+  pass: boolean;
+}
+
+/** One run of recurring work (`during`: a daily sample, a feed) under its step. */
+export interface RecurringRecord {
+  work: string;
+  capability: string | null;
+  module: string;
+  key: string;
+  issued: string;
+  ended?: string;
+  outcome: string;
+  parameters: Record<string, unknown>;
+  parameterUnits: Record<string, string>;
+  results?: Record<string, unknown>;
+  resultUnits: Record<string, string>;
+  controls: ControlOutcome[];
+}
+
+export interface Approver {
+  user: string;
+  printedName: string;
+}
+
+export interface StepRecord {
+  step: string;
+  name?: string;
+  capability?: string;
+  attempts: number;
+  /**
+   * `skipped`: never ran (its condition was not met, or an operator skipped it before it started);
+   * `failed-controls-skipped`: ran, failed its controls, and QA let the batch go on without them;
+   * `incomplete-skipped`: started, did not complete, and QA let the batch go on without it.
+   */
+  outcome: 'completed' | 'skipped' | 'failed' | 'running' | 'failed-controls-skipped' | 'incomplete-skipped';
+  module?: string;
+  started?: string;
+  ended?: string;
+  parameters?: Record<string, unknown>;
+  parameterUnits: Record<string, string>;
+  results?: Record<string, unknown>;
+  resultUnits: Record<string, string>;
+  controls: ControlOutcome[];
+  telemetry: TelemetrySummary[];
+  commands: Array<{ capability: string; module: string; key: string; token?: string; outcome: string }>;
+  recurring: RecurringRecord[];
+  skippedBecause?: string;
+  /** A step that ran and was skipped: the controls it failed, why it did not complete, who approved going on. */
+  continued?: { failedControls: Array<{ result: string; value: number; unit: string; min: number | null; max: number | null }>; why?: string; approvedBy: Approver | null };
+}
+
+export interface BatchRecord {
+  batchId: string;
+  identity: Omit<BatchStarted, 'schedule'> & { schedule: Omit<BatchStarted['schedule'], 'text'> };
+  /** When the batch started: the day the printed record's times refer to. */
+  started: string;
+  status: 'in progress' | 'held' | 'completed' | 'quarantined';
+  steps: StepRecord[];
+  transfers: Array<{ at: string; arm: string; from: string; to: string; scannedAtPick: string; scannedAtPlace: string }>;
+  /** Quarantined material an operator took out by hand where the robot could not. */
+  removals: Array<{ at: string; from: string; user: string; reason: string; signature: Signature | null }>;
+  lineClearances: Array<{ at: string; module: string; procedure: string | null; previousBatch: string | null }>;
+  environmentalMonitoring: Array<Record<string, unknown>>;
+  alarms: Array<{ at: string; kind: string; message: string; module?: string; step?: string }>;
+  /** Departures from the process, device faults among them (`device-fault`, with the module's error code). */
+  deviations: Array<{ at: string; kind: string; message: string; module?: string; step?: string; code?: string }>;
+  /** Answers to holds, each with its electronic signature (null only in logs written before signatures). */
+  operatorActions: Array<{ at: string; action: string; step: string; reason: string; user: string; signature: Signature | null }>;
+  holds: Array<{ at: string; step: string; kind: string; message: string; resolved: boolean }>;
+  /** The orchestrator stopped (or crashed) while the batch ran, and took it up again. */
+  interruptions: Array<{ at: string; event: 'interrupted' | 'resumed'; afterCrash: boolean | null; runId: string | null; message: string }>;
+  /** Where a module's actual state differed from what Workcell believed, and what was done about it. */
+  reconciliations: Array<{ at: string; module: string; believed: string; actual: string; action: string; message: string }>;
+  /** Entries of types this version of Workcell does not know: kept, summarised from their data. */
+  unrecognised: Array<{ at: string; type: string; summary: string }>;
+  timeline: Array<{ at: string; type: string; summary: string }>;
+  /** QA's signed disposition of the finished record, over the chain head it reviewed; null until then. */
+  review: { at: string; decision: 'approved' | 'rejected'; reason: string; reviewedHead: string; signature: Signature } | null;
+  /** Every entry, in order, for drill-down. */
+  entries: number;
+  firstHash: string;
+  lastHash: string;
+}
+
+type StepState = StepRecord & { samples: TelemetryCollector; lastCommand?: { parameters?: Record<string, unknown>; results?: Record<string, unknown> }; lastFailure?: string };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const optional = <T extends Record<string, unknown>>(fields: T) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]));
+
+export function buildRecord(log: EventLog, batchId: string): BatchRecord {
+  const entries = log.stream(batchId);
+  const startedEntry = entries.find((e) => e.type === 'batch.started');
+  if (!startedEntry) throw new Error(`no batch ${batchId} in ${log.file}`);
+  const started = startedEntry.data as unknown as BatchStarted;
+  const { text: _text, ...schedule } = started.schedule;
+  const facts = scheduleFacts(started);
+  const steps = new Map<string, StepState>();
+  const stepOf = (id: string): StepState => {
+    let step = steps.get(id);
+    if (!step) {
+      step = { step: id, name: facts.name(id), capability: facts.capabilityOf(id), attempts: 0, outcome: 'running', parameterUnits: {}, resultUnits: {}, controls: [], telemetry: [], commands: [], recurring: [], samples: new TelemetryCollector() };
+      steps.set(id, step);
+    }
+    return step;
+  };
+  const record: BatchRecord = {
+    batchId,
+    identity: { ...started, schedule },
+    started: iso(startedEntry.at),
+    status: 'in progress',
+    steps: [],
+    transfers: [],
+    removals: [],
+    lineClearances: [],
+    environmentalMonitoring: [],
+    alarms: [],
+    deviations: [],
+    operatorActions: [],
+    holds: [],
+    interruptions: [],
+    reconciliations: [],
+    unrecognised: [],
+    timeline: [],
+    review: null,
+    entries: entries.length,
+    firstHash: entries[0]!.hash,
+    lastHash: entries.at(-1)!.hash,
+  };
+  let current: string | undefined;
+  // Each command by idempotency key: its line in the step's command list, and whose work it was.
+  const commands = new Map<string, { command: StepRecord['commands'][number]; step?: StepState; occurrence?: RecurringRecord }>();
+  for (const entry of entries) {
+    const d = entry.data as Record<string, any>;
+    const at = iso(entry.at);
+    const summary = timelineSummary(entry);
+    if (summary !== undefined) record.timeline.push({ at, type: entry.type, summary });
+    if (!isKnownEntryType(entry.type)) record.unrecognised.push({ at, type: entry.type, summary: describeData(d) });
+    switch (entry.type) {
+      case 'step.started': {
+        const step = stepOf(d.step);
+        step.attempts = Math.max(step.attempts, d.attempt);
+        step.started ??= at;
+        step.outcome = 'running';
+        current = d.step;
+        break;
+      }
+      case 'step.completed':
+        Object.assign(stepOf(d.step), {
+          outcome: 'completed',
+          module: d.module,
+          parameters: d.parameters,
+          results: d.results,
+          parameterUnits: { ...facts.parameterUnits(d.step), ...d.parameterUnits },
+          resultUnits: { ...facts.resultUnits(d.step), ...d.resultUnits },
+          ended: at,
+        });
+        current = undefined;
+        break;
+      case 'step.skipped':
+        skipped(stepOf(d.step), d, at);
+        current = undefined;
+        break;
+      case 'step.failed': {
+        const step = stepOf(d.step);
+        step.outcome = 'failed';
+        step.lastFailure = d.message;
+        break;
+      }
+      case 'module.reserved':
+        if (current) stepOf(current).module = d.module;
+        break;
+      case 'control.checked': {
+        const control: ControlOutcome = { at, result: d.result, value: d.value, unit: d.unit, min: d.min, max: d.max, pass: d.pass };
+        const parent = d.parentStep ?? facts.parentOf(d.step);
+        const occurrence = parent ? lastOf(stepOf(parent).recurring, (r) => r.work === d.step) : undefined;
+        if (occurrence) occurrence.controls.push(control);
+        else stepOf(parent ?? current ?? d.step).controls.push(control);
+        break;
+      }
+      case 'command.issued': {
+        const command = { capability: d.capability, module: d.module, key: d.key, outcome: 'sent' };
+        const parent: string | undefined = d.parentStep ?? facts.parentOf(d.step);
+        const owner = parent ?? current;
+        const step = owner ? stepOf(owner) : undefined;
+        step?.commands.push(command);
+        let occurrence: RecurringRecord | undefined;
+        if (parent && step) {
+          occurrence = { work: d.step, capability: facts.capabilityOf(d.step) ?? null, module: d.module, key: d.key, issued: at, outcome: 'sent', parameters: d.parameters ?? {}, parameterUnits: { ...facts.parameterUnits(d.step), ...d.parameterUnits }, resultUnits: facts.resultUnits(d.step), controls: [] };
+          step.recurring.push(occurrence);
+        } else if (step && d.step === step.step) step.lastCommand = { parameters: d.parameters };
+        commands.set(d.key, { command, step: step && d.step === step.step ? step : undefined, occurrence });
+        break;
+      }
+      case 'command.accepted': {
+        const known = commands.get(d.key);
+        if (known) known.command.token = d.token?.id;
+        break;
+      }
+      case 'command.completed': {
+        const known = commands.get(d.key);
+        if (!known) break;
+        known.command.outcome = 'completed';
+        if (known.occurrence) Object.assign(known.occurrence, { results: d.results, resultUnits: { ...known.occurrence.resultUnits, ...d.resultUnits }, ended: at, outcome: 'completed' });
+        else if (known.step?.lastCommand) known.step.lastCommand.results = d.results;
+        break;
+      }
+      case 'command.failed': {
+        const known = commands.get(d.key);
+        if (!known) break;
+        known.command.outcome = `failed: ${d.message}`;
+        if (known.occurrence) Object.assign(known.occurrence, { ended: at, outcome: `failed: ${d.message}` });
+        if (known.step) known.step.lastFailure = d.message;
+        break;
+      }
+      case 'telemetry':
+        if (current) stepOf(current).samples.add(d.module, d.channel, d.unit, entry.at, Number(d.value));
+        break;
+      case 'transfer.completed':
+        record.transfers.push({ at, arm: d.arm, from: d.from, to: d.to, scannedAtPick: d.scannedAtPick, scannedAtPlace: d.scannedAtPlace });
+        break;
+      case 'material.removed':
+        record.removals.push({ at, from: d.from, user: d.user, reason: d.reason, signature: d.signature ?? null });
+        break;
+      case 'line-clearance.verified':
+        record.lineClearances.push({ at, module: d.module, procedure: d.procedure, previousBatch: d.previousBatch ?? null });
+        break;
+      case 'em.result':
+        record.environmentalMonitoring.push(d);
+        break;
+      case 'alarm':
+        record.alarms.push({ at, kind: d.kind, message: d.message, ...optional({ module: d.module, step: d.step }) });
+        break;
+      case 'deviation':
+        record.deviations.push({ at, kind: d.kind, message: d.message, ...optional({ module: d.module, step: d.step, code: d.code }) });
+        break;
+      case 'module.reconciled':
+        record.reconciliations.push({ at, module: d.module, believed: d.believed, actual: d.actual, action: d.action, message: d.message ?? '' });
+        break;
+      case 'batch.interrupted':
+      case 'batch.resumed':
+        record.interruptions.push({ at, event: entry.type === 'batch.resumed' ? 'resumed' : 'interrupted', afterCrash: typeof d.afterCrash === 'boolean' ? d.afterCrash : null, runId: d.runId === undefined ? null : String(d.runId), message: d.message ?? '' });
+        break;
+      case 'hold.opened':
+        record.holds.push({ at, step: d.step, kind: d.kind, message: d.message, resolved: false });
+        break;
+      case 'hold.resolved':
+        record.operatorActions.push({ at, action: d.action, step: d.step, reason: d.reason, user: d.user, signature: d.signature ?? null });
+        if (record.holds.length > 0) record.holds.at(-1)!.resolved = true;
+        break;
+      case 'hold.requested':
+        record.operatorActions.push({ at, action: 'hold at the next safe point', step: d.step ?? '', reason: d.reason, user: d.user, signature: d.signature ?? null });
+        break;
+      case 'batch.completed':
+        record.status = 'completed';
+        break;
+      case 'batch.quarantined':
+        record.status = 'quarantined';
+        break;
+      case 'record.reviewed':
+        record.review = { at, decision: d.decision, reason: d.reason, reviewedHead: d.reviewedHead, signature: d.signature };
+        break;
+      default:
+        break;
+    }
+  }
+  if (record.status === 'in progress' && record.holds.some((h) => !h.resolved)) record.status = 'held';
+  record.steps = [...steps.values()].map(({ samples, lastCommand: _command, lastFailure: _failure, ...step }) => ({
+    ...step,
+    telemetry: samples.summaries((channel, unit) => facts.telemetryLimits(step.step, channel, unit)),
+  }));
+  return record;
+
+  /**
+   * A skip. Only a step that never ran is `skipped`; one that ran keeps what it did (parameters,
+   * results, controls) and says who approved going on without it.
+   */
+  function skipped(step: StepState, d: Record<string, any>, at: string): void {
+    step.ended = at;
+    if (d.ran !== true) {
+      Object.assign(step, { outcome: 'skipped', skippedBecause: d.reason });
+      return;
+    }
+    const results = d.results ?? step.lastCommand?.results;
+    step.parameters = d.parameters ?? facts.parameters(step.step) ?? step.lastCommand?.parameters;
+    step.parameterUnits = { ...facts.parameterUnits(step.step), ...d.parameterUnits };
+    step.resultUnits = { ...facts.resultUnits(step.step), ...d.resultUnits };
+    if (results) step.results = results;
+    const failedControls = Array.isArray(d.failedControls) ? d.failedControls : step.controls.filter((c) => !c.pass).map(({ result, value, unit, min, max }) => ({ result, value, unit, min, max }));
+    const answer = lastOf(record.operatorActions, (a) => a.step === step.step && a.action === 'skip');
+    const approvedBy = d.approvedBy ?? (answer?.signature ? { user: answer.signature.user, printedName: answer.signature.printedName } : null);
+    const hadResults = results !== undefined || failedControls.length > 0;
+    step.outcome = hadResults ? 'failed-controls-skipped' : 'incomplete-skipped';
+    step.continued = { failedControls, approvedBy, ...(hadResults ? {} : { why: d.why ?? step.lastFailure ?? d.reason }) };
+  }
+}
+
+function lastOf<T>(items: readonly T[], predicate: (item: T) => boolean): T | undefined {
+  for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i]!)) return items[i];
+  return undefined;
+}
+
+/** How a step ended, in the words a reviewer reads (the caller escapes it for its medium). */
+export function describeOutcome(step: StepRecord): string {
+  const approval = step.continued?.approvedBy ? `skip approved by ${step.continued.approvedBy.printedName} (${step.continued.approvedBy.user})` : 'skip approval not recorded';
+  const attempts = step.attempts > 1 ? ` (${step.attempts} attempts)` : '';
+  switch (step.outcome) {
+    case 'failed-controls-skipped':
+      return `ran, failed controls, continued without meeting them (${approval})${attempts}`;
+    case 'incomplete-skipped':
+      return `started, did not complete (${step.continued?.why ?? 'no reason recorded'}), continued without it (${approval})${attempts}`;
+    case 'skipped':
+      return step.skippedBecause ? `skipped: ${step.skippedBecause}` : 'skipped';
+    default:
+      return `${step.outcome}${attempts}`;
+  }
+}
