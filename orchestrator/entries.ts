@@ -45,6 +45,14 @@ export const ENTRY_TYPES = {
   'em.plate.batch': 'A batch was open in the zone while this plate was exposed (workcell stream).',
   'em.plate.retrieved': 'A settle plate was closed and collected (workcell stream).',
   'em.plate.read': 'A settle plate was incubated and its colonies counted (workcell stream).',
+  'module.reconciled': "What the orchestrator believed of a module differed from what the device said when asked: believed, actual, and what was done (state corrected, result fetched by its token, escalated).",
+  'module.watchdog': 'A module stayed in a state longer than anything of ours explains (running with no command of ours, say) (workcell stream).',
+  'module.out-of-service': 'An operator took a module out of allocation: why, and the signature (workcell stream).',
+  'module.in-service': 'An operator returned a module to allocation: why, and the signature (workcell stream).',
+  'module.refresh-requested': "Someone asked the running orchestrator to re-read a module's state from the device (workcell stream).",
+  'hold.requested': 'An operator asked for the batch to be held at its next safe point: why, and the signature.',
+  'batch.interrupted': 'The orchestrator stopped (on request) while the batch was unfinished.',
+  'batch.resumed': 'An orchestrator picked the unfinished batch up again: after a clean stop, or after a crash.',
 } as const;
 
 export type EntryType = keyof typeof ENTRY_TYPES;

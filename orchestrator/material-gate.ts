@@ -7,7 +7,8 @@
  */
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
 import type { Clock } from '../modules/clock.ts';
-import { ModuleError, type Execution, type ExecutionProgress, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../drivers/module.ts';
+import { ModuleError, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../drivers/module.ts';
+import { CommandExecutor, HoldRequired, type CommandRequest } from './command-executor.ts';
 import type { ModuleState } from '../modules/state-model.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry, type NewEntry } from './event-log.ts';
 import type { EntryType } from './entries.ts';
@@ -20,44 +21,11 @@ export interface BatchIdentity {
   bagId: string;
 }
 
-/** Stops a batch for an operator: the reason goes into the hold. */
-export class HoldRequired extends Error {
-  override name = 'HoldRequired';
-  constructor(
-    readonly kind: 'segregation' | 'scan-mismatch' | 'command-failed' | 'watchdog' | 'outcome-unknown' | 'control' | 'intake',
-    message: string,
-    /** Whether the failed work may be tried on another module (no material was loaded). */
-    readonly beforeLoad = false,
-  ) {
-    super(message);
-  }
-}
+export { HoldRequired, watchdogMargin } from './command-executor.ts';
 
-export interface CommandRequest {
+/** A device command on a module, for a batch (the gate checks where its material is and who holds the module). */
+export interface BatchCommand extends Omit<CommandRequest, 'stream' | 'batchId'> {
   batch: BatchIdentity;
-  module: string;
-  capability: string;
-  parameters: Record<string, ParameterValue>;
-  /** Unique per intended command; the same key is never sent twice, even across a crash. */
-  key: string;
-  stepId: string;
-  /** Expected duration in seconds, for the watchdog and the ETA. */
-  expectedSeconds: number;
-  /** The item the device must hold (omitted for commands that name their item in a parameter). */
-  itemId?: string;
-  onProgress?: (progress: ExecutionProgress) => void;
-}
-
-/** Watchdog: how long past the expected duration, and since its last progress, a command may go without finishing. */
-export function watchdogMargin(expectedSeconds: number, timeScale: number): number {
-  // The last term keeps the margin above a few real seconds, however fast the clock runs.
-  return Math.max(expectedSeconds * 0.5, 15 * 60, 5 * timeScale);
-}
-
-interface CommandHistory {
-  token?: { module: string; capability: string; protocol: 'sila2' | 'opcua'; id: string };
-  results?: Record<string, ResultValue>;
-  error?: { message: string; kind: ModuleError['kind']; code?: string };
 }
 
 export class MaterialGate {
@@ -71,13 +39,14 @@ export class MaterialGate {
   /** Clearances in progress: module -> clock ms they end. */
   private readonly clearing = new Map<string, number>();
   private readonly location = new Map<string, string>();
-  private readonly commands = new Map<string, CommandHistory>();
+  readonly executor: CommandExecutor;
   private readonly armQueues = new Map<string, Promise<void>>();
   private readonly moduleStates = new Map<string, ModuleState>();
   private readonly telemetryBuffer: NewEntry[] = [];
   private readonly stops: Array<() => void> = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly batches = new Map<string, BatchIdentity>();
+  private onState: (module: string, state: ModuleState) => void = () => undefined;
 
   constructor(
     private readonly layout: LayoutModel,
@@ -85,6 +54,13 @@ export class MaterialGate {
     private readonly log: EventLog,
     private readonly clock: Clock,
   ) {
+    this.executor = new CommandExecutor({
+      drivers,
+      clock,
+      kindOf: (id) => this.layout.catalogue.kind(this.layout.modules.get(id)?.kind ?? ''),
+      write: (stream, type, data) => this.writeTo(stream, type, data),
+      refreshState: (id, why) => this.refreshState(id, why),
+    });
     log.subscribe((entry) => this.apply(entry));
   }
 
@@ -145,16 +121,10 @@ export class MaterialGate {
         break;
       }
       case 'command.issued':
-        this.commands.set(data.key!, {});
-        break;
       case 'command.accepted':
-        this.commands.get(data.key!)!.token = entry.data.token as CommandHistory['token'];
-        break;
       case 'command.completed':
-        this.commands.get(data.key!)!.results = entry.data.results as Record<string, ResultValue>;
-        break;
       case 'command.failed':
-        this.commands.get(data.key!)!.error = { message: data.message!, kind: (data.errorKind ?? 'device') as ModuleError['kind'], code: data.code ?? undefined };
+        this.executor.apply(entry);
         break;
       default:
         break;
@@ -163,21 +133,48 @@ export class MaterialGate {
 
   /** Follows every module's state and telemetry; samples go to the batch occupying the module at that moment. */
   async watchModules(onState: (module: string, state: ModuleState) => void): Promise<void> {
+    this.onState = onState;
     for (const [id, driver] of this.drivers) {
-      this.stops.push(
-        await driver.watchState((state) => {
-          const previous = this.moduleStates.get(id);
-          this.moduleStates.set(id, state);
-          if (previous !== state) {
-            const occupant = this.reservedBy.get(id);
-            if (occupant) this.bufferEntry({ stream: occupant, type: 'module.state', at: this.clock.now(), data: { module: id, state, previous: previous ?? null } });
-          }
-          onState(id, state);
-        }),
-      );
+      this.stops.push(await driver.watchState((state) => this.stateReported(id, state)));
       this.stops.push(await driver.watchTelemetry((sample) => this.attribute(sample)));
     }
     this.flushTimer = setInterval(() => this.flush(), 100);
+  }
+
+  private stateReported(id: string, state: ModuleState): void {
+    const previous = this.moduleStates.get(id);
+    this.moduleStates.set(id, state);
+    if (previous !== state) {
+      const occupant = this.reservedBy.get(id);
+      if (occupant) this.bufferEntry({ stream: occupant, type: 'module.state', at: this.clock.now(), data: { module: id, state, previous: previous ?? null } });
+    }
+    this.onState(id, state);
+  }
+
+  /**
+   * A state read from the device itself. Where it differs from what the subscription told us, the device
+   * is right: recorded (in the workcell's stream and the occupant's record) and followed.
+   */
+  reconcileState(moduleId: string, actual: ModuleState, why: string): void {
+    const believed = this.moduleStates.get(moduleId);
+    if (believed === actual) return;
+    const data = { module: moduleId, believed: believed ?? null, actual, action: 'state corrected', message: `${moduleId} was believed ${believed ?? 'unknown'}; the device says ${actual} (${why})` };
+    this.writeTo(WORKCELL_STREAM, 'module.reconciled', data);
+    const occupant = this.reservedBy.get(moduleId);
+    if (occupant) this.writeTo(occupant, 'module.reconciled', data);
+    this.stateReported(moduleId, actual);
+  }
+
+  /** Reads a module's state from the device and reconciles it; undefined when the device cannot be reached. */
+  async refreshState(moduleId: string, why: string): Promise<ModuleState | undefined> {
+    const read = () => this.drivers.get(moduleId)?.readState().catch(() => undefined);
+    const state = await read();
+    if (state === undefined || state === this.moduleStates.get(moduleId)) return state;
+    // A notification may simply be on its way: a difference counts once it outlasts a moment.
+    await this.clock.sleep(2000 * this.clock.timeScale);
+    const again = await read();
+    if (again !== undefined && again === state && again !== this.moduleStates.get(moduleId)) this.reconcileState(moduleId, again, why);
+    return again;
   }
 
   private attribute(sample: TelemetrySample): void {
@@ -221,8 +218,12 @@ export class MaterialGate {
   }
 
   private write(batch: BatchIdentity, type: EntryType, data: Record<string, unknown>): LogEntry {
+    return this.writeTo(batch.batchId, type, data);
+  }
+
+  private writeTo(stream: string, type: EntryType, data: Record<string, unknown>): LogEntry {
     this.flush(); // telemetry received before this entry stays before it
-    return this.log.append({ stream: batch.batchId, type, at: this.clock.now(), data });
+    return this.log.append({ stream, type, at: this.clock.now(), data });
   }
 
   /**
@@ -400,85 +401,24 @@ export class MaterialGate {
   }
 
   /**
-   * Runs a capability on a module the batch holds, with its material inside: sent once per key (a
-   * restarted orchestrator re-attaches by the logged token), watched against its expected duration.
+   * Runs a capability on a module the batch holds, with its material inside (unless the command moves or
+   * scans material elsewhere: a robot): sent once per key, re-attached by its token after a restart.
    */
-  async command(request: CommandRequest, options: { materialElsewhere?: boolean } = {}): Promise<Record<string, ResultValue>> {
+  async command(request: BatchCommand, options: { materialElsewhere?: boolean } = {}): Promise<Record<string, ResultValue>> {
     const { batch, module: moduleId } = request;
     if (!options.materialElsewhere) {
       this.requireReserved(batch, moduleId);
       const here = this.location.get(batch.batchId);
       if (!here || this.moduleAt(here)?.id !== moduleId) throw new HoldRequired('segregation', `${batch.batchId}'s material is not in ${moduleId}`);
     }
-    const driver = this.drivers.get(moduleId);
-    if (!driver) throw new HoldRequired('command-failed', `${moduleId} is not connected`, true);
-    const history = this.commands.get(request.key);
-    if (history?.results) return history.results;
-    // A key that failed stays failed (a retry is a new attempt with a key of its own).
-    if (history?.error !== undefined) throw new ModuleError(moduleId, history.error.kind, history.error.message.replace(`${moduleId}: `, ''), history.error.code);
-    const recordFailure = (error: unknown) =>
-      this.write(batch, 'command.failed', { key: request.key, module: moduleId, message: (error as Error).message, code: (error as ModuleError).code ?? null, errorKind: (error as ModuleError).kind ?? null });
-    let execution: Execution;
-    if (history?.token) {
-      execution = await driver.reattach(history.token);
-    } else if (history && !driver.dedupesByKey) {
-      throw new HoldRequired('outcome-unknown', `the orchestrator stopped after sending ${request.capability} to ${moduleId} and before the device confirmed it: whether it ran is unknown; check the device, then retry or skip`);
-    } else {
-      // A first initiation, or a repeat of one whose confirmation was lost (the device starts a key once).
-      if (!history) this.write(batch, 'command.issued', { key: request.key, module: moduleId, capability: request.capability, parameters: request.parameters, step: request.stepId, itemId: request.itemId ?? null });
-      try {
-        execution = await driver.execute(request.capability, request.parameters, { idempotencyKey: request.key, itemId: request.itemId, batchId: batch.batchId, stepId: request.stepId });
-      } catch (error) {
-        recordFailure(error);
-        throw error;
-      }
-      this.write(batch, 'command.accepted', { key: request.key, module: moduleId, token: execution.token, repeated: history !== undefined });
-    }
-    const watchdog = new AbortController();
-    const startedAt = this.clock.now();
-    const marginMs = watchdogMargin(request.expectedSeconds, this.clock.timeScale) * 1000;
-    // A command still advancing is slow, not hung (a busy host delivers results late, too).
-    let lastAdvance = startedAt;
-    let furthest = -1;
-    const followProgress = (async () => {
-      for await (const progress of execution.progress(watchdog.signal)) {
-        if (progress.fraction > furthest) {
-          furthest = progress.fraction;
-          lastAdvance = this.clock.now();
-        }
-        request.onProgress?.(progress);
-      }
-    })().catch(() => undefined);
-    const hungAt = () => Math.max(startedAt + request.expectedSeconds * 1000 + marginMs, lastAdvance + marginMs);
-    const hung = (async () => {
-      while (this.clock.now() < hungAt()) await this.clock.sleep(hungAt() - this.clock.now(), watchdog.signal);
-      return 'hung' as const;
-    })().catch(() => 'stopped' as const);
-    try {
-      const outcome = await Promise.race([execution.result(), hung]);
-      if (outcome === 'hung' || outcome === 'stopped') {
-        const minutesSince = (t: number) => Math.round((this.clock.now() - t) / 60_000);
-        this.write(batch, 'alarm', { kind: 'watchdog', module: moduleId, message: `${request.capability} on ${moduleId} has not finished ${minutesSince(startedAt)} min after it started (expected ${Math.round(request.expectedSeconds / 60)} min; last progress ${minutesSince(lastAdvance)} min ago)` });
-        throw new HoldRequired('watchdog', `${request.capability} on ${moduleId} appears hung (no result within its expected duration plus margin)`);
-      }
-      this.write(batch, 'command.completed', { key: request.key, module: moduleId, results: outcome });
-      return outcome;
-    } catch (error) {
-      if (error instanceof HoldRequired) throw error;
-      recordFailure(error);
-      throw error;
-    } finally {
-      // The progress stream ends on its own; waiting for it would delay the step by one more update.
-      watchdog.abort();
-      void followProgress;
-    }
+    const { batch: _, ...command } = request;
+    return this.executor.run({ ...command, stream: batch.batchId, batchId: batch.batchId });
   }
 
   /** A command that moves no batch material (settle plates): recorded in the workcell stream. */
   deviceCommand(moduleId: string, capability: string, parameters: Record<string, ParameterValue>, key: string): Promise<Record<string, ResultValue>> {
     const spec = this.layout.catalogue.kind(this.layout.modules.get(moduleId)!.kind)!.capabilities[capability]!;
-    const seconds = estimateDuration(spec, parameters);
-    return this.command({ batch: { batchId: WORKCELL_STREAM, lane: '', bagId: '' }, module: moduleId, capability, parameters, key, stepId: capability, expectedSeconds: seconds }, { materialElsewhere: true });
+    return this.executor.run({ stream: WORKCELL_STREAM, module: moduleId, capability, parameters, key, stepId: capability, expectedSeconds: estimateDuration(spec, parameters) });
   }
 
   /** Brings a module back to idle after a failed, hung or aborted command, before anyone uses it again. */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { ScaledClock, type Clock } from '../modules/clock.ts';
 import { WORKCELL_STREAM, type EventLog } from './event-log.ts';
-import { contentHash } from './orchestrator.ts';
+import { contentHash } from './batch-state.ts';
 import { signed, type Credentials } from './signatures.ts';
 
 /** How a run was started; recorded in the log so that `workcell resume` continues it the same way. */

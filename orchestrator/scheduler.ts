@@ -65,6 +65,12 @@ export interface Decision {
   grants: Grant[];
   /** Why each request not granted waits, by batch id. */
   waits: Map<string, string>;
+  /**
+   * When each wait is expected to end (clock ms), where the scheduler can tell: the watchdog of waits
+   * escalates one that lasts well past it. Absent or infinite: no end in sight (a module in a state
+   * nothing explains, one that may not be used).
+   */
+  expectedBy?: Map<string, number>;
 }
 
 export interface Scheduler {
@@ -81,6 +87,7 @@ export class DeadlineFirstScheduler implements Scheduler {
     const taken = new Map<string, AllocationRequest>();
     const grants: Grant[] = [];
     const waits = new Map<string, string>();
+    const expectedBy = new Map<string, number>();
     for (const request of ordered) {
       const free = request.candidates
         .map((id) => modules.get(id))
@@ -90,15 +97,17 @@ export class DeadlineFirstScheduler implements Scheduler {
       const chosen = free[0];
       // Inside a hold window the batch may wait for its chain only while that hold still allows it.
       const mayWait = request.holdDeadline === undefined || now < request.holdDeadline - HOLD_MARGIN_MS;
-      const tooEarly = chosen && mayWait ? holdChainWait(request, now + chosen.clearanceBefore(request.batchId), modules, now) : undefined;
+      const tooEarly = chosen && mayWait ? chainWait(request, now + chosen.clearanceBefore(request.batchId), modules, now) : undefined;
       if (chosen && !tooEarly) {
         taken.set(chosen.id, request);
         grants.push({ request, module: chosen.id, clearanceMs: chosen.clearanceBefore(request.batchId) });
       } else {
-        waits.set(request.batchId, tooEarly ?? explainWait(request, modules, taken, now));
+        const wait = tooEarly ?? waitFor(request, modules, taken, now);
+        waits.set(request.batchId, wait.text);
+        expectedBy.set(request.batchId, wait.until);
       }
     }
-    return { grants, waits };
+    return { grants, waits, expectedBy };
   }
 }
 
@@ -112,8 +121,18 @@ function byUrgency(a: AllocationRequest, b: AllocationRequest): number {
 
 /** "waiting for electroporator ep-1: busy with P-001 until 10:42, then line clearance (15 min)" */
 export function explainWait(request: AllocationRequest, modules: ReadonlyMap<string, ModuleView>, takenThisRound: ReadonlyMap<string, AllocationRequest>, now: number): string {
+  return waitFor(request, modules, takenThisRound, now).text;
+}
+
+/** A wait in words and when it is expected to end (clock ms; infinite when nothing says). */
+interface Wait {
+  text: string;
+  until: number;
+}
+
+function waitFor(request: AllocationRequest, modules: ReadonlyMap<string, ModuleView>, takenThisRound: ReadonlyMap<string, AllocationRequest>, now: number): Wait {
   const kind = request.capability.split('.')[0]!;
-  if (request.candidates.length === 0) return `waiting: no ${kind} in the layout may serve this batch's lane for ${request.capability}`;
+  if (request.candidates.length === 0) return { text: `waiting: no ${kind} in the layout may serve this batch's lane for ${request.capability}`, until: Number.POSITIVE_INFINITY };
   const reasons = request.candidates.map((id) => {
     const module = modules.get(id);
     if (!module) return { id, soonest: Number.POSITIVE_INFINITY, text: `${id} is not connected` };
@@ -133,7 +152,7 @@ export function explainWait(request: AllocationRequest, modules: ReadonlyMap<str
   reasons.sort((a, b) => a.soonest - b.soonest);
   const [first, ...others] = reasons;
   const also = others.length > 0 ? `; ${others.map((r) => r.text).join('; ')}` : '';
-  return `waiting for ${kind} ${first!.text}${also}`;
+  return { text: `waiting for ${kind} ${first!.text}${also}`, until: first!.soonest };
 }
 
 /**
@@ -146,6 +165,10 @@ export function explainWait(request: AllocationRequest, modules: ReadonlyMap<str
  * batch wait forever.
  */
 export function holdChainWait(request: AllocationRequest, start: number, modules: ReadonlyMap<string, ModuleView>, now: number): string | undefined {
+  return chainWait(request, start, modules, now)?.text;
+}
+
+function chainWait(request: AllocationRequest, start: number, modules: ReadonlyMap<string, ModuleView>, now: number): Wait | undefined {
   const links = request.holdChain ?? [];
   if (links.length === 0) return undefined;
   const starts = [start];
@@ -167,8 +190,8 @@ export function holdChainWait(request: AllocationRequest, start: number, modules
   const link = links[blame]!;
   const kind = link.capability.split('.')[0]!;
   const holds = [request.stepId, ...links.slice(0, blame).map((l) => l.stepId)].map((id, i) => `${minutes(links[i]!.afterHoldMs)} after ${id}`).join(', ');
-  if (!Number.isFinite(starts[0]!)) return `not starting ${request.stepId}: no ${kind} could serve ${link.stepId} within the hold times (${available[blame]!.text})`;
-  return `not starting ${request.stepId} before ${timeOfDay(starts[0]!, now)}: ${link.stepId} needs ${kind} ${available[blame]!.text}, and the material may spend only half of each hold time waiting on the way (${holds})`;
+  if (!Number.isFinite(starts[0]!)) return { text: `not starting ${request.stepId}: no ${kind} could serve ${link.stepId} within the hold times (${available[blame]!.text})`, until: Number.POSITIVE_INFINITY };
+  return { text: `not starting ${request.stepId} before ${timeOfDay(starts[0]!, now)}: ${link.stepId} needs ${kind} ${available[blame]!.text}, and the material may spend only half of each hold time waiting on the way (${holds})`, until: starts[0]! };
 }
 
 function earliestFree(link: ChainLink, batchId: string, modules: ReadonlyMap<string, ModuleView>, now: number): { at: number; text: string } {

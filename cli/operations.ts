@@ -1,0 +1,94 @@
+/** `workcell hold` and `workcell module`: an operator acts on a running workcell from any terminal, signed. */
+import { userInfo } from 'node:os';
+import { loadWorkcell } from '../config/validate.ts';
+import type { EventLog } from '../orchestrator/event-log.ts';
+import { requestHold, requestModuleRefresh, setModuleService } from '../orchestrator/operator-actions.ts';
+import { printable } from '../orchestrator/printable.ts';
+import { lastRunSettings, workcellNow } from '../orchestrator/run-settings.ts';
+import type { Signature } from '../orchestrator/signatures.ts';
+import { parseArgs, option, readSigner } from './args.ts';
+import { withDatabase } from './database.ts';
+import { UsageError, type Command } from './main.ts';
+
+const SIGNER_OPTIONS = ['reason', 'user', 'db', 'password-env', 'password-file'];
+const SIGNER_USAGE = '--reason TEXT --user NAME [--password-env VAR | --password-file FILE] [--db FILE]';
+
+function signedLine(signature: Signature): string {
+  return printable(`Signed by ${signature.printedName} (${signature.user}) at ${signature.signedAt}: ${signature.meaning}.`);
+}
+
+export const holdCommand: Command = {
+  name: 'hold',
+  summary: 'Hold a batch at its next safe point (before its next transfer, command or step), signed.',
+  usage: `workcell hold BATCH ${SIGNER_USAGE}`,
+  async run(args) {
+    const parsed = parseArgs(args, { options: SIGNER_OPTIONS });
+    const batchId = parsed.positional[0];
+    if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
+    const { reason, signer } = await readSigner(parsed, 'hold');
+    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
+      const entry = requestHold(log, batchId, { reason }, signer, workcellNow(log));
+      process.stdout.write(`${printable(`Recorded: hold ${batchId} (${reason}). The running orchestrator holds it at its next safe point; answer the hold with workcell resolve.`)}\n${signedLine(entry.data.signature as Signature)}\n`);
+      return 0;
+    });
+  },
+};
+
+const MODULE_USAGE = `workcell module MODULE out-of-service|in-service ${SIGNER_USAGE}
+       workcell module MODULE refresh [--db FILE]`;
+
+export const moduleCommand: Command = {
+  name: 'module',
+  summary: "Take a module out of allocation or return it (signed); ask the running orchestrator to re-read a module's state.",
+  usage: MODULE_USAGE,
+  async run(args) {
+    const parsed = parseArgs(args, { options: SIGNER_OPTIONS });
+    const [moduleId, action] = parsed.positional;
+    if (!moduleId || !action || parsed.positional.length > 2) throw new UsageError('name a module and what to do: out-of-service, in-service or refresh');
+    if (action === 'refresh') return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => refresh(log, moduleId));
+    if (action !== 'out-of-service' && action !== 'in-service') throw new UsageError(`unknown module action '${action}': out-of-service, in-service or refresh`);
+    const { reason, signer } = await readSigner(parsed, action === 'in-service' ? 'return to service' : 'removal from service');
+    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
+      const entry = setModuleService(log, moduleId, { inService: action === 'in-service', reason, knownModules: modulesOf(log) }, signer, workcellNow(log));
+      const what = action === 'in-service' ? `${moduleId} is back in service: it may be allocated again` : `${moduleId} is out of service: no batch is allocated to it until it is returned (workcell module ${moduleId} in-service)`;
+      process.stdout.write(`${printable(`Recorded: ${what} (${reason}).`)}\n${signedLine(entry.data.signature as Signature)}\n`);
+      return 0;
+    });
+  },
+};
+
+/** The modules of the layout the log's last run used. */
+function modulesOf(log: EventLog): string[] {
+  const settings = lastRunSettings(log);
+  if (!settings) throw new Error(`${log.file} records no run: there is no workcell to act on`);
+  return loadWorkcell(settings.layoutFile).layout.model.layout.modules.map((m) => m.id);
+}
+
+/** The state the running orchestrator shows for a module after it has re-read it, or why there is none. */
+async function refresh(log: EventLog, moduleId: string): Promise<number> {
+  const asked = requestModuleRefresh(log, moduleId, modulesOf(log), userInfo().username, workcellNow(log));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const view = log.readStatus().find((s) => s.key === 'orchestrator');
+    const live = view?.value as { final?: boolean; modules?: Array<{ id: string; state: string }> } | undefined;
+    if (!view || live?.final !== false || Date.now() - view.updatedAt > 10_000) {
+      process.stdout.write(`Recorded the request; no orchestrator is running on ${log.file}, so nothing re-reads ${moduleId} now. Every start and resume reads every module.\n`);
+      return 1;
+    }
+    const reconciled = log.since(asked.seq, ['module.reconciled']).find((e) => e.data.module === moduleId);
+    if (reconciled) {
+      process.stdout.write(`${printable(String(reconciled.data.message))}\n`);
+      return 0;
+    }
+    // The status view is rewritten several times a second; one written well after the request has the re-read state.
+    if (view.updatedAt > asked.recordedAt + 3000) {
+      process.stdout.write(`${moduleId} is ${live.modules?.find((m) => m.id === moduleId)?.state ?? 'unknown'}, as the orchestrator believed.\n`);
+      return 0;
+    }
+    if (Date.now() > deadline) {
+      process.stdout.write(`The orchestrator has not answered within 15 s; ${moduleId} is re-read when it does.\n`);
+      return 1;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * Device commands, each sent at most once: an idempotency key is logged before the command goes out,
+ * the device's token (SiLA execution UUID, LADS run id) as soon as it is known, so a restarted
+ * orchestrator re-attaches instead of sending again. While a command runs, the watchdog escalates one
+ * that stops advancing, and the device is asked now and then what it is really doing: a result that
+ * never reached us is fetched by its token, a device that forgot the command is escalated.
+ * Segregation (who may command which module with whose material) is the MaterialGate's business, above.
+ */
+import type { Clock } from '../modules/clock.ts';
+import type { ModuleKind } from '../modules/catalogue.ts';
+import type { ModuleState } from '../modules/state-model.ts';
+import { ModuleError, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue } from '../drivers/module.ts';
+import { WORKCELL_STREAM, type LogEntry } from './event-log.ts';
+import type { EntryType } from './entries.ts';
+
+/** Stops a batch for an operator: the reason goes into the hold. */
+export class HoldRequired extends Error {
+  override name = 'HoldRequired';
+  constructor(
+    readonly kind: 'segregation' | 'scan-mismatch' | 'command-failed' | 'watchdog' | 'outcome-unknown' | 'control' | 'intake' | 'operator' | 'device-recovery',
+    message: string,
+    /** Whether the failed work may be tried on another module (no material was loaded). */
+    readonly beforeLoad = false,
+    /** What the hold is about, for the operator's menu and the signed answer (a failed control, a device's options). */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface CommandRequest {
+  /** The stream the command is recorded in: the batch whose material it works on, or the workcell's own. */
+  stream: string;
+  module: string;
+  capability: string;
+  parameters: Record<string, ParameterValue>;
+  /** Unique per intended command; the same key is never sent twice, even across a crash. */
+  key: string;
+  stepId: string;
+  /** The step a recurring command (a daily sample) belongs to. */
+  parentStep?: string;
+  /** Expected duration in seconds, for the watchdog and the ETA. */
+  expectedSeconds: number;
+  /** The item the device must hold (omitted for commands that name their item in a parameter). */
+  itemId?: string;
+  /** The batch the command works for (LADS records it as the supervisory job). */
+  batchId?: string;
+  onProgress?: (progress: ExecutionProgress) => void;
+}
+
+/** Watchdog: how long past the expected duration, and since its last progress, a command may go without finishing. */
+export function watchdogMargin(expectedSeconds: number, timeScale: number): number {
+  // The last term keeps the margin above a few real seconds, however fast the clock runs.
+  return Math.max(expectedSeconds * 0.5, 15 * 60, 5 * timeScale);
+}
+
+/** How often the device is asked what it is doing while a command runs (clock ms): a minute, at least a real second. */
+export function reconcileInterval(timeScale: number): number {
+  return Math.max(60_000, 1000 * timeScale);
+}
+
+/** States in which a device is not working on a command (so an unfinished one of ours has ended, or was lost). */
+const NOT_WORKING: ReadonlySet<ModuleState> = new Set(['idle', 'stopped', 'aborted', 'faulted', 'offline', 'maintenance']);
+
+/** Refusals before anything started; not a fault of the device. */
+const REFUSALS = new Set(['ModuleOccupied', 'WrongItem']);
+
+interface CommandHistory {
+  token?: ExecutionToken;
+  results?: Record<string, ResultValue>;
+  error?: { message: string; kind: ModuleError['kind']; code?: string };
+}
+
+export interface ExecutorContext {
+  drivers: ReadonlyMap<string, ModuleDriver>;
+  clock: Clock;
+  kindOf(moduleId: string): ModuleKind | undefined;
+  /** Appends to a stream (telemetry received before it stays before it). */
+  write(stream: string, type: EntryType, data: Record<string, unknown>): LogEntry;
+  /** Reads the module's state from the device itself (not from a subscription) and reconciles it; undefined when unreachable. */
+  refreshState(moduleId: string, why: string): Promise<ModuleState | undefined>;
+}
+
+export class CommandExecutor {
+  private readonly history = new Map<string, CommandHistory>();
+  /** Modules with a command of ours running, and how many. */
+  private readonly running = new Map<string, number>();
+
+  constructor(private readonly context: ExecutorContext) {}
+
+  /** Follows command entries (live, and the whole log after a restart). */
+  apply(entry: LogEntry): void {
+    const key = String(entry.data.key);
+    switch (entry.type) {
+      case 'command.issued':
+        this.history.set(key, {});
+        break;
+      case 'command.accepted':
+        this.history.get(key)!.token = entry.data.token as ExecutionToken;
+        break;
+      case 'command.completed':
+        this.history.get(key)!.results = entry.data.results as Record<string, ResultValue>;
+        break;
+      case 'command.failed':
+        this.history.get(key)!.error = { message: String(entry.data.message), kind: (entry.data.errorKind ?? 'device') as ModuleError['kind'], code: (entry.data.code as string | null) ?? undefined };
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Whether a command of ours runs on the module now. */
+  busy(moduleId: string): boolean {
+    return (this.running.get(moduleId) ?? 0) > 0;
+  }
+
+  /** The commands logged as sent whose outcome the log does not hold: after a restart, these are re-attached. */
+  unfinished(keyPrefix: string): string[] {
+    return [...this.history].filter(([key, h]) => key.startsWith(keyPrefix) && !h.results && !h.error).map(([key]) => key);
+  }
+
+  async run(request: CommandRequest): Promise<Record<string, ResultValue>> {
+    const { module: moduleId, stream } = request;
+    const driver = this.context.drivers.get(moduleId);
+    if (!driver) throw new HoldRequired('command-failed', `${moduleId} is not connected`, true);
+    const history = this.history.get(request.key);
+    if (history?.results) return history.results;
+    // A key that failed stays failed (a retry is a new attempt with a key of its own).
+    if (history?.error !== undefined) throw new ModuleError(moduleId, history.error.kind, history.error.message.replace(`${moduleId}: `, ''), history.error.code);
+    let execution: Execution;
+    if (history?.token) {
+      execution = await driver.reattach(history.token);
+    } else if (history && !driver.dedupesByKey) {
+      throw new HoldRequired('outcome-unknown', `the orchestrator stopped after sending ${request.capability} to ${moduleId} and before the device confirmed it: whether it ran is unknown; check the device, then retry or skip`);
+    } else {
+      // A first initiation, or a repeat of one whose confirmation was lost (the device starts a key once).
+      if (!history) {
+        const parent = request.parentStep ? { parentStep: request.parentStep } : {};
+        this.context.write(stream, 'command.issued', { key: request.key, module: moduleId, capability: request.capability, parameters: request.parameters, step: request.stepId, ...parent, itemId: request.itemId ?? null });
+      }
+      try {
+        execution = await driver.execute(request.capability, request.parameters, { idempotencyKey: request.key, itemId: request.itemId, batchId: request.batchId, stepId: request.stepId });
+      } catch (error) {
+        this.recordFailure(request, error);
+        throw error;
+      }
+      this.context.write(stream, 'command.accepted', { key: request.key, module: moduleId, token: execution.token, repeated: history !== undefined });
+    }
+    this.running.set(moduleId, (this.running.get(moduleId) ?? 0) + 1);
+    try {
+      const results = await this.follow(request, driver, execution);
+      const units = this.context.kindOf(moduleId)?.capabilities[request.capability]?.results ?? {};
+      this.context.write(stream, 'command.completed', { key: request.key, module: moduleId, results, resultUnits: Object.fromEntries(Object.entries(units).map(([name, r]) => [name, r.unit])) });
+      return results;
+    } catch (error) {
+      if (!(error instanceof HoldRequired)) this.recordFailure(request, error);
+      throw error;
+    } finally {
+      this.running.set(moduleId, this.running.get(moduleId)! - 1);
+    }
+  }
+
+  /** Waits for the result, with the watchdog and the reconciliation beside it. */
+  private async follow(request: CommandRequest, driver: ModuleDriver, execution: Execution): Promise<Record<string, ResultValue>> {
+    const { clock } = this.context;
+    const stop = new AbortController();
+    const startedAt = clock.now();
+    const marginMs = watchdogMargin(request.expectedSeconds, clock.timeScale) * 1000;
+    // A command still advancing is slow, not hung (a busy host delivers results late, too).
+    let lastAdvance = startedAt;
+    let furthest = -1;
+    void (async () => {
+      for await (const progress of execution.progress(stop.signal)) {
+        if (progress.fraction > furthest) {
+          furthest = progress.fraction;
+          lastAdvance = clock.now();
+        }
+        request.onProgress?.(progress);
+      }
+    })().catch(() => undefined);
+    const hungAt = () => Math.max(startedAt + request.expectedSeconds * 1000 + marginMs, lastAdvance + marginMs);
+    const hung = (async () => {
+      while (clock.now() < hungAt()) await clock.sleep(hungAt() - clock.now(), stop.signal);
+      const minutesSince = (t: number) => Math.round((clock.now() - t) / 60_000);
+      this.context.write(request.stream, 'alarm', { kind: 'watchdog', module: request.module, message: `${request.capability} on ${request.module} has not finished ${minutesSince(startedAt)} min after it started (expected ${Math.round(request.expectedSeconds / 60)} min; last progress ${minutesSince(lastAdvance)} min ago)` });
+      throw new HoldRequired('watchdog', `${request.capability} on ${request.module} appears hung (no result within its expected duration plus margin)`);
+    })();
+    const reconciled = this.reconcileWhileRunning(request, driver, execution.token, stop.signal);
+    // Whichever settles first decides; the others end with the stop signal.
+    hung.catch(() => undefined);
+    reconciled.catch(() => undefined);
+    try {
+      return await Promise.race([execution.result(), hung, reconciled]);
+    } finally {
+      stop.abort();
+    }
+  }
+
+  /**
+   * Asks the device, every reconcile interval, what it is doing. A device that is not working while our
+   * command has no result twice in a row has finished (or lost) it: the result is fetched by the token,
+   * and if the device no longer knows the token, the batch holds with the outcome unknown.
+   */
+  private async reconcileWhileRunning(request: CommandRequest, driver: ModuleDriver, token: ExecutionToken, signal: AbortSignal): Promise<Record<string, ResultValue>> {
+    const { clock } = this.context;
+    // Work that runs alongside others (a plate incubating while the handler places more) leaves the device idle.
+    const alongside = this.context.kindOf(request.module)?.capabilities[request.capability]?.alongside === true;
+    let idleReadings = 0;
+    for (;;) {
+      await clock.sleep(reconcileInterval(clock.timeScale), signal);
+      const state = await this.context.refreshState(request.module, `read while ${request.capability} ran`);
+      if (signal.aborted) throw signal.reason;
+      if (state === undefined) continue; // unreachable now: the connection's own recovery and the watchdog cover that
+      idleReadings = !alongside && NOT_WORKING.has(state) ? idleReadings + 1 : 0;
+      if (idleReadings < 2) continue;
+      const fetched = await this.fetchByToken(driver, token, reconcileInterval(clock.timeScale), signal);
+      if (signal.aborted) throw signal.reason;
+      if ('results' in fetched) {
+        this.context.write(request.stream, 'module.reconciled', { module: request.module, believed: 'running', actual: state, action: 'result fetched by token', message: `${request.module} was ${state} while ${request.capability} had sent no result: its result was fetched by its token ${token.id}` });
+        return fetched.results;
+      }
+      if ('error' in fetched) throw fetched.error;
+      const message = `${request.module} is ${state}, but ${request.capability} (token ${token.id}) never reported an outcome and the device does not give it: ${fetched.unknown}`;
+      this.context.write(request.stream, 'module.reconciled', { module: request.module, believed: 'running', actual: state, action: 'escalated', message });
+      throw new HoldRequired('outcome-unknown', `${message}; check the device, then retry or skip`);
+    }
+  }
+
+  private async fetchByToken(driver: ModuleDriver, token: ExecutionToken, withinMs: number, signal: AbortSignal): Promise<{ results: Record<string, ResultValue> } | { error: ModuleError } | { unknown: string }> {
+    const { clock } = this.context;
+    const timeout = new AbortController();
+    const cancel = () => timeout.abort();
+    signal.addEventListener('abort', cancel, { once: true });
+    try {
+      const execution = await driver.reattach(token);
+      const outcome = await Promise.race([
+        execution.result().then((results) => ({ results })),
+        clock.sleep(withinMs, timeout.signal).then(() => ({ unknown: 'no answer within the reconcile interval' })),
+      ]);
+      return outcome;
+    } catch (error) {
+      if (error instanceof ModuleError && error.kind !== 'connection' && error.kind !== 'invalid') return { error };
+      return { unknown: (error as Error).message };
+    } finally {
+      timeout.abort();
+      signal.removeEventListener('abort', cancel);
+    }
+  }
+
+  /** A failed command is logged; a fault of the device is a deviation of the batch it worked for. */
+  private recordFailure(request: CommandRequest, error: unknown): void {
+    const failure = error as ModuleError;
+    const code = failure.code ?? null;
+    this.context.write(request.stream, 'command.failed', { key: request.key, module: request.module, message: failure.message, code, errorKind: failure.kind ?? null });
+    const fault = (failure.kind === 'device' || failure.kind === 'defined') && !REFUSALS.has(code ?? '');
+    const about = { module: request.module, step: request.parentStep ?? request.stepId, capability: request.capability, code };
+    if (fault && request.stream !== WORKCELL_STREAM) this.context.write(request.stream, 'deviation', { kind: 'device-fault', ...about, message: `${request.capability} on ${failure.message}` });
+    else if (failure.kind === 'connection') this.context.write(request.stream, 'alarm', { kind: 'communication', ...about, message: failure.message });
+  }
+}

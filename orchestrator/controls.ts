@@ -1,0 +1,97 @@
+/**
+ * In-process controls and conditions: a step's results against the schedule's limits (each check
+ * recorded, each failure a deviation, a failure marked `onFail: hold` holding the batch with the failed
+ * values), and `when` conditions on an earlier result or the latest telemetry sample.
+ */
+import type { Condition, Control, RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
+import { parseQuantityIn } from '../config/units.ts';
+import type { Catalogue } from '../modules/catalogue.ts';
+import type { ResultValue } from '../drivers/module.ts';
+import { HoldRequired } from './command-executor.ts';
+import type { BatchJournal } from './entries.ts';
+
+export interface ControlOutcome {
+  result: string;
+  value: number;
+  unit: string;
+  min: number | null;
+  max: number | null;
+  pass: boolean;
+}
+
+/** A limit of a control in the result's unit (the schedule was validated, so it converts). */
+function limitIn(bound: Control['min'], unit: string): number | undefined {
+  if (bound === undefined) return undefined;
+  const parsed = parseQuantityIn(bound, unit);
+  return parsed.ok ? parsed.value : undefined;
+}
+
+/**
+ * Checks every control of `work` against its results; `parentStep` names the step recurring work (a daily
+ * sample) belongs to. Throws HoldRequired (with the failed controls) when a failure asks to hold.
+ */
+export function checkControls(journal: BatchJournal, schedule: ScheduleModel, work: Pick<Step, 'id' | 'capability' | 'controls'>, results: Record<string, ResultValue>, parentStep?: string): ControlOutcome[] {
+  const capability = schedule.catalogue.capability(work.capability);
+  const outcomes: ControlOutcome[] = [];
+  const holding: ControlOutcome[] = [];
+  const messages: string[] = [];
+  for (const control of work.controls ?? []) {
+    const unit = capability?.spec.results[control.result]?.unit ?? '1';
+    const value = Number(results[control.result]);
+    const min = limitIn(control.min, unit);
+    const max = limitIn(control.max, unit);
+    const pass = Number.isFinite(value) && (min === undefined || value >= min) && (max === undefined || value <= max);
+    const outcome: ControlOutcome = { result: control.result, value, unit, min: min ?? null, max: max ?? null, pass };
+    outcomes.push(outcome);
+    journal.write('control.checked', { step: work.id, ...(parentStep ? { parentStep } : {}), ...outcome });
+    if (pass) continue;
+    const bounds = [min !== undefined ? `min ${min}` : '', max !== undefined ? `max ${max}` : ''].filter(Boolean).join(', ');
+    const message = `${work.id}: ${control.result} ${round(value)} ${unit} is outside ${bounds} ${unit}`;
+    journal.write('deviation', { kind: 'out-of-limit', step: work.id, ...(parentStep ? { parentStep } : {}), result: control.result, value, message });
+    if (control.onFail === 'hold' || control.onFail === 'abort') {
+      holding.push(outcome);
+      messages.push(message);
+    }
+  }
+  if (holding.length > 0) throw new HoldRequired('control', messages.join('; '), false, { failedControls: holding });
+  return outcomes;
+}
+
+/** A `when` condition: an earlier step's result (`STEP.RESULT`) from the log, or the latest telemetry sample. */
+export function conditionMet(subject: { value: number; unit: string } | undefined, condition: Condition): boolean {
+  if (!subject) return false;
+  const below = limitIn(condition.below, subject.unit);
+  const above = limitIn(condition.above, subject.unit);
+  return (below === undefined || subject.value < below) && (above === undefined || subject.value > above);
+}
+
+/** The latest value of an earlier step's (or recurring work's) result, read from the log so that it holds after a restart. */
+export function resultOf(journal: BatchJournal, schedule: ScheduleModel, reference: string): { value: number; unit: string } | undefined {
+  const [stepId, name = ''] = reference.split('.');
+  const step = schedule.schedule.steps.flatMap((s): Array<Step | RecurringStep> => [s, ...(s.during ?? [])]).find((s) => s.id === stepId);
+  if (!step) return undefined;
+  const unit = schedule.catalogue.capability(step.capability)?.spec.results[name]?.unit ?? '1';
+  const entries = journal.entries();
+  const stepOfKey = new Map(entries.filter((e) => e.type === 'command.issued').map((e) => [String(e.data.key), String(e.data.step)]));
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i]!;
+    if (entry.type !== 'command.completed' || stepOfKey.get(String(entry.data.key)) !== stepId) continue;
+    const value = (entry.data.results as Record<string, unknown>)[name];
+    if (typeof value === 'number') return { value, unit };
+  }
+  return undefined;
+}
+
+/** The unit of a telemetry channel of the module kind that offers `capabilityRef`. */
+export function telemetryUnit(catalogue: Catalogue, capabilityRef: string, channel: string): string {
+  const kind = catalogue.capability(capabilityRef)?.kind;
+  return Object.values(kind?.capabilities ?? {}).map((c) => c.telemetry[channel]?.unit).find(Boolean) ?? '1';
+}
+
+export function describeCondition(condition: Condition): string {
+  return `${condition.result ?? condition.telemetry}${condition.below !== undefined ? ` below ${condition.below}` : ''}${condition.above !== undefined ? ` above ${condition.above}` : ''}`;
+}
+
+function round(value: number): string {
+  return Number.isFinite(value) ? String(Math.round(value * 100) / 100) : String(value);
+}

@@ -1,0 +1,119 @@
+/**
+ * What operators do from any process (the CLI, later the web HMI), each signed and checked in the same
+ * transaction that records it: answering a hold, asking for one, taking a module out of allocation and
+ * back, recording material taken out by hand. A running orchestrator reads these entries from the log and
+ * acts on them; nothing here talks to a device.
+ */
+import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
+import type { HoldAction } from './entries.ts';
+import { openHold, unansweredHoldRequest } from './batch-state.ts';
+import { signed, type Credentials } from './signatures.ts';
+
+function requireReason(reason: string, what: string): void {
+  if (!reason.trim()) throw new Error(`give a reason: every ${what} is recorded with why`);
+}
+
+function batchEntries(log: EventLog, batchId: string): LogEntry[] {
+  const entries = log.stream(batchId, { withoutTelemetry: true });
+  if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
+  return entries;
+}
+
+/** What a skip of a hold approves, in words: the failed controls and their values, or the hold's reason. */
+export function whatSkipApproves(hold: LogEntry): string {
+  const failed = (hold.data.failedControls ?? []) as Array<{ result: string; value: number; unit: string; min: number | null; max: number | null }>;
+  if (failed.length === 0) return `continuing without ${String(hold.data.step)}: ${String(hold.data.message)}`;
+  const limits = (c: (typeof failed)[number]) => [c.min !== null ? `min ${c.min} ${c.unit}` : '', c.max !== null ? `max ${c.max} ${c.unit}` : ''].filter(Boolean).join(', ');
+  return `continuing without meeting ${failed.map((c) => `${c.result} ${c.value} ${c.unit} (${limits(c)})`).join('; ')} at ${String(hold.data.step)}`;
+}
+
+/** Answers an open hold (from the CLI or in process), signed by the operator answering it. */
+export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string }, signer: Credentials, at: number): LogEntry {
+  requireReason(answer.reason, 'answer to a hold');
+  return signed(log, signer, answer.action, at, (sign) => {
+    const hold = openHold(batchEntries(log, batchId));
+    if (!hold) throw new Error(`batch ${batchId} has no open hold`);
+    const offered = hold.data.actions as string[];
+    if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
+    // A skip names what it approves: the failed control and its value, signed with the rest.
+    const approves = answer.action === 'skip' ? { approves: whatSkipApproves(hold) } : {};
+    const content = { batchId, step: hold.data.step, holdEntry: hold.hash, action: answer.action, reason: answer.reason, ...approves };
+    const signature = sign(content);
+    return log.append({ stream: batchId, type: 'hold.resolved', at, data: { step: hold.data.step, hold: hold.streamSeq, action: answer.action, reason: answer.reason, ...approves, user: signature.user, signature } });
+  });
+}
+
+/** Asks the running orchestrator to hold a batch at its next safe point (`workcell hold`), signed. */
+export function requestHold(log: EventLog, batchId: string, request: { reason: string }, signer: Credentials, at: number): LogEntry {
+  requireReason(request.reason, 'hold');
+  return signed(log, signer, 'hold', at, (sign) => {
+    const entries = batchEntries(log, batchId);
+    const finished = entries.find((e) => e.type === 'batch.completed' || e.type === 'batch.quarantined');
+    if (finished) throw new Error(`batch ${batchId} is finished (${finished.type === 'batch.completed' ? 'completed' : 'quarantined'}): there is nothing to hold`);
+    const hold = openHold(entries);
+    if (hold) throw new Error(`batch ${batchId} is held already at ${String(hold.data.step)}: ${String(hold.data.message)}`);
+    const earlier = unansweredHoldRequest(entries);
+    if (earlier) throw new Error(`a hold of ${batchId} was asked for already by ${String(earlier.data.user)} and is not yet in place`);
+    const signature = sign({ batchId, action: 'hold', reason: request.reason, head: entries.at(-1)!.hash });
+    return log.append({ stream: batchId, type: 'hold.requested', at, data: { reason: request.reason, user: signature.user, signature } });
+  });
+}
+
+export interface OutOfService {
+  module: string;
+  since: number;
+  user: string;
+  reason: string;
+}
+
+/** The modules taken out of allocation and not yet returned, by module id. */
+export function modulesOutOfService(log: EventLog): Map<string, OutOfService> {
+  const out = new Map<string, OutOfService>();
+  for (const entry of log.since(0, ['module.out-of-service', 'module.in-service'])) applyServiceEntry(out, entry);
+  return out;
+}
+
+export function applyServiceEntry(out: Map<string, OutOfService>, entry: LogEntry): void {
+  const module = String(entry.data.module);
+  if (entry.type === 'module.out-of-service') out.set(module, { module, since: entry.at, user: String(entry.data.user), reason: String(entry.data.reason) });
+  if (entry.type === 'module.in-service') out.delete(module);
+}
+
+/** Takes a module out of allocation, or returns it (`workcell module M out-of-service|in-service`), signed. */
+export function setModuleService(log: EventLog, moduleId: string, change: { inService: boolean; reason: string; knownModules: readonly string[] }, signer: Credentials, at: number): LogEntry {
+  requireReason(change.reason, 'change of service');
+  if (!change.knownModules.includes(moduleId)) throw new Error(`the layout of this workcell has no module '${moduleId}' (modules: ${change.knownModules.join(', ')})`);
+  return signed(log, signer, change.inService ? 'in-service' : 'out-of-service', at, (sign) => {
+    const out = modulesOutOfService(log).get(moduleId);
+    if (change.inService && !out) throw new Error(`${moduleId} is in service`);
+    if (!change.inService && out) throw new Error(`${moduleId} is out of service already (since ${new Date(out.since).toISOString()}, by ${out.user}: ${out.reason})`);
+    const type = change.inService ? 'module.in-service' : 'module.out-of-service';
+    const signature = sign({ module: moduleId, type, reason: change.reason });
+    return log.append({ stream: WORKCELL_STREAM, type, at, data: { module: moduleId, reason: change.reason, user: signature.user, signature } });
+  });
+}
+
+/** Asks the running orchestrator to read a module's state from the device again (`workcell module M refresh`). */
+export function requestModuleRefresh(log: EventLog, moduleId: string, knownModules: readonly string[], requestedBy: string, at: number): LogEntry {
+  if (!knownModules.includes(moduleId)) throw new Error(`the layout of this workcell has no module '${moduleId}' (modules: ${knownModules.join(', ')})`);
+  return log.append({ stream: WORKCELL_STREAM, type: 'module.refresh-requested', at, data: { module: moduleId, requestedBy } });
+}
+
+/**
+ * Records that an operator took a quarantined batch's material out by hand from where it was stuck
+ * (`workcell remove`), signed by that operator; a running orchestrator frees the module when it reads this.
+ */
+export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string }, signer: Credentials, at: number): LogEntry {
+  requireReason(removal.reason, 'removal');
+  return signed(log, signer, 'remove', at, (sign) => {
+    const entries = batchEntries(log, batchId);
+    const quarantined = entries.find((e) => e.type === 'batch.quarantined');
+    if (!quarantined) throw new Error(`batch ${batchId} is not quarantined: only a quarantined batch's material is removed by hand (abort it first: workcell resolve ${batchId} --action abort)`);
+    if (quarantined.data.stuck !== true) throw new Error(`batch ${batchId}'s material was moved out to ${String(quarantined.data.location)}: nothing is stuck`);
+    const removed = entries.find((e) => e.type === 'material.removed');
+    if (removed) throw new Error(`batch ${batchId}'s material was already removed from ${String(removed.data.from)} by ${String(removed.data.user)}`);
+    const content = { batchId, from: quarantined.data.location, bagId: quarantined.data.bagId, reason: removal.reason, quarantinedEntry: quarantined.hash };
+    const signature = sign(content);
+    return log.append({ stream: batchId, type: 'material.removed', at, data: { from: content.from, bagId: content.bagId, reason: removal.reason, user: signature.user, signature } });
+  });
+}

@@ -1,0 +1,337 @@
+/**
+ * The work of a batch's steps: intake, each step (allocation, line clearance, transfer in, the device
+ * command or commands with the recurring work between them, controls, the hold time to the next step),
+ * retries with backoff and the alternate module, and the way out (finish, quarantine). The batch machine
+ * (batch-machine.ts) decides which of these runs next; the orchestrator owns the batches.
+ */
+import type { LayoutModel } from '../config/layout.ts';
+import type { RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
+import { canonicalUnit, convert, parseDuration } from '../config/units.ts';
+import type { Clock } from '../modules/clock.ts';
+import { ModuleError, type ParameterValue, type ResultValue } from '../drivers/module.ts';
+import type { AnyActorRef } from 'xstate';
+import type { Allocator } from './allocator.ts';
+import { HoldRequired } from './command-executor.ts';
+import { checkControls, conditionMet, describeCondition, resultOf, telemetryUnit } from './controls.ts';
+import type { BatchJournal, BatchStarted } from './entries.ts';
+import type { EnvironmentalMonitoring } from './environmental-monitoring.ts';
+import type { HoldTimes } from './hold-times.ts';
+import type { BatchIdentity, MaterialGate } from './material-gate.ts';
+
+export type BatchPhase = 'intake' | 'waiting' | 'clearance' | 'transfer' | 'running' | 'held' | 'completed' | 'quarantined';
+
+export interface BatchStatus {
+  batchId: string;
+  patient: string;
+  lane: string;
+  step: string;
+  module?: string;
+  phase: BatchPhase;
+  /** Why the batch waits (scheduler's words), or why it is held. */
+  note?: string;
+  /** Expected finish of the whole batch, clock ms. */
+  expectedFinish?: number;
+  progress?: number;
+  /** The hold time running: after which step, until when (clock ms). */
+  holdTime?: { step: string; deadline: number };
+}
+
+export interface ActiveBatch {
+  identity: BatchIdentity;
+  started: BatchStarted;
+  schedule: ScheduleModel;
+  journal: BatchJournal;
+  status: BatchStatus;
+  actor?: AnyActorRef;
+  done: Promise<void>;
+  finished: () => void;
+  /** The latest sample of each telemetry channel attributed to the batch, for `when` conditions. */
+  latestTelemetry: Map<string, number>;
+  /** The hold whose answer this process has acted on: an answer is acted on once, whatever follows. */
+  actedOnHold?: number;
+  /** An operator's request to hold (`workcell hold`) not yet acted on: its entry's place in the batch stream. */
+  holdRequest?: { streamSeq: number; user: string; reason: string };
+}
+
+export interface StepContext {
+  layout: LayoutModel;
+  gate: MaterialGate;
+  em: EnvironmentalMonitoring;
+  allocator: Allocator;
+  holdTimes: HoldTimes;
+  clock: Clock;
+  /** Every batch this process runs (the intake lets one bag at a time onto a position). */
+  batches(): Iterable<ActiveBatch>;
+  waitUntil(predicate: () => boolean): Promise<void>;
+  /** Puts starting material at an intake position (in-process simulation); without it, an operator does. */
+  deliver?: (bagId: string, position: string) => void | Promise<void>;
+}
+
+export class StepRunner {
+  private readonly intakeQueues = new Map<string, string[]>();
+
+  constructor(private readonly context: StepContext) {}
+
+  /** A safe point: an operator's hold request holds the batch here, before anything else starts. */
+  private safePoint(batch: ActiveBatch): void {
+    const request = batch.holdRequest;
+    if (!request) return;
+    throw new HoldRequired('operator', `held by ${request.user}: ${request.reason}`, this.context.gate.moduleHolding(batch.identity.batchId) === undefined, { request: request.streamSeq });
+  }
+
+  async runStep(batch: ActiveBatch, stepId: string): Promise<void> {
+    const { gate, clock } = this.context;
+    const step = batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
+    batch.status.step = stepId;
+    if (!gate.whereIs(batch.identity.batchId)) await this.receive(batch);
+    if (step.when && !conditionMet(this.subjectOf(batch, step.when, step.capability), step.when)) {
+      batch.journal.write('step.skipped', { step: stepId, reason: `condition not met: ${describeCondition(step.when)}` });
+      return;
+    }
+    const policy = step.onFailure ?? { retries: 0, then: 'hold' as const };
+    const backoff = parseDuration(policy.backoff ?? '30 s');
+    const avoid: string[] = [];
+    for (;;) {
+      this.safePoint(batch);
+      const attempt = this.openAttempt(batch, stepId) ?? this.newAttempt(batch, stepId);
+      try {
+        await this.attemptStep(batch, step, attempt, avoid);
+        return;
+      } catch (error) {
+        // An operator's hold interrupts the attempt without failing it: retried, it goes on where it stood.
+        if (error instanceof HoldRequired && error.kind === 'operator') throw error;
+        const beforeLoad = error instanceof HoldRequired ? error.beforeLoad : error instanceof ModuleError && (error as ModuleError & { beforeLoad?: boolean }).beforeLoad === true;
+        batch.journal.write('step.failed', { step: stepId, attempt, message: (error as Error).message, beforeLoad });
+        const module = batch.status.module;
+        if (error instanceof HoldRequired && error.kind !== 'command-failed') throw error;
+        const failures = this.failuresSinceLastHold(batch, stepId);
+        if (failures > (policy.retries ?? 0)) throw error instanceof HoldRequired ? error : new HoldRequired('command-failed', (error as Error).message);
+        if (beforeLoad && policy.alternateModule && module) {
+          avoid.push(module);
+          gate.release(batch.identity, module);
+        }
+        if (module) await gate.recover(module);
+        await clock.sleep((backoff.ok ? backoff.value : 30) * 1000 * 2 ** (failures - 1));
+      }
+    }
+  }
+
+  private openAttempt(batch: ActiveBatch, stepId: string): number | undefined {
+    let open: number | undefined;
+    for (const e of batch.journal.entries()) {
+      if (e.data.step !== stepId) continue;
+      if (e.type === 'step.started') open = Number(e.data.attempt);
+      if (e.type === 'step.failed' || e.type === 'step.completed' || e.type === 'step.skipped') open = undefined;
+    }
+    return open;
+  }
+
+  private newAttempt(batch: ActiveBatch, stepId: string): number {
+    const attempt = batch.journal.entries().filter((e) => e.type === 'step.started' && e.data.step === stepId).length + 1;
+    batch.journal.write('step.started', { step: stepId, attempt });
+    return attempt;
+  }
+
+  private failuresSinceLastHold(batch: ActiveBatch, stepId: string): number {
+    let failures = 0;
+    for (const e of batch.journal.entries()) {
+      if (e.type === 'hold.resolved') failures = 0;
+      if (e.type === 'step.failed' && e.data.step === stepId) failures++;
+    }
+    return failures;
+  }
+
+  private async attemptStep(batch: ActiveBatch, step: Step, attempt: number, avoid: string[]): Promise<void> {
+    const { gate, em, allocator, holdTimes, layout } = this.context;
+    const id = batch.identity.batchId;
+    const key = (what: string) => `${id}:${step.id}:${attempt}:${what}`;
+    batch.status.phase = 'waiting';
+    const moduleId = await allocator.allocate(batch, step, avoid, key('park'), holdTimes.current(id)?.deadlineMs);
+    batch.status.module = moduleId;
+    const module = layout.modules.get(moduleId)!;
+    const position = layout.positionsOf(module)[0] ?? moduleId;
+    batch.status.phase = 'clearance';
+    await gate.clearLine(batch.identity, moduleId);
+    this.safePoint(batch);
+    if (step.environmentalMonitoring) await em.enter(id, module);
+    let processed = false;
+    try {
+      batch.status.phase = 'transfer';
+      try {
+        await gate.transfer(batch.identity, position, key('load'));
+      } catch (error) {
+        if (error instanceof ModuleError) Object.assign(error, { beforeLoad: gate.whereIs(id) !== position });
+        throw error;
+      }
+      holdTimes.end(batch.journal);
+      this.safePoint(batch);
+      batch.status.phase = 'running';
+      allocator.expectRelease(batch, step, moduleId, batch.schedule.expectedDuration(step));
+      const results = await this.execute(batch, step, moduleId, key, () => (processed = true));
+      checkControls(batch.journal, batch.schedule, step, results);
+      const spec = batch.schedule.catalogue.capability(step.capability)?.spec;
+      const unitsOf = (items: Record<string, { unit?: string }> = {}) => Object.fromEntries(Object.entries(items).flatMap(([name, item]) => (item.unit ? [[name, item.unit]] : [])));
+      batch.journal.write('step.completed', { step: step.id, attempt, module: moduleId, parameters: batch.schedule.normalizedParameters(step), parameterUnits: unitsOf(spec?.parameters), results, resultUnits: unitsOf(spec?.results) });
+    } catch (error) {
+      // Nothing was processed: the material waits again, on the deadline its hold time had.
+      if (!processed) holdTimes.reopen(batch.journal, `${step.id} did not start: ${(error as Error).message}`);
+      throw error;
+    } finally {
+      if (step.environmentalMonitoring) em.leave(id, module);
+    }
+    const maxHold = batch.schedule.maxHold(step);
+    const index = batch.schedule.schedule.steps.indexOf(step);
+    if (maxHold !== undefined && index < batch.schedule.schedule.steps.length - 1) holdTimes.start(batch.journal, step.id, maxHold);
+  }
+
+  /** The step's command; a step with recurring work runs in segments with that work between them. */
+  private async execute(batch: ActiveBatch, step: Step, moduleId: string, key: (what: string) => string, processed: () => void): Promise<Record<string, ResultValue>> {
+    const parameters = batch.schedule.normalizedParameters(step);
+    const recurring = step.during ?? [];
+    const durationUnit = batch.schedule.catalogue.capability(step.capability)?.spec.parameters.duration?.unit ?? 's';
+    const secondsPerUnit = convert({ value: 1, unit: canonicalUnit(durationUnit) ?? durationUnit }, 's') ?? 1;
+    const total = Number(parameters.duration ?? 0) * secondsPerUnit;
+    const every = recurring.map((r) => (r.every !== undefined ? parseDuration(r.every) : undefined)).flatMap((p) => (p?.ok && p.value > 0 ? [p.value] : []));
+    if (recurring.length === 0 || !(total > 0) || every.length === 0) {
+      const results = await this.runCommand(batch, step, step.capability, parameters, moduleId, { key: key('run'), expectedSeconds: batch.schedule.expectedDuration(step), stepSecondsAfter: 0 });
+      processed();
+      return results;
+    }
+    // The device runs one command at a time: the culture runs in segments with the recurring work between them.
+    const segment = Math.min(...every);
+    let elapsed = 0;
+    let results: Record<string, ResultValue> = {};
+    for (let i = 0; elapsed < total; i++) {
+      this.context.allocator.expectRelease(batch, step, moduleId, total - elapsed);
+      const length = Math.min(segment, total - elapsed);
+      results = await this.runCommand(batch, step, step.capability, { ...parameters, duration: length / secondsPerUnit }, moduleId, { key: key(`run.${i}`), expectedSeconds: length, stepSecondsAfter: total - elapsed - length });
+      processed();
+      elapsed += length;
+      if (elapsed >= total) break;
+      for (const extra of recurring) await this.runRecurring(batch, step, extra, elapsed, moduleId, key(`${extra.id}.${i}`));
+    }
+    return results;
+  }
+
+  private async runRecurring(batch: ActiveBatch, step: Step, extra: RecurringStep, elapsedSeconds: number, moduleId: string, commandKey: string): Promise<void> {
+    const every = extra.every !== undefined ? parseDuration(extra.every) : undefined;
+    if (every?.ok && Math.round(elapsedSeconds) % Math.round(every.value) !== 0) return;
+    if (extra.when && !conditionMet(this.subjectOf(batch, extra.when, extra.capability), extra.when)) return;
+    const parameters = batch.schedule.normalizedParameters(extra);
+    const capability = batch.schedule.catalogue.capability(extra.capability);
+    const estimate = capability ? batch.schedule.expectedDuration({ id: extra.id, capability: extra.capability, parameters: extra.parameters }) : 60;
+    const results = await this.runCommand(batch, step, extra.capability, parameters, moduleId, { key: commandKey, expectedSeconds: estimate, label: extra.id, parentStep: step.id });
+    checkControls(batch.journal, batch.schedule, { id: extra.id, capability: extra.capability, controls: extra.controls }, results, step.id);
+  }
+
+  /**
+   * One device command of a step. `stepSecondsAfter` marks the step's own work (not recurring work in
+   * between): how much of the step remains after this command, so progress can update the release estimate.
+   */
+  private async runCommand(
+    batch: ActiveBatch,
+    step: Step,
+    capabilityRef: string,
+    parameters: Record<string, ParameterValue>,
+    moduleId: string,
+    command: { key: string; expectedSeconds: number; label?: string; parentStep?: string; stepSecondsAfter?: number },
+  ): Promise<Record<string, ResultValue>> {
+    const { key, expectedSeconds, label = step.id, stepSecondsAfter } = command;
+    const capability = capabilityRef.slice(capabilityRef.indexOf('.') + 1);
+    return this.context.gate.command({
+      batch: batch.identity,
+      module: moduleId,
+      capability,
+      parameters,
+      key,
+      stepId: label,
+      parentStep: command.parentStep,
+      expectedSeconds,
+      itemId: batch.identity.bagId,
+      onProgress: (progress) => {
+        batch.status.progress = progress.fraction;
+        if (stepSecondsAfter !== undefined && progress.remainingSeconds !== undefined) this.context.allocator.expectRelease(batch, step, moduleId, progress.remainingSeconds * this.context.clock.timeScale + stepSecondsAfter);
+      },
+    });
+  }
+
+  /** What a `when` condition reads: an earlier result from the log, or the latest telemetry sample. */
+  private subjectOf(batch: ActiveBatch, condition: NonNullable<Step['when']>, capabilityRef: string): { value: number; unit: string } | undefined {
+    if (condition.result !== undefined) return resultOf(batch.journal, batch.schedule, condition.result);
+    const value = batch.latestTelemetry.get(condition.telemetry!);
+    return value === undefined ? undefined : { value, unit: telemetryUnit(this.context.layout.catalogue, capabilityRef, condition.telemetry!) };
+  }
+
+  // ---- material in and out ---------------------------------------------------------------------
+
+  private async receive(batch: ActiveBatch): Promise<void> {
+    const { layout, gate, clock } = this.context;
+    const position = layout.workcellPositions('intake', batch.identity.lane)[0]?.id;
+    if (!position) throw new HoldRequired('intake', `layout ${layout.id} has no intake position for ${batch.identity.lane}`);
+    batch.status.phase = 'intake';
+    const queue = this.intakeQueues.get(position) ?? [];
+    this.intakeQueues.set(position, queue);
+    if (!queue.includes(batch.identity.batchId)) queue.push(batch.identity.batchId);
+    batch.status.note = `waiting for intake ${position}`;
+    await this.context.waitUntil(() => queue[0] === batch.identity.batchId && ![...this.context.batches()].some((b) => gate.whereIs(b.identity.batchId) === position));
+    try {
+      for (let scan = 0; ; scan++) {
+        const scanned = await gate.scan(batch.identity, position, `${batch.identity.batchId}:intake:${scan}`);
+        if (scanned !== '') {
+          gate.received(batch.identity, position, scanned);
+          break;
+        }
+        if (this.context.deliver && scan === 0) {
+          await this.context.deliver(batch.identity.bagId, position);
+          continue;
+        }
+        if (scan >= 20) throw new HoldRequired('intake', `no bag at ${position}: place ${batch.identity.bagId} there, then answer the hold with retry`);
+        await clock.sleep(30_000);
+      }
+    } finally {
+      queue.splice(queue.indexOf(batch.identity.batchId), 1);
+      batch.status.note = undefined;
+    }
+  }
+
+  async finish(batch: ActiveBatch, tries: number): Promise<void> {
+    const { layout, gate, holdTimes } = this.context;
+    const output = layout.workcellPositions('output', batch.identity.lane)[0]?.id;
+    if (!output) throw new HoldRequired('segregation', `layout ${layout.id} has no output position for ${batch.identity.lane}`);
+    batch.status.step = 'finish';
+    batch.status.phase = 'transfer';
+    await gate.transfer(batch.identity, output, `${batch.identity.batchId}:finish:${tries + 1}:out`);
+    holdTimes.end(batch.journal);
+    gate.releaseEmpty(batch.identity);
+    batch.journal.write('batch.completed', { output, bagId: batch.identity.bagId });
+    batch.status.phase = 'completed';
+    batch.status.module = undefined;
+  }
+
+  async quarantine(batch: ActiveBatch, step: string): Promise<void> {
+    const { layout, gate, holdTimes } = this.context;
+    const module = batch.status.module;
+    if (module) await gate.recover(module);
+    const output = layout.workcellPositions('output', batch.identity.lane)[0]?.id;
+    let where = gate.whereIs(batch.identity.batchId) ?? 'unknown';
+    // The material leaves the workcell for quarantine; a one-off failure (a misread) is tried again.
+    for (let attempt = 1; output && where !== output && attempt <= 3; attempt++) {
+      try {
+        await gate.transfer(batch.identity, output, `${batch.identity.batchId}:quarantine:${attempt}:out`);
+        where = output;
+      } catch (error) {
+        if (attempt === 3) {
+          const command = `workcell remove ${batch.identity.batchId} --reason TEXT --user NAME`;
+          batch.journal.write('alarm', { kind: 'quarantine', message: `the material could not be moved out of ${where}: ${(error as Error).message}; remove it by hand, then record that with ${command}` });
+        } else {
+          const stuckIn = gate.moduleHolding(batch.identity.batchId);
+          if (stuckIn) await gate.recover(stuckIn.id);
+        }
+      }
+    }
+    holdTimes.end(batch.journal);
+    gate.releaseEmpty(batch.identity);
+    batch.journal.write('batch.quarantined', { step, location: where, bagId: batch.identity.bagId, stuck: where !== output });
+    batch.status.phase = 'quarantined';
+  }
+}

@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connectModule } from '../../drivers/connect.ts';
+import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
+import { Orchestrator } from '../../orchestrator/orchestrator.ts';
+import { resolveHold } from '../../orchestrator/operator-actions.ts';
+import type { ModuleState } from '../../modules/state-model.ts';
+import { runCli } from '../support/cli.ts';
+import { lossy } from '../support/lossy-driver.ts';
+import { OPERATOR, QA, signingAs } from '../support/operators.ts';
+import { startRun, waitForEntry } from '../support/orchestration.ts';
+
+const CONTROL_HOLD = resolve('test/fixtures/schedules/control-hold.yaml');
+
+describe('record truth: hold times, skips and device faults', () => {
+  it('keeps the hold-time clock running while a batch is held: the alarm before it expires, the deviation when it does; a device fault is a deviation', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'ep-1': [{ kind: 'error', error: 'HardwareFault', message: 'electrode fault', capability: 'electroporate', on: 1 }] } });
+    try {
+      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
+      expect(hold.data).toMatchObject({ step: 'electroporate', module: 'ep-1', holdTime: { after: 'wash' } });
+      // The electroporation never happened: the material waits on the deadline the wash set.
+      const started = run.log.stream('P-001').filter((e) => e.type === 'hold-time.started' && e.data.step === 'wash');
+      expect(started.map((e) => e.data.reopened ?? false)).toEqual([false, true]);
+      expect(started[1]!.data.deadlineMs).toBe(started[0]!.data.deadlineMs);
+      // wash has a 2 h hold time; at 3600x the batch stays held for well over 2 h of process time.
+      const deviation = await waitForEntry(run.log, 'P-001', (e) => e.type === 'deviation' && e.data.kind === 'hold-time-exceeded', 20_000);
+      expect(deviation.at).toBeGreaterThanOrEqual(Number(started[0]!.data.deadlineMs));
+      const alarm = run.log.stream('P-001').find((e) => e.type === 'alarm' && e.data.kind === 'hold-time');
+      expect(alarm!.at).toBeLessThan(Number(started[0]!.data.deadlineMs));
+      const fault = run.log.stream('P-001').find((e) => e.type === 'deviation' && e.data.kind === 'device-fault');
+      expect(fault?.data).toMatchObject({ module: 'ep-1', step: 'electroporate', code: 'HardwareFault', message: expect.stringContaining('electrode fault') });
+      // `workcell holds` says how much of the hold time is left (here: none, it was exceeded).
+      const holds = await runCli(['holds', '--db', run.log.file]);
+      expect(holds.stdout).toMatch(/hold time after wash exceeded/);
+    } finally {
+      await run.stop();
+    }
+  }, 60_000);
+
+  it('records a step that ran and failed its controls, then was skipped by QA, as run: parameters, results, the failed control and who approved going on', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: CONTROL_HOLD });
+    try {
+      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
+      expect(hold.data).toMatchObject({ step: 'wash', kind: 'control', failedControls: [{ result: 'viability', unit: '%', min: 99.9, max: null, pass: false }] });
+      const answer = resolveHold(run.log, 'P-001', { action: 'skip', reason: 'viability accepted by QA deviation DEV-17' }, QA, run.session.clock.now());
+      const viability = (hold.data.failedControls as Array<{ value: number }>)[0]!.value;
+      // What the signer approved is named, with the value, in the signed content and the entry.
+      expect(answer.data.approves).toBe(`continuing without meeting viability ${viability} % (min 99.9 %) at wash`);
+      const skipped = await waitForEntry(run.log, 'P-001', (e) => e.type === 'step.skipped');
+      expect(skipped.data).toMatchObject({
+        step: 'wash',
+        ran: true,
+        reason: 'ran, failed controls, continued without meeting them',
+        module: 'sep-1',
+        parameters: { inputVolume: 10, targetVolume: 5, cycles: 1 },
+        results: { viability },
+        failedControls: [{ result: 'viability', value: viability, min: 99.9 }],
+        approvedBy: { user: 'qa.lee', printedName: 'Li Lee' },
+      });
+      await run.finished();
+      expect(run.log.stream('P-001').some((e) => e.type === 'batch.completed')).toBe(true);
+    } finally {
+      await run.stop();
+    }
+  }, 90_000);
+});
+
+describe('record truth: no batch waits silently', () => {
+  it('corrects a module state whose change notification was lost, recording it, and the waiting batch goes on', async () => {
+    let ranOnce = false;
+    const dropFirstIdleAfterRunning = (state: ModuleState) => {
+      if (state === 'running') ranOnce = true;
+      if (state === 'idle' && ranOnce && !dropped) return (dropped = true);
+      return false;
+    };
+    let dropped = false;
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }, { batchId: 'P-002', lane: 'lane-2' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { dropState: dropFirstIdleAfterRunning }) : driver) });
+    try {
+      await run.finished();
+      expect(dropped).toBe(true);
+      const reconciled = run.log.stream(WORKCELL_STREAM).filter((e) => e.type === 'module.reconciled' && e.data.module === 'ep-1');
+      expect(reconciled[0]?.data).toMatchObject({ believed: 'running', actual: 'idle', action: 'state corrected' });
+      for (const batchId of ['P-001', 'P-002']) expect(run.log.stream(batchId).some((e) => e.type === 'batch.completed')).toBe(true);
+    } finally {
+      await run.stop();
+    }
+  }, 90_000);
+
+  it('fetches the result of a command by its token when the device finished it but the result never arrived', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { loseResultOf: 'electroporate' }) : driver) });
+    try {
+      await run.finished();
+      const entries = run.log.stream('P-001');
+      const reconciled = entries.find((e) => e.type === 'module.reconciled' && e.data.action === 'result fetched by token');
+      expect(reconciled?.data).toMatchObject({ module: 'ep-1', believed: 'running' });
+      expect(entries.find((e) => e.type === 'step.completed' && e.data.step === 'electroporate')?.data.results).toMatchObject({ viability: expect.any(Number) });
+      // Fetched, not sent again.
+      expect(entries.filter((e) => e.type === 'command.issued' && e.data.capability === 'electroporate')).toHaveLength(1);
+    } finally {
+      await run.stop();
+    }
+  }, 90_000);
+
+  it('reports a module busy with work that is not ours, and holds the batch waiting for it with the reason', async () => {
+    const run = await startRun({ batches: [], faults: { 'ep-1': [{ kind: 'hang', capability: 'electroporate', on: 1 }] } });
+    const intruder = await connectModule(run.session.layout, dirname(run.layoutFile), 'ep-1');
+    try {
+      // Someone else's bag, run on the shared electroporator by another client: it hangs there.
+      const world = run.session.simulation!.world;
+      world.introduce({ id: 'BAG-OTHER', container: 'bag', position: 'ep-1.port', material: { cells: 1e8, viability: 90, volumeMl: 1 } });
+      await intruder.execute('electroporate', { voltage: 400, cellDensity: 2e7, volume: 1, payload: 'mRNA', payloadAmount: 20 }, { idempotencyKey: 'someone-else-1', itemId: 'BAG-OTHER' });
+      run.orchestrator.startBatch({ batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1' }, { file: 'short.yaml', text: readFileSync('test/fixtures/schedules/short.yaml', 'utf8') });
+      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened', 60_000);
+      expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'watchdog', message: expect.stringMatching(/electroporate has waited \d+ min for a module, well past when it was expected to start: waiting for electroporator ep-1 is running/) });
+      const watchdog = run.log.stream(WORKCELL_STREAM).find((e) => e.type === 'module.watchdog' && e.data.module === 'ep-1');
+      expect(watchdog?.data.message).toMatch(/ep-1 has been running for \d+ min with no command of Workcell's/);
+    } finally {
+      await intruder.close();
+      await run.stop();
+    }
+  }, 90_000);
+});
+
+describe('record truth: operators act on a running workcell', () => {
+  it('holds a batch at its next safe point on `workcell hold`, signed; retried, it goes on', async () => {
+    // Slow enough for a CLI process to start while the batch is still at its first steps.
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], timeScale: 120 });
+    try {
+      await waitForEntry(run.log, 'P-001', (e) => e.type === 'step.completed' && e.data.step === 'wash');
+      const asked = await runCli(['hold', 'P-001', '--reason', 'isolator glove breach suspected', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
+      expect(asked.stderr).toBe('');
+      expect(asked.stdout).toContain('Signed by Anna Jansen (a.jansen)');
+      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
+      expect(hold.data).toMatchObject({ kind: 'operator', message: 'held by a.jansen: isolator glove breach suspected', actions: ['retry', 'skip', 'abort'] });
+      const twice = await runCli(['hold', 'P-001', '--reason', 'again', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
+      expect(twice.status).toBe(1);
+      expect(twice.stderr).toContain('is held already');
+      resolveHold(run.log, 'P-001', { action: 'retry', reason: 'glove tested intact' }, OPERATOR, run.session.clock.now());
+      await run.finished();
+      const entries = run.log.stream('P-001');
+      expect(entries.some((e) => e.type === 'batch.completed')).toBe(true);
+      // The hold interrupted no attempt: none failed.
+      expect(entries.filter((e) => e.type === 'step.failed')).toEqual([]);
+      const finished = await runCli(['hold', 'P-001', '--reason', 'late', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
+      expect(finished.stderr).toContain('batch P-001 is finished (completed): there is nothing to hold');
+    } finally {
+      await run.stop();
+    }
+  }, 120_000);
+
+  it('allocates no batch to a module out of service, says so while the batch waits, and goes on once it is back', async () => {
+    const run = await startRun({ batches: [] });
+    try {
+      const out = await runCli(['module', 'sep-2', 'out-of-service', '--reason', 'rotor vibration', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
+      expect(out.stderr).toBe('');
+      expect(out.stdout).toContain('sep-2 is out of service');
+      const unknown = await runCli(['module', 'sep-9', 'out-of-service', '--reason', 'x', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
+      expect(unknown.stderr).toContain("no module 'sep-9'");
+      run.orchestrator.startBatch({ batchId: 'P-002', patient: 'P-002', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', lane: 'lane-2' }, { file: 'short.yaml', text: readFileSync('test/fixtures/schedules/short.yaml', 'utf8') });
+      const deadline = Date.now() + 20_000;
+      while (!/sep-2 may not be used: out of service since .* \(a\.jansen: rotor vibration\)/.test(run.orchestrator.status().batches[0]?.note ?? '')) {
+        if (Date.now() > deadline) throw new Error(`no out-of-service wait: ${run.orchestrator.status().batches[0]?.note}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(run.log.stream('P-002').some((e) => e.type === 'module.reserved')).toBe(false);
+      const back = await runCli(['module', 'sep-2', 'in-service', '--reason', 'rotor balanced, OQ repeated', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
+      expect(back.status).toBe(0);
+      await run.finished();
+      expect(run.log.stream('P-002').find((e) => e.type === 'step.completed' && e.data.step === 'wash')?.data.module).toBe('sep-2');
+    } finally {
+      await run.stop();
+    }
+  }, 120_000);
+
+  it('re-reads a module on `workcell module M refresh`', async () => {
+    const run = await startRun({ batches: [] });
+    try {
+      const refreshed = await runCli(['module', 'ep-1', 'refresh', '--db', run.log.file]);
+      expect(refreshed.stderr).toBe('');
+      expect(refreshed.stdout).toBe('ep-1 is idle, as the orchestrator believed.\n');
+      expect(run.log.stream(WORKCELL_STREAM).some((e) => e.type === 'module.refresh-requested' && e.data.module === 'ep-1')).toBe(true);
+    } finally {
+      await run.stop();
+    }
+  }, 60_000);
+
+  it("writes into each unfinished batch's record that the orchestrator stopped, and that the next one resumed it after a clean stop", async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }] });
+    try {
+      await waitForEntry(run.log, 'P-001', (e) => e.type === 'step.completed' && e.data.step === 'wash');
+      await run.orchestrator.stop();
+      const { session, log } = run;
+      const next = new Orchestrator({ layout: session.layout, layoutFile: 'two-lane.yaml', log, drivers: session.drivers, clock: session.clock, deliver: (bag, position) => session.simulation!.deliver(bag, position) });
+      await next.start();
+      expect(next.resumeAll()).toEqual(['P-001']);
+      await next.finished({ whenBatchesDone: () => session.fastForward() });
+      await next.stop();
+      const entries = log.stream('P-001');
+      expect(entries.find((e) => e.type === 'batch.interrupted')?.data.message).toMatch(/^the orchestrator stopped while P-001 was/);
+      expect(entries.find((e) => e.type === 'batch.resumed')?.data).toMatchObject({ afterCrash: false });
+      expect(entries.some((e) => e.type === 'batch.completed')).toBe(true);
+    } finally {
+      await run.stop();
+    }
+  }, 120_000);
+});
