@@ -174,7 +174,10 @@ export function featureProtoText(feature: Feature): string {
     for (const nested of type.nestedArray) if (nested instanceof protobuf.Type) writeType(nested, `${indent}  `);
     for (const field of type.fieldsArray) {
       field.resolve();
-      const typeName = field.resolvedType ? local(field.resolvedType.fullName).replace(`${type.name}.`, '') : field.type;
+      // A structure's message is nested in the message of its field: name it from there (protoc resolves
+      // names outward from the enclosing message, so a name relative to any other scope would not do).
+      const resolved = field.resolvedType?.fullName;
+      const typeName = !resolved ? field.type : resolved.startsWith(`${type.fullName}.`) ? resolved.slice(type.fullName.length + 1) : local(resolved);
       lines.push(`${indent}  ${field.repeated ? 'repeated ' : ''}${typeName} ${field.name} = ${field.id};`);
     }
     lines.push(`${indent}}`);
