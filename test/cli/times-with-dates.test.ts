@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { runCli } from '../support/cli.ts';
+import { RunDisplay } from '../../cli/run-output.ts';
 
 /** "Today" on the workcell clock: a running orchestrator's status says it is 9 December 2026, 14:00 UTC. */
 const NOW = Date.UTC(2026, 11, 9, 14);
@@ -51,5 +52,14 @@ describe('times with dates where the day differs', () => {
     // The JSON keeps the full ISO 8601 time.
     const json = JSON.parse((await runCli(['holds', '--db', db, '--json'])).stdout) as Array<{ batchId: string; since: string }>;
     expect(json.find((h) => h.batchId === 'P-002')!.since).toBe(new Date(NOW - 40 * HOUR).toISOString());
+  });
+
+  it('the live run display: each batch\'s ETA', () => {
+    const written: string[] = [];
+    const display = new RunDisplay(60_000, (text) => written.push(text));
+    const batch = (batchId: string, expectedFinish: number) => ({ batchId, patient: batchId, lane: 'lane-1', step: 'expand', module: 'bio-1', phase: 'running' as const, expectedFinish });
+    display.progress([batch('P-004', NOW + 2 * HOUR), batch('P-005', NOW + 9 * 24 * HOUR + 5 * 60_000)], NOW);
+    expect(written.join('')).toMatch(/^P-004 .* running {2}ETA 16:00 UTC\n/m);
+    expect(written.join('')).toMatch(/^P-005 .* running {2}ETA 12-18 14:05 UTC\n/m);
   });
 });
