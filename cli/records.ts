@@ -8,6 +8,7 @@ import type { HoldAction } from '../orchestrator/entries.ts';
 import { parseArgs, option, readPassword, readSigner } from './args.ts';
 import type { Credentials, Signature } from '../orchestrator/signatures.ts';
 import { withDatabase } from './database.ts';
+import { follow } from './integrity.ts';
 import { writeOutputFile } from './output-file.ts';
 import { printable } from '../orchestrator/printable.ts';
 import { workcellNow } from '../orchestrator/run-settings.ts';
@@ -197,45 +198,7 @@ export const recordCommand: Command = {
   },
 };
 
-export const verifyCommand: Command = {
-  name: 'verify',
-  summary: 'Recompute every hash chain of a database (or of every log mirrored to PostgreSQL); exit 1 naming the first altered, missing or reordered entry.',
-  usage: 'workcell verify FILE | workcell verify --postgres URL',
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['postgres'] });
-    const url = option(parsed, 'postgres');
-    if (url) {
-      if (parsed.positional.length > 0) throw new UsageError('give a database file or --postgres URL, not both');
-      return verifyMirror(url);
-    }
-    const file = parsed.positional[0];
-    if (!file || parsed.positional.length > 1) throw new UsageError('name one database file');
-    return withDatabase(file, { readonly: true }, (log) => report(log.file, log.verify()));
-  },
-};
-
-function report(name: string, result: ReturnType<EventLog['verify']>): number {
-  if (result.breaks.length === 0) {
-    process.stdout.write(`${name}: ${result.entries} entries in ${result.streams} chains, all intact.\n`);
-    return 0;
-  }
-  for (const b of result.breaks) process.stdout.write(`${name}: ${b.problem}: ${b.message}\n`);
-  return 1;
-}
-
-async function verifyMirror(url: string): Promise<number> {
-  const { PostgresMirror } = await import('../orchestrator/postgres-mirror.ts');
-  const mirror = new PostgresMirror(url);
-  try {
-    const logs = await mirror.logs();
-    if (logs.length === 0) process.stdout.write('No log is mirrored to that database.\n');
-    let status = 0;
-    for (const l of logs) status = Math.max(status, report(`${l.source} (from ${l.file})`, await mirror.verify(l.source)));
-    return status;
-  } finally {
-    await mirror.close();
-  }
-}
+export { mirrorCommand, verifyCommand } from './integrity.ts';
 
 export const publishCommand: Command = {
   name: 'publish',
@@ -260,46 +223,3 @@ export const publishCommand: Command = {
     });
   },
 };
-
-/** Runs `step` once, or every `interval` seconds until SIGINT or SIGTERM; then `finish`. */
-async function follow(options: { once: boolean; interval: number }, step: () => Promise<void>, finish: () => Promise<void>): Promise<number> {
-  let stopping = false;
-  const stop = () => (stopping = true);
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    await step();
-    while (!options.once && !stopping) {
-      await new Promise((r) => setTimeout(r, options.interval * 1000));
-      await step();
-    }
-    return 0;
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    await finish();
-  }
-}
-
-export const mirrorCommand: Command = {
-  name: 'mirror',
-  summary: "Copy a database's committed entries to PostgreSQL, chain-checked; --follow keeps copying.",
-  usage: 'workcell mirror --postgres URL [--db FILE] [--follow] [--interval SECONDS]',
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['postgres', 'db', 'interval'], flags: ['follow'] });
-    const url = option(parsed, 'postgres');
-    if (!url) throw new UsageError('--postgres URL is required (e.g. postgres://workcell@db.site/records)');
-    if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
-    const interval = Number(option(parsed, 'interval') ?? 2);
-    if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
-    const { PostgresMirror } = await import('../orchestrator/postgres-mirror.ts');
-    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const mirror = new PostgresMirror(url);
-      return follow({ once: !parsed.flags.has('follow'), interval }, async () => {
-        const progress = await mirror.ship(log);
-        if (progress.copied > 0 || !parsed.flags.has('follow')) process.stdout.write(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.\n`);
-      }, () => mirror.close());
-    });
-  },
-};
-

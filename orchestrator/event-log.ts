@@ -9,6 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
 
 export const WORKCELL_STREAM = 'workcell';
 
@@ -32,11 +33,19 @@ export interface LogEntry extends NewEntry {
   hash: string;
 }
 
+export interface LogVerification {
+  entries: number;
+  streams: number;
+  breaks: ChainBreak[];
+  checkpoints: CheckpointReport;
+}
+
 export interface ChainBreak {
   stream: string;
   streamSeq: number;
   seq?: number;
-  problem: 'altered' | 'missing' | 'reordered';
+  /** A chain broken inside (altered, missing, reordered), or the log against its signed checkpoints. */
+  problem: 'altered' | 'missing' | 'reordered' | 'truncated' | 'rewritten' | 'checkpoint' | 'unguarded';
   message: string;
 }
 
@@ -106,6 +115,7 @@ export class EventLog {
   private readonly insert: Database.Statement;
   private readonly appendMany: (entries: NewEntry[]) => LogEntry[];
   private readonly listeners = new Set<(entry: LogEntry) => void>();
+  private readonly checkpoints: CheckpointWriter | undefined;
 
   constructor(readonly file: string, options: { readonly?: boolean } = {}) {
     if (!options.readonly) createPrivately(file);
@@ -118,13 +128,14 @@ export class EventLog {
       if (this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: SQLite refused synchronous=FULL; records would not be durable`);
       this.db.exec(SCHEMA);
       this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('id', ?)").run(randomUUID());
+      this.checkpoints = new CheckpointWriter(this.db, keyFileOf(file), () => this.id);
     }
     this.lastOf = this.db.prepare('SELECT stream_seq, hash FROM events WHERE stream = ? ORDER BY stream_seq DESC LIMIT 1');
     this.insert = this.db.prepare('INSERT INTO events (stream, stream_seq, type, at, recorded_at, data, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     // IMMEDIATE: another process (an operator's `workcell resolve`) may append to the same chain.
     this.appendMany = this.db.transaction((entries: NewEntry[]) => {
       const heads = new Map<string, { streamSeq: number; hash: string }>();
-      return entries.map((entry) => {
+      const written = entries.map((entry) => {
         const head = heads.get(entry.stream) ?? (() => {
           const last = this.lastOf.get(entry.stream);
           return { streamSeq: last?.stream_seq ?? 0, hash: last?.hash ?? GENESIS };
@@ -135,6 +146,8 @@ export class EventLog {
         heads.set(entry.stream, { streamSeq: base.streamSeq, hash });
         return { ...base, hash, seq: Number(info.lastInsertRowid) };
       });
+      if (this.checkpoints?.due) this.checkpoints.write();
+      return written;
     }).immediate as unknown as (entries: NewEntry[]) => LogEntry[];
   }
 
@@ -203,6 +216,11 @@ export class EventLog {
     return (this.db.prepare('SELECT COALESCE(MAX(at), 0) AS n FROM events').get() as { n: number }).n;
   }
 
+  /** Entries at log positions up to `seq`. */
+  countUpTo(seq: number): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM events WHERE seq <= ?').get(seq) as { n: number }).n;
+  }
+
   lastSeq(): number {
     return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM events').get() as { n: number }).n;
   }
@@ -216,9 +234,20 @@ export class EventLog {
     return (this.db.prepare('SELECT key, value, updated_at FROM live_status ORDER BY key').all() as Array<{ key: string; value: string; updated_at: number }>).map((r) => ({ key: r.key, value: JSON.parse(r.value), updatedAt: r.updated_at }));
   }
 
-  /** Recomputes every chain; returns the first break of each broken stream, in log order. */
-  verify(): { entries: number; streams: number; breaks: ChainBreak[] } {
-    return verifyChains((this.db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[]).map(fromRow));
+  /**
+   * Recomputes every chain and checks the log against its signed checkpoints; returns the first break
+   * of each broken stream (in log order), then what the checkpoints show.
+   */
+  verify(): LogVerification {
+    const entries = (this.db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[]).map(fromRow);
+    const chains = verifyChains(entries);
+    const anchored = verifyCheckpoints(this.id, entries, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)));
+    return { ...chains, breaks: [...chains.breaks, ...anchored.breaks], checkpoints: anchored.report };
+  }
+
+  /** The checkpoint keys and signed checkpoints the log holds (for copying them with the entries). */
+  checkpointRecords(): ReturnType<typeof readCheckpoints> {
+    return readCheckpoints(this.db);
   }
 
   /** Entries after `seq` in log order, at most `limit` of them: for copying the log elsewhere page by page. */
@@ -233,8 +262,13 @@ export class EventLog {
     return hasMeta ? ((this.db.prepare("SELECT value FROM meta WHERE key = 'id'").get() as { value: string } | undefined)?.value ?? '') : '';
   }
 
+  /** Closes the database; a read-write log first signs what it holds beyond its latest checkpoint. */
   close(): void {
-    this.db.close();
+    try {
+      if (this.checkpoints && this.db.open) this.db.transaction(() => this.checkpoints!.write()).immediate();
+    } finally {
+      this.db.close();
+    }
   }
 }
 

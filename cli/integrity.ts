@@ -1,0 +1,138 @@
+/** `workcell verify` and `workcell mirror`: is a log intact, and its copy in PostgreSQL with it. */
+import type { LogVerification } from '../orchestrator/event-log.ts';
+import type { PostgresMirror } from '../orchestrator/postgres-mirror.ts';
+import { printable } from '../orchestrator/printable.ts';
+import { parseArgs, option, type ParsedArgs } from './args.ts';
+import { withDatabase } from './database.ts';
+import { UsageError, type Command } from './main.ts';
+
+const POSTGRES_USAGE = '--postgres URL [--schema NAME]';
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'Recompute every hash chain of a database and check it against its signed checkpoints (and its copy in PostgreSQL); exit 1 naming what was altered, removed or rewritten.',
+  usage: `workcell verify FILE [${POSTGRES_USAGE}] | workcell verify ${POSTGRES_USAGE}`,
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['postgres', 'schema'] });
+    const url = option(parsed, 'postgres');
+    if (option(parsed, 'schema') !== undefined && !url) throw new UsageError('--schema goes with --postgres URL');
+    if (parsed.positional.length > 1) throw new UsageError('name one database file');
+    const file = parsed.positional[0];
+    if (!file && !url) throw new UsageError('name one database file, or give --postgres URL');
+    if (!file) return withMirror(parsed, url!, verifyMirrored);
+    return withDatabase(file, { readonly: true }, async (log) => {
+      const local = report(log.file, log.verify());
+      if (!url) return local;
+      const againstCopy = await withMirror(parsed, url, async (mirror) => {
+        const breaks = await mirror.compare(log);
+        for (const b of breaks) writeLine(`${log.file}: ${b.problem}: ${b.message}`);
+        if (breaks.length === 0) writeLine(`${log.file}: its copy in PostgreSQL (${log.id}) holds nothing the local log lacks or has otherwise`);
+        return breaks.length > 0 ? 1 : 0;
+      });
+      return Math.max(local, againstCopy);
+    });
+  },
+};
+
+function writeLine(text: string): void {
+  process.stdout.write(`${printable(text)}\n`);
+}
+
+/** Prints what verification found; returns the exit status (1 for any break, or no checkpoint at all). */
+function report(name: string, result: LogVerification): number {
+  for (const note of result.checkpoints.notes) writeLine(`${name}: note: ${note}`);
+  if (result.breaks.length > 0) {
+    for (const b of result.breaks) writeLine(`${name}: ${b.problem}: ${b.message}`);
+    return 1;
+  }
+  const latest = result.checkpoints.latest;
+  if (!latest) {
+    if (result.entries === 0) {
+      writeLine(`${name}: empty, nothing to verify`);
+      return 0;
+    }
+    writeLine(`${name}: ${result.entries} entries in ${result.streams} chains intact, but no signed checkpoint: a truncated tail or a recomputed chain would not show (a log written before checkpoints gets one from the next command that writes to it)`);
+    return 1;
+  }
+  const covered = result.checkpoints.uncovered === 0 ? 'covers every entry' : `covers every entry up to log position ${latest.upToSeq}; ${result.checkpoints.uncovered} appended since are not covered yet`;
+  writeLine(`${name}: ${result.entries} entries in ${result.streams} chains, all intact; signed checkpoint ${latest.number} of ${latest.signedAt} (key ${latest.keyId}) ${covered}.`);
+  return 0;
+}
+
+async function verifyMirrored(mirror: PostgresMirror): Promise<number> {
+  const logs = await mirror.logs();
+  if (logs.length === 0) {
+    writeLine(`No log is mirrored to that database${mirror.schema ? ` (schema ${mirror.schema})` : ''}.`);
+    return 0;
+  }
+  let status = 0;
+  for (const l of logs) status = Math.max(status, report(`${l.source} (from ${l.file})`, await mirror.verify(l.source)));
+  return status;
+}
+
+async function withMirror<T>(parsed: ParsedArgs, url: string, use: (mirror: PostgresMirror) => Promise<T>): Promise<T> {
+  const { PostgresMirror } = await import('../orchestrator/postgres-mirror.ts');
+  const mirror = new PostgresMirror(url, undefined, { schema: option(parsed, 'schema') });
+  try {
+    return await use(mirror);
+  } finally {
+    await mirror.close();
+  }
+}
+
+/** Runs `step` once, or every `interval` seconds until SIGINT or SIGTERM; then `finish`. */
+export async function follow(options: { once: boolean; interval: number }, step: () => Promise<void>, finish: () => Promise<void>): Promise<number> {
+  let stopping = false;
+  const stop = () => (stopping = true);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await step();
+    while (!options.once && !stopping) {
+      await new Promise((r) => setTimeout(r, options.interval * 1000));
+      await step();
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await finish();
+  }
+}
+
+/** While following, a line at least this often even when nothing was new. */
+const IDLE_REPORT_MS = 60_000;
+
+export const mirrorCommand: Command = {
+  name: 'mirror',
+  summary: "Copy a database's committed entries and signed checkpoints to PostgreSQL, chain-checked; --follow keeps copying.",
+  usage: `workcell mirror ${POSTGRES_USAGE} [--db FILE] [--follow] [--interval SECONDS]`,
+  async run(args) {
+    const parsed = parseArgs(args, { options: ['postgres', 'schema', 'db', 'interval'], flags: ['follow'] });
+    const url = option(parsed, 'postgres');
+    if (!url) throw new UsageError('--postgres URL is required (e.g. postgres://workcell@db.site/records; the user defaults to PGUSER, else yours)');
+    if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
+    const interval = Number(option(parsed, 'interval') ?? 2);
+    if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
+    const following = parsed.flags.has('follow');
+    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) =>
+      withMirror(parsed, url, async (mirror) => {
+        let reportedAt = 0;
+        return follow({ once: !following, interval }, async () => {
+          const pages = (progress: { source: string; copied: number; mirroredSeq: number }) => {
+            writeLine(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.`);
+            reportedAt = Date.now();
+          };
+          const progress = await mirror.ship(log, { onPage: pages });
+          if (progress.checkpoints > 0) writeLine(`${log.file} (${progress.source}): ${progress.checkpoints} signed checkpoint(s) copied.`);
+          if (progress.copied > 0) return;
+          if (!following) pages(progress);
+          else if (Date.now() - reportedAt >= IDLE_REPORT_MS) {
+            writeLine(`${log.file} (${progress.source}): nothing new to copy; mirrored up to log position ${progress.mirroredSeq} (looking every ${interval} s).`);
+            reportedAt = Date.now();
+          }
+        }, async () => undefined);
+      }),
+    );
+  },
+};
