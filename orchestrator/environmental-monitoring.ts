@@ -75,12 +75,37 @@ export class EnvironmentalMonitoring {
     }
     const retrieved = new Set(entries.filter((e) => e.type === 'em.plate.retrieved').map((e) => String(e.data.plateId)));
     const read = new Set(entries.filter((e) => e.type === 'em.plate.read').map((e) => String(e.data.plateId)));
+    // A placement the crash interrupted: the plate may be exposed now. Its command is re-attached (never
+    // sent anew under another plate id) and the plate adopted, before any monitored step enters the zone.
+    for (const issued of entries.filter((e) => e.type === 'command.issued' && /^em:.+:place$/.test(String(e.data.key)))) {
+      const { plateId, location } = issued.data.parameters as { plateId: string; location: string };
+      if (placed.has(plateId)) continue;
+      this.plateCounter++;
+      const zone = (this.layout.layout.zones ?? []).find((z) => z.settlePlateLocations?.some((l) => l.id === location));
+      if (zone) void this.serialized(zone.id, () => this.adopt({ plateId, zone: zone.id, location, handler: String(issued.data.module), placedAt: issued.at, batches: new Set() }, String(issued.data.key)));
+    }
     for (const plate of placed.values()) {
       if (!retrieved.has(plate.plateId)) this.exposed.set(plate.zone, plate);
       else if (!read.has(plate.plateId)) this.track(this.incubateAndRead(plate, Number(entries.find((e) => e.type === 'em.plate.retrieved' && e.data.plateId === plate.plateId)!.at)));
     }
     // Plates left exposed with nobody in the zone any more are collected now.
     for (const zone of [...this.exposed.keys()]) this.track(this.whenZoneIdle(zone));
+  }
+
+  /** Finishes a placement a crash interrupted and records the plate as exposed since the command was sent. */
+  private async adopt(plate: ExposedPlate, key: string): Promise<void> {
+    try {
+      await this.onHandler(plate.handler, 'place-plate', { location: plate.location, plateId: plate.plateId }, key);
+    } catch (error) {
+      this.log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: this.clock.now(), data: { kind: 'environmental-monitoring', message: `the placement of ${plate.plateId} at ${plate.location}, interrupted by a restart, could not be confirmed: ${(error as Error).message}; check the location` } });
+      return;
+    }
+    const grade = this.layout.zone(plate.zone)!.grade;
+    this.log.append({ stream: WORKCELL_STREAM, type: 'em.plate.placed', at: this.clock.now(), data: { plateId: plate.plateId, zone: plate.zone, grade, location: plate.location, handler: plate.handler, adopted: true, exposedSince: new Date(plate.placedAt).toISOString() } });
+    this.exposed.set(plate.zone, plate);
+    const near = this.layout.layout.modules.find((m) => m.zone === plate.zone && m.kind !== 'settle-plate-handler');
+    if (near) this.track(this.rotate(plate, near));
+    this.track(this.whenZoneIdle(plate.zone));
   }
 
   /** A monitored step of `batchId` is about to start on `module`: make sure a plate is exposed there. */

@@ -1,0 +1,73 @@
+/**
+ * A crash while a settle plate is being placed, with real processes: the simulators apart, the
+ * orchestrator killed with SIGKILL in the middle of the placement, then resumed.
+ */
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EventLog, WORKCELL_STREAM, type LogEntry } from '../../orchestrator/event-log.ts';
+import { startCli } from '../support/background-cli.ts';
+import { layoutWithFreePorts, SHORT_SCHEDULE } from '../support/orchestration.ts';
+
+const ENV = { WORKCELL_OPCUA_PASSWORD: 'plate-crash-password' };
+
+/** Polls a database another process writes until `find` returns something. */
+async function watchFor<T>(file: string, find: (workcell: LogEntry[]) => T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const log = new EventLog(file, { readonly: true });
+      try {
+        const found = find(log.stream(WORKCELL_STREAM));
+        if (found !== undefined) return found;
+      } finally {
+        log.close();
+      }
+    } catch {
+      // not created yet
+    }
+    if (Date.now() > deadline) throw new Error(`not seen in ${file} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 15));
+  }
+}
+
+describe('a crash during a settle-plate placement', () => {
+  it('re-attaches the placement after the restart and adopts the exposed plate: no second plate at the location, no gap in the record', async () => {
+    const layout = await layoutWithFreePorts();
+    const dir = dirname(layout);
+    const db = join(dir, 'plates.db');
+    // At 60x a placement (1 min) takes a second of wall time: wide enough to kill inside it.
+    const sim = await startCli(['sim', layout, '--time-scale', '60', '--deliver', 'BAG-P-001@intake'], { cwd: dir, env: ENV, readyWhen: /Ready\./ });
+    try {
+      const first = await startCli(['run', layout, '--schedule', SHORT_SCHEDULE, '--batch', 'P-001:lane-1', '--time-scale', '60', '--db', db], { cwd: dir, env: ENV, readyWhen: /P-001/ });
+      const interrupted = await watchFor(db, (workcell) => {
+        const place = workcell.find((e) => e.type === 'command.issued' && /^em:.+:place$/.test(String(e.data.key)));
+        return place && !workcell.some((e) => e.type === 'command.completed' && e.data.key === place.data.key) ? place : undefined;
+      });
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const plateId = String((interrupted.data.parameters as { plateId: string }).plateId);
+      const resumed = await startCli(['resume', '--db', db], { cwd: dir, env: ENV, readyWhen: /Resuming P-001/ });
+      const adopted = await watchFor(db, (workcell) => workcell.find((e) => e.type === 'em.plate.placed' && e.data.plateId === plateId));
+      // The monitored step goes on with that plate in place.
+      await watchFor(db, (workcell) => workcell.find((e) => e.type === 'em.plate.batch' && e.data.batchId === 'P-001'));
+      resumed.child.kill('SIGTERM');
+      await resumed.exited;
+      expect(adopted.data).toMatchObject({ adopted: true, location: (interrupted.data.parameters as { location: string }).location, exposedSince: new Date(interrupted.at).toISOString() });
+      const log = new EventLog(db, { readonly: true });
+      try {
+        const workcell = log.stream(WORKCELL_STREAM);
+        // The placement was not sent again under another plate id before this plate was collected.
+        const places = workcell.filter((e) => e.type === 'command.issued' && /^em:.+:place$/.test(String(e.data.key)));
+        const retrieved = workcell.findIndex((e) => e.type === 'em.plate.retrieved' && e.data.plateId === plateId);
+        const placedBeforeRetrieval = places.filter((e) => retrieved < 0 || e.seq < workcell[retrieved]!.seq);
+        expect(placedBeforeRetrieval.map((e) => e.data.key)).toEqual([interrupted.data.key]);
+        expect(workcell.filter((e) => e.type === 'alarm' && e.data.kind === 'environmental-monitoring')).toEqual([]);
+      } finally {
+        log.close();
+      }
+    } finally {
+      sim.child.kill('SIGTERM');
+      await sim.exited;
+    }
+  }, 120_000);
+});
