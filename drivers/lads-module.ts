@@ -13,6 +13,8 @@ const DEFINED_ERRORS = ['ModuleOccupied', 'WrongItem', 'HardwareFault'];
 
 export class LadsModuleDriver implements ModuleDriver {
   private readonly starts = new IdempotentStarts();
+  /** Program runs this driver cancelled: their outcome says so. */
+  private readonly cancelled = new Set<string>();
 
   private constructor(readonly id: string, readonly kind: ModuleKind, private readonly driver: OpcUaDriver, private readonly unit: string) {}
 
@@ -52,7 +54,7 @@ export class LadsModuleDriver implements ModuleDriver {
 
   private wrap(capability: string, runId: string, outcome: Promise<ProgramOutcome>): Execution {
     const spec = this.kind.capabilities[capability]!;
-    const { driver, unit, id } = this;
+    const { driver, unit, id, cancelled } = this;
     let settled = false;
     outcome.then(
       () => (settled = true),
@@ -73,6 +75,7 @@ export class LadsModuleDriver implements ModuleDriver {
         const failed = /^[^:]+: (failed|aborted|stopped)(?:: (.*))?$/.exec(done.description);
         if (failed) {
           const reason = failed[2] ?? `the program was ${failed[1]}`;
+          if (cancelled.has(runId)) throw new ModuleError(id, 'device', `${capability} was cancelled: ${reason}`, 'Cancelled');
           const code = /^(\w+): (.*)$/.exec(reason);
           if (code && DEFINED_ERRORS.includes(code[1]!)) throw new ModuleError(id, 'defined', code[2]!, code[1]);
           throw new ModuleError(id, 'device', `${capability} ${failed[1]}: ${reason}`);
@@ -82,8 +85,12 @@ export class LadsModuleDriver implements ModuleDriver {
     };
   }
 
+  async readState(): Promise<ModuleState> {
+    return (await this.driver.state(this.unit)).state;
+  }
+
   async watchState(listener: (state: ModuleState) => void): Promise<() => void> {
-    listener((await this.driver.state(this.unit)).state);
+    listener(await this.readState());
     const watch = await this.driver.watchState(this.unit, (s) => listener(s.state));
     return () => void watch.close();
   }
@@ -104,6 +111,34 @@ export class LadsModuleDriver implements ModuleDriver {
   async abort(): Promise<void> {
     await this.driver.abort(this.unit);
   }
+
+  /** Cancelling a program run is aborting the functional unit while that run is its active program. */
+  async cancel(token: ExecutionToken): Promise<boolean> {
+    const progress = await this.driver.progress(this.unit);
+    if (progress.runId !== token.id) throw new ModuleError(this.id, 'invalid', `program run ${token.id} is not running on ${this.unit} (its active run is ${progress.runId || 'none'})`, 'InvalidCommandExecutionUUID');
+    this.cancelled.add(token.id);
+    await this.driver.abort(this.unit);
+    return true;
+  }
+
+  /** The LADS functional unit state machine has no pause (and no hold): a program run cannot be paused. */
+  async pause(): Promise<boolean> {
+    return false;
+  }
+
+  async resumePaused(): Promise<boolean> {
+    return false;
+  }
+
+  /**
+   * OPC UA DI LockingServices (InitLock, RenewLock, ExitLock) would be the counterpart of a SiLA lock;
+   * the LADS devices Workcell drives do not offer them, so a LADS module cannot be locked.
+   */
+  async lock(): Promise<boolean> {
+    return false;
+  }
+
+  async unlock(): Promise<void> {}
 
   async clear(): Promise<void> {
     try {

@@ -3,6 +3,7 @@
  * OPC UA modules through this and nothing else. Capabilities, parameters and results use the names and
  * units of the module catalogue; each protocol driver translates.
  */
+import { randomUUID } from 'node:crypto';
 import { checkParameterValue, type CapabilitySpec, type ModuleKind } from '../modules/catalogue.ts';
 import type { ModuleState } from '../modules/state-model.ts';
 
@@ -26,6 +27,42 @@ export interface ExecutionProgress {
   fraction: number;
   remainingSeconds?: number;
   step?: string;
+  /**
+   * Set while the command waits in a recoverable error for a continuation option (SiLA
+   * ErrorRecoveryService); an update without it after one with it means the error was answered.
+   */
+  recoverableError?: RecoverableErrorNotice;
+  /** True while the command is paused (pause()). */
+  paused?: boolean;
+}
+
+/** A device's recoverable error: what went wrong, and how the command may go on. */
+export interface RecoverableErrorNotice {
+  message: string;
+  /** The device's identifier of the kind of error (a SiLA defined execution error identifier, for one). */
+  errorIdentifier: string;
+  /** When the device raised it. */
+  raisedAt: Date;
+  /** The device's continuation options; send one with continueAfterError(). */
+  options: Array<{ identifier: string; description: string }>;
+  /** The option the device prefers. */
+  defaultOption?: string;
+  /** After this many seconds without an answer the device expects the default option to be chosen; undefined: never. */
+  automaticSelectionSeconds?: number;
+}
+
+/**
+ * Who holds a module's lock: the batch, and the lock identifier. The orchestrator makes the identifier
+ * (newLockId) and logs it before locking, so that after a restart it locks again with the same one.
+ */
+export interface LockOwner {
+  batchId: string;
+  lockId: string;
+}
+
+/** A fresh lock identifier for a batch, to be logged before it is used. */
+export function newLockId(batchId: string): string {
+  return `${batchId}/${randomUUID()}`;
 }
 
 export interface Execution {
@@ -66,6 +103,8 @@ export interface ModuleDriver {
   capabilities(): string[];
   execute(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution>;
   reattach(token: ExecutionToken): Promise<Execution>;
+  /** The device's state now, read from the device (not from a subscription), to reconcile what the orchestrator believes. */
+  readState(): Promise<ModuleState>;
   /** Calls `listener` with the current state and every change, until the returned function is called. */
   watchState(listener: (state: ModuleState) => void): Promise<() => void>;
   watchTelemetry(listener: (sample: TelemetrySample) => void): Promise<() => void>;
@@ -75,6 +114,35 @@ export interface ModuleDriver {
   /** After an abort or a fault: back to idle, ready for work (LADS Clear). */
   clear(): Promise<void>;
   close(): Promise<void>;
+
+  // Optional capabilities: a driver without one, or whose device lacks it, says so (false / undefined).
+
+  /**
+   * Locks the device for a batch (SiLA LockController), renewed while held: other clients' calls are
+   * refused until unlock(). With an identifier the device is locked with already (before a restart of
+   * Workcell), the lock is taken over. False: the device cannot be locked. `onLost` is called when the
+   * lock is gone for good (another client locked the device, or it could not be renewed in time).
+   */
+  lock?(owner: LockOwner, timeoutSeconds: number, onLost?: (error: ModuleError) => void): Promise<boolean>;
+  /** Releases the lock taken by lock(); nothing to do when none is held. */
+  unlock?(): Promise<void>;
+  /** Who holds the device's lock through this driver, if anybody. */
+  readonly lockedBy?: LockOwner;
+  /**
+   * Cancels a running command for good (SiLA CancelController, LADS Abort of the program run); it then
+   * fails with a ModuleError of code 'Cancelled'. False: the device cannot cancel it.
+   */
+  cancel?(token: ExecutionToken): Promise<boolean>;
+  /** Pauses a running command where it stands (SiLA PauseController); false: the device cannot pause it. */
+  pause?(token: ExecutionToken): Promise<boolean>;
+  /** Continues a command paused by pause(); false: the device cannot. */
+  resumePaused?(token: ExecutionToken): Promise<boolean>;
+  /** Answers a recoverable error of a running command with one of its options (ExecutionProgress.recoverableError). */
+  continueAfterError?(token: ExecutionToken, option: string, inputData?: string): Promise<void>;
+  /** Gives up recovering: the command then fails with the device's error. */
+  abortErrorHandling?(token: ExecutionToken): Promise<void>;
+  /** Whether the device only simulates (SiLA SimulationController); undefined: it does not say. */
+  simulationMode?(): Promise<boolean | undefined>;
 }
 
 export type ModuleErrorKind =
@@ -93,7 +161,7 @@ export class ModuleError extends Error {
     readonly module: string,
     readonly kind: ModuleErrorKind,
     message: string,
-    /** For 'defined': the device's error identifier, e.g. 'ModuleOccupied'. */
+    /** For 'defined': the device's error identifier, e.g. 'ModuleOccupied'; 'Cancelled' for a command cancelled by cancel(). */
     readonly code?: string,
   ) {
     super(`${module}: ${message}`);

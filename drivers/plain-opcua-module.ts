@@ -54,6 +54,11 @@ export class PlainOpcUaModuleDriver implements ModuleDriver {
     throw new ModuleError(this.id, 'device', `a plain OPC UA method call cannot be re-attached (${token.capability}, ${token.id}); the layout's device reports no run identifier`);
   }
 
+  async readState(): Promise<ModuleState> {
+    if (!this.module.mapping.state) throw new ModuleError(this.id, 'device', 'the layout maps no state variable');
+    return (await this.module.state()).state;
+  }
+
   async watchState(listener: (state: ModuleState) => void): Promise<() => void> {
     if (!this.module.mapping.state) throw new ModuleError(this.id, 'device', 'the layout maps no state variable');
     const { state } = await this.module.state();
@@ -76,6 +81,25 @@ export class PlainOpcUaModuleDriver implements ModuleDriver {
   hold(): Promise<void> {
     return this.unsupported('hold');
   }
+
+  /** A plain method call runs to its end once called: it cannot be cancelled, paused or locked against others. */
+  async cancel(): Promise<boolean> {
+    return false;
+  }
+
+  async pause(): Promise<boolean> {
+    return false;
+  }
+
+  async resumePaused(): Promise<boolean> {
+    return false;
+  }
+
+  async lock(): Promise<boolean> {
+    return false;
+  }
+
+  async unlock(): Promise<void> {}
 
   resume(): Promise<void> {
     return this.unsupported('resume');

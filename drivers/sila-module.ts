@@ -5,16 +5,22 @@
 import { IDEMPOTENCY_KEY_METADATA, IDEMPOTENT_COMMANDS_FEATURE, silaIdentifier, WORKCELL_CATEGORY, WORKCELL_ORIGINATOR } from './sila2/catalogue-features.ts';
 import { featureFqi, sameFqi } from './sila2/feature.ts';
 import { SilaClient, type CommandExecution, type SilaClientOptions } from './sila2/client.ts';
-import { DefinedExecutionError, SilaConnectionError, ValidationError } from './sila2/errors.ts';
+import { DefinedExecutionError, SilaConnectionError, UndefinedExecutionError, ValidationError } from './sila2/errors.ts';
+import type { RecoverableErrorInfo } from './sila2/core/core-client.ts';
+import { watchExecution } from './sila2/core/execution-watch.ts';
 import type { SilaValue } from './sila2/values.ts';
 import type { ModuleKind } from '../modules/catalogue.ts';
 import { MODULE_STATES, type ModuleState } from '../modules/state-model.ts';
 import { convertValue, type VendorMapping } from './vendor-mapping.ts';
-import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from './module.ts';
+import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type LockOwner, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue, type TelemetrySample } from './module.ts';
 
 export class SilaModuleDriver implements ModuleDriver {
   private readonly feature: string;
   private readonly starts = new IdempotentStarts();
+  /** Executions this driver cancelled or paused: their outcome and progress say so. */
+  private readonly cancelled = new Set<string>();
+  private readonly paused = new Set<string>();
+  private owner: LockOwner | undefined;
 
   private constructor(readonly id: string, readonly kind: ModuleKind, private readonly client: SilaClient, private readonly mapping?: VendorMapping) {
     this.feature = mapping?.feature ?? `${WORKCELL_ORIGINATOR}/${WORKCELL_CATEGORY}/${silaIdentifier(kind.kind)}/v1`;
@@ -92,7 +98,14 @@ export class SilaModuleDriver implements ModuleDriver {
       token: { module: this.id, capability, protocol: 'sila2', id: execution.uuid },
       async *progress(signal?: AbortSignal): AsyncIterable<ExecutionProgress> {
         try {
-          for await (const info of execution.info(signal)) yield { fraction: info.progress ?? 0, remainingSeconds: info.estimatedRemainingSeconds };
+          for await (const { info, recoverableError } of watchExecution(execution, driver.client.core, signal)) {
+            yield {
+              fraction: info.progress ?? 0,
+              remainingSeconds: info.estimatedRemainingSeconds,
+              ...(recoverableError ? { recoverableError: notice(recoverableError) } : {}),
+              ...(driver.paused.has(execution.uuid) ? { paused: true } : {}),
+            };
+          }
         } catch (error) {
           throw driver.moduleError(error);
         }
@@ -104,10 +117,90 @@ export class SilaModuleDriver implements ModuleDriver {
           if (call) return Object.fromEntries(Object.entries(call.results ?? {}).map(([name, field]) => [name, convertValue(responses[field.name], spec.results[name]?.unit, field, true) as ResultValue]));
           return Object.fromEntries(Object.keys(spec.results).map((name) => [name, responses[silaIdentifier(name)] as ResultValue]));
         } catch (error) {
+          if (driver.cancelled.has(execution.uuid) && error instanceof UndefinedExecutionError) throw new ModuleError(driver.id, 'device', error.message, 'Cancelled');
           throw driver.moduleError(error);
+        } finally {
+          driver.paused.delete(execution.uuid);
         }
       },
     };
+  }
+
+  // --- the core features: lock, cancel, pause, error recovery, simulation mode --------------------
+
+  get lockedBy(): LockOwner | undefined {
+    return this.client.heldLock?.active ? this.owner : undefined;
+  }
+
+  async lock(owner: LockOwner, timeoutSeconds: number, onLost?: (error: ModuleError) => void): Promise<boolean> {
+    if (!this.client.core.has('LockController')) return false;
+    const held = this.client.heldLock;
+    if (held?.active) {
+      if (held.lockId === owner.lockId) return true;
+      throw new ModuleError(this.id, 'defined', `${this.id} is locked for batch ${this.owner?.batchId ?? '(unknown)'} already`, 'ServerAlreadyLocked');
+    }
+    try {
+      await this.client.lock({ lockId: owner.lockId, timeoutSeconds, reclaim: true, onLost: (error) => onLost?.(this.moduleError(error)) });
+    } catch (error) {
+      throw this.moduleError(error);
+    }
+    this.owner = owner;
+    return true;
+  }
+
+  async unlock(): Promise<void> {
+    const held = this.client.heldLock;
+    this.owner = undefined;
+    if (!held) return;
+    try {
+      await held.release();
+    } catch (error) {
+      throw this.moduleError(error);
+    }
+  }
+
+  async cancel(token: ExecutionToken): Promise<boolean> {
+    this.cancelled.add(token.id);
+    try {
+      if (await this.client.core.cancel(token.id)) return true;
+    } catch (error) {
+      this.cancelled.delete(token.id);
+      throw this.moduleError(error);
+    }
+    this.cancelled.delete(token.id);
+    return false;
+  }
+
+  async pause(token: ExecutionToken): Promise<boolean> {
+    const done = await this.core(() => this.client.core.pause(token.id));
+    if (done) this.paused.add(token.id);
+    return done;
+  }
+
+  async resumePaused(token: ExecutionToken): Promise<boolean> {
+    const done = await this.core(() => this.client.core.resume(token.id));
+    if (done) this.paused.delete(token.id);
+    return done;
+  }
+
+  async continueAfterError(token: ExecutionToken, option: string, inputData = ''): Promise<void> {
+    await this.core(() => this.client.core.continueWith(token.id, option, inputData));
+  }
+
+  async abortErrorHandling(token: ExecutionToken): Promise<void> {
+    await this.core(() => this.client.core.abortErrorHandling(token.id));
+  }
+
+  simulationMode(): Promise<boolean | undefined> {
+    return this.core(() => this.client.core.simulationMode());
+  }
+
+  private async core<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw this.moduleError(error);
+    }
   }
 
   private moduleError(error: unknown): ModuleError {
@@ -118,12 +211,21 @@ export class SilaModuleDriver implements ModuleDriver {
     return new ModuleError(this.id, 'device', (error as Error).message);
   }
 
+  async readState(): Promise<ModuleState> {
+    try {
+      return this.normalizedState(await this.client.get(this.feature, this.mapping?.state?.property ?? 'State'));
+    } catch (error) {
+      throw this.moduleError(error);
+    }
+  }
+
   async watchState(listener: (state: ModuleState) => void): Promise<() => void> {
-    const vendor = this.mapping?.state;
-    return this.follow(vendor?.property ?? 'State', (value) => {
-      const name = String(value);
-      listener(vendor?.values[name] ?? ((MODULE_STATES as readonly string[]).includes(name) ? (name as ModuleState) : 'faulted'));
-    });
+    return this.follow(this.mapping?.state?.property ?? 'State', (value) => listener(this.normalizedState(value)));
+  }
+
+  private normalizedState(value: SilaValue): ModuleState {
+    const name = String(value);
+    return this.mapping?.state?.values[name] ?? ((MODULE_STATES as readonly string[]).includes(name) ? (name as ModuleState) : 'faulted');
   }
 
   async watchTelemetry(listener: (sample: TelemetrySample) => void): Promise<() => void> {
@@ -176,4 +278,16 @@ export class SilaModuleDriver implements ModuleDriver {
   async close(): Promise<void> {
     this.client.close();
   }
+}
+
+function notice(error: RecoverableErrorInfo): RecoverableErrorNotice {
+  const raisedAt = new Date(error.errorTime);
+  return {
+    message: error.message,
+    errorIdentifier: error.errorIdentifier,
+    raisedAt: Number.isNaN(raisedAt.getTime()) ? new Date() : raisedAt,
+    options: error.options.map(({ identifier, description }) => ({ identifier, description })),
+    ...(error.defaultOption ? { defaultOption: error.defaultOption } : {}),
+    ...(error.automaticSelectionTimeoutSeconds > 0 ? { automaticSelectionSeconds: error.automaticSelectionTimeoutSeconds } : {}),
+  };
 }

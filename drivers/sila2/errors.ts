@@ -55,6 +55,17 @@ export class FrameworkError extends SilaError {
   }
 }
 
+/**
+ * The server no longer knows an execution because its lifetime of execution has passed: the client
+ * knew the UUID would expire then (CommandConfirmation.lifetimeOfExecution, ExecutionInfo.updatedLifetimeOfExecution).
+ */
+export class ExecutionExpiredError extends FrameworkError {
+  override name = 'ExecutionExpiredError';
+  constructor(readonly executionUuid: string, readonly expiredAt: Date, message: string) {
+    super('INVALID_COMMAND_EXECUTION_UUID', message);
+  }
+}
+
 export class BinaryTransferError extends SilaError {
   override name = 'BinaryTransferError';
   constructor(readonly errorType: BinaryTransferErrorType, message: string) {

@@ -17,8 +17,31 @@ interface Trigger {
   capability?: string;
 }
 
+type DeviceError = 'HardwareFault' | 'ModuleOccupied' | 'WrongItem';
+
+/** How a command may go on after a recoverable error (the operator or orchestrator chooses). */
+export const RECOVERY_OPTIONS = ['retry', 'skip', 'abort'] as const;
+export type RecoveryOption = (typeof RECOVERY_OPTIONS)[number];
+
+export interface RecoverableFault {
+  code: DeviceError;
+  message: string;
+  options: RecoveryOption[];
+  defaultOption: RecoveryOption;
+  /** The error comes at the first checkpoint at or after this progress (0..1), or at the end at the latest. */
+  atFraction: number;
+  /** How many times a retry fails again before it succeeds. */
+  recurrences: number;
+  automaticSelectionSeconds?: number;
+}
+
 export type FaultSpec =
-  | ({ kind: 'error'; error: 'HardwareFault' | 'ModuleOccupied' | 'WrongItem'; message?: string } & Trigger)
+  | ({ kind: 'error'; error: DeviceError; message?: string } & Trigger)
+  /**
+   * Mid-command, the device stops with an error it can recover from and waits for a continuation option
+   * (defaults: options retry, skip, abort; default option retry; at half way; a retry succeeds).
+   */
+  | ({ kind: 'recoverable'; error?: DeviceError; message?: string; options?: RecoveryOption[]; defaultOption?: RecoveryOption; atFraction?: number; recurrences?: number; automaticSelectionSeconds?: number } & Trigger)
   | ({ kind: 'hang' } & Trigger)
   | ({ kind: 'wrong-scan' } & Trigger)
   | ({ kind: 'colonies'; count: number } & Trigger)
@@ -27,7 +50,8 @@ export type FaultSpec =
   | { kind: 'sensor-drift'; channel: string; perHour: number };
 
 export interface ExecutionFaults {
-  error?: { code: 'HardwareFault' | 'ModuleOccupied' | 'WrongItem'; message: string };
+  error?: { code: DeviceError; message: string };
+  recoverable?: RecoverableFault;
   hang: boolean;
   wrongScan: boolean;
   colonies?: number;
@@ -55,6 +79,7 @@ export class FaultPlan {
       const fires = spec.on !== undefined ? spec.on === count : spec.probability !== undefined ? this.random.next() < spec.probability : true;
       if (!fires) continue;
       if (spec.kind === 'error') faults.error = { code: spec.error, message: spec.message ?? `injected ${spec.error}` };
+      if (spec.kind === 'recoverable') faults.recoverable = recoverableFault(spec);
       if (spec.kind === 'hang') faults.hang = true;
       if (spec.kind === 'wrong-scan') faults.wrongScan = true;
       if (spec.kind === 'colonies') faults.colonies = spec.count;
@@ -67,6 +92,22 @@ export class FaultPlan {
   drift(channel: string, hours: number): number {
     return this.specs.reduce((sum, s) => (s.kind === 'sensor-drift' && s.channel === channel ? sum + s.perHour * hours : sum), 0);
   }
+}
+
+function recoverableFault(spec: Extract<FaultSpec, { kind: 'recoverable' }>): RecoverableFault {
+  const options = spec.options?.length ? [...new Set(spec.options)] : [...RECOVERY_OPTIONS];
+  const defaultOption = spec.defaultOption ?? (options.includes('retry') ? 'retry' : options[0]!);
+  if (!options.includes(defaultOption)) throw new Error(`recoverable fault: the default option '${defaultOption}' is not among its options ${options.join(', ')}`);
+  const code = spec.error ?? 'HardwareFault';
+  return {
+    code,
+    message: spec.message ?? `injected recoverable ${code}`,
+    options,
+    defaultOption,
+    atFraction: spec.atFraction ?? 0.5,
+    recurrences: spec.recurrences ?? 0,
+    automaticSelectionSeconds: spec.automaticSelectionSeconds,
+  };
 }
 
 const FAULTS_SCHEMA = new URL('./faults.schema.json', import.meta.url);
@@ -82,6 +123,18 @@ export function readFaultsFile(file: string | undefined, layout?: LayoutModel): 
   if (!source.parsed || !checkAgainstSchema(source, FAULTS_SCHEMA)) throw refuse();
   const faults = (source.data as { faults: Record<string, FaultSpec[]> }).faults;
   if (layout) checkFaultsFitLayout(source, faults, layout);
+  checkRecoveryDefaults(source, faults);
   if (source.diagnostics.some((d) => d.severity === 'error')) throw refuse();
   return faults;
+}
+
+/** What the schema cannot say: a recoverable fault's default option is one of its options. */
+function checkRecoveryDefaults(source: YamlSource, faults: Record<string, FaultSpec[]>): void {
+  for (const [moduleId, specs] of Object.entries(faults)) {
+    specs.forEach((spec, i) => {
+      if (spec.kind === 'recoverable' && spec.defaultOption && spec.options && !spec.options.includes(spec.defaultOption)) {
+        source.reportAt(['faults', moduleId, i, 'defaultOption'], `the default option '${spec.defaultOption}' is not among the options ${spec.options.join(', ')}`);
+      }
+    });
+  }
 }

@@ -5,10 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DefinedExecutionError } from '../../drivers/sila2/errors.ts';
-import { ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../../drivers/module.ts';
+import { ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type LockOwner, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue, type TelemetrySample } from '../../drivers/module.ts';
 import type { ModuleKind } from '../catalogue.ts';
 import type { ModuleState } from '../state-model.ts';
-import { SimulatedDevice, type SimulatedDeviceOptions } from './simulated-device.ts';
+import { CommandCancelledError, SimulatedDevice, type RunControls, type SimulatedDeviceOptions } from './simulated-device.ts';
 
 interface Running {
   token: ExecutionToken;
@@ -16,6 +16,10 @@ interface Running {
   progress: ExecutionProgress[];
   waiters: Set<() => void>;
   done: boolean;
+  controls?: RunControls;
+  /** The recoverable error the command waits in, and how to answer it. */
+  waiting?: { notice: RecoverableErrorNotice; answer(option: string | undefined): void };
+  paused: boolean;
 }
 
 export class InProcessModuleDriver implements ModuleDriver {
@@ -23,6 +27,7 @@ export class InProcessModuleDriver implements ModuleDriver {
   readonly device: SimulatedDevice;
   private readonly byKey = new Map<string, Running>();
   private readonly byId = new Map<string, Running>();
+  private owner: LockOwner | undefined;
 
   constructor(options: SimulatedDeviceOptions) {
     this.device = new SimulatedDevice(options);
@@ -46,16 +51,34 @@ export class InProcessModuleDriver implements ModuleDriver {
     if (!this.kind.capabilities[capability]) throw new ModuleError(this.id, 'invalid', `a ${this.kind.kind} has no capability '${capability}'`);
     // The device refuses at once what a protocol server would refuse before confirming.
     if (this.device.state === 'running' && !this.kind.capabilities[capability]!.alongside) throw new ModuleError(this.id, 'defined', `${this.id} is busy with another command`, 'ModuleOccupied');
-    const running: Running = { token: { module: this.id, capability, protocol: 'sila2', id: randomUUID() }, result: Promise.resolve({}), progress: [], waiters: new Set(), done: false };
+    const running: Running = { token: { module: this.id, capability, protocol: 'sila2', id: randomUUID() }, result: Promise.resolve({}), progress: [], waiters: new Set(), done: false, paused: false };
     const notify = () => running.waiters.forEach((w) => w());
+    let last: ExecutionProgress = { fraction: 0 };
+    const report = (progress: ExecutionProgress) => {
+      last = progress;
+      running.progress.push({ ...progress, ...(running.waiting ? { recoverableError: running.waiting.notice } : {}), ...(running.paused ? { paused: true } : {}) });
+      notify();
+    };
     running.result = this.device
       .run(capability, parameters, options.itemId, {
-        progress: (fraction, remainingSeconds) => {
-          running.progress.push({ fraction, remainingSeconds: remainingSeconds / this.device.options.clock.timeScale });
-          notify();
-        },
+        progress: (fraction, remainingSeconds) => report({ fraction, remainingSeconds: remainingSeconds / this.device.options.clock.timeScale }),
+        started: (controls) => (running.controls = controls),
+        recoverableError: (error) =>
+          new Promise<string | undefined>((resolve) => {
+            const notice: RecoverableErrorNotice = { message: error.message, errorIdentifier: error.code, raisedAt: new Date(this.device.options.clock.now()), options: error.options, defaultOption: error.defaultOption, ...(error.automaticSelectionSeconds ? { automaticSelectionSeconds: error.automaticSelectionSeconds } : {}) };
+            running.waiting = {
+              notice,
+              answer: (option) => {
+                running.waiting = undefined;
+                report(last);
+                resolve(option);
+              },
+            };
+            report(last);
+          }),
       })
       .catch((error: unknown) => {
+        if (error instanceof CommandCancelledError) throw new ModuleError(this.id, 'device', error.message, 'Cancelled');
         throw error instanceof DefinedExecutionError ? new ModuleError(this.id, 'defined', error.message, error.identifier) : new ModuleError(this.id, 'device', (error as Error).message);
       })
       .finally(() => {
@@ -95,6 +118,72 @@ export class InProcessModuleDriver implements ModuleDriver {
       },
       result: () => running.result,
     };
+  }
+
+  // --- the core features, straight onto the device ---------------------------------------------
+
+  /** Nobody else reaches an in-process device, so the lock only records its owner and keeps out a second one. */
+  async lock(owner: LockOwner): Promise<boolean> {
+    if (this.owner && this.owner.lockId !== owner.lockId) throw new ModuleError(this.id, 'defined', `${this.id} is locked for batch ${this.owner.batchId} already`, 'ServerAlreadyLocked');
+    this.owner = owner;
+    return true;
+  }
+
+  async unlock(): Promise<void> {
+    this.owner = undefined;
+  }
+
+  get lockedBy(): LockOwner | undefined {
+    return this.owner;
+  }
+
+  private live(token: ExecutionToken): Running {
+    const running = this.byId.get(token.id);
+    if (!running || running.done) throw new ModuleError(this.id, 'invalid', `no execution ${token.id} runs on ${this.id}`, 'InvalidCommandExecutionUUID');
+    return running;
+  }
+
+  async cancel(token: ExecutionToken): Promise<boolean> {
+    const running = this.live(token);
+    if (!running.controls) return false;
+    running.controls.cancel();
+    await running.result.catch(() => undefined);
+    return true;
+  }
+
+  async pause(token: ExecutionToken): Promise<boolean> {
+    const running = this.live(token);
+    await this.command(() => running.controls!.pause());
+    running.paused = true;
+    return true;
+  }
+
+  async resumePaused(token: ExecutionToken): Promise<boolean> {
+    const running = this.live(token);
+    await this.command(() => running.controls!.resume());
+    running.paused = false;
+    return true;
+  }
+
+  async continueAfterError(token: ExecutionToken, option: string): Promise<void> {
+    const waiting = this.live(token).waiting;
+    if (!waiting) throw new ModuleError(this.id, 'invalid', `execution ${token.id} waits for no continuation option`, 'InvalidCommandExecutionUUID');
+    if (!waiting.notice.options.some((o) => o.identifier === option)) throw new ModuleError(this.id, 'invalid', `'${option}' is not one of ${waiting.notice.options.map((o) => o.identifier).join(', ')}`);
+    waiting.answer(option);
+  }
+
+  async abortErrorHandling(token: ExecutionToken): Promise<void> {
+    const waiting = this.live(token).waiting;
+    if (!waiting) throw new ModuleError(this.id, 'invalid', `execution ${token.id} waits for no continuation option`, 'InvalidCommandExecutionUUID');
+    waiting.answer(undefined);
+  }
+
+  async simulationMode(): Promise<boolean> {
+    return true;
+  }
+
+  async readState(): Promise<ModuleState> {
+    return this.device.state;
   }
 
   async watchState(listener: (state: ModuleState) => void): Promise<() => void> {

@@ -60,6 +60,14 @@ export class SilaModuleSimulator {
       port: this.network ? 0 : options.port,
       tls: options.tls,
       insecure: options.insecure,
+      // What real instruments offer besides SiLAService; a simulator cannot switch to real mode.
+      coreFeatures: {
+        lockController: true,
+        cancelController: true,
+        pauseController: true,
+        errorRecoveryService: true,
+        simulationController: { simulationMode: true, realModeAvailable: false },
+      },
     });
     for (const capability of Object.values(options.kind.capabilities)) {
       for (const channel of Object.keys(capability.telemetry)) if (!this.channels.has(silaIdentifier(channel))) this.channels.set(silaIdentifier(channel), new ObservableProperty<number>(0));
@@ -195,6 +203,9 @@ export class SilaModuleSimulator {
     try {
       const results = await this.device.run(capability, given, silaParameters.ItemId as string | undefined, {
         progress: (fraction, remaining) => call.progress(fraction, remaining / this.options.clock.timeScale),
+        started: (controls) => call.controls(controls),
+        recoverableError: async (error) =>
+          (await call.recoverableError({ errorIdentifier: error.code, message: error.message, options: error.options, defaultOption: error.defaultOption, automaticSelectionTimeoutSeconds: error.automaticSelectionSeconds }))?.option,
         faults: (faults) => {
           if (faults.disconnectMs === undefined) return;
           if (!this.network) throw new UndefinedExecutionError('a disconnect fault needs the simulator started with its network relay');

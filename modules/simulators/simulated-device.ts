@@ -9,7 +9,7 @@ import { DefinedExecutionError, UndefinedExecutionError } from '../../drivers/si
 import type { ResultValue } from '../../drivers/module.ts';
 import type { BehaviourContext, KindBehaviour } from './behaviour/context.ts';
 import { simulatedModuleParts, type SimulatedModuleOptions, type SimulatedModuleParts } from './simulated-module.ts';
-import type { ExecutionFaults } from './faults.ts';
+import type { ExecutionFaults, RecoverableFault, RecoveryOption } from './faults.ts';
 
 export interface SimulatedDeviceOptions extends SimulatedModuleOptions {
   /** The module's positions (where it holds items); default `<moduleId>.port`. */
@@ -22,6 +22,52 @@ export interface RunCallbacks {
   progress(fraction: number, remainingSimulatedSeconds: number): void;
   /** The faults drawn for this execution, before it starts (a protocol server may act on some). */
   faults?(faults: ExecutionFaults): void;
+  /** How this run is cancelled, paused and resumed, once it has started (a protocol server offers them to clients). */
+  started?(controls: RunControls): void;
+  /**
+   * The run met a recoverable error: resolves to the continuation option chosen, or undefined when
+   * nobody will choose; without this callback, or without a choice, the command fails with the error.
+   */
+  recoverableError?(error: DeviceRecoverableError): Promise<string | undefined>;
+}
+
+export interface RunControls {
+  /** Stops the work for good; the device is idle again and the command fails with a CommandCancelledError. */
+  cancel(): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface DeviceRecoverableError {
+  code: string;
+  message: string;
+  options: Array<{ identifier: RecoveryOption; description: string }>;
+  defaultOption: RecoveryOption;
+  automaticSelectionSeconds?: number;
+}
+
+/** A command stopped by cancel(): the device stopped the work and is ready for the next command. */
+export class CommandCancelledError extends UndefinedExecutionError {
+  override name = 'CommandCancelledError';
+}
+
+const RECOVERY_DESCRIPTIONS: Record<RecoveryOption, string> = {
+  retry: 'Repeat the failed operation on the device; the command goes on once it succeeds.',
+  skip: 'Leave out the failed operation and go on with the rest of the command.',
+  abort: 'Stop here: the command ends with the error.',
+};
+
+interface Run {
+  abort: AbortController;
+  held: boolean;
+  cancelled: boolean;
+  resume?: () => void;
+}
+
+interface PendingRecovery {
+  fault: RecoverableFault;
+  retriesFailingLeft: number;
+  done: boolean;
 }
 
 export class SimulatedDevice {
@@ -29,9 +75,13 @@ export class SimulatedDevice {
   private current: ModuleState = 'idle';
   private readonly stateListeners = new Set<(state: ModuleState) => void>();
   private readonly telemetryListeners = new Set<(channel: string, value: number) => void>();
-  private running: { abort: AbortController; held: boolean; resume?: () => void } | undefined;
+  private running: Run | undefined;
+  /** Every execution under way, those running alongside (an incubation of days) included: stop ends them all. */
+  private readonly executing = new Set<AbortController>();
   /** Commands started on this device (a retried or re-sent command would show here). */
   executions = 0;
+  /** Every recoverable error met, with the option that answered it ('abort' when nobody chose). */
+  readonly recoveries: Array<{ capability: string; option: string }> = [];
 
   constructor(readonly options: SimulatedDeviceOptions) {
     this.parts = simulatedModuleParts(options);
@@ -93,11 +143,18 @@ export class SimulatedDevice {
     this.executions++;
     callbacks.faults?.(faults);
     const abort = new AbortController();
-    const running = { abort, held: false } as NonNullable<SimulatedDevice['running']>;
+    this.executing.add(abort);
+    const running: Run = { abort, held: false, cancelled: false };
     if (!spec.alongside) {
       this.running = running;
       this.setState('running');
     }
+    let fraction = 0;
+    const recovery: PendingRecovery | undefined = faults.recoverable ? { fault: faults.recoverable, retriesFailingLeft: faults.recoverable.recurrences, done: false } : undefined;
+    const recoverIfDue = async (atEnd: boolean) => {
+      if (recovery && !recovery.done && (atEnd || fraction >= recovery.fault.atFraction)) await this.recover(capability, recovery, running, callbacks);
+    };
+    callbacks.started?.({ cancel: () => this.cancelRun(running), pause: () => this.holdRun(running), resume: () => this.resumeRun(running) });
     const context: BehaviourContext = {
       moduleId: this.options.moduleId,
       clock: this.options.clock,
@@ -107,8 +164,14 @@ export class SimulatedDevice {
       parameters,
       durationSeconds: estimateDuration(spec, parameters),
       signal: abort.signal,
-      whileHeld: () => (running.held ? new Promise<void>((resolve) => (running.resume = resolve)) : Promise.resolve()),
-      progress: callbacks.progress,
+      whileHeld: async () => {
+        if (running.held) await new Promise<void>((resolve) => (running.resume = resolve));
+        await recoverIfDue(false);
+      },
+      progress: (reached, remaining) => {
+        fraction = reached;
+        callbacks.progress(reached, remaining);
+      },
       telemetry: (channel, value) => {
         const reported = this.parts.reported(channel, value);
         for (const listener of this.telemetryListeners) listener(channel, reported);
@@ -121,29 +184,84 @@ export class SimulatedDevice {
       if (faults.hang) await new Promise((_resolve, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true }));
       if (faults.error) throw new DefinedExecutionError(faults.error.code, faults.error.message);
       const results = await behaviour(context);
+      await recoverIfDue(true);
       if (!spec.alongside) this.setState('idle');
       return results;
     } catch (error) {
+      if (running.cancelled) {
+        if (!spec.alongside) this.setState('idle');
+        throw new CommandCancelledError(`${capability} was cancelled at ${Math.round(fraction * 100)} %; the device stopped the work`);
+      }
       if (spec.alongside) throw error;
       this.setState(abort.signal.aborted ? 'aborted' : error instanceof DefinedExecutionError && error.identifier === 'HardwareFault' ? 'faulted' : 'idle');
       if (abort.signal.aborted) throw new UndefinedExecutionError(`${capability} was aborted`);
       throw error;
     } finally {
+      this.executing.delete(abort);
       if (!spec.alongside) this.running = undefined;
     }
   }
 
+  /** Waits for a continuation option; retries that fail again (the fault's recurrences) ask again. */
+  private async recover(capability: string, recovery: PendingRecovery, run: Run, callbacks: RunCallbacks): Promise<void> {
+    const { fault } = recovery;
+    const notice: DeviceRecoverableError = {
+      code: fault.code,
+      message: fault.message,
+      options: fault.options.map((identifier) => ({ identifier, description: RECOVERY_DESCRIPTIONS[identifier] })),
+      defaultOption: fault.defaultOption,
+      automaticSelectionSeconds: fault.automaticSelectionSeconds,
+    };
+    const cancelled = new Promise<undefined>((resolve) => run.abort.signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+    while (true) {
+      const main = this.running === run;
+      if (main) this.setState('held');
+      const choice = callbacks.recoverableError ? await Promise.race([callbacks.recoverableError(notice), cancelled]) : undefined;
+      run.abort.signal.throwIfAborted();
+      if (main) this.setState(run.held ? 'held' : 'running');
+      this.recoveries.push({ capability, option: choice ?? 'abort' });
+      if (choice === 'retry' && fault.options.includes('retry')) {
+        if (recovery.retriesFailingLeft-- > 0) continue;
+        recovery.done = true;
+        return;
+      }
+      if (choice === 'skip' && fault.options.includes('skip')) {
+        recovery.done = true;
+        return;
+      }
+      throw new DefinedExecutionError(fault.code, fault.message);
+    }
+  }
+
+  private holdRun(run: Run): void {
+    if (run.held || run.cancelled) throw new DefinedExecutionError('NotRunning', run.held ? 'the command is held already' : 'the command is being cancelled');
+    run.held = true;
+    if (this.running === run) this.setState('held');
+  }
+
+  private resumeRun(run: Run): void {
+    if (!run.held) throw new DefinedExecutionError('NotRunning', 'the command is not held');
+    run.held = false;
+    run.resume?.();
+    if (this.running === run) this.setState('running');
+  }
+
+  private cancelRun(run: Run): void {
+    if (run.cancelled || run.abort.signal.aborted) return;
+    run.cancelled = true;
+    if (this.running === run) this.setState('stopping');
+    run.resume?.();
+    run.abort.abort(new Error('cancelled by request'));
+  }
+
   hold(): void {
-    if (!this.running || this.running.held) throw new DefinedExecutionError('NotRunning', 'nothing runs that could be held');
-    this.running.held = true;
-    this.setState('held');
+    if (!this.running) throw new DefinedExecutionError('NotRunning', 'nothing runs that could be held');
+    this.holdRun(this.running);
   }
 
   resume(): void {
     if (!this.running?.held) throw new DefinedExecutionError('NotRunning', 'nothing is held');
-    this.running.held = false;
-    this.running.resume?.();
-    this.setState('running');
+    this.resumeRun(this.running);
   }
 
   abort(): void {
@@ -157,8 +275,8 @@ export class SimulatedDevice {
     this.setState('idle');
   }
 
-  /** Ends whatever runs (the simulator is going away). */
+  /** Ends whatever runs, alongside or not (the simulator is going away): no sleep outlives it. */
   stop(): void {
-    this.running?.abort.abort(new Error('the simulator is stopping'));
+    for (const execution of this.executing) execution.abort(new Error('the simulator is stopping'));
   }
 }

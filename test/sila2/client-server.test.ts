@@ -249,10 +249,9 @@ describe('metadata', () => {
 
   it('is refused on SiLAService with NO_METADATA_ALLOWED', async () => {
     const handle = (client as any).handle('SiLAService');
-    const bench = (client as any).handle('TestBench');
-    const metadata = client.metadata({ AccessToken: 'x' }, bench);
+    const metadata = client.metadata({ AccessToken: 'x' });
     const error = await new Promise((resolve) => {
-      (client as any).grpcClient.makeUnaryRequest(
+      (client as any).transport.grpcClient.makeUnaryRequest(
         handle.proto.rpcs.get('Get_ServerName').path,
         (m: object) => Buffer.from(handle.proto.rpcs.get('Get_ServerName').requestType.encode(m).finish()),
         (b: Buffer) => b,

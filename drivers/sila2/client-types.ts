@@ -1,0 +1,43 @@
+/** Types the SiLA client's parts share. */
+import type { ValueCodec } from './codec.ts';
+import type { Feature, Parameter } from './feature.ts';
+import type { FeatureProto, RpcDefinition } from './proto.ts';
+import type { SilaValue } from './values.ts';
+
+export interface CallOptions {
+  /**
+   * Metadata values by metadata identifier (or fully qualified identifier). Each is sent only to the
+   * calls its feature says it affects (Get_FCPAffectedByMetadata_*).
+   */
+  metadata?: Record<string, SilaValue>;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export type CommandStatus = 'waiting' | 'running' | 'finishedSuccessfully' | 'finishedWithError';
+
+export interface ExecutionInfo {
+  status: CommandStatus;
+  progress?: number;
+  estimatedRemainingSeconds?: number;
+  updatedLifetimeSeconds?: number;
+}
+
+export type ExecutionUpdate = ({ kind: 'info' } & ExecutionInfo) | { kind: 'intermediate'; responses: Record<string, SilaValue> };
+
+/** A feature of the server as the client knows it. */
+export interface FeatureHandle {
+  feature: Feature;
+  proto: FeatureProto;
+  codec: ValueCodec;
+  /** Per RPC name: the fully qualified command or property it calls (metadata may affect it), or null. */
+  members: Map<string, string | null>;
+}
+
+/** What a command execution needs of its client. */
+export interface ExecutionHost {
+  follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, onMessage: (message: any) => void | 'stop'): Promise<void>;
+  stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean): AsyncGenerator<any>;
+  unary(rpc: RpcDefinition, request: object, options: CallOptions, handle?: FeatureHandle): Promise<any>;
+  decodeItems(handle: FeatureHandle, items: readonly Parameter[], message: Record<string, unknown>): Promise<Record<string, SilaValue>>;
+}

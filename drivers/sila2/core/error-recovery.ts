@@ -1,0 +1,119 @@
+/**
+ * ErrorRecoveryService on the server: a running command raises a recoverable error with continuation
+ * options and waits; the error is listed in RecoverableErrors until a client picks an option
+ * (ExecuteContinuationOption), gives up (AbortErrorHandling), or the error handling timeout passes.
+ */
+import { DefinedExecutionError, ValidationError } from '../errors.ts';
+import { fqi, type Feature } from '../feature.ts';
+import { ObservableProperty } from '../observable-property.ts';
+import type { ServerExecution } from '../server-executions.ts';
+import type { FeatureImplementation } from '../server.ts';
+import type { SilaValue } from '../values.ts';
+
+export interface ContinuationOption {
+  identifier: string;
+  /** For the operator: what to do by hand, what the device will do, what to expect. */
+  description: string;
+  /** A SiLA data type definition of the input data the option needs; none when omitted. */
+  requiredInputData?: string;
+}
+
+export interface RecoverableErrorSpec {
+  /** What kind of error: a fully qualified defined execution error identifier, or a short one of the command's feature. */
+  errorIdentifier: string;
+  message: string;
+  options: ContinuationOption[];
+  /** The preferred option (one of `options`). */
+  defaultOption?: string;
+  /** Seconds after which a client should pick the default option by itself; 0 or none: never. */
+  automaticSelectionTimeoutSeconds?: number;
+}
+
+export interface ContinuationChoice {
+  option: string;
+  inputData: string;
+}
+
+interface Pending {
+  listed: Record<string, SilaValue>;
+  options: string[];
+  settle(choice: ContinuationChoice | undefined): void;
+}
+
+export class RecoverableErrors {
+  /** The RecoverableErrors property: every error that waits for a decision. */
+  readonly listed = new ObservableProperty<SilaValue[]>([]);
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(private errorHandlingTimeoutSeconds = 0) {}
+
+  /**
+   * Lists the error and waits for a client's choice. Resolves undefined when error handling is given
+   * up (AbortErrorHandling, the timeout, a cancellation): the command then ends with the error as usual.
+   */
+  raise(execution: ServerExecution, feature: Feature, spec: RecoverableErrorSpec): Promise<ContinuationChoice | undefined> {
+    if (this.pending.has(execution.uuid)) throw new Error(`execution '${execution.uuid}' already waits for a continuation option`);
+    if (!spec.options.length) throw new Error('a recoverable error needs at least one continuation option');
+    if (spec.defaultOption !== undefined && !spec.options.some((o) => o.identifier === spec.defaultOption)) throw new Error(`the default option '${spec.defaultOption}' is not among the continuation options`);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (choice: ContinuationChoice | undefined) => {
+        if (this.pending.get(execution.uuid) !== entry) return;
+        clearTimeout(timer);
+        execution.cancelListeners.delete(giveUp);
+        this.pending.delete(execution.uuid);
+        this.publish();
+        resolve(choice);
+      };
+      const giveUp = () => settle(undefined);
+      const entry: Pending = {
+        options: spec.options.map((o) => o.identifier),
+        settle,
+        listed: {
+          ErrorIdentifier: spec.errorIdentifier.includes('/') ? spec.errorIdentifier : fqi.error(feature, spec.errorIdentifier),
+          CommandIdentifier: execution.commandFqi,
+          CommandExecutionUUID: execution.uuid,
+          ErrorTime: new Date().toISOString(),
+          ErrorMessage: spec.message,
+          ContinuationOptions: spec.options.map((o) => ({ Identifier: o.identifier, Description: o.description, RequiredInputData: o.requiredInputData ?? '' })),
+          DefaultOption: spec.defaultOption ?? '',
+          AutomaticSelectionTimeout: Math.max(0, Math.round(spec.automaticSelectionTimeoutSeconds ?? 0)),
+        },
+      };
+      this.pending.set(execution.uuid, entry);
+      execution.cancelListeners.add(giveUp);
+      if (this.errorHandlingTimeoutSeconds > 0) timer = setTimeout(giveUp, this.errorHandlingTimeoutSeconds * 1000);
+      this.publish();
+    });
+  }
+
+  private publish(): void {
+    this.listed.set([...this.pending.values()].map((p) => p.listed));
+  }
+
+  private waiting(uuid: string): Pending {
+    const entry = this.pending.get(uuid);
+    if (!entry) throw new DefinedExecutionError('InvalidCommandExecutionUUID', `no recoverable error of execution '${uuid}' waits for a decision; another client may have answered it`);
+    return entry;
+  }
+
+  implementation(feature: Feature): FeatureImplementation {
+    return {
+      commands: {
+        ExecuteContinuationOption: ({ CommandExecutionUUID, ContinuationOption, InputData }) => {
+          const entry = this.waiting(CommandExecutionUUID);
+          if (!entry.options.includes(ContinuationOption)) {
+            throw new ValidationError(fqi.parameter(feature, 'ExecuteContinuationOption', 'ContinuationOption'), `parameter ContinuationOption: '${ContinuationOption}' is not one of ${entry.options.join(', ')}`);
+          }
+          entry.settle({ option: ContinuationOption, inputData: InputData });
+        },
+        AbortErrorHandling: ({ CommandExecutionUUID }) => this.waiting(CommandExecutionUUID).settle(undefined),
+        SetErrorHandlingTimeout: ({ ErrorHandlingTimeout }) => {
+          if (Number(ErrorHandlingTimeout) < 0) throw new ValidationError(fqi.parameter(feature, 'SetErrorHandlingTimeout', 'ErrorHandlingTimeout'), 'parameter ErrorHandlingTimeout: zero (wait as long as it takes) or a number of seconds');
+          this.errorHandlingTimeoutSeconds = Number(ErrorHandlingTimeout);
+        },
+      },
+      properties: { RecoverableErrors: this.listed },
+    };
+  }
+}
