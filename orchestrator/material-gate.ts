@@ -23,6 +23,9 @@ export interface BatchIdentity {
 
 export { HoldRequired, watchdogMargin } from './command-executor.ts';
 
+/** How long a direct read of a module's state may take (wall ms), whatever the clock's scale. */
+const READ_TIMEOUT_MS = 5000;
+
 /** A device command on a module, for a batch (the gate checks where its material is and who holds the module). */
 export interface BatchCommand extends Omit<CommandRequest, 'stream' | 'batchId'> {
   batch: BatchIdentity;
@@ -47,6 +50,8 @@ export class MaterialGate {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly batches = new Map<string, BatchIdentity>();
   private onState: (module: string, state: ModuleState) => void = () => undefined;
+  /** Reads in a row the device did not answer, per module. */
+  private readonly unanswered = new Map<string, number>();
 
   constructor(
     private readonly layout: LayoutModel,
@@ -167,9 +172,30 @@ export class MaterialGate {
 
   /** Reads a module's state from the device and reconciles it; undefined when the device cannot be reached. */
   async refreshState(moduleId: string, why: string): Promise<ModuleState | undefined> {
-    const read = () => this.drivers.get(moduleId)?.readState().catch(() => undefined);
+    let failure = '';
+    const read = async (): Promise<ModuleState | undefined> => {
+      const timeout = new AbortController();
+      try {
+        // A device that does not answer within a few seconds is not answering (gRPC would wait for it).
+        const late = this.clock.sleep(READ_TIMEOUT_MS * this.clock.timeScale, timeout.signal).then(() => Promise.reject(new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s`)));
+        return await Promise.race([this.drivers.get(moduleId)!.readState(), late]);
+      } catch (error) {
+        failure = (error as Error).message;
+        return undefined;
+      } finally {
+        timeout.abort();
+      }
+    };
     const state = await read();
-    if (state === undefined || state === this.moduleStates.get(moduleId)) return state;
+    if (state === undefined) {
+      // A device that answers no read twice in a row is shown as offline, not as whatever it last said.
+      const misses = (this.unanswered.get(moduleId) ?? 0) + 1;
+      this.unanswered.set(moduleId, misses);
+      if (misses >= 2 && this.moduleStates.get(moduleId) !== 'offline') this.reconcileState(moduleId, 'offline', `${why}; the device does not answer: ${failure}`);
+      return undefined;
+    }
+    this.unanswered.delete(moduleId);
+    if (state === this.moduleStates.get(moduleId)) return state;
     // A notification may simply be on its way: a difference counts once it outlasts a moment.
     await this.clock.sleep(2000 * this.clock.timeScale);
     const again = await read();

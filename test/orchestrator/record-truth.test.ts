@@ -122,6 +122,29 @@ describe('record truth: no batch waits silently', () => {
   }, 90_000);
 });
 
+describe('record truth: a device that stops answering', () => {
+  it('is shown offline, not as whatever it last said, and the change is recorded', async () => {
+    const run = await startRun({ batches: [] });
+    try {
+      const sep2 = run.session.simulation!.modules.find((m) => m.id === 'sep-2')!;
+      const deadline = Date.now() + 20_000;
+      while (run.orchestrator.status().modules.find((m) => m.id === 'sep-2')?.state !== 'idle') {
+        if (Date.now() > deadline) throw new Error('sep-2 never idle');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await sep2.stop();
+      while (run.orchestrator.status().modules.find((m) => m.id === 'sep-2')?.state !== 'offline') {
+        if (Date.now() > deadline) throw new Error(`sep-2 still ${run.orchestrator.status().modules.find((m) => m.id === 'sep-2')?.state}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const reconciled = run.log.stream(WORKCELL_STREAM).find((e) => e.type === 'module.reconciled' && e.data.module === 'sep-2');
+      expect(reconciled?.data).toMatchObject({ believed: 'idle', actual: 'offline', message: expect.stringContaining('the device does not answer') });
+    } finally {
+      await run.stop();
+    }
+  }, 60_000);
+});
+
 describe('record truth: operators act on a running workcell', () => {
   it('holds a batch at its next safe point on `workcell hold`, signed; retried, it goes on', async () => {
     // Slow enough for a CLI process to start while the batch is still at its first steps.
