@@ -16,6 +16,8 @@ const commands: Array<{ name: string; summary: string; load(): Promise<Command> 
   { name: 'status', summary: "Each batch's step, module, state and expected finish; module states; holds and alarms.", load: async () => (await import('./records.ts')).statusCommand },
   { name: 'holds', summary: 'List batches waiting for an operator.', load: async () => (await import('./records.ts')).holdsCommand },
   { name: 'resolve', summary: "Answer a batch's hold: retry, skip or abort, with reason, signed.", load: async () => (await import('./records.ts')).resolveCommand },
+  { name: 'hold', summary: 'Hold a batch at its next safe point, signed.', load: async () => (await import('./operations.ts')).holdCommand },
+  { name: 'module', summary: "Take a module out of service or back (signed); re-read a module's state.", load: async () => (await import('./operations.ts')).moduleCommand },
   { name: 'remove', summary: "Record that a quarantined batch's stuck material was taken out by hand (signed).", load: async () => (await import('./records.ts')).removeCommand },
   { name: 'review', summary: "QA's signed review of a finished batch's record: approve for release or reject.", load: async () => (await import('./records.ts')).reviewCommand },
   { name: 'operators', summary: 'Enrol, disable and list the operators who sign; change a password.', load: async () => (await import('./operators.ts')).operatorsCommand },

@@ -1,7 +1,11 @@
 /** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
 import { timeOfDay } from '../modules/clock.ts';
 import type { EventLog } from '../orchestrator/event-log.ts';
-import { openHold, recordRemoval, resolveHold, type BatchStatus } from '../orchestrator/orchestrator.ts';
+import { openHold } from '../orchestrator/batch-state.ts';
+import { recordRemoval, resolveHold, whatSkipApproves } from '../orchestrator/operator-actions.ts';
+import { runningHoldTime } from '../orchestrator/hold-times.ts';
+import { durationText } from '../orchestrator/quantity-format.ts';
+import type { BatchStatus } from '../orchestrator/step-runner.ts';
 import { awaitingReview, buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
 import { recordHtml } from '../orchestrator/record-html.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
@@ -21,16 +25,32 @@ interface OpenHoldView {
   message: string;
   actions: string[];
   since: number;
+  /** The hold time that keeps running while the batch is held: after which step, until when (clock ms). */
+  holdTime: { after: string; deadline: number } | null;
+  /** What answering `skip` approves (the failed control and its value). */
+  skipApproves: string | null;
 }
 
 function openHolds(log: EventLog): OpenHoldView[] {
   return log.ofType('batch.started').flatMap((b) => {
-    const hold = openHold(log.stream(b.stream));
-    return hold ? [{ batchId: b.stream, step: String(hold.data.step), kind: String(hold.data.kind), message: String(hold.data.message), actions: (hold.data.actions as string[] | undefined) ?? [], since: hold.at }] : [];
+    const entries = log.stream(b.stream, { withoutTelemetry: true });
+    const hold = openHold(entries);
+    if (!hold) return [];
+    const running = runningHoldTime(entries);
+    const actions = (hold.data.actions as string[] | undefined) ?? [];
+    return [{ batchId: b.stream, step: String(hold.data.step), kind: String(hold.data.kind), message: String(hold.data.message), actions, since: hold.at, holdTime: running ? { after: running.step, deadline: running.deadlineMs } : null, skipApproves: actions.includes('skip') ? whatSkipApproves(hold) : null }];
   });
 }
 
-const time = (ms: number | undefined) => (ms === undefined ? '-' : timeOfDay(ms));
+/** "hold time after wash: 1 h 12 min left (until 05:06 UTC)", or how long ago it was exceeded. */
+function holdTimeText(holdTime: { after: string; deadline: number }, now: number): string {
+  const left = holdTime.deadline - now;
+  if (left >= 0) return `hold time after ${holdTime.after}: ${durationText(Math.round(left / 1000))} left (until ${time(holdTime.deadline, now)})`;
+  return `hold time after ${holdTime.after} exceeded at ${time(holdTime.deadline, now)}, ${durationText(Math.round(-left / 1000))} ago: a deviation`;
+}
+
+/** A time on the workcell clock, dated when it falls on another day than `today`. */
+const time = (ms: number | undefined, today: number) => (ms === undefined ? '-' : timeOfDay(ms, today));
 
 export const statusCommand: Command = {
   name: 'status',
@@ -40,10 +60,11 @@ export const statusCommand: Command = {
     const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
     return withDatabase(option(parsed, 'db'), { readonly: true }, (log) => {
       const live = log.readStatus().find((s) => s.key === 'orchestrator');
-      const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string }>; plates: string[] } | undefined;
+      const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string; outOfService?: string }>; plates: string[] } | undefined;
       const holds = openHolds(log);
       const alarms = log.ofType('alarm').slice(-10);
       const reviews = awaitingReview(log);
+      const today = workcellNow(log);
       if (parsed.flags.has('json')) {
         process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, awaitingReview: reviews, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
         return 0;
@@ -57,12 +78,13 @@ export const statusCommand: Command = {
         lines.push('Batches');
         lines.push(`  ${'batch'.padEnd(8)} ${'lane'.padEnd(7)} ${'step'.padEnd(14)} ${'module'.padEnd(8)} ${'state'.padEnd(11)} expected finish`);
         for (const b of view.batches) {
-          lines.push(`  ${b.batchId.padEnd(8)} ${b.lane.padEnd(7)} ${b.step.padEnd(14)} ${(b.module ?? '-').padEnd(8)} ${b.phase.padEnd(11)} ${time(b.expectedFinish)}`);
+          lines.push(`  ${b.batchId.padEnd(8)} ${b.lane.padEnd(7)} ${b.step.padEnd(14)} ${(b.module ?? '-').padEnd(8)} ${b.phase.padEnd(11)} ${time(b.expectedFinish, today)}`);
           if (b.note && (b.phase === 'waiting' || b.phase === 'intake' || b.phase === 'held')) lines.push(`      ${b.batchId} ${b.note}`);
+          if (b.holdTime) lines.push(`      ${b.batchId} ${holdTimeText({ after: b.holdTime.step, deadline: b.holdTime.deadline }, today)}`);
         }
         lines.push('');
         lines.push('Modules');
-        for (const m of view.modules) lines.push(`  ${m.id.padEnd(8)} ${m.state.padEnd(11)} ${m.occupant ? `holds ${m.occupant}` : ''}`);
+        for (const m of view.modules) lines.push(`  ${m.id.padEnd(8)} ${m.state.padEnd(11)} ${m.occupant ? `holds ${m.occupant}` : ''}${m.outOfService ? ` ${m.outOfService}` : ''}`);
         if (view.plates.length > 0) {
           lines.push('');
           lines.push('Settle plates');
@@ -71,7 +93,7 @@ export const statusCommand: Command = {
       }
       lines.push('');
       lines.push(holds.length === 0 ? 'No open holds.' : 'Open holds (answer with workcell resolve):');
-      for (const h of holds) lines.push(`  ${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since)}: ${h.message}`);
+      for (const h of holds) lines.push(`  ${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since, today)}: ${h.message}${h.holdTime ? `; ${holdTimeText(h.holdTime, today)}` : ''}`);
       if (reviews.length > 0) {
         lines.push('');
         lines.push('Awaiting QA review (workcell review):');
@@ -80,7 +102,7 @@ export const statusCommand: Command = {
       if (alarms.length > 0) {
         lines.push('');
         lines.push('Recent alarms');
-        for (const a of alarms) lines.push(`  ${time(a.at)} ${a.stream} ${String(a.data.kind)}: ${String(a.data.message)}`);
+        for (const a of alarms) lines.push(`  ${time(a.at, today)} ${a.stream} ${String(a.data.kind)}: ${String(a.data.message)}`);
       }
       // Device messages, reasons and notes are shown escaped: each line stays the one line it is.
       process.stdout.write(`${lines.map(printable).join('\n')}\n`);
@@ -100,7 +122,15 @@ export const holdsCommand: Command = {
       if (parsed.flags.has('json')) process.stdout.write(`${JSON.stringify(holds.map((h) => ({ ...h, since: new Date(h.since).toISOString() })), null, 2)}\n`);
       else if (holds.length === 0) process.stdout.write('No open holds.\n');
       else {
-        for (const h of holds) process.stdout.write(`${[`${h.batchId} at ${h.step} (${h.kind}) since ${new Date(h.since).toISOString()}`, `  ${h.message}`, `  actions: ${h.actions.join(' | ')}`].map(printable).join('\n')}\n`);
+        const today = workcellNow(log);
+        for (const h of holds) {
+          const lines = [`${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since, today)}`, `  ${h.message}`];
+          // A hold does not stop the biology: the hold time keeps running, and the menu says how much is left.
+          if (h.holdTime) lines.push(`  ${holdTimeText(h.holdTime, today)}`);
+          lines.push(`  actions: ${h.actions.join(' | ')}`);
+          if (h.skipApproves) lines.push(`  skip approves ${h.skipApproves}`);
+          process.stdout.write(`${lines.map(printable).join('\n')}\n`);
+        }
         process.stdout.write(`Answer with: workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME --db ${log.file} (signed with your password)\n`);
       }
       return 0;

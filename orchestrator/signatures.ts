@@ -16,13 +16,16 @@ export const OPERATORS_STREAM = 'operators';
 export const ROLES = ['operator', 'qa', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type SignedAction = 'retry' | 'skip' | 'abort' | 'remove' | 'approve' | 'reject' | 'accept-layout' | 'enrol' | 'disable' | 'password';
+export type SignedAction = 'retry' | 'skip' | 'abort' | 'hold' | 'out-of-service' | 'in-service' | 'remove' | 'approve' | 'reject' | 'accept-layout' | 'enrol' | 'disable' | 'password';
 
 /** Who may sign what: deciding to skip a step or to abort a batch to quarantine is QA's. */
 const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
   retry: { roles: ['operator', 'qa'], meaning: 'approval to retry the step' },
   skip: { roles: ['qa'], meaning: 'approval to skip the step' },
   abort: { roles: ['qa'], meaning: 'approval to abort the batch to quarantine' },
+  hold: { roles: ['operator', 'qa'], meaning: 'responsibility for holding the batch' },
+  'out-of-service': { roles: ['operator', 'qa'], meaning: 'responsibility for taking the module out of service' },
+  'in-service': { roles: ['operator', 'qa'], meaning: 'responsibility for returning the module to service' },
   remove: { roles: ['operator', 'qa'], meaning: 'responsibility for taking the material out by hand' },
   approve: { roles: ['qa'], meaning: 'approval of the batch record after review' },
   reject: { roles: ['qa'], meaning: 'rejection of the batch after review of its record' },
