@@ -1,6 +1,7 @@
 /**
  * The SiLA 2 feature model: what a Feature Definition (FDL) says, independent of XML and protobuf.
  */
+import { describeConstraints } from './constraint-text.ts';
 
 export const BASIC_TYPES = ['String', 'Integer', 'Real', 'Boolean', 'Binary', 'Date', 'Time', 'Timestamp', 'Any'] as const;
 export type BasicType = (typeof BASIC_TYPES)[number];
@@ -168,7 +169,7 @@ export function describeDataType(dataType: DataType): string {
     case 'structure':
       return `Structure{${dataType.elements.map((e) => `${e.identifier}: ${describeDataType(e.dataType)}`).join(', ')}}`;
     case 'constrained':
-      return `${describeDataType(dataType.base)} [${Object.keys(dataType.constraints).join(', ')}]`;
+      return `${describeDataType(dataType.base)} [${describeConstraints(dataType.constraints, describeDataType)}]`;
     case 'reference':
       return dataType.identifier;
   }
