@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { loadWorkcell } from '../config/validate.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
+import { PORT_BASE_VARIABLE } from '../modules/simulators/workcell-simulation.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { Orchestrator, type BatchSpec } from '../orchestrator/orchestrator.ts';
 import { openWorkcell, type WorkcellSession } from '../orchestrator/session.ts';
@@ -10,14 +11,15 @@ import { checkLayoutForResume, lastRunSettings, recordRunSettings, workcellNow, 
 import { parseArgs, option, readSigner, type ParsedArgs } from './args.ts';
 import { DEFAULT_DATABASE, existingDatabase } from './database.ts';
 import { CLI, closingLines, currentWaits, quietNoticeInterval, RunDisplay } from './run-output.ts';
+import { endpointLines, portBaseOption } from './sim.ts';
 import { UsageError, type Command } from './main.ts';
 
 export const runCommand: Command = {
   name: 'run',
   summary: 'Run patient batches through a workcell (simulated in-process with --sim).',
-  usage: 'workcell run LAYOUT --schedule FILE (--patients N | --batch ID[:LANE] ...) [--sim] [--time-scale N] [--seed N] [--db FILE] [--faults FILE] [--inspect] [--inspect-url URL]',
+  usage: 'workcell run LAYOUT --schedule FILE (--patients N | --batch ID[:LANE] ...) [--sim] [--time-scale N] [--seed N] [--db FILE] [--faults FILE] [--port-base N] [--inspect] [--inspect-url URL]',
   async run(args) {
-    const parsed = parseArgs(args, { options: ['schedule', 'patients', 'batch', 'time-scale', 'seed', 'db', 'faults', 'inspect-url'], flags: ['sim', 'inspect'] });
+    const parsed = parseArgs(args, { options: ['schedule', 'patients', 'batch', 'time-scale', 'seed', 'db', 'faults', 'inspect-url', 'port-base'], flags: ['sim', 'inspect'] });
     const layoutFile = parsed.positional[0];
     if (!layoutFile || parsed.positional.length > 1) throw new UsageError('name one layout file');
     const scheduleFile = option(parsed, 'schedule');
@@ -34,10 +36,14 @@ export const runCommand: Command = {
     };
     const faults = readFaultsFile(option(parsed, 'faults'), layout.model);
     if (faults && !settings.sim) throw new UsageError('--faults needs --sim (give the faults to `workcell sim` when the simulators run apart)');
+    const portBase = portBaseOption(parsed, layout.model);
+    if (portBase !== undefined && !settings.sim) throw new UsageError('--port-base is for the simulators of --sim; against `workcell sim --port-base N`, run the layout copy it printed');
     const log = new EventLog(database);
     try {
       for (const batch of batches) if (log.stream(batch.batchId).length > 0) throw new UsageError(`batch ${batch.batchId} already exists in ${database}; use another id or \`workcell resume --db ${database}\``);
-      const session = await openWorkcell(settings, { faults });
+      // Simulators in this process serve only this process: ports the OS picks unless told otherwise.
+      const environment = settings.sim ? { ...process.env, [PORT_BASE_VARIABLE]: String(portBase ?? process.env[PORT_BASE_VARIABLE] ?? 0) } : undefined;
+      const session = await openWorkcell(settings, { faults, environment });
       recordRunSettings(log, settings, { command: 'run', layoutHash: session.layoutHash });
       const text = readFileSync(scheduleFile, 'utf8');
       return await drive(session, log, settings, parsed, (orchestrator) => {
@@ -103,6 +109,7 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
   try {
     await orchestrator.start();
     display.write(`Workcell ${session.layout.id}: ${session.simulation ? 'simulated in this process' : 'modules at their layout endpoints'}, time scale ${settings.timeScale}, records in ${relative(process.cwd(), log.file) || log.file}\n`);
+    if (session.simulation) display.write(`${[simulatorsHeading(option(parsed, 'port-base') ?? process.env[PORT_BASE_VARIABLE]), ...endpointLines(session.simulation.modules)].join('\n')}\n`);
     begin(orchestrator);
     const fastForward = () => {
       if (!session.simulation) return;
@@ -126,6 +133,11 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
     await session.close();
     await inspector?.stop();
   }
+}
+
+function simulatorsHeading(portBase: string | undefined): string {
+  const picked = portBase === undefined || Number(portBase) === 0;
+  return `Simulators in this process, ${picked ? 'on ports the OS picked (--port-base N for N, N+1, ... in layout order)' : `from port ${portBase}, in layout order`}:`;
 }
 
 function batchSpecs(parsed: ParsedArgs, lanes: string[]): BatchSpec[] {
@@ -166,9 +178,9 @@ const EXAMPLES = new URL('../', import.meta.url);
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'Four patients through the simulated 4-lane example workcell on the demo schedule (npm start).',
-  usage: 'workcell demo [--patients N] [--time-scale N] [--db FILE]',
+  usage: 'workcell demo [--patients N] [--time-scale N] [--db FILE] [--port-base N]',
   async run(args) {
-    const parsed = parseArgs(args, { options: ['patients', 'time-scale', 'db'] });
+    const parsed = parseArgs(args, { options: ['patients', 'time-scale', 'db', 'port-base'] });
     if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
     // Each demo writes a database of its own: a record is never overwritten.
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
@@ -185,6 +197,7 @@ export const demoCommand: Command = {
       option(parsed, 'time-scale') ?? '1800',
       '--db',
       database,
+      ...(option(parsed, 'port-base') === undefined ? [] : ['--port-base', option(parsed, 'port-base')!]),
     ]);
   },
 };

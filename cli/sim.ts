@@ -1,17 +1,38 @@
 import { relative } from 'node:path';
+import type { LayoutModel } from '../config/layout.ts';
 import { loadWorkcell } from '../config/validate.ts';
-import { startSimulation } from '../modules/simulators/workcell-simulation.ts';
+import { plannedPorts, startSimulation, type SimulatedModule } from '../modules/simulators/workcell-simulation.ts';
+import { writeLayoutWithEndpoints } from '../modules/simulators/endpoint-layout.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
-import { parseArgs, option } from './args.ts';
+import { parseArgs, option, type ParsedArgs } from './args.ts';
 import { UsageError, type Command } from './main.ts';
+import { CLI } from './run-output.ts';
+
+/** `--port-base N`: simulator i of the layout on port N+i, 0 for ports the OS picks; undefined when not given. */
+export function portBaseOption(parsed: ParsedArgs, layout: LayoutModel): number | undefined {
+  const given = option(parsed, 'port-base');
+  if (given === undefined) return undefined;
+  const base = given.trim() === '' ? Number.NaN : Number(given);
+  try {
+    plannedPorts(layout, base);
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/^--port-base NaN/, `--port-base ${given}`));
+  }
+  return base;
+}
+
+/** One line per simulated module: id, protocol, endpoint, and the CA file clients trust it with. */
+export function endpointLines(modules: readonly SimulatedModule[]): string[] {
+  return modules.map((m) => `  ${m.id.padEnd(8)} ${m.protocol.padEnd(6)} ${m.endpoint}${m.caFile ? `  CA ${relative(process.cwd(), m.caFile)}` : ''}`);
+}
 
 
 export const simCommand: Command = {
   name: 'sim',
   summary: 'Start simulators for every module of a layout on their configured loopback endpoints.',
-  usage: 'workcell sim LAYOUT [--time-scale N] [--faults FILE] [--seed N] [--deliver BAG@POSITION ...]',
+  usage: 'workcell sim LAYOUT [--time-scale N] [--faults FILE] [--seed N] [--deliver BAG@POSITION ...] [--port-base N]',
   async run(args) {
-    const parsed = parseArgs(args, { options: ['time-scale', 'faults', 'seed', 'deliver'] });
+    const parsed = parseArgs(args, { options: ['time-scale', 'faults', 'seed', 'deliver', 'port-base'] });
     const layoutFile = parsed.positional[0];
     if (!layoutFile || parsed.positional.length > 1) throw new UsageError('name one layout file');
     const timeScale = Number(option(parsed, 'time-scale') ?? 1);
@@ -20,6 +41,7 @@ export const simCommand: Command = {
     if (!Number.isInteger(seed)) throw new UsageError('--seed takes a whole number');
     const { layout } = loadWorkcell(layoutFile);
     const faults = readFaultsFile(option(parsed, 'faults'), layout.model);
+    const portBase = portBaseOption(parsed, layout.model);
     // Starting material an operator would bring: each bag placed at its position once the previous one is taken.
     const deliveries = (parsed.options.get('deliver') ?? []).map((value) => {
       const [bag, position] = value.split('@');
@@ -27,10 +49,14 @@ export const simCommand: Command = {
       if (!layout.model.layout.positions?.some((p) => p.id === position)) throw new UsageError(`--deliver ${value}: the layout has no position '${position}'`);
       return { bag, position };
     });
-    const simulation = await startSimulation(layout.model, layoutFile, { timeScale, seed, faults });
+    const simulation = await startSimulation(layout.model, layoutFile, { timeScale, seed, faults, portBase });
     for (const position of new Set(deliveries.map((d) => d.position))) simulation.deliverInTurn(deliveries.filter((d) => d.position === position).map((d) => d.bag), position);
-    const lines = [`Simulating ${layout.model.id} at time scale ${timeScale}, seed ${seed}:`];
-    for (const m of simulation.modules) lines.push(`  ${m.id.padEnd(8)} ${m.protocol.padEnd(6)} ${m.endpoint}${m.caFile ? `  CA ${relative(process.cwd(), m.caFile)}` : ''}`);
+    const lines = [`Simulating ${layout.model.id} at time scale ${timeScale}, seed ${seed}:`, ...endpointLines(simulation.modules)];
+    if (portBase !== undefined) {
+      // `workcell run` connects where a layout says: give it one that says where these listen.
+      const copy = relative(process.cwd(), writeLayoutWithEndpoints(layoutFile, simulation.modules));
+      lines.push(`Endpoints differ from the layout's; a copy naming them: ${copy}`, `  run against them with: ${CLI} run ${copy} --schedule FILE ...`);
+    }
     lines.push('Ready. Ctrl-C (or SIGTERM) stops the simulators.');
     process.stdout.write(`${lines.join('\n')}\n`);
     await new Promise<void>((resolve) => {

@@ -9,7 +9,7 @@
  * anonymous access, client certificates trusted only when listed. Security None only with `allowNone`.
  */
 import './logging.ts';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import {
   DataType,
@@ -160,7 +160,9 @@ class DeviceModel {
 }
 
 export interface LadsServerOptions {
+  /** 0: a port the OS picks at the first start, kept across restarts. */
   port: number;
+  /** The only address listened on (127.0.0.1 by default), as on a device with one network interface. */
   host?: string;
   /** PKI folder of the server (its certificate, trusted and rejected client certificates). */
   pkiFolder: string;
@@ -182,13 +184,23 @@ export class LadsServer {
   private certificateManager: OPCUACertificateManager | undefined;
   readonly devices: DeviceModel[];
   private readonly detach: Array<() => void> = [];
+  private boundPort: number | undefined;
 
   constructor(readonly options: LadsServerOptions) {
     this.devices = options.devices.map((d) => new DeviceModel(d));
   }
 
+  /** The port listened on: the configured one, or the one the OS picked once started. */
+  get port(): number {
+    return this.boundPort ?? this.options.port;
+  }
+
   get endpointUrl(): string {
-    return `opc.tcp://${this.options.host ?? '127.0.0.1'}:${this.options.port}`;
+    return `opc.tcp://${this.host}:${this.port}`;
+  }
+
+  private get host(): string {
+    return this.options.host ?? '127.0.0.1';
   }
 
   /** The server certificate (DER) clients must trust. */
@@ -218,8 +230,10 @@ export class LadsServer {
     const policies = [SecurityPolicy.Basic256Sha256, SecurityPolicy.Aes128_Sha256_RsaOaep, SecurityPolicy.Aes256_Sha256_RsaPss, ...(this.options.allowNone ? [SecurityPolicy.None] : [])];
     const users = this.options.users;
     const server = new OPCUAServer({
-      port: this.options.port,
-      hostname: this.options.host ?? '127.0.0.1',
+      port: this.port,
+      // `host` is what the socket binds; `hostname` only names the endpoints it advertises.
+      host: this.host,
+      hostname: this.host,
       alternateHostname: ['127.0.0.1', 'localhost'],
       serverCertificateManager: certificateManager,
       securityModes: modes,
@@ -228,13 +242,15 @@ export class LadsServer {
       userManager: { isValidUser: (user: string, password: string) => users[user] !== undefined && users[user] === password },
       nodeset_filename: NODESETS,
       buildInfo: { productName: 'Workcell simulated LADS devices', manufacturerName: 'Workcell', softwareVersion: '1.0.0' },
-      serverInfo: { applicationUri: `urn:workcell:lads:${this.options.port}`, productUri: 'urn:workcell:lads' },
+      // Stable for the device's certificate: its configured port, or its PKI folder when the OS picks the port.
+      serverInfo: { applicationUri: `urn:workcell:lads:${this.options.port || createHash('sha256').update(this.options.pkiFolder).digest('hex').slice(0, 16)}`, productUri: 'urn:workcell:lads' },
       maxConnectionsPerEndpoint: 50,
     });
     await server.initialize();
     this.buildAddressSpace(server.engine.addressSpace!);
     this.options.extend?.(server.engine.addressSpace!);
     await server.start();
+    this.boundPort = server.endpoints[0]?.port ?? this.options.port;
     this.server = server;
   }
 

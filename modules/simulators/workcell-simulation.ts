@@ -1,7 +1,8 @@
 /**
- * Starts a simulator for every module of a layout on its configured loopback endpoint, sharing one
- * world and one clock: Workcell's digital twin of the workcell. SiLA modules publish their CA where the
- * layout's `tls.ca` expects it; OPC UA devices and Workcell's PKI are made to trust each other.
+ * Starts a simulator for every module of a layout on its configured loopback endpoint (or on ports
+ * from a port base), sharing one world and one clock: Workcell's digital twin of the workcell. SiLA
+ * modules publish their CA where the layout's `tls.ca` expects it; OPC UA devices and Workcell's PKI
+ * are made to trust each other.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +29,36 @@ export interface SimulationOptions {
   seed?: number;
   /** Faults per module id. */
   faults?: Record<string, FaultSpec[]>;
+  /**
+   * Where the simulators listen instead of the layout's ports: module i (in layout order) on
+   * portBase + i, or each on a port the OS picks when 0. The layout model given is updated to the
+   * endpoints listened on, so drivers connected from it reach them. Default: WORKCELL_SIM_PORT_BASE
+   * from `environment`, else the layout's own ports.
+   */
+  portBase?: number;
   environment?: NodeJS.ProcessEnv;
+}
+
+/** The environment variable that gives simulators a port base (see SimulationOptions.portBase). */
+export const PORT_BASE_VARIABLE = 'WORKCELL_SIM_PORT_BASE';
+
+/** The port each module's simulator is to listen on for a port base: module i on base + i, or 0 (the OS picks) for base 0. */
+export function plannedPorts(layout: LayoutModel, portBase: number): Map<string, number> {
+  const modules = layout.layout.modules;
+  const highest = 65536 - modules.length;
+  if (!Number.isInteger(portBase) || portBase < 0 || portBase > highest) {
+    throw new Error(`--port-base ${portBase}: ${Number.isInteger(portBase) && portBase > highest ? `the layout has ${modules.length} modules, so the highest port base is ${highest}` : 'a port base is a whole number from 0 (ports the OS picks) to 65535'}`);
+  }
+  return new Map(modules.map((m, i) => [m.id, portBase === 0 ? 0 : portBase + i]));
+}
+
+function portBaseOf(options: SimulationOptions): number | undefined {
+  if (options.portBase !== undefined) return options.portBase;
+  const configured = (options.environment ?? process.env)[PORT_BASE_VARIABLE];
+  if (configured === undefined || configured.trim() === '') return undefined;
+  const value = Number(configured);
+  if (!Number.isInteger(value)) throw new Error(`${PORT_BASE_VARIABLE}=${configured}: a port base is a whole number from 0 (ports the OS picks) to 65535`);
+  return value;
 }
 
 export interface SimulatedModule {
@@ -66,13 +96,16 @@ export function startingMaterial(bagId: string, seed: number): Item['material'] 
 
 export async function startSimulation(layout: LayoutModel, layoutFile: string, options: SimulationOptions = {}): Promise<Simulation> {
   const layoutDirectory = dirname(resolve(layoutFile));
+  const portBase = portBaseOf(options);
+  const ports = portBase === undefined ? undefined : plannedPorts(layout, portBase);
   const frame = simulationFrame(layout, options);
   const modules: SimulatedModule[] = [];
   try {
     for (const module of layout.layout.modules) {
       const common = frame.moduleOptions(module);
-      if (module.connection.sila2) modules.push(await startSila(module, common, layout, layoutDirectory));
-      else if (module.connection.opcua) modules.push(await startOpcUa(module, common, layoutDirectory, options.environment ?? process.env));
+      const port = ports?.get(module.id);
+      if (module.connection.sila2) modules.push(await startSila(module, common, layout, layoutDirectory, port));
+      else if (module.connection.opcua) modules.push(await startOpcUa(module, common, layoutDirectory, options.environment ?? process.env, port));
     }
   } catch (error) {
     await Promise.all(modules.map((m) => m.stop()));
@@ -166,13 +199,14 @@ export function simulateInProcess(layout: LayoutModel, options: Omit<SimulationO
   };
 }
 
-async function startSila(module: ModuleConfig, common: SimulatedModuleOptions, layout: LayoutModel, directory: string): Promise<SimulatedModule> {
+/** `port`: where to listen instead of the layout's port (0: the OS picks); the module's connection is updated to it. */
+async function startSila(module: ModuleConfig, common: SimulatedModuleOptions, layout: LayoutModel, directory: string, port?: number): Promise<SimulatedModule> {
   const connection = module.connection.sila2!;
   const locationGrades = locationGradesOf(module, layout);
   const simulator = new SilaModuleSimulator({
     ...common,
     host: connection.host,
-    port: connection.port,
+    port: port ?? connection.port,
     insecure: connection.insecure,
     positions: (module.positions ?? ['port']).map((p) => `${module.id}.${p}`),
     locationGrades,
@@ -181,6 +215,7 @@ async function startSila(module: ModuleConfig, common: SimulatedModuleOptions, l
   await simulator.start().catch((error: Error) => {
     throw new Error(`module ${module.id}: ${error.message}`);
   });
+  connection.port = simulator.port;
   let caFile: string | undefined;
   if (connection.tls?.ca && simulator.server.certificatePem) {
     caFile = resolve(directory, connection.tls.ca);
@@ -190,9 +225,9 @@ async function startSila(module: ModuleConfig, common: SimulatedModuleOptions, l
   return { id: module.id, protocol: 'sila2', endpoint: `${connection.host}:${connection.port}`, caFile, faults: simulator.faults, stop: () => simulator.stop() };
 }
 
-async function startOpcUa(module: ModuleConfig, common: SimulatedModuleOptions, directory: string, environment: NodeJS.ProcessEnv): Promise<SimulatedModule> {
+async function startOpcUa(module: ModuleConfig, common: SimulatedModuleOptions, directory: string, environment: NodeJS.ProcessEnv, port?: number): Promise<SimulatedModule> {
   const connection = module.connection.opcua!;
-  const port = Number(new URL(connection.endpoint.replace(/^opc\.tcp:/, 'http:')).port);
+  const endpoint = new URL(connection.endpoint.replace(/^opc\.tcp:/, 'http:'));
   const credentials = connection.credentials;
   const users: Record<string, string> = {};
   if (credentials?.user) {
@@ -202,7 +237,9 @@ async function startOpcUa(module: ModuleConfig, common: SimulatedModuleOptions, 
   }
   const { server, faults: plan } = createLadsSimulator({
     ...common,
-    port,
+    // The layout's host only: a device on the loopback is not reachable from the network.
+    host: endpoint.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: port ?? Number(endpoint.port),
     pkiFolder: join(directory, '.workcell', 'sim', module.id, 'pki'),
     users,
     allowNone: connection.security.mode === 'None',
@@ -214,6 +251,8 @@ async function startOpcUa(module: ModuleConfig, common: SimulatedModuleOptions, 
   const clientPki = resolve(directory, connection.pki ?? DEFAULT_PKI_FOLDER);
   await server.trustClientCertificate(await OpcUaDriver.applicationCertificate(clientPki));
   await OpcUaDriver.trustServerCertificate(clientPki, await server.certificate());
+  endpoint.port = String(server.port);
+  connection.endpoint = `opc.tcp://${endpoint.host}${connection.endpoint.replace(/^opc\.tcp:\/\/[^/]*/, '')}`;
   return { id: module.id, protocol: 'opcua', endpoint: connection.endpoint, faults: plan, stop: () => (server as LadsServer).stop() };
 }
 

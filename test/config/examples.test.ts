@@ -30,6 +30,15 @@ describe('example layouts and schedules', () => {
     expect(demo).toBeLessThan(2 * 3600);
   });
 
+  it('put their simulated devices below the ephemeral port range (32768-60999), where no program is handed a port by the OS', () => {
+    for (const file of layouts) {
+      const { layout } = loadWorkcell(file);
+      const ports = layout.model.layout.modules.map((m) => m.connection.sila2?.port ?? Number(/:(\d+)/.exec(m.connection.opcua!.endpoint.slice('opc.tcp://'.length))![1]));
+      for (const port of ports) expect(port, file).toBeLessThan(32768);
+      expect(new Set(ports).size).toBe(ports.length);
+    }
+  });
+
   it('declare their schema for editors', () => {
     for (const file of [...layouts, ...schedules]) {
       const kind = file.startsWith('layouts') ? 'layout' : 'schedule';

@@ -12,7 +12,7 @@ describe('OPC UA settings from a layout', () => {
   it('takes security, trust folder and user from the layout and the password from the environment', () => {
     const options = opcuaOptionsFromLayout(bioreactor, '/plant/layouts', { WORKCELL_OPCUA_PASSWORD: 's3cret' });
     expect(options).toMatchObject({
-      endpoint: 'opc.tcp://127.0.0.1:48401',
+      endpoint: 'opc.tcp://127.0.0.1:14841',
       securityMode: 'SignAndEncrypt',
       securityPolicy: 'Basic256Sha256',
       allowInsecure: false,

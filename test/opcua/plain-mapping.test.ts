@@ -9,7 +9,6 @@ import { PlainOpcUaModule, type PlainMapping } from '../../drivers/opcua/plain-m
 import { PlainOpcUaModuleDriver } from '../../drivers/plain-opcua-module.ts';
 import { ModuleError } from '../../drivers/module.ts';
 import { loadCatalogue } from '../../modules/catalogue.ts';
-import { freePort } from '../support/ports.ts';
 import { USER } from '../support/lads-bioreactor.ts';
 
 const VENDOR = 'urn:vendor:acme:reactor';
@@ -39,7 +38,7 @@ let clientPki: string;
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'workcell-plain-'));
   server = new LadsServer({
-    port: await freePort(),
+    port: 0,
     pkiFolder: join(dir, 'server-pki'),
     users: { [USER.name]: USER.password },
     devices: [],

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadWorkcell } from '../../config/validate.ts';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { buildRecord } from '../../orchestrator/record.ts';
 import { runCli } from '../support/cli.ts';
@@ -14,6 +15,11 @@ describe('npm start', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('Workcell four-lane: simulated in this process');
+    // Its simulators take ports from the OS, not the example layout's, so a demo collides with nothing.
+    const declared = loadWorkcell('layouts/four-lane.yaml').layout.model.layout.modules.map((m) => (m.connection.sila2 ? `127.0.0.1:${m.connection.sila2.port}` : m.connection.opcua!.endpoint));
+    const listed = [...result.stdout.matchAll(/^ {2}(\S+) +(?:sila2|opcua) +(\S+)/gm)].map((m) => m[2]!);
+    expect(listed).toHaveLength(declared.length);
+    for (const endpoint of listed) expect(declared).not.toContain(endpoint);
     for (const patient of ['P-001', 'P-002', 'P-003', 'P-004']) {
       expect(result.stdout).toMatch(new RegExp(`^${patient} +lane-\\d +wash +on sep-[we] +running +ETA \\d\\d:\\d\\d UTC`, 'm'));
       expect(result.stdout).toContain(`\n  npx workcell record ${patient} --db ${db}\n`);

@@ -13,7 +13,6 @@ import { OpcUaDriver } from '../../drivers/opcua/client.ts';
 import type { LadsServer } from '../../drivers/opcua/lads-server.ts';
 import type { ModuleDriver, TelemetrySample } from '../../drivers/module.ts';
 import type { FaultPlan } from '../../modules/simulators/faults.ts';
-import { freePort } from '../support/ports.ts';
 
 const kind = loadCatalogue().kind('rocking-bioreactor')!;
 const USERS = { workcell: 'bench-password' };
@@ -33,7 +32,7 @@ let silaWorld: SimulationWorld;
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'workcell-bio-'));
   ladsWorld = new SimulationWorld();
-  const created = createLadsSimulator({ moduleId: 'bio-1', kind, world: ladsWorld, clock: new ScaledClock(TIME_SCALE), seed: 11, port: await freePort(), pkiFolder: join(dir, 'server'), users: USERS });
+  const created = createLadsSimulator({ moduleId: 'bio-1', kind, world: ladsWorld, clock: new ScaledClock(TIME_SCALE), seed: 11, port: 0, pkiFolder: join(dir, 'server'), users: USERS });
   ladsServer = created.server;
   ladsFaults = created.faults;
   await ladsServer.start();

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LadsServer, type FunctionalUnitSpec } from '../../drivers/opcua/lads-server.ts';
 import { OpcUaDriver } from '../../drivers/opcua/client.ts';
-import { freePort } from './ports.ts';
 
 export const USER = { name: 'operator', password: 'correct horse battery staple' };
 export const UNIT = 'Bioreactor1/Culture';
@@ -43,7 +42,7 @@ export interface LadsFixture {
 export async function startBioreactor(options: { allowNone?: boolean; trust?: boolean; resultsWithoutRunId?: boolean; stateTexts?: Record<string, string> } = {}): Promise<LadsFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'workcell-lads-'));
   const server = new LadsServer({
-    port: await freePort(),
+    port: 0,
     pkiFolder: join(dir, 'server-pki'),
     users: { [USER.name]: USER.password },
     allowNone: options.allowNone,
