@@ -1,13 +1,16 @@
 /** `workcell sila ...`: look at and drive any SiLA 2 server from the terminal. */
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SilaClient, type SilaClientOptions } from '../drivers/sila2/client.ts';
+import { SilaClient, type HeldLock, type SilaClientOptions } from '../drivers/sila2/client.ts';
 import { DefinedExecutionError, FrameworkError, SilaError, ValidationError } from '../drivers/sila2/errors.ts';
 import { readFeatureFile } from '../drivers/sila2/fdl.ts';
-import { describeDataType, featureFqi, resolveReference, type DataType, type Feature } from '../drivers/sila2/feature.ts';
+import { describeDataType, featureFqi, fqi, resolveReference, sameFqi, type Command as SilaCommand, type DataType, type Feature } from '../drivers/sila2/feature.ts';
+import { findMetadataItem, metadataAffecting, metadataItems, type MetadataItem } from '../drivers/sila2/call-metadata.ts';
+import { CORE_FEATURES, coreFeatureSummary } from '../drivers/sila2/core/features.ts';
 import { featureProtoText } from '../drivers/sila2/proto.ts';
 import { discover, type DiscoveryTransport } from '../drivers/sila2/discovery.ts';
-import { featureFileName, moduleKindFeatureXml } from '../drivers/sila2/catalogue-features.ts';
+import { featureFileName, IDEMPOTENCY_KEY_METADATA, moduleKindFeatureXml } from '../drivers/sila2/catalogue-features.ts';
 import { loadCatalogue } from '../modules/catalogue.ts';
 import { BinaryRef, type SilaValue } from '../drivers/sila2/values.ts';
 import { parseArgs, option, type ParsedArgs } from './args.ts';
@@ -16,8 +19,11 @@ import { UsageError, type Command } from './main.ts';
 const CONNECTION_OPTIONS = ['ca', 'discovery-unicast', 'timeout'];
 const CONNECTION_FLAGS = ['insecure', 'trust-discovered-ca'];
 
+/** How long `sila call --lock` holds the lock without a call, unless it says. */
+const DEFAULT_LOCK_SECONDS = 60;
+
 const USAGE = `workcell sila browse HOST:PORT [--ca FILE | --insecure | --trust-discovered-ca]
-       workcell sila call HOST:PORT FEATURE COMMAND [--param NAME=VALUE ...] [--ca FILE | --insecure | --trust-discovered-ca]
+       workcell sila call HOST:PORT FEATURE COMMAND [--param NAME=VALUE ...] [--metadata NAME=VALUE ...] [--lock [SECONDS]] [--ca FILE | --insecure | --trust-discovered-ca]
        workcell sila proto FILE.sila.xml
        workcell sila discover [--timeout MS]
        workcell sila features [--write DIR]`;
@@ -32,7 +38,7 @@ export const silaCommand: Command = {
       case 'browse':
         return browse(parseArgs(rest, { options: CONNECTION_OPTIONS, flags: CONNECTION_FLAGS }));
       case 'call':
-        return call(parseArgs(rest, { options: [...CONNECTION_OPTIONS, 'param'], flags: CONNECTION_FLAGS }));
+        return call(parseArgs(withLockSeconds(rest), { options: [...CONNECTION_OPTIONS, 'param', 'metadata', 'lock'], flags: CONNECTION_FLAGS }));
       case 'proto': {
         const parsed = parseArgs(rest, {});
         if (parsed.positional.length !== 1) throw new UsageError('name one feature definition file');
@@ -48,6 +54,11 @@ export const silaCommand: Command = {
     }
   },
 };
+
+/** `--lock` takes an optional number of seconds: a bare `--lock` means the default. */
+function withLockSeconds(args: string[]): string[] {
+  return args.flatMap((arg, i) => (arg === '--lock' && !/^\d+$/.test(args[i + 1] ?? '') ? [`--lock=${DEFAULT_LOCK_SECONDS}`] : [arg]));
+}
 
 function discoveryTransport(parsed: ParsedArgs): DiscoveryTransport {
   const unicast = option(parsed, 'discovery-unicast');
@@ -91,7 +102,12 @@ async function browse(parsed: ParsedArgs): Promise<number> {
       `Vendor       ${id.vendorUrl}`,
       `Description  ${id.description}`,
     ];
-    for (const feature of client.features) out.push('', ...describeFeature(feature));
+    const core = coreFeatureSummary(client.features);
+    out.push(`Core features  ${core.implemented.join(', ')}`);
+    if (core.missing.length) out.push(`Not offered    ${core.missing.join(', ')}`);
+    const affects = new Map<string, string[]>();
+    for (const item of metadataItems(client.features)) affects.set(item.fqi, await client.affectedCalls(featureFqi(item.feature), item.metadata.identifier).catch((error: Error) => [`(the server did not say: ${error.message})`]));
+    for (const feature of client.features) out.push('', ...describeFeature(feature, (metadata) => affects.get(fqi.metadata(feature, metadata))));
     process.stdout.write(`${out.join('\n')}\n`);
     return 0;
   } finally {
@@ -99,7 +115,8 @@ async function browse(parsed: ParsedArgs): Promise<number> {
   }
 }
 
-export function describeFeature(feature: Feature): string[] {
+/** `affects` gives the calls a metadata item affects, when known. */
+export function describeFeature(feature: Feature, affects: (metadata: string) => string[] | undefined = () => undefined): string[] {
   const type = (d: DataType) => describeDataType(d);
   const lines = [`Feature ${featureFqi(feature)}: ${feature.displayName}`];
   for (const c of feature.commands) {
@@ -110,7 +127,11 @@ export function describeFeature(feature: Feature): string[] {
     if (c.errors.length) lines.push(`    errors        ${c.errors.join(', ')}`);
   }
   for (const p of feature.properties) lines.push(`  Property ${p.identifier}: ${type(p.dataType)}${p.observable ? ' (observable)' : ''}`);
-  for (const m of feature.metadata) lines.push(`  Metadata ${m.identifier}: ${type(m.dataType)}`);
+  for (const m of feature.metadata) {
+    lines.push(`  Metadata ${m.identifier}: ${type(m.dataType)}`);
+    const calls = affects(m.identifier);
+    if (calls) lines.push(`    affects       ${calls.join(', ') || 'no call'}`);
+  }
   for (const e of feature.errors) lines.push(`  Error ${e.identifier}: ${e.description}`);
   for (const d of feature.dataTypes) lines.push(`  Data type ${d.identifier}: ${type(d.dataType)}`);
   return lines;
@@ -119,28 +140,21 @@ export function describeFeature(feature: Feature): string[] {
 async function call(parsed: ParsedArgs): Promise<number> {
   const [, featureRef, commandId] = parsed.positional;
   if (!featureRef || !commandId) throw new UsageError('name the feature and the command');
+  const lockSeconds = option(parsed, 'lock');
+  if (lockSeconds !== undefined && !/^\d+$/.test(lockSeconds)) throw new UsageError(`--lock takes a number of seconds, got '${lockSeconds}'`);
   const client = await connect(parsed);
+  let lock: HeldLock | undefined;
   try {
     const feature = client.feature(featureRef);
     const command = feature.commands.find((c) => c.identifier === commandId);
     if (!command) throw new UsageError(`feature ${feature.identifier} has no command '${commandId}'; it has ${feature.commands.map((c) => c.identifier).join(', ')}`);
-    const given = new Map<string, string>();
-    for (const pair of parsed.options.get('param') ?? []) {
-      const eq = pair.indexOf('=');
-      if (eq < 1) throw new UsageError(`--param takes NAME=VALUE, got '${pair}'`);
-      given.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    const parameters: Record<string, SilaValue> = {};
-    for (const p of command.parameters) {
-      const text = given.get(p.identifier);
-      if (text === undefined) throw new UsageError(`missing --param ${p.identifier}=VALUE (${describeDataType(p.dataType)})`);
-      parameters[p.identifier] = valueFromText(text, p.dataType, feature, p.identifier);
-      given.delete(p.identifier);
-    }
-    if (given.size) throw new UsageError(`${commandId} has no parameter ${[...given.keys()].join(', ')}`);
+    const parameters = callParameters(parsed, feature, command);
+    const metadata = await callMetadata(client, parsed, feature, command);
+    // The lock goes with every call it protects, this one included, and ends when the call does.
+    if (lockSeconds !== undefined) lock = await client.lock({ timeoutSeconds: Number(lockSeconds) });
     let responses: Record<string, SilaValue>;
     if (command.observable) {
-      const execution = await client.start(feature.identifier, commandId, parameters);
+      const execution = await client.start(feature.identifier, commandId, parameters, { metadata });
       process.stdout.write(`execution ${execution.uuid}\n`);
       for await (const update of execution) {
         if (update.kind === 'intermediate') process.stdout.write(`intermediate ${formatValue(update.responses)}\n`);
@@ -148,7 +162,7 @@ async function call(parsed: ParsedArgs): Promise<number> {
       }
       responses = await execution.result();
     } else {
-      responses = await client.call(feature.identifier, commandId, parameters);
+      responses = await client.call(feature.identifier, commandId, parameters, { metadata });
     }
     process.stdout.write(`${formatValue(responses)}\n`);
     return 0;
@@ -160,35 +174,91 @@ async function call(parsed: ParsedArgs): Promise<number> {
     }
     throw error;
   } finally {
+    await lock?.release().catch((error: Error) => process.stderr.write(`could not unlock the server (lock ${lock!.lockId}): ${error.message}; it unlocks itself after ${lockSeconds} s\n`));
     client.close();
   }
 }
 
+/** NAME=VALUE pairs of a repeatable option, in the order given. */
+function pairs(parsed: ParsedArgs, name: string): Map<string, string> {
+  const given = new Map<string, string>();
+  for (const pair of parsed.options.get(name) ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new UsageError(`--${name} takes NAME=VALUE, got '${pair}'`);
+    given.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+  return given;
+}
+
+function callParameters(parsed: ParsedArgs, feature: Feature, command: SilaCommand): Record<string, SilaValue> {
+  const given = pairs(parsed, 'param');
+  const parameters: Record<string, SilaValue> = {};
+  for (const p of command.parameters) {
+    const text = given.get(p.identifier);
+    if (text === undefined) throw new UsageError(`missing --param ${p.identifier}=VALUE (${describeDataType(p.dataType)})`);
+    parameters[p.identifier] = valueFromText(text, p.dataType, feature, p.identifier);
+    given.delete(p.identifier);
+  }
+  if (given.size) throw new UsageError(`${command.identifier} has no parameter ${[...given.keys()].join(', ')}`);
+  return parameters;
+}
+
+/**
+ * The metadata of a call: what --metadata gives, by identifier or fully qualified identifier, and what
+ * the call needs that Workcell supplies itself (a fresh IdempotencyKey; the lock identifier with --lock).
+ */
+async function callMetadata(client: SilaClient, parsed: ParsedArgs, feature: Feature, command: SilaCommand): Promise<Record<string, SilaValue>> {
+  const needed = await metadataAffecting(client, feature, fqi.command(feature, command.identifier));
+  const values: Record<string, SilaValue> = {};
+  for (const [name, text] of pairs(parsed, 'metadata')) {
+    let item: MetadataItem | undefined;
+    try {
+      item = findMetadataItem(client.features, name);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (!item) throw new UsageError(`the server defines no metadata '${name}'; it defines ${metadataItems(client.features).map((m) => m.metadata.identifier).join(', ') || 'none'}`);
+    if (!needed.some((n) => n.fqi === item.fqi)) process.stderr.write(`note: metadata ${item.metadata.identifier} does not affect ${feature.identifier} ${command.identifier}, so it is not sent\n`);
+    values[item.fqi] = valueFromText(text, item.metadata.dataType, item.feature, name, 'metadata');
+  }
+  for (const item of needed) {
+    if (item.fqi in values || sameFqi(item.fqi, `${CORE_FEATURES.LockController}/Metadata/LockIdentifier`)) continue;
+    if (sameFqi(item.fqi, IDEMPOTENCY_KEY_METADATA)) {
+      const key = randomUUID();
+      values[item.fqi] = key;
+      process.stdout.write(`idempotency key ${key}\n`);
+      continue;
+    }
+    throw new UsageError(`${command.identifier} needs metadata ${item.metadata.identifier} (${describeDataType(item.metadata.dataType)}): pass --metadata ${item.metadata.identifier}=VALUE`);
+  }
+  return values;
+}
+
 /** Reads a command-line value as the parameter's SiLA type; lists and structures are written as JSON. */
-export function valueFromText(text: string, dataType: DataType, feature: Feature, name: string): SilaValue {
+export function valueFromText(text: string, dataType: DataType, feature: Feature, name: string, flag: 'param' | 'metadata' = 'param'): SilaValue {
   const resolved = resolveReference(feature, dataType.kind === 'constrained' ? dataType.base : dataType);
   if (resolved.kind === 'list' || resolved.kind === 'structure' || (resolved.kind === 'basic' && resolved.basic === 'Any')) {
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
-      throw new UsageError(`--param ${name}: expected JSON for ${describeDataType(dataType)}`);
+      throw new UsageError(`--${flag} ${name}: expected JSON for ${describeDataType(dataType)}`);
     }
-    return fromJson(json, dataType, feature, name);
+    return fromJson(json, dataType, feature, name, flag);
   }
-  return fromJson(text, dataType, feature, name);
+  return fromJson(text, dataType, feature, name, flag);
 }
 
-function fromJson(value: unknown, dataType: DataType, feature: Feature, name: string): SilaValue {
+function fromJson(value: unknown, dataType: DataType, feature: Feature, name: string, flag: string): SilaValue {
   const d = resolveReference(feature, dataType.kind === 'constrained' ? dataType.base : dataType);
-  const fail = (expected: string) => new UsageError(`--param ${name}: expected ${expected}, got ${JSON.stringify(value)}`);
+  const fail = (expected: string) => new UsageError(`--${flag} ${name}: expected ${expected}, got ${JSON.stringify(value)}`);
   if (d.kind === 'list') {
     if (!Array.isArray(value)) throw fail('a JSON list');
-    return value.map((v, i) => fromJson(v, d.element, feature, `${name}[${i}]`));
+    return value.map((v, i) => fromJson(v, d.element, feature, `${name}[${i}]`, flag));
   }
   if (d.kind === 'structure') {
     if (!value || typeof value !== 'object') throw fail('a JSON object');
-    return Object.fromEntries(d.elements.map((e) => [e.identifier, fromJson((value as Record<string, unknown>)[e.identifier], e.dataType, feature, `${name}.${e.identifier}`)]));
+    return Object.fromEntries(d.elements.map((e) => [e.identifier, fromJson((value as Record<string, unknown>)[e.identifier], e.dataType, feature, `${name}.${e.identifier}`, flag)]));
   }
   if (d.kind !== 'basic') throw fail(describeDataType(dataType));
   const text = typeof value === 'string' ? value : JSON.stringify(value);
