@@ -29,6 +29,8 @@ interface OpenHoldView {
   holdTime: { after: string; deadline: number } | null;
   /** What answering `skip` approves (the failed control and its value). */
   skipApproves: string | null;
+  /** The device's own continuation options (a recoverable error), offered beside retry, skip and abort. */
+  deviceOptions: Array<{ identifier: string; description: string }>;
 }
 
 function openHolds(log: EventLog): OpenHoldView[] {
@@ -38,7 +40,7 @@ function openHolds(log: EventLog): OpenHoldView[] {
     if (!hold) return [];
     const running = runningHoldTime(entries);
     const actions = (hold.data.actions as string[] | undefined) ?? [];
-    return [{ batchId: b.stream, step: String(hold.data.step), kind: String(hold.data.kind), message: String(hold.data.message), actions, since: hold.at, holdTime: running ? { after: running.step, deadline: running.deadlineMs } : null, skipApproves: actions.includes('skip') ? whatSkipApproves(hold) : null }];
+    return [{ batchId: b.stream, step: String(hold.data.step), kind: String(hold.data.kind), message: String(hold.data.message), actions, since: hold.at, holdTime: running ? { after: running.step, deadline: running.deadlineMs } : null, skipApproves: actions.includes('skip') ? whatSkipApproves(hold) : null, deviceOptions: (hold.data.deviceOptions ?? []) as OpenHoldView['deviceOptions'] }];
   });
 }
 
@@ -128,6 +130,7 @@ export const holdsCommand: Command = {
           // A hold does not stop the biology: the hold time keeps running, and the menu says how much is left.
           if (h.holdTime) lines.push(`  ${holdTimeText(h.holdTime, today)}`);
           lines.push(`  actions: ${h.actions.join(' | ')}`);
+          for (const o of h.deviceOptions) lines.push(`    continue --option ${o.identifier}: ${o.description} (the device's option)`);
           if (h.skipApproves) lines.push(`  skip approves ${h.skipApproves}`);
           process.stdout.write(`${lines.map(printable).join('\n')}\n`);
         }
@@ -160,15 +163,17 @@ const SIGNER_USAGE = '--reason TEXT --user NAME [--password-env VAR | --password
 export const resolveCommand: Command = {
   name: 'resolve',
   summary: "Answer a batch's hold: retry the step, skip it, or abort the batch to quarantine (signed).",
-  usage: `workcell resolve BATCH --action retry|skip|abort ${SIGNER_USAGE}`,
+  usage: `workcell resolve BATCH --action retry|skip|abort|continue [--option DEVICE_OPTION] ${SIGNER_USAGE}`,
   async run(args) {
-    const parsed = parseArgs(args, { options: ['action', ...SIGNER_OPTIONS] });
+    const parsed = parseArgs(args, { options: ['action', 'option', ...SIGNER_OPTIONS] });
     const action = option(parsed, 'action');
-    if (action !== 'retry' && action !== 'skip' && action !== 'abort') throw new UsageError('--action is retry, skip or abort');
+    if (action !== 'retry' && action !== 'skip' && action !== 'abort' && action !== 'continue') throw new UsageError("--action is retry, skip, abort, or continue with one of the device's options (--option)");
+    if ((action === 'continue') !== (option(parsed, 'option') !== undefined)) throw new UsageError("--option names the device's continuation option, with --action continue only");
     const { batchId, reason, signer } = await operatorAction(parsed, 'answer');
     return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = resolveHold(log, batchId, { action: action as HoldAction, reason }, signer, workcellNow(log));
-      writeRecorded(`Recorded: the hold of ${batchId} at ${String(entry.data.step)} answered with ${action} (${reason}).`, entry.data.signature as Signature);
+      const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, option: option(parsed, 'option') }, signer, workcellNow(log));
+      const what = entry.data.option ? `${action} with the device's option ${String(entry.data.option)}` : action;
+      writeRecorded(`Recorded: the hold of ${batchId} at ${String(entry.data.step)} answered with ${what} (${reason}).${entry.data.approves ? ` Approved: ${String(entry.data.approves)}.` : ''}`, entry.data.signature as Signature);
       return 0;
     });
   },

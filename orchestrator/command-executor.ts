@@ -9,7 +9,7 @@
 import type { Clock } from '../modules/clock.ts';
 import type { ModuleKind } from '../modules/catalogue.ts';
 import type { ModuleState } from '../modules/state-model.ts';
-import { ModuleError, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue } from '../drivers/module.ts';
+import { ModuleError, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type LogEntry } from './event-log.ts';
 import type { EntryType } from './entries.ts';
 
@@ -48,6 +48,12 @@ export interface CommandRequest {
   onProgress?: (progress: ExecutionProgress) => void;
 }
 
+/** An operator's hold of a batch whose command runs: the message of the hold and what it refers to. */
+export interface PauseRequest {
+  message: string;
+  details: Record<string, unknown>;
+}
+
 /** Watchdog: how long past the expected duration, and since its last progress, a command may go without finishing. */
 export function watchdogMargin(expectedSeconds: number, timeScale: number): number {
   // The last term keeps the margin above a few real seconds, however fast the clock runs.
@@ -66,6 +72,7 @@ const NOT_WORKING: ReadonlySet<ModuleState> = new Set(['idle', 'stopped', 'abort
 const REFUSALS = new Set(['ModuleOccupied', 'WrongItem']);
 
 interface CommandHistory {
+  stream: string;
   token?: ExecutionToken;
   results?: Record<string, ResultValue>;
   error?: { message: string; kind: ModuleError['kind']; code?: string };
@@ -85,6 +92,8 @@ export class CommandExecutor {
   private readonly history = new Map<string, CommandHistory>();
   /** Modules with a command of ours running, and how many. */
   private readonly running = new Map<string, number>();
+  /** Per stream, who waits for an operator's hold request while a command of that stream runs. */
+  private readonly pauseListeners = new Map<string, Set<(hold: PauseRequest) => void>>();
 
   constructor(private readonly context: ExecutorContext) {}
 
@@ -93,7 +102,7 @@ export class CommandExecutor {
     const key = String(entry.data.key);
     switch (entry.type) {
       case 'command.issued':
-        this.history.set(key, {});
+        this.history.set(key, { stream: entry.stream });
         break;
       case 'command.accepted':
         this.history.get(key)!.token = entry.data.token as ExecutionToken;
@@ -112,6 +121,33 @@ export class CommandExecutor {
   /** Whether a command of ours runs on the module now. */
   busy(moduleId: string): boolean {
     return (this.running.get(moduleId) ?? 0) > 0;
+  }
+
+  /**
+   * Asks the commands of a stream that run now to pause on the device for an operator's hold (where
+   * the device can pause); true when one was running. The paused command holds its batch.
+   */
+  requestPause(stream: string, hold: PauseRequest): boolean {
+    const listeners = this.pauseListeners.get(stream);
+    if (!listeners || listeners.size === 0) return false;
+    for (const listener of [...listeners]) listener(hold);
+    return true;
+  }
+
+  /** The command of ours a module was left running (a hold stopped following it), if any: its key, stream and token. */
+  unfinishedOn(moduleId: string): { key: string; stream: string; token: ExecutionToken } | undefined {
+    for (const [key, h] of [...this.history].reverse()) if (h.token?.module === moduleId && !h.results && !h.error) return { key, stream: h.stream, token: h.token };
+    return undefined;
+  }
+
+  /** Cancels what a module was left running (CancelController), recorded; false when the device cannot cancel. */
+  async cancel(moduleId: string, why: string): Promise<boolean> {
+    const unfinished = this.unfinishedOn(moduleId);
+    const driver = this.context.drivers.get(moduleId);
+    if (!unfinished || !driver?.cancel) return false;
+    const cancelled = await driver.cancel(unfinished.token).catch(() => false);
+    if (cancelled) this.context.write(unfinished.stream, 'command.cancelled', { key: unfinished.key, module: moduleId, token: unfinished.token, reason: why });
+    return cancelled;
   }
 
   /** The commands logged as sent whose outcome the log does not hold: after a restart, these are re-attached. */
@@ -169,15 +205,27 @@ export class CommandExecutor {
     // A command still advancing is slow, not hung (a busy host delivers results late, too).
     let lastAdvance = startedAt;
     let furthest = -1;
+    let raiseRecoverable!: (notice: RecoverableErrorNotice) => void;
+    const recoverable = new Promise<never>((_, reject) => {
+      let raised = false;
+      raiseRecoverable = (notice) => {
+        if (raised) return;
+        raised = true;
+        reject(this.recoverableHold(request, execution.token, notice));
+      };
+    });
     void (async () => {
       for await (const progress of execution.progress(stop.signal)) {
-        if (progress.fraction > furthest) {
-          furthest = progress.fraction;
+        // A paused command, or one waiting for an operator in a recoverable error, is not hung.
+        if (progress.fraction > furthest || progress.paused || progress.recoverableError) {
+          furthest = Math.max(furthest, progress.fraction);
           lastAdvance = clock.now();
         }
+        if (progress.recoverableError) raiseRecoverable(progress.recoverableError);
         request.onProgress?.(progress);
       }
     })().catch(() => undefined);
+    const paused = this.pausedForHold(request, driver, execution.token, stop.signal);
     const hungAt = () => Math.max(startedAt + request.expectedSeconds * 1000 + marginMs, lastAdvance + marginMs);
     const hung = (async () => {
       while (clock.now() < hungAt()) await clock.sleep(hungAt() - clock.now(), stop.signal);
@@ -187,13 +235,38 @@ export class CommandExecutor {
     })();
     const reconciled = this.reconcileWhileRunning(request, driver, execution.token, stop.signal);
     // Whichever settles first decides; the others end with the stop signal.
-    hung.catch(() => undefined);
-    reconciled.catch(() => undefined);
+    for (const racer of [hung, reconciled, recoverable, paused]) racer.catch(() => undefined);
     try {
-      return await Promise.race([execution.result(), hung, reconciled]);
+      return await Promise.race([execution.result(), hung, reconciled, recoverable, paused]);
     } finally {
       stop.abort();
     }
+  }
+
+  /** The device waits in a recoverable error: the batch holds with the device's options beside its own. */
+  private recoverableHold(request: CommandRequest, token: ExecutionToken, notice: RecoverableErrorNotice): HoldRequired {
+    const recovery = { module: request.module, key: request.key, token, errorIdentifier: notice.errorIdentifier, options: notice.options, defaultOption: notice.defaultOption ?? null, automaticSelectionSeconds: notice.automaticSelectionSeconds ?? null };
+    this.context.write(request.stream, 'command.recoverable-error', { ...recovery, message: notice.message });
+    const automatic = notice.automaticSelectionSeconds !== undefined && notice.defaultOption ? `; without an answer within ${Math.round(notice.automaticSelectionSeconds)} s the device goes on with ${notice.defaultOption}` : '';
+    return new HoldRequired('device-recovery', `${request.module}: ${notice.message} (the device offers ${notice.options.map((o) => o.identifier).join(', ')}${automatic})`, false, { recovery });
+  }
+
+  /** Resolves never; rejects with the operator's hold once a requested pause took effect on the device. */
+  private pausedForHold(request: CommandRequest, driver: ModuleDriver, token: ExecutionToken, signal: AbortSignal): Promise<never> {
+    return new Promise<never>((_, reject) => {
+      const listeners = this.pauseListeners.get(request.stream) ?? new Set();
+      this.pauseListeners.set(request.stream, listeners);
+      const listener = (hold: PauseRequest) => {
+        listeners.delete(listener);
+        void (async () => {
+          if (!driver.pause || !(await driver.pause(token).catch(() => false)) || signal.aborted) return; // held at the next safe point instead
+          this.context.write(request.stream, 'command.paused', { key: request.key, module: request.module, token, reason: hold.message });
+          reject(new HoldRequired('operator', hold.message, false, { ...hold.details, paused: { module: request.module, key: request.key, token } }));
+        })();
+      };
+      listeners.add(listener);
+      signal.addEventListener('abort', () => listeners.delete(listener), { once: true });
+    });
   }
 
   /**

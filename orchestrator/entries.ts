@@ -50,6 +50,13 @@ export const ENTRY_TYPES = {
   'module.out-of-service': 'An operator took a module out of allocation: why, and the signature (workcell stream).',
   'module.in-service': 'An operator returned a module to allocation: why, and the signature (workcell stream).',
   'module.refresh-requested': "Someone asked the running orchestrator to re-read a module's state from the device (workcell stream).",
+  'module.locked': "The device's lock was taken for the batch (SiLA LockController) before its material entered: the lock identifier, logged before it was used.",
+  'module.unlocked': 'The lock was released (the material left), or the device offers none.',
+  'command.cancelled': 'A running command was cancelled on the device (SiLA CancelController, LADS Abort): the batch was aborted or its step skipped.',
+  'command.paused': "A running command was paused on the device (SiLA PauseController) for an operator's hold.",
+  'command.resumed': 'A paused command was resumed after the hold was answered.',
+  'command.recoverable-error': 'The device raised a recoverable error in a running command and waits for a continuation option (SiLA ErrorRecoveryService).',
+  'command.continued': "The continuation option an operator chose was sent to the device (ExecuteContinuationOption), or the device's error handling was given up.",
   'hold.requested': 'An operator asked for the batch to be held at its next safe point: why, and the signature.',
   'batch.interrupted': 'The orchestrator stopped (on request) while the batch was unfinished.',
   'batch.resumed': 'An orchestrator picked the unfinished batch up again: after a clean stop, or after a crash.',
@@ -57,7 +64,8 @@ export const ENTRY_TYPES = {
 
 export type EntryType = keyof typeof ENTRY_TYPES;
 
-export type HoldAction = 'retry' | 'skip' | 'abort';
+/** `continue`: go on with one of the device's own continuation options (a recoverable error). */
+export type HoldAction = 'retry' | 'skip' | 'abort' | 'continue';
 
 export interface BatchStarted {
   batchId: string;
@@ -69,6 +77,8 @@ export interface BatchStarted {
   layout: { id: string; file: string; contentHash?: string };
   schedule: { id: string; version: string; contentHash: string; file: string; text: string };
   seed?: number;
+  /** Modules of the workcell that reported simulation mode when the orchestrator started (SiLA SimulationController). */
+  simulatedModules?: string[];
 }
 
 /** Writes entries of one batch only: whoever holds it cannot write into another batch's record. */

@@ -9,6 +9,7 @@ import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
 import type { Clock } from '../modules/clock.ts';
 import { ModuleError, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../drivers/module.ts';
 import { CommandExecutor, HoldRequired, type CommandRequest } from './command-executor.ts';
+import { DeviceLocks } from './device-locks.ts';
 import type { ModuleState } from '../modules/state-model.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry, type NewEntry } from './event-log.ts';
 import type { EntryType } from './entries.ts';
@@ -43,6 +44,7 @@ export class MaterialGate {
   private readonly clearing = new Map<string, number>();
   private readonly location = new Map<string, string>();
   readonly executor: CommandExecutor;
+  private readonly locks: DeviceLocks;
   private readonly armQueues = new Map<string, Promise<void>>();
   private readonly moduleStates = new Map<string, ModuleState>();
   private readonly telemetryBuffer: NewEntry[] = [];
@@ -66,6 +68,7 @@ export class MaterialGate {
       write: (stream, type, data) => this.writeTo(stream, type, data),
       refreshState: (id, why) => this.refreshState(id, why),
     });
+    this.locks = new DeviceLocks(drivers, (stream, type, data) => this.writeTo(stream, type, data));
     log.subscribe((entry) => this.apply(entry));
   }
 
@@ -117,8 +120,13 @@ export class MaterialGate {
         const module = this.moduleAt(data.from!);
         if (module && this.reservedBy.get(module.id) === entry.stream) this.reservedBy.delete(module.id);
         if (module) this.removedByHand.set(module.id, entry.stream);
+        if (module) void this.locks.release(entry.stream, module.id);
         break;
       }
+      case 'module.locked':
+      case 'module.unlocked':
+        this.locks.apply(entry);
+        break;
       case 'transfer.completed': {
         this.location.set(entry.stream, data.to!);
         const module = this.moduleAt(data.to!);
@@ -331,6 +339,12 @@ export class MaterialGate {
     const here = this.location.get(batch.batchId);
     if (here && this.moduleAt(here)?.id === moduleId) throw new HoldRequired('segregation', `${batch.batchId}'s material is still in ${moduleId}`);
     this.write(batch, 'module.released', { module: moduleId });
+    void this.locks.release(batch.batchId, moduleId);
+  }
+
+  /** After a restart: the locks the log says batches hold are taken over. */
+  relock(): void {
+    this.locks.relockAll();
   }
 
   /** Releases every module the batch holds without its material inside (after a skip, an abort, the end). */
@@ -362,6 +376,10 @@ export class MaterialGate {
     if (target) {
       this.requireReserved(batch, target.id);
       if (this.clearanceBefore(target.id, batch.batchId) > 0) throw new HoldRequired('segregation', `${target.id} needs line clearance before ${batch.batchId}'s material may enter`);
+      // Locked for the batch before its material enters: no other client may run the device meanwhile.
+      await this.locks.lockFor(batch.batchId, target.id).catch((error: Error) => {
+        throw new HoldRequired('segregation', `${target.id} could not be locked for ${batch.batchId}, so its material stays out: ${error.message}`, true);
+      });
     } else {
       const position = this.layout.workcellPositionOf(to);
       if (!position || (position.lanes !== undefined && position.lanes !== 'all' && !position.lanes.includes(batch.lane))) throw new HoldRequired('segregation', `${to} is not a position of ${batch.lane}`);

@@ -27,8 +27,11 @@ export function whatSkipApproves(hold: LogEntry): string {
   return `continuing without meeting ${failed.map((c) => `${c.result} ${c.value} ${c.unit} (${limits(c)})`).join('; ')} at ${String(hold.data.step)}`;
 }
 
-/** Answers an open hold (from the CLI or in process), signed by the operator answering it. */
-export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string }, signer: Credentials, at: number): LogEntry {
+/**
+ * Answers an open hold (from the CLI or in process), signed by the operator answering it. `continue`
+ * names one of the device's own continuation options (a recoverable error), sent back to the device.
+ */
+export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; option?: string }, signer: Credentials, at: number): LogEntry {
   requireReason(answer.reason, 'answer to a hold');
   return signed(log, signer, answer.action, at, (sign) => {
     const hold = openHold(batchEntries(log, batchId));
@@ -37,10 +40,20 @@ export function resolveHold(log: EventLog, batchId: string, answer: { action: Ho
     if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
     // A skip names what it approves: the failed control and its value, signed with the rest.
     const approves = answer.action === 'skip' ? { approves: whatSkipApproves(hold) } : {};
-    const content = { batchId, step: hold.data.step, holdEntry: hold.hash, action: answer.action, reason: answer.reason, ...approves };
+    const option = answer.action === 'continue' ? { option: deviceOption(hold, answer.option) } : {};
+    const content = { batchId, step: hold.data.step, holdEntry: hold.hash, action: answer.action, reason: answer.reason, ...approves, ...option };
     const signature = sign(content);
-    return log.append({ stream: batchId, type: 'hold.resolved', at, data: { step: hold.data.step, hold: hold.streamSeq, action: answer.action, reason: answer.reason, ...approves, user: signature.user, signature } });
+    return log.append({ stream: batchId, type: 'hold.resolved', at, data: { step: hold.data.step, hold: hold.streamSeq, action: answer.action, reason: answer.reason, ...approves, ...option, user: signature.user, signature } });
   });
+}
+
+/** The device's continuation option an answer names, checked against what the device offered. */
+function deviceOption(hold: LogEntry, option: string | undefined): string {
+  const options = (hold.data.deviceOptions ?? []) as Array<{ identifier: string; description: string }>;
+  const list = options.map((o) => `${o.identifier} (${o.description})`).join(', ');
+  if (!option) throw new Error(`name the device's option to continue with: ${list}`);
+  if (!options.some((o) => o.identifier === option)) throw new Error(`the device offers ${list}, not '${option}'`);
+  return option;
 }
 
 /** Asks the running orchestrator to hold a batch at its next safe point (`workcell hold`), signed. */

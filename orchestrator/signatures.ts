@@ -16,13 +16,14 @@ export const OPERATORS_STREAM = 'operators';
 export const ROLES = ['operator', 'qa', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type SignedAction = 'retry' | 'skip' | 'abort' | 'hold' | 'out-of-service' | 'in-service' | 'remove' | 'approve' | 'reject' | 'accept-layout' | 'enrol' | 'disable' | 'password';
+export type SignedAction = 'retry' | 'skip' | 'abort' | 'continue' | 'hold' | 'out-of-service' | 'in-service' | 'remove' | 'approve' | 'reject' | 'accept-layout' | 'enrol' | 'disable' | 'password';
 
 /** Who may sign what: deciding to skip a step or to abort a batch to quarantine is QA's. */
 const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
   retry: { roles: ['operator', 'qa'], meaning: 'approval to retry the step' },
   skip: { roles: ['qa'], meaning: 'approval to skip the step' },
   abort: { roles: ['qa'], meaning: 'approval to abort the batch to quarantine' },
+  continue: { roles: ['operator', 'qa'], meaning: "approval of the device's continuation option" },
   hold: { roles: ['operator', 'qa'], meaning: 'responsibility for holding the batch' },
   'out-of-service': { roles: ['operator', 'qa'], meaning: 'responsibility for taking the module out of service' },
   'in-service': { roles: ['operator', 'qa'], meaning: 'responsibility for returning the module to service' },

@@ -99,7 +99,8 @@ export class StepRunner {
         return;
       } catch (error) {
         // An operator's hold interrupts the attempt without failing it: retried, it goes on where it stood.
-        if (error instanceof HoldRequired && error.kind === 'operator') throw error;
+        // So does a device waiting for an answer in a recoverable error: continued, the same command goes on.
+        if (error instanceof HoldRequired && (error.kind === 'operator' || error.kind === 'device-recovery')) throw error;
         const beforeLoad = error instanceof HoldRequired ? error.beforeLoad : error instanceof ModuleError && (error as ModuleError & { beforeLoad?: boolean }).beforeLoad === true;
         batch.journal.write('step.failed', { step: stepId, attempt, message: (error as Error).message, beforeLoad });
         const module = batch.status.module;
@@ -136,7 +137,8 @@ export class StepRunner {
     let failures = 0;
     for (const e of batch.journal.entries()) {
       if (e.type === 'hold.resolved') failures = 0;
-      if (e.type === 'step.failed' && e.data.step === stepId) failures++;
+      // A failure that carried out an operator's answer (work given up to retry the step) does not count.
+      if (e.type === 'step.failed' && e.data.step === stepId && e.data.answered !== true) failures++;
     }
     return failures;
   }
@@ -311,6 +313,8 @@ export class StepRunner {
   async quarantine(batch: ActiveBatch, step: string): Promise<void> {
     const { layout, gate, holdTimes } = this.context;
     const module = batch.status.module;
+    // What the batch left running on its module is cancelled on the device, not merely stopped.
+    if (module) await gate.executor.cancel(module, `${batch.identity.batchId} was aborted to quarantine`);
     if (module) await gate.recover(module);
     const output = layout.workcellPositions('output', batch.identity.lane)[0]?.id;
     let where = gate.whereIs(batch.identity.batchId) ?? 'unknown';

@@ -8,12 +8,15 @@ import { Orchestrator, type BatchSpec } from '../../orchestrator/orchestrator.ts
 import { openWorkcell, type WorkcellSession } from '../../orchestrator/session.ts';
 import { recordRunSettings, type RunSettings } from '../../orchestrator/run-settings.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';
+import type { ModuleDriver } from '../../drivers/module.ts';
 import { enrolTestOperators } from './operators.ts';
 
 export const TWO_LANE = resolve('layouts/two-lane.yaml');
 export const SHORT_SCHEDULE = resolve('test/fixtures/schedules/short.yaml');
 
 export interface TestRun {
+  /** The layout file the run uses (a copy with free ports, unless one was given). */
+  layoutFile: string;
   log: EventLog;
   orchestrator: Orchestrator;
   session: WorkcellSession;
@@ -45,9 +48,12 @@ export async function startRun(options: {
   seed?: number;
   /** Workcell time at the start (ms); now by default. */
   startAt?: number;
+  /** Puts something between the orchestrator and a module's driver (a lossy network, say). */
+  wrapDriver?: (moduleId: string, driver: ModuleDriver) => ModuleDriver;
 }): Promise<TestRun> {
   const settings: RunSettings = { layoutFile: options.layout ?? (await layoutWithFreePorts()), timeScale: options.timeScale ?? 3600, seed: options.seed ?? 7, sim: true, clock: { wallAnchor: Date.now(), simAtAnchor: options.startAt ?? Date.now() } };
   const session = await openWorkcell(settings, { faults: options.faults });
+  if (options.wrapDriver) for (const [id, driver] of session.drivers) session.drivers.set(id, options.wrapDriver(id, driver));
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-run-')), 'records.db'));
   recordRunSettings(log, settings, { layoutHash: session.layoutHash });
   enrolTestOperators(log);
@@ -57,6 +63,7 @@ export async function startRun(options: {
   const text = readFileSync(scheduleFile, 'utf8');
   for (const b of options.batches) orchestrator.startBatch({ ...b, patient: b.batchId, chainOfIdentity: `COI-${b.batchId}`, bagId: `BAG-${b.batchId}` }, { file: scheduleFile, text });
   return {
+    layoutFile: settings.layoutFile,
     log,
     orchestrator,
     session,

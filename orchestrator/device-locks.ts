@@ -1,0 +1,83 @@
+/**
+ * Device locks (SiLA LockController): while a batch occupies a module, the orchestrator holds the
+ * device's lock, so that no other client (another orchestrator, someone's script) can run the device
+ * with this patient's material inside. The lock identifier is logged before the lock is taken, so a
+ * restarted orchestrator takes the same lock over; it is released when the batch leaves the module.
+ * Devices without a lock (OPC UA LADS, plain OPC UA) are left as they are.
+ */
+import { ModuleError, newLockId, type ModuleDriver } from '../drivers/module.ts';
+import type { LogEntry } from './event-log.ts';
+import type { EntryType } from './entries.ts';
+
+/** How long a lock outlives a silent orchestrator (s): renewed long before; after a crash, others wait this long. */
+export const LOCK_TIMEOUT_SECONDS = 300;
+
+export class DeviceLocks {
+  /** The lock each module holds for a batch, as the log says. */
+  private readonly locks = new Map<string, { batchId: string; lockId: string }>();
+  /** Modules whose device offers no lock. */
+  private readonly unlockable = new Set<string>();
+  /** Lock work per module, one after another (an unlock of one batch before the lock of the next). */
+  private readonly queues = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly drivers: ReadonlyMap<string, ModuleDriver>,
+    private readonly write: (stream: string, type: EntryType, data: Record<string, unknown>) => LogEntry,
+  ) {}
+
+  apply(entry: LogEntry): void {
+    const module = String(entry.data.module);
+    if (entry.type === 'module.locked') this.locks.set(module, { batchId: entry.stream, lockId: String(entry.data.lockId) });
+    if (entry.type === 'module.unlocked' && this.locks.get(module)?.batchId === entry.stream) this.locks.delete(module);
+  }
+
+  /** Locks a module for the batch (again with the logged identifier, after a restart) before its material enters. */
+  lockFor(batchId: string, moduleId: string): Promise<void> {
+    return this.queued(moduleId, async () => {
+      const driver = this.drivers.get(moduleId);
+      if (!driver?.lock || this.unlockable.has(moduleId)) return;
+      const logged = this.locks.get(moduleId);
+      if (logged && logged.batchId !== batchId) throw new ModuleError(moduleId, 'defined', `${moduleId} is locked for ${logged.batchId}`, 'ServerAlreadyLocked');
+      if (logged && driver.lockedBy?.lockId === logged.lockId) return;
+      const lockId = logged?.lockId ?? newLockId(batchId);
+      if (!logged) this.write(batchId, 'module.locked', { module: moduleId, lockId, timeoutSeconds: LOCK_TIMEOUT_SECONDS });
+      const locked = await driver.lock({ batchId, lockId }, LOCK_TIMEOUT_SECONDS, (error) => this.lost(batchId, moduleId, error));
+      if (!locked) {
+        this.unlockable.add(moduleId);
+        this.write(batchId, 'module.unlocked', { module: moduleId, reason: 'the device offers no lock (no LockController)' });
+      }
+    });
+  }
+
+  /** Releases the batch's lock on a module once its material has left. */
+  release(batchId: string, moduleId: string): Promise<void> {
+    return this.queued(moduleId, async () => {
+      if (this.locks.get(moduleId)?.batchId !== batchId) return;
+      const driver = this.drivers.get(moduleId);
+      try {
+        await driver?.unlock?.();
+        this.write(batchId, 'module.unlocked', { module: moduleId, reason: 'the material left the module' });
+      } catch (error) {
+        // The device will let the lock expire; the next lock of this module waits for that.
+        this.write(batchId, 'alarm', { kind: 'lock', module: moduleId, message: `${moduleId} could not be unlocked after ${batchId} left: ${(error as Error).message}; the lock expires after ${LOCK_TIMEOUT_SECONDS} s` });
+        this.locks.delete(moduleId);
+      }
+    });
+  }
+
+  /** After a restart: every lock the log says is held is taken over with its identifier. */
+  relockAll(): void {
+    for (const [moduleId, { batchId }] of this.locks) void this.lockFor(batchId, moduleId).catch((error: Error) => this.lost(batchId, moduleId, error));
+  }
+
+  private lost(batchId: string, moduleId: string, error: Error): void {
+    this.write(batchId, 'deviation', { kind: 'lock-lost', module: moduleId, message: `the lock on ${moduleId} held for ${batchId} was lost (${error.message}): another client may reach the device while the batch occupies it` });
+  }
+
+  private queued(moduleId: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.queues.get(moduleId) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    this.queues.set(moduleId, next.catch(() => undefined));
+    return next;
+  }
+}
