@@ -5,9 +5,11 @@ import { loadWorkcell } from '../config/validate.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
 import { PORT_BASE_VARIABLE } from '../modules/simulators/workcell-simulation.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
+import { DatabaseLease } from '../orchestrator/database-lease.ts';
+import { continuationOf } from '../orchestrator/continuation.ts';
 import { Orchestrator, type BatchSpec } from '../orchestrator/orchestrator.ts';
 import { openWorkcell, type WorkcellSession } from '../orchestrator/session.ts';
-import { checkLayoutForResume, lastRunSettings, recordRunSettings, workcellNow, type RunSettings } from '../orchestrator/run-settings.ts';
+import { checkLayoutForResume, lastRunSettings, layoutHashOf, recordRunSettings, workcellNow, type RunSettings } from '../orchestrator/run-settings.ts';
 import { parseArgs, option, readSigner, type ParsedArgs } from './args.ts';
 import { DEFAULT_DATABASE, existingDatabase } from './database.ts';
 import { CLI, closingLines, currentWaits, quietNoticeInterval, RunDisplay } from './run-output.ts';
@@ -39,18 +41,27 @@ export const runCommand: Command = {
     const portBase = portBaseOption(parsed, layout.model);
     if (portBase !== undefined && !settings.sim) throw new UsageError('--port-base is for the simulators of --sim; against `workcell sim --port-base N`, run the layout copy it printed');
     const log = new EventLog(database);
+    let lease: DatabaseLease | undefined;
     try {
+      lease = DatabaseLease.acquire(log.file, { what: 'start this run' });
       for (const batch of batches) if (log.stream(batch.batchId).length > 0) throw new UsageError(`batch ${batch.batchId} already exists in ${database}; use another id or \`workcell resume --db ${database}\``);
+      // A database that holds batches already: what they left (owed clearances, occupied modules, holds) is honoured.
+      const continuation = continuationOf(log, { layoutFile: settings.layoutFile, layoutHash: layoutHashOf(settings.layoutFile), sim: settings.sim });
+      if (continuation) settings.clock = continuation.clock;
       // Simulators in this process serve only this process: ports the OS picks unless told otherwise.
       const environment = settings.sim ? { ...process.env, [PORT_BASE_VARIABLE]: String(portBase ?? process.env[PORT_BASE_VARIABLE] ?? 0) } : undefined;
       const session = await openWorkcell(settings, { faults, environment });
       recordRunSettings(log, settings, { command: 'run', layoutHash: session.layoutHash });
       const text = readFileSync(scheduleFile, 'utf8');
-      return await drive(session, log, settings, parsed, (orchestrator) => {
+      return await drive(session, log, settings, parsed, lease, (orchestrator) => {
+        if (continuation) {
+          const resumed = orchestrator.resumeAll();
+          process.stdout.write(`${log.file} holds earlier batches: ${resumed.length > 0 ? `resuming ${resumed.join(', ')} first, as workcell resume would` : 'all finished'}; what they left (line clearances owed, modules occupied, holds) is honoured before ${batches.map((b) => b.batchId).join(', ')} start.\n`);
+        }
         for (const batch of batches) orchestrator.startBatch(batch, { file: resolve(scheduleFile), text });
       });
     } finally {
-      log.close();
+      closeHolding(log, lease);
     }
   },
 };
@@ -64,7 +75,9 @@ export const resumeCommand: Command = {
     if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
     const database = existingDatabase(option(parsed, 'db'));
     const log = new EventLog(database);
+    let lease: DatabaseLease | undefined;
     try {
+      lease = DatabaseLease.acquire(log.file, { what: 'resume' });
       const settings = lastRunSettings(log);
       if (!settings) throw new Error(`${database} records no run to resume`);
       if (settings.sim) throw new Error('that run simulated its modules inside the orchestrator process, so they stopped with it; resume needs modules that outlive the orchestrator (`workcell sim` or real devices)');
@@ -72,17 +85,26 @@ export const resumeCommand: Command = {
       checkLayoutForResume(log, settings.layoutFile, acceptance, workcellNow(log));
       const session = await openWorkcell(settings);
       recordRunSettings(log, settings, { command: 'resume', layoutHash: session.layoutHash });
-      return await drive(session, log, settings, parsed, (orchestrator) => {
+      return await drive(session, log, settings, parsed, lease, (orchestrator) => {
         const resumed = orchestrator.resumeAll();
         process.stdout.write(resumed.length > 0 ? `Resuming ${resumed.join(', ')}\n` : 'No unfinished batch; finishing settle plates, if any.\n');
       });
     } finally {
-      log.close();
+      closeHolding(log, lease);
     }
   },
 };
 
-async function drive(session: WorkcellSession, log: EventLog, settings: RunSettings, parsed: ParsedArgs, begin: (orchestrator: Orchestrator) => void): Promise<number> {
+/** The log is closed (its last checkpoint signed) before the lease goes: no other orchestrator writes in between. */
+function closeHolding(log: EventLog, lease: DatabaseLease | undefined): void {
+  try {
+    log.close();
+  } finally {
+    lease?.release();
+  }
+}
+
+async function drive(session: WorkcellSession, log: EventLog, settings: RunSettings, parsed: ParsedArgs, lease: DatabaseLease, begin: (orchestrator: Orchestrator) => void): Promise<number> {
   const display = new RunDisplay(quietNoticeInterval());
   const inspector = parsed.flags.has('inspect') ? (await import('./inspector.ts')).startInspector(option(parsed, 'inspect-url'), (line) => display.write(`${line}\n`)) : undefined;
   const orchestrator = new Orchestrator({
@@ -96,11 +118,18 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
     inspect: inspector?.inspect,
     runId: String(log.ofType('run.started').length),
     seed: settings.seed,
+    lease,
   });
   // Removed again when the run ends: a listener left behind would swallow a later Ctrl-C.
   let interrupt: () => void = () => undefined;
   const interrupted = new Promise<'interrupted'>((resolveInterrupt) => (interrupt = () => resolveInterrupt('interrupted')));
   process.on('SIGINT', interrupt).on('SIGTERM', interrupt);
+  // Taken over while this process was frozen past the timeout: stop at once, sending nothing more.
+  let lost: string | undefined;
+  lease.onLost((by) => {
+    lost = by ? `process ${by.pid} on ${by.host} (${by.command})` : 'another process';
+    interrupt();
+  });
   const showProgress = () => display.progress(orchestrator.status().batches, session.clock.now());
   const timer = setInterval(() => {
     showProgress();
@@ -119,6 +148,10 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
     };
     const outcome = await Promise.race([orchestrator.finished({ whenBatchesDone: fastForward }).then(() => 'finished' as const), interrupted]);
     showProgress();
+    if (outcome === 'interrupted' && lost) {
+      display.write(`Stopped: the lease on ${log.file} was taken over by ${lost} while this process did not renew it; that process drives the batches now.\n`);
+      return 1;
+    }
     if (outcome === 'interrupted') {
       display.write(`Stopped. Every unfinished batch continues with: ${CLI} resume --db ${log.file}\n`);
       return 130;

@@ -24,6 +24,7 @@ import { ModuleReconciler } from './reconciler.ts';
 import { StepRunner, type ActiveBatch, type BatchStatus } from './step-runner.ts';
 import { contentHash, pendingHold, positionFromLog, scheduleFromText, unansweredHoldRequest, type ScheduleSnapshot } from './batch-state.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
+import { DatabaseLease } from './database-lease.ts';
 
 export { contentHash, openHold, pendingHold, positionFromLog, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
 export { recordRemoval, resolveHold } from './operator-actions.ts';
@@ -54,6 +55,8 @@ export interface OrchestratorOptions {
   /** Identifies this run in plate ids. */
   runId?: string;
   seed?: number;
+  /** The lease on the log's database, taken by the caller (database-lease.ts); without it, start() takes one and stop() gives it back. */
+  lease?: DatabaseLease;
 }
 
 /**
@@ -82,6 +85,7 @@ export class Orchestrator {
   /** The last entry of another process's kinds handled (handling is idempotent, so starting from 0 is safe). */
   private foreignSeen = 0;
   private stopped = false;
+  private ownLease: DatabaseLease | undefined;
 
   constructor(private readonly options: OrchestratorOptions) {
     this.gate = new MaterialGate(options.layout, options.drivers, options.log, options.clock);
@@ -118,6 +122,9 @@ export class Orchestrator {
 
   /** Connects module actors to their drivers and starts the scheduling loop. */
   async start(): Promise<void> {
+    // One orchestrator per database: nothing is sent to a device without the lease on the log.
+    if (!this.options.lease) this.ownLease = DatabaseLease.acquire(this.options.log.file, { what: 'start an orchestrator' });
+    else if (!this.options.lease.isHeldOn(this.options.log.file)) throw new Error(`this process holds no lease on ${this.options.log.file}; one orchestrator per database`);
     for (const id of this.options.drivers.keys()) {
       const actor = createActor(moduleMachine(id), { inspect: this.options.inspect });
       actor.start();
@@ -433,5 +440,6 @@ export class Orchestrator {
     }
     for (const actor of this.moduleActors.values()) actor.stop();
     await this.gate.close();
+    this.ownLease?.release();
   }
 }

@@ -41,7 +41,7 @@ export function layoutHashOf(file: string): string {
 }
 
 /** The layout hash the batches of this log last ran on: recorded at each start, or accepted by QA since. */
-function lastLayoutHash(log: EventLog): string | undefined {
+export function lastLayoutHash(log: EventLog): string | undefined {
   const marks = log.stream(WORKCELL_STREAM).filter((e) => (e.type === 'run.started' && typeof e.data.layoutHash === 'string') || e.type === 'layout.changed');
   const last = marks.at(-1);
   return last === undefined ? undefined : String(last.type === 'layout.changed' ? last.data.to : last.data.layoutHash);

@@ -10,22 +10,13 @@ import { buildRecord, type BatchRecord } from '../../orchestrator/record.ts';
 import { startCli, type Background } from '../support/background-cli.ts';
 import { runCli } from '../support/cli.ts';
 import { layoutWithFreePorts } from '../support/orchestration.ts';
+import { SIMULATOR_ENV, withSimulators } from '../support/simulator-process.ts';
 import { SeededRandom } from '../../modules/simulators/random.ts';
 
-const ENV = { WORKCELL_OPCUA_PASSWORD: 'crash-test-password' };
+const ENV = SIMULATOR_ENV;
 const BATCHES = ['--batch', 'P-001:lane-1', '--batch', 'P-002:lane-2', '--batch', 'P-003:lane-1'];
-const DELIVERIES = ['--deliver', 'BAG-P-001@intake', '--deliver', 'BAG-P-002@intake', '--deliver', 'BAG-P-003@intake'];
+const SIMULATORS = { deliveries: ['BAG-P-001@intake', 'BAG-P-002@intake', 'BAG-P-003@intake'], timeScale: 3600 };
 const SEED = Number(process.env.WORKCELL_CRASH_SEED ?? Date.now() % 100_000);
-
-async function withSimulators<T>(layout: string, work: () => Promise<T>): Promise<T> {
-  const sim = await startCli(['sim', layout, '--time-scale', '3600', '--seed', '11', ...DELIVERIES], { cwd: dirname(layout), env: ENV, readyWhen: /Ready\./ });
-  try {
-    return await work();
-  } finally {
-    sim.child.kill('SIGTERM');
-    await sim.exited;
-  }
-}
 
 async function killAfter(background: Background, ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
@@ -54,14 +45,14 @@ describe('after kill -9 of the orchestrator', () => {
     const run = (db: string) => ['run', layout, '--schedule', schedule, ...BATCHES, '--time-scale', '3600', '--db', db];
 
     const uninterrupted = join(dir, 'uninterrupted.db');
-    await withSimulators(layout, async () => {
+    await withSimulators(layout, SIMULATORS, async () => {
       const result = await runCli(run(uninterrupted), { cwd: dir, env: ENV, timeoutMs: 240_000 });
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
     });
 
     const crashed = join(dir, 'crashed.db');
-    await withSimulators(layout, async () => {
+    await withSimulators(layout, SIMULATORS, async () => {
       const first = await startCli(run(crashed), { cwd: dir, env: ENV, readyWhen: /P-003/ });
       await killAfter(first, 200 + random.next() * 2500);
       // Editing the schedule now must not change batches that started on the old version.

@@ -6,7 +6,7 @@ import { buildRecord, formatRecord, reviewRecord } from '../../orchestrator/reco
 import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { resolveHold } from '../../orchestrator/orchestrator.ts';
 import { runCli } from '../support/cli.ts';
-import { OPERATOR, QA, signingAs } from '../support/operators.ts';
+import { enrolReviewer, OPERATOR, QA, REVIEWER, signingAs } from '../support/operators.ts';
 import { layoutWithFreePorts, occupancy, SHORT_SCHEDULE, startRun, waitForEntry } from '../support/orchestration.ts';
 
 describe('the orchestrator on a simulated two-lane workcell', () => {
@@ -155,7 +155,9 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(run.orchestrator.status().batches.find((b) => b.batchId === 'P-002')).toMatchObject({ step: 'electroporate', phase: 'waiting', note: expect.stringContaining('electroporator ep-1: busy with P-001') });
 
-      expect(() => reviewRecord(run.log, 'P-001', { decision: 'rejected', reason: 'x' }, QA, run.session.clock.now())).toThrow('its material in ep-1.port to be removed (workcell remove)');
+      // qa.lee signed the abort, so another QA reviews (nobody reviews their own batch).
+      enrolReviewer(run.log);
+      expect(() => reviewRecord(run.log, 'P-001', { decision: 'rejected', reason: 'x' }, REVIEWER, run.session.clock.now())).toThrow('its material in ep-1.port to be removed (workcell remove)');
       const status = await runCli(['status', '--db', run.log.file]);
       expect(status.stdout).toMatch(/Awaiting QA review \(workcell review\):\n {2}P-001 quarantined, waiting for .*its material in ep-1\.port to be removed/);
       run.session.simulation!.takeOut('BAG-P-001');
@@ -170,8 +172,8 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       const record = buildRecord(run.log, 'P-001');
       expect(record.removals).toEqual([expect.objectContaining({ from: 'ep-1.port', user: 'a.jansen', reason: 'bag taken out through the isolator glove port' })]);
       expect(formatRecord(record)).toContain('a.jansen: removed the material from ep-1.port by hand');
-      expect(() => reviewRecord(run.log, 'P-001', { decision: 'approved', reason: 'x' }, QA, run.session.clock.now())).toThrow('batch P-001 is quarantined: its record can be rejected, not approved');
-      expect(reviewRecord(run.log, 'P-001', { decision: 'rejected', reason: 'electroporation failed; material destroyed' }, QA, run.session.clock.now()).data.decision).toBe('rejected');
+      expect(() => reviewRecord(run.log, 'P-001', { decision: 'approved', reason: 'x' }, REVIEWER, run.session.clock.now())).toThrow('batch P-001 is quarantined: its record can be rejected, not approved');
+      expect(reviewRecord(run.log, 'P-001', { decision: 'rejected', reason: 'electroporation failed; material destroyed' }, REVIEWER, run.session.clock.now()).data.decision).toBe('rejected');
       const again = await remove();
       expect(again.status).toBe(1);
       expect(again.stderr).toContain("batch P-001's material was already removed from ep-1.port by a.jansen");

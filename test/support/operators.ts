@@ -14,6 +14,13 @@ export function enrolTestOperators(log: EventLog): void {
   enrolOperator(log, { ...QA, printedName: 'Li Lee', roles: ['qa'] }, ADMIN, 0);
 }
 
+/** A second QA, who took no part in the batches: the one who may review a record QA signed for while it ran. */
+export const REVIEWER: Credentials = { user: 'qa.ode', password: 'reviewer-password-1' };
+
+export function enrolReviewer(log: EventLog): void {
+  enrolOperator(log, { ...REVIEWER, printedName: 'Bo Ode', roles: ['qa'] }, ADMIN, 0);
+}
+
 /** The environment a `workcell resolve` or `workcell remove` child process signs with. */
 export function signingAs(credentials: Credentials): Record<string, string> {
   return { WORKCELL_PASSWORD: credentials.password };
