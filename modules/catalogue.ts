@@ -122,7 +122,7 @@ export function loadCatalogue(directory: string = CATALOGUE_DIR): Catalogue {
   return catalogue;
 }
 
-/** Checks a catalogue file beyond its schema: units exist, defaults fit, durations refer to real parameters. */
+/** Checks a catalogue file beyond its schema: units exist, optional parameters have defaults that fit, durations refer to real parameters. */
 function checkModuleKind(source: YamlSource): void {
   const kind = source.data as Omit<ModuleKind, 'file'>;
   for (const [capabilityName, capability] of Object.entries(kind.capabilities)) {
@@ -130,6 +130,8 @@ function checkModuleKind(source: YamlSource): void {
     for (const [name, spec] of Object.entries(capability.parameters)) {
       if (spec.unit !== undefined && !canonicalUnit(spec.unit)) source.reportAt([...at, 'parameters', name, 'unit'], `unknown unit '${spec.unit}'`);
       if (spec.type === 'enum' && !spec.values) source.reportAt([...at, 'parameters', name], "an enum parameter needs 'values'");
+      // Devices take every parameter of a command (SiLA has no optional ones): one a schedule may leave out needs a default.
+      if (!spec.required && spec.default === undefined) source.reportAt([...at, 'parameters', name], `parameter '${name}' is optional but has no default: a device is sent every parameter, so give it a default (or make it required)`);
       if (spec.default !== undefined && (spec.unit === undefined || canonicalUnit(spec.unit))) {
         const checked = checkParameterValue(spec, spec.default);
         if (!checked.ok) source.reportAt([...at, 'parameters', name, 'default'], `default ${checked.error}`);

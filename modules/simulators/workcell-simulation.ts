@@ -21,6 +21,7 @@ import type { SimulatedModuleOptions } from './simulated-module.ts';
 import { SimulationWorld, type Item } from './world.ts';
 import { clamp, SeededRandom } from './random.ts';
 import { InProcessModuleDriver } from './in-process-driver.ts';
+import { drawApheresisMarkers } from './behaviour/phenotype.ts';
 
 export interface SimulationOptions {
   timeScale?: number;
@@ -85,13 +86,15 @@ export interface Simulation {
 }
 
 /**
- * Apheresis starting material (domain brief, step 1): about 40 mL at 50-200e6 cells/mL, drawn from
- * the seed and the bag id, so the same bag is the same material in every run.
+ * Apheresis starting material (domain brief, step 1): about 40 mL at 50-200e6 cells/mL with the
+ * patient's own mix of T and NK cells, drawn from the seed and the bag id, so the same bag is the
+ * same material in every run.
  */
 export function startingMaterial(bagId: string, seed: number): Item['material'] {
   const random = new SeededRandom(seed).fork(`starting-material:${bagId}`);
   const volumeMl = clamp(random.normal(40, 3), 30, 50);
-  return { cells: volumeMl * clamp(random.normal(1.2e8, 3e7), 5e7, 2e8), viability: clamp(random.normal(93, 2), 85, 99), volumeMl };
+  const markers = drawApheresisMarkers(new SeededRandom(seed).fork(`phenotype:${bagId}`));
+  return { cells: volumeMl * clamp(random.normal(1.2e8, 3e7), 5e7, 2e8), viability: clamp(random.normal(93, 2), 85, 99), volumeMl, markers };
 }
 
 export async function startSimulation(layout: LayoutModel, layoutFile: string, options: SimulationOptions = {}): Promise<Simulation> {

@@ -12,6 +12,10 @@ export interface Material {
   /** Fraction of cells carrying the target markers or the CAR, %, once measured. */
   purity?: number;
   carPositive?: number;
+  /** Surface phenotype, % of viable cells per marker (behaviour/phenotype.ts); apheresis-like when absent. */
+  markers?: Partial<Record<'CD3' | 'CD4' | 'CD8' | 'CD56' | 'CD16' | 'TCR', number>>;
+  /** Population doubling time in culture (h) for these cells and their medium; the T-cell figure when absent. */
+  doublingHours?: number;
   /** Culture medium, g/L, once the cells are in culture. */
   glucose?: number;
   lactate?: number;

@@ -8,14 +8,14 @@ const layouts = readdirSync('layouts').filter((f) => f.endsWith('.yaml')).map((f
 const schedules = readdirSync('schedules').filter((f) => f.endsWith('.yaml')).map((f) => `schedules/${f}`);
 
 describe('example layouts and schedules', () => {
-  it('ship a 2-lane and a 4-lane layout with shared modules, and the three schedules', () => {
+  it('ship a 2-lane and a 4-lane layout with shared modules, and the CAR-T, TCR-T, NK and demo schedules', () => {
     const result = validateFiles([...layouts, ...schedules]);
     const lanes = result.layouts.map((l) => l.model.laneIds().length).sort();
     expect(lanes).toEqual([2, 4]);
     const four = result.layouts.find((l) => l.model.laneIds().length === 4)!.model;
     expect(four.layout.modules.filter((m) => four.isShared(m) && m.kind === 'electroporator')).toHaveLength(1);
     expect(four.layout.modules.filter((m) => m.kind === 'rocking-bioreactor').map((m) => four.lanesOf(m).length)).toEqual([1, 1, 1, 1]);
-    expect(result.schedules.map((s) => s.model.id).sort()).toEqual(['cart-electroporation', 'cart-lentiviral', 'demo']);
+    expect(result.schedules.map((s) => s.model.id).sort()).toEqual(['cart-electroporation', 'cart-lentiviral', 'demo', 'nk-expansion', 'tcrt-electroporation']);
   });
 
   it.each(layouts.flatMap((l) => schedules.map((s) => [l, s])))('%s runs %s', (layout, schedule) => {
@@ -61,7 +61,7 @@ describe('workcell validate (CLI)', () => {
   it('exits 0 on the examples', async () => {
     const result = await runCli(['validate', ...layouts, ...schedules]);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/2 layout\(s\), 3 schedule\(s\), 6 layout\/schedule pair\(s\) checked; 0 error\(s\)/);
+    expect(result.stderr).toMatch(/2 layout\(s\), 5 schedule\(s\), 10 layout\/schedule pair\(s\) checked; 0 error\(s\)/);
     expect(result.status).toBe(0);
   });
 
@@ -85,6 +85,8 @@ describe('workcell validate (CLI)', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/Layout four-lane/);
     expect(result.stdout).toMatch(/Schedule cart-electroporation v1\.0\.0/);
-    expect(result.stdout).toMatch(/All 5 file\(s\) valid; 6 layout\/schedule pair\(s\) fit\./);
+    expect(result.stdout).toMatch(/Schedule tcrt-electroporation v1\.0\.0/);
+    expect(result.stdout).toMatch(/Schedule nk-expansion v1\.0\.0/);
+    expect(result.stdout).toMatch(/All 7 file\(s\) valid; 10 layout\/schedule pair\(s\) fit\./);
   });
 });

@@ -76,9 +76,29 @@ describe('the module catalogue', () => {
       expect(error).toBeInstanceOf(CatalogueError);
       expect((error as CatalogueError).diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`)).toEqual([
         "9:36: unknown unit 'furlongs'",
+        "9:14: parameter 'speed' is optional but has no default: a device is sent every parameter, so give it a default (or make it required)",
         "12:15: duration refers to unknown parameter 'sped'",
       ]);
     }
+  });
+
+  it('speaks TCR-T and NK as well as CAR-T: knock-in payloads, NK selections and media, marker results', () => {
+    const electroporate = catalogue.kind('electroporator')!.capabilities.electroporate!;
+    expect(electroporate.parameters.payload!.values).toContain('RNP-HDR-template');
+    expect(electroporate.parameters.transgene!.values).toEqual(['CAR', 'TCR', 'none']);
+    expect(electroporate.parameters.targetLocus!.values).toContain('TRAC');
+    expect(catalogue.kind('cell-separator')!.capabilities.select!.parameters.markers!.values).toEqual(expect.arrayContaining(['CD56', 'CD3-depletion', 'CD3-depletion+CD56', 'CD4/CD8']));
+    const seed = catalogue.kind('rocking-bioreactor')!.capabilities.seed!;
+    expect(seed.parameters.medium!.values).toContain('NK-MACS-IL2-IL15');
+    expect(seed.parameters.feeders!.values).toContain('K562-mbIL21-41BBL');
+    const sample = catalogue.kind('rocking-bioreactor')!.capabilities.sample!;
+    for (const marker of ['tcrPositive', 'carPositive', 'cd3Positive', 'cd4Positive', 'cd8Positive', 'cd56Positive', 'cd16Positive']) expect(sample.results[marker]?.unit, marker).toBe('%');
+    // A schedule can name them in its controls, in their unit.
+    const schedule = new YamlSource(
+      'tcr.yaml',
+      'schedule: { id: t, version: "1.0.0", name: t }\nsteps:\n  - id: s\n    capability: rocking-bioreactor.sample\n    controls:\n      - { result: tcrPositive, min: 10 % }\n      - { result: cd3Positive, max: 5 % }\n',
+    );
+    expect(validateSources([schedule], { catalogue }).diagnostics).toEqual([]);
   });
 });
 

@@ -4,16 +4,21 @@
  * lactate produced per cell; perfusion by density (< 2e6/mL none, 2-10e6 500 mL/day, 10-15e6
  * 750 mL/day, > 15e6 1000 mL/day) brings fresh medium at 4 g/L glucose; viability suffers when glucose
  * runs out. Temperature, CO2 and DO are controlled to their set-points with sensor noise.
+ * NK cells (unverified): with IL-2/IL-15 alone they double about every 60 h (tens-fold in two
+ * weeks); on irradiated K562 feeder cells expressing membrane IL-15 or IL-21 and 4-1BBL about every
+ * 30 h (a thousand-fold and more). The phenotype is kept through culture: no subset outgrows another.
  */
 import { clamp } from '../random.ts';
 import { requireItem, runFor, type BehaviourContext, type KindBehaviour } from './context.ts';
 import type { Material } from '../world.ts';
+import { isNkProduct, measuredMarkers } from './phenotype.ts';
 
 const FRESH_GLUCOSE = 4; // g/L in fresh medium
 const GLUCOSE_PER_CELL_HOUR = 5e-12; // g per cell per hour: about 1.2 g/L/day at 1e7 cells/mL (~0.7 pmol per cell per day, activated T cells)
 const LACTATE_PER_GLUCOSE = 1.6;
 const MAX_DENSITY = 3e7; // cells/mL
 const DOUBLING_HOURS = 34;
+const NK_DOUBLING_HOURS = { cytokines: 60, feeders: 30 };
 
 export function perfusionRate(density: number): number {
   if (density < 2e6) return 0;
@@ -28,7 +33,7 @@ export function grow(material: Material, hours: number, setpoint: { temperature:
   const density = material.cells / volume;
   const temperatureFactor = Math.exp(-(((setpoint.temperature - 37) / 2.5) ** 2));
   const starving = (material.glucose ?? FRESH_GLUCOSE) < 0.5;
-  const mu = starving ? -0.01 : (Math.LN2 / DOUBLING_HOURS) * temperatureFactor * (1 - density / MAX_DENSITY);
+  const mu = starving ? -0.01 : (Math.LN2 / (material.doublingHours ?? DOUBLING_HOURS)) * temperatureFactor * (1 - density / MAX_DENSITY);
   material.cells *= Math.exp(mu * hours);
   material.viability = clamp(material.viability + (starving ? -1.5 * hours : 0.02 * hours * (95 - material.viability)), 0, 99);
   const consumed = (GLUCOSE_PER_CELL_HOUR * material.cells * hours) / (volume / 1000);
@@ -64,6 +69,7 @@ export const rockingBioreactor: KindBehaviour = {
     item.material.seededCells = item.material.cells;
     item.material.glucose = FRESH_GLUCOSE;
     item.material.lactate = 0;
+    if (isNkProduct(item.material)) item.material.doublingHours = context.parameters.feeders && context.parameters.feeders !== 'none' ? NK_DOUBLING_HOURS.feeders : NK_DOUBLING_HOURS.cytokines;
     return { cellDensity: item.material.cells / item.material.volumeMl, viability: item.material.viability };
   },
 
@@ -119,7 +125,7 @@ export const rockingBioreactor: KindBehaviour = {
       viability: clamp(measured(item.material.viability, 0.01), 0, 100),
       glucose: item.material.glucose ?? FRESH_GLUCOSE,
       lactate: item.material.lactate ?? 0,
-      carPositive: item.material.carPositive ?? 0,
+      ...measuredMarkers(item.material, context.random),
     };
   },
 
