@@ -1,0 +1,25 @@
+/** `workcell sim` stops when told: no incubation or timer keeps the process alive after SIGTERM or Ctrl-C. */
+import { dirname, join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startCli } from '../support/background-cli.ts';
+import { layoutWithFreePorts } from '../support/orchestration.ts';
+
+const ENV = { WORKCELL_OPCUA_PASSWORD: 'sim-stop-password' };
+
+describe('workcell sim', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('exits on %s while a days-long incubation runs on the settle-plate handler', async (signal) => {
+    const layout = await layoutWithFreePorts();
+    const dir = dirname(layout);
+    // At time scale 1 an incubation lasts days: only a real stop ends it.
+    const sim = await startCli(['sim', layout, '--time-scale', '1'], { cwd: dir, env: ENV, readyWhen: /Ready\./ });
+    const endpoint = /sph-1\s+sila2\s+(\S+)/.exec(sim.output())![1]!;
+    onTestFinished(() => void sim.child.kill('SIGKILL')); // even when the test times out waiting for the exit
+    const incubation = await startCli(['sila', 'call', endpoint, 'SettlePlateHandler', 'Incubate', '--param', 'PlateId=SP-1', '--param', 'FirstTemperature=22.5', '--param', 'FirstDuration=72', '--param', 'SecondTemperature=32.5', '--param', 'SecondDuration=48', '--ca', join(dir, '.workcell/pki/sph-1-ca.pem')], { cwd: dir, readyWhen: /running/ });
+    onTestFinished(() => void incubation.child.kill('SIGKILL'));
+    sim.child.kill(signal);
+    // The test's time limit is the bound: before the fix the process never exited.
+    expect(await sim.exited).toBe(0);
+    expect(sim.output()).toContain('Simulators stopped.');
+    expect(incubation.output()).not.toMatch(/finishedSuccessfully/);
+  }, 60_000);
+});
