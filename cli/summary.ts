@@ -10,10 +10,10 @@ import type { Command } from './main.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** The example layouts and schedules shipped with Workcell. */
+/** The example layouts and schedules shipped with Workcell (not the simulator faults files kept beside a layout). */
 export function exampleFiles(): string[] {
   return ['layouts', 'schedules'].flatMap((dir) =>
-    readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.yaml')).sort().map((f) => relative(process.cwd(), join(ROOT, dir, f))),
+    readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.yaml') && !f.endsWith('.faults.yaml')).sort().map((f) => relative(process.cwd(), join(ROOT, dir, f))),
   );
 }
 

@@ -4,14 +4,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { validateFiles, errorCount, loadWorkcell, ConfigError } from '../../config/validate.ts';
 import { runCli } from '../support/cli.ts';
 
-const layouts = readdirSync('layouts').filter((f) => f.endsWith('.yaml')).map((f) => `layouts/${f}`);
+// Faults files for the simulators sit beside their layouts (six-lane.faults.yaml): they are not layouts.
+const layouts = readdirSync('layouts').filter((f) => f.endsWith('.yaml') && !f.endsWith('.faults.yaml')).map((f) => `layouts/${f}`);
 const schedules = readdirSync('schedules').filter((f) => f.endsWith('.yaml')).map((f) => `schedules/${f}`);
 
 describe('example layouts and schedules', () => {
-  it('ship a 2-lane and a 4-lane layout with shared modules, and the CAR-T, TCR-T, NK and demo schedules', () => {
+  it('ship 2-, 4- and 6-lane layouts with shared modules, and the CAR-T, TCR-T, NK and demo schedules', () => {
     const result = validateFiles([...layouts, ...schedules]);
     const lanes = result.layouts.map((l) => l.model.laneIds().length).sort();
-    expect(lanes).toEqual([2, 4]);
+    expect(lanes).toEqual([2, 4, 6]);
     const four = result.layouts.find((l) => l.model.laneIds().length === 4)!.model;
     expect(four.layout.modules.filter((m) => four.isShared(m) && m.kind === 'electroporator')).toHaveLength(1);
     expect(four.layout.modules.filter((m) => m.kind === 'rocking-bioreactor').map((m) => four.lanesOf(m).length)).toEqual([1, 1, 1, 1]);
@@ -61,7 +62,7 @@ describe('workcell validate (CLI)', () => {
   it('exits 0 on the examples', async () => {
     const result = await runCli(['validate', ...layouts, ...schedules]);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/2 layout\(s\), 5 schedule\(s\), 10 layout\/schedule pair\(s\) checked; 0 error\(s\)/);
+    expect(result.stderr).toMatch(/3 layout\(s\), 5 schedule\(s\), 15 layout\/schedule pair\(s\) checked; 0 error\(s\)/);
     expect(result.status).toBe(0);
   });
 
@@ -87,6 +88,6 @@ describe('workcell validate (CLI)', () => {
     expect(result.stdout).toMatch(/Schedule cart-electroporation v1\.0\.0/);
     expect(result.stdout).toMatch(/Schedule tcrt-electroporation v1\.0\.0/);
     expect(result.stdout).toMatch(/Schedule nk-expansion v1\.0\.0/);
-    expect(result.stdout).toMatch(/All 7 file\(s\) valid; 10 layout\/schedule pair\(s\) fit\./);
+    expect(result.stdout).toMatch(/All 8 file\(s\) valid; 15 layout\/schedule pair\(s\) fit\./);
   });
 });
