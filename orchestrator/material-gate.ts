@@ -156,6 +156,9 @@ export class MaterialGate {
 
   private stateReported(id: string, state: ModuleState): void {
     const previous = this.moduleStates.get(id);
+    // A subscription re-delivers the state it had when it starts again (after a reconnect): what it
+    // missed meanwhile is read from the device itself.
+    if (previous === state) void this.refreshState(id, 'its state subscription started again');
     this.moduleStates.set(id, state);
     if (previous !== state) {
       const occupant = this.reservedBy.get(id);

@@ -24,6 +24,7 @@ import { ModuleReconciler } from './reconciler.ts';
 import { StepRunner, type ActiveBatch, type BatchStatus } from './step-runner.ts';
 import { contentHash, pendingHold, positionFromLog, scheduleFromText, unansweredHoldRequest, type ScheduleSnapshot } from './batch-state.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
+import { settleDeviceWork } from './device-holds.ts';
 import { DatabaseLease } from './database-lease.ts';
 
 export { contentHash, openHold, pendingHold, positionFromLog, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
@@ -85,6 +86,7 @@ export class Orchestrator {
   /** The last entry of another process's kinds handled (handling is idempotent, so starting from 0 is safe). */
   private foreignSeen = 0;
   private stopped = false;
+  private simulatedModules: string[] = [];
   private ownLease: DatabaseLease | undefined;
 
   constructor(private readonly options: OrchestratorOptions) {
@@ -134,6 +136,9 @@ export class Orchestrator {
       this.moduleActors.get(module)?.send(moduleEvent(state));
       this.wake();
     });
+    // Every batch record says which of its workcell's modules only simulate (SiLA SimulationController).
+    const modes = await Promise.all([...this.options.drivers].map(async ([id, driver]) => [id, await driver.simulationMode?.().catch(() => undefined)] as const));
+    this.simulatedModules = modes.filter(([, simulated]) => simulated === true).map(([id]) => id);
     this.reconciler.start();
     this.ticker = setInterval(() => this.tick(), TICK_MS);
   }
@@ -152,6 +157,7 @@ export class Orchestrator {
       layout: { id: this.layout.id, file: this.options.layoutFile, contentHash: this.options.layoutHash },
       schedule: { id: model.id, version: model.schedule.schedule.version, contentHash: contentHash(schedule.text), file: schedule.file, text: schedule.text },
       seed: this.options.seed,
+      ...(this.simulatedModules.length > 0 ? { simulatedModules: this.simulatedModules } : {}),
     };
     this.options.log.append({ stream: spec.batchId, type: 'batch.started', at: this.clock.now(), data: started as unknown as Record<string, unknown> });
     this.launch(started, model, { at: 'step', step: model.schedule.steps[0]!.id });
@@ -164,6 +170,7 @@ export class Orchestrator {
   resumeAll(): string[] {
     const log = this.options.log;
     this.gate.replay(log.since(0));
+    this.gate.relock();
     const resumed: string[] = [];
     for (const entry of log.ofType('batch.started')) {
       const started = entry.data as unknown as BatchStarted;
@@ -274,10 +281,12 @@ export class Orchestrator {
       const hold = reason instanceof HoldRequired ? reason : undefined;
       const message = reason instanceof Error ? reason.message : String(reason);
       // Moving the finished material out can be tried again or given up, not skipped.
-      const actions = step === FINISH ? ['retry', 'abort'] : ['retry', 'skip', 'abort'];
+      const recovery = hold?.details.recovery as { options: Array<{ identifier: string; description: string }> } | undefined;
+      const actions = step === FINISH ? ['retry', 'abort'] : recovery ? ['continue', 'retry', 'skip', 'abort'] : ['retry', 'skip', 'abort'];
+      const deviceOptions = recovery ? { deviceOptions: recovery.options } : {};
       const running = this.holdTimes.current(batch.identity.batchId);
       const holdTime = running ? { holdTime: { after: running.step, deadlineMs: running.deadlineMs } } : {};
-      since = batch.journal.write('hold.opened', { step, kind: hold?.kind ?? 'command-failed', message, actions, module: batch.status.module ?? null, ...hold?.details, ...holdTime }).seq;
+      since = batch.journal.write('hold.opened', { step, kind: hold?.kind ?? 'command-failed', message, actions, module: batch.status.module ?? null, ...hold?.details, ...deviceOptions, ...holdTime }).seq;
       if (hold?.kind === 'operator') batch.holdRequest = undefined;
       batch.status.note = message;
     }
@@ -286,11 +295,14 @@ export class Orchestrator {
       answer = this.answers.get(batch.identity.batchId)?.find((e) => e.seq > since);
       return answer !== undefined;
     });
-    const action = answer!.data.action as HoldAction;
+    const holdEntry = open ?? batch.journal.entries().find((e) => e.seq === since)!;
+    const action = await settleDeviceWork(this.options.drivers, batch.journal, holdEntry, answer!);
     batch.actedOnHold = since;
     batch.status.note = undefined;
     batch.status.phase = 'waiting';
-    if (action !== 'abort' && batch.status.module) await this.gate.recover(batch.status.module);
+    // A module whose command was resumed or continued on the device is left to it; any other is made ready again.
+    const goesOn = (holdEntry.data.paused || holdEntry.data.recovery) && (answer!.data.action === 'retry' || answer!.data.action === 'continue') && !(holdEntry.data.recovery && answer!.data.action === 'retry');
+    if (action !== 'abort' && batch.status.module && !goesOn) await this.gate.recover(batch.status.module);
     return action;
   }
 
@@ -320,8 +332,9 @@ export class Orchestrator {
         const batch = this.batches.get(entry.stream);
         if (!batch || batch.holdRequest?.streamSeq === entry.streamSeq || unansweredHoldRequest(batch.journal.entries())?.seq !== entry.seq) break;
         batch.holdRequest = { streamSeq: entry.streamSeq, user: String(entry.data.user), reason: String(entry.data.reason) };
-        // A batch waiting for a module is at a safe point: it holds now.
-        this.allocator.interrupt(batch.identity.batchId, new HoldRequired('operator', `held by ${batch.holdRequest.user}: ${batch.holdRequest.reason}`, true, { request: entry.streamSeq }));
+        // A batch waiting for a module is at a safe point: it holds now; a running command pauses where the device can.
+        const message = `held by ${batch.holdRequest.user}: ${batch.holdRequest.reason}`;
+        if (!this.allocator.interrupt(batch.identity.batchId, new HoldRequired('operator', message, true, { request: entry.streamSeq }))) this.gate.executor.requestPause(batch.identity.batchId, { message, details: { request: entry.streamSeq } });
         break;
       }
       case 'material.removed':
