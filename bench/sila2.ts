@@ -7,7 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 import { SilaClient } from '../drivers/sila2/client.ts';
 import { parseFeature } from '../drivers/sila2/fdl.ts';
 import { deriveFeatureProto, frameworkRoot } from '../drivers/sila2/proto.ts';
-import { SilaServer, methodDefinition } from '../drivers/sila2/server.ts';
+import { methodDefinition } from '../drivers/sila2/grpc-methods.ts';
+import { SilaServer } from '../drivers/sila2/server.ts';
 import { createSelfSignedCertificate } from '../drivers/sila2/tls.ts';
 import { interleaved, ms, percent, rate, table, type Measurement } from './harness.ts';
 
@@ -29,6 +30,9 @@ const FEATURE = `<?xml version="1.0" encoding="utf-8"?>
     <Response><Identifier>Volume</Identifier><DisplayName>Volume</DisplayName><Description>-</Description><DataType><Basic>Real</Basic></DataType></Response>
   </Command>
 </Feature>`;
+
+/** Workcell's SiLA layer may cost at most a tenth of raw grpc-js throughput (issue 13). */
+const TARGET_RATIO = 0.9;
 
 const PARAMETERS = { BatchId: 'P-001/lane-2/wash', Volume: 40.5, Cycles: 2 };
 const WIRE_PARAMETERS = { BatchId: { value: PARAMETERS.BatchId }, Volume: { value: PARAMETERS.Volume }, Cycles: { value: PARAMETERS.Cycles } };
@@ -99,8 +103,8 @@ export async function siLA2Benchmark(options: { durationMs: number; concurrency:
     rate(sila.perSecond),
     rate(raw.perSecond),
     percent(sila.perSecond / raw.perSecond),
-    '>= 80%',
-    sila.perSecond / raw.perSecond >= 0.8 ? 'met' : 'NOT met',
+    `>= ${percent(TARGET_RATIO)}`,
+    sila.perSecond / raw.perSecond >= TARGET_RATIO ? 'met' : 'NOT met',
     `${ms(sila.p50Ms)} / ${ms(sila.p99Ms)}`,
   ]);
   return table(

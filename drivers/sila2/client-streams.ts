@@ -4,6 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { SilaConnectionError, fromGrpcError } from './errors.ts';
+import type { InFlight } from './client-transport.ts';
 import { methodDefinition } from './grpc-methods.ts';
 import type { RpcDefinition } from './proto.ts';
 
@@ -12,15 +13,25 @@ export interface StreamSettings {
   giveUpAfterMs: number;
   /** A known transport failure (an untrusted certificate after a restart): ends the stream at once with it. */
   transportFailure(): Error | undefined;
-  /** Registers a way to end the stream from outside with an error; returns the unregistration. */
-  track(fail: (error: Error) => void): () => void;
+  /** Registers a stream that a transport failure found meanwhile ends from outside; and unregisters it. */
+  track(stream: InFlight): void;
+  untrack(stream: InFlight): void;
+  /** Makes sure the streams' deadlines (the grace to end) are being watched. */
+  sweepSoon(): void;
 }
+
+/** How long a stream whose last message was seen may take to be ended by the server before it is cancelled. */
+export const STREAM_END_GRACE_MS = 2000;
+
+type OnMessage = (message: any) => void | 'stop' | 'last';
 
 /**
  * Follows a server stream, handing each message to `onMessage`, and re-opens it when the connection
  * drops until the server ends it (`endsNormally`), `onMessage` returns 'stop', or the caller aborts.
- * A SiLA error from the server rejects with that typed error. Event-driven: this is on the path of
- * every observable command.
+ * `onMessage` returns 'last' for the final message it expects (an execution's final status): the server
+ * is then given a moment to end the stream before it is cancelled. A SiLA error from the server
+ * rejects with that typed error. On the path of every observable command, so a class rather than
+ * closures made per stream.
  */
 export function followStream(
   client: grpc.Client,
@@ -30,81 +41,126 @@ export function followStream(
   metadata: grpc.Metadata,
   signal: AbortSignal | undefined,
   endsNormally: boolean,
-  onMessage: (message: any) => void | 'stop',
+  onMessage: OnMessage,
 ): Promise<void> {
-  const definition = methodDefinition(rpc);
-  let lostAt: number | undefined;
-  let backoff = 100;
-  return new Promise<void>((resolve, reject) => {
-    const open = () => {
-      if (signal?.aborted) return resolve();
-      const known = settings.transportFailure();
-      if (known) return reject(known);
-      let call: grpc.ClientReadableStream<any>;
-      try {
-        call = client.makeServerStreamRequest(rpc.path, definition.requestSerialize, definition.responseDeserialize, request, metadata, {});
-      } catch (error) {
-        // The client was closed while the stream waited to reopen.
-        return reject(new SilaConnectionError(`the stream ${rpc.name} ended: ${(error as Error).message}`, grpc.status.CANCELLED));
+  return new Promise<void>((resolve, reject) => new FollowedStream(client, settings, rpc, request, metadata, signal, endsNormally, onMessage, resolve, reject).open());
+}
+
+class FollowedStream implements InFlight {
+  private call: grpc.ClientReadableStream<any> | undefined;
+  /** Whether the current call is over (ended, failed, cancelled); a reopened call starts afresh. */
+  private settled = true;
+  /** Set once the last message expected has come: by then the server is to have ended the stream. */
+  deadline: number | undefined;
+  private lostAt: number | undefined;
+  private backoff = 100;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly client: grpc.Client,
+    private readonly settings: StreamSettings,
+    private readonly rpc: RpcDefinition,
+    private readonly request: object,
+    private readonly metadata: grpc.Metadata,
+    private readonly signal: AbortSignal | undefined,
+    private readonly endsNormally: boolean,
+    private readonly onMessage: OnMessage,
+    private readonly resolve: () => void,
+    private readonly reject: (error: Error) => void,
+  ) {
+    if (signal) this.onAbort = () => this.finish(undefined, true);
+  }
+
+  open(): void {
+    if (this.signal?.aborted) return this.resolve();
+    const known = this.settings.transportFailure();
+    if (known) return this.reject(known);
+    const definition = methodDefinition(this.rpc);
+    let call: grpc.ClientReadableStream<any>;
+    try {
+      call = this.client.makeServerStreamRequest(this.rpc.path, definition.requestSerialize, definition.responseDeserialize, this.request, this.metadata, {});
+    } catch (error) {
+      // The client was closed while the stream waited to reopen.
+      return this.reject(new SilaConnectionError(`the stream ${this.rpc.name} ended: ${(error as Error).message}`, grpc.status.CANCELLED));
+    }
+    this.call = call;
+    this.settled = false;
+    this.settings.track(this);
+    if (this.onAbort) this.signal!.addEventListener('abort', this.onAbort, { once: true });
+    call.on('data', (message) => {
+      if (this.settled || this.call !== call) return;
+      this.lostAt = undefined;
+      this.backoff = 100;
+      const next = this.onMessage(message);
+      if (next === 'stop') this.finish(undefined, true);
+      else if (next === 'last' && this.deadline === undefined) {
+        this.deadline = Date.now() + STREAM_END_GRACE_MS;
+        this.settings.sweepSoon();
       }
-      // A stream the server has ended is never cancelled: needless resets look like an HTTP/2
-      // rapid-reset attack to servers under load, which then drop the whole connection.
-      let settled = false;
-      const untrack = settings.track((error) => finish(() => {
-        call.cancel();
-        reject(error);
-      }));
-      const cancel = () => {
-        call.cancel();
-        resolve();
-      };
-      const onAbort = () => finish(cancel);
-      const finish = (then: () => void) => {
-        if (settled) return;
-        settled = true;
-        untrack();
-        signal?.removeEventListener('abort', onAbort);
-        then();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      call.on('data', (message) => {
-        if (settled) return;
-        lostAt = undefined;
-        backoff = 100;
-        if (onMessage(message) === 'stop') finish(cancel);
-      });
-      call.on('end', () =>
-        finish(() => {
-          if (endsNormally || signal?.aborted) resolve();
-          else setTimeout(open, backoff);
-        }),
-      );
-      call.on('error', (error: grpc.ServiceError) =>
-        finish(() => {
-          const mapped = fromGrpcError(error);
-          if (signal?.aborted) return resolve();
-          if (!(mapped instanceof SilaConnectionError) || mapped.code === grpc.status.DEADLINE_EXCEEDED) return reject(mapped);
-          const known = settings.transportFailure();
-          if (known) return reject(known);
-          lostAt ??= Date.now();
-          if (Date.now() - lostAt > settings.giveUpAfterMs) return reject(mapped);
-          setTimeout(open, backoff);
-          backoff = Math.min(backoff * 2, 2000);
-        }),
-      );
-    };
-    open();
-  });
+    });
+    call.on('end', () => {
+      if (this.call !== call || !this.finishCall()) return;
+      if (this.endsNormally || this.signal?.aborted) this.resolve();
+      else setTimeout(() => this.open(), this.backoff);
+    });
+    call.on('error', (error: grpc.ServiceError) => {
+      if (this.call !== call || !this.finishCall()) return;
+      this.failed(error);
+    });
+  }
+
+  /** A transport failure found while the stream waits: it ends with that error. */
+  fail(error: Error): void {
+    this.finish(error, true);
+  }
+
+  /** The server did not end the stream in time after its last message: cancelled, quietly. */
+  expire(): void {
+    this.finish(undefined, true);
+  }
+
+  private failed(error: grpc.ServiceError): void {
+    const mapped = fromGrpcError(error);
+    if (this.signal?.aborted) return this.resolve();
+    if (!(mapped instanceof SilaConnectionError) || mapped.code === grpc.status.DEADLINE_EXCEEDED) return this.reject(mapped);
+    const known = this.settings.transportFailure();
+    if (known) return this.reject(known);
+    this.lostAt ??= Date.now();
+    if (Date.now() - this.lostAt > this.settings.giveUpAfterMs) return this.reject(mapped);
+    setTimeout(() => this.open(), this.backoff);
+    this.backoff = Math.min(this.backoff * 2, 2000);
+  }
+
+  /** Marks the current call over; false when it was over already. */
+  private finishCall(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    this.deadline = undefined;
+    this.settings.untrack(this);
+    if (this.onAbort) this.signal!.removeEventListener('abort', this.onAbort);
+    return true;
+  }
+
+  /** Ends the stream from this side: cancelled, with `error` or quietly. */
+  private finish(error: Error | undefined, cancel: boolean): void {
+    if (!this.finishCall()) return;
+    if (cancel) this.call?.cancel();
+    if (error) this.reject(error);
+    else this.resolve();
+  }
 }
 
 /** The messages of followStream() as an async iterable, for callers that iterate. */
-export async function* streamMessages(follow: (signal: AbortSignal, onMessage: (message: any) => void) => Promise<void>, signal: AbortSignal | undefined): AsyncGenerator<any> {
+export async function* streamMessages(follow: (signal: AbortSignal, onMessage: (message: any) => void | 'last') => Promise<void>, signal: AbortSignal | undefined, isLast?: (message: any) => boolean): AsyncGenerator<any> {
   const mailbox = new Mailbox<any>();
   const stop = new AbortController();
   const forward = () => stop.abort();
   signal?.addEventListener('abort', forward, { once: true });
   if (signal?.aborted) stop.abort();
-  const following = follow(stop.signal, (message) => mailbox.push(message)).then(
+  const following = follow(stop.signal, (message) => {
+    mailbox.push(message);
+    return isLast?.(message) ? 'last' : undefined;
+  }).then(
     () => mailbox.close(),
     (error) => mailbox.close(error),
   );

@@ -36,8 +36,8 @@ export interface FeatureHandle {
 
 /** What a command execution needs of its client. */
 export interface ExecutionHost {
-  follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, onMessage: (message: any) => void | 'stop'): Promise<void>;
-  stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean): AsyncGenerator<any>;
+  follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, onMessage: (message: any) => void | 'stop' | 'last'): Promise<void>;
+  stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, isLast?: (message: any) => boolean): AsyncGenerator<any>;
   unary(rpc: RpcDefinition, request: object, options: CallOptions, handle?: FeatureHandle): Promise<any>;
-  decodeItems(handle: FeatureHandle, items: readonly Parameter[], message: Record<string, unknown>): Promise<Record<string, SilaValue>>;
+  decodeItems(handle: FeatureHandle, items: readonly Parameter[], message: Record<string, unknown>): Record<string, SilaValue> | Promise<Record<string, SilaValue>>;
 }

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { ValueCodec, MAX_INLINE_BINARY } from './codec.ts';
 import { BinaryTransferClient } from './client-binary.ts';
+import { ClientMetadata, WAIT_FOR_READY } from './client-metadata.ts';
 import { ClientTransport } from './client-transport.ts';
 import type { CallOptions, ExecutionHost, FeatureHandle } from './client-types.ts';
 import { CommandExecution } from './command-execution.ts';
@@ -17,7 +18,7 @@ import { CoreFeatureClient } from './core/core-client.ts';
 import { CORE_FEATURES } from './core/features.ts';
 import { DefinedExecutionError, SilaConnectionError, ValidationError } from './errors.ts';
 import { parseFeature } from './fdl.ts';
-import { featureFqi, fqi, metadataHeader, sameFqi, type Command, type Feature, type Metadata, type Parameter } from './feature.ts';
+import { fqi, sameFqi, type Command, type Feature, type Parameter } from './feature.ts';
 import { preflight, silaServerIdentity, UntrustedCertificateError } from './preflight.ts';
 import { deriveFeatureProto, frameworkRoot, type RpcDefinition } from './proto.ts';
 import { serverUuidFromCertificate } from './tls.ts';
@@ -43,28 +44,27 @@ export interface SilaClientOptions {
   reconnectTimeoutMs?: number;
 }
 
-/** Calls wait for the channel to (re)connect instead of failing at once; nothing is sent before, so nothing runs twice. grpc-js copies it per call. */
-const WAIT_FOR_READY = new grpc.Metadata();
-WAIT_FOR_READY.setOptions({ waitForReady: true });
 const INVALID_LOCK_IDENTIFIER = `${CORE_FEATURES.LockController}/DefinedExecutionError/InvalidLockIdentifier`;
 
 export class SilaClient implements ExecutionHost {
   private handles: FeatureHandle[] = [];
+  /** Handles by the reference callers use (asked on every call, so remembered). */
+  private readonly handlesByReference = new Map<string, FeatureHandle>();
   private root = frameworkRoot();
   identity!: ServerIdentity & { implementedFeatures: string[] };
   /** The server UUID in the server's certificate, when it carries one. */
   certificateServerUuid: string | undefined;
   /** Cancel, pause, error recovery and simulation mode, where the server offers them. */
   readonly core = new CoreFeatureClient(this);
-  private held: HeldLock | undefined;
-  private lockMetadata = WAIT_FOR_READY;
-  /** Per fully qualified metadata identifier (lower case): the calls it affects, as the server says. */
-  private readonly affected = new Map<string, Promise<string[]>>();
+  private readonly meta = new ClientMetadata(
+    () => this.handles,
+    (feature, metadata) => this.affectedCalls(feature, metadata),
+  );
   private readonly transport: ClientTransport;
   private readonly binaries: BinaryTransferClient;
 
   private constructor(grpcClient: grpc.Client, readonly options: SilaClientOptions) {
-    this.transport = new ClientTransport(grpcClient, options, options.reconnectTimeoutMs ?? 60_000);
+    this.transport = new ClientTransport(grpcClient, options, options.reconnectTimeoutMs ?? 60_000, options.callTimeoutMs ?? 30_000);
     this.binaries = new BinaryTransferClient(grpcClient, this.root, options.callTimeoutMs ?? 30_000, (rpc, request) => this.unary(rpc, request, {}, undefined, true));
   }
 
@@ -97,7 +97,7 @@ export class SilaClient implements ExecutionHost {
 
   /** Closes the connection; a lock held stays with the server until it times out (or is reclaimed after a restart). */
   close(): void {
-    this.held?.abandon();
+    this.meta.lock?.abandon();
     this.transport.close();
   }
 
@@ -135,6 +135,7 @@ export class SilaClient implements ExecutionHost {
       }
     }
     this.handles = [];
+    this.handlesByReference.clear();
     this.root = frameworkRoot();
     for (const feature of features) this.addFeature(feature);
   }
@@ -153,6 +154,12 @@ export class SilaClient implements ExecutionHost {
   }
 
   private handle(reference: string): FeatureHandle {
+    let handle = this.handlesByReference.get(reference);
+    if (!handle) this.handlesByReference.set(reference, (handle = this.findHandle(reference)));
+    return handle;
+  }
+
+  private findHandle(reference: string): FeatureHandle {
     const matches = reference.includes('/')
       ? this.handles.filter((h) => sameFqi(h.proto.fqi, reference))
       : this.handles.filter((h) => h.feature.identifier === reference || h.feature.identifier.toLowerCase() === reference.toLowerCase());
@@ -170,13 +177,22 @@ export class SilaClient implements ExecutionHost {
   // --- calls --------------------------------------------------------------------------------
 
   /** Runs a command and returns its responses; an observable command is started and awaited. */
-  async call(featureRef: string, commandId: string, parameters: Record<string, SilaValue> = {}, options: CallOptions = {}): Promise<Record<string, SilaValue>> {
-    const handle = this.handle(featureRef);
-    const command = this.command(handle, commandId);
-    if (command.observable) return (await this.start(featureRef, commandId, parameters, options)).result(options);
-    const request = await this.encodeParameters(handle, command, parameters);
-    const response = await this.unary(handle.proto.rpcs.get(commandId)!, request, options, handle);
-    return this.decodeItems(handle, command.responses, response);
+  call(featureRef: string, commandId: string, parameters: Record<string, SilaValue> = {}, options: CallOptions = {}): Promise<Record<string, SilaValue>> {
+    try {
+      const handle = this.handle(featureRef);
+      const command = this.command(handle, commandId);
+      if (command.observable) return this.start(featureRef, commandId, parameters, options).then((execution) => execution.result(options));
+      // Without async/await: an unobservable call is one round trip, and every promise hop shows.
+      const encoded = this.encodeParameters(handle, command, parameters);
+      if (encoded instanceof Promise) return encoded.then((request) => this.callUnobservable(handle, command, request, options));
+      return this.callUnobservable(handle, command, encoded, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private callUnobservable(handle: FeatureHandle, command: Command, request: Record<string, unknown>, options: CallOptions): Promise<Record<string, SilaValue>> {
+    return this.unary(handle.proto.rpcs.get(command.identifier)!, request, options, handle).then((response) => this.decodeItems(handle, command.responses, response));
   }
 
   /** Starts an observable command; the execution can be followed and its result awaited. */
@@ -184,7 +200,8 @@ export class SilaClient implements ExecutionHost {
     const handle = this.handle(featureRef);
     const command = this.command(handle, commandId);
     if (!command.observable) throw new Error(`${commandId} is not observable; use call()`);
-    const request = await this.encodeParameters(handle, command, parameters);
+    const encoded = this.encodeParameters(handle, command, parameters);
+    const request = encoded instanceof Promise ? await encoded : encoded;
     const confirmation = (await this.unary(handle.proto.rpcs.get(commandId)!, request, options, handle)) as { commandExecutionUUID: { value: string }; lifetimeOfExecution?: { seconds: unknown; nanos: number } | null };
     const lifetime = confirmation.lifetimeOfExecution;
     return new CommandExecution(this, handle, command, confirmation.commandExecutionUUID.value, lifetime ? Number(lifetime.seconds) + lifetime.nanos / 1e9 : undefined);
@@ -220,7 +237,7 @@ export class SilaClient implements ExecutionHost {
     const client = this;
     return {
       async *[Symbol.asyncIterator]() {
-        const metadata = await client.metadataFor(handle, rpc.name, options.metadata);
+        const metadata = await client.meta.with(handle, rpc.name, options.metadata);
         for await (const message of client.transport.stream(rpc, {}, metadata, options.signal, false)) {
           yield (await client.decodeItems(handle, [property], message))[propertyId]!;
         }
@@ -242,7 +259,7 @@ export class SilaClient implements ExecutionHost {
    * carries the lock identifier, and the lock is renewed while the client is idle, until released.
    */
   async lock(options: LockOptions): Promise<HeldLock> {
-    if (this.held?.active) throw new Error(`this client holds the lock ${this.held.lockId} of the server already`);
+    if (this.meta.lock?.active) throw new Error(`this client holds the lock ${this.meta.lock.lockId} of the server already`);
     if (!this.core.has('LockController')) throw new Error(`the server at ${this.options.host}:${this.options.port} does not implement LockController, so it cannot be locked`);
     const lockId = options.lockId ?? randomUUID();
     const client = this;
@@ -253,141 +270,102 @@ export class SilaClient implements ExecutionHost {
       call: (feature, command, parameters) => this.call(feature, command, parameters),
       get: (feature, property) => this.get(feature, property),
       affectedCalls: (feature, metadata) => this.affectedCalls(feature, metadata),
-      lockEnded: (ended) => {
-        if (this.held !== ended) return;
-        this.held = undefined;
-        this.lockMetadata = WAIT_FOR_READY;
-      },
+      lockEnded: (ended) => this.meta.lockEnded(ended),
     };
     const lock = await HeldLock.acquire(host, lockId, options);
-    const lockFeature = this.handle(CORE_FEATURES.LockController);
-    const metadata = WAIT_FOR_READY.clone();
-    const item = lockFeature.feature.metadata.find((m) => m.identifier === 'LockIdentifier')!;
-    metadata.set(metadataHeader(lockFeature.feature, item.identifier), this.encodeMetadataValue(lockFeature, item, lockId));
-    this.held = lock;
-    this.lockMetadata = metadata;
+    this.meta.useLock(lock, this.handle(CORE_FEATURES.LockController));
     return lock;
   }
 
   /** The lock this client holds on the server, if any. */
   get heldLock(): HeldLock | undefined {
-    return this.held;
+    return this.meta.lock;
   }
 
   // --- plumbing -----------------------------------------------------------------------------
 
-  /** The metadata a call carries without caller-given values: the lock identifier where the lock protects the call. */
-  private baseMetadata(handle: FeatureHandle | undefined, rpcName: string): grpc.Metadata {
-    const lock = this.held;
-    if (!lock || !handle) return WAIT_FOR_READY;
-    const member = handle.members.get(rpcName);
-    if (!member || !lock.covers(handle.feature, member)) return WAIT_FOR_READY;
-    lock.used();
-    return this.lockMetadata;
-  }
-
-  /** With caller-given values, each goes only to the calls its feature says it affects. */
-  private async metadataFor(handle: FeatureHandle | undefined, rpcName: string, values: Record<string, SilaValue> | undefined): Promise<grpc.Metadata> {
-    const base = this.baseMetadata(handle, rpcName);
-    const member = handle?.members.get(rpcName);
-    if (!values || !handle || !member) return base;
-    const metadata = base.clone();
-    for (const [reference, value] of Object.entries(values)) {
-      const { handle: owner, item } = this.findMetadata(reference);
-      if (await this.affects(owner, item, handle, member)) metadata.set(metadataHeader(owner.feature, item.identifier), this.encodeMetadataValue(owner, item, value));
-    }
-    return metadata;
-  }
-
-  private async affects(owner: FeatureHandle, item: Metadata, target: FeatureHandle, member: string): Promise<boolean> {
-    const id = fqi.metadata(owner.feature, item.identifier).toLowerCase();
-    let affected = this.affected.get(id);
-    if (!affected) {
-      // A server that cannot say which calls it affects gets the metadata on every call.
-      affected = this.affectedCalls(owner.proto.fqi, item.identifier).catch(() => ['*']);
-      this.affected.set(id, affected);
-    }
-    const calls = await affected;
-    return calls.includes('*') || calls.some((c) => sameFqi(c, target.proto.fqi) || sameFqi(c, member));
-  }
-
-  private encodeMetadataValue(owner: FeatureHandle, item: Metadata, value: SilaValue): Buffer {
-    return Buffer.from(owner.proto.type(`Metadata_${item.identifier}`).encode({ [item.identifier]: owner.codec.encode(item.dataType, value, item.identifier) }).finish());
-  }
-
   /** @internal metadata with the given values, whatever the calls they affect (for tests of servers). */
   metadata(values: Record<string, SilaValue>): grpc.Metadata {
-    const metadata = WAIT_FOR_READY.clone();
-    for (const [reference, value] of Object.entries(values)) {
-      const { handle, item } = this.findMetadata(reference);
-      metadata.set(metadataHeader(handle.feature, item.identifier), this.encodeMetadataValue(handle, item, value));
-    }
-    return metadata;
-  }
-
-  private findMetadata(reference: string): { handle: FeatureHandle; item: Metadata } {
-    const found = this.handles.flatMap((handle) =>
-      handle.feature.metadata.filter((m) => m.identifier === reference || sameFqi(fqi.metadata(handle.feature, m.identifier), reference)).map((item) => ({ handle, item })),
-    );
-    if (found.length !== 1) throw new Error(found.length ? `metadata '${reference}' is ambiguous; use its fully qualified identifier` : `the server defines no metadata '${reference}'`);
-    return found[0]!;
+    return this.meta.all(values);
   }
 
   /** @internal */
   unary(rpc: RpcDefinition, request: object, options: CallOptions, handle?: FeatureHandle, binaryTransfer = false): Promise<any> {
-    if (options.metadata && handle) return this.metadataFor(handle, rpc.name, options.metadata).then((metadata) => this.send(rpc, request, options, metadata, binaryTransfer));
-    return this.send(rpc, request, options, this.baseMetadata(handle, rpc.name), binaryTransfer);
+    if (options.metadata && handle) return this.meta.with(handle, rpc.name, options.metadata).then((metadata) => this.send(rpc, request, options, metadata, binaryTransfer));
+    return this.send(rpc, request, options, this.meta.base(handle, rpc.name), binaryTransfer);
   }
 
-  private async send(rpc: RpcDefinition, request: object, options: CallOptions, metadata: grpc.Metadata, binaryTransfer: boolean): Promise<any> {
-    try {
-      return await this.transport.unary(rpc, request, metadata, { timeoutMs: options.timeoutMs ?? this.options.callTimeoutMs ?? 30_000, signal: options.signal, binaryTransfer });
-    } catch (error) {
+  private send(rpc: RpcDefinition, request: object, options: CallOptions, metadata: grpc.Metadata, binaryTransfer: boolean): Promise<any> {
+    const sent = this.transport.unary(rpc, request, metadata, { timeoutMs: options.timeoutMs, signal: options.signal, binaryTransfer });
+    if (!this.meta.carriesLock(metadata)) return sent;
+    return sent.catch((error: unknown) => {
       // The server refused the lock identifier: another client holds the server now.
-      if (metadata === this.lockMetadata && error instanceof DefinedExecutionError && sameFqi(error.errorIdentifier, INVALID_LOCK_IDENTIFIER)) this.held?.refused(error);
+      if (error instanceof DefinedExecutionError && sameFqi(error.errorIdentifier, INVALID_LOCK_IDENTIFIER)) this.meta.lock?.refused(error);
       throw error;
-    }
+    });
   }
 
   /** @internal Follows a server stream through reconnections (see followStream). */
-  follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, onMessage: (message: any) => void | 'stop'): Promise<void> {
+  follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, onMessage: (message: any) => void | 'stop' | 'last'): Promise<void> {
     return this.transport.follow(rpc, request, WAIT_FOR_READY, signal, endsNormally, onMessage);
   }
 
   /** @internal The messages of follow() as an async iterable. */
-  stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean): AsyncGenerator<any> {
-    return this.transport.stream(rpc, request, WAIT_FOR_READY, signal, endsNormally);
+  stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, isLast?: (message: any) => boolean): AsyncGenerator<any> {
+    return this.transport.stream(rpc, request, WAIT_FOR_READY, signal, endsNormally, isLast);
   }
 
-  private async encodeParameters(handle: FeatureHandle, command: Command, parameters: Record<string, SilaValue>): Promise<Record<string, unknown>> {
+  /** The request message; only parameters that may hold a binary over 2 MiB need the (asynchronous) upload first. */
+  private encodeParameters(handle: FeatureHandle, command: Command, parameters: Record<string, SilaValue>): Record<string, unknown> | Promise<Record<string, unknown>> {
+    if (!command.parameters.some((p) => handle.codec.mayContainBinary(p.dataType))) return this.encodeRequest(handle, command, parameters);
+    return (async () => {
+      const uploaded: Record<string, SilaValue> = { ...parameters };
+      for (const parameter of command.parameters) {
+        const value = parameters[parameter.identifier];
+        if (value === undefined || !handle.codec.mayContainBinary(parameter.dataType)) continue;
+        const parameterFqi = fqi.parameter(handle.feature, command.identifier, parameter.identifier);
+        uploaded[parameter.identifier] = await handle.codec.mapBinaries(parameter.dataType, value, async (b) => (b instanceof Uint8Array && b.length > MAX_INLINE_BINARY ? this.binaries.upload(b, parameterFqi) : b));
+      }
+      return this.encodeRequest(handle, command, uploaded);
+    })();
+  }
+
+  private encodeRequest(handle: FeatureHandle, command: Command, parameters: Record<string, SilaValue>): Record<string, unknown> {
     const request: Record<string, unknown> = {};
     for (const parameter of command.parameters) {
-      let value = parameters[parameter.identifier];
+      const value = parameters[parameter.identifier];
       if (value === undefined) throw new ValidationError(fqi.parameter(handle.feature, command.identifier, parameter.identifier), `parameter ${parameter.identifier} is missing`);
-      if (handle.codec.mayContainBinary(parameter.dataType)) {
-        const parameterFqi = fqi.parameter(handle.feature, command.identifier, parameter.identifier);
-        value = await handle.codec.mapBinaries(parameter.dataType, value, async (b) => (b instanceof Uint8Array && b.length > MAX_INLINE_BINARY ? this.binaries.upload(b, parameterFqi) : b));
-      }
       try {
         request[parameter.identifier] = handle.codec.encode(parameter.dataType, value, parameter.identifier);
       } catch (error) {
         throw new ValidationError(fqi.parameter(handle.feature, command.identifier, parameter.identifier), (error as Error).message);
       }
     }
-    const unknown = Object.keys(parameters).filter((p) => !command.parameters.some((x) => x.identifier === p));
-    if (unknown.length) throw new Error(`${command.identifier} has no parameter ${unknown.join(', ')}; it takes ${command.parameters.map((p) => p.identifier).join(', ') || 'none'}`);
+    // Every parameter is there (checked above), so more keys than parameters means unknown ones.
+    const given = Object.keys(parameters);
+    if (given.length > command.parameters.length) {
+      const unknown = given.filter((p) => !command.parameters.some((x) => x.identifier === p));
+      throw new Error(`${command.identifier} has no parameter ${unknown.join(', ')}; it takes ${command.parameters.map((p) => p.identifier).join(', ') || 'none'}`);
+    }
     return request;
   }
 
-  /** @internal */
-  async decodeItems(handle: FeatureHandle, items: readonly Parameter[], message: Record<string, unknown>): Promise<Record<string, SilaValue>> {
+  /** @internal Plain values of received items; only items that may hold a binary sent by reference need the (asynchronous) download. */
+  decodeItems(handle: FeatureHandle, items: readonly Parameter[], message: Record<string, unknown>): Record<string, SilaValue> | Promise<Record<string, SilaValue>> {
     const values: Record<string, SilaValue> = {};
+    let downloads: Promise<void>[] | undefined;
     for (const item of items) {
-      let value = handle.codec.decode(item.dataType, message[item.identifier], item.identifier, false);
-      if (handle.codec.mayContainBinary(item.dataType)) value = await handle.codec.mapBinaries(item.dataType, value, async (b) => (b instanceof BinaryRef ? this.binaries.download(b.binaryTransferUUID) : b));
+      const value = handle.codec.decode(item.dataType, message[item.identifier], item.identifier, false);
       values[item.identifier] = value;
+      if (handle.codec.mayContainBinary(item.dataType)) {
+        (downloads ??= []).push(
+          handle.codec.mapBinaries(item.dataType, value, async (b) => (b instanceof BinaryRef ? this.binaries.download(b.binaryTransferUUID) : b)).then((downloaded) => {
+            values[item.identifier] = downloaded;
+          }),
+        );
+      }
     }
-    return values;
+    return downloads ? Promise.all(downloads).then(() => values) : values;
   }
 
   /** Uploads a large binary for a command parameter; returns the reference to send instead. */

@@ -6,12 +6,10 @@ import * as grpc from '@grpc/grpc-js';
 import { ExecutionExpiredError, FrameworkError, SilaConnectionError } from './errors.ts';
 import type { Command } from './feature.ts';
 import { durationSeconds } from './grpc-methods.ts';
-import { Mailbox } from './client-streams.ts';
+import { Mailbox, STREAM_END_GRACE_MS } from './client-streams.ts';
 import type { CallOptions, CommandStatus, ExecutionHost, ExecutionInfo, ExecutionUpdate, FeatureHandle } from './client-types.ts';
 import type { SilaValue } from './values.ts';
 
-/** How long a finished execution's streams may take to be ended by the server before they are cancelled. */
-const STREAM_END_GRACE_MS = 2000;
 const STATUS_NAMES: CommandStatus[] = ['waiting', 'running', 'finishedSuccessfully', 'finishedWithError'];
 
 export class CommandExecution implements AsyncIterable<ExecutionUpdate> {
@@ -51,49 +49,33 @@ export class CommandExecution implements AsyncIterable<ExecutionUpdate> {
 
   /**
    * Execution info until the command finishes; re-attaches by UUID if the connection drops. After the
-   * final status it waits briefly for the server to end the stream rather than cancelling it.
+   * final status the server is given a moment to end the stream rather than having it cancelled.
    */
   async *info(signal?: AbortSignal): AsyncGenerator<ExecutionInfo> {
     const rpc = this.handle.proto.rpcs.get(`${this.command.identifier}_Info`)!;
-    const lingering = new AbortController();
-    const forward = () => lingering.abort();
-    signal?.addEventListener('abort', forward, { once: true });
-    if (signal?.aborted) lingering.abort();
-    let timer: NodeJS.Timeout | undefined;
     try {
       let finished = false;
-      for await (const message of this.client.stream(rpc, { value: this.uuid }, lingering.signal, true)) {
+      for await (const message of this.client.stream(rpc, { value: this.uuid }, signal, true, isFinal)) {
         if (finished) continue;
         const info = this.noteInfo(message);
-        finished = info.status === 'finishedSuccessfully' || info.status === 'finishedWithError';
-        if (finished) timer = setTimeout(() => lingering.abort(), STREAM_END_GRACE_MS);
+        finished = isFinal(message);
         yield info;
       }
     } catch (error) {
       throw this.explain(error);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', forward);
     }
   }
 
   /** Resolves when the execution has finished (either way), following its Info stream. */
   private async finished(signal?: AbortSignal): Promise<void> {
     const rpc = this.handle.proto.rpcs.get(`${this.command.identifier}_Info`)!;
-    let timer: NodeJS.Timeout | undefined;
-    const lingering = new AbortController();
-    const forward = () => lingering.abort();
-    signal?.addEventListener('abort', forward, { once: true });
     try {
-      await this.client.follow(rpc, { value: this.uuid }, lingering.signal, true, (message) => {
-        const status = this.noteInfo(message).status;
-        if ((status === 'finishedSuccessfully' || status === 'finishedWithError') && !timer) timer = setTimeout(() => lingering.abort(), STREAM_END_GRACE_MS);
+      await this.client.follow(rpc, { value: this.uuid }, signal, true, (message) => {
+        this.noteInfo(message);
+        return isFinal(message) ? 'last' : undefined;
       });
     } catch (error) {
       throw this.explain(error);
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', forward);
     }
     if (signal?.aborted) throw new SilaConnectionError('stopped waiting for the execution to finish', grpc.status.CANCELLED);
   }
@@ -163,4 +145,9 @@ function readInfo(message: any): ExecutionInfo {
     estimatedRemainingSeconds: durationSeconds(message.estimatedRemainingTime),
     updatedLifetimeSeconds: durationSeconds(message.updatedLifetimeOfExecution),
   };
+}
+
+/** Whether an ExecutionInfo message is an execution's final one (finished successfully or with an error). */
+function isFinal(message: any): boolean {
+  return message.commandStatus === 2 || message.commandStatus === 3;
 }

@@ -12,15 +12,20 @@ export function methodDefinition(rpc: RpcDefinition): grpc.MethodDefinition<any,
       path: rpc.path,
       requestStream: rpc.requestStream,
       responseStream: rpc.responseStream,
-      requestSerialize: (message: object) => Buffer.from(rpc.requestType.encode(message).finish()),
+      requestSerialize: (message: object) => asBuffer(rpc.requestType.encode(message).finish()),
       requestDeserialize: (bytes: Buffer) => rpc.requestType.decode(bytes),
-      responseSerialize: (message: object) => Buffer.from(rpc.responseType.encode(message).finish()),
+      responseSerialize: (message: object) => asBuffer(rpc.responseType.encode(message).finish()),
       responseDeserialize: (bytes: Buffer) => rpc.responseType.decode(bytes),
       originalName: rpc.name,
     };
     methodDefinitions.set(rpc, definition);
   }
   return definition;
+}
+
+/** protobufjs writes Buffers under Node already: copying them again on every message is waste. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A SiLA Duration message for a number of seconds. */

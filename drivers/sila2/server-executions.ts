@@ -33,8 +33,8 @@ export class ServerExecution<Owner = unknown> {
   /** Why a client cancelled the execution; its outcome is then the cancellation, whatever the handler ends with. */
   cancellation: string | undefined;
   readonly changed = new Set<() => void>();
-  readonly intermediates = new Set<(message: Record<string, unknown>) => void>();
-  readonly cancelListeners = new Set<() => void>();
+  private intermediateListeners: Set<(message: Record<string, unknown>) => void> | undefined;
+  private cancelListenerSet: Set<() => void> | undefined;
 
   constructor(
     readonly uuid: string,
@@ -44,6 +44,16 @@ export class ServerExecution<Owner = unknown> {
     /** Until when the UUID is valid (ms since the epoch). */
     public expiresAt: number,
   ) {}
+
+  /** Who follows the intermediate responses (made on first use: most commands have none). */
+  get intermediates(): Set<(message: Record<string, unknown>) => void> {
+    return (this.intermediateListeners ??= new Set());
+  }
+
+  /** Who is to know of a cancellation (made on first use). */
+  get cancelListeners(): Set<() => void> {
+    return (this.cancelListenerSet ??= new Set());
+  }
 
   get finished(): boolean {
     return this.status === 'finishedSuccessfully' || this.status === 'finishedWithError';
@@ -57,7 +67,7 @@ export class ServerExecution<Owner = unknown> {
   cancel(reason: string): boolean {
     if (this.finished || !this.controls.cancel) return false;
     this.cancellation ??= reason;
-    for (const listener of this.cancelListeners) listener();
+    for (const listener of this.cancelListenerSet ?? []) listener();
     this.controls.cancel();
     return true;
   }
@@ -85,7 +95,9 @@ export class ExecutionRegistry<Owner> {
   /** Idempotency key -> the execution it started (kept after the execution expires, so it is never run again). */
   private readonly executionsByKey = new Map<string, string>();
   /** Finished executions in the order they expire (each expires one lifetime after it finished), so purging is cheap. */
-  private readonly finishedQueue: ServerExecution<Owner>[] = [];
+  private finishedQueue: ServerExecution<Owner>[] = [];
+  /** Where the unpurged part of the queue starts; the queue is compacted now and then rather than at every purge. */
+  private queueStart = 0;
 
   constructor(readonly lifetimeSeconds: number) {}
 
@@ -149,12 +161,16 @@ export class ExecutionRegistry<Owner> {
 
   private purge(): void {
     const now = Date.now();
-    let expired = 0;
     const queue = this.finishedQueue;
-    while (expired < queue.length && (queue[expired]!.expiresAt < now || queue.length - expired > MAX_RETAINED_EXECUTIONS)) {
-      this.executions.delete(queue[expired]!.uuid);
-      expired++;
+    let start = this.queueStart;
+    while (start < queue.length && (queue[start]!.expiresAt < now || queue.length - start > MAX_RETAINED_EXECUTIONS)) {
+      this.executions.delete(queue[start]!.uuid);
+      start++;
     }
-    if (expired) queue.splice(0, expired);
+    if (start > 1024 && start * 2 > queue.length) {
+      this.finishedQueue = queue.slice(start);
+      start = 0;
+    }
+    this.queueStart = start;
   }
 }

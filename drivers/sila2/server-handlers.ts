@@ -39,13 +39,32 @@ const noRecovery = async () => undefined;
 export class FeatureHandlers {
   /** Per call (fully qualified identifier): the metadata it may need. Features are fixed once the server runs. */
   private readonly requiredMetadataCache = new Map<string, RequiredMetadata[]>();
+  private readonly commandFqis = new WeakMap<Command, string>();
+  /** The contexts of calls that carry no metadata (most), made once instead of at every call. */
+  private readonly bare: CallContext;
+  private readonly bareCommand: CommandContext;
 
   constructor(
     private readonly entries: readonly FeatureEntry[],
     private readonly signal: AbortSignal,
     private readonly binaries: BinaryStore,
     private readonly startObservable: StartObservable,
-  ) {}
+  ) {
+    this.bare = Object.freeze({ metadata: NO_METADATA, signal });
+    this.bareCommand = Object.freeze(unobservable(this.bare));
+  }
+
+  private context(entry: FeatureEntry, member: string | null, headers: grpc.Metadata): CallContext {
+    const metadata = this.readMetadata(entry, member, headers);
+    return metadata === NO_METADATA ? this.bare : { metadata, signal: this.signal };
+  }
+
+  /** A command's fully qualified identifier (asked at every start, so remembered). */
+  commandFqi(entry: FeatureEntry, command: Command): string {
+    let id = this.commandFqis.get(command);
+    if (id === undefined) this.commandFqis.set(command, (id = fqi.command(entry.feature, command.identifier)));
+    return id;
+  }
 
   readParameters(entry: FeatureEntry, command: Command, request: Record<string, unknown>): Record<string, SilaValue> {
     return readParameters(entry.feature, entry.codec, this.binaries, command, request);
@@ -60,20 +79,22 @@ export class FeatureHandlers {
     const { feature } = entry;
     for (const command of feature.commands) {
       const id = command.identifier;
-      const commandFqi = fqi.command(feature, id);
+      const commandFqi = this.commandFqi(entry, command);
       if (!command.observable) {
-        handlers[id] = this.unary(entry, commandFqi, async (request, context) => {
-          const parameters = this.readParameters(entry, command, request);
-          const result = await entry.implementation.commands![id]!(parameters, unobservable(context));
-          return this.encodeResponses(entry, command.responses, result);
+        const handler = entry.implementation.commands![id]!;
+        handlers[id] = this.unary(entry, commandFqi, (request, context) => {
+          const result = handler(this.readParameters(entry, command, request), context === this.bare ? this.bareCommand : unobservable(context));
+          return result instanceof Promise ? result.then((values) => this.encodeResponses(entry, command.responses, values)) : this.encodeResponses(entry, command.responses, result);
         });
         continue;
       }
       const find = (request: { value?: string } | null) => executions.find(entry, command, request?.value ?? '', commandFqi);
-      handlers[id] = this.unary(entry, commandFqi, async (request, context) => this.startObservable(entry, command, request, context));
-      handlers[`${id}_Info`] = this.stream(entry, null, async (request, call) => {
+      // The lifecycle's calls answer without a detour through promises when they can: they are most of a command's calls.
+      handlers[id] = this.unary(entry, commandFqi, (request, context) => this.startObservable(entry, command, request, context));
+      handlers[`${id}_Info`] = this.stream(entry, null, (request, call) => {
         const execution = find(request);
-        await this.follow(execution, call, () => call.write(infoMessage(execution, executions)));
+        if (!execution.finished) return this.follow(execution, call, () => call.write(infoMessage(execution, executions)));
+        call.write(infoMessage(execution, executions));
       });
       if (command.intermediateResponses.length) {
         handlers[`${id}_Intermediate`] = this.stream(entry, null, async (request, call) => {
@@ -87,7 +108,7 @@ export class FeatureHandlers {
           }
         });
       }
-      handlers[`${id}_Result`] = this.unary(entry, null, async (request) => {
+      handlers[`${id}_Result`] = this.unary(entry, null, (request) => {
         const execution = find(request);
         if (!execution.finished) throw new FrameworkError('COMMAND_EXECUTION_NOT_FINISHED', `execution '${execution.uuid}' has not finished yet`);
         if (execution.error) throw execution.error;
@@ -99,7 +120,10 @@ export class FeatureHandlers {
       const member = fqi.property(feature, property.identifier);
       const wrap = (value: SilaValue) => ({ [property.identifier]: entry.codec.encode(property.dataType, value, property.identifier) });
       if (!property.observable) {
-        handlers[`Get_${property.identifier}`] = this.unary(entry, member, async (_request, context) => wrap(await (source as PropertyGetter)(context)));
+        handlers[`Get_${property.identifier}`] = this.unary(entry, member, (_request, context) => {
+          const value = (source as PropertyGetter)(context);
+          return value instanceof Promise ? value.then(wrap) : wrap(value);
+        });
         continue;
       }
       handlers[`Subscribe_${property.identifier}`] = this.stream(entry, member, async (_request, call, context) => {
@@ -124,61 +148,73 @@ export class FeatureHandlers {
     return handlers;
   }
 
-  /** A unary handler: metadata is checked for `member` (null: calls that take no metadata), errors become SiLA errors. */
-  private unary(entry: FeatureEntry, member: string | null, body: (request: any, context: CallContext) => Promise<unknown>): grpc.handleUnaryCall<any, any> {
+  /**
+   * A unary handler: metadata is checked for `member` (null: calls that take no metadata), errors
+   * become SiLA errors. A body that answers at once (no promise) is answered at once.
+   */
+  private unary(entry: FeatureEntry, member: string | null, body: (request: any, context: CallContext) => unknown): grpc.handleUnaryCall<any, any> {
     return (call, callback) => {
-      let context: CallContext;
+      let response: unknown;
       try {
-        context = { metadata: this.readMetadata(entry, member, call.metadata), signal: this.signal };
+        response = body(call.request, this.context(entry, member, call.metadata));
       } catch (error) {
         callback(toGrpcStatus(asSilaError(error, entry)) as grpc.ServiceError);
         return;
       }
-      body(call.request, context).then(
-        (response) => callback(null, response),
+      if (!(response instanceof Promise)) return callback(null, response);
+      response.then(
+        (answer) => callback(null, answer),
         (error) => callback(toGrpcStatus(asSilaError(error, entry)) as grpc.ServiceError),
       );
     };
   }
 
-  private stream(entry: FeatureEntry, member: string | null, body: (request: any, call: grpc.ServerWritableStream<any, any>, context: CallContext) => Promise<void>): grpc.handleServerStreamingCall<any, any> {
+  /** A server-streaming handler; the stream ends when the body is done (at once when it returns no promise). */
+  private stream(entry: FeatureEntry, member: string | null, body: (request: any, call: grpc.ServerWritableStream<any, any>, context: CallContext) => void | Promise<void>): grpc.handleServerStreamingCall<any, any> {
     return (call) => {
-      // A failure mid-stream ends the stream with the SiLA error, so the client sees what went wrong.
-      const fail = (error: unknown) => {
-        if (!call.destroyed) call.emit('error', toGrpcStatus(asSilaError(error, entry)));
-      };
-      let context: CallContext;
+      let running: void | Promise<void>;
       try {
-        context = { metadata: this.readMetadata(entry, member, call.metadata), signal: this.signal };
+        running = body(call.request, call, this.context(entry, member, call.metadata));
       } catch (error) {
-        fail(error);
+        failStream(call, entry, error);
         return;
       }
-      body(call.request, call, context).then(() => {
-        if (!call.destroyed && !call.cancelled) call.end();
-      }, fail);
+      if (!(running instanceof Promise)) return endStream(call);
+      running.then(
+        () => endStream(call),
+        (error) => failStream(call, entry, error),
+      );
     };
   }
 
-  /** Calls `onChange` now and at every change of the execution until it finishes or the client leaves. */
-  private async follow(execution: ServerExecution, call: grpc.ServerWritableStream<any, any>, onChange: () => void): Promise<void> {
-    if (execution.finished) {
+  /** Calls `onChange` now and at every change of the execution until it finishes, the client leaves or the server stops. */
+  private follow(execution: ServerExecution, call: grpc.ServerWritableStream<any, any>, onChange: () => void): void | Promise<void> {
+    if (execution.finished || call.cancelled || this.signal.aborted) {
       // Already over: the final state is all there is to say.
       onChange();
       return;
     }
-    const finished = new AbortController();
-    const listener = () => {
-      onChange();
-      if (execution.finished) finished.abort();
-    };
-    execution.changed.add(listener);
-    listener();
-    try {
-      await untilClosed(call, this.signal, finished.signal);
-    } finally {
-      execution.changed.delete(listener);
-    }
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const end = () => {
+        if (done) return;
+        done = true;
+        execution.changed.delete(listener);
+        call.off('cancelled', end);
+        call.off('close', end);
+        this.signal.removeEventListener('abort', end);
+        resolve();
+      };
+      const listener = () => {
+        onChange();
+        if (execution.finished) end();
+      };
+      call.on('cancelled', end);
+      call.on('close', end);
+      this.signal.addEventListener('abort', end, { once: true });
+      execution.changed.add(listener);
+      listener();
+    });
   }
 
   /**
@@ -222,6 +258,15 @@ export class FeatureHandlers {
   }
 }
 
+function endStream(call: grpc.ServerWritableStream<any, any>): void {
+  if (!call.destroyed && !call.cancelled) call.end();
+}
+
+/** A failure mid-stream ends the stream with the SiLA error, so the client sees what went wrong. */
+function failStream(call: grpc.ServerWritableStream<any, any>, entry: FeatureEntry, error: unknown): void {
+  if (!call.destroyed) call.emit('error', toGrpcStatus(asSilaError(error, entry)));
+}
+
 function readMetadataValue({ owner, metadata, header }: RequiredMetadata, raw: string | Buffer | undefined): SilaValue {
   const id = fqi.metadata(owner.feature, metadata.identifier);
   if (raw === undefined) throw new FrameworkError('INVALID_METADATA', `this call requires metadata ${id} (gRPC header ${header})`);
@@ -234,7 +279,7 @@ function readMetadataValue({ owner, metadata, header }: RequiredMetadata, raw: s
 }
 
 function unobservable(context: CallContext): CommandContext {
-  return { ...context, progress: ignore, intermediate: ignore, controls: ignore, recoverableError: noRecovery };
+  return { metadata: context.metadata, signal: context.signal, progress: ignore, intermediate: ignore, controls: ignore, recoverableError: noRecovery };
 }
 
 function infoMessage(execution: ServerExecution, executions: Executions): Record<string, unknown> {

@@ -12,14 +12,13 @@ import { BinaryRef, type SilaValue } from './values.ts';
 export function readParameters(feature: Feature, codec: ValueCodec, binaries: BinaryStore, command: Command, request: Record<string, unknown>): Record<string, SilaValue> {
   const values: Record<string, SilaValue> = {};
   for (const parameter of command.parameters) {
-    const id = () => fqi.parameter(feature, command.identifier, parameter.identifier);
     try {
       let value = codec.decode(parameter.dataType, request[parameter.identifier], '', true);
-      if (codec.mayContainBinary(parameter.dataType)) value = resolveUploads(binaries, value, id());
+      if (codec.mayContainBinary(parameter.dataType)) value = resolveUploads(binaries, value, fqi.parameter(feature, command.identifier, parameter.identifier));
       values[parameter.identifier] = value;
     } catch (error) {
       const detail = (error as Error).message;
-      throw new ValidationError(id(), detail === 'missing value' ? `parameter ${parameter.identifier} is missing` : `parameter ${parameter.identifier}: ${detail}`);
+      throw new ValidationError(fqi.parameter(feature, command.identifier, parameter.identifier), detail === 'missing value' ? `parameter ${parameter.identifier} is missing` : `parameter ${parameter.identifier}: ${detail}`);
     }
   }
   return values;

@@ -17,7 +17,7 @@ import { ObservableProperty } from './observable-property.ts';
 import { deriveFeatureProto, frameworkRoot, type FeatureProto } from './proto.ts';
 import { announce, type DiscoveryTransport, type SilaAnnouncement } from './discovery.ts';
 import { addBinaryTransferServices } from './server-binary.ts';
-import { ExecutionRegistry, type ExecutionControls } from './server-executions.ts';
+import { ExecutionRegistry, type ExecutionControls, type ServerExecution } from './server-executions.ts';
 import { FeatureHandlers, asSilaError, type FeatureEntry } from './server-handlers.ts';
 import { addCoreFeatures, type CoreFeatureOptions } from './core/server-core.ts';
 import type { ContinuationChoice, RecoverableErrors, RecoverableErrorSpec } from './core/error-recovery.ts';
@@ -229,43 +229,25 @@ export class SilaServer {
     const parameters = this.handlers.readParameters(entry, command, request);
     const refusal = entry.implementation.admit?.[command.identifier]?.(parameters, context);
     if (refusal !== undefined) throw new FrameworkError('COMMAND_EXECUTION_NOT_ACCEPTED', refusal);
-    const execution = this.executions.start(entry, command, fqi.command(entry.feature, command.identifier), key);
-    const commandContext: CommandContext = {
-      ...context,
-      executionUuid: execution.uuid,
-      progress: (fraction, remainingSeconds) => {
-        if (execution.finished) return;
-        execution.progress = Math.min(1, Math.max(0, fraction));
-        execution.remainingSeconds = remainingSeconds;
-        execution.notify();
-      },
-      intermediate: (responses) => {
-        if (execution.finished) return;
-        const message = this.handlers.encodeResponses(entry, command.intermediateResponses, responses);
-        for (const listener of execution.intermediates) listener(message);
-      },
-      controls: (controls) => {
-        execution.controls = controls;
-      },
-      recoverableError: (error) => (this.recovery && !execution.finished ? this.recovery.raise(execution, entry.feature, error) : Promise.resolve(undefined)),
-    };
+    const execution = this.executions.start(entry, command, this.handlers.commandFqi(entry, command), key);
+    const commandContext = new ObservableContext(context, execution, this.handlers, entry, this.recovery);
     execution.status = 'running';
     // The handler runs on after the confirmation is sent; its outcome is kept for C_Result.
-    queueMicrotask(() => {
-      const fail = (error: unknown) => {
-        execution.error = execution.cancellation ? cancelled(execution.commandFqi, execution.cancellation, error) : asSilaError(error, entry, command);
-        execution.status = 'finishedWithError';
-      };
-      Promise.resolve()
-        .then(() => entry.implementation.commands![command.identifier]!(parameters, commandContext))
-        .then((result) => {
-          execution.responses = this.handlers.encodeResponses(entry, command.responses, result);
-          execution.status = 'finishedSuccessfully';
-        }, fail)
-        .catch(fail)
-        .finally(() => this.executions.finish(execution));
-    });
+    queueMicrotask(() => void this.run(entry, command, execution, parameters, commandContext));
     return { commandExecutionUUID: { value: execution.uuid }, lifetimeOfExecution: duration(this.executions.lifetimeLeft(execution)) };
+  }
+
+  private async run(entry: FeatureEntry, command: Command, execution: ServerExecution<FeatureEntry>, parameters: Record<string, SilaValue>, context: CommandContext): Promise<void> {
+    try {
+      const result = await entry.implementation.commands![command.identifier]!(parameters, context);
+      execution.responses = this.handlers.encodeResponses(entry, command.responses, result);
+      execution.status = 'finishedSuccessfully';
+    } catch (error) {
+      execution.error = execution.cancellation ? cancelled(execution.commandFqi, execution.cancellation, error) : asSilaError(error, entry, command);
+      execution.status = 'finishedWithError';
+    } finally {
+      this.executions.finish(execution);
+    }
   }
 
   // --- SiLAService and binary transfer --------------------------------------------------------
@@ -300,6 +282,50 @@ export class SilaServer {
         command.parameters.some((p) => sameFqi(fqi.parameter(entry.feature, command.identifier, p.identifier), parameterFqi) && entry.codec.mayContainBinary(p.dataType)),
       ),
     );
+  }
+}
+
+/**
+ * What an observable command's handler gets. A class rather than closures: this is made at every start.
+ * Its methods are called as methods (`context.progress(...)`).
+ */
+class ObservableContext implements CommandContext {
+  readonly metadata: Record<string, SilaValue>;
+  readonly signal: AbortSignal;
+  readonly executionUuid: string;
+
+  constructor(
+    context: CallContext,
+    private readonly execution: ServerExecution<FeatureEntry>,
+    private readonly handlers: FeatureHandlers,
+    private readonly entry: FeatureEntry,
+    private readonly recovery: RecoverableErrors | undefined,
+  ) {
+    this.metadata = context.metadata;
+    this.signal = context.signal;
+    this.executionUuid = execution.uuid;
+  }
+
+  progress(fraction: number, remainingSeconds?: number): void {
+    const execution = this.execution;
+    if (execution.finished) return;
+    execution.progress = Math.min(1, Math.max(0, fraction));
+    execution.remainingSeconds = remainingSeconds;
+    execution.notify();
+  }
+
+  intermediate(responses: Record<string, SilaValue>): void {
+    if (this.execution.finished) return;
+    const message = this.handlers.encodeResponses(this.entry, this.execution.command.intermediateResponses, responses);
+    for (const listener of this.execution.intermediates) listener(message);
+  }
+
+  controls(controls: ExecutionControls): void {
+    this.execution.controls = controls;
+  }
+
+  recoverableError(error: RecoverableErrorSpec): Promise<ContinuationChoice | undefined> {
+    return this.recovery && !this.execution.finished ? this.recovery.raise(this.execution, this.entry.feature, error) : Promise.resolve(undefined);
   }
 }
 
