@@ -153,6 +153,7 @@ export class InProcessModuleDriver implements ModuleDriver {
 
   async pause(token: ExecutionToken): Promise<boolean> {
     const running = this.live(token);
+    if (!running.controls) return false;
     await this.command(() => running.controls!.pause());
     running.paused = true;
     return true;
@@ -160,6 +161,7 @@ export class InProcessModuleDriver implements ModuleDriver {
 
   async resumePaused(token: ExecutionToken): Promise<boolean> {
     const running = this.live(token);
+    if (!running.controls) return false;
     await this.command(() => running.controls!.resume());
     running.paused = false;
     return true;
