@@ -121,6 +121,54 @@ describe('metadata goes only to the calls it affects', () => {
   });
 });
 
+describe("a client's lock", () => {
+  const protects = { coreFeatures: { lockController: { protects: [`${BENCH}/Command/Secret`] } } };
+
+  it('is renewed while idle even where the server protects no harmless read (unlock and lock again)', async () => {
+    const { server } = await bench(protects);
+    const holder = await connect(server.port, server.certificatePem);
+    const other = await connect(server.port, server.certificatePem);
+    const lock = await holder.lock({ timeoutSeconds: 1 });
+    await sleep(2600);
+    expect(lock.active).toBe(true);
+    expect(await other.get(CORE_FEATURES.LockController, 'IsLocked')).toBe(true);
+    expect((await other.call('TestBench', 'Secret', {}, { metadata: { AccessToken: 'x' } }).catch((e) => e)).errorType).toBe('INVALID_METADATA');
+    expect(await holder.call('TestBench', 'Secret', {}, { metadata: { AccessToken: 'mine' } })).toEqual({ Caller: 'mine' });
+  });
+
+  it('says when it lapsed on a restarted server and is taken again, and when another client took the server', async () => {
+    const uuid = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+    const tls = createSelfSignedCertificate({ serverUuid: uuid });
+    const first = await startTestBench({ uuid, tls, ...protects });
+    const port = first.server.port;
+    const holder = await connect(port, tls.certificatePem, { reconnectTimeoutMs: 20_000 });
+    const lapses: string[] = [];
+    const losses: Error[] = [];
+    // Renewed every 2 s: the other client below locks the restarted server well before that.
+    const lock = await holder.lock({ timeoutSeconds: 4, onLapse: (message) => lapses.push(message), onLost: (error) => losses.push(error) });
+
+    // The device restarts and forgets the lock; nobody else takes it: the holder locks it again.
+    await first.server.stop(100);
+    const second = await startTestBench({ uuid, tls, port, ...protects });
+    while (!lapses.length) await sleep(100);
+    expect(lapses[0]).toBe(`the lock ${lock.lockId} had timed out on the server; locked again`);
+    const other = await connect(port, tls.certificatePem);
+    expect(await other.get(CORE_FEATURES.LockController, 'IsLocked')).toBe(true);
+
+    // It restarts again and another client locks it first: the holder's lock is lost.
+    await second.server.stop(100);
+    const third = await bench({ uuid, tls, port, ...protects });
+    const thief = await connect(port, tls.certificatePem);
+    await thief.lock({ timeoutSeconds: 30 });
+    while (!losses.length) await sleep(100);
+    expect(losses[0]).toBeInstanceOf(DefinedExecutionError);
+    expect((losses[0] as DefinedExecutionError).identifier).toMatch(/^(ServerAlreadyLocked|InvalidLockIdentifier)$/);
+    expect(lock.active).toBe(false);
+    expect(holder.heldLock).toBeUndefined();
+    expect(third.server.port).toBe(port);
+  });
+});
+
 const echoValue = {
   Text: 't', Whole: 1, Number: 1.5, Flag: true, Bytes: new Uint8Array([1]),
   Day: { year: 2026, month: 1, day: 2, timezone: { hours: 0, minutes: 0 } },
