@@ -121,6 +121,37 @@ describe('metadata goes only to the calls it affects', () => {
   });
 });
 
+describe('binary transfer above 2 MiB', () => {
+  it('uploads a parameter and downloads a response in chunks of at most 2 MiB through the binary transfer services', async () => {
+    const { server } = await bench();
+    const client = await connect(server.port, server.certificatePem);
+    const transport = (client as any).transport;
+    const calls: string[] = [];
+    const unary = transport.unary.bind(transport);
+    transport.unary = (rpc: { path: string }, ...rest: unknown[]) => {
+      calls.push(rpc.path);
+      return unary(rpc, ...rest);
+    };
+    const grpcClient = transport.grpcClient as grpc.Client;
+    const bidi = grpcClient.makeBidiStreamRequest.bind(grpcClient);
+    const chunks: Array<{ path: string; bytes: number }> = [];
+    grpcClient.makeBidiStreamRequest = ((path: string, serialize: (m: any) => Buffer, ...rest: unknown[]) =>
+      (bidi as any)(path, (m: any) => {
+        const bytes = serialize(m);
+        chunks.push({ path, bytes: bytes.length });
+        return bytes;
+      }, ...rest)) as typeof grpcClient.makeBidiStreamRequest;
+    const data = Buffer.alloc(5 * 1024 * 1024 + 3, 7);
+    const { Reversed } = (await client.call('TestBench', 'Checksum', { Data: data })) as { Reversed: Uint8Array };
+    expect(Buffer.from(Reversed).equals(Buffer.from(data).reverse())).toBe(true);
+    expect(calls).toEqual(expect.arrayContaining(['/sila2.org.silastandard.BinaryUpload/CreateBinary', '/sila2.org.silastandard.BinaryDownload/GetBinaryInfo', '/sila2.org.silastandard.BinaryDownload/DeleteBinary']));
+    const uploads = chunks.filter((c) => c.path.endsWith('/UploadChunk'));
+    expect(uploads).toHaveLength(3);
+    expect(Math.max(...uploads.map((c) => c.bytes))).toBeLessThan(2 * 1024 * 1024 + 100);
+    expect(chunks.filter((c) => c.path.endsWith('/GetChunk'))).toHaveLength(3);
+  });
+});
+
 describe("a client's lock", () => {
   const protects = { coreFeatures: { lockController: { protects: [`${BENCH}/Command/Secret`] } } };
 
