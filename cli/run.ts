@@ -49,8 +49,7 @@ export const runCommand: Command = {
       const continuation = continuationOf(log, { layoutFile: settings.layoutFile, layoutHash: layoutHashOf(settings.layoutFile), sim: settings.sim });
       if (continuation) settings.clock = continuation.clock;
       // Simulators in this process serve only this process: ports the OS picks unless told otherwise.
-      const environment = settings.sim ? { ...process.env, [PORT_BASE_VARIABLE]: String(portBase ?? process.env[PORT_BASE_VARIABLE] ?? 0) } : undefined;
-      const session = await openWorkcell(settings, { faults, environment });
+      const session = await openWorkcell(settings, { faults, portBase: settings.sim ? (portBase ?? Number(process.env[PORT_BASE_VARIABLE] || 0)) : undefined });
       recordRunSettings(log, settings, { command: 'run', layoutHash: session.layoutHash });
       const text = readFileSync(scheduleFile, 'utf8');
       return await drive(session, log, settings, parsed, lease, (orchestrator) => {

@@ -25,7 +25,11 @@ export interface WorkcellSession {
   close(): Promise<void>;
 }
 
-export async function openWorkcell(settings: RunSettings, options: { environment?: NodeJS.ProcessEnv; faults?: Record<string, FaultSpec[]> } = {}): Promise<WorkcellSession> {
+/**
+ * `portBase` places in-process simulators (module i on portBase + i; 0: ports the OS picks); without it,
+ * the WORKCELL_SIM_PORT_BASE variable of the environment, else the layout's own ports.
+ */
+export async function openWorkcell(settings: RunSettings, options: { environment?: NodeJS.ProcessEnv; faults?: Record<string, FaultSpec[]>; portBase?: number } = {}): Promise<WorkcellSession> {
   const environment = { ...(options.environment ?? process.env) };
   const layoutHash = layoutHashOf(settings.layoutFile);
   const { layout } = loadWorkcell(settings.layoutFile);
@@ -38,7 +42,7 @@ export async function openWorkcell(settings: RunSettings, options: { environment
       const variable = module.connection.opcua?.credentials?.passwordEnv;
       if (variable && !environment[variable]) environment[variable] = randomBytes(18).toString('base64url');
     }
-    simulation = await startSimulation(model, settings.layoutFile, { timeScale: settings.timeScale, startAt: clock.now(), seed: settings.seed, faults: options.faults, environment });
+    simulation = await startSimulation(model, settings.layoutFile, { timeScale: settings.timeScale, startAt: clock.now(), seed: settings.seed, faults: options.faults, environment, portBase: options.portBase });
     clock = simulation.clock;
   }
   const drivers = new Map<string, ModuleDriver>();

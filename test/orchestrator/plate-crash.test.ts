@@ -2,11 +2,12 @@
  * A crash while a settle plate is being placed, with real processes: the simulators apart, the
  * orchestrator killed with SIGKILL in the middle of the placement, then resumed.
  */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog, WORKCELL_STREAM, type LogEntry } from '../../orchestrator/event-log.ts';
 import { startCli } from '../support/background-cli.ts';
-import { layoutWithFreePorts, SHORT_SCHEDULE } from '../support/orchestration.ts';
+import { SHORT_SCHEDULE } from '../support/orchestration.ts';
+import { layoutCopy, startSimulators } from '../support/simulators.ts';
 
 const ENV = { WORKCELL_OPCUA_PASSWORD: 'plate-crash-password' };
 
@@ -32,11 +33,10 @@ async function watchFor<T>(file: string, find: (workcell: LogEntry[]) => T | und
 
 describe('a crash during a settle-plate placement', () => {
   it('re-attaches the placement after the restart and adopts the exposed plate: no second plate at the location, no gap in the record', async () => {
-    const layout = await layoutWithFreePorts();
-    const dir = dirname(layout);
+    const { dir, file } = layoutCopy();
     const db = join(dir, 'plates.db');
     // At 60x a placement (1 min) takes a second of wall time: wide enough to kill inside it.
-    const sim = await startCli(['sim', layout, '--time-scale', '60', '--deliver', 'BAG-P-001@intake'], { cwd: dir, env: ENV, readyWhen: /Ready\./ });
+    const { sim, layout } = await startSimulators(file, ['--time-scale', '60', '--deliver', 'BAG-P-001@intake'], { cwd: dir, env: ENV });
     try {
       const first = await startCli(['run', layout, '--schedule', SHORT_SCHEDULE, '--batch', 'P-001:lane-1', '--time-scale', '60', '--db', db], { cwd: dir, env: ENV, readyWhen: /P-001/ });
       const interrupted = await watchFor(db, (workcell) => {

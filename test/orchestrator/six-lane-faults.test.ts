@@ -19,7 +19,7 @@ const BATCHES = ['P-001', 'P-002', 'P-003', 'P-004', 'P-005', 'P-006'];
 
 describe('six patients on the six-lane workcell with its faults file', () => {
   it('completes or holds every batch with a reason, never waits silently, and records every fault where it struck', async () => {
-    const faults = readFaultsFile('layouts/six-lane.faults.yaml')!;
+    const faults = readFaultsFile('layouts/faults/six-lane.yaml')!;
     const run = await startRun({
       layout: await layoutWithFreePorts(resolve('layouts/six-lane.yaml')),
       schedule: resolve('schedules/demo.yaml'),

@@ -52,7 +52,8 @@ export async function startRun(options: {
   wrapDriver?: (moduleId: string, driver: ModuleDriver) => ModuleDriver;
 }): Promise<TestRun> {
   const settings: RunSettings = { layoutFile: options.layout ?? (await layoutWithFreePorts()), timeScale: options.timeScale ?? 3600, seed: options.seed ?? 7, sim: true, clock: { wallAnchor: Date.now(), simAtAnchor: options.startAt ?? Date.now() } };
-  const session = await openWorkcell(settings, { faults: options.faults });
+  // Ports the OS picks, so that tests never compete for the layout's ports or for each other's.
+  const session = await openWorkcell(settings, { faults: options.faults, portBase: 0 });
   if (options.wrapDriver) for (const [id, driver] of session.drivers) session.drivers.set(id, options.wrapDriver(id, driver));
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-run-')), 'records.db'));
   recordRunSettings(log, settings, { layoutHash: session.layoutHash });
