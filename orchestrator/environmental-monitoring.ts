@@ -52,6 +52,7 @@ export class EnvironmentalMonitoring {
   /** One command at a time per handler: it places and collects plates for every zone it serves. */
   private readonly handlerLocks = new Map<string, Promise<void>>();
   private plateCounter = 0;
+  private stopped = false;
   /** One per exposed plate's replacement timer, so that stopping cancels them all. */
   private readonly rotations = new Set<AbortController>();
 
@@ -237,6 +238,8 @@ export class EnvironmentalMonitoring {
 
   private track(work: Promise<void>): void {
     const tracked = work.catch((error: Error) => {
+      // Work cut short because the run is over (its log closed) has nobody left to tell; resume picks the plate up.
+      if (this.stopped) return;
       this.log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: this.clock.now(), data: { kind: 'environmental-monitoring', message: error.message } });
     });
     this.pending.add(tracked);
@@ -254,6 +257,7 @@ export class EnvironmentalMonitoring {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const rotation of this.rotations) rotation.abort();
   }
 }
