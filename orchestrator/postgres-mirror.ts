@@ -256,6 +256,9 @@ export class PostgresMirror {
   }
 
   private async recordsOf(source: string, client: pg.Pool | pg.PoolClient = this.pool): Promise<{ keys: CheckpointKey[]; checkpoints: Checkpoint[] }> {
+    // A copy made before checkpoints were mirrored has no such tables until the next `workcell mirror`.
+    const tables = await client.query<{ table: string | null }>("SELECT to_regclass(format('%I.%I', current_schema(), 'workcell_checkpoints'))::text AS table");
+    if (tables.rows[0]?.table === null) return { keys: [], checkpoints: [] };
     const keys = await client.query<Record<string, string | null>>('SELECT key_id, algorithm, public_key, recorded_at, replaces, reason FROM workcell_checkpoint_keys WHERE source = $1 ORDER BY recorded_at, key_id', [source]);
     const checkpoints = await client.query<{ data: string }>('SELECT data FROM workcell_checkpoints WHERE source = $1 ORDER BY number', [source]);
     return { keys: keys.rows.map(keyFromRow), checkpoints: checkpoints.rows.map((r) => JSON.parse(r.data) as Checkpoint) };
@@ -263,7 +266,7 @@ export class PostgresMirror {
 
   /** Whether this database (schema) holds a copy at all; reading never creates one. */
   private async exists(): Promise<boolean> {
-    const found = await this.pool.query<{ table: string | null }>("SELECT to_regclass(format('%I.%I', current_schema(), 'workcell_checkpoints'))::text AS table");
+    const found = await this.pool.query<{ table: string | null }>("SELECT to_regclass(format('%I.%I', current_schema(), 'workcell_logs'))::text AS table");
     return found.rows[0]?.table !== null;
   }
 
