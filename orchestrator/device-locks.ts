@@ -65,9 +65,15 @@ export class DeviceLocks {
     });
   }
 
-  /** After a restart: every lock the log says is held is taken over with its identifier. */
-  relockAll(): void {
-    for (const [moduleId, { batchId }] of this.locks) void this.lockFor(batchId, moduleId).catch((error: Error) => this.lost(batchId, moduleId, error));
+  /**
+   * After a restart: every lock the log says is held is taken over with its identifier, and given back
+   * at once where the batch had left the module before the crash (`holds` says who still holds what).
+   */
+  relockAll(holds: (batchId: string, moduleId: string) => boolean): void {
+    for (const [moduleId, { batchId }] of this.locks) {
+      const relocked = this.lockFor(batchId, moduleId);
+      void (holds(batchId, moduleId) ? relocked : relocked.then(() => this.release(batchId, moduleId))).catch((error: Error) => this.lost(batchId, moduleId, error));
+    }
   }
 
   private lost(batchId: string, moduleId: string, error: Error): void {

@@ -115,6 +115,7 @@ export class EventLog {
   private readonly insert: Database.Statement;
   private readonly appendMany: (entries: NewEntry[]) => LogEntry[];
   private readonly listeners = new Set<(entry: LogEntry) => void>();
+  private writeGuard: (() => void) | undefined;
   private readonly checkpoints: CheckpointWriter | undefined;
 
   constructor(readonly file: string, options: { readonly?: boolean } = {}) {
@@ -166,6 +167,7 @@ export class EventLog {
   /** Appends entries in one transaction: all of them are durable, or none. */
   appendAll(entries: NewEntry[]): LogEntry[] {
     if (entries.length === 0) return [];
+    this.writeGuard?.();
     const written = this.appendMany(entries);
     for (const entry of written) for (const listener of this.listeners) listener(entry);
     return written;
@@ -178,6 +180,14 @@ export class EventLog {
    */
   atomically<T>(decide: () => T): T {
     return this.db.transaction(decide).immediate();
+  }
+
+  /**
+   * A check before every append of this process (an orchestrator's: that it still holds the database's
+   * lease); it throws to refuse the append. Signed operations from other processes are not guarded.
+   */
+  guardWrites(check: () => void): void {
+    this.writeGuard = check;
   }
 
   /** Called for every entry this process appends, after it is committed. */

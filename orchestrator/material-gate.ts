@@ -347,7 +347,7 @@ export class MaterialGate {
 
   /** After a restart: the locks the log says batches hold are taken over. */
   relock(): void {
-    this.locks.relockAll();
+    this.locks.relockAll((batchId, moduleId) => this.reservedBy.get(moduleId) === batchId);
   }
 
   /** Releases every module the batch holds without its material inside (after a skip, an abort, the end). */

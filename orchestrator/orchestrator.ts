@@ -127,6 +127,13 @@ export class Orchestrator {
     // One orchestrator per database: nothing is sent to a device without the lease on the log.
     if (!this.options.lease) this.ownLease = DatabaseLease.acquire(this.options.log.file, { what: 'start an orchestrator' });
     else if (!this.options.lease.isHeldOn(this.options.log.file)) throw new Error(`this process holds no lease on ${this.options.log.file}; one orchestrator per database`);
+    // Nothing is written (so no command is sent: its key is logged first) once another process took the lease over.
+    const lease = (this.options.lease ?? this.ownLease)!;
+    const file = this.options.log.file;
+    this.options.log.guardWrites(() => {
+      if (!lease.isHeldOn(file)) throw new Error(`this process no longer holds the lease on ${file} (another orchestrator took it over): it writes and sends nothing more`);
+    });
+    lease.onLost(() => void this.stop());
     for (const id of this.options.drivers.keys()) {
       const actor = createActor(moduleMachine(id), { inspect: this.options.inspect });
       actor.start();
