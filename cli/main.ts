@@ -2,6 +2,8 @@
  * The `workcell` command. Subcommands load on demand, so that `workcell validate` does not pay for
  * the OPC UA stack it never uses.
  */
+import { describeFileError } from '../config/file-errors.ts';
+
 export interface Command {
   name: string;
   summary: string;
@@ -60,23 +62,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const FILE_ERRORS: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'it is a directory',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-  ENAMETOOLONG: 'the name is too long',
-  EMFILE: 'too many open files',
-};
-
 /** A file system error in words, naming its path ("cannot open x.pem: no such file"); others as they are. */
 export function describeError(error: unknown): string {
-  const failure = error as NodeJS.ErrnoException;
-  if (!(error instanceof Error) || typeof failure.code !== 'string' || typeof failure.path !== 'string') return (error as Error).message ?? String(error);
-  const verb = failure.syscall === 'open' ? 'open' : failure.syscall === 'mkdir' ? 'create' : failure.syscall === 'write' ? 'write' : 'read';
-  return `cannot ${verb} ${failure.path}: ${FILE_ERRORS[failure.code] ?? failure.code}`;
+  return describeFileError(error) ?? (error as Error).message ?? String(error);
 }
 
 function usage(): string {

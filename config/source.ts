@@ -3,6 +3,7 @@
  * about: "layouts/two-lane.yaml:42:11: ...".
  */
 import { readFileSync } from 'node:fs';
+import { fileErrorReason } from './file-errors.ts';
 import { printable } from '../orchestrator/printable.ts';
 import { Composer, LineCounter, Parser, visit, isCollection, isMap, isSeq, isPair, isScalar, isNode, type CST, type Document, type Node, type Pair, type YAMLMap, YAMLParseError } from 'yaml';
 
@@ -25,7 +26,8 @@ export interface Diagnostic {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col}: ${d.severity === 'warning' ? 'warning: ' : ''}${d.message}`;
+  const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}: ` : '';
+  return `${where}${d.severity === 'warning' ? 'warning: ' : ''}${d.message}`;
 }
 
 /** File order, then position: the order a reader walks the files in. */
@@ -127,7 +129,8 @@ export class YamlSource {
     } catch (error) {
       const source = new YamlSource(file, '');
       source.diagnostics.length = 0;
-      source.report({ line: 1, col: 1 }, `cannot read file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      // No line or column: the file itself could not be read.
+      source.report({ line: 0, col: 0 }, `cannot read ${file}: ${fileErrorReason(error as NodeJS.ErrnoException)}`);
       return source;
     }
     return new YamlSource(file, text);

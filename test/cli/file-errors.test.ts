@@ -13,9 +13,12 @@ describe('files the CLI cannot read', () => {
     ['a CA file', ['sila', 'browse', '127.0.0.1:1', '--ca', missing('ca.pem')], `cannot open ${missing('ca.pem')}: no such file`],
     ['a feature definition', ['sila', 'proto', missing('Thing-v1_0.sila.xml')], `cannot open ${missing('Thing-v1_0.sila.xml')}: no such file`],
     ['a password file', ['opcua', 'browse', 'opc.tcp://127.0.0.1:1', '--user', 'u', '--password-file', missing('password.txt')], `cannot open ${missing('password.txt')}: no such file`],
+    ['a layout', ['run', missing('layout.yaml'), '--schedule', 'schedules/demo.yaml', '--patients', '1', '--sim'], `cannot read ${missing('layout.yaml')}: no such file`],
+    ['a schedule', ['validate', 'layouts/two-lane.yaml', missing('schedule.yaml')], `cannot read ${missing('schedule.yaml')}: no such file`],
+    ['a faults file', ['sim', 'layouts/two-lane.yaml', '--faults', missing('faults.yaml')], `cannot read ${missing('faults.yaml')}: no such file`],
   ])('%s', async (_what, args, message) => {
     const result = await runCli(args);
-    expect(result.stderr).toContain(message);
+    expect(`${result.stdout}${result.stderr}`).toContain(message);
     expect(result.stderr).not.toContain('ENOENT');
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.status).toBe(1);
