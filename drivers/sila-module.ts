@@ -184,7 +184,13 @@ export class SilaModuleDriver implements ModuleDriver {
   }
 
   async continueAfterError(token: ExecutionToken, option: string, inputData = ''): Promise<void> {
-    await this.core(() => this.client.core.continueWith(token.id, option, inputData));
+    try {
+      await this.client.core.continueWith(token.id, option, inputData);
+    } catch (error) {
+      // An option the device does not offer is a wrong answer, as it is for every other driver.
+      if (error instanceof DefinedExecutionError && error.identifier === 'UnknownContinuationOption') throw new ModuleError(this.id, 'invalid', error.message, 'UnknownContinuationOption');
+      throw this.moduleError(error);
+    }
   }
 
   async abortErrorHandling(token: ExecutionToken): Promise<void> {

@@ -29,7 +29,7 @@ interface LongLike {
   toString(): string;
 }
 
-const VOID: DataType = { kind: 'constrained', base: { kind: 'basic', basic: 'String' }, constraints: { length: 0 } };
+export const VOID: DataType = { kind: 'constrained', base: { kind: 'basic', basic: 'String' }, constraints: { length: 0 } };
 
 export class ValueCodec {
   private readonly anyTypes = new Map<string, { dataType: DataType; wrapper: protobuf.Type }>();

@@ -210,7 +210,7 @@ describe('ErrorRecoveryService on a simulator', () => {
     expect(await wash.result()).toHaveProperty('outputVolume', 20);
     expect(simulator.device.recoveries).toEqual([{ capability: 'wash', option: 'retry' }, { capability: 'wash', option: 'retry' }]);
     expect(await raw.get(CORE_FEATURES.ErrorRecoveryService, 'RecoverableErrors')).toEqual([]);
-    const late = await raw.call(CORE_FEATURES.ErrorRecoveryService, 'ExecuteContinuationOption', { CommandExecutionUUID: wash.token.id, ContinuationOption: 'retry', InputData: '' }).catch((e) => e);
+    const late = await raw.call(CORE_FEATURES.ErrorRecoveryService, 'ExecuteContinuationOption', { CommandExecutionUUID: wash.token.id, ContinuationOption: 'retry', InputData: { type: '<DataType><Basic>String</Basic></DataType>', value: '' } as never }).catch((e) => e);
     expect(late.errorIdentifier).toBe(`${CORE_FEATURES.ErrorRecoveryService}/DefinedExecutionError/InvalidCommandExecutionUUID`);
   });
 

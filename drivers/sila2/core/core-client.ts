@@ -6,7 +6,8 @@
 import type { Feature } from '../feature.ts';
 import { featureFqi, sameFqi } from '../feature.ts';
 import type { CallOptions } from '../client-types.ts';
-import type { SilaValue } from '../values.ts';
+import { VOID } from '../codec.ts';
+import type { SilaAny, SilaTimestamp, SilaValue } from '../values.ts';
 import { CORE_FEATURES, type CoreFeatureName } from './features.ts';
 
 export interface RecoverableErrorInfo {
@@ -14,7 +15,7 @@ export interface RecoverableErrorInfo {
   /** Fully qualified identifier of the command whose execution waits. */
   commandIdentifier: string;
   executionUuid: string;
-  /** When the error happened, as the server wrote it. */
+  /** When the error happened (ISO 8601, in the server's time zone). */
   errorTime: string;
   message: string;
   options: { identifier: string; description: string; requiredInputData: string }[];
@@ -71,9 +72,10 @@ export class CoreFeatureClient {
     }
   }
 
-  /** Answers the recoverable error of an execution with one of its continuation options. */
+  /** Answers the recoverable error of an execution with one of its continuation options; input data goes as a String, none as Void. */
   async continueWith(executionUuid: string, option: string, inputData = ''): Promise<void> {
-    await this.client.call(CORE_FEATURES.ErrorRecoveryService, 'ExecuteContinuationOption', { CommandExecutionUUID: executionUuid, ContinuationOption: option, InputData: inputData });
+    const InputData: SilaAny = inputData === '' ? { type: VOID, value: '' } : { type: { kind: 'basic', basic: 'String' }, value: inputData };
+    await this.client.call(CORE_FEATURES.ErrorRecoveryService, 'ExecuteContinuationOption', { CommandExecutionUUID: executionUuid, ContinuationOption: option, InputData });
   }
 
   /** Gives up recovering: the execution ends with its error. */
@@ -105,10 +107,17 @@ function readRecoverableError(value: Record<string, any>): RecoverableErrorInfo 
     errorIdentifier: value.ErrorIdentifier,
     commandIdentifier: value.CommandIdentifier,
     executionUuid: value.CommandExecutionUUID,
-    errorTime: value.ErrorTime,
+    errorTime: isoTimestamp(value.ErrorTime as SilaTimestamp),
     message: value.ErrorMessage,
     options: (value.ContinuationOptions as Record<string, string>[]).map((o) => ({ identifier: o.Identifier!, description: o.Description!, requiredInputData: o.RequiredInputData ?? '' })),
     defaultOption: value.DefaultOption || undefined,
     automaticSelectionTimeoutSeconds: Number(value.AutomaticSelectionTimeout ?? 0),
   };
+}
+
+function isoTimestamp(t: SilaTimestamp): string {
+  const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, '0');
+  const offset = t.timezone.hours * 60 + Math.sign(t.timezone.hours || 1) * t.timezone.minutes;
+  const zone = offset === 0 ? 'Z' : `${offset < 0 ? '-' : '+'}${pad(Math.trunc(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  return `${pad(t.year, 4)}-${pad(t.month)}-${pad(t.day)}T${pad(t.hour)}:${pad(t.minute)}:${pad(t.second)}.${pad(t.millisecond ?? 0, 3)}${zone}`;
 }

@@ -8,7 +8,7 @@ import { fqi, type Feature } from '../feature.ts';
 import { ObservableProperty } from '../observable-property.ts';
 import type { ServerExecution } from '../server-executions.ts';
 import type { FeatureImplementation } from '../server.ts';
-import type { SilaValue } from '../values.ts';
+import type { SilaAny, SilaTimestamp, SilaValue } from '../values.ts';
 
 export interface ContinuationOption {
   identifier: string;
@@ -31,7 +31,8 @@ export interface RecoverableErrorSpec {
 
 export interface ContinuationChoice {
   option: string;
-  inputData: string;
+  /** The value of the InputData the client sent (an Any); '' when it sent none (Void). */
+  inputData: SilaValue;
 }
 
 interface Pending {
@@ -73,7 +74,7 @@ export class RecoverableErrors {
           ErrorIdentifier: spec.errorIdentifier.includes('/') ? spec.errorIdentifier : fqi.error(feature, spec.errorIdentifier),
           CommandIdentifier: execution.commandFqi,
           CommandExecutionUUID: execution.uuid,
-          ErrorTime: new Date().toISOString(),
+          ErrorTime: utcTimestamp(new Date()),
           ErrorMessage: spec.message,
           ContinuationOptions: spec.options.map((o) => ({ Identifier: o.identifier, Description: o.description, RequiredInputData: o.requiredInputData ?? '' })),
           DefaultOption: spec.defaultOption ?? '',
@@ -103,9 +104,9 @@ export class RecoverableErrors {
         ExecuteContinuationOption: ({ CommandExecutionUUID, ContinuationOption, InputData }) => {
           const entry = this.waiting(CommandExecutionUUID);
           if (!entry.options.includes(ContinuationOption)) {
-            throw new ValidationError(fqi.parameter(feature, 'ExecuteContinuationOption', 'ContinuationOption'), `parameter ContinuationOption: '${ContinuationOption}' is not one of ${entry.options.join(', ')}`);
+            throw new DefinedExecutionError('UnknownContinuationOption', `the error of execution '${CommandExecutionUUID}' offers no continuation option '${ContinuationOption}'; it offers ${entry.options.join(', ')}`);
           }
-          entry.settle({ option: ContinuationOption, inputData: InputData });
+          entry.settle({ option: ContinuationOption, inputData: (InputData as SilaAny).value });
         },
         AbortErrorHandling: ({ CommandExecutionUUID }) => this.waiting(CommandExecutionUUID).settle(undefined),
         SetErrorHandlingTimeout: ({ ErrorHandlingTimeout }) => {
@@ -116,4 +117,12 @@ export class RecoverableErrors {
       properties: { RecoverableErrors: this.listed },
     };
   }
+}
+
+function utcTimestamp(date: Date): SilaTimestamp {
+  return {
+    year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate(),
+    hour: date.getUTCHours(), minute: date.getUTCMinutes(), second: date.getUTCSeconds(), millisecond: date.getUTCMilliseconds(),
+    timezone: { hours: 0, minutes: 0 },
+  };
 }

@@ -12,7 +12,7 @@ export const CORE_FEATURES = {
   CancelController: 'org.silastandard/core.commands/CancelController/v1',
   PauseController: 'org.silastandard/core.commands/PauseController/v1',
   SimulationController: 'org.silastandard/core/SimulationController/v1',
-  ErrorRecoveryService: 'org.silastandard/core/ErrorRecoveryService/v1',
+  ErrorRecoveryService: 'org.silastandard/core/ErrorRecoveryService/v2',
   AuthenticationService: 'org.silastandard/core/AuthenticationService/v1',
   AuthorizationService: 'org.silastandard/core/AuthorizationService/v1',
   ParameterConstraintsProvider: 'org.silastandard/core.commands/ParameterConstraintsProvider/v1',
@@ -25,7 +25,8 @@ export const SERVED_CORE_FEATURES = ['SiLAService', 'LockController', 'CancelCon
 export type ServedCoreFeature = (typeof SERVED_CORE_FEATURES)[number];
 
 export function coreFeatureFile(name: ServedCoreFeature): string {
-  return fileURLToPath(new URL(`../../../protos/features/${name}-v1_0.sila.xml`, import.meta.url));
+  const major = CORE_FEATURES[name].slice(CORE_FEATURES[name].lastIndexOf('/v') + 2);
+  return fileURLToPath(new URL(`../../../protos/features/${name}-v${major}_0.sila.xml`, import.meta.url));
 }
 
 /** The core feature a feature is (any major version counts), or undefined for any other feature. */
