@@ -126,11 +126,15 @@ export function describeFeature(feature: Feature, affects: (metadata: string) =>
     for (const r of c.responses) lines.push(`    response      ${r.identifier}: ${type(r.dataType)}`);
     if (c.errors.length) lines.push(`    errors        ${c.errors.join(', ')}`);
   }
-  for (const p of feature.properties) lines.push(`  Property ${p.identifier}: ${type(p.dataType)}${p.observable ? ' (observable)' : ''}`);
+  for (const p of feature.properties) {
+    lines.push(`  Property ${p.identifier}: ${type(p.dataType)}${p.observable ? ' (observable)' : ''}`);
+    if (p.errors.length) lines.push(`    errors        ${p.errors.join(', ')}`);
+  }
   for (const m of feature.metadata) {
     lines.push(`  Metadata ${m.identifier}: ${type(m.dataType)}`);
     const calls = affects(m.identifier);
     if (calls) lines.push(`    affects       ${calls.join(', ') || 'no call'}`);
+    if (m.errors.length) lines.push(`    errors        ${m.errors.join(', ')}`);
   }
   for (const e of feature.errors) lines.push(`  Error ${e.identifier}: ${e.description}`);
   for (const d of feature.dataTypes) lines.push(`  Data type ${d.identifier}: ${type(d.dataType)}`);
