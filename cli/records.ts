@@ -75,7 +75,7 @@ export const statusCommand: Command = {
       if (!view) lines.push('No orchestrator has written a status to this database yet.');
       else {
         const age = Math.round((Date.now() - live!.updatedAt) / 1000);
-        lines.push(`Status at ${new Date(view.at).toISOString()} (workcell clock), written ${age} s ago by process ${view.pid}${view.final ? ' (run ended)' : age > 5 ? ' (the orchestrator may have stopped: workcell resume continues it)' : ''}`);
+        lines.push(`Status at ${new Date(view.at).toISOString().slice(0, 16).replace('T', ' ')} UTC (workcell clock), written ${age} s ago by process ${view.pid}${view.final ? ' (run ended)' : age > 5 ? ' (the orchestrator may have stopped: workcell resume continues it)' : ''}`);
         lines.push('');
         lines.push('Batches');
         lines.push(`  ${'batch'.padEnd(8)} ${'lane'.padEnd(7)} ${'step'.padEnd(14)} ${'module'.padEnd(8)} ${'state'.padEnd(11)} expected finish`);

@@ -25,6 +25,8 @@ const UNITS: Record<string, UnitDefinition> = {
   // electrical
   V: { dimension: 'voltage', factor: 1 },
   kV: { dimension: 'voltage', factor: 1000 },
+  mA: { dimension: 'current', factor: 0.001 },
+  A: { dimension: 'current', factor: 1 },
   uF: { dimension: 'capacitance', factor: 1 },
   ohm: { dimension: 'resistance', factor: 1 },
   // thermal
@@ -227,6 +229,7 @@ export const SI_DECOMPOSITION: Record<string, SiDecomposition> = {
   ms: SECONDS(0.001), s: SECONDS(1), min: SECONDS(60), h: SECONDS(3600), d: SECONDS(86400),
   uL: M3(1e-9), mL: M3(1e-6), L: M3(1e-3),
   V: VOLTS(1), kV: VOLTS(1000),
+  mA: { factor: 0.001, offset: 0, components: [['Ampere', 1]] }, A: { factor: 1, offset: 0, components: [['Ampere', 1]] },
   uF: { factor: 1e-6, offset: 0, components: [['Kilogram', -1], ['Meter', -2], ['Second', 4], ['Ampere', 2]] },
   ohm: { factor: 1, offset: 0, components: [['Kilogram', 1], ['Meter', 2], ['Second', -3], ['Ampere', -2]] },
   degC: { factor: 1, offset: 273.15, components: [['Kelvin', 1]] },

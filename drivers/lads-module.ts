@@ -134,6 +134,9 @@ export class LadsModuleDriver implements ModuleDriver {
    * OPC UA DI LockingServices (InitLock, RenewLock, ExitLock) would be the counterpart of a SiLA lock;
    * the LADS devices Workcell drives do not offer them, so a LADS module cannot be locked.
    */
+  /** LADS devices are not locked (DI LockingServices are not used). */
+  readonly lockable = false;
+
   async lock(): Promise<boolean> {
     return false;
   }

@@ -124,6 +124,8 @@ export interface ModuleDriver {
    * lock is gone for good (another client locked the device, or it could not be renewed in time).
    */
   lock?(owner: LockOwner, timeoutSeconds: number, onLost?: (error: ModuleError) => void): Promise<boolean>;
+  /** Whether lock() can lock this device (known once connected); undefined: only trying tells. */
+  readonly lockable?: boolean;
   /** Releases the lock taken by lock(); nothing to do when none is held. */
   unlock?(): Promise<void>;
   /** Who holds the device's lock through this driver, if anybody. */

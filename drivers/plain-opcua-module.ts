@@ -95,6 +95,8 @@ export class PlainOpcUaModuleDriver implements ModuleDriver {
     return false;
   }
 
+  readonly lockable = false;
+
   async lock(): Promise<boolean> {
     return false;
   }

@@ -128,6 +128,10 @@ export class SilaModuleDriver implements ModuleDriver {
 
   // --- the core features: lock, cancel, pause, error recovery, simulation mode --------------------
 
+  get lockable(): boolean {
+    return this.client.core.has('LockController');
+  }
+
   get lockedBy(): LockOwner | undefined {
     return this.client.heldLock?.active ? this.owner : undefined;
   }

@@ -7,7 +7,7 @@
  */
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
 import type { Step, ScheduleModel } from '../config/schedule.ts';
-import type { Clock } from '../modules/clock.ts';
+import { timeOfDay, type Clock } from '../modules/clock.ts';
 import type { ModuleState } from '../modules/state-model.ts';
 import type { BatchJournal } from './entries.ts';
 import { HoldRequired, reconcileInterval, watchdogMargin } from './command-executor.ts';
@@ -99,6 +99,11 @@ export class Allocator {
     return this.pending.has(batchId);
   }
 
+  /** The batches waiting for a module among whose candidates `moduleId` is. */
+  waitingFor(moduleId: string): string[] {
+    return [...this.pending.values()].filter((p) => p.request.candidates.includes(moduleId)).map((p) => p.request.batchId);
+  }
+
   /**
    * When the batch is expected to leave the module, for the scheduler: the rest of `step`, then the
    * steps after it that run on the same kind of module (the material stays where it is for those).
@@ -187,6 +192,9 @@ export class Allocator {
     const waited = Math.round((now - since) / 60_000);
     const message = `${pending.request.stepId} has waited ${waited} min for a module, well past when it was expected to start: ${why}`;
     batch.journal.write('alarm', { kind: 'watchdog', step: pending.request.stepId, message });
+    // The material waits inside a hold time: the biology is at stake, a departure from the process.
+    const deadline = pending.request.holdDeadline;
+    if (deadline !== undefined) batch.journal.write('deviation', { kind: 'watchdog', step: pending.request.stepId, message: `${message}; meanwhile its hold time ${deadline <= now ? 'ran out' : `runs out at ${timeOfDay(deadline, now)}`}` });
     this.interrupt(batch.identity.batchId, new HoldRequired('watchdog', message, true));
   }
 

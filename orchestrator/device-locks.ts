@@ -19,6 +19,7 @@ export class DeviceLocks {
   private readonly unlockable = new Set<string>();
   /** Lock work per module, one after another (an unlock of one batch before the lock of the next). */
   private readonly queues = new Map<string, Promise<void>>();
+  private closed = false;
 
   constructor(
     private readonly drivers: ReadonlyMap<string, ModuleDriver>,
@@ -35,7 +36,7 @@ export class DeviceLocks {
   lockFor(batchId: string, moduleId: string): Promise<void> {
     return this.queued(moduleId, async () => {
       const driver = this.drivers.get(moduleId);
-      if (!driver?.lock || this.unlockable.has(moduleId)) return;
+      if (!driver?.lock || driver.lockable === false || this.unlockable.has(moduleId)) return;
       const logged = this.locks.get(moduleId);
       if (logged && logged.batchId !== batchId) throw new ModuleError(moduleId, 'defined', `${moduleId} is locked for ${logged.batchId}`, 'ServerAlreadyLocked');
       if (logged && driver.lockedBy?.lockId === logged.lockId) return;
@@ -76,13 +77,20 @@ export class DeviceLocks {
     }
   }
 
+  /** The orchestrator stops: lock work still queued is dropped (the devices let our locks expire, or the next orchestrator takes them over). */
+  close(): void {
+    this.closed = true;
+  }
+
   private lost(batchId: string, moduleId: string, error: Error): void {
+    if (this.closed) return;
     this.write(batchId, 'deviation', { kind: 'lock-lost', module: moduleId, message: `the lock on ${moduleId} held for ${batchId} was lost (${error.message}): another client may reach the device while the batch occupies it` });
   }
 
   private queued(moduleId: string, work: () => Promise<void>): Promise<void> {
     const previous = this.queues.get(moduleId) ?? Promise.resolve();
-    const next = previous.then(work, work);
+    const guarded = () => (this.closed ? Promise.resolve() : work());
+    const next = previous.then(guarded, guarded);
     this.queues.set(moduleId, next.catch(() => undefined));
     return next;
   }

@@ -186,7 +186,7 @@ export class EventLog {
    * A check before every append of this process (an orchestrator's: that it still holds the database's
    * lease); it throws to refuse the append. Signed operations from other processes are not guarded.
    */
-  guardWrites(check: () => void): void {
+  guardWrites(check: (() => void) | undefined): void {
     this.writeGuard = check;
   }
 

@@ -5,7 +5,8 @@
  * it. The window closes when the material enters the next step's module, and opens again, with the
  * deadline it had, when that step's device work fails before anything was processed.
  */
-import type { Clock } from '../modules/clock.ts';
+import { timeOfDay, type Clock } from '../modules/clock.ts';
+import { durationText } from './quantity-format.ts';
 import type { LogEntry } from './event-log.ts';
 import type { BatchJournal } from './entries.ts';
 
@@ -93,9 +94,10 @@ export class HoldTimes {
     const already = (type: string) => journal.entries().some((e) => e.type === type && e.data.holdOf === step && e.data.deadlineMs === deadline);
     void (async () => {
       await this.clock.sleep(Math.max(0, alarmAt - this.clock.now()), cancel.signal);
-      if (!already('alarm')) journal.write('alarm', { kind: 'hold-time', holdOf: step, deadlineMs: deadline, message: `hold time after ${step} expires at ${new Date(deadline).toISOString()}` });
+      // An alarm that would come at or after the deadline (a restart, a slow host) would announce the past: the deviation says it.
+      if (!already('alarm') && this.clock.now() < deadline) journal.write('alarm', { kind: 'hold-time', holdOf: step, deadlineMs: deadline, message: `hold time after ${step} expires at ${timeOfDay(deadline, this.clock.now())} (${durationText(Math.round((deadline - this.clock.now()) / 1000))} left)` });
       await this.clock.sleep(Math.max(0, deadline - this.clock.now()), cancel.signal);
-      if (!already('deviation')) journal.write('deviation', { kind: 'hold-time-exceeded', holdOf: step, deadlineMs: deadline, message: `hold time after ${step} (${Math.round(maxHoldMs / 60_000)} min) exceeded` });
+      if (!already('deviation')) journal.write('deviation', { kind: 'hold-time-exceeded', holdOf: step, deadlineMs: deadline, message: `hold time after ${step} (${durationText(maxHoldMs / 1000)}) exceeded at ${timeOfDay(deadline, this.clock.now())}` });
     })().catch(() => undefined);
   }
 

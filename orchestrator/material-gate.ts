@@ -52,6 +52,8 @@ export class MaterialGate {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly batches = new Map<string, BatchIdentity>();
   private onState: (module: string, state: ModuleState) => void = () => undefined;
+  /** The batches waiting to be allocated a module (the allocator says), whose records a reconciliation of it concerns. */
+  waitingFor: (moduleId: string) => string[] = () => [];
   /** Reads in a row the device did not answer, per module. */
   private readonly unanswered = new Map<string, number>();
 
@@ -176,8 +178,9 @@ export class MaterialGate {
     if (believed === actual) return;
     const data = { module: moduleId, believed: believed ?? null, actual, action: 'state corrected', message: `${moduleId} was believed ${believed ?? 'unknown'}; the device says ${actual} (${why})` };
     this.writeTo(WORKCELL_STREAM, 'module.reconciled', data);
+    // In the record of every batch it concerns: the one inside, and those waiting for it.
     const occupant = this.reservedBy.get(moduleId);
-    if (occupant) this.writeTo(occupant, 'module.reconciled', data);
+    for (const batchId of new Set([...(occupant ? [occupant] : []), ...this.waitingFor(moduleId)])) this.writeTo(batchId, 'module.reconciled', data);
     this.stateReported(moduleId, actual);
   }
 
@@ -478,6 +481,7 @@ export class MaterialGate {
   }
 
   async close(): Promise<void> {
+    this.locks.close();
     if (this.flushTimer) clearInterval(this.flushTimer);
     this.flush();
     for (const stop of this.stops.splice(0)) stop();

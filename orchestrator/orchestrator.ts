@@ -87,6 +87,8 @@ export class Orchestrator {
   private foreignSeen = 0;
   private stopped = false;
   private simulatedModules: string[] = [];
+  /** Another process took the database's lease over: this one must write nothing more, even after stopping. */
+  private leaseLost = false;
   private ownLease: DatabaseLease | undefined;
 
   constructor(private readonly options: OrchestratorOptions) {
@@ -99,6 +101,7 @@ export class Orchestrator {
       moduleState: (id) => this.moduleState(id),
       unusable: (module) => this.unusable(module),
     });
+    this.gate.waitingFor = (moduleId) => this.allocator.waitingFor(moduleId);
     this.reconciler = new ModuleReconciler(options.layout, this.gate, this.gate.executor, options.log, options.clock);
     this.steps = new StepRunner({
       layout: options.layout,
@@ -133,7 +136,10 @@ export class Orchestrator {
     this.options.log.guardWrites(() => {
       if (!lease.isHeldOn(file)) throw new Error(`this process no longer holds the lease on ${file} (another orchestrator took it over): it writes and sends nothing more`);
     });
-    lease.onLost(() => void this.stop());
+    lease.onLost(() => {
+      this.leaseLost = true;
+      void this.stop();
+    });
     for (const id of this.options.drivers.keys()) {
       const actor = createActor(moduleMachine(id), { inspect: this.options.inspect });
       actor.start();
@@ -460,6 +466,8 @@ export class Orchestrator {
     }
     for (const actor of this.moduleActors.values()) actor.stop();
     await this.gate.close();
+    // Whoever holds the log after this (its closing checkpoint, the CLI) writes freely, unless the lease went to another process.
+    if (!this.leaseLost) this.options.log.guardWrites(undefined);
     this.ownLease?.release();
   }
 }

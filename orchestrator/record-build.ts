@@ -256,6 +256,13 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
       case 'deviation':
         record.deviations.push({ at, kind: d.kind, message: d.message, ...optional({ module: d.module, step: d.step, code: d.code }) });
         break;
+      case 'command.recoverable-error':
+        // A device error the batch held for is an exception a reviewer must see, whatever was chosen after.
+        record.alarms.push({ at, kind: 'device-recoverable-error', message: `${d.module}: ${d.message} (the device offered ${(d.options ?? []).map((o: { identifier: string }) => o.identifier).join(', ')})`, module: String(d.module) });
+        break;
+      case 'command.cancelled':
+        record.alarms.push({ at, kind: 'command-cancelled', message: `${d.module}: command ${d.key} ${d.cancelled === false ? 'could not be cancelled' : 'cancelled'}: ${d.reason ?? ''}`, module: String(d.module) });
+        break;
       case 'module.reconciled':
         record.reconciliations.push({ at, module: d.module, believed: d.believed, actual: d.actual, action: d.action, message: d.message ?? '' });
         break;
@@ -267,7 +274,7 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
         record.holds.push({ at, step: d.step, kind: d.kind, message: d.message, resolved: false });
         break;
       case 'hold.resolved':
-        record.operatorActions.push({ at, action: d.action, step: d.step, reason: d.reason, user: d.user, signature: d.signature ?? null });
+        record.operatorActions.push({ at, action: d.option ? `${d.action} with the device's option ${d.option}` : d.action, step: d.step, reason: d.reason, user: d.user, signature: d.signature ?? null });
         if (record.holds.length > 0) record.holds.at(-1)!.resolved = true;
         break;
       case 'hold.requested':

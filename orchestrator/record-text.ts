@@ -27,6 +27,7 @@ export function formatRecord(record: BatchRecord): string {
   lines.push(review ? `  Review: ${t(review.decision).toUpperCase()} (${t(review.reason)})` : '  Review: not reviewed yet');
   if (review) lines.push(signatureLine(review.signature));
   lines.push(`  Patient ${t(id.patient)}   chain of identity ${t(id.chainOfIdentity)}   starting material ${t(id.bagId)}   lane ${t(id.lane)}`);
+  if (id.simulatedModules?.length) lines.push(`  SIMULATED modules (they reported simulation mode): ${t(id.simulatedModules.join(', '))}`);
   lines.push(`  Layout ${t(id.layout.id)}${id.layout.contentHash ? ` (sha256 ${t(id.layout.contentHash.slice(0, 16))}…)` : ''}   schedule ${t(id.schedule.id)} v${t(id.schedule.version)} (sha256 ${t(id.schedule.contentHash.slice(0, 16))}…)`);
   lines.push(`  Started ${record.started.slice(0, 10)} ${timeOfDay(reference)}; times are UTC, with the date (MM-DD) when on another day`);
   lines.push(`  ${record.entries} log entries, chain ${record.firstHash.slice(0, 12)}… → ${record.lastHash.slice(0, 12)}…`);

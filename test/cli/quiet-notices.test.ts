@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCli } from '../support/background-cli.ts';
-import { SHORT_SCHEDULE } from '../support/orchestration.ts';
+import { SHORT_SCHEDULE, TWO_LANE_SILA } from '../support/orchestration.ts';
 import { layoutCopy } from '../support/simulators.ts';
 
 describe('a run waiting for an operator', () => {
@@ -14,7 +14,7 @@ describe('a run waiting for an operator', () => {
     // Every wash on sep-1 fails: after its one retry the batch holds for an operator.
     writeFileSync(faults, 'faults:\n  sep-1:\n    - { kind: error, error: HardwareFault, capability: wash, message: centrifuge imbalance }\n');
     const db = join(dir, 'records.db');
-    const run = await startCli(['run', layoutCopy().file, '--schedule', SHORT_SCHEDULE, '--batch', 'P-001:lane-1', '--sim', '--time-scale', '3600', '--faults', faults, '--db', db], {
+    const run = await startCli(['run', layoutCopy(TWO_LANE_SILA).file, '--schedule', SHORT_SCHEDULE, '--batch', 'P-001:lane-1', '--sim', '--time-scale', '3600', '--faults', faults, '--db', db], {
       cwd: dir,
       env: { WORKCELL_QUIET_NOTICE_MS: '1500' },
       readyWhen: /P-001 +lane-1 +wash +on sep-1 +held/,

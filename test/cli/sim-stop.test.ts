@@ -1,17 +1,17 @@
 /** `workcell sim` stops when told: no incubation or timer keeps the process alive after SIGTERM or Ctrl-C. */
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startCli } from '../support/background-cli.ts';
-import { layoutWithFreePorts } from '../support/orchestration.ts';
+import { TWO_LANE_SILA } from '../support/orchestration.ts';
+import { layoutCopy } from '../support/simulators.ts';
 
 const ENV = { WORKCELL_OPCUA_PASSWORD: 'sim-stop-password' };
 
 describe('workcell sim', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('exits on %s while a days-long incubation runs on the settle-plate handler', async (signal) => {
-    const layout = await layoutWithFreePorts();
-    const dir = dirname(layout);
+    const { dir, file } = layoutCopy(TWO_LANE_SILA);
     // At time scale 1 an incubation lasts days: only a real stop ends it.
-    const sim = await startCli(['sim', layout, '--time-scale', '1'], { cwd: dir, env: ENV, readyWhen: /Ready\./ });
+    const sim = await startCli(['sim', file, '--time-scale', '1', '--port-base', '0'], { cwd: dir, env: ENV, readyWhen: /Ready\./ });
     const endpoint = /sph-1\s+sila2\s+(\S+)/.exec(sim.output())![1]!;
     onTestFinished(() => void sim.child.kill('SIGKILL')); // even when the test times out waiting for the exit
     const incubation = await startCli(['sila', 'call', endpoint, 'SettlePlateHandler', 'Incubate', '--param', 'PlateId=SP-1', '--param', 'FirstTemperature=22.5', '--param', 'FirstDuration=72', '--param', 'SecondTemperature=32.5', '--param', 'SecondDuration=48', '--ca', join(dir, '.workcell/pki/sph-1-ca.pem')], { cwd: dir, readyWhen: /running/ });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { connectModule } from '../../drivers/connect.ts';
 import { ModuleError, type ModuleDriver } from '../../drivers/module.ts';
 import { Orchestrator } from '../../orchestrator/orchestrator.ts';
+import { buildRecord, formatRecord } from '../../orchestrator/record.ts';
 import { resolveHold } from '../../orchestrator/operator-actions.ts';
 import { runCli } from '../support/cli.ts';
 import { OPERATOR, QA, signingAs } from '../support/operators.ts';
@@ -95,6 +96,12 @@ describe('the SiLA 2 core features in a batch run', () => {
       // Continued on the device: the same command, not a second one.
       expect(entries.filter((e) => e.type === 'command.issued' && e.data.capability === 'electroporate')).toHaveLength(1);
       expect(entries.some((e) => e.type === 'batch.completed')).toBe(true);
+      // The record shows both: the device's error and the option chosen, and every entry is one it knows.
+      const record = buildRecord(run.log, 'P-001');
+      expect(record.unrecognised).toEqual([]);
+      expect(record.alarms.some((a) => a.kind === 'device-recoverable-error' && a.message.includes('cuvette not seated'))).toBe(true);
+      expect(record.operatorActions.map((a) => a.action)).toContain("continue with the device's option retry");
+      expect(formatRecord(record)).toMatch(/SIMULATED modules \(they reported simulation mode\): .*ep-1/);
     } finally {
       await run.stop();
     }

@@ -9,7 +9,7 @@ import { EventLog } from '../../orchestrator/event-log.ts';
 import { buildRecord, type BatchRecord } from '../../orchestrator/record.ts';
 import { startCli, type Background } from '../support/background-cli.ts';
 import { runCli } from '../support/cli.ts';
-import { layoutWithFreePorts } from '../support/orchestration.ts';
+import { layoutWithFreePorts, TWO_LANE_SILA } from '../support/orchestration.ts';
 import { SIMULATOR_ENV, withSimulators } from '../support/simulator-process.ts';
 import { SeededRandom } from '../../modules/simulators/random.ts';
 
@@ -37,23 +37,23 @@ function shape(record: BatchRecord) {
 
 describe('after kill -9 of the orchestrator', () => {
   it(`resume continues every batch to the records of an uninterrupted run (kill seed ${SEED})`, async () => {
-    const layout = await layoutWithFreePorts();
+    const layout = await layoutWithFreePorts(TWO_LANE_SILA);
     const dir = dirname(layout);
     const schedule = join(dir, 'crash.yaml');
     copyFileSync('test/fixtures/schedules/crash.yaml', schedule);
     const random = new SeededRandom(SEED);
-    const run = (db: string) => ['run', layout, '--schedule', schedule, ...BATCHES, '--time-scale', '3600', '--db', db];
+    const run = (db: string, runLayout: string) => ['run', runLayout, '--schedule', schedule, ...BATCHES, '--time-scale', '3600', '--db', db];
 
     const uninterrupted = join(dir, 'uninterrupted.db');
-    await withSimulators(layout, SIMULATORS, async () => {
-      const result = await runCli(run(uninterrupted), { cwd: dir, env: ENV, timeoutMs: 240_000 });
+    await withSimulators(layout, SIMULATORS, async (runLayout) => {
+      const result = await runCli(run(uninterrupted, runLayout), { cwd: dir, env: ENV, timeoutMs: 240_000 });
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
     });
 
     const crashed = join(dir, 'crashed.db');
-    await withSimulators(layout, SIMULATORS, async () => {
-      const first = await startCli(run(crashed), { cwd: dir, env: ENV, readyWhen: /P-003/ });
+    await withSimulators(layout, SIMULATORS, async (runLayout) => {
+      const first = await startCli(run(crashed, runLayout), { cwd: dir, env: ENV, readyWhen: /P-003/ });
       await killAfter(first, 200 + random.next() * 2500);
       // Editing the schedule now must not change batches that started on the old version.
       writeFileSync(schedule, readFileSync(schedule, 'utf8').replace('finalVolume: 20 mL', 'finalVolume: 25 mL'));
@@ -85,6 +85,10 @@ describe('after kill -9 of the orchestrator', () => {
       expect(new Set(completed).size).toBe(completed.length);
       expect(new Set(completed)).toEqual(new Set(issued));
       expect(entries.filter((e) => e.type === 'run.started').map((e) => e.data.command)).toEqual(['run', 'resume', 'resume', 'resume']);
+      // Each kill left the devices locked for the batches inside them: every resume took those locks over.
+      expect(entries.filter((e) => e.type === 'deviation' && e.data.kind === 'lock-lost').map((e) => e.data.message)).toEqual([]);
+      // Every batch's record says it was picked up after a crash.
+      for (const batchId of ['P-001', 'P-002', 'P-003']) expect(actual.stream(batchId).filter((e) => e.type === 'batch.resumed').every((e) => e.data.afterCrash === true)).toBe(true);
     } finally {
       expected.close();
       actual.close();

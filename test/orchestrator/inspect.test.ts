@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { startCli } from '../support/background-cli.ts';
 import { runCli } from '../support/cli.ts';
-import { SHORT_SCHEDULE } from '../support/orchestration.ts';
+import { TWO_LANE_SILA, SHORT_SCHEDULE } from '../support/orchestration.ts';
 import { layoutCopy } from '../support/simulators.ts';
 
 interface InspectionMessage {
@@ -25,7 +25,7 @@ describe('workcell run --inspect', () => {
     server.on('connection', (socket) => socket.on('message', (data) => messages.push(JSON.parse(String(data)) as InspectionMessage)));
     try {
       const db = join(mkdtempSync(join(tmpdir(), 'workcell-inspect-')), 'records.db');
-      const layout = layoutCopy().file;
+      const layout = layoutCopy(TWO_LANE_SILA).file;
       const result = await runCli(['run', layout, '--schedule', SHORT_SCHEDULE, '--patients', '1', '--sim', '--time-scale', '3600', '--db', db, '--inspect', '--inspect-url', `ws://127.0.0.1:${port}`], { timeoutMs: 120_000 });
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
@@ -54,7 +54,7 @@ describe('workcell run --inspect', () => {
   it('with no inspector listening: says so and how to start one, and exits when the run is done', async () => {
     const url = await silentUrl();
     const db = join(mkdtempSync(join(tmpdir(), 'workcell-inspect-')), 'records.db');
-    const result = await runCli(['run', layoutCopy().file, '--schedule', SHORT_SCHEDULE, '--patients', '1', '--sim', '--time-scale', '3600', '--db', db, '--inspect', '--inspect-url', url], { timeoutMs: 120_000 });
+    const result = await runCli(['run', layoutCopy(TWO_LANE_SILA).file, '--schedule', SHORT_SCHEDULE, '--patients', '1', '--sim', '--time-scale', '3600', '--db', db, '--inspect', '--inspect-url', url], { timeoutMs: 120_000 });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`Nothing listens at ${url} yet`);
@@ -70,7 +70,7 @@ describe('workcell run --inspect', () => {
       const url = await silentUrl();
       const dir = mkdtempSync(join(tmpdir(), 'workcell-inspect-'));
       // At time scale 60 the short process takes hours of wall time: the signal comes mid-run.
-      const run = await startCli(['run', layoutCopy().file, '--schedule', SHORT_SCHEDULE, '--patients', '1', '--sim', '--time-scale', '60', '--db', join(dir, 'records.db'), '--inspect', '--inspect-url', url], { cwd: dir, readyWhen: /Nothing listens at/, timeoutMs: 90_000 });
+      const run = await startCli(['run', layoutCopy(TWO_LANE_SILA).file, '--schedule', SHORT_SCHEDULE, '--patients', '1', '--sim', '--time-scale', '60', '--db', join(dir, 'records.db'), '--inspect', '--inspect-url', url], { cwd: dir, readyWhen: /Nothing listens at/, timeoutMs: 90_000 });
       run.child.kill(signal);
       const stopped = await Promise.race([run.exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 20_000))]);
       if (stopped === 'still running') run.child.kill('SIGKILL');

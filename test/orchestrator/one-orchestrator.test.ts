@@ -10,13 +10,13 @@ import { EventLog, WORKCELL_STREAM, type LogEntry } from '../../orchestrator/eve
 import { DatabaseLease } from '../../orchestrator/database-lease.ts';
 import { startCli, type Background } from '../support/background-cli.ts';
 import { runCli } from '../support/cli.ts';
-import { layoutWithFreePorts } from '../support/orchestration.ts';
+import { layoutWithFreePorts, TWO_LANE_SILA } from '../support/orchestration.ts';
 import { SIMULATOR_ENV as ENV, withSimulators } from '../support/simulator-process.ts';
 
 const TIME_SCALE = '600';
 
 async function setUp(): Promise<{ layout: string; dir: string; schedule: string; db: string }> {
-  const layout = await layoutWithFreePorts();
+  const layout = await layoutWithFreePorts(TWO_LANE_SILA);
   const dir = dirname(layout);
   const schedule = join(dir, 'crash.yaml');
   copyFileSync('test/fixtures/schedules/crash.yaml', schedule);
@@ -58,7 +58,7 @@ describe('one orchestrator per database', () => {
     const { layout, dir, schedule, db } = await setUp();
     // Slow enough that the first run is still at work while the others are tried.
     const slow = '30';
-    await withSimulators(layout, { deliveries: ['BAG-P-001@intake', 'BAG-Q-001@intake'], timeScale: Number(slow) }, async () => {
+    await withSimulators(layout, { deliveries: ['BAG-P-001@intake', 'BAG-Q-001@intake'], timeScale: Number(slow) }, async (layout) => {
       const first = await started(['run', layout, '--schedule', schedule, '--batch', 'P-001:lane-1', '--time-scale', slow, '--db', db], { cwd: dir, env: ENV, readyWhen: /P-001/ });
       try {
         const second = await runCli(['run', layout, '--schedule', schedule, '--batch', 'Q-001:lane-2', '--time-scale', TIME_SCALE, '--db', db], { cwd: dir, env: ENV });
@@ -89,7 +89,7 @@ describe('one orchestrator per database', () => {
 
   it('a new run on a database whose batch was killed just after the shared electroporator clears it first, and resumes that batch', async () => {
     const { layout, dir, schedule, db } = await setUp();
-    await withSimulators(layout, { deliveries: ['BAG-P-001@intake', 'BAG-Q-001@intake'], timeScale: Number(TIME_SCALE) }, async () => {
+    await withSimulators(layout, { deliveries: ['BAG-P-001@intake', 'BAG-Q-001@intake'], timeScale: Number(TIME_SCALE) }, async (layout) => {
       const first = await started(['run', layout, '--schedule', schedule, '--batch', 'P-001:lane-1', '--time-scale', TIME_SCALE, '--db', db], { cwd: dir, env: ENV, readyWhen: /P-001/ });
       // Killed the moment P-001 has left ep-1 and its line clearance has started.
       const clearance = await entryAppears(db, (e) => e.stream === WORKCELL_STREAM && e.type === 'line-clearance.started' && e.data.module === 'ep-1');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog, WORKCELL_STREAM, type LogEntry } from '../../orchestrator/event-log.ts';
 import { startCli } from '../support/background-cli.ts';
-import { SHORT_SCHEDULE } from '../support/orchestration.ts';
+import { SHORT_SCHEDULE, TWO_LANE_SILA } from '../support/orchestration.ts';
 import { layoutCopy, startSimulators } from '../support/simulators.ts';
 
 const ENV = { WORKCELL_OPCUA_PASSWORD: 'plate-crash-password' };
@@ -33,7 +33,7 @@ async function watchFor<T>(file: string, find: (workcell: LogEntry[]) => T | und
 
 describe('a crash during a settle-plate placement', () => {
   it('re-attaches the placement after the restart and adopts the exposed plate: no second plate at the location, no gap in the record', async () => {
-    const { dir, file } = layoutCopy();
+    const { dir, file } = layoutCopy(TWO_LANE_SILA);
     const db = join(dir, 'plates.db');
     // At 60x a placement (1 min) takes a second of wall time: wide enough to kill inside it.
     const { sim, layout } = await startSimulators(file, ['--time-scale', '60', '--deliver', 'BAG-P-001@intake'], { cwd: dir, env: ENV });

@@ -82,6 +82,9 @@ describe('record truth: no batch waits silently', () => {
       const reconciled = run.log.stream(WORKCELL_STREAM).filter((e) => e.type === 'module.reconciled' && e.data.module === 'ep-1');
       expect(reconciled[0]?.data).toMatchObject({ believed: 'running', actual: 'idle', action: 'state corrected' });
       for (const batchId of ['P-001', 'P-002']) expect(run.log.stream(batchId).some((e) => e.type === 'batch.completed')).toBe(true);
+      // The batch that waited for the electroporator has the correction in its record too.
+      const concerned = ['P-001', 'P-002'].filter((batchId) => run.log.stream(batchId).some((e) => e.type === 'module.reconciled' && e.data.module === 'ep-1'));
+      expect(concerned.length).toBeGreaterThan(0);
     } finally {
       await run.stop();
     }
@@ -102,6 +105,28 @@ describe('record truth: no batch waits silently', () => {
     }
   }, 90_000);
 
+  it('holds with the outcome unknown when the device finished, lost the result, and no longer knows the command', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { loseResultOf: 'electroporate', forgetExecutions: true }) : driver) });
+    try {
+      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
+      expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'outcome-unknown', message: expect.stringContaining('never reported an outcome and the device does not give it') });
+      expect(run.log.stream('P-001').find((e) => e.type === 'module.reconciled' && e.data.action === 'escalated')?.data).toMatchObject({ module: 'ep-1', believed: 'running', actual: 'idle' });
+    } finally {
+      await run.stop();
+    }
+  }, 90_000);
+
+  it('escalates a robot transfer that does not finish to a hold through the watchdog', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'arm-1': [{ kind: 'hang', capability: 'transfer', on: 2 }] } });
+    try {
+      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened', 60_000);
+      expect(hold.data).toMatchObject({ kind: 'watchdog', message: expect.stringContaining('transfer on arm-1 appears hung') });
+      expect(run.log.stream('P-001').some((e) => e.type === 'alarm' && e.data.kind === 'watchdog' && e.data.module === 'arm-1')).toBe(true);
+    } finally {
+      await run.stop();
+    }
+  }, 90_000);
+
   it('reports a module busy with work that is not ours, and holds the batch waiting for it with the reason', async () => {
     const run = await startRun({ batches: [], faults: { 'ep-1': [{ kind: 'hang', capability: 'electroporate', on: 1 }] } });
     const intruder = await connectModule(run.session.layout, dirname(run.layoutFile), 'ep-1');
@@ -115,6 +140,8 @@ describe('record truth: no batch waits silently', () => {
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'watchdog', message: expect.stringMatching(/electroporate has waited \d+ min for a module, well past when it was expected to start: waiting for electroporator ep-1 is running/) });
       const watchdog = run.log.stream(WORKCELL_STREAM).find((e) => e.type === 'module.watchdog' && e.data.module === 'ep-1');
       expect(watchdog?.data.message).toMatch(/ep-1 has been running for \d+ min with no command of Workcell's/);
+      // Its material waited in the separator inside the hold time after the wash: a deviation.
+      expect(run.log.stream('P-001').find((e) => e.type === 'deviation' && e.data.kind === 'watchdog')?.data.message).toMatch(/meanwhile its hold time (ran out|runs out at)/);
     } finally {
       await intruder.close();
       await run.stop();
@@ -156,6 +183,9 @@ describe('record truth: operators act on a running workcell', () => {
       expect(asked.stdout).toContain('Signed by Anna Jansen (a.jansen)');
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       expect(hold.data).toMatchObject({ kind: 'operator', message: 'held by a.jansen: isolator glove breach suspected', actions: ['retry', 'skip', 'abort'] });
+      // The menu says how much of the hold time after the wash is left while the batch is held.
+      const menu = await runCli(['holds', '--db', run.log.file]);
+      expect(menu.stdout).toMatch(/hold time after wash: (\d+ h )?\d+ min left \(until (\d\d-\d\d )?\d\d:\d\d UTC\)/);
       const twice = await runCli(['hold', 'P-001', '--reason', 'again', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(twice.status).toBe(1);
       expect(twice.stderr).toContain('is held already');

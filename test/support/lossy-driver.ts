@@ -3,7 +3,7 @@
  * subscription update, a result stream that never delivers): the device behind it works normally and
  * answers direct reads. Loopback never loses a message, so this is how tests meet that case.
  */
-import type { Execution, ModuleDriver } from '../../drivers/module.ts';
+import { ModuleError, type Execution, type ExecutionToken, type ModuleDriver } from '../../drivers/module.ts';
 import type { ModuleState } from '../../modules/state-model.ts';
 
 export interface Losses {
@@ -11,6 +11,8 @@ export interface Losses {
   dropState?: (state: ModuleState, n: number) => boolean;
   /** The result of executions of this capability never arrives through the execution first started. */
   loseResultOf?: string;
+  /** The device forgot every execution (restarted meanwhile): re-attaching by token finds none. */
+  forgetExecutions?: boolean;
 }
 
 export function lossy(driver: ModuleDriver, losses: Losses): ModuleDriver {
@@ -30,6 +32,11 @@ export function lossy(driver: ModuleDriver, losses: Losses): ModuleDriver {
           const execution = await target.execute(...args);
           if (args[0] !== losses.loseResultOf) return execution;
           return { token: execution.token, progress: (signal) => execution.progress(signal), result: () => new Promise(() => undefined) };
+        };
+      }
+      if (property === 'reattach' && losses.forgetExecutions) {
+        return async (token: ExecutionToken) => {
+          throw new ModuleError(target.id, 'invalid', `no execution ${token.id} on ${target.id}`);
         };
       }
       const value = Reflect.get(target, property, receiver);

@@ -12,6 +12,8 @@ import type { ModuleDriver } from '../../drivers/module.ts';
 import { enrolTestOperators } from './operators.ts';
 
 export const TWO_LANE = resolve('layouts/two-lane.yaml');
+/** The same workcell without its bioreactors: no OPC UA servers to start, for schedules that use none. */
+export const TWO_LANE_SILA = resolve('test/fixtures/layouts/two-lane-sila.yaml');
 export const SHORT_SCHEDULE = resolve('test/fixtures/schedules/short.yaml');
 
 export interface TestRun {
@@ -51,7 +53,11 @@ export async function startRun(options: {
   /** Puts something between the orchestrator and a module's driver (a lossy network, say). */
   wrapDriver?: (moduleId: string, driver: ModuleDriver) => ModuleDriver;
 }): Promise<TestRun> {
-  const settings: RunSettings = { layoutFile: options.layout ?? (await layoutWithFreePorts()), timeScale: options.timeScale ?? 3600, seed: options.seed ?? 7, sim: true, clock: { wallAnchor: Date.now(), simAtAnchor: options.startAt ?? Date.now() } };
+  const scheduleFile = options.schedule ?? SHORT_SCHEDULE;
+  const text = readFileSync(scheduleFile, 'utf8');
+  // Starting two OPC UA servers costs seconds of CPU: only a schedule that uses the bioreactors gets them.
+  const layoutFile = options.layout ?? (await layoutWithFreePorts(text.includes('rocking-bioreactor.') ? TWO_LANE : TWO_LANE_SILA));
+  const settings: RunSettings = { layoutFile, timeScale: options.timeScale ?? 3600, seed: options.seed ?? 7, sim: true, clock: { wallAnchor: Date.now(), simAtAnchor: options.startAt ?? Date.now() } };
   // Ports the OS picks, so that tests never compete for the layout's ports or for each other's.
   const session = await openWorkcell(settings, { faults: options.faults, portBase: 0 });
   if (options.wrapDriver) for (const [id, driver] of session.drivers) session.drivers.set(id, options.wrapDriver(id, driver));
@@ -60,8 +66,6 @@ export async function startRun(options: {
   enrolTestOperators(log);
   const orchestrator = new Orchestrator({ layout: session.layout, layoutFile: settings.layoutFile, layoutHash: session.layoutHash, log, drivers: session.drivers, clock: session.clock, deliver: (bag, position) => session.simulation!.deliver(bag, position), seed: settings.seed });
   await orchestrator.start();
-  const scheduleFile = options.schedule ?? SHORT_SCHEDULE;
-  const text = readFileSync(scheduleFile, 'utf8');
   for (const b of options.batches) orchestrator.startBatch({ ...b, patient: b.batchId, chainOfIdentity: `COI-${b.batchId}`, bagId: `BAG-${b.batchId}` }, { file: scheduleFile, text });
   return {
     layoutFile: settings.layoutFile,
