@@ -2,7 +2,7 @@
 import { timeOfDay } from '../modules/clock.ts';
 import type { EventLog } from '../orchestrator/event-log.ts';
 import { openHold } from '../orchestrator/batch-state.ts';
-import { recordRemoval, resolveHold, whatSkipApproves } from '../orchestrator/operator-actions.ts';
+import { modulesOutOfService, recordRemoval, resolveHold, whatSkipApproves } from '../orchestrator/operator-actions.ts';
 import { runningHoldTime } from '../orchestrator/hold-times.ts';
 import { durationText } from '../orchestrator/quantity-format.ts';
 import type { BatchStatus } from '../orchestrator/step-runner.ts';
@@ -64,11 +64,12 @@ export const statusCommand: Command = {
       const live = log.readStatus().find((s) => s.key === 'orchestrator');
       const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string; outOfService?: string }>; plates: string[] } | undefined;
       const holds = openHolds(log);
+      const outOfService = modulesOutOfService(log);
       const alarms = log.ofType('alarm').slice(-10);
       const reviews = awaitingReview(log);
       const today = workcellNow(log);
       if (parsed.flags.has('json')) {
-        process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, awaitingReview: reviews, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, outOfService: [...outOfService.values()], awaitingReview: reviews, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
         return 0;
       }
       const lines: string[] = [];
@@ -86,15 +87,21 @@ export const statusCommand: Command = {
         }
         lines.push('');
         lines.push('Modules');
-        for (const m of view.modules) lines.push(`  ${m.id.padEnd(8)} ${m.state.padEnd(11)} ${m.occupant ? `holds ${m.occupant}` : ''}${m.outOfService ? ` ${m.outOfService}` : ''}`);
+        for (const m of view.modules) lines.push(`  ${m.id.padEnd(8)} ${m.state.padEnd(11)} ${m.occupant ? `holds ${m.occupant}` : ''}${outOfService.has(m.id) ? ' OUT OF SERVICE' : ''}`);
         if (view.plates.length > 0) {
           lines.push('');
           lines.push('Settle plates');
           for (const p of view.plates) lines.push(`  ${p}`);
         }
       }
+      // From the log, not the live view: a module taken out while no orchestrator runs is out all the same.
+      if (outOfService.size > 0) {
+        lines.push('');
+        lines.push('Out of service (npx workcell module MODULE in-service returns one):');
+        for (const o of outOfService.values()) lines.push(`  ${o.module.padEnd(8)} since ${time(o.since, today)} (${o.user}: ${o.reason})`);
+      }
       lines.push('');
-      lines.push(holds.length === 0 ? 'No open holds.' : 'Open holds (answer with workcell resolve):');
+      lines.push(holds.length === 0 ? 'No open holds.' : 'Open holds (answer with npx workcell resolve):');
       for (const h of holds) lines.push(`  ${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since, today)}: ${h.message}${h.holdTime ? `; ${holdTimeText(h.holdTime, today)}` : ''}`);
       if (reviews.length > 0) {
         lines.push('');
@@ -134,7 +141,7 @@ export const holdsCommand: Command = {
           if (h.skipApproves) lines.push(`  skip approves ${h.skipApproves}`);
           process.stdout.write(`${lines.map(printable).join('\n')}\n`);
         }
-        process.stdout.write(`Answer with: workcell resolve BATCH --action retry|skip|abort --reason TEXT --user NAME --db ${log.file} (signed with your password)\n`);
+        process.stdout.write(`Answer with: npx workcell resolve BATCH --action retry|skip|abort|continue [--option DEVICE_OPTION] --reason TEXT --user NAME --db ${log.file} (signed with your password)\n`);
       }
       return 0;
     });

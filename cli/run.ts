@@ -136,7 +136,7 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
   }, 200);
   try {
     await orchestrator.start();
-    display.write(`Workcell ${session.layout.id}: ${session.simulation ? 'simulated in this process' : 'modules at their layout endpoints'}, time scale ${settings.timeScale}, records in ${relative(process.cwd(), log.file) || log.file}\n`);
+    display.write(`Workcell ${session.layout.id}: ${session.simulation ? 'simulated in this process' : 'modules at their layout endpoints'}, time scale ${settings.timeScale}, records in ${shortPath(log.file)}\n`);
     if (session.simulation) display.write(`${[simulatorsHeading(option(parsed, 'port-base') ?? process.env[PORT_BASE_VARIABLE]), ...endpointLines(session.simulation.modules)].join('\n')}\n`);
     begin(orchestrator);
     const fastForward = () => {
@@ -233,3 +233,9 @@ export const demoCommand: Command = {
     ]);
   },
 };
+
+/** A path as typed from here when it is below the working directory, else in full (never ../../tmp/...). */
+function shortPath(file: string): string {
+  const below = relative(process.cwd(), file);
+  return below && !below.startsWith('..') ? below : file;
+}

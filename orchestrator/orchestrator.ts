@@ -464,8 +464,9 @@ export class Orchestrator {
         // A log that cannot be written any more (closed under us) says nothing: resume then reports a crash.
       }
     }
-    for (const actor of this.moduleActors.values()) actor.stop();
+    // Subscriptions end before the module machines do: no state reaches a stopped actor.
     await this.gate.close();
+    for (const actor of this.moduleActors.values()) actor.stop();
     // Whoever holds the log after this (its closing checkpoint, the CLI) writes freely, unless the lease went to another process.
     if (!this.leaseLost) this.options.log.guardWrites(undefined);
     this.ownLease?.release();

@@ -217,6 +217,8 @@ describe('record truth: operators act on a running workcell', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(run.log.stream('P-002').some((e) => e.type === 'module.reserved')).toBe(false);
+      const status = await runCli(['status', '--db', run.log.file]);
+      expect(status.stdout).toMatch(/Out of service \(npx workcell module MODULE in-service returns one\):\n {2}sep-2 +since .* \(a\.jansen: rotor vibration\)/);
       const back = await runCli(['module', 'sep-2', 'in-service', '--reason', 'rotor balanced, OQ repeated', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(back.status).toBe(0);
       await run.finished();
