@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SilaClient, type HeldLock, type SilaClientOptions } from '../drivers/sila2/client.ts';
-import { DefinedExecutionError, FrameworkError, SilaError, ValidationError } from '../drivers/sila2/errors.ts';
+import { DefinedExecutionError, FrameworkError, SilaConnectionError, SilaError, ValidationError } from '../drivers/sila2/errors.ts';
 import { readFeatureFile } from '../drivers/sila2/fdl.ts';
 import { describeDataType, featureFqi, fqi, resolveReference, sameFqi, type Command as SilaCommand, type DataType, type Feature } from '../drivers/sila2/feature.ts';
 import { findMetadataItem, metadataAffecting, metadataItems, type MetadataItem } from '../drivers/sila2/call-metadata.ts';
@@ -77,7 +77,8 @@ async function connect(parsed: ParsedArgs): Promise<SilaClient> {
   const target = parsed.positional[0];
   if (!target) throw new UsageError('name the server as HOST:PORT');
   const { host, port } = address(target);
-  const options: SilaClientOptions = { host, port, insecure: parsed.flags.has('insecure'), connectTimeoutMs: Number(option(parsed, 'timeout') ?? 5000) };
+  // Someone at a terminal is told within seconds that the server went away (an orchestrator waits longer).
+  const options: SilaClientOptions = { host, port, insecure: parsed.flags.has('insecure'), connectTimeoutMs: Number(option(parsed, 'timeout') ?? 5000), reconnectTimeoutMs: 15_000, callTimeoutMs: 15_000 };
   const caFile = option(parsed, 'ca');
   if ([caFile !== undefined, options.insecure, parsed.flags.has('trust-discovered-ca')].filter(Boolean).length > 1) {
     throw new UsageError('choose one of --ca, --insecure and --trust-discovered-ca');
@@ -148,6 +149,8 @@ async function call(parsed: ParsedArgs): Promise<number> {
   if (lockSeconds !== undefined && !/^\d+$/.test(lockSeconds)) throw new UsageError(`--lock takes a number of seconds, got '${lockSeconds}'`);
   const client = await connect(parsed);
   let lock: HeldLock | undefined;
+  let execution: string | undefined;
+  let connectionLost = false;
   try {
     const feature = client.feature(featureRef);
     const command = feature.commands.find((c) => c.identifier === commandId);
@@ -158,13 +161,14 @@ async function call(parsed: ParsedArgs): Promise<number> {
     if (lockSeconds !== undefined) lock = await client.lock({ timeoutSeconds: Number(lockSeconds) });
     let responses: Record<string, SilaValue>;
     if (command.observable) {
-      const execution = await client.start(feature.identifier, commandId, parameters, { metadata });
-      process.stdout.write(`execution ${execution.uuid}\n`);
-      for await (const update of execution) {
+      const started = await client.start(feature.identifier, commandId, parameters, { metadata });
+      execution = started.uuid;
+      process.stdout.write(`execution ${started.uuid}\n`);
+      for await (const update of started) {
         if (update.kind === 'intermediate') process.stdout.write(`intermediate ${formatValue(update.responses)}\n`);
         else process.stdout.write(`${update.status}${update.progress !== undefined ? ` ${Math.round(update.progress * 100)}%` : ''}${update.estimatedRemainingSeconds ? `, ${update.estimatedRemainingSeconds.toFixed(1)} s left` : ''}\n`);
       }
-      responses = await execution.result();
+      responses = await started.result();
     } else {
       responses = await client.call(feature.identifier, commandId, parameters, { metadata });
     }
@@ -176,9 +180,15 @@ async function call(parsed: ParsedArgs): Promise<number> {
       process.stderr.write(`${error.name}${where}: ${error.message}\n`);
       return 1;
     }
+    if (error instanceof SilaConnectionError) {
+      connectionLost = true;
+      const still = execution ? `; execution ${execution} may still run on the server` : '';
+      process.stderr.write(`lost the connection to ${parsed.positional[0]} (${error.message})${still}\n`);
+      return 1;
+    }
     throw error;
   } finally {
-    await lock?.release().catch((error: Error) => process.stderr.write(`could not unlock the server (lock ${lock!.lockId}): ${error.message}; it unlocks itself after ${lockSeconds} s\n`));
+    if (!connectionLost) await lock?.release().catch((error: Error) => process.stderr.write(`could not unlock the server (lock ${lock!.lockId}): ${error.message}; it unlocks itself after ${lockSeconds} s\n`));
     client.close();
   }
 }

@@ -26,6 +26,14 @@ export const STREAM_END_GRACE_MS = 2000;
 type OnMessage = (message: any) => void | 'stop' | 'last';
 
 /**
+ * When the server may end a stream: `true` whenever it likes (a finished command's intermediate
+ * responses); `'after-last'` only once the last message expected came (an Info stream ends after the
+ * final status: one that ends before it was cut by a server going away, and is reopened); `false`
+ * never (an observable property).
+ */
+export type StreamEnd = boolean | 'after-last';
+
+/**
  * Follows a server stream, handing each message to `onMessage`, and re-opens it when the connection
  * drops until the server ends it (`endsNormally`), `onMessage` returns 'stop', or the caller aborts.
  * `onMessage` returns 'last' for the final message it expects (an execution's final status): the server
@@ -40,7 +48,7 @@ export function followStream(
   request: object,
   metadata: grpc.Metadata,
   signal: AbortSignal | undefined,
-  endsNormally: boolean,
+  endsNormally: StreamEnd,
   onMessage: OnMessage,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => new FollowedStream(client, settings, rpc, request, metadata, signal, endsNormally, onMessage, resolve, reject).open());
@@ -54,6 +62,12 @@ class FollowedStream implements InFlight {
   deadline: number | undefined;
   private lostAt: number | undefined;
   private backoff = 100;
+  private sawLast = false;
+  /** Whether any message came, and when the last one did. */
+  private answered = false;
+  private lastAnswer = 0;
+  /** While reopening after a loss: gives up once the server has been away for the reconnect limit. */
+  private giveUp: NodeJS.Timeout | undefined;
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
@@ -63,7 +77,7 @@ class FollowedStream implements InFlight {
     private readonly request: object,
     private readonly metadata: grpc.Metadata,
     private readonly signal: AbortSignal | undefined,
-    private readonly endsNormally: boolean,
+    private readonly endsNormally: StreamEnd,
     private readonly onMessage: OnMessage,
     private readonly resolve: () => void,
     private readonly reject: (error: Error) => void,
@@ -86,12 +100,26 @@ class FollowedStream implements InFlight {
     this.call = call;
     this.settled = false;
     this.settings.track(this);
+    // A call waiting for a server that is not there (waitForReady) fails no other way. A stream whose
+    // server answers at once (an Info stream, a property) that has not answered yet waits for it too.
+    if (!this.giveUp && (this.lostAt !== undefined || (this.endsNormally !== true && !this.answered))) {
+      const since = this.lostAt ?? Date.now();
+      this.giveUp = setTimeout(() => {
+        this.giveUp = undefined;
+        if (this.call === call && !this.answeredSince(since)) this.finish(new SilaConnectionError(`the server has been unreachable for ${Math.round((Date.now() - since) / 1000)} s (${this.rpc.name})`, grpc.status.UNAVAILABLE), true);
+      }, Math.max(0, since + this.settings.giveUpAfterMs - Date.now()));
+    }
     if (this.onAbort) this.signal!.addEventListener('abort', this.onAbort, { once: true });
     call.on('data', (message) => {
       if (this.settled || this.call !== call) return;
       this.lostAt = undefined;
+      this.answered = true;
+      this.lastAnswer = Date.now();
+      clearTimeout(this.giveUp);
+      this.giveUp = undefined;
       this.backoff = 100;
       const next = this.onMessage(message);
+      if (next === 'last') this.sawLast = true;
       if (next === 'stop') this.finish(undefined, true);
       else if (next === 'last' && this.deadline === undefined) {
         this.deadline = Date.now() + STREAM_END_GRACE_MS;
@@ -100,13 +128,21 @@ class FollowedStream implements InFlight {
     });
     call.on('end', () => {
       if (this.call !== call || !this.finishCall()) return;
-      if (this.endsNormally || this.signal?.aborted) this.resolve();
-      else setTimeout(() => this.open(), this.backoff);
+      if (this.signal?.aborted || this.endsNormally === true || (this.endsNormally === 'after-last' && this.sawLast)) return this.resolve();
+      // Ended before it should (the server went away gracefully): reopened, within the reconnect limit.
+      this.lostAt ??= Date.now();
+      if (Date.now() - this.lostAt > this.settings.giveUpAfterMs) return this.reject(new SilaConnectionError(`the server ended ${this.rpc.name} early and has not taken it up again`, grpc.status.UNAVAILABLE));
+      setTimeout(() => this.open(), this.backoff);
+      this.backoff = Math.min(this.backoff * 2, 2000);
     });
     call.on('error', (error: grpc.ServiceError) => {
       if (this.call !== call || !this.finishCall()) return;
       this.failed(error);
     });
+  }
+
+  private answeredSince(since: number): boolean {
+    return this.answered && this.lastAnswer >= since;
   }
 
   /** A transport failure found while the stream waits: it ends with that error. */
@@ -135,6 +171,10 @@ class FollowedStream implements InFlight {
   private finishCall(): boolean {
     if (this.settled) return false;
     this.settled = true;
+    if (this.lostAt === undefined || this.signal?.aborted) {
+      clearTimeout(this.giveUp);
+      this.giveUp = undefined;
+    }
     this.deadline = undefined;
     this.settings.untrack(this);
     if (this.onAbort) this.signal!.removeEventListener('abort', this.onAbort);

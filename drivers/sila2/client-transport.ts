@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { SilaConnectionError, fromGrpcError } from './errors.ts';
-import { followStream, streamMessages, type StreamSettings } from './client-streams.ts';
+import { followStream, streamMessages, type StreamEnd, type StreamSettings } from './client-streams.ts';
 import { methodDefinition } from './grpc-methods.ts';
 import { preflight, TransportSecurityError, UntrustedCertificateError, type TransportOptions } from './preflight.ts';
 import type { RpcDefinition } from './proto.ts';
@@ -97,12 +97,12 @@ export class ClientTransport {
   }
 
   /** Follows a server stream through reconnections (see followStream). */
-  follow(rpc: RpcDefinition, request: object, metadata: grpc.Metadata, signal: AbortSignal | undefined, endsNormally: boolean, onMessage: (message: any) => void | 'stop' | 'last'): Promise<void> {
+  follow(rpc: RpcDefinition, request: object, metadata: grpc.Metadata, signal: AbortSignal | undefined, endsNormally: StreamEnd, onMessage: (message: any) => void | 'stop' | 'last'): Promise<void> {
     return followStream(this.grpcClient, this.streamSettings, rpc, request, metadata, signal, endsNormally, onMessage);
   }
 
   /** The messages of follow() as an async iterable. */
-  stream(rpc: RpcDefinition, request: object, metadata: grpc.Metadata, signal: AbortSignal | undefined, endsNormally: boolean, isLast?: (message: any) => boolean): AsyncGenerator<any> {
+  stream(rpc: RpcDefinition, request: object, metadata: grpc.Metadata, signal: AbortSignal | undefined, endsNormally: StreamEnd, isLast?: (message: any) => boolean): AsyncGenerator<any> {
     return streamMessages((stop, onMessage) => this.follow(rpc, request, metadata, stop, endsNormally, onMessage), signal, isLast);
   }
 

@@ -3,6 +3,7 @@ import type { ValueCodec } from './codec.ts';
 import type { Feature, Parameter } from './feature.ts';
 import type { FeatureProto, RpcDefinition } from './proto.ts';
 import type { SilaValue } from './values.ts';
+import type { StreamEnd } from './client-streams.ts';
 
 export interface CallOptions {
   /**
@@ -36,8 +37,8 @@ export interface FeatureHandle {
 
 /** What a command execution needs of its client. */
 export interface ExecutionHost {
-  follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, onMessage: (message: any) => void | 'stop' | 'last'): Promise<void>;
-  stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, isLast?: (message: any) => boolean): AsyncGenerator<any>;
+  follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: StreamEnd, onMessage: (message: any) => void | 'stop' | 'last'): Promise<void>;
+  stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: StreamEnd, isLast?: (message: any) => boolean): AsyncGenerator<any>;
   unary(rpc: RpcDefinition, request: object, options: CallOptions, handle?: FeatureHandle): Promise<any>;
   decodeItems(handle: FeatureHandle, items: readonly Parameter[], message: Record<string, unknown>): Record<string, SilaValue> | Promise<Record<string, SilaValue>>;
 }

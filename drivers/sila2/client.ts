@@ -12,6 +12,7 @@ import { BinaryTransferClient } from './client-binary.ts';
 import { ClientMetadata, WAIT_FOR_READY } from './client-metadata.ts';
 import { ClientTransport } from './client-transport.ts';
 import type { CallOptions, ExecutionHost, FeatureHandle } from './client-types.ts';
+import type { StreamEnd } from './client-streams.ts';
 import { CommandExecution } from './command-execution.ts';
 import { HeldLock, type LockHost, type LockOptions } from './core/client-lock.ts';
 import { CoreFeatureClient } from './core/core-client.ts';
@@ -306,12 +307,12 @@ export class SilaClient implements ExecutionHost {
   }
 
   /** @internal Follows a server stream through reconnections (see followStream). */
-  follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, onMessage: (message: any) => void | 'stop' | 'last'): Promise<void> {
+  follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: StreamEnd, onMessage: (message: any) => void | 'stop' | 'last'): Promise<void> {
     return this.transport.follow(rpc, request, WAIT_FOR_READY, signal, endsNormally, onMessage);
   }
 
   /** @internal The messages of follow() as an async iterable. */
-  stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: boolean, isLast?: (message: any) => boolean): AsyncGenerator<any> {
+  stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: StreamEnd, isLast?: (message: any) => boolean): AsyncGenerator<any> {
     return this.transport.stream(rpc, request, WAIT_FOR_READY, signal, endsNormally, isLast);
   }
 

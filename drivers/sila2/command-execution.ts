@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ExecutionExpiredError, FrameworkError, SilaConnectionError } from './errors.ts';
 import type { Command } from './feature.ts';
 import { durationSeconds } from './grpc-methods.ts';
-import { Mailbox, STREAM_END_GRACE_MS } from './client-streams.ts';
+import { Mailbox, STREAM_END_GRACE_MS, type StreamEnd } from './client-streams.ts';
 import type { CallOptions, CommandStatus, ExecutionHost, ExecutionInfo, ExecutionUpdate, FeatureHandle } from './client-types.ts';
 import type { SilaValue } from './values.ts';
 
@@ -55,7 +55,7 @@ export class CommandExecution implements AsyncIterable<ExecutionUpdate> {
     const rpc = this.handle.proto.rpcs.get(`${this.command.identifier}_Info`)!;
     try {
       let finished = false;
-      for await (const message of this.client.stream(rpc, { value: this.uuid }, signal, true, isFinal)) {
+      for await (const message of this.client.stream(rpc, { value: this.uuid }, signal, 'after-last', isFinal)) {
         if (finished) continue;
         const info = this.noteInfo(message);
         finished = isFinal(message);
@@ -70,7 +70,7 @@ export class CommandExecution implements AsyncIterable<ExecutionUpdate> {
   private async finished(signal?: AbortSignal): Promise<void> {
     const rpc = this.handle.proto.rpcs.get(`${this.command.identifier}_Info`)!;
     try {
-      await this.client.follow(rpc, { value: this.uuid }, signal, true, (message) => {
+      await this.client.follow(rpc, { value: this.uuid }, signal, 'after-last', (message) => {
         this.noteInfo(message);
         return isFinal(message) ? 'last' : undefined;
       });

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SilaClient, UntrustedCertificateError } from '../../drivers/sila2/client.ts';
 import { CORE_FEATURES, coreFeatureFile } from '../../drivers/sila2/core/features.ts';
-import { DefinedExecutionError, ExecutionExpiredError, FrameworkError, UndefinedExecutionError, toGrpcStatus } from '../../drivers/sila2/errors.ts';
+import { DefinedExecutionError, ExecutionExpiredError, FrameworkError, SilaConnectionError, UndefinedExecutionError, toGrpcStatus } from '../../drivers/sila2/errors.ts';
 import { parseFeature, readFeatureFile } from '../../drivers/sila2/fdl.ts';
 import { featureFqi, fqi } from '../../drivers/sila2/feature.ts';
 import { methodDefinition } from '../../drivers/sila2/grpc-methods.ts';
@@ -346,4 +346,26 @@ describe('a server restarted with a new certificate', () => {
     // a later call says the same, without waiting for its deadline either
     expect(await client.call('TestBench', 'Fail', { How: 'defined' }).catch((e) => e)).toBeInstanceOf(UntrustedCertificateError);
   });
+});
+
+describe('a server that goes away during an observable command', () => {
+  it('ends the Info stream early as a lost connection, not a finish, and gives up after the reconnect limit', async () => {
+    const tls = createSelfSignedCertificate({ serverUuid: '7a1f6b2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b' });
+    const { server } = await startTestBench({ uuid: '7a1f6b2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b', tls });
+    const client = await connect(server.port, tls.certificatePem, { reconnectTimeoutMs: 1500 });
+    const execution = await client.start(BENCH, 'CountTo', { Target: 1000, Interval: 0.5, FailAt: 0 });
+    const seen: string[] = [];
+    const following = (async () => {
+      for await (const update of execution) if (update.kind === 'info') seen.push(update.status);
+    })();
+    await sleep(300);
+    // A graceful stop ends the server's streams without a final status.
+    await server.stop(100);
+    const outcome = await Promise.race([following.then(() => 'ended as if finished', (error: Error) => error), sleep(8000).then(() => 'still waiting')]);
+    expect(outcome).toBeInstanceOf(SilaConnectionError);
+    expect((outcome as Error).message).toMatch(/unreachable for \d+ s|ended .* early/);
+    expect(seen).not.toContain('finishedSuccessfully');
+    const result = await Promise.race([execution.result().then(() => 'result', (error: Error) => error), sleep(8000).then(() => 'still waiting')]);
+    expect(result).toBeInstanceOf(SilaConnectionError);
+  }, 30_000);
 });
