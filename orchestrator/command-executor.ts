@@ -189,6 +189,11 @@ export class CommandExecutor {
       this.context.write(stream, 'command.completed', { key: request.key, module: moduleId, results, resultUnits: Object.fromEntries(Object.entries(units).map(([name, r]) => [name, r.unit])) });
       return results;
     } catch (error) {
+      // The device took the command; a lost connection says nothing of how it ended: its key stays open, to be re-attached.
+      if (error instanceof ModuleError && error.kind === 'connection') {
+        this.context.write(stream, 'alarm', { kind: 'communication', module: moduleId, step: request.parentStep ?? request.stepId, message: error.message });
+        throw new HoldRequired('outcome-unknown', `the connection to ${moduleId} was lost while ${request.capability} ran (${error.message}); it may still run: retry re-attaches to it by its token`, false, { reattach: { module: moduleId, key: request.key } });
+      }
       if (!(error instanceof HoldRequired)) this.recordFailure(request, error);
       throw error;
     } finally {

@@ -314,7 +314,8 @@ export class Orchestrator {
     batch.status.note = undefined;
     batch.status.phase = 'waiting';
     // A module whose command was resumed or continued on the device is left to it; any other is made ready again.
-    const goesOn = (holdEntry.data.paused || holdEntry.data.recovery) && (answer!.data.action === 'retry' || answer!.data.action === 'continue') && !(holdEntry.data.recovery && answer!.data.action === 'retry');
+    const answered = answer!.data.action;
+    const goesOn = (holdEntry.data.paused || holdEntry.data.reattach ? answered === 'retry' : false) || (holdEntry.data.recovery ? answered === 'continue' : false);
     if (action !== 'abort' && batch.status.module && !goesOn) await this.gate.recover(batch.status.module);
     return action;
   }

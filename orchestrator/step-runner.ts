@@ -100,7 +100,7 @@ export class StepRunner {
       } catch (error) {
         // An operator's hold interrupts the attempt without failing it: retried, it goes on where it stood.
         // So does a device waiting for an answer in a recoverable error: continued, the same command goes on.
-        if (error instanceof HoldRequired && (error.kind === 'operator' || error.kind === 'device-recovery')) throw error;
+        if (error instanceof HoldRequired && (error.kind === 'operator' || error.kind === 'device-recovery' || error.details.reattach !== undefined)) throw error;
         const beforeLoad = error instanceof HoldRequired ? error.beforeLoad : error instanceof ModuleError && (error as ModuleError & { beforeLoad?: boolean }).beforeLoad === true;
         batch.journal.write('step.failed', { step: stepId, attempt, message: (error as Error).message, beforeLoad });
         const module = batch.status.module;
@@ -175,8 +175,10 @@ export class StepRunner {
       const unitsOf = (items: Record<string, { unit?: string }> = {}) => Object.fromEntries(Object.entries(items).flatMap(([name, item]) => (item.unit ? [[name, item.unit]] : [])));
       batch.journal.write('step.completed', { step: step.id, attempt, module: moduleId, parameters: batch.schedule.normalizedParameters(step), parameterUnits: unitsOf(spec?.parameters), results, resultUnits: unitsOf(spec?.results) });
     } catch (error) {
-      // Nothing was processed: the material waits again, on the deadline its hold time had.
-      if (!processed) holdTimes.reopen(batch.journal, `${step.id} did not start: ${(error as Error).message}`);
+      // Nothing was processed: the material waits again, on the deadline its hold time had. A command the
+      // device may still be running (paused, waiting for a recovery option, out of reach) is processing it.
+      const stillRunning = error instanceof HoldRequired && (error.kind === 'device-recovery' || error.details.paused !== undefined || error.details.reattach !== undefined);
+      if (!processed && !stillRunning) holdTimes.reopen(batch.journal, `${step.id} did not start: ${(error as Error).message}`);
       throw error;
     } finally {
       if (step.environmentalMonitoring) em.leave(id, module);

@@ -116,6 +116,25 @@ describe('record truth: no batch waits silently', () => {
     }
   }, 90_000);
 
+  it('holds with the outcome unknown when the connection drops while a command runs, and re-attaches to it on retry instead of sending it again', async () => {
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { dropConnectionDuring: 'electroporate' }) : driver) });
+    try {
+      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
+      expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'outcome-unknown', reattach: { module: 'ep-1' } });
+      // The command stays open: no failure is recorded for it, and its hold time is not reopened (the device works on).
+      expect(run.log.stream('P-001').filter((e) => e.type === 'command.failed')).toEqual([]);
+      expect(run.log.stream('P-001').filter((e) => e.type === 'hold-time.started' && e.data.reopened === true)).toEqual([]);
+      resolveHold(run.log, 'P-001', { action: 'retry', reason: 'network restored' }, OPERATOR, run.session.clock.now());
+      await run.finished();
+      const entries = run.log.stream('P-001');
+      expect(entries.filter((e) => e.type === 'command.issued' && e.data.capability === 'electroporate')).toHaveLength(1);
+      expect(entries.find((e) => e.type === 'step.completed' && e.data.step === 'electroporate')).toBeDefined();
+      expect(entries.some((e) => e.type === 'batch.completed')).toBe(true);
+    } finally {
+      await run.stop();
+    }
+  }, 90_000);
+
   it('escalates a robot transfer that does not finish to a hold through the watchdog', async () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'arm-1': [{ kind: 'hang', capability: 'transfer', on: 2 }] } });
     try {

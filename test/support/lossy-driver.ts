@@ -13,6 +13,8 @@ export interface Losses {
   loseResultOf?: string;
   /** The device forgot every execution (restarted meanwhile): re-attaching by token finds none. */
   forgetExecutions?: boolean;
+  /** The connection drops while the first execution of this capability runs (the device goes on with it). */
+  dropConnectionDuring?: string;
 }
 
 export function lossy(driver: ModuleDriver, losses: Losses): ModuleDriver {
@@ -30,6 +32,10 @@ export function lossy(driver: ModuleDriver, losses: Losses): ModuleDriver {
       if (property === 'execute') {
         return async (...args: Parameters<ModuleDriver['execute']>): Promise<Execution> => {
           const execution = await target.execute(...args);
+          if (args[0] === losses.dropConnectionDuring) {
+            losses.dropConnectionDuring = undefined;
+            return { token: execution.token, progress: (signal) => execution.progress(signal), result: () => Promise.reject(new ModuleError(target.id, 'connection', 'the connection to the device dropped')) };
+          }
           if (args[0] !== losses.loseResultOf) return execution;
           return { token: execution.token, progress: (signal) => execution.progress(signal), result: () => new Promise(() => undefined) };
         };
