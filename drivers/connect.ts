@@ -2,10 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LayoutModel } from '../config/layout.ts';
-import { LadsModuleDriver } from './lads-module.ts';
 import { SilaModuleDriver } from './sila-module.ts';
-import { opcuaOptionsFromLayout, plainMappingFromLayout } from './opcua/from-layout.ts';
-import { PlainOpcUaModuleDriver } from './plain-opcua-module.ts';
 import { ModuleError, type ModuleDriver } from './module.ts';
 
 export async function connectModule(layout: LayoutModel, layoutDirectory: string, moduleId: string, environment: NodeJS.ProcessEnv = process.env): Promise<ModuleDriver> {
@@ -25,7 +22,9 @@ export async function connectModule(layout: LayoutModel, layoutDirectory: string
     }
     return SilaModuleDriver.connect(moduleId, kind, { host: sila2.host, port: sila2.port, ca, insecure: sila2.insecure }, sila2.mapping);
   }
+  // node-opcua takes seconds of CPU to load: a workcell without OPC UA modules never loads it.
+  const { opcuaOptionsFromLayout, plainMappingFromLayout } = await import('./opcua/from-layout.ts');
   const options = opcuaOptionsFromLayout(module, layoutDirectory, environment);
-  if (opcua?.model === 'plain') return PlainOpcUaModuleDriver.connect(moduleId, kind, options, plainMappingFromLayout(module)!);
-  return LadsModuleDriver.connect(moduleId, kind, options);
+  if (opcua?.model === 'plain') return (await import('./plain-opcua-module.ts')).PlainOpcUaModuleDriver.connect(moduleId, kind, options, plainMappingFromLayout(module)!);
+  return (await import('./lads-module.ts')).LadsModuleDriver.connect(moduleId, kind, options);
 }

@@ -5,9 +5,9 @@ import type { ModuleConfig } from '../../config/layout.ts';
 import { parseDuration } from '../../config/units.ts';
 import { OpcUaError, type OpcUaConnectionOptions } from './client.ts';
 import type { ArgumentType, PlainMapping } from './plain-module.ts';
+import { DEFAULT_PKI_FOLDER } from './pki-folder.ts';
 
-/** Where a layout's PKI folders live when it names none, relative to the layout file. */
-export const DEFAULT_PKI_FOLDER = '.workcell/pki/opcua';
+export { DEFAULT_PKI_FOLDER };
 
 export function opcuaOptionsFromLayout(module: ModuleConfig, layoutDirectory: string, environment: NodeJS.ProcessEnv = process.env): OpcUaConnectionOptions {
   const opcua = module.connection.opcua;

@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { isMap, parseDocument, type Document } from 'yaml';
-import { DEFAULT_PKI_FOLDER } from '../../drivers/opcua/from-layout.ts';
+import { DEFAULT_PKI_FOLDER } from '../../drivers/opcua/pki-folder.ts';
 import type { SimulatedModule } from './workcell-simulation.ts';
 
 /** Writes the copy and returns its path. */

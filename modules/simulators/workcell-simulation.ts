@@ -11,11 +11,8 @@ import { featureFqi, sameFqi } from '../../drivers/sila2/feature.ts';
 import { dirname, join, resolve } from 'node:path';
 import type { LayoutModel, ModuleConfig } from '../../config/layout.ts';
 import { ScaledClock, type Clock } from '../clock.ts';
-import { OpcUaDriver } from '../../drivers/opcua/client.ts';
-import { DEFAULT_PKI_FOLDER } from '../../drivers/opcua/from-layout.ts';
-import type { LadsServer } from '../../drivers/opcua/lads-server.ts';
+import { DEFAULT_PKI_FOLDER } from '../../drivers/opcua/pki-folder.ts';
 import type { FaultPlan, FaultSpec } from './faults.ts';
-import { createLadsSimulator } from './lads-simulator.ts';
 import { SilaModuleSimulator } from './sila-simulator.ts';
 import type { SimulatedModuleOptions } from './simulated-module.ts';
 import { SimulationWorld, type Item } from './world.ts';
@@ -238,6 +235,8 @@ async function startOpcUa(module: ModuleConfig, common: SimulatedModuleOptions, 
     if (password === undefined) throw new Error(`module ${module.id}: set ${credentials.passwordEnv ?? 'the password variable'} so the simulated device and Workcell share its password`);
     users[credentials.user] = password;
   }
+  // node-opcua takes seconds of CPU to load: only a layout with OPC UA modules pays for it.
+  const [{ createLadsSimulator }, { OpcUaDriver }] = await Promise.all([import('./lads-simulator.ts'), import('../../drivers/opcua/client.ts')]);
   const { server, faults: plan } = createLadsSimulator({
     ...common,
     // The layout's host only: a device on the loopback is not reachable from the network.
@@ -256,7 +255,7 @@ async function startOpcUa(module: ModuleConfig, common: SimulatedModuleOptions, 
   await OpcUaDriver.trustServerCertificate(clientPki, await server.certificate());
   endpoint.port = String(server.port);
   connection.endpoint = `opc.tcp://${endpoint.host}${connection.endpoint.replace(/^opc\.tcp:\/\/[^/]*/, '')}`;
-  return { id: module.id, protocol: 'opcua', endpoint: connection.endpoint, faults: plan, stop: () => (server as LadsServer).stop() };
+  return { id: module.id, protocol: 'opcua', endpoint: connection.endpoint, faults: plan, stop: () => server.stop() };
 }
 
 const VENDORS = fileURLToPath(new URL('./vendors/', import.meta.url));
