@@ -3,8 +3,8 @@
  * real client), and how many simulated modules one process hosts at 1x while their telemetry stays on
  * schedule (each publishing every channel every second, with a SiLA client subscribed to all of them).
  */
-import { ScaledClock } from '../modules/clock.ts';
-import { loadCatalogue } from '../modules/catalogue.ts';
+import { ScaledClock } from '../drivers/clock.ts';
+import { loadCatalogue } from '../config/catalogue.ts';
 import { SilaModuleSimulator } from '../modules/simulators/sila-simulator.ts';
 import { SimulationWorld } from '../modules/simulators/world.ts';
 import { SilaModuleDriver } from '../drivers/sila-module.ts';

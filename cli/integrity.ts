@@ -1,7 +1,7 @@
 /** `workcell verify` and `workcell mirror`: is a log intact, and its copy in PostgreSQL with it. */
 import type { LogVerification } from '../orchestrator/event-log.ts';
 import type { PostgresMirror } from '../orchestrator/postgres-mirror.ts';
-import { printable } from '../orchestrator/printable.ts';
+import { printable } from '../config/printable.ts';
 import { parseArgs, option, type ParsedArgs } from './args.ts';
 import { withDatabase } from './database.ts';
 import { UsageError, type Command } from './main.ts';

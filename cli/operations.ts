@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { loadWorkcell } from '../config/validate.ts';
 import type { EventLog } from '../orchestrator/event-log.ts';
 import { requestHold, requestModuleRefresh, setModuleService } from '../orchestrator/operator-actions.ts';
-import { printable } from '../orchestrator/printable.ts';
+import { printable } from '../config/printable.ts';
 import { lastRunSettings, workcellNow } from '../orchestrator/run-settings.ts';
 import type { Signature } from '../orchestrator/signatures.ts';
 import { parseArgs, option, readSigner } from './args.ts';

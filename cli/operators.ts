@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { workcellNow } from '../orchestrator/run-settings.ts';
 import { changePassword, disableOperator, enrolOperator, listOperators, refusedSignatures, ROLES, type Role } from '../orchestrator/signatures.ts';
-import { printable } from '../orchestrator/printable.ts';
+import { printable } from '../config/printable.ts';
 import { parseArgs, option, readPassword, type ParsedArgs } from './args.ts';
 import { UsageError, type Command } from './main.ts';
 import { DEFAULT_DATABASE, withDatabase } from './database.ts';

@@ -1,5 +1,5 @@
 /** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
-import { timeOfDay } from '../modules/clock.ts';
+import { timeOfDay } from '../drivers/clock.ts';
 import type { EventLog } from '../orchestrator/event-log.ts';
 import { openHold } from '../orchestrator/batch-state.ts';
 import { modulesOutOfService, recordRemoval, resolveHold, whatSkipApproves } from '../orchestrator/operator-actions.ts';
@@ -14,7 +14,7 @@ import type { Credentials, Signature } from '../orchestrator/signatures.ts';
 import { withDatabase } from './database.ts';
 import { follow } from './integrity.ts';
 import { writeOutputFile } from './output-file.ts';
-import { printable } from '../orchestrator/printable.ts';
+import { printable } from '../config/printable.ts';
 import { workcellNow } from '../orchestrator/run-settings.ts';
 import { UsageError, type Command } from './main.ts';
 

@@ -4,11 +4,11 @@
  * closing lines with the deviations found and the commands to read the records.
  */
 import type { LayoutModel } from '../config/layout.ts';
-import { estimateDuration } from '../modules/catalogue.ts';
-import { timeOfDay } from '../modules/clock.ts';
+import { estimateDuration } from '../config/catalogue.ts';
+import { timeOfDay } from '../drivers/clock.ts';
 import { WORKCELL_STREAM, type EventLog } from '../orchestrator/event-log.ts';
 import type { BatchStatus, Orchestrator } from '../orchestrator/orchestrator.ts';
-import { printable } from '../orchestrator/printable.ts';
+import { printable } from '../config/printable.ts';
 
 /** How the CLI is named in the commands it suggests: a project's bin is found by npx, rarely on PATH. */
 export const CLI = 'npx workcell';

@@ -11,7 +11,7 @@ import { CORE_FEATURES, coreFeatureSummary } from '../drivers/sila2/core/feature
 import { featureProtoText } from '../drivers/sila2/proto.ts';
 import { discover, type DiscoveryTransport } from '../drivers/sila2/discovery.ts';
 import { featureFileName, IDEMPOTENCY_KEY_METADATA, moduleKindFeatureXml } from '../drivers/sila2/catalogue-features.ts';
-import { loadCatalogue } from '../modules/catalogue.ts';
+import { loadCatalogue } from '../config/catalogue.ts';
 import { BinaryRef, type SilaValue } from '../drivers/sila2/values.ts';
 import { parseArgs, option, type ParsedArgs } from './args.ts';
 import { UsageError, type Command } from './main.ts';

@@ -1,8 +1,8 @@
 /**
  * Layouts: the declarative description of one workcell (layouts/*.yaml, schema layouts/layout.schema.json).
  */
-import type { Catalogue, ModuleKind } from '../modules/catalogue.ts';
-import type { VendorMapping } from '../drivers/vendor-mapping.ts';
+import type { Catalogue, ModuleKind } from './catalogue.ts';
+import type { VendorMapping } from './vendor-mapping.ts';
 import { canonicalUnit, dimensionOf, parseDuration } from './units.ts';
 import { reportDuplicateIds, reportUnknownReference } from './references.ts';
 import type { YamlPath, YamlSource } from './source.ts';

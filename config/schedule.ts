@@ -2,7 +2,7 @@
  * Schedules: one therapy process as ordered steps over catalogue capabilities
  * (schedules/*.yaml, schema schedules/schedule.schema.json).
  */
-import { checkParameterValue, estimateDuration, type Catalogue, type CapabilitySpec } from '../modules/catalogue.ts';
+import { checkParameterValue, estimateDuration, type Catalogue, type CapabilitySpec } from './catalogue.ts';
 import { formatDuration, parseDuration, parseQuantityIn } from './units.ts';
 import { reportDuplicateIds, reportUnknownReference } from './references.ts';
 import type { YamlPath, YamlSource } from './source.ts';

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileErrorReason } from './file-errors.ts';
-import { printable } from '../orchestrator/printable.ts';
+import { printable } from './printable.ts';
 import { Composer, LineCounter, Parser, visit, isCollection, isMap, isSeq, isPair, isScalar, isNode, type CST, type Document, type Node, type Pair, type YAMLMap, YAMLParseError } from 'yaml';
 
 export type PathSegment = string | number;

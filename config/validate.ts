@@ -4,7 +4,7 @@
  * since their findings would only be echoes of the first.
  */
 import { createHash } from 'node:crypto';
-import { loadCatalogue, type Catalogue } from '../modules/catalogue.ts';
+import { loadCatalogue, type Catalogue } from './catalogue.ts';
 import { checkAgainstSchema } from './schema-check.ts';
 import { checkLayout, type LayoutCheckOptions, type LayoutModel } from './layout.ts';
 import { checkSchedule, type ScheduleModel } from './schedule.ts';

@@ -5,8 +5,8 @@
  */
 import { OpcUaDriver, type OpcUaConnectionOptions, type ProgramOutcome } from './opcua/client.ts';
 import { silaIdentifier } from './sila2/catalogue-features.ts';
-import type { ModuleKind } from '../modules/catalogue.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import type { ModuleKind } from '../config/catalogue.ts';
+import type { ModuleState } from '../config/state-model.ts';
 import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from './module.ts';
 
 const DEFINED_ERRORS = ['ModuleOccupied', 'WrongItem', 'HardwareFault'];

@@ -4,8 +4,8 @@
  * units of the module catalogue; each protocol driver translates.
  */
 import { randomUUID } from 'node:crypto';
-import { checkParameterValue, type CapabilitySpec, type ModuleKind } from '../modules/catalogue.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import { checkParameterValue, type CapabilitySpec, type ModuleKind } from '../config/catalogue.ts';
+import type { ModuleState } from '../config/state-model.ts';
 
 export type ParameterValue = string | number | boolean;
 export type ResultValue = string | number | boolean;

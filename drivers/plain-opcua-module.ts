@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { OpcUaDriver, type OpcUaConnectionOptions } from './opcua/client.ts';
 import { PlainOpcUaModule, type PlainMapping } from './opcua/plain-module.ts';
-import type { ModuleKind } from '../modules/catalogue.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import type { ModuleKind } from '../config/catalogue.ts';
+import type { ModuleState } from '../config/state-model.ts';
 import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from './module.ts';
 
 export class PlainOpcUaModuleDriver implements ModuleDriver {

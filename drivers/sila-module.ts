@@ -9,8 +9,8 @@ import { DefinedExecutionError, SilaConnectionError, UndefinedExecutionError, Va
 import type { RecoverableErrorInfo } from './sila2/core/core-client.ts';
 import { watchExecution } from './sila2/core/execution-watch.ts';
 import type { SilaValue } from './sila2/values.ts';
-import type { ModuleKind } from '../modules/catalogue.ts';
-import { MODULE_STATES, type ModuleState } from '../modules/state-model.ts';
+import type { ModuleKind } from '../config/catalogue.ts';
+import { MODULE_STATES, type ModuleState } from '../config/state-model.ts';
 import { convertValue, type VendorMapping } from './vendor-mapping.ts';
 import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type LockOwner, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue, type TelemetrySample } from './module.ts';
 

@@ -1,35 +1,14 @@
 /**
  * How a vendor's own SiLA 2 feature maps onto a module kind of the catalogue, as written in a layout:
  * feature, command and parameter names, units, result fields, states and error identifiers. With it a
- * new vendor is YAML, not code.
+ * new vendor is YAML, not code. The mapping's shape is part of the layout language (config/vendor-mapping.ts);
+ * this converts values across it.
  */
+export type { FieldMapping, VendorMapping } from '../config/vendor-mapping.ts';
 import { canonicalUnit, convert } from '../config/units.ts';
-import type { CapabilitySpec } from '../modules/catalogue.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import type { CapabilitySpec } from '../config/catalogue.ts';
+import type { FieldMapping } from '../config/vendor-mapping.ts';
 
-export interface FieldMapping {
-  /** The vendor's identifier. */
-  name: string;
-  /** The vendor's unit, when it differs from the catalogue's. */
-  unit?: string;
-}
-
-export interface VendorMapping {
-  /** The vendor feature's fully qualified identifier. */
-  feature: string;
-  capabilities: Record<string, { command: string; parameters?: Record<string, FieldMapping>; item?: string; results?: Record<string, FieldMapping> }>;
-  /** The vendor's state property and its values in the normalized model. */
-  state?: { property: string; values: Record<string, ModuleState> };
-  telemetry?: Record<string, FieldMapping>;
-  /** Vendor error identifiers onto Workcell's (ModuleOccupied, WrongItem, HardwareFault). */
-  errors?: Record<string, string>;
-  hold?: string;
-  resume?: string;
-  abort?: string;
-  clear?: string;
-}
-
-/** A value in the catalogue's unit expressed in the vendor's (or back, with `toCatalogue`). */
 export function convertValue(value: unknown, catalogueUnit: string | undefined, field: FieldMapping | undefined, toCatalogue = false): unknown {
   if (typeof value !== 'number' || !field?.unit || !catalogueUnit) return value;
   const [from, to] = toCatalogue ? [field.unit, catalogueUnit] : [catalogueUnit, field.unit];

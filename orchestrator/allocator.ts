@@ -7,8 +7,8 @@
  */
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
 import type { Step, ScheduleModel } from '../config/schedule.ts';
-import { timeOfDay, type Clock } from '../modules/clock.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import { timeOfDay, type Clock } from '../drivers/clock.ts';
+import type { ModuleState } from '../config/state-model.ts';
 import type { BatchJournal } from './entries.ts';
 import { HoldRequired, reconcileInterval, watchdogMargin } from './command-executor.ts';
 import type { BatchIdentity, MaterialGate } from './material-gate.ts';

@@ -8,7 +8,7 @@
  * says the batch is in, and the invoked step re-attaches to its device commands by their logged tokens.
  */
 import { assign, fromPromise, setup, type AnyStateMachine } from 'xstate';
-import { MODULE_STATES, MODULE_TRANSITIONS, type ModuleState } from '../modules/state-model.ts';
+import { MODULE_STATES, MODULE_TRANSITIONS, type ModuleState } from '../config/state-model.ts';
 import type { Schedule } from '../config/schedule.ts';
 import type { HoldAction } from './entries.ts';
 

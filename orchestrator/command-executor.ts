@@ -6,9 +6,9 @@
  * never reached us is fetched by its token, a device that forgot the command is escalated.
  * Segregation (who may command which module with whose material) is the MaterialGate's business, above.
  */
-import type { Clock } from '../modules/clock.ts';
-import type { ModuleKind } from '../modules/catalogue.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import type { Clock } from '../drivers/clock.ts';
+import type { ModuleKind } from '../config/catalogue.ts';
+import type { ModuleState } from '../config/state-model.ts';
 import { ModuleError, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type LogEntry } from './event-log.ts';
 import type { EntryType } from './entries.ts';

@@ -5,7 +5,7 @@
  */
 import type { Condition, Control, RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
 import { parseQuantityIn } from '../config/units.ts';
-import type { Catalogue } from '../modules/catalogue.ts';
+import type { Catalogue } from '../config/catalogue.ts';
 import type { ResultValue } from '../drivers/module.ts';
 import { HoldRequired } from './command-executor.ts';
 import type { BatchJournal } from './entries.ts';

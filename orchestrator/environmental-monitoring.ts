@@ -6,7 +6,7 @@
  * Plate state lives in the workcell stream of the log, so a restart picks up exposed and incubating plates.
  */
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
-import { timeOfDay, type Clock } from '../modules/clock.ts';
+import { timeOfDay, type Clock } from '../drivers/clock.ts';
 import { WORKCELL_STREAM, type EventLog } from './event-log.ts';
 import type { MaterialGate } from './material-gate.ts';
 import type { ResultValue } from '../drivers/module.ts';

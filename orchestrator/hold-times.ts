@@ -5,7 +5,7 @@
  * it. The window closes when the material enters the next step's module, and opens again, with the
  * deadline it had, when that step's device work fails before anything was processed.
  */
-import { timeOfDay, type Clock } from '../modules/clock.ts';
+import { timeOfDay, type Clock } from '../drivers/clock.ts';
 import { durationText } from './quantity-format.ts';
 import type { LogEntry } from './event-log.ts';
 import type { BatchJournal } from './entries.ts';

@@ -3,7 +3,7 @@
  * escapes first (a bidi override cannot reverse a column, a form feed cannot split a row), then the
  * characters HTML gives meaning to escaped, so nothing a device or a person wrote can become markup.
  */
-import { printable } from './printable.ts';
+import { printable } from '../config/printable.ts';
 
 const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 

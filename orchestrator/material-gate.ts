@@ -6,15 +6,15 @@
  * (who holds what, where each bag is) is rebuilt from the event log after a restart.
  */
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
-import type { Clock } from '../modules/clock.ts';
+import type { Clock } from '../drivers/clock.ts';
 import { ModuleError, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../drivers/module.ts';
 import { CommandExecutor, HoldRequired, type CommandRequest } from './command-executor.ts';
 import { DeviceLocks } from './device-locks.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import type { ModuleState } from '../config/state-model.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry, type NewEntry } from './event-log.ts';
 import type { EntryType } from './entries.ts';
 import { parseDuration } from '../config/units.ts';
-import { estimateDuration } from '../modules/catalogue.ts';
+import { estimateDuration } from '../config/catalogue.ts';
 
 export interface BatchIdentity {
   batchId: string;

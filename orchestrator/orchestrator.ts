@@ -7,8 +7,8 @@
 import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
 import type { ScheduleModel } from '../config/schedule.ts';
-import type { Clock } from '../modules/clock.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import type { Clock } from '../drivers/clock.ts';
+import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';

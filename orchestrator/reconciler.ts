@@ -6,8 +6,8 @@
  * to explain it is reported once per episode. Commands in flight are reconciled by the CommandExecutor.
  */
 import type { LayoutModel } from '../config/layout.ts';
-import type { Clock } from '../modules/clock.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import type { Clock } from '../drivers/clock.ts';
+import type { ModuleState } from '../config/state-model.ts';
 import { reconcileInterval, watchdogMargin, type CommandExecutor } from './command-executor.ts';
 import { WORKCELL_STREAM, type EventLog } from './event-log.ts';
 import type { MaterialGate } from './material-gate.ts';

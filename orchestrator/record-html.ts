@@ -4,7 +4,7 @@
  * terminal record, with each step's telemetry plotted against its limits. Every value goes through
  * `html`, so text from devices or operators cannot change the page.
  */
-import { timeOfDay } from '../modules/clock.ts';
+import { timeOfDay } from '../drivers/clock.ts';
 import { html } from './html-text.ts';
 import { formatLimits, formatValue } from './quantity-format.ts';
 import { describeOutcome, type BatchRecord, type ControlOutcome, type StepRecord } from './record-build.ts';

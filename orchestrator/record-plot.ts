@@ -3,7 +3,7 @@
  * samples over the step's time, against its limits (dashed: min and max; dash-dot: where recurring or
  * conditional work starts). No script, no font or image fetched; every label escaped.
  */
-import { timeOfDay } from '../modules/clock.ts';
+import { timeOfDay } from '../drivers/clock.ts';
 import { html } from './html-text.ts';
 import { formatValue } from './quantity-format.ts';
 import type { TelemetrySummary } from './record-telemetry.ts';

@@ -5,7 +5,7 @@
  */
 import type { Condition, Control, RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
 import { canonicalUnit, convert, parseQuantityIn } from '../config/units.ts';
-import type { CapabilitySpec } from '../modules/catalogue.ts';
+import type { CapabilitySpec } from '../config/catalogue.ts';
 import type { BatchStarted } from './entries.ts';
 import { scheduleFromText } from './orchestrator.ts';
 

@@ -4,8 +4,8 @@
  * Every string a person or a device supplied goes through `printable`, so a reason with a newline
  * cannot forge a "signed by" line and an escape sequence cannot repaint the screen.
  */
-import { timeOfDay } from '../modules/clock.ts';
-import { printable } from './printable.ts';
+import { timeOfDay } from '../drivers/clock.ts';
+import { printable } from '../config/printable.ts';
 import { formatLimits, formatValue } from './quantity-format.ts';
 import { describeOutcome, type BatchRecord, type ControlOutcome, type StepRecord } from './record-build.ts';
 import type { TelemetrySummary } from './record-telemetry.ts';

@@ -4,7 +4,7 @@
  * on purpose: the CLI's record commands read these without loading drivers or simulators.
  */
 import { readFileSync } from 'node:fs';
-import { ScaledClock, type Clock } from '../modules/clock.ts';
+import { ScaledClock, type Clock } from '../drivers/clock.ts';
 import { WORKCELL_STREAM, type EventLog } from './event-log.ts';
 import { contentHash } from './batch-state.ts';
 import { signed, type Credentials } from './signatures.ts';

@@ -3,8 +3,8 @@
  * optimiser can replace the default without touching the rest of the orchestrator. Every request that
  * is not granted comes back with the reason in words an operator understands.
  */
-import { timeOfDay } from '../modules/clock.ts';
-import type { ModuleState } from '../modules/state-model.ts';
+import { timeOfDay } from '../drivers/clock.ts';
+import type { ModuleState } from '../config/state-model.ts';
 
 export interface AllocationRequest {
   batchId: string;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import type { LayoutModel } from '../config/layout.ts';
 import { loadWorkcell } from '../config/validate.ts';
-import { ScaledClock, type Clock } from '../modules/clock.ts';
+import { ScaledClock, type Clock } from '../drivers/clock.ts';
 import { connectModule } from '../drivers/connect.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { startSimulation, type Simulation } from '../modules/simulators/workcell-simulation.ts';

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
-import { hasControlCharacters, printable } from './printable.ts';
+import { hasControlCharacters, printable } from '../config/printable.ts';
 
 export const OPERATORS_STREAM = 'operators';
 

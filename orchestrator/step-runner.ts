@@ -7,7 +7,7 @@
 import type { LayoutModel } from '../config/layout.ts';
 import type { RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
 import { canonicalUnit, convert, parseDuration } from '../config/units.ts';
-import type { Clock } from '../modules/clock.ts';
+import type { Clock } from '../drivers/clock.ts';
 import { ModuleError, type ParameterValue, type ResultValue } from '../drivers/module.ts';
 import type { AnyActorRef } from 'xstate';
 import type { Allocator } from './allocator.ts';

@@ -28,7 +28,7 @@ import {
   type NodeIdLike,
   type UserIdentityInfo,
 } from 'node-opcua';
-import { LADS_STATE_TO_STATE, PACKML_STATE_TO_STATE, type ModuleState } from '../../modules/state-model.ts';
+import { LADS_STATE_TO_STATE, PACKML_STATE_TO_STATE, type ModuleState } from '../../config/state-model.ts';
 
 const HIERARCHICAL_REFERENCES = resolveNodeId('HierarchicalReferences');
 

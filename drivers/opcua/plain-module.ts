@@ -3,7 +3,7 @@
  * telemetry channel to a variable, so a new vendor is YAML, not code.
  */
 import { DataType, Variant } from 'node-opcua';
-import type { ModuleState } from '../../modules/state-model.ts';
+import type { ModuleState } from '../../config/state-model.ts';
 import { normalizedState, OpcUaError, type OpcUaDriver } from './client.ts';
 
 export type ArgumentType = 'Double' | 'Float' | 'Int32' | 'UInt32' | 'Int64' | 'Boolean' | 'String';

@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { canonicalUnit, SI_DECOMPOSITION } from '../../config/units.ts';
-import type { CapabilitySpec, ModuleKind, ParameterSpec, ResultSpec } from '../../modules/catalogue.ts';
-import { MODULE_STATES } from '../../modules/state-model.ts';
+import type { CapabilitySpec, ModuleKind, ParameterSpec, ResultSpec } from '../../config/catalogue.ts';
+import { MODULE_STATES } from '../../config/state-model.ts';
 
 export const WORKCELL_ORIGINATOR = 'dev.workcell';
 export const WORKCELL_CATEGORY = 'modules';

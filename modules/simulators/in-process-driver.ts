@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { DefinedExecutionError } from '../../drivers/sila2/errors.ts';
 import { ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type LockOwner, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue, type TelemetrySample } from '../../drivers/module.ts';
-import type { ModuleKind } from '../catalogue.ts';
-import type { ModuleState } from '../state-model.ts';
+import type { ModuleKind } from '../../config/catalogue.ts';
+import type { ModuleState } from '../../config/state-model.ts';
 import { CommandCancelledError, SimulatedDevice, type RunControls, type SimulatedDeviceOptions } from './simulated-device.ts';
 
 interface Running {

@@ -4,7 +4,7 @@
  * the parameters (catalogue names, catalogue units) and the ItemId; the behaviour is the same as the
  * SiLA simulator's.
  */
-import { estimateDuration, checkParameterValue, type ModuleKind } from '../catalogue.ts';
+import { estimateDuration, checkParameterValue, type ModuleKind } from '../../config/catalogue.ts';
 import { silaIdentifier } from '../../drivers/sila2/catalogue-features.ts';
 import { LadsServer } from '../../drivers/opcua/lads-server.ts';
 import type { FaultPlan } from './faults.ts';

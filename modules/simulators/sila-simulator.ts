@@ -3,7 +3,7 @@
  * client can drive. Behaviour per kind lives in behaviour/; the physical items live in the shared world.
  */
 import { createHash } from 'node:crypto';
-import type { ModuleKind } from '../catalogue.ts';
+import type { ModuleKind } from '../../config/catalogue.ts';
 import type { SilaValue } from '../../drivers/sila2/values.ts';
 import { idempotentCommandsFeatureXml, moduleKindFeatureXml, silaIdentifier } from '../../drivers/sila2/catalogue-features.ts';
 import { fqi } from '../../drivers/sila2/feature.ts';

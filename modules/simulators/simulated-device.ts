@@ -3,8 +3,8 @@
  * runs alongside), the item check, injected faults, hold/resume/abort/clear and the normalized state.
  * The SiLA 2 simulator serves it over gRPC; the in-process back end calls it directly.
  */
-import { checkParameterValue, estimateDuration, type CapabilitySpec } from '../catalogue.ts';
-import type { ModuleState } from '../state-model.ts';
+import { checkParameterValue, estimateDuration, type CapabilitySpec } from '../../config/catalogue.ts';
+import type { ModuleState } from '../../config/state-model.ts';
 import { DefinedExecutionError, UndefinedExecutionError } from '../../drivers/sila2/errors.ts';
 import type { ResultValue } from '../../drivers/module.ts';
 import type { BehaviourContext, KindBehaviour } from './behaviour/context.ts';

@@ -2,8 +2,8 @@
  * What every simulated module has, whatever protocol serves it: its kind's behaviour, a seeded random
  * stream of its own, its fault plan, and sensors that drift when a fault says so.
  */
-import type { Clock } from '../clock.ts';
-import type { ModuleKind } from '../catalogue.ts';
+import type { Clock } from '../../drivers/clock.ts';
+import type { ModuleKind } from '../../config/catalogue.ts';
 import { FaultPlan, type FaultSpec } from './faults.ts';
 import { SeededRandom } from './random.ts';
 import type { SimulationWorld } from './world.ts';

@@ -10,7 +10,7 @@ import { parseFeature } from '../../drivers/sila2/fdl.ts';
 import { featureFqi, sameFqi } from '../../drivers/sila2/feature.ts';
 import { dirname, join, resolve } from 'node:path';
 import type { LayoutModel, ModuleConfig } from '../../config/layout.ts';
-import { ScaledClock, type Clock } from '../clock.ts';
+import { ScaledClock, type Clock } from '../../drivers/clock.ts';
 import { DEFAULT_PKI_FOLDER } from '../../drivers/opcua/pki-folder.ts';
 import type { FaultPlan, FaultSpec } from './faults.ts';
 import { SilaModuleSimulator } from './sila-simulator.ts';

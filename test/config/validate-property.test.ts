@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { validateSources } from '../../config/validate.ts';
 import { YamlSource, type Diagnostic } from '../../config/source.ts';
-import { loadCatalogue } from '../../modules/catalogue.ts';
+import { loadCatalogue } from '../../config/catalogue.ts';
 import { propertyParameters, propertyRuns } from '../support/property-runs.ts';
 
 const catalogue = loadCatalogue();

@@ -2,10 +2,10 @@ import { mkdtempSync, copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCatalogue, estimateDuration, checkParameterValue, CatalogueError } from '../../modules/catalogue.ts';
+import { loadCatalogue, estimateDuration, checkParameterValue, CatalogueError } from '../../config/catalogue.ts';
 import { validateSources } from '../../config/validate.ts';
 import { YamlSource } from '../../config/source.ts';
-import { canTransition, LADS_STATE_TO_STATE, PACKML_STATE_TO_STATE, MODULE_STATES } from '../../modules/state-model.ts';
+import { canTransition, LADS_STATE_TO_STATE, PACKML_STATE_TO_STATE, MODULE_STATES } from '../../config/state-model.ts';
 
 const catalogueDir = 'modules/catalogue';
 

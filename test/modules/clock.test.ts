@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ScaledClock, timeOfDay } from '../../modules/clock.ts';
+import { ScaledClock, timeOfDay } from '../../drivers/clock.ts';
 
 describe('the scaled clock', () => {
   it('never ends a sleep before its due time, however fast it runs', async () => {

@@ -8,7 +8,7 @@ import { OpcUaDriver, OpcUaError } from '../../drivers/opcua/client.ts';
 import { PlainOpcUaModule, type PlainMapping } from '../../drivers/opcua/plain-module.ts';
 import { PlainOpcUaModuleDriver } from '../../drivers/plain-opcua-module.ts';
 import { ModuleError } from '../../drivers/module.ts';
-import { loadCatalogue } from '../../modules/catalogue.ts';
+import { loadCatalogue } from '../../config/catalogue.ts';
 import { USER } from '../support/lads-bioreactor.ts';
 
 const VENDOR = 'urn:vendor:acme:reactor';

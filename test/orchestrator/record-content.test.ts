@@ -8,7 +8,7 @@ import { recordHtml } from '../../orchestrator/record-html.ts';
 import type { Signature } from '../../orchestrator/signatures.ts';
 import { factsOf } from '../../orchestrator/record-schedule.ts';
 import { ScheduleModel, type Schedule } from '../../config/schedule.ts';
-import { Catalogue, type ModuleKind } from '../../modules/catalogue.ts';
+import { Catalogue, type ModuleKind } from '../../config/catalogue.ts';
 
 const SCHEDULE_FILE = resolve('schedules/cart-electroporation.yaml');
 const DAY = 86_400_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { timeOfDay } from '../../modules/clock.ts';
+import { timeOfDay } from '../../drivers/clock.ts';
 import { formatLimits, formatValue } from '../../orchestrator/quantity-format.ts';
 import { envelope } from '../../orchestrator/record-telemetry.ts';
 

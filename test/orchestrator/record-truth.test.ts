@@ -5,7 +5,7 @@ import { connectModule } from '../../drivers/connect.ts';
 import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { resolveHold } from '../../orchestrator/operator-actions.ts';
-import type { ModuleState } from '../../modules/state-model.ts';
+import type { ModuleState } from '../../config/state-model.ts';
 import { runCli } from '../support/cli.ts';
 import { lossy } from '../support/lossy-driver.ts';
 import { OPERATOR, QA, signingAs } from '../support/operators.ts';

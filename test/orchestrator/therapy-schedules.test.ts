@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ScaledClock } from '../../modules/clock.ts';
+import { ScaledClock } from '../../drivers/clock.ts';
 import type { EventLog } from '../../orchestrator/event-log.ts';
 import { buildRecord } from '../../orchestrator/record.ts';
 import { startRun, type TestRun } from '../support/orchestration.ts';

@@ -4,7 +4,7 @@ import { featureFileName, moduleKindFeatureXml, silaIdentifier } from '../../dri
 import { parseFeature } from '../../drivers/sila2/fdl.ts';
 import { featureFqi } from '../../drivers/sila2/feature.ts';
 import { deriveFeatureProto, frameworkRoot } from '../../drivers/sila2/proto.ts';
-import { loadCatalogue } from '../../modules/catalogue.ts';
+import { loadCatalogue } from '../../config/catalogue.ts';
 import { knownUnits, SI_DECOMPOSITION } from '../../config/units.ts';
 
 const catalogue = loadCatalogue();

@@ -7,8 +7,8 @@ import { startTestBench, TEST_BENCH_FDL, type TestBench } from '../support/test-
 import type { SilaAnnouncement } from '../../drivers/sila2/discovery.ts';
 import { SilaClient } from '../../drivers/sila2/client.ts';
 import { CORE_FEATURES } from '../../drivers/sila2/core/features.ts';
-import { ScaledClock } from '../../modules/clock.ts';
-import { loadCatalogue } from '../../modules/catalogue.ts';
+import { ScaledClock } from '../../drivers/clock.ts';
+import { loadCatalogue } from '../../config/catalogue.ts';
 import { SilaModuleSimulator } from '../../modules/simulators/sila-simulator.ts';
 import { SimulationWorld } from '../../modules/simulators/world.ts';
 

@@ -1,7 +1,7 @@
 /** The in-process back end offers what the SiLA simulators offer: cancel, pause, recoverable errors, a lock, simulation mode. */
 import { describe, expect, it } from 'vitest';
-import { ScaledClock } from '../../modules/clock.ts';
-import { loadCatalogue } from '../../modules/catalogue.ts';
+import { ScaledClock } from '../../drivers/clock.ts';
+import { loadCatalogue } from '../../config/catalogue.ts';
 import { InProcessModuleDriver } from '../../modules/simulators/in-process-driver.ts';
 import { SimulationWorld } from '../../modules/simulators/world.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';

@@ -3,8 +3,8 @@
  * them: LockController, CancelController, PauseController, ErrorRecoveryService, SimulationController.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ScaledClock } from '../../modules/clock.ts';
-import { loadCatalogue } from '../../modules/catalogue.ts';
+import { ScaledClock } from '../../drivers/clock.ts';
+import { loadCatalogue } from '../../config/catalogue.ts';
 import { SilaModuleSimulator, type SilaSimulatorOptions } from '../../modules/simulators/sila-simulator.ts';
 import { SimulationWorld } from '../../modules/simulators/world.ts';
 import { SilaModuleDriver } from '../../drivers/sila-module.ts';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ScaledClock } from '../../modules/clock.ts';
-import { loadCatalogue } from '../../modules/catalogue.ts';
-import type { ModuleState } from '../../modules/state-model.ts';
+import { ScaledClock } from '../../drivers/clock.ts';
+import { loadCatalogue } from '../../config/catalogue.ts';
+import type { ModuleState } from '../../config/state-model.ts';
 import { SilaModuleSimulator, type SilaSimulatorOptions } from '../../modules/simulators/sila-simulator.ts';
 import { SimulationWorld } from '../../modules/simulators/world.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';

@@ -2,11 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadWorkcell } from '../../config/validate.ts';
-import { ScaledClock } from '../../modules/clock.ts';
+import { ScaledClock } from '../../drivers/clock.ts';
 import { SilaModuleSimulator } from '../../modules/simulators/sila-simulator.ts';
 import { SimulationWorld } from '../../modules/simulators/world.ts';
 import { SilaModuleDriver } from '../../drivers/sila-module.ts';
-import type { ModuleState } from '../../modules/state-model.ts';
+import type { ModuleState } from '../../config/state-model.ts';
 import type { ResultValue } from '../../drivers/module.ts';
 
 const { layout } = loadWorkcell('layouts/four-lane.yaml');

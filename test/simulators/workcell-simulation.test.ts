@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadWorkcell } from '../../config/validate.ts';
 import { plannedPorts, startSimulation } from '../../modules/simulators/workcell-simulation.ts';
 import { connectModule } from '../../drivers/connect.ts';
-import type { ModuleState } from '../../modules/state-model.ts';
+import type { ModuleState } from '../../config/state-model.ts';
 import type { ModuleDriver } from '../../drivers/module.ts';
 import { startCli } from '../support/background-cli.ts';
 import { runCli } from '../support/cli.ts';

@@ -4,7 +4,7 @@
  * answers direct reads. Loopback never loses a message, so this is how tests meet that case.
  */
 import { ModuleError, type Execution, type ExecutionToken, type ModuleDriver } from '../../drivers/module.ts';
-import type { ModuleState } from '../../modules/state-model.ts';
+import type { ModuleState } from '../../config/state-model.ts';
 
 export interface Losses {
   /** Drop this state notification (the n-th one reported, counting from 1). */

@@ -1,5 +1,5 @@
 /** What a simulated capability gets to work with, and the shared way of letting simulated time pass. */
-import type { Clock } from '../../clock.ts';
+import type { Clock } from '../../../drivers/clock.ts';
 import type { SeededRandom } from '../random.ts';
 import type { Item, SimulationWorld } from '../world.ts';
 import type { ResultValue } from '../../../drivers/module.ts';

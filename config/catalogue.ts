@@ -5,9 +5,9 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { YamlSource, type Diagnostic } from '../config/source.ts';
-import { checkAgainstSchema } from '../config/schema-check.ts';
-import { canonicalUnit, formatQuantity, parseDuration, parseQuantityIn, describeValue, type Parsed } from '../config/units.ts';
+import { YamlSource, type Diagnostic } from './source.ts';
+import { checkAgainstSchema } from './schema-check.ts';
+import { canonicalUnit, formatQuantity, parseDuration, parseQuantityIn, describeValue, type Parsed } from './units.ts';
 
 export type ParameterType = 'number' | 'integer' | 'string' | 'boolean' | 'enum' | 'position';
 
