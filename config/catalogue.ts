@@ -95,8 +95,8 @@ export class CatalogueError extends Error {
   }
 }
 
-const CATALOGUE_DIR = fileURLToPath(new URL('./catalogue/', import.meta.url));
-const KIND_SCHEMA = new URL('./module-kind.schema.json', import.meta.url);
+const CATALOGUE_DIR = fileURLToPath(new URL('../modules/catalogue/', import.meta.url));
+const KIND_SCHEMA = new URL('../modules/module-kind.schema.json', import.meta.url);
 
 let builtIn: Catalogue | undefined;
 
