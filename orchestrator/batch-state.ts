@@ -29,8 +29,8 @@ export function contentHash(text: string): string {
 /** Where a batch stands according to its log entries. */
 export function positionFromLog(schedule: ScheduleModel, entries: readonly LogEntry[]): BatchPosition {
   const hold = pendingHold(entries)?.entry;
-  if (hold) return { at: 'held', step: String(hold.data.step) };
-  const done = new Set(entries.filter((e) => e.type === 'step.completed' || e.type === 'step.skipped').map((e) => String(e.data.step)));
+  if (hold) return { at: 'held', step: hold.data.step };
+  const done = new Set(entries.flatMap((e) => (e.type === 'step.completed' || e.type === 'step.skipped' ? [e.data.step] : [])));
   const next = schedule.schedule.steps.find((s) => !done.has(s.id));
   return next ? { at: 'step', step: next.id } : { at: 'finishing' };
 }
@@ -42,8 +42,8 @@ const ACTED = new Set(['step.started', 'step.skipped', 'batch.quarantined', 'bat
  * The hold the batch must still deal with: open, or answered while no orchestrator was running (the
  * answer is in the log but nothing has acted on it yet).
  */
-export function pendingHold(entries: readonly LogEntry[]): { entry: LogEntry; answered: boolean } | undefined {
-  let pending: { entry: LogEntry; answered: boolean } | undefined;
+export function pendingHold(entries: readonly LogEntry[]): { entry: LogEntry<'hold.opened'>; answered: boolean } | undefined {
+  let pending: { entry: LogEntry<'hold.opened'>; answered: boolean } | undefined;
   for (const e of entries) {
     if (e.type === 'hold.opened') pending = { entry: e, answered: false };
     else if (pending && e.type === 'hold.resolved') pending.answered = true;
@@ -53,14 +53,14 @@ export function pendingHold(entries: readonly LogEntry[]): { entry: LogEntry; an
 }
 
 /** The hold of a batch still waiting for an operator's answer, if any. */
-export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
+export function openHold(entries: readonly LogEntry[]): LogEntry<'hold.opened'> | undefined {
   const pending = pendingHold(entries);
   return pending && !pending.answered ? pending.entry : undefined;
 }
 
 /** An operator's request to hold the batch that no hold has answered yet (`workcell hold`). */
-export function unansweredHoldRequest(entries: readonly LogEntry[]): LogEntry | undefined {
-  let request: LogEntry | undefined;
+export function unansweredHoldRequest(entries: readonly LogEntry[]): LogEntry<'hold.requested'> | undefined {
+  let request: LogEntry<'hold.requested'> | undefined;
   for (const e of entries) {
     if (e.type === 'hold.requested') request = e;
     else if (request && e.type === 'hold.opened' && e.data.request === request.streamSeq) request = undefined;

@@ -23,7 +23,7 @@ export function runningHoldTime(entries: readonly LogEntry[]): RunningHoldTime |
   for (let i = entries.length - 1; i >= 0; i--) {
     const e = entries[i]!;
     if (e.type === 'hold-time.ended') return undefined;
-    if (e.type === 'hold-time.started') return { step: String(e.data.step), deadlineMs: Number(e.data.deadlineMs), maxHoldSeconds: Number(e.data.maxHoldSeconds) };
+    if (e.type === 'hold-time.started') return holdTimeOf(e);
   }
   return undefined;
 }
@@ -32,9 +32,13 @@ export function runningHoldTime(entries: readonly LogEntry[]): RunningHoldTime |
 function lastClosed(entries: readonly LogEntry[]): RunningHoldTime | undefined {
   let last: RunningHoldTime | undefined;
   for (const e of entries) {
-    if (e.type === 'hold-time.started') last = { step: String(e.data.step), deadlineMs: Number(e.data.deadlineMs), maxHoldSeconds: Number(e.data.maxHoldSeconds) };
+    if (e.type === 'hold-time.started') last = holdTimeOf(e);
   }
   return runningHoldTime(entries) ? undefined : last;
+}
+
+function holdTimeOf(started: LogEntry<'hold-time.started'>): RunningHoldTime {
+  return { step: started.data.step, deadlineMs: started.data.deadlineMs, maxHoldSeconds: started.data.maxHoldSeconds };
 }
 
 export class HoldTimes {
@@ -91,7 +95,7 @@ export class HoldTimes {
     const { step, deadlineMs: deadline } = hold;
     const maxHoldMs = hold.maxHoldSeconds * 1000;
     const alarmAt = deadline - Math.min(5 * 60_000, maxHoldMs * 0.25);
-    const already = (type: string) => journal.entries().some((e) => e.type === type && e.data.holdOf === step && e.data.deadlineMs === deadline);
+    const already = (type: 'alarm' | 'deviation') => journal.entries().some((e) => (e.type === 'alarm' || e.type === 'deviation') && e.type === type && e.data.holdOf === step && e.data.deadlineMs === deadline);
     void (async () => {
       await this.clock.sleep(Math.max(0, alarmAt - this.clock.now()), cancel.signal);
       // An alarm that would come at or after the deadline (a restart, a slow host) would announce the past: the deviation says it.

@@ -65,10 +65,6 @@ const TIMELINE: Readonly<Record<string, ((d: Data) => string) | null>> = {
   'em.result': null,
 };
 
-export function isKnownEntryType(type: string): boolean {
-  return type in TIMELINE;
-}
-
 /** The entry's line on the timeline, or undefined when it belongs to another section of the record. */
 export function timelineSummary(entry: Pick<LogEntry, 'type' | 'data'>): string | undefined {
   const describe = TIMELINE[entry.type];

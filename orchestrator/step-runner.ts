@@ -120,9 +120,8 @@ export class StepRunner {
   private openAttempt(batch: ActiveBatch, stepId: string): number | undefined {
     let open: number | undefined;
     for (const e of batch.journal.entries()) {
-      if (e.data.step !== stepId) continue;
-      if (e.type === 'step.started') open = Number(e.data.attempt);
-      if (e.type === 'step.failed' || e.type === 'step.completed' || e.type === 'step.skipped') open = undefined;
+      if (e.type === 'step.started' && e.data.step === stepId) open = e.data.attempt;
+      if ((e.type === 'step.failed' || e.type === 'step.completed' || e.type === 'step.skipped') && e.data.step === stepId) open = undefined;
     }
     return open;
   }

@@ -8,6 +8,7 @@ import { MqttPublisher } from '../../orchestrator/mqtt-publisher.ts';
 import { runCli } from '../support/cli.ts';
 import { enrolTestOperators } from '../support/operators.ts';
 import { MQTT_URL, mqttSubscriber } from '../support/services.ts';
+import { sample } from '../support/entries.ts';
 
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -20,10 +21,10 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
 function runLog(): EventLog {
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-mqtt-')), 'records.db'));
   enrolTestOperators(log);
-  log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: { batchId: 'P-001', schedule: { id: 'cart', version: '1', text: 'steps: [...]' } } });
-  log.append({ stream: 'P-001', type: 'telemetry', at: 2000, data: { module: 'bio-1', channel: 'temperature', value: 37.1, unit: 'degC' } });
-  log.append({ stream: 'P-002', type: 'step.completed', at: 3000, data: { step: 'wash' } });
-  log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 4000, data: { kind: 'test', message: 'door open' } });
+  log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: sample('batch.started', { batchId: 'P-001', schedule: { ...sample('batch.started').schedule, id: 'cart', version: '1', text: 'steps: [...]' } }) });
+  log.append({ stream: 'P-001', type: 'telemetry', at: 2000, data: sample('telemetry', { module: 'bio-1', channel: 'temperature', value: 37.1, unit: 'degC' }) });
+  log.append({ stream: 'P-002', type: 'step.completed', at: 3000, data: sample('step.completed', { step: 'wash' }) });
+  log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 4000, data: sample('alarm', { kind: 'communication', message: 'door open' }) });
   return log;
 }
 
@@ -51,7 +52,7 @@ describe('the MQTT publisher', () => {
       expect(subscriber.messages.some((m) => m.payload.includes('scrypt$'))).toBe(false);
 
       // Live: only what is appended afterwards, and the status view, retained.
-      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: { step: 'seed' } });
+      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: sample('step.started', { step: 'seed' }) });
       log.writeStatus('orchestrator', { at: 5000, batches: [], final: false });
       expect(await publisher.publishNew()).toBe(1);
       expect(await publisher.publishNew()).toBe(0);
@@ -76,8 +77,8 @@ describe('the MQTT publisher', () => {
       expect(await first.publishNew()).toBe(4);
       await first.close();
       // Written while no publisher ran.
-      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: { step: 'seed' } });
-      log.append({ stream: 'P-001', type: 'step.completed', at: 6000, data: { step: 'seed' } });
+      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: sample('step.started', { step: 'seed' }) });
+      log.append({ stream: 'P-001', type: 'step.completed', at: 6000, data: sample('step.completed', { step: 'seed' }) });
       const second = await MqttPublisher.connect(MQTT_URL, log, { prefix });
       expect(await second.publishNew()).toBe(2);
       await second.close();

@@ -9,6 +9,7 @@ import { MirrorRefused, PostgresMirror } from '../../orchestrator/postgres-mirro
 import { startCli } from '../support/background-cli.ts';
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { postgresSchema } from '../support/services.ts';
+import { sample } from '../support/entries.ts';
 
 function freshLog(): EventLog {
   return new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-mirror-')), 'records.db'));
@@ -16,8 +17,8 @@ function freshLog(): EventLog {
 
 function appendSteps(log: EventLog, from: number, to: number): void {
   for (let i = from; i <= to; i++) {
-    log.append({ stream: 'P-001', type: 'step.completed', at: 1000 * i, data: { step: `s${i}`, results: { viability: 90 - i / 10, note: 'ünïcode ✓' } } });
-    if (i % 3 === 0) log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 1000 * i + 1, data: { kind: 'test', message: `alarm ${i}` } });
+    log.append({ stream: 'P-001', type: 'step.completed', at: 1000 * i, data: sample('step.completed', { step: `s${i}`, results: { viability: 90 - i / 10, note: 'ünïcode ✓' } }) });
+    if (i % 3 === 0) log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 1000 * i + 1, data: sample('alarm', { kind: 'communication', message: `alarm ${i}` }) });
   }
 }
 
