@@ -125,7 +125,7 @@ export function storedEntry(entry: HashedEntry & { seq: number; hash: string }):
 export class EventLog {
   private readonly db: Database.Database;
   private readonly lastOf: Database.Statement<[string], { stream_seq: number; hash: string }>;
-  private readonly insert: Database.Statement;
+  private insertStatement: Database.Statement | undefined;
   private readonly appendMany: (entries: readonly NewEntry[]) => LogEntry[];
   private readonly listeners = new Set<(entry: LogEntry) => void>();
   private writeGuard: (() => void) | undefined;
@@ -148,7 +148,6 @@ export class EventLog {
       this.checkpoints = new CheckpointWriter(this.db, keyFileOf(file), () => this.id);
     }
     this.lastOf = this.db.prepare('SELECT stream_seq, hash FROM events WHERE stream = ? ORDER BY stream_seq DESC LIMIT 1');
-    this.insert = this.db.prepare('INSERT INTO events (stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     // IMMEDIATE: another process (an operator's `workcell resolve`) may append to the same chain.
     this.appendMany = this.db.transaction((entries: readonly NewEntry[]) => {
       const heads = new Map<string, { streamSeq: number; hash: string }>();
@@ -166,6 +165,12 @@ export class EventLog {
       if (this.checkpoints?.due) this.checkpoints.write();
       return written;
     }).immediate;
+  }
+
+  /** Prepared on the first append: a database of before opened read-only has no format_version column yet. */
+  private get insert(): Database.Statement {
+    this.insertStatement ??= this.db.prepare('INSERT INTO events (stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    return this.insertStatement;
   }
 
   get synchronous(): string {

@@ -107,10 +107,9 @@ export function checkEntry(entry: { type: string; data: unknown }): void {
  */
 export function entrySchemaDocument(): Record<string, unknown> {
   const types = Object.keys(ENTRY_SCHEMAS).sort();
-  const defs = Object.fromEntries(types.map((type) => [type, plain(ENTRY_SCHEMAS[type as EntryType])]));
+  const defs = Object.fromEntries(types.map((type) => [type, { title: type, ...plain(ENTRY_SCHEMAS[type as EntryType]) }]));
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
-    $id: 'https://workcell.dev/schemas/entries.schema.json',
     title: 'Workcell event log entry',
     description: `An entry of a Workcell event log: one of ${types.length} types, each with its data. Entries of one stream form a hash chain. Entry format version ${ENTRY_FORMAT_VERSION}; entries without formatVersion were written before entries carried it and have the same data.`,
     type: 'object',
@@ -133,6 +132,6 @@ export function entrySchemaDocument(): Record<string, unknown> {
 }
 
 /** A schema as plain JSON (without TypeBox's symbol keys). */
-function plain(schema: TSchema): unknown {
-  return JSON.parse(JSON.stringify(schema));
+function plain(schema: TSchema): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(schema)) as Record<string, unknown>;
 }
