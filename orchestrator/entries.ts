@@ -6,6 +6,7 @@
 import type { EventLog } from './event-log.ts';
 import type { HOLD_ACTIONS } from './entries/index.ts';
 import type { EntryData, EntryType, LogEntry } from './entries/index.ts';
+import { projectBatch, type BatchProjection } from './projection.ts';
 
 export * from './entries/index.ts';
 
@@ -28,5 +29,10 @@ export class BatchJournal {
   /** The batch's entries except telemetry samples (which outnumber the rest by far). */
   entries(): LogEntry[] {
     return this.log.stream(this.batchId, { withoutTelemetry: true });
+  }
+
+  /** Where the batch stands, as its entries say. */
+  state(): BatchProjection {
+    return projectBatch(this.entries());
   }
 }

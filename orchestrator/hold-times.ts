@@ -9,36 +9,20 @@ import { timeOfDay, type Clock } from '../drivers/clock.ts';
 import { durationText } from './quantity-format.ts';
 import type { LogEntry } from './event-log.ts';
 import type { BatchJournal } from './entries.ts';
+import { projectBatch, type HoldTimeWindow } from './projection.ts';
 
 /** The hold time a batch is in, as its entries say. */
-export interface RunningHoldTime {
-  /** The step after which the hold time runs. */
-  step: string;
-  deadlineMs: number;
-  maxHoldSeconds: number;
-}
+export type RunningHoldTime = HoldTimeWindow;
 
 /** The hold time running for a batch according to its entries (the latest window not closed). */
 export function runningHoldTime(entries: readonly LogEntry[]): RunningHoldTime | undefined {
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const e = entries[i]!;
-    if (e.type === 'hold-time.ended') return undefined;
-    if (e.type === 'hold-time.started') return holdTimeOf(e);
-  }
-  return undefined;
+  return projectBatch(entries).holdTime;
 }
 
 /** The window closed last, if the batch has no window running. */
 function lastClosed(entries: readonly LogEntry[]): RunningHoldTime | undefined {
-  let last: RunningHoldTime | undefined;
-  for (const e of entries) {
-    if (e.type === 'hold-time.started') last = holdTimeOf(e);
-  }
-  return runningHoldTime(entries) ? undefined : last;
-}
-
-function holdTimeOf(started: LogEntry<'hold-time.started'>): RunningHoldTime {
-  return { step: started.data.step, deadlineMs: started.data.deadlineMs, maxHoldSeconds: started.data.maxHoldSeconds };
+  const { holdTime, lastHoldTime } = projectBatch(entries);
+  return holdTime ? undefined : lastHoldTime;
 }
 
 export class HoldTimes {
