@@ -258,7 +258,7 @@ export const publishCommand: Command = {
     const { MqttPublisher } = await import('../orchestrator/mqtt-publisher.ts');
     return withDatabase(option(parsed, 'db'), { readonly: true }, async (log) => {
       const publisher = await MqttPublisher.connect(url, log, { prefix: option(parsed, 'prefix'), username: user, password, fromStart: parsed.flags.has('from-start') });
-      return follow({ once: parsed.flags.has('once'), interval }, async () => {
+      return follow({ once: parsed.flags.has('once'), interval, log }, async () => {
         const published = await publisher.publishNew();
         if (published > 0 || parsed.flags.has('once')) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
       }, () => publisher.close());

@@ -10,6 +10,7 @@
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { hasControlCharacters, printable } from '../config/printable.ts';
+import { wallNow } from '../drivers/clock.ts';
 
 export const OPERATORS_STREAM = 'operators';
 
@@ -103,7 +104,7 @@ export function refusedSignatures(log: EventLog): LogEntry[] {
   return log.stream(OPERATORS_STREAM).filter((e) => e.type === 'signature.refused');
 }
 
-function recentWrongPasswords(log: EventLog, user: string, now = Date.now()): LogEntry[] {
+function recentWrongPasswords(log: EventLog, user: string, now = wallNow()): LogEntry[] {
   return refusedSignatures(log).filter((e) => e.data.user === user && e.data.kind === 'credentials' && now - Date.parse(String(e.data.signedAt)) < LOCKOUT.windowMs);
 }
 
