@@ -187,7 +187,7 @@ export class CheckpointWriter {
       streamCount: Object.keys(streams).length,
       streams,
       previous: previous ? checkpointHash(previous) : null,
-      signedAt: new Date().toISOString(),
+      signedAt: new Date(this.clock.now()).toISOString(),
     };
     const checkpoint: Checkpoint = { ...unsigned, signature: sign(null, signedContent(this.logId(), unsigned), key.privateKey).toString('base64') };
     this.insert.run(checkpoint.number, JSON.stringify(checkpoint));
@@ -203,7 +203,7 @@ export class CheckpointWriter {
       const reason = last === null ? 'the first key of this log' : key.created ? `the key file ${this.keyFile} of key ${last} was missing; a new key signs from here` : `the key file ${this.keyFile} holds another key than ${last}`;
       this.db
         .prepare('INSERT INTO checkpoint_keys (key_id, algorithm, public_key, recorded_at, replaces, reason) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(key.keyId, 'Ed25519', key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), new Date().toISOString(), last, reason);
+        .run(key.keyId, 'Ed25519', key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), new Date(this.clock.now()).toISOString(), last, reason);
     }
     return key;
   }

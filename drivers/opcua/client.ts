@@ -28,6 +28,7 @@ import {
   type NodeIdLike,
   type UserIdentityInfo,
 } from 'node-opcua';
+import { WALL_CLOCK, type Clock, type Timer } from '../clock.ts';
 import { LADS_STATE_TO_STATE, PACKML_STATE_TO_STATE, type ModuleState } from '../../config/state-model.ts';
 
 const HIERARCHICAL_REFERENCES = resolveNodeId('HierarchicalReferences');
@@ -53,6 +54,8 @@ export interface OpcUaConnectionOptions {
   applicationName?: string;
   /** How long to keep trying to reconnect after a connection is lost (default: for ever). */
   reconnectForMs?: number;
+  /** The clock of the driver's polls; the wall clock by default. */
+  clock?: Clock;
 }
 
 export class OpcUaError extends Error {
@@ -155,10 +158,14 @@ export class OpcUaDriver {
   private readonly unitNodes = new Map<string, UnitNodes>();
   private readonly pathCache = new Map<string, string>();
   private readonly pending = new Map<string, PendingRun>();
-  private watcher: NodeJS.Timeout | undefined;
+  private watcher: Timer | undefined;
   private closed = false;
 
   private constructor(private readonly client: OPCUAClient, readonly options: OpcUaConnectionOptions) {}
+
+  get clock(): Clock {
+    return this.options.clock ?? WALL_CLOCK;
+  }
 
   static async connect(options: OpcUaConnectionOptions): Promise<OpcUaDriver> {
     const mode = options.securityMode ?? 'SignAndEncrypt';
@@ -234,7 +241,7 @@ export class OpcUaDriver {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.watcher);
+    this.clock.clearTimeout(this.watcher);
     for (const [runId, run] of this.pending) run.reject(new OpcUaError(`the driver closed before program run ${runId} finished`));
     this.pending.clear();
     await this.session?.close().catch(() => undefined);
@@ -497,7 +504,7 @@ export class OpcUaDriver {
    */
   private watch(): void {
     if (this.watcher) return;
-    this.watcher = setInterval(() => void this.checkPending(), 1000);
+    this.watcher = this.clock.poll(() => void this.checkPending(), 1000);
   }
 
   private checking = false;
@@ -505,7 +512,7 @@ export class OpcUaDriver {
   private async checkPending(): Promise<void> {
     if (this.checking || this.closed || !this.pending.size) {
       if (!this.pending.size && this.watcher) {
-        clearInterval(this.watcher);
+        this.clock.clearTimeout(this.watcher);
         this.watcher = undefined;
       }
       return;
@@ -641,7 +648,7 @@ export class OpcUaDriver {
   ): Promise<{ close(): Promise<void> }> {
     const nodeIds = await Promise.all(items.map((item) => this.nodeAt(item.path)));
     return this.monitor(
-      items.map((item, i) => ({ nodeId: nodeIds[i]!, onChange: (dataValue: DataValue) => onValue(item.key, dataValue.value.value, dataValue.sourceTimestamp ?? new Date()) })),
+      items.map((item, i) => ({ nodeId: nodeIds[i]!, onChange: (dataValue: DataValue) => onValue(item.key, dataValue.value.value, dataValue.sourceTimestamp ?? new Date(this.clock.now())) })),
       samplingIntervalMs,
     );
   }
@@ -655,7 +662,7 @@ export class OpcUaDriver {
       const valueNode = await this.resolve(fn.nodeId, [[LADS_URI, 'SensorValue']]);
       if (!valueNode) continue;
       const unit = sensors.find((s) => s.name === fn.name)?.unit ?? '';
-      items.push({ nodeId: valueNode, onChange: (dataValue) => onSample({ sensor: fn.name, value: Number(dataValue.value.value), unit, sourceTimestamp: dataValue.sourceTimestamp ?? new Date() }) });
+      items.push({ nodeId: valueNode, onChange: (dataValue) => onSample({ sensor: fn.name, value: Number(dataValue.value.value), unit, sourceTimestamp: dataValue.sourceTimestamp ?? new Date(this.clock.now()) }) });
     }
     return this.monitor(items, samplingIntervalMs);
   }

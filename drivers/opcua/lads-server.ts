@@ -9,6 +9,7 @@
  * anonymous access, client certificates trusted only when listed. Security None only with `allowNone`.
  */
 import './logging.ts';
+import { WALL_CLOCK, type Clock } from '../clock.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import {
@@ -92,7 +93,7 @@ class FunctionalUnitModel {
   readonly sensors = new Map<string, number>();
   readonly changed = new Set<() => void>();
 
-  constructor(readonly spec: FunctionalUnitSpec) {
+  constructor(readonly spec: FunctionalUnitSpec, private readonly clock: Clock) {
     for (const s of spec.sensors) this.sensors.set(s.name, s.initial);
   }
 
@@ -111,7 +112,7 @@ class FunctionalUnitModel {
     if (!this.spec.programTemplates.some((t) => t.id === templateId)) throw Object.assign(new Error(`no program template '${templateId}'`), { status: StatusCodes.BadInvalidArgument });
     const runId = randomUUID();
     const abort = new AbortController();
-    const run = { runId, templateId, startedAt: Date.now(), estimatedSeconds: this.spec.estimatedRuntimeSeconds(templateId, properties), stepName: 'starting', stepNumber: 0, abort } as NonNullable<FunctionalUnitModel['activeRun']>;
+    const run = { runId, templateId, startedAt: this.clock.now(), estimatedSeconds: this.spec.estimatedRuntimeSeconds(templateId, properties), stepName: 'starting', stepNumber: 0, abort } as NonNullable<FunctionalUnitModel['activeRun']>;
     this.activeRun = run;
     this.setState('Running');
     const context: ProgramContext = {
@@ -127,7 +128,7 @@ class FunctionalUnitModel {
       },
     };
     const finish = (values: Record<string, number>, outcome: ProgramResult['outcome'], error?: string) => {
-      this.results.push({ runId, templateId, supervisoryJobId, supervisoryTaskId, properties, started: new Date(run.startedAt), stopped: new Date(), values, outcome, error });
+      this.results.push({ runId, templateId, supervisoryJobId, supervisoryTaskId, properties, started: new Date(run.startedAt), stopped: new Date(this.clock.now()), values, outcome, error });
       this.activeRun = undefined;
       this.setState(outcome === 'aborted' || outcome === 'failed' ? 'Aborted' : 'Stopped');
     };
@@ -148,14 +149,14 @@ class FunctionalUnitModel {
   clear(): void {
     if (this.state !== 'Aborted') throw Object.assign(new Error(`Clear applies to Aborted, not ${this.state}`), { status: StatusCodes.BadInvalidState });
     this.setState('Clearing');
-    setTimeout(() => this.setState('Stopped'), 50);
+    this.clock.setTimeout(() => this.setState('Stopped'), 50);
   }
 }
 
 class DeviceModel {
   readonly units: FunctionalUnitModel[];
-  constructor(readonly spec: DeviceSpec) {
-    this.units = spec.functionalUnits.map((u) => new FunctionalUnitModel(u));
+  constructor(readonly spec: DeviceSpec, clock: Clock) {
+    this.units = spec.functionalUnits.map((u) => new FunctionalUnitModel(u, clock));
   }
 }
 
@@ -177,6 +178,8 @@ export interface LadsServerOptions {
   resultsWithoutRunId?: boolean;
   /** Show state names in another language in CurrentState's text, as a localized device might. */
   stateTexts?: Partial<Record<LadsState, string>>;
+  /** The devices' clock (program runtimes, the 200 ms refresh of their nodes); the wall clock by default. */
+  clock?: Clock;
 }
 
 export class LadsServer {
@@ -187,7 +190,11 @@ export class LadsServer {
   private boundPort: number | undefined;
 
   constructor(readonly options: LadsServerOptions) {
-    this.devices = options.devices.map((d) => new DeviceModel(d));
+    this.devices = options.devices.map((d) => new DeviceModel(d, this.clock));
+  }
+
+  private get clock(): Clock {
+    return this.options.clock ?? WALL_CLOCK;
   }
 
   /** The port listened on: the configured one, or the one the OS picked once started. */
@@ -264,7 +271,7 @@ export class LadsServer {
   /** Restarts the endpoint on the same port and certificate, over the same live devices. */
   async restart(downtimeMs = 0): Promise<void> {
     await this.stop();
-    if (downtimeMs) await new Promise((r) => setTimeout(r, downtimeMs));
+    if (downtimeMs) await this.clock.sleep(downtimeMs);
     await this.start();
   }
 
@@ -363,7 +370,7 @@ export class LadsServer {
           }
           const run = unit.activeRun;
           set(active.getChildByName('DeviceProgramRunId', lads) as UAVariable, DataType.String, run?.runId ?? '');
-          set(active.getChildByName('CurrentRuntime', lads) as UAVariable, DataType.Double, run ? Date.now() - run.startedAt : 0);
+          set(active.getChildByName('CurrentRuntime', lads) as UAVariable, DataType.Double, run ? this.clock.now() - run.startedAt : 0);
           set(active.getChildByName('EstimatedRuntime', lads) as UAVariable, DataType.Double, run ? run.estimatedSeconds * 1000 : 0);
           set(active.getChildByName('CurrentStepName', lads) as UAVariable, DataType.LocalizedText, { text: run?.stepName ?? '' });
           set(active.getChildByName('CurrentStepNumber', lads) as UAVariable, DataType.UInt32, run?.stepNumber ?? 0);
@@ -371,10 +378,10 @@ export class LadsServer {
           while (published < unit.results.length) addResult(unit.results[published++]!);
         };
         unit.changed.add(refresh);
-        const ticker = setInterval(refresh, 200);
+        const ticker = this.clock.poll(refresh, 200);
         this.detach.push(() => {
           unit.changed.delete(refresh);
-          clearInterval(ticker);
+          this.clock.clearTimeout(ticker);
         });
         refresh();
 

@@ -9,6 +9,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { hostname } from 'node:os';
 import dnsPacket, { type Answer } from 'dns-packet';
+import { WALL_CLOCK, type Clock } from '../clock.ts';
 
 export const SILA_SERVICE_TYPE = '_sila._tcp.local';
 const MDNS_GROUP = '224.0.0.251';
@@ -113,7 +114,7 @@ export async function announce(server: AnnouncedServer, transport: DiscoveryTran
 }
 
 /** Asks for SiLA servers and collects the answers that arrive within `timeoutMs`. */
-export async function discover(options: { timeoutMs?: number; transport?: DiscoveryTransport } = {}): Promise<DiscoveredServer[]> {
+export async function discover(options: { timeoutMs?: number; transport?: DiscoveryTransport; clock?: Clock } = {}): Promise<DiscoveredServer[]> {
   const transport = options.transport ?? { kind: 'multicast' };
   const socket = createSocket({ type: 'udp4', reuseAddr: true });
   const seen: Answer[] = [];
@@ -129,7 +130,7 @@ export async function discover(options: { timeoutMs?: number; transport?: Discov
   const query = dnsPacket.encode({ type: 'query', id: 0, flags: 0, questions: [{ type: 'PTR', name: SILA_SERVICE_TYPE }] });
   if (transport.kind === 'unicast') socket.send(query, transport.port, transport.host);
   else socket.send(query, MDNS_PORT, MDNS_GROUP);
-  await new Promise((r) => setTimeout(r, options.timeoutMs ?? 1000));
+  await (options.clock ?? WALL_CLOCK).sleep(options.timeoutMs ?? 1000);
   socket.close();
   return collect(seen);
 }

@@ -8,6 +8,7 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
+import { wallNow } from '../clock.ts';
 
 export const SILA_UUID_EXTENSION_OID = '1.3.6.1.4.1.58583';
 
@@ -90,7 +91,8 @@ export function createSelfSignedCertificate(options: SelfSignedOptions): TlsMate
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const ecdsaWithSha256 = sequence(oid('1.2.840.10045.4.3.2'));
   const name = sequence(set(sequence(oid('2.5.4.3'), utf8String('SiLA2'))));
-  const now = Date.now();
+  // A certificate's validity is wall time, checked against the peers' wall clocks.
+  const now = wallNow();
   const validity = sequence(time(new Date(now - 60_000)), time(new Date(now + (options.validDays ?? 3650) * 86_400_000)));
 
   const hosts = new Set(['localhost', 'SiLA2', '127.0.0.1', '::1', hostname(), ...(options.hosts ?? [])]);
