@@ -45,7 +45,7 @@ export interface SilaServerOptions extends Partial<ServerIdentity> {
   host?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
-  /** Certificate and key; without them a self-signed certificate is made for this server's UUID. */
+  /** Certificate and key; without them a self-signed certificate is made for this server's UUID at its first start. */
   tls?: TlsMaterial;
   /** Plain-text gRPC, for testing only: SiLA 2 requires TLS. */
   insecure?: boolean;
@@ -126,7 +126,7 @@ export class SilaServer {
   /** Ends every open stream when the server stops; each open stream listens to it (often more than ten). */
   private readonly abort = unboundedAbortController();
   private readonly handlers: FeatureHandlers;
-  private readonly tls: TlsMaterial | undefined;
+  private tls: TlsMaterial | undefined;
   private boundPort: number | undefined;
   private recovery: RecoverableErrors | undefined;
 
@@ -142,9 +142,9 @@ export class SilaServer {
     checkIdentity(this.identity);
     this.executions = new ExecutionRegistry(options.executionLifetimeSeconds ?? 86_400);
     this.binaries = new BinaryStore(options.binaryLifetimeSeconds ?? 600);
-    if (!options.insecure) {
-      this.tls = options.tls ?? createSelfSignedCertificate({ serverUuid: this.identity.uuid, hosts: options.host ? [options.host] : [] });
-      assertKeyMatchesCertificate(this.tls);
+    if (!options.insecure && options.tls) {
+      assertKeyMatchesCertificate(options.tls);
+      this.tls = options.tls;
     }
     this.handlers = new FeatureHandlers(this.entries, this.abort.signal, this.binaries, (entry, command, parameters, context) => this.startObservable(entry, command, parameters, context));
     this.addFeature(readFeatureFile(coreFeatureFile('SiLAService')), this.silaServiceImplementation());
@@ -157,7 +157,9 @@ export class SilaServer {
 
   /** The certificate clients should trust (the CA of a self-signed server); undefined in insecure mode. */
   get certificatePem(): string | undefined {
-    return this.tls?.certificatePem;
+    if (this.options.insecure) return undefined;
+    if (!this.tls) throw new Error('the server has not been started: its self-signed certificate is made at the first start');
+    return this.tls.certificatePem;
   }
 
   get port(): number {
@@ -187,6 +189,8 @@ export class SilaServer {
   }
 
   async start(): Promise<this> {
+    // Made once: a restarted server keeps the certificate its clients already trust.
+    if (!this.options.insecure) this.tls ??= await createSelfSignedCertificate({ serverUuid: this.identity.uuid, hosts: this.options.host ? [this.options.host] : [] });
     const credentials = this.tls
       ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(this.tls.privateKeyPem), cert_chain: Buffer.from(this.tls.certificatePem) }], false)
       : grpc.ServerCredentials.createInsecure();
