@@ -107,7 +107,7 @@ function onGroup(interfaceAddress: string | undefined): Promise<Mdns> {
 /** Answers DNS-SD queries for one server until closed; with multicast, also announces it at start. */
 export async function announce(server: AnnouncedServer, transport: DiscoveryTransport = { kind: 'multicast' }): Promise<SilaAnnouncement> {
   const { answers, additionals } = records(server);
-  const unicast = transport.kind === 'unicast' ? await onSocket(transport.host, transport.port) : undefined;
+  const unicast = transport.kind === 'unicast' ? { host: transport.host, ...(await onSocket(transport.host, transport.port)) } : undefined;
   const mdns = unicast?.mdns ?? (await onGroup(transport.kind === 'multicast' ? transport.interfaceAddress : undefined));
   mdns.on('query', (query, from) => {
     const asked = query.questions.some(
@@ -122,7 +122,7 @@ export async function announce(server: AnnouncedServer, transport: DiscoveryTran
     );
   });
   if (!unicast) mdns.respond({ answers, additionals }, { port: MDNS_PORT, address: MDNS_GROUP });
-  return new SilaAnnouncement(mdns, unicast ? { host: (transport as { host: string }).host, port: unicast.port } : { host: MDNS_GROUP, port: MDNS_PORT });
+  return new SilaAnnouncement(mdns, unicast ? { host: unicast.host, port: unicast.port } : { host: MDNS_GROUP, port: MDNS_PORT });
 }
 
 /** Asks for SiLA servers and collects the answers that arrive within `timeoutMs`. */
