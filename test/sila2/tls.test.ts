@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, webcrypto } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkServerIdentity, connect, createServer } from 'node:tls';
@@ -69,13 +69,17 @@ describe('the self-signed SiLA 2 server certificate', () => {
     const folder = mkdtempSync(join(tmpdir(), 'workcell-tls-'));
     const file = join(folder, 'cert.pem');
     writeFileSync(file, material.certificatePem);
-    const text = execFileSync('openssl', ['x509', '-in', file, '-noout', '-text'], { encoding: 'utf8' });
-    expect(text).toMatch(/Signature Algorithm: ecdsa-with-SHA256/);
-    expect(text).toMatch(/Basic Constraints: critical\s+CA:TRUE/);
-    expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Certificate Sign/);
-    expect(text).toMatch(/Extended Key Usage:\s+TLS Web Server Authentication/);
-    expect(text).toMatch(new RegExp(`${SILA_UUID_EXTENSION_OID.replace(/\./g, '\\.')}:\\s+${UUID}`));
-    expect(execFileSync('openssl', ['verify', '-CAfile', file, file], { encoding: 'utf8' })).toMatch(/OK/);
+    try {
+      const text = execFileSync('openssl', ['x509', '-in', file, '-noout', '-text'], { encoding: 'utf8' });
+      expect(text).toMatch(/Signature Algorithm: ecdsa-with-SHA256/);
+      expect(text).toMatch(/Basic Constraints: critical\s+CA:TRUE/);
+      expect(text).toMatch(/Key Usage: critical\s+Digital Signature, Certificate Sign/);
+      expect(text).toMatch(/Extended Key Usage:\s+TLS Web Server Authentication/);
+      expect(text).toMatch(new RegExp(`${SILA_UUID_EXTENSION_OID.replace(/\./g, '\\.')}:\\s+${UUID}`));
+      expect(execFileSync('openssl', ['verify', '-CAfile', file, file], { encoding: 'utf8' })).toMatch(/OK/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
     const serial = new X509Certificate(material.certificatePem).serialNumber;
     expect(serial).toMatch(/^[4-7][0-9A-F]{31}$/);
   });
