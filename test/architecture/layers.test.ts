@@ -3,7 +3,7 @@
  * interface, SiLA 2, OPC UA) -> orchestrator -> cli, each importing only its own layer or lower ones. The
  * simulators (modules/simulators/) stand beside: they use config and drivers, and only the cli (sim,
  * run --sim, demo), tests and benchmarks use them, so a run against real devices loads no simulator code.
- * No cycles at all, type-only and dynamic imports included: a cycle makes a pair of files one unit.
+ * No cycles at all, type-only and dynamic imports included: a cycle makes its files one unit.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
