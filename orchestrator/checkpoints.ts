@@ -15,7 +15,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { canonicalJson, type ChainBreak, type LogEntry } from './event-log.ts';
+import { canonicalJson, type ChainBreak, type LogEntry } from './log-entry.ts';
 import { WALL_CLOCK, type Clock } from '../drivers/clock.ts';
 
 /** At most this long between checkpoints while a process appends (wall clock). */

@@ -4,10 +4,18 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { SilaConnectionError, fromGrpcError } from './errors.ts';
-import type { InFlight } from './client-transport.ts';
 import { methodDefinition } from './grpc-methods.ts';
 import type { RpcDefinition } from './proto.ts';
 import type { Clock, Timer } from '../clock.ts';
+
+/** A call that can be ended from outside: with an error, or because its time is up. */
+export interface InFlight {
+  failure?: Error;
+  /** When the call's time is up (ms since the epoch): a unary call's default deadline, a stream's grace to end. */
+  deadline?: number;
+  fail(error: Error): void;
+  expire(): void;
+}
 
 export interface StreamSettings {
   /** The clock of reconnection backoff and give-up limits (the client's; the wall clock by default). */
