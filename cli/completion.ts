@@ -4,8 +4,7 @@
  * values and arguments, listed values for options and arguments with choices.
  */
 import type { Argument, Command, Option } from 'commander';
-import { visibleCommands } from './program.ts';
-import { commandPath, isRepeatable, UsageError, valueName } from './usage.ts';
+import { commandPath, isRepeatable, UsageError, valueName, visibleCommands } from './usage.ts';
 
 /** What a value completes to: files, directories, listed words, or nothing in particular. */
 type Completes = { kind: 'file' } | { kind: 'dir' } | { kind: 'words'; words: string[] } | { kind: 'none' };

@@ -3,8 +3,8 @@
  * options, so the reference says what `--help` says (test/cli/docs.test.ts fails when it is stale).
  */
 import type { Command, Option } from 'commander';
-import { CONVENTIONS, ENVIRONMENT, helpDetails, visibleCommands } from './program.ts';
-import { commandPath, UsageError, valueName } from './usage.ts';
+import { CONVENTIONS, ENVIRONMENT } from './conventions.ts';
+import { commandPath, helpDetails, UsageError, valueName, visibleCommands } from './usage.ts';
 
 const INTRO = `From a clone, run the command as \`npx workcell ...\` (npx finds the project's own \`bin\`) or \`node bin/workcell.js ...\`. The commands run the TypeScript sources through \`tsx\`; there is no build step. \`workcell --help\`, \`workcell help COMMAND\` and \`workcell COMMAND --help\` print what this page says; \`workcell completion bash\` (or \`zsh\`) prints a shell completion script.`;
 

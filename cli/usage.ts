@@ -2,9 +2,9 @@
  * What every command definition shares: the usage error, the `workcell` command class that words
  * commander's parse errors as Workcell always has, options with their help, and the lazy action that
  * loads a command's code only when it runs (`workcell validate` never pays for the OPC UA stack).
- * Imports nothing but commander, so that building the whole command tree stays cheap.
+ * Imports nothing heavier than commander, so that building the whole command tree stays cheap.
  */
-import { Command, Option, type Argument } from 'commander';
+import { Command, Help, Option, type Argument } from 'commander';
 import { describeFileError } from '../config/file-errors.ts';
 
 /** Thrown by a command for bad arguments: printed with the command's usage line, exit status 2. */
@@ -200,4 +200,24 @@ export function synopsis(command: Command): string {
 /** `FILE` of `--db <FILE>`; '' for a flag. */
 export function valueName(o: Option): string {
   return (/<(.+)>/.exec(o.flags) ?? /\[(.+)\]/.exec(o.flags))?.[1] ?? '';
+}
+
+/** The parenthesis after an option's or argument's help: its values, default, and whether it repeats or is needed. */
+export function helpDetails(item: Option | Argument): string[] {
+  const details: string[] = [];
+  if (item.argChoices) details.push(`one of: ${item.argChoices.join(', ')}`);
+  if (item.defaultValueDescription !== undefined) details.push(`default: ${item.defaultValueDescription}`);
+  if ('long' in item && isRepeatable(item)) details.push('repeatable');
+  if ('long' in item && isRequired(item)) details.push('required');
+  return details;
+}
+
+/** The command and every command below it, depth first, in the order they are listed. */
+export function everyCommand(command: Command): Command[] {
+  return [command, ...command.commands.flatMap(everyCommand)];
+}
+
+/** The commands a user sees: not hidden ones, not commander's own help command. */
+export function visibleCommands(command: Command): Command[] {
+  return new Help().visibleCommands(command).filter((c) => c.name() !== 'help');
 }

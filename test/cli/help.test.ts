@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliReference } from '../../cli/docs.ts';
-import { everyCommand, workcellProgram } from '../../cli/program.ts';
+import { workcellProgram } from '../../cli/program.ts';
 import { ROLE_CHOICES } from '../../cli/define-records.ts';
 import { ROLES } from '../../orchestrator/signatures.ts';
-import { commandPath } from '../../cli/usage.ts';
+import { commandPath, everyCommand } from '../../cli/usage.ts';
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 
 const program = workcellProgram();
