@@ -32,7 +32,7 @@ export function defineDeviceCommands(program: Command): void {
   const opcua = program.command('opcua').summary('Browse an OPC UA LADS server.').description('A quick look at any OPC UA LADS server. See docs/opcua.md.');
   const browse = opcua
     .command('browse')
-    .summary('devices, identity, health, functional units and programs')
+    .summary('Devices, identity, health, functional units and programs.')
     .description(
       "Lists the LADS devices under the server's DI DeviceSet: identity, health, each functional unit's state with its sensor values and program templates. For a simulator of a layout, use the layout's PKI folder, which sim set up to trust it: --pki layouts/.workcell/pki/opcua.",
     );
@@ -82,7 +82,7 @@ function defineSila(program: Command): void {
 
   const browse = sila
     .command('browse')
-    .summary("a server's identity, core features and every feature")
+    .summary("A server's identity, core features and every feature.")
     .description("The server's identity, which core features it implements, then every feature: commands with parameter, intermediate and response types (each constraint with its value), properties, metadata with the calls each affects, errors and data types.");
   argument(browse, '<HOST:PORT>', 'the server', 'name the server as HOST:PORT');
   connectionOptions(browse);
@@ -90,7 +90,7 @@ function defineSila(program: Command): void {
 
   const call = sila
     .command('call')
-    .summary('run one command')
+    .summary('Run one command.')
     .description(
       [
         'Runs one command; an observable one prints its execution UUID, progress and intermediate responses, then the responses. A SiLA error is printed with its type and identifier, exit 1.',
@@ -102,25 +102,25 @@ function defineSila(program: Command): void {
   argument(call, '<COMMAND>', "the command's identifier", 'name the feature and the command');
   option(call, '--param <NAME=VALUE>', 'a parameter of the command (every one is needed)', { repeat: true });
   option(call, '--metadata <NAME=VALUE>', 'metadata by identifier or fully qualified identifier', { repeat: true });
-  option(call, '--lock [SECONDS]', 'lock the server (LockController) for the call with that timeout, and unlock it after', { preset: DEFAULT_LOCK_SECONDS, shownDefault: `${DEFAULT_LOCK_SECONDS} when given without SECONDS` });
+  option(call, '--lock [SECONDS]', `lock the server (LockController) for the call with that timeout (${DEFAULT_LOCK_SECONDS} s when SECONDS is not given), and unlock it after`, { preset: DEFAULT_LOCK_SECONDS });
   connectionOptions(call);
   // `--lock` takes only a number: `--lock TestBench Echo` leaves the feature an argument.
   const parseOptions = call.parseOptions.bind(call);
   call.parseOptions = (args: string[]) => parseOptions(args.flatMap((arg, i) => (arg === '--lock' && !/^\d+$/.test(args[i + 1] ?? '') ? [`--lock=${DEFAULT_LOCK_SECONDS}`] : [arg])));
   call.action(lazy(async () => (await load()).call));
 
-  const proto = sila.command('proto').summary('the protobuf of a feature definition').description('The protobuf of a feature definition, for other languages.');
+  const proto = sila.command('proto').summary('The protobuf of a feature definition.').description('The protobuf of a feature definition, for other languages.');
   argument(proto, '<FILE.sila.xml>', 'the feature definition', 'name one feature definition file');
   proto.action(lazy(async () => (await load()).proto));
 
-  const discover = sila.command('discover').summary('SiLA servers on the local network').description('SiLA servers announced over DNS-SD (_sila._tcp) on the local network.');
+  const discover = sila.command('discover').summary('SiLA servers on the local network.').description('SiLA servers announced over DNS-SD (_sila._tcp) on the local network.');
   option(discover, '--timeout <MS>', 'how long to wait for answers', { default: '2000' });
   discoveryOption(discover);
   discover.action(lazy(async () => (await load()).discoverServers));
 
   const features = sila
     .command('features')
-    .summary('the module-kind features of the catalogue')
+    .summary('The module-kind features of the catalogue.')
     .description('The module-kind features generated from the catalogue (npm run generate:features rewrites protos/features/).');
   option(features, '--write <DIR>', 'write the files to DIR instead of printing them');
   features.action(lazy(async () => (await load()).features));

@@ -78,7 +78,7 @@ function defineOperators(program: Command): void {
 
   const add = operators
     .command('add')
-    .summary('enrol an operator')
+    .summary('Enrol an operator.')
     .description(
       "Enrols one operator. The first enrolled in a database must have the role admin and is added without --by; every later one is signed by an admin (--by ADMIN, with the admin's password). The new password needs 10 characters other than spaces and no leading or trailing space; at a prompt it is typed twice. Creates the database when it does not exist yet.",
     );
@@ -93,7 +93,7 @@ function defineOperators(program: Command): void {
 
   const disable = operators
     .command('disable')
-    .summary('withdraw an authority to sign')
+    .summary('Withdraw an authority to sign.')
     .description('Withdraws an authority to sign, signed by an admin; the last admin cannot be disabled.');
   argument(disable, '<USER>', 'the user id', 'name one user id');
   option(disable, '--reason <TEXT>', 'why: recorded with the signature', { required: true });
@@ -104,7 +104,7 @@ function defineOperators(program: Command): void {
 
   const passwd = operators
     .command('passwd')
-    .summary('change your own password')
+    .summary('Change your own password.')
     .description('Changes your own password, signed with the current one (from the options or variables of a signature); the new one as for add.');
   argument(passwd, '<USER>', 'your user id', 'name one user id');
   databaseOption(passwd);
@@ -112,7 +112,7 @@ function defineOperators(program: Command): void {
   passwordOptions(passwd, 'the new password', 'WORKCELL_NEW_PASSWORD', 'new-password');
   passwd.action(lazy(async () => (await load()).passwd));
 
-  const list = operators.command('list').summary('list operators and refused signatures').description('The operators, their roles, who enrolled them, and the signatures refused.');
+  const list = operators.command('list').summary('List operators and refused signatures.').description('The operators, their roles, who enrolled them, and the signatures refused.');
   databaseOption(list);
   option(list, '--json', 'the same as JSON');
   list.action(lazy(async () => (await load()).list));

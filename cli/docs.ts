@@ -8,7 +8,9 @@ import { commandPath, helpDetails, UsageError, valueName, visibleCommands } from
 
 const INTRO = `From a clone, run the command as \`npx workcell ...\` (npx finds the project's own \`bin\`) or \`node bin/workcell.js ...\`. The commands run the TypeScript sources through \`tsx\`; there is no build step. \`workcell --help\`, \`workcell help COMMAND\` and \`workcell COMMAND --help\` print what this page says; \`workcell completion bash\` (or \`zsh\`) prints a shell completion script.`;
 
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n+/g, ' ');
+/** Prose for Markdown: `docs/records.md` becomes a link to the page beside this one. */
+const prose = (text: string) => text.replace(/\bdocs\/([\w-]+\.md)/g, '[$1]($1)');
+const cell = (text: string) => prose(text).replace(/\|/g, '\\|').replace(/\n+/g, ' ');
 const anchor = (command: Command) => commandPath(command).replace(/ /g, '-');
 
 function optionTerm(o: Option): string {
@@ -20,12 +22,12 @@ function optionTerm(o: Option): string {
 /** The Conventions of the program's help, as Markdown, with the variables as a table. */
 function conventions(): string[] {
   const variables = ENVIRONMENT.map(([name, meaning]) => `| \`${name}\` | ${cell(meaning)} |`);
-  return [...CONVENTIONS.flatMap((paragraph) => [paragraph, '']), '**Environment variables**', '', '| variable | meaning |', '| --- | --- |', ...variables, ''];
+  return [...CONVENTIONS.flatMap((paragraph) => [prose(paragraph), '']), '**Environment variables**', '', '| variable | meaning |', '| --- | --- |', ...variables, ''];
 }
 
 function section(command: Command, depth: number): string[] {
   const path = commandPath(command);
-  const lines = [`${'#'.repeat(depth)} \`${path}\``, '', '```', `${path} ${command.usage()}`, '```', '', command.description(), ''];
+  const lines = [`${'#'.repeat(depth)} \`${path}\``, '', '```', `${path} ${command.usage()}`, '```', '', prose(command.description()), ''];
   if (command.registeredArguments.length > 0) {
     lines.push('| argument | meaning |', '| --- | --- |');
     for (const a of command.registeredArguments) lines.push(`| \`${a.name()}${a.variadic ? '...' : ''}\` | ${cell([a.description, ...helpDetails(a).map((d) => `(${d})`)].join(' '))} |`);

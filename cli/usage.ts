@@ -68,8 +68,14 @@ export class WorkcellCommand extends Command {
     this.error(shared ?? `unexpected argument '${received[this.registeredArguments.length]}'`);
   }
 
-  unknownCommand(): never {
-    this.error(this.parent ? `unknown ${this.name()} command '${this.args[0]}'` : `unknown command '${this.args[0]}'`);
+  /** `workcell help NAME` for a command there is none of: said so, not the whole list of commands. */
+  _dispatchHelpCommand(name: string | undefined): unknown {
+    if (name && !this.commands.some((c) => c.name() === name)) return this.unknownCommand(name);
+    return (Command.prototype as unknown as { _dispatchHelpCommand(this: Command, n?: string): unknown })._dispatchHelpCommand.call(this, name);
+  }
+
+  unknownCommand(name = this.args[0]): never {
+    this.error(this.parent ? `unknown ${this.name()} command '${name}'` : `unknown command '${name}'`);
   }
 }
 

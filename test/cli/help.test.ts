@@ -47,6 +47,7 @@ describe('workcell help', () => {
   it('says what is wrong in one line with the usage line and where the options are, exit 2, no stack trace', async () => {
     const cases: Array<[string[], string]> = [
       [['frob'], "workcell: unknown command 'frob'"],
+      [['help', 'frob'], "workcell: unknown command 'frob'"],
       [['run', 'layouts/two-lane.yaml', '--schedul', 'x'], 'workcell run: unknown option --schedul (did you mean --schedule?)'],
       [['status', '--db'], 'workcell status: --db needs a value'],
       [['status', '--json=yes'], 'workcell status: --json takes no value'],
