@@ -153,7 +153,7 @@ function zshFunction(spec: Spec): string {
   });
   options.push(`'(- *)--help[show the help]'`);
   if (spec.commands.length > 0) {
-    const described = [...spec.commands.map((c) => `'${c.name()}:${zshText(c.summary() || c.description()).replace(/:/g, '\\:')}'`), `'help:show the help of a command'`];
+    const described = [...spec.commands.map((c) => `'${c.name()}:${zshText(c.summary() || c.description())}'`), `'help:show the help of a command'`];
     const branches = spec.commands.map((c) => `        ${c.name()}) ${zshName({ ...spec, path: `${spec.path} ${c.name()}`.trim() })} ;;`);
     return `${zshName(spec)}() {
   local curcontext=$curcontext state line
