@@ -12,8 +12,10 @@ export async function main(argv: string[]): Promise<number> {
     program.outputHelp();
     return 2;
   }
+  // commander's help command takes one name: `workcell help sila call` is `workcell sila call --help`.
+  const words = argv[0] === 'help' && argv.length > 2 ? [...argv.slice(1), '--help'] : argv;
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(words, { from: 'user' });
   } catch (error) {
     if (error instanceof CommandLineError) return reportFailure(error.command, error);
     // Help that was asked for exits 0; help printed because a command needs a subcommand, 2.

@@ -31,6 +31,7 @@ export function workcellProgram(): Command {
       optionDescription: (o) => withDetails(o.description, o),
       argumentDescription: (a) => withDetails(a.description, a),
     })
+    .helpOption('-h, --help', 'Print this help.')
     .helpCommand('help [COMMAND]', "Print a command's help.")
     .addHelpText('after', `\n${conventionsHelp()}`);
   defineBatchCommands(program);

@@ -38,6 +38,7 @@ describe('workcell help', () => {
       for (const option of commandNamed(path).options) expect(viaFlag.stdout).toContain(option.long!);
       expect(viaHelp.status).toBe(0);
       expect(viaHelp.stdout).toBe(viaFlag.stdout);
+      expect((await runCli(['help', ...words])).stdout).toBe(viaFlag.stdout);
     }
     const run = await runCli(['run', '--help']);
     expect(run.stdout).toMatch(/--time-scale <N> +simulated seconds per wall-clock second .*\(default: 1\)/s);
