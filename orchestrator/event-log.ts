@@ -9,9 +9,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { wallNow } from '../drivers/clock.ts';
+import { watchOtherConnections, type WatchOptions } from './log-watcher.ts';
 import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
+import { canonicalJson, type ChainBreak } from './log-entry.ts';
 import { checkEntry, ENTRY_FORMAT_VERSION, isEntryOf, type EntryData, type EntryType, type LogEntry, type NewEntry } from './entries/index.ts';
 
+export { canonicalJson, type ChainBreak } from './log-entry.ts';
 export type { LogEntry, NewEntry } from './entries/index.ts';
 
 export const WORKCELL_STREAM = 'workcell';
@@ -33,15 +37,6 @@ export interface LogVerification {
   streams: number;
   breaks: ChainBreak[];
   checkpoints: CheckpointReport;
-}
-
-export interface ChainBreak {
-  stream: string;
-  streamSeq: number;
-  seq?: number;
-  /** A chain broken inside (altered, missing, reordered), or the log against its signed checkpoints. */
-  problem: 'altered' | 'missing' | 'reordered' | 'truncated' | 'rewritten' | 'checkpoint' | 'unguarded';
-  message: string;
 }
 
 const GENESIS = '0'.repeat(64);
@@ -84,13 +79,6 @@ export function entryHash(entry: HashedEntry): string {
   const fields = [entry.stream, entry.streamSeq, entry.type, entry.at, entry.recordedAt, canonicalJson(entry.data), entry.previousHash];
   const canonical = JSON.stringify(entry.formatVersion === undefined ? fields : [...fields, entry.formatVersion]);
   return createHash('sha256').update(canonical).digest('hex');
-}
-
-/** JSON with object keys sorted, so that the hash does not depend on property order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
 }
 
 interface Row {
@@ -156,7 +144,7 @@ export class EventLog {
           const last = this.lastOf.get(entry.stream);
           return { streamSeq: last?.stream_seq ?? 0, hash: last?.hash ?? GENESIS };
         })();
-        const base = { stream: entry.stream, streamSeq: head.streamSeq + 1, type: entry.type, at: Math.round(entry.at), recordedAt: Date.now(), data: entry.data, previousHash: head.hash, formatVersion: ENTRY_FORMAT_VERSION };
+        const base = { stream: entry.stream, streamSeq: head.streamSeq + 1, type: entry.type, at: Math.round(entry.at), recordedAt: wallNow(), data: entry.data, previousHash: head.hash, formatVersion: ENTRY_FORMAT_VERSION };
         const hash = entryHash(base);
         const info = this.insert.run(base.stream, base.streamSeq, base.type, base.at, base.recordedAt, canonicalJson(base.data), base.previousHash, hash, base.formatVersion);
         heads.set(entry.stream, { streamSeq: base.streamSeq, hash });
@@ -220,6 +208,25 @@ export class EventLog {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Called with the entries other processes append (log-watcher.ts: SQLite's data_version, looked at on
+   * the clock's poll), each once; entries of this process go to subscribe() only. Returns a stop function.
+   */
+  watchOthers(listener: (entries: LogEntry[]) => void, options: WatchOptions): () => void {
+    return watchOtherConnections(this, listener, options);
+  }
+
+  /** SQLite's data_version of this connection: it changes when another connection commits. */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** Entries with after < seq <= upTo, of the given types (all when undefined), in log order. */
+  between(after: number, upTo: number, types?: readonly string[]): LogEntry[] {
+    const ofTypes = types ? ` AND type IN (${types.map(() => '?').join(',')})` : '';
+    return (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ?${ofTypes} ORDER BY seq`).all(after, upTo, ...(types ?? [])) as Row[]).map(fromRow);
+  }
+
   stream(stream: string, options: { withoutTelemetry?: boolean } = {}): LogEntry[] {
     const sql = options.withoutTelemetry ? "SELECT * FROM events WHERE stream = ? AND type <> 'telemetry' ORDER BY stream_seq" : 'SELECT * FROM events WHERE stream = ? ORDER BY stream_seq';
     return (this.db.prepare(sql).all(stream) as Row[]).map(fromRow);
@@ -262,7 +269,7 @@ export class EventLog {
 
   /** Live status for `workcell status`: a view rewritten as things change, not part of the record. */
   writeStatus(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, JSON.stringify(value), Date.now());
+    this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, JSON.stringify(value), wallNow());
   }
 
   readStatus(): Array<{ key: string; value: unknown; updatedAt: number }> {

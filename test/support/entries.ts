@@ -37,6 +37,7 @@ const SAMPLES: { [T in EntryType]?: EntryData<T> } = {
   'command.failed': { key: 'P-001:wash:1:run', module: 'sep-1', message: 'sep-1 failed', code: null, errorKind: 'device' },
   'em.plate.read': { plateId: 'SP-1', zone: 'isolator', grade: 'A', location: 'sp-1', exposure: { from: '2026-01-01T00:00:00.000Z', until: '2026-01-01T04:00:00.000Z' }, colonies: 0, limit: 1, withinLimit: true },
   'step.failed': { step: 'wash', attempt: 1, message: 'sep-1 failed', beforeLoad: false },
+  'material.removed': { from: 'ep-1', bagId: 'BAG-P-001', reason: 'taken out by hand', user: signature.user, signature },
   'batch.interrupted': { step: 'wash', phase: 'running', message: 'the orchestrator stopped' },
   'batch.resumed': { runId: null, afterCrash: false, position: { at: 'step', step: 'wash' }, message: 'resumed after a clean stop' },
 };
