@@ -10,6 +10,7 @@ import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { enrolTestOperators } from '../support/operators.ts';
 import { MQTT_URL, mqttSubscriber } from '../support/services.ts';
 import { sample } from '../support/entries.ts';
+import { ENTRY_FORMAT_VERSION } from '../../orchestrator/entries.ts';
 
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -47,7 +48,7 @@ describe('the MQTT publisher', () => {
         `${prefix}/workcell/alarm`,
       ]);
       const started = JSON.parse(entries[0]!.payload);
-      expect(started).toMatchObject({ stream: 'P-001', streamSeq: 1, type: 'batch.started', hash: log.stream('P-001')[0]!.hash, data: { schedule: { id: 'cart', version: '1' } } });
+      expect(started).toMatchObject({ stream: 'P-001', streamSeq: 1, type: 'batch.started', formatVersion: ENTRY_FORMAT_VERSION, hash: log.stream('P-001')[0]!.hash, data: { schedule: { id: 'cart', version: '1' } } });
       expect(started.data.schedule.text).toBeUndefined();
       expect(JSON.parse(entries[1]!.payload).data).toMatchObject({ value: 37.1, unit: 'degC' });
       expect(subscriber.messages.some((m) => m.payload.includes('scrypt$'))).toBe(false);
