@@ -171,6 +171,8 @@ export class EventLog {
 
   /** Appends an entry; its data is checked against its type's schema first (an invalid entry is refused, never written). */
   append<T extends EntryType>(entry: { stream: string; type: T; at: number; data: EntryData<T> }): LogEntry<T> {
+    // TypeScript cannot see that an entry of type T is one of the union's members, nor that what is
+    // written back is the same entry: both hold by construction (appendAll checks the data at run time).
     const [written] = this.appendAll([entry as NewEntry]);
     return written as LogEntry<T>;
   }
