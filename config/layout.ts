@@ -27,7 +27,8 @@ export interface OpcUaConnection {
   model?: 'lads' | 'plain';
   mapping?: {
     capabilities: Record<string, { object: string[]; method: string; arguments: Array<{ parameter: string; type: string }>; results?: string[] }>;
-    telemetry?: Record<string, { variable: string[]; samplingInterval?: string | number }>;
+    /** Without a sampling interval, the driver's own applies. */
+    telemetry?: Record<string, { variable: string[]; samplingIntervalMs?: number }>;
     state?: { variable: string[]; model: 'PackML' | 'LADS' };
   };
 }
@@ -43,13 +44,26 @@ export interface ModuleConfig {
   lanes: LaneList;
   zone?: string;
   positions?: string[];
-  lineClearance?: { duration: string | number; procedure?: string };
+  /** Absent: the module is never cleared between batches of its own; after a removal by hand it is cleared in no set time. */
+  lineClearance?: { durationMs: number; procedure?: string };
   qualification: { validUntil: string; reference?: string };
   calibration?: { validUntil: string; reference?: string };
   connection: { sila2?: Sila2Connection; opcua?: OpcUaConnection };
-  reach?: { positions: string[]; transferTime: string | number; transferTimes?: { from: string; to: string; time: string | number }[] };
+  /** A robot arm's: the positions it reaches, its transfer time, and the times of particular moves. */
+  reach?: { positions: string[]; transferTimeMs: number; transferTimes: { from: string; to: string; timeMs: number }[] };
   servesZones?: string[];
 }
+
+/** A module as the layout file writes it (layouts/layout.schema.json); converted into a ModuleConfig at load. */
+type ModuleInput = Omit<ModuleConfig, 'lineClearance' | 'reach' | 'connection'> & {
+  lineClearance?: { duration: string | number; procedure?: string };
+  reach?: { positions: string[]; transferTime: string | number; transferTimes?: { from: string; to: string; time: string | number }[] };
+  connection: { sila2?: Sila2Connection; opcua?: OpcUaInput };
+};
+
+type OpcUaInput = Omit<OpcUaConnection, 'mapping'> & {
+  mapping?: Omit<NonNullable<OpcUaConnection['mapping']>, 'telemetry'> & { telemetry?: Record<string, { variable: string[]; samplingInterval?: string | number }> };
+};
 
 export interface Zone {
   id: string;
@@ -78,7 +92,7 @@ export interface Layout {
 /** Days before expiry at which a qualification or calibration is flagged as a warning. */
 export const EXPIRY_WARNING_DAYS = 30;
 
-/** A checked layout with the questions the validator and the orchestrator ask of it. */
+/** A checked layout, durations in ms, with the questions the validator and the orchestrator ask of it. */
 export class LayoutModel {
   readonly modules: ReadonlyMap<string, ModuleConfig>;
 
@@ -94,11 +108,11 @@ export class LayoutModel {
     return this.layout.lanes.map((l) => l.id);
   }
 
-  lanesOf(module: ModuleConfig): string[] {
+  lanesOf(module: Pick<ModuleConfig, 'lanes'>): string[] {
     return module.lanes === 'all' ? this.laneIds() : module.lanes;
   }
 
-  isShared(module: ModuleConfig): boolean {
+  isShared(module: Pick<ModuleConfig, 'lanes'>): boolean {
     return this.lanesOf(module).length > 1;
   }
 
@@ -168,10 +182,13 @@ export interface LayoutCheckOptions {
   today?: string;
 }
 
-/** Semantic checks of a schema-valid layout; findings go into `source`. */
+/**
+ * Semantic checks of a schema-valid layout, converting it on the way; findings go into `source`.
+ * A value that does not convert is a finding at its place (the model is then not used).
+ */
 export function checkLayout(source: YamlSource, catalogue: Catalogue, options: LayoutCheckOptions = {}): LayoutModel {
-  const layout = source.data as Layout;
-  const model = new LayoutModel(layout, catalogue);
+  const layout = source.data as Omit<Layout, 'modules'> & { modules: ModuleInput[] };
+  const lanes = new LayoutModel({ ...layout, modules: [] }, catalogue);
   const today = options.today ?? new Date().toISOString().slice(0, 10);
 
   const laneIds = reportDuplicateIds(source, layout.lanes, ['lanes'], 'lane');
@@ -188,7 +205,7 @@ export function checkLayout(source: YamlSource, catalogue: Catalogue, options: L
   (layout.positions ?? []).forEach((position, i) => checkLaneList(source, position.lanes, ['positions', i, 'lanes'], laneIds));
 
   const endpoints = new Map<string, string>();
-  layout.modules.forEach((module, i) => {
+  const modules = layout.modules.map((module, i): ModuleConfig => {
     const at: YamlPath = ['modules', i];
     const kind = catalogue.kind(module.kind);
     if (!kind) reportUnknownReference(source, [...at, 'kind'], 'module kind', module.kind, catalogue.kindNames());
@@ -199,17 +216,18 @@ export function checkLayout(source: YamlSource, catalogue: Catalogue, options: L
     const duplicatePosition = (module.positions ?? []).findIndex((p, pi) => module.positions!.indexOf(p) !== pi);
     if (duplicatePosition >= 0) source.reportAt([...at, 'positions', duplicatePosition], `duplicate position '${module.positions![duplicatePosition]}' on module '${module.id}'`);
 
-    if (kind?.lineClearanceWhenShared && model.isShared(module) && !module.lineClearance) {
-      source.reportAt([...at, 'lanes'], `module '${module.id}' is shared by lanes ${model.lanesOf(module).join(', ')} and needs a lineClearance: a shared ${module.kind} is cleared between batches`);
+    if (kind?.lineClearanceWhenShared && lanes.isShared(module) && !module.lineClearance) {
+      source.reportAt([...at, 'lanes'], `module '${module.id}' is shared by lanes ${lanes.lanesOf(module).join(', ')} and needs a lineClearance: a shared ${module.kind} is cleared between batches`);
     }
-    if (module.lineClearance) checkNonNegativeDuration(source, module.lineClearance.duration, [...at, 'lineClearance', 'duration'], 'line clearance');
+    const clearance = module.lineClearance;
+    const lineClearance = clearance && { ...(clearance.procedure !== undefined ? { procedure: clearance.procedure } : {}), durationMs: nonNegativeMs(source, clearance.duration, [...at, 'lineClearance', 'duration'], 'line clearance') };
 
     checkValidity(source, module, 'qualification', at, today);
     if (module.calibration) checkValidity(source, module, 'calibration', at, today);
 
     if (module.reach && module.kind !== 'robot-arm') source.reportAt([...at, 'reach'], `'reach' is for robot arms; module '${module.id}' is a ${module.kind}`, 'key');
     if (!module.reach && module.kind === 'robot-arm') source.reportAt(at, `robot arm '${module.id}' needs 'reach': the positions it reaches and its transfer time`);
-    if (module.reach) checkReach(source, module, at, knownPositions);
+    const reach = module.reach && convertReach(source, module, at, knownPositions);
 
     if (module.servesZones && module.kind !== 'settle-plate-handler') source.reportAt([...at, 'servesZones'], `'servesZones' is for settle-plate handlers; module '${module.id}' is a ${module.kind}`, 'key');
     (module.servesZones ?? []).forEach((z, zi) => {
@@ -217,18 +235,20 @@ export function checkLayout(source: YamlSource, catalogue: Catalogue, options: L
     });
 
     checkConnection(source, module, at, endpoints, catalogue);
+    const opcua = module.connection.opcua && convertOpcUa(source, module.connection.opcua, [...at, 'connection', 'opcua']);
+    return { ...module, lineClearance, reach, connection: { ...module.connection, opcua } };
   });
 
   for (const lane of laneIds) {
-    if (!layout.modules.some((m) => model.lanesOf(m).includes(lane) && m.kind !== 'robot-arm')) {
+    if (!layout.modules.some((m) => lanes.lanesOf(m).includes(lane) && m.kind !== 'robot-arm')) {
       const i = layout.lanes.findIndex((l) => l.id === lane);
       source.reportAt(['lanes', i, 'id'], `lane '${lane}' is served by no process module`, 'value', 'warning');
     }
   }
-  return model;
+  return new LayoutModel({ ...layout, modules }, catalogue);
 }
 
-function checkModuleCapabilities(source: YamlSource, module: ModuleConfig, kind: ModuleKind, at: YamlPath): void {
+function checkModuleCapabilities(source: YamlSource, module: ModuleInput, kind: ModuleKind, at: YamlPath): void {
   (module.capabilities ?? []).forEach((capability, ci) => {
     if (!kind.capabilities[capability]) {
       source.reportAt([...at, 'capabilities', ci], `module kind '${kind.kind}' offers no capability '${capability}'; it offers ${Object.keys(kind.capabilities).join(', ')}`);
@@ -243,20 +263,21 @@ function checkLaneList(source: YamlSource, lanes: LaneList | undefined, at: Yaml
   });
 }
 
-function checkNonNegativeDuration(source: YamlSource, value: unknown, at: YamlPath, what: string): number | undefined {
+/** A duration in ms; one that does not parse or is negative is reported (and read as 0: the model is not used). */
+function nonNegativeMs(source: YamlSource, value: unknown, at: YamlPath, what: string): number {
   const parsed = parseDuration(value);
   if (!parsed.ok) {
     source.reportAt(at, `${what}: ${parsed.error}`);
-    return undefined;
+    return 0;
   }
   if (parsed.value < 0) {
     source.reportAt(at, `${what} must not be negative, got '${String(value)}'`);
-    return undefined;
+    return 0;
   }
-  return parsed.value;
+  return parsed.value * 1000;
 }
 
-function checkValidity(source: YamlSource, module: ModuleConfig, field: 'qualification' | 'calibration', at: YamlPath, today: string): void {
+function checkValidity(source: YamlSource, module: ModuleInput, field: 'qualification' | 'calibration', at: YamlPath, today: string): void {
   const validUntil = module[field]?.validUntil;
   if (validUntil === undefined) return;
   const path = [...at, field, 'validUntil'];
@@ -273,22 +294,37 @@ function checkValidity(source: YamlSource, module: ModuleConfig, field: 'qualifi
   if (daysLeft <= EXPIRY_WARNING_DAYS) source.reportAt(path, `${field} of module '${module.id}' expires on ${validUntil}, in ${daysLeft} day(s)`, 'value', 'warning');
 }
 
-function checkReach(source: YamlSource, module: ModuleConfig, at: YamlPath, knownPositions: Set<string>): void {
+function convertReach(source: YamlSource, module: ModuleInput, at: YamlPath, knownPositions: Set<string>): ModuleConfig['reach'] {
   const reach = module.reach!;
   const known = [...knownPositions];
   reach.positions.forEach((p, i) => {
     if (!knownPositions.has(p)) reportUnknownReference(source, [...at, 'reach', 'positions', i], 'position', p, known);
   });
-  checkNonNegativeDuration(source, reach.transferTime, [...at, 'reach', 'transferTime'], 'transfer time');
-  (reach.transferTimes ?? []).forEach((t, i) => {
+  const transferTimeMs = nonNegativeMs(source, reach.transferTime, [...at, 'reach', 'transferTime'], 'transfer time');
+  const transferTimes = (reach.transferTimes ?? []).map((t, i) => {
     for (const end of ['from', 'to'] as const) {
       if (!reach.positions.includes(t[end])) source.reportAt([...at, 'reach', 'transferTimes', i, end], `robot arm '${module.id}' does not reach position '${t[end]}'`);
     }
-    checkNonNegativeDuration(source, t.time, [...at, 'reach', 'transferTimes', i, 'time'], 'transfer time');
+    return { from: t.from, to: t.to, timeMs: nonNegativeMs(source, t.time, [...at, 'reach', 'transferTimes', i, 'time'], 'transfer time') };
   });
+  return { positions: reach.positions, transferTimeMs, transferTimes };
 }
 
-function checkConnection(source: YamlSource, module: ModuleConfig, at: YamlPath, endpoints: Map<string, string>, catalogue: Catalogue): void {
+/** Sampling intervals in ms; one that does not parse or is not positive is reported. */
+function convertOpcUa(source: YamlSource, opcua: OpcUaInput, at: YamlPath): OpcUaConnection {
+  if (!opcua.mapping) return { ...opcua, mapping: undefined };
+  const telemetry = Object.fromEntries(
+    Object.entries(opcua.mapping.telemetry ?? {}).map(([channel, t]) => {
+      if (t.samplingInterval === undefined) return [channel, { variable: t.variable }];
+      const parsed = parseDuration(t.samplingInterval);
+      if (!parsed.ok || parsed.value <= 0) source.reportAt([...at, 'mapping', 'telemetry', channel, 'samplingInterval'], `sampling interval: ${parsed.ok ? 'must be positive' : parsed.error}`);
+      return [channel, { variable: t.variable, samplingIntervalMs: parsed.ok ? parsed.value * 1000 : 0 }];
+    }),
+  );
+  return { ...opcua, mapping: { ...opcua.mapping, ...(opcua.mapping.telemetry ? { telemetry } : {}) } };
+}
+
+function checkConnection(source: YamlSource, module: ModuleInput, at: YamlPath, endpoints: Map<string, string>, catalogue: Catalogue): void {
   const { sila2, opcua } = module.connection;
   let endpoint: string | undefined;
   if (sila2) {
@@ -315,8 +351,8 @@ function checkConnection(source: YamlSource, module: ModuleConfig, at: YamlPath,
   else endpoints.set(endpoint, module.id);
 }
 
-/** A plain OPC UA mapping names capabilities and parameters of the module's kind, with a duration for sampling. */
-function checkOpcUaMapping(source: YamlSource, module: ModuleConfig, opcua: OpcUaConnection, at: YamlPath, catalogue: Catalogue): void {
+/** A plain OPC UA mapping names capabilities, parameters and telemetry channels of the module's kind. */
+function checkOpcUaMapping(source: YamlSource, module: ModuleInput, opcua: OpcUaInput, at: YamlPath, catalogue: Catalogue): void {
   if (opcua.model === 'plain' && !opcua.mapping) source.reportAt(at, `module '${module.id}' uses model plain and needs a mapping of its capabilities to methods`);
   if (opcua.mapping && opcua.model !== 'plain') source.reportAt([...at, 'mapping'], "a mapping is used only with 'model: plain'", 'key');
   const kind = catalogue.kind(module.kind);
@@ -334,18 +370,14 @@ function checkOpcUaMapping(source: YamlSource, module: ModuleConfig, opcua: OpcU
       if (!spec.results[result]) reportUnknownReference(source, [...at, 'mapping', 'capabilities', capability, 'results', i], `result of ${capability}`, result, Object.keys(spec.results));
     });
   }
-  for (const [channel, telemetry] of Object.entries(opcua.mapping.telemetry ?? {})) {
+  for (const channel of Object.keys(opcua.mapping.telemetry ?? {})) {
     const known = Object.values(kind.capabilities).flatMap((c) => Object.keys(c.telemetry));
     if (!known.includes(channel)) reportUnknownReference(source, [...at, 'mapping', 'telemetry', channel], `telemetry channel of ${kind.kind}`, channel, [...new Set(known)]);
-    if (telemetry.samplingInterval !== undefined) {
-      const parsed = parseDuration(telemetry.samplingInterval);
-      if (!parsed.ok || parsed.value <= 0) source.reportAt([...at, 'mapping', 'telemetry', channel, 'samplingInterval'], `sampling interval: ${parsed.ok ? 'must be positive' : parsed.error}`);
-    }
   }
 }
 
 /** A vendor mapping names capabilities, parameters and results of the module's kind, in compatible units. */
-function checkVendorMapping(source: YamlSource, module: ModuleConfig, mapping: VendorMapping, at: YamlPath, catalogue: Catalogue): void {
+function checkVendorMapping(source: YamlSource, module: ModuleInput, mapping: VendorMapping, at: YamlPath, catalogue: Catalogue): void {
   const kind = catalogue.kind(module.kind);
   if (!kind) return;
   const offered = module.capabilities ?? Object.keys(kind.capabilities);
