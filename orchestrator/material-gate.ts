@@ -358,7 +358,7 @@ export class MaterialGate {
    * A command for the workcell itself, for no batch (settle plates): recorded in the workcell stream. It
    * never runs on a module a batch holds, nor on a robot arm (whose commands move batch material).
    */
-  workcellCommand(moduleId: string, capability: string, parameters: Record<string, ParameterValue>, key: string): Promise<Record<string, ResultValue>> {
+  async workcellCommand(moduleId: string, capability: string, parameters: Record<string, ParameterValue>, key: string): Promise<Record<string, ResultValue>> {
     const module = this.layout.modules.get(moduleId);
     const spec = module && this.layout.catalogue.kind(module.kind)?.capabilities[capability];
     if (!module || !spec) throw new HoldRequired('segregation', `no module ${moduleId} with ${capability} in the layout`);
