@@ -4,7 +4,7 @@
  * moment (an empty module's sensors belong to no record). Where a subscription may have missed
  * something, the device itself is read, and where it differs, the device is right.
  */
-import type { Clock } from '../drivers/clock.ts';
+import type { Clock, Timer } from '../drivers/clock.ts';
 import type { ModuleDriver, TelemetrySample } from '../drivers/module.ts';
 import type { ModuleState } from '../config/state-model.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry, type NewEntry } from './event-log.ts';
@@ -30,7 +30,7 @@ export class ModuleWatch {
   private readonly states = new Map<string, ModuleState>();
   private readonly buffer: NewEntry[] = [];
   private readonly stops: Array<() => void> = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private flushTimer: Timer | undefined;
   private onState: (module: string, state: ModuleState) => void = () => undefined;
   /** Reads in a row the device did not answer, per module. */
   private readonly unanswered = new Map<string, number>();
@@ -43,7 +43,7 @@ export class ModuleWatch {
       this.stops.push(await driver.watchState((state) => this.stateReported(id, state)));
       this.stops.push(await driver.watchTelemetry((sample) => this.attribute(sample)));
     }
-    this.flushTimer = setInterval(() => this.flush(), 100);
+    this.flushTimer = this.context.clock.poll(() => this.flush(), 100);
   }
 
   state(id: string): ModuleState {
@@ -130,7 +130,7 @@ export class ModuleWatch {
   }
 
   close(): void {
-    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.context.clock.clearTimeout(this.flushTimer);
     this.flush();
     for (const stop of this.stops.splice(0)) stop();
   }
