@@ -4,10 +4,46 @@
  */
 import type { Catalogue } from './catalogue.ts';
 import type { VendorMapping } from './vendor-mapping.ts';
-import type { ModuleInput, OpcUaConnection, OpcUaInput } from './layout.ts';
 import { canonicalUnit, dimensionOf, parseDuration } from './units.ts';
 import { reportUnknownReference } from './references.ts';
 import type { YamlPath, YamlSource } from './source.ts';
+
+export interface Sila2Connection {
+  host: string;
+  port: number;
+  serverUuid?: string;
+  tls?: { ca?: string; certificate?: string; key?: string };
+  insecure?: boolean;
+  /** A vendor's own feature mapped onto the kind; Workcell's feature for the kind when absent. */
+  mapping?: VendorMapping;
+}
+
+export interface OpcUaConnection {
+  endpoint: string;
+  security: { mode: 'None' | 'Sign' | 'SignAndEncrypt'; policy?: 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss' };
+  pki?: string;
+  credentials?: { anonymous?: boolean; user?: string; passwordEnv?: string; passwordFile?: string };
+  model?: 'lads' | 'plain';
+  mapping?: {
+    capabilities: Record<string, { object: string[]; method: string; arguments: Array<{ parameter: string; type: string }>; results?: string[] }>;
+    /** Without a sampling interval, the driver's own applies. */
+    telemetry?: Record<string, { variable: string[]; samplingIntervalMs?: number }>;
+    state?: { variable: string[]; model: 'PackML' | 'LADS' };
+  };
+}
+
+/** An OPC UA connection as the layout file writes it: sampling intervals as quantities. */
+export type OpcUaInput = Omit<OpcUaConnection, 'mapping'> & {
+  mapping?: Omit<NonNullable<OpcUaConnection['mapping']>, 'telemetry'> & { telemetry?: Record<string, { variable: string[]; samplingInterval?: string | number }> };
+};
+
+/** What these checks read of a module as the layout file writes it. */
+interface ModuleInput {
+  id: string;
+  kind: string;
+  capabilities?: string[];
+  connection: { sila2?: Sila2Connection; opcua?: OpcUaInput };
+}
 
 export function checkConnection(source: YamlSource, module: ModuleInput, at: YamlPath, endpoints: Map<string, string>, catalogue: Catalogue): void {
   const { sila2, opcua } = module.connection;

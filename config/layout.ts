@@ -2,37 +2,14 @@
  * Layouts: the declarative description of one workcell (layouts/*.yaml, schema layouts/layout.schema.json).
  */
 import type { Catalogue, ModuleKind } from './catalogue.ts';
-import type { VendorMapping } from './vendor-mapping.ts';
 import { parseDuration } from './units.ts';
-import { checkConnection, convertOpcUa } from './layout-connection.ts';
+import { checkConnection, convertOpcUa, type OpcUaConnection, type OpcUaInput, type Sila2Connection } from './layout-connection.ts';
+
+export type { OpcUaConnection, Sila2Connection } from './layout-connection.ts';
 import { reportDuplicateIds, reportUnknownReference } from './references.ts';
 import type { YamlPath, YamlSource } from './source.ts';
 
 export type LaneList = string[] | 'all';
-
-export interface Sila2Connection {
-  host: string;
-  port: number;
-  serverUuid?: string;
-  tls?: { ca?: string; certificate?: string; key?: string };
-  insecure?: boolean;
-  /** A vendor's own feature mapped onto the kind; Workcell's feature for the kind when absent. */
-  mapping?: VendorMapping;
-}
-
-export interface OpcUaConnection {
-  endpoint: string;
-  security: { mode: 'None' | 'Sign' | 'SignAndEncrypt'; policy?: 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss' };
-  pki?: string;
-  credentials?: { anonymous?: boolean; user?: string; passwordEnv?: string; passwordFile?: string };
-  model?: 'lads' | 'plain';
-  mapping?: {
-    capabilities: Record<string, { object: string[]; method: string; arguments: Array<{ parameter: string; type: string }>; results?: string[] }>;
-    /** Without a sampling interval, the driver's own applies. */
-    telemetry?: Record<string, { variable: string[]; samplingIntervalMs?: number }>;
-    state?: { variable: string[]; model: 'PackML' | 'LADS' };
-  };
-}
 
 export interface ModuleConfig {
   id: string;
@@ -56,14 +33,10 @@ export interface ModuleConfig {
 }
 
 /** A module as the layout file writes it (layouts/layout.schema.json); converted into a ModuleConfig at load. */
-export type ModuleInput = Omit<ModuleConfig, 'lineClearance' | 'reach' | 'connection'> & {
+type ModuleInput = Omit<ModuleConfig, 'lineClearance' | 'reach' | 'connection'> & {
   lineClearance?: { duration: string | number; procedure?: string };
   reach?: { positions: string[]; transferTime: string | number; transferTimes?: { from: string; to: string; time: string | number }[] };
   connection: { sila2?: Sila2Connection; opcua?: OpcUaInput };
-};
-
-export type OpcUaInput = Omit<OpcUaConnection, 'mapping'> & {
-  mapping?: Omit<NonNullable<OpcUaConnection['mapping']>, 'telemetry'> & { telemetry?: Record<string, { variable: string[]; samplingInterval?: string | number }> };
 };
 
 export interface Zone {
