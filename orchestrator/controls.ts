@@ -3,7 +3,7 @@
  * recorded, each failure a deviation, a failure marked `onFail: hold` holding the batch with the failed
  * values), and `when` conditions on an earlier result or the latest telemetry sample.
  */
-import type { Condition, Control, RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
+import type { Condition, RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
 import { canonicalUnit, convert } from '../config/units.ts';
 import type { Catalogue } from '../config/catalogue.ts';
 import type { ResultValue } from '../drivers/module.ts';
