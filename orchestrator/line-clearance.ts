@@ -26,22 +26,21 @@ export class LineClearances {
   ) {}
 
   apply(entry: LogEntry): void {
-    const data = entry.data as Record<string, string>;
     switch (entry.type) {
       case 'line-clearance.started':
-        this.clearing.set(data.module!, Number(entry.data.until));
+        this.clearing.set(entry.data.module, entry.data.until);
         break;
       case 'line-clearance.completed':
-        this.clearing.delete(data.module!);
-        this.clearedAfter.set(data.module!, data.after!);
+        this.clearing.delete(entry.data.module);
+        this.clearedAfter.set(entry.data.module, entry.data.after);
         break;
       case 'material.removed': {
-        const module = this.moduleAt(data.from!);
+        const module = this.moduleAt(entry.data.from);
         if (module) this.removedByHand.set(module.id, entry.stream);
         break;
       }
       case 'transfer.completed': {
-        const module = this.moduleAt(data.to!);
+        const module = this.moduleAt(entry.data.to);
         if (module) this.lastServed.set(module.id, entry.stream);
         break;
       }

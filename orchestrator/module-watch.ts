@@ -7,8 +7,8 @@
 import type { Clock, Timer } from '../drivers/clock.ts';
 import type { ModuleDriver, TelemetrySample } from '../drivers/module.ts';
 import type { ModuleState } from '../config/state-model.ts';
-import { WORKCELL_STREAM, type EventLog, type LogEntry, type NewEntry } from './event-log.ts';
-import type { EntryType } from './entries.ts';
+import { WORKCELL_STREAM, type EventLog, type NewEntry } from './event-log.ts';
+import type { EntryWriter } from './entries.ts';
 
 /** How long a direct read of a module's state may take (wall ms), whatever the clock's scale. */
 const READ_TIMEOUT_MS = 5000;
@@ -17,7 +17,7 @@ export interface WatchContext {
   drivers: ReadonlyMap<string, ModuleDriver>;
   log: EventLog;
   clock: Clock;
-  write(stream: string, type: EntryType, data: Record<string, unknown>): LogEntry;
+  write: EntryWriter;
   /** The batch holding a module, if one does. */
   holder(moduleId: string): string | undefined;
   /** The batch whose material is inside a module, if any. */

@@ -12,7 +12,7 @@ import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';
-import { BatchJournal, type BatchStarted, type HoldAction } from './entries.ts';
+import { BatchJournal, isEntry, type BatchStarted, type EntryType, type HoldAction } from './entries.ts';
 import { HoldRequired } from './command-executor.ts';
 import { MaterialGate, type BatchIdentity } from './material-gate.ts';
 import { DeadlineFirstScheduler, type ModuleView, type Scheduler } from './scheduler.ts';
@@ -65,7 +65,7 @@ export interface OrchestratorOptions {
  * `remove`, `module`): delivered by the log's watcher (log-watcher.ts), from the start of the log when
  * this process starts.
  */
-const FROM_OTHER_PROCESSES = ['hold.resolved', 'hold.requested', 'material.removed', 'module.out-of-service', 'module.in-service', 'module.refresh-requested'];
+const FROM_OTHER_PROCESSES: EntryType[] = ['hold.resolved', 'hold.requested', 'material.removed', 'module.out-of-service', 'module.in-service', 'module.refresh-requested'];
 
 /** Scheduling runs again this often (real ms), besides whenever a module or batch changes. */
 const TICK_MS = 100;
@@ -84,7 +84,7 @@ export class Orchestrator {
   private readonly waiters = new Set<() => void>();
   private readonly outOfService = new Map<string, OutOfService>();
   /** Answers to holds, per batch, as they are read from the log. */
-  private readonly answers = new Map<string, LogEntry[]>();
+  private readonly answers = new Map<string, Array<LogEntry<'hold.resolved'>>>();
   private ticker: Timer | undefined;
   private stopWatching: (() => void) | undefined;
   private ticksSinceStatus = 0;
@@ -177,7 +177,7 @@ export class Orchestrator {
       seed: this.options.seed,
       ...(this.simulatedModules.length > 0 ? { simulatedModules: this.simulatedModules } : {}),
     };
-    this.options.log.append({ stream: spec.batchId, type: 'batch.started', at: this.clock.now(), data: started as unknown as Record<string, unknown> });
+    this.options.log.append({ stream: spec.batchId, type: 'batch.started', at: this.clock.now(), data: started });
     this.launch(started, model, { at: 'step', step: model.schedule.steps[0]!.id });
   }
 
@@ -191,7 +191,7 @@ export class Orchestrator {
     this.gate.relock();
     const resumed: string[] = [];
     for (const entry of log.ofType('batch.started')) {
-      const started = entry.data as unknown as BatchStarted;
+      const started = entry.data;
       if (this.batches.has(started.batchId)) continue;
       const entries = log.stream(started.batchId, { withoutTelemetry: true });
       if (entries.some((e) => e.type === 'batch.completed' || e.type === 'batch.quarantined')) continue;
@@ -226,13 +226,13 @@ export class Orchestrator {
       latestTelemetry: new Map(),
     };
     const request = unansweredHoldRequest(journal.entries());
-    if (request) batch.holdRequest = { streamSeq: request.streamSeq, user: String(request.data.user), reason: String(request.data.reason) };
+    if (request) batch.holdRequest = { streamSeq: request.streamSeq, user: request.data.user, reason: request.data.reason };
     this.batches.set(started.batchId, batch);
     const machine = batchMachine(schedule.schedule, {
       runStep: (step) => this.steps.runStep(batch, step),
       awaitOperator: (step, reason) => this.awaitOperator(batch, step, reason),
       skipStep: async (step) => this.skipStep(batch, step),
-      finish: () => this.steps.finish(batch, batch.journal.entries().filter((e) => e.type === 'hold.resolved' && e.data.step === FINISH).length),
+      finish: () => this.steps.finish(batch, batch.journal.entries().filter(isEntry('hold.resolved', (e) => e.data.step === FINISH)).length),
       quarantine: (step) => this.steps.quarantine(batch, step),
     });
     const actor = createActor(machine, { input: { batchId: started.batchId, position }, inspect: this.options.inspect, id: started.batchId, clock: this.clock });
@@ -267,18 +267,18 @@ export class Orchestrator {
   private skipStep(batch: ActiveBatch, stepId: string): void {
     const entries = batch.journal.entries();
     const lastStart = entries.findLastIndex((e) => e.type === 'step.started' && e.data.step === stepId);
-    const answer = entries.findLast((e) => e.type === 'hold.resolved' && e.data.step === stepId && e.data.action === 'skip');
-    const signature = answer?.data.signature as { user: string; printedName: string } | undefined;
-    const approvedBy = signature ? { approvedBy: { user: signature.user, printedName: signature.printedName }, approves: answer!.data.approves ?? null } : {};
+    const answer = entries.findLast(isEntry('hold.resolved', (e) => e.data.step === stepId && e.data.action === 'skip'));
+    const approvedBy = answer ? { approvedBy: { user: answer.data.signature.user, printedName: answer.data.signature.printedName }, approves: answer.data.approves ?? null } : {};
     if (lastStart < 0) {
       batch.journal.write('step.skipped', { step: stepId, reason: 'skipped by an operator before it started (see the hold resolution)', ...approvedBy });
     } else {
       const attempt = entries.slice(lastStart);
+      const started = entries[lastStart]!;
       const step = batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
-      const ownRun = (e: LogEntry) => e.type === 'command.completed' && String(e.data.key).startsWith(`${batch.identity.batchId}:${stepId}:${String(entries[lastStart]!.data.attempt)}:run`);
-      const results = attempt.findLast(ownRun)?.data.results ?? null;
-      const failedControls = attempt.filter((e) => e.type === 'control.checked' && e.data.step === stepId && e.data.pass === false).map(({ data }) => ({ result: data.result, value: data.value, unit: data.unit, min: data.min, max: data.max }));
-      const module = attempt.findLast((e) => e.type === 'module.reserved')?.data.module ?? batch.status.module ?? null;
+      const runKey = `${batch.identity.batchId}:${stepId}:${started.type === 'step.started' ? started.data.attempt : ''}:run`;
+      const results = attempt.findLast(isEntry('command.completed', (e) => e.data.key.startsWith(runKey)))?.data.results ?? null;
+      const failedControls = attempt.filter(isEntry('control.checked', (e) => e.data.step === stepId && !e.data.pass)).map(({ data }) => ({ result: data.result, value: data.value, unit: data.unit, min: data.min, max: data.max }));
+      const module = attempt.findLast(isEntry('module.reserved'))?.data.module ?? batch.status.module ?? null;
       const why = failedControls.length > 0 ? 'ran, failed controls, continued without meeting them' : results ? 'ran, continued past its hold' : 'started, did not complete, continued without it';
       batch.journal.write('step.skipped', { step: stepId, ran: true, reason: why, module, parameters: batch.schedule.normalizedParameters(step), results, failedControls, ...approvedBy });
     }
@@ -294,13 +294,13 @@ export class Orchestrator {
     let since: number;
     if (open) {
       since = open.seq;
-      batch.status.note = String(open.data.message);
+      batch.status.note = open.data.message;
     } else {
       const hold = reason instanceof HoldRequired ? reason : undefined;
       const message = reason instanceof Error ? reason.message : String(reason);
       // Moving the finished material out can be tried again or given up, not skipped.
-      const recovery = hold?.details.recovery as { options: Array<{ identifier: string; description: string }> } | undefined;
-      const actions = step === FINISH ? ['retry', 'abort'] : recovery ? ['continue', 'retry', 'skip', 'abort'] : ['retry', 'skip', 'abort'];
+      const recovery = hold?.details.recovery;
+      const actions: HoldAction[] = step === FINISH ? ['retry', 'abort'] : recovery ? ['continue', 'retry', 'skip', 'abort'] : ['retry', 'skip', 'abort'];
       const deviceOptions = recovery ? { deviceOptions: recovery.options } : {};
       const running = this.holdTimes.current(batch.identity.batchId);
       const holdTime = running ? { holdTime: { after: running.step, deadlineMs: running.deadlineMs } } : {};
@@ -308,12 +308,12 @@ export class Orchestrator {
       if (hold?.kind === 'operator') batch.holdRequest = undefined;
       batch.status.note = message;
     }
-    let answer: LogEntry | undefined;
+    let answer: LogEntry<'hold.resolved'> | undefined;
     await this.waitUntil(() => {
       answer = this.answers.get(batch.identity.batchId)?.find((e) => e.seq > since);
       return answer !== undefined;
     });
-    const holdEntry = open ?? batch.journal.entries().find((e) => e.seq === since)!;
+    const holdEntry = open ?? batch.journal.entries().find(isEntry('hold.opened', (e) => e.seq === since))!;
     const action = await settleDeviceWork(this.options.drivers, batch.journal, holdEntry, answer!);
     batch.actedOnHold = since;
     batch.status.note = undefined;
@@ -330,7 +330,7 @@ export class Orchestrator {
   private observe(entry: LogEntry): void {
     if (entry.type === 'telemetry' || entry.type === 'module.state') {
       // Sensor samples change nobody's wait; waking every waiter for each would make the loop quadratic.
-      if (entry.type === 'telemetry') this.batches.get(entry.stream)?.latestTelemetry.set(String(entry.data.channel), Number(entry.data.value));
+      if (entry.type === 'telemetry') this.batches.get(entry.stream)?.latestTelemetry.set(entry.data.channel, entry.data.value);
       return;
     }
     if (FROM_OTHER_PROCESSES.includes(entry.type)) this.actOn(entry);
@@ -350,7 +350,7 @@ export class Orchestrator {
       case 'hold.requested': {
         const batch = this.batches.get(entry.stream);
         if (!batch || batch.holdRequest?.streamSeq === entry.streamSeq || unansweredHoldRequest(batch.journal.entries())?.seq !== entry.seq) break;
-        batch.holdRequest = { streamSeq: entry.streamSeq, user: String(entry.data.user), reason: String(entry.data.reason) };
+        batch.holdRequest = { streamSeq: entry.streamSeq, user: entry.data.user, reason: entry.data.reason };
         // A batch waiting for a module is at a safe point: it holds now; a running command pauses where the device can.
         const message = `held by ${batch.holdRequest.user}: ${batch.holdRequest.reason}`;
         if (!this.allocator.interrupt(batch.identity.batchId, new HoldRequired('operator', message, true, { request: entry.streamSeq }))) this.gate.executor.requestPause(batch.identity.batchId, { message, details: { request: entry.streamSeq } });
@@ -364,7 +364,7 @@ export class Orchestrator {
         applyServiceEntry(this.outOfService, entry);
         break;
       case 'module.refresh-requested':
-        void this.reconciler.refresh(String(entry.data.module), `asked for by ${String(entry.data.requestedBy)}`);
+        void this.reconciler.refresh(entry.data.module, `asked for by ${entry.data.requestedBy}`);
         break;
       default:
         break;
