@@ -6,7 +6,7 @@
  */
 import type { LayoutModel } from '../config/layout.ts';
 import type { RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
-import { canonicalUnit, convert, parseDuration } from '../config/units.ts';
+import { canonicalUnit, convert } from '../config/units.ts';
 import type { Clock } from '../drivers/clock.ts';
 import { ModuleError, type ParameterValue, type ResultValue } from '../drivers/module.ts';
 import type { AnyActorRef } from 'xstate';
@@ -88,8 +88,7 @@ export class StepRunner {
       batch.journal.write('step.skipped', { step: stepId, reason: `condition not met: ${describeCondition(step.when)}` });
       return;
     }
-    const policy = step.onFailure ?? { retries: 0, then: 'hold' as const };
-    const backoff = parseDuration(policy.backoff ?? '30 s');
+    const policy = step.onFailure;
     const avoid: string[] = [];
     for (;;) {
       this.safePoint(batch);
@@ -106,13 +105,13 @@ export class StepRunner {
         const module = batch.status.module;
         if (error instanceof HoldRequired && error.kind !== 'command-failed') throw error;
         const failures = this.failuresSinceLastHold(batch, stepId);
-        if (failures > (policy.retries ?? 0)) throw error instanceof HoldRequired ? error : new HoldRequired('command-failed', (error as Error).message);
+        if (failures > policy.retries) throw error instanceof HoldRequired ? error : new HoldRequired('command-failed', (error as Error).message);
         if (beforeLoad && policy.alternateModule && module) {
           avoid.push(module);
           gate.release(batch.identity, module);
         }
         if (module) await gate.recover(module);
-        await clock.sleep((backoff.ok ? backoff.value : 30) * 1000 * 2 ** (failures - 1));
+        await clock.sleep(policy.backoffMs * 2 ** (failures - 1));
       }
     }
   }
@@ -184,7 +183,7 @@ export class StepRunner {
     const durationUnit = batch.schedule.catalogue.capability(step.capability)?.spec.parameters.duration?.unit ?? 's';
     const secondsPerUnit = convert({ value: 1, unit: canonicalUnit(durationUnit) ?? durationUnit }, 's') ?? 1;
     const total = Number(parameters.duration ?? 0) * secondsPerUnit;
-    const every = recurring.map((r) => (r.every !== undefined ? parseDuration(r.every) : undefined)).flatMap((p) => (p?.ok && p.value > 0 ? [p.value] : []));
+    const every = recurring.flatMap((r) => (r.everyMs !== undefined ? [r.everyMs / 1000] : []));
     if (recurring.length === 0 || !(total > 0) || every.length === 0) {
       const results = await this.runCommand(batch, step, step.capability, parameters, moduleId, { key: key('run'), expectedSeconds: batch.schedule.expectedDuration(step), stepSecondsAfter: 0 });
       processed();
@@ -207,12 +206,11 @@ export class StepRunner {
   }
 
   private async runRecurring(batch: ActiveBatch, step: Step, extra: RecurringStep, elapsedSeconds: number, moduleId: string, commandKey: string): Promise<void> {
-    const every = extra.every !== undefined ? parseDuration(extra.every) : undefined;
-    if (every?.ok && Math.round(elapsedSeconds) % Math.round(every.value) !== 0) return;
+    if (extra.everyMs !== undefined && Math.round(elapsedSeconds) % Math.round(extra.everyMs / 1000) !== 0) return;
     if (extra.when && !conditionMet(this.subjectOf(batch, extra.when, extra.capability), extra.when)) return;
     const parameters = batch.schedule.normalizedParameters(extra);
     const capability = batch.schedule.catalogue.capability(extra.capability);
-    const estimate = capability ? batch.schedule.expectedDuration({ id: extra.id, capability: extra.capability, parameters: extra.parameters }) : 60;
+    const estimate = capability ? batch.schedule.expectedDuration(extra) : 60;
     const results = await this.runCommand(batch, step, extra.capability, parameters, moduleId, { key: commandKey, expectedSeconds: estimate, label: extra.id, parentStep: step.id });
     checkControls(batch.journal, batch.schedule, { id: extra.id, capability: extra.capability, controls: extra.controls }, results, step.id);
   }
