@@ -14,3 +14,7 @@ for (const stream of [process.stdout, process.stderr]) {
 register();
 const { main } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));
+// A command that returned has written and closed everything of its own; what may remain is a device's
+// stream it walked away from (a settle plate still incubating when `run` was stopped with Ctrl-C). That
+// must not keep the process alive: exit shortly after, unless it has ended by itself by then.
+setTimeout(() => process.exit(), 1000).unref();

@@ -1,9 +1,9 @@
-/** `workcell sim` stops when told: no incubation or timer keeps the process alive after SIGTERM or Ctrl-C. */
+/** `workcell sim` and `run` stop when told: no incubation, device stream or timer keeps the process alive after SIGTERM or Ctrl-C. */
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startCli } from '../support/background-cli.ts';
-import { TWO_LANE_SILA } from '../support/orchestration.ts';
-import { layoutCopy } from '../support/simulators.ts';
+import { SHORT_SCHEDULE, TWO_LANE_SILA } from '../support/orchestration.ts';
+import { layoutCopy, startSimulators } from '../support/simulators.ts';
 
 const ENV = { WORKCELL_OPCUA_PASSWORD: 'sim-stop-password' };
 
@@ -22,4 +22,19 @@ describe('workcell sim', () => {
     expect(sim.output()).toContain('Simulators stopped.');
     expect(incubation.output()).not.toMatch(/finishedSuccessfully/);
   }, 60_000);
+});
+
+describe('workcell run', () => {
+  it('exits on Ctrl-C while its settle plates incubate (the device stream it follows does not keep the process)', async () => {
+    const { dir, file } = layoutCopy(TWO_LANE_SILA);
+    const { sim, layout } = await startSimulators(file, ['--time-scale', '3000', '--deliver', 'BAG-P-001@intake'], { cwd: dir, env: ENV });
+    onTestFinished(() => void sim.child.kill('SIGKILL'));
+    // Once the batch is done the run waits for its settle plates: five days of incubation on the handler.
+    const run = await startCli(['run', layout, '--schedule', SHORT_SCHEDULE, '--patients', '1', '--time-scale', '3000', '--db', join(dir, 'run.db')], { cwd: dir, env: ENV, readyWhen: / completed/, timeoutMs: 90_000 });
+    onTestFinished(() => void run.child.kill('SIGKILL'));
+    run.child.kill('SIGINT');
+    // The test's time limit is the bound: before the fix the process stayed until a second Ctrl-C.
+    expect(await run.exited).toBe(130);
+    expect(run.output()).toContain('Stopped. Every unfinished batch continues with:');
+  }, 120_000);
 });
