@@ -5,31 +5,33 @@
  * hash-chained event log, from which a restarted orchestrator picks every unfinished batch up where it was.
  */
 import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
-import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
+import type { LayoutModel } from '../config/layout.ts';
 import type { ScheduleModel } from '../config/schedule.ts';
 import type { Clock } from '../drivers/clock.ts';
 import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';
-import { BatchJournal, type BatchStarted, type HoldAction } from './entries.ts';
+import { BatchJournal, type BatchStarted } from './entries.ts';
 import { HoldRequired } from './command-executor.ts';
 import { MaterialGate, type BatchIdentity } from './material-gate.ts';
 import { DeadlineFirstScheduler, type ModuleView, type Scheduler } from './scheduler.ts';
-import { batchMachine, FINISH, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
+import { batchMachine, currentStep, FINISH, machineClock, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
 import { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 import { Allocator } from './allocator.ts';
 import { HoldTimes } from './hold-times.ts';
 import { ModuleReconciler } from './reconciler.ts';
-import { StepRunner, type ActiveBatch, type BatchStatus } from './step-runner.ts';
-import { contentHash, pendingHold, positionFromLog, scheduleFromText, unansweredHoldRequest, type ScheduleSnapshot } from './batch-state.ts';
+import { StepRunner, type ActiveBatch } from './step-runner.ts';
+import { contentHash, positionFromLog, scheduleFromText, unansweredHoldRequest, type ScheduleSnapshot } from './batch-state.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
-import { settleDeviceWork } from './device-holds.ts';
 import { DatabaseLease } from './database-lease.ts';
+import { BatchHolds } from './batch-holds.ts';
+import { batchStatus, unusable, type WorkcellStatus } from './status-view.ts';
 
 export { contentHash, openHold, pendingHold, positionFromLog, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
 export { recordRemoval, resolveHold } from './operator-actions.ts';
 export type { BatchPhase, BatchStatus } from './step-runner.ts';
+export type { ModuleStatus, WorkcellStatus } from './status-view.ts';
 
 export interface BatchSpec {
   batchId: string;
@@ -75,6 +77,7 @@ export class Orchestrator {
   private readonly holdTimes: HoldTimes;
   private readonly reconciler: ModuleReconciler;
   private readonly steps: StepRunner;
+  private readonly holds: BatchHolds;
   private readonly batches = new Map<string, ActiveBatch>();
   private readonly moduleActors = new Map<string, AnyActorRef>();
   private readonly waiters = new Set<() => void>();
@@ -99,7 +102,11 @@ export class Orchestrator {
       batch: (id) => this.batches.get(id),
       batchIds: () => this.batches.keys(),
       moduleState: (id) => this.moduleState(id),
-      unusable: (module) => this.unusable(module),
+      unusable: (module) => unusable(module, this.outOfService, this.clock.now()),
+      parking: (batchId, moving) => {
+        const actor = this.batches.get(batchId)?.actor;
+        if (actor) currentStep(actor.getSnapshot())?.send({ type: moving ? 'parking.started' : 'parking.ended' });
+      },
     });
     this.gate.waitingFor = (moduleId) => this.allocator.waitingFor(moduleId);
     this.reconciler = new ModuleReconciler(options.layout, this.gate, this.gate.executor, options.log, options.clock);
@@ -114,6 +121,7 @@ export class Orchestrator {
       waitUntil: (predicate) => this.waitUntil(predicate),
       deliver: options.deliver,
     });
+    this.holds = new BatchHolds({ gate: this.gate, holdTimes: this.holdTimes, drivers: options.drivers, answers: this.answers, waitUntil: (predicate) => this.waitUntil(predicate) });
     options.log.subscribe((entry) => this.observe(entry));
   }
 
@@ -215,7 +223,7 @@ export class Orchestrator {
       started,
       schedule,
       journal,
-      status: { batchId: started.batchId, patient: started.patient, lane: started.lane, step: position.at === 'finishing' ? 'finish' : position.step, phase: 'waiting' },
+      status: { batchId: started.batchId, patient: started.patient, lane: started.lane },
       done,
       finished,
       latestTelemetry: new Map(),
@@ -224,13 +232,14 @@ export class Orchestrator {
     if (request) batch.holdRequest = { streamSeq: request.streamSeq, user: String(request.data.user), reason: String(request.data.reason) };
     this.batches.set(started.batchId, batch);
     const machine = batchMachine(schedule.schedule, {
-      runStep: (step) => this.steps.runStep(batch, step),
-      awaitOperator: (step, reason) => this.awaitOperator(batch, step, reason),
-      skipStep: async (step) => this.skipStep(batch, step),
+      steps: this.steps.workFor(batch),
+      awaitOperator: (step, reason) => this.holds.awaitOperator(batch, step, reason),
+      settle: (answer) => this.holds.settle(answer),
+      skipStep: async (step) => this.holds.skipStep(batch, step),
       finish: () => this.steps.finish(batch, batch.journal.entries().filter((e) => e.type === 'hold.resolved' && e.data.step === FINISH).length),
       quarantine: (step) => this.steps.quarantine(batch, step),
     });
-    const actor = createActor(machine, { input: { batchId: started.batchId, position }, inspect: this.options.inspect, id: started.batchId });
+    const actor = createActor(machine, { input: { batchId: started.batchId, position }, inspect: this.options.inspect, id: started.batchId, clock: machineClock(this.clock) });
     batch.actor = actor;
     actor.subscribe({
       complete: () => finished(),
@@ -251,73 +260,6 @@ export class Orchestrator {
     await this.em.settled();
     this.gate.flush();
     this.writeStatus(true);
-  }
-
-  // ---- holds -------------------------------------------------------------------------------------
-
-  /**
-   * A step an operator skipped. One that never started is "skipped"; one that ran is recorded as such,
-   * with what it did (parameters, results, the controls it failed) and who approved going on without it.
-   */
-  private skipStep(batch: ActiveBatch, stepId: string): void {
-    const entries = batch.journal.entries();
-    const lastStart = entries.findLastIndex((e) => e.type === 'step.started' && e.data.step === stepId);
-    const answer = entries.findLast((e) => e.type === 'hold.resolved' && e.data.step === stepId && e.data.action === 'skip');
-    const signature = answer?.data.signature as { user: string; printedName: string } | undefined;
-    const approvedBy = signature ? { approvedBy: { user: signature.user, printedName: signature.printedName }, approves: answer!.data.approves ?? null } : {};
-    if (lastStart < 0) {
-      batch.journal.write('step.skipped', { step: stepId, reason: 'skipped by an operator before it started (see the hold resolution)', ...approvedBy });
-    } else {
-      const attempt = entries.slice(lastStart);
-      const step = batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
-      const ownRun = (e: LogEntry) => e.type === 'command.completed' && String(e.data.key).startsWith(`${batch.identity.batchId}:${stepId}:${String(entries[lastStart]!.data.attempt)}:run`);
-      const results = attempt.findLast(ownRun)?.data.results ?? null;
-      const failedControls = attempt.filter((e) => e.type === 'control.checked' && e.data.step === stepId && e.data.pass === false).map(({ data }) => ({ result: data.result, value: data.value, unit: data.unit, min: data.min, max: data.max }));
-      const module = attempt.findLast((e) => e.type === 'module.reserved')?.data.module ?? batch.status.module ?? null;
-      const why = failedControls.length > 0 ? 'ran, failed controls, continued without meeting them' : results ? 'ran, continued past its hold' : 'started, did not complete, continued without it';
-      batch.journal.write('step.skipped', { step: stepId, ran: true, reason: why, module, parameters: batch.schedule.normalizedParameters(step), results, failedControls, ...approvedBy });
-    }
-    this.gate.releaseEmpty(batch.identity);
-  }
-
-  private async awaitOperator(batch: ActiveBatch, step: string, reason: unknown): Promise<HoldAction> {
-    batch.status.phase = 'held';
-    // An answered hold found in the log is one given while no orchestrator acted on it (a restart).
-    // Once acted on here, a new failure opens a new hold: replaying the old answer would loop.
-    const pending = pendingHold(batch.journal.entries())?.entry;
-    const open = pending && pending.seq !== batch.actedOnHold ? pending : undefined;
-    let since: number;
-    if (open) {
-      since = open.seq;
-      batch.status.note = String(open.data.message);
-    } else {
-      const hold = reason instanceof HoldRequired ? reason : undefined;
-      const message = reason instanceof Error ? reason.message : String(reason);
-      // Moving the finished material out can be tried again or given up, not skipped.
-      const recovery = hold?.details.recovery as { options: Array<{ identifier: string; description: string }> } | undefined;
-      const actions = step === FINISH ? ['retry', 'abort'] : recovery ? ['continue', 'retry', 'skip', 'abort'] : ['retry', 'skip', 'abort'];
-      const deviceOptions = recovery ? { deviceOptions: recovery.options } : {};
-      const running = this.holdTimes.current(batch.identity.batchId);
-      const holdTime = running ? { holdTime: { after: running.step, deadlineMs: running.deadlineMs } } : {};
-      since = batch.journal.write('hold.opened', { step, kind: hold?.kind ?? 'command-failed', message, actions, module: batch.status.module ?? null, ...hold?.details, ...deviceOptions, ...holdTime }).seq;
-      if (hold?.kind === 'operator') batch.holdRequest = undefined;
-      batch.status.note = message;
-    }
-    let answer: LogEntry | undefined;
-    await this.waitUntil(() => {
-      answer = this.answers.get(batch.identity.batchId)?.find((e) => e.seq > since);
-      return answer !== undefined;
-    });
-    const holdEntry = open ?? batch.journal.entries().find((e) => e.seq === since)!;
-    const action = await settleDeviceWork(this.options.drivers, batch.journal, holdEntry, answer!);
-    batch.actedOnHold = since;
-    batch.status.note = undefined;
-    batch.status.phase = 'waiting';
-    // A module whose command was resumed or continued on the device is left to it; any other is made ready again.
-    const answered = answer!.data.action;
-    const goesOn = (holdEntry.data.paused || holdEntry.data.reattach ? answered === 'retry' : false) || (holdEntry.data.recovery ? answered === 'continue' : false);
-    if (action !== 'abort' && batch.status.module && !goesOn) await this.gate.recover(batch.status.module);
-    return action;
   }
 
   // ---- the loop ----------------------------------------------------------------------------------
@@ -394,15 +336,6 @@ export class Orchestrator {
     if (Date.now() - this.statusWritten >= 250) this.writeStatus(false);
   }
 
-  private unusable(module: ModuleConfig): string | undefined {
-    const today = new Date(this.clock.now()).toISOString().slice(0, 10);
-    const out = this.outOfService.get(module.id);
-    if (out) return `out of service since ${new Date(out.since).toISOString().slice(0, 16).replace('T', ' ')} UTC (${out.user}: ${out.reason})`;
-    if (module.qualification.validUntil < today) return `qualification expired on ${module.qualification.validUntil}`;
-    if (module.calibration && module.calibration.validUntil < today) return `calibration expired on ${module.calibration.validUntil}`;
-    return undefined;
-  }
-
   /** What the scheduler sees of each module. */
   moduleViews(): Map<string, ModuleView> {
     return this.allocator.moduleViews();
@@ -414,29 +347,14 @@ export class Orchestrator {
   }
 
   /** A snapshot of batches and modules for `workcell status` and the live display. */
-  status(): { at: number; batches: BatchStatus[]; modules: Array<{ id: string; state: ModuleState; occupant?: string; outOfService?: string }>; plates: string[] } {
+  status(): WorkcellStatus {
     const now = this.clock.now();
-    for (const batch of this.batches.values()) {
-      batch.status.expectedFinish = this.expectedFinish(batch, now);
-      const running = this.holdTimes.current(batch.identity.batchId);
-      batch.status.holdTime = running ? { step: running.step, deadline: running.deadlineMs } : undefined;
-    }
     return {
       at: now,
-      batches: [...this.batches.values()].map((b) => ({ ...b.status })),
-      modules: this.layout.layout.modules.map((m) => ({ id: m.id, state: this.moduleState(m.id), occupant: this.gate.occupant(m.id), outOfService: this.outOfService.has(m.id) ? this.unusable(m) : undefined })),
+      batches: [...this.batches.values()].map((b) => batchStatus(b, this.holdTimes, now)),
+      modules: this.layout.layout.modules.map((m) => ({ id: m.id, state: this.moduleState(m.id), occupant: this.gate.occupant(m.id), outOfService: this.outOfService.has(m.id) ? unusable(m, this.outOfService, now) : undefined })),
       plates: this.em.summary(),
     };
-  }
-
-  private expectedFinish(batch: ActiveBatch, now: number): number | undefined {
-    if (batch.status.phase === 'completed' || batch.status.phase === 'quarantined') return undefined;
-    const steps = batch.schedule.schedule.steps;
-    const index = steps.findIndex((s) => s.id === batch.status.step);
-    if (index < 0) return now;
-    const current = batch.schedule.expectedDuration(steps[index]!) * (1 - (batch.status.phase === 'running' ? (batch.status.progress ?? 0) : 0));
-    const rest = steps.slice(index + 1).reduce((sum, s) => sum + batch.schedule.expectedDuration(s), 0);
-    return now + (current + rest) * 1000;
   }
 
   private writeStatus(final: boolean): void {
@@ -458,9 +376,10 @@ export class Orchestrator {
     this.holdTimes.stop();
     for (const batch of this.batches.values()) {
       if (batch.actor?.getSnapshot().status !== 'active') continue;
+      const { step, phase } = batchStatus(batch, this.holdTimes, this.clock.now());
       batch.actor.stop();
       try {
-        batch.journal.write('batch.interrupted', { step: batch.status.step, phase: batch.status.phase, message: `the orchestrator stopped while ${batch.identity.batchId} was ${batch.status.phase} at ${batch.status.step}` });
+        batch.journal.write('batch.interrupted', { step, phase, message: `the orchestrator stopped while ${batch.identity.batchId} was ${phase} at ${step}` });
       } catch {
         // A log that cannot be written any more (closed under us) says nothing: resume then reports a crash.
       }

@@ -1,0 +1,93 @@
+/**
+ * A held batch: its hold opened (or found in the log after a restart), the operator's answer awaited,
+ * the device work it concerns settled and its module made ready again; and a step an operator skipped,
+ * recorded with what it did. The batch machine's `held` and `skipping` states run these.
+ */
+import type { ModuleDriver } from '../drivers/module.ts';
+import type { LogEntry } from './event-log.ts';
+import { HoldRequired } from './command-executor.ts';
+import type { MaterialGate } from './material-gate.ts';
+import type { HoldTimes } from './hold-times.ts';
+import { FINISH, type HoldAnswer } from './batch-machine.ts';
+import { pendingHold } from './batch-state.ts';
+import { settleDeviceWork } from './device-holds.ts';
+import type { ActiveBatch } from './step-runner.ts';
+
+export interface HoldsContext {
+  gate: MaterialGate;
+  holdTimes: HoldTimes;
+  drivers: ReadonlyMap<string, ModuleDriver>;
+  /** Answers to holds, per batch, as they are read from the log. */
+  answers: ReadonlyMap<string, readonly LogEntry[]>;
+  waitUntil(predicate: () => boolean): Promise<void>;
+}
+
+export class BatchHolds {
+  constructor(private readonly context: HoldsContext) {}
+
+  /**
+   * A step an operator skipped. One that never started is "skipped"; one that ran is recorded as such,
+   * with what it did (parameters, results, the controls it failed) and who approved going on without it.
+   */
+  skipStep(batch: ActiveBatch, stepId: string): void {
+    const entries = batch.journal.entries();
+    const lastStart = entries.findLastIndex((e) => e.type === 'step.started' && e.data.step === stepId);
+    const answer = entries.findLast((e) => e.type === 'hold.resolved' && e.data.step === stepId && e.data.action === 'skip');
+    const signature = answer?.data.signature as { user: string; printedName: string } | undefined;
+    const approvedBy = signature ? { approvedBy: { user: signature.user, printedName: signature.printedName }, approves: answer!.data.approves ?? null } : {};
+    if (lastStart < 0) {
+      batch.journal.write('step.skipped', { step: stepId, reason: 'skipped by an operator before it started (see the hold resolution)', ...approvedBy });
+    } else {
+      const attempt = entries.slice(lastStart);
+      const step = batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
+      const ownRun = (e: LogEntry) => e.type === 'command.completed' && String(e.data.key).startsWith(`${batch.identity.batchId}:${stepId}:${String(entries[lastStart]!.data.attempt)}:run`);
+      const results = attempt.findLast(ownRun)?.data.results ?? null;
+      const failedControls = attempt.filter((e) => e.type === 'control.checked' && e.data.step === stepId && e.data.pass === false).map(({ data }) => ({ result: data.result, value: data.value, unit: data.unit, min: data.min, max: data.max }));
+      const module = attempt.findLast((e) => e.type === 'module.reserved')?.data.module ?? batch.status.module ?? null;
+      const why = failedControls.length > 0 ? 'ran, failed controls, continued without meeting them' : results ? 'ran, continued past its hold' : 'started, did not complete, continued without it';
+      batch.journal.write('step.skipped', { step: stepId, ran: true, reason: why, module, parameters: batch.schedule.normalizedParameters(step), results, failedControls, ...approvedBy });
+    }
+    this.context.gate.releaseEmpty(batch.identity);
+  }
+
+  async awaitOperator(batch: ActiveBatch, step: string, reason: unknown): Promise<HoldAnswer> {
+    // An answered hold found in the log is one given while no orchestrator acted on it (a restart).
+    // Once acted on here, a new failure opens a new hold: replaying the old answer would loop.
+    const pending = pendingHold(batch.journal.entries())?.entry;
+    const open = pending && pending.seq !== batch.actedOnHold ? pending : undefined;
+    let since: number;
+    if (open) {
+      since = open.seq;
+      batch.status.note = String(open.data.message);
+    } else {
+      const hold = reason instanceof HoldRequired ? reason : undefined;
+      const message = reason instanceof Error ? reason.message : String(reason);
+      // Moving the finished material out can be tried again or given up, not skipped.
+      const recovery = hold?.details.recovery as { options: Array<{ identifier: string; description: string }> } | undefined;
+      const actions = step === FINISH ? ['retry', 'abort'] : recovery ? ['continue', 'retry', 'skip', 'abort'] : ['retry', 'skip', 'abort'];
+      const deviceOptions = recovery ? { deviceOptions: recovery.options } : {};
+      const running = this.context.holdTimes.current(batch.identity.batchId);
+      const holdTime = running ? { holdTime: { after: running.step, deadlineMs: running.deadlineMs } } : {};
+      since = batch.journal.write('hold.opened', { step, kind: hold?.kind ?? 'command-failed', message, actions, module: batch.status.module ?? null, ...hold?.details, ...deviceOptions, ...holdTime }).seq;
+      if (hold?.kind === 'operator') batch.holdRequest = undefined;
+      batch.status.note = message;
+    }
+    let answer: LogEntry | undefined;
+    await this.context.waitUntil(() => {
+      answer = this.context.answers.get(batch.identity.batchId)?.find((e) => e.seq > since);
+      return answer !== undefined;
+    });
+    const holdEntry = open ?? batch.journal.entries().find((e) => e.seq === since)!;
+    const action = await settleDeviceWork(this.context.drivers, batch.journal, holdEntry, answer!);
+    batch.actedOnHold = since;
+    batch.status.note = undefined;
+    // A module whose command was resumed or continued on the device is left to it; any other is made ready again.
+    const answered = answer!.data.action;
+    const goesOn = (holdEntry.data.paused || holdEntry.data.reattach ? answered === 'retry' : false) || (holdEntry.data.recovery ? answered === 'continue' : false);
+    return { action, recover: action !== 'abort' && batch.status.module && !goesOn ? batch.status.module : undefined };
+  }
+
+  async settle(answer: HoldAnswer): Promise<void> {
+    if (answer.recover) await this.context.gate.recover(answer.recover);
+  }
+}
