@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createActor, type AnyMachineSnapshot } from 'xstate';
 import type { Clock } from '../../drivers/clock.ts';
 import { ModuleError } from '../../drivers/module.ts';
-import { machineClock } from '../../orchestrator/batch-machine.ts';
+import type { Schedule } from '../../config/schedule.ts';
+import { batchMachine, batchPhase, batchStep, machineClock, type BatchWork } from '../../orchestrator/batch-machine.ts';
 import { HoldRequired } from '../../orchestrator/command-executor.ts';
 import { stepMachine, stepPhase, type FailedAttempt, type StepOutcome, type StepPolicy, type StepWork } from '../../orchestrator/step-machine.ts';
 
@@ -217,5 +218,41 @@ describe('the step machine', () => {
     await settle();
     expect(run.output()).toEqual({ hold: { reason: request } });
     expect(calls.filter((c) => c.startsWith('recover') || c.startsWith('start'))).toEqual(['start 1']);
+  });
+});
+
+describe('a batch machine with its step machines', () => {
+  it("reads the batch's step and phase from its machines: held until the answer, waiting while it is carried out", async () => {
+    const { work } = fakeWork();
+    let attempts = 0;
+    work.run = async () => {
+      if (++attempts === 1) throw new HoldRequired('control', 'viability 40 % is below 70 %');
+      return {};
+    };
+    work.recordFailure = async (_, __, error) => ({ hold: error });
+    let answer!: () => void;
+    let settled!: () => void;
+    const batchWork: BatchWork = {
+      steps: work,
+      awaitOperator: () => new Promise((resolve) => (answer = () => resolve({ action: 'retry', recover: 'ep-1' }))),
+      settle: () => new Promise((resolve) => (settled = resolve)),
+      skipStep: async () => undefined,
+      finish: async () => undefined,
+      quarantine: async () => undefined,
+    };
+    const schedule = { steps: [{ id: 'wash' }, { id: 'electroporate' }] } as Schedule;
+    const actor = createActor(batchMachine(schedule, batchWork), { input: { batchId: 'P-001', position: { at: 'step', step: 'electroporate' } }, clock: machineClock(new ManualClock()) });
+    actor.start();
+    const now = () => [batchStep(actor.getSnapshot()), batchPhase(actor.getSnapshot())];
+    expect(now()).toEqual(['electroporate', 'waiting']);
+    await settle();
+    expect(now()).toEqual(['electroporate', 'held']);
+    answer();
+    await settle();
+    expect(now()).toEqual(['electroporate', 'waiting']);
+    settled();
+    await settle();
+    expect(now()).toEqual(['finish', 'completed']);
+    expect(attempts).toBe(2);
   });
 });
