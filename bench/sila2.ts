@@ -38,7 +38,7 @@ const PARAMETERS = { BatchId: 'P-001/lane-2/wash', Volume: 40.5, Cycles: 2 };
 const WIRE_PARAMETERS = { BatchId: { value: PARAMETERS.BatchId }, Volume: { value: PARAMETERS.Volume }, Cycles: { value: PARAMETERS.Cycles } };
 
 export async function siLA2Benchmark(options: { durationMs: number; concurrency: number; rounds: number }): Promise<string> {
-  const tls = createSelfSignedCertificate({ serverUuid: '0b8f1d2e-3c4a-4b5c-8d6e-7f8091a2b3c4' });
+  const tls = await createSelfSignedCertificate({ serverUuid: '0b8f1d2e-3c4a-4b5c-8d6e-7f8091a2b3c4' });
   const feature = parseFeature(FEATURE);
 
   const server = new SilaServer({ name: 'Bench', type: 'Bench', uuid: '0b8f1d2e-3c4a-4b5c-8d6e-7f8091a2b3c4', tls });

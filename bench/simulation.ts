@@ -7,7 +7,7 @@ import { ScaledClock } from '../drivers/clock.ts';
 import { loadCatalogue } from '../config/catalogue.ts';
 import { SilaModuleSimulator } from '../modules/simulators/sila-simulator.ts';
 import { SimulationWorld } from '../modules/simulators/world.ts';
-import { SilaModuleDriver } from '../drivers/sila-module.ts';
+import { SilaModuleDriver } from '../drivers/sila2/module-driver.ts';
 import { ms, table } from './harness.ts';
 
 const catalogue = loadCatalogue();

@@ -1,9 +1,9 @@
 /** `workcell run` and `workcell resume`: start batches, or continue the unfinished ones of a database. */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
+import type { LayoutModel } from '../config/layout.ts';
 import { loadWorkcell } from '../config/validate.ts';
-import { readFaultsFile } from '../modules/simulators/faults.ts';
-import { PORT_BASE_VARIABLE } from '../modules/simulators/workcell-simulation.ts';
+import type { Simulation } from '../modules/simulators/workcell-simulation.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { DatabaseLease } from '../orchestrator/database-lease.ts';
 import { continuationOf } from '../orchestrator/continuation.ts';
@@ -13,7 +13,6 @@ import { checkLayoutForResume, lastRunSettings, layoutHashOf, recordRunSettings,
 import { parseArgs, option, readSigner, type ParsedArgs } from './args.ts';
 import { DEFAULT_DATABASE, existingDatabase } from './database.ts';
 import { CLI, closingLines, currentWaits, quietNoticeInterval, RunDisplay } from './run-output.ts';
-import { endpointLines, portBaseOption } from './sim.ts';
 import { UsageError, type Command } from './main.ts';
 
 export const runCommand: Command = {
@@ -36,10 +35,9 @@ export const runCommand: Command = {
       sim: parsed.flags.has('sim'),
       clock: { wallAnchor: Date.now(), simAtAnchor: Date.now() },
     };
-    const faults = readFaultsFile(option(parsed, 'faults'), layout.model);
-    if (faults && !settings.sim) throw new UsageError('--faults needs --sim (give the faults to `workcell sim` when the simulators run apart)');
-    const portBase = portBaseOption(parsed, layout.model);
-    if (portBase !== undefined && !settings.sim) throw new UsageError('--port-base is for the simulators of --sim; against `workcell sim --port-base N`, run the layout copy it printed');
+    if (option(parsed, 'faults') && !settings.sim) throw new UsageError('--faults needs --sim (give the faults to `workcell sim` when the simulators run apart)');
+    if (option(parsed, 'port-base') !== undefined && !settings.sim) throw new UsageError('--port-base is for the simulators of --sim; against `workcell sim --port-base N`, run the layout copy it printed');
+    const simulators = settings.sim ? await simulatorsOfRun(parsed, layout.model) : undefined;
     const log = new EventLog(database);
     let lease: DatabaseLease | undefined;
     try {
@@ -48,11 +46,10 @@ export const runCommand: Command = {
       // A database that holds batches already: what they left (owed clearances, occupied modules, holds) is honoured.
       const continuation = continuationOf(log, { layoutFile: settings.layoutFile, layoutHash: layoutHashOf(settings.layoutFile), sim: settings.sim });
       if (continuation) settings.clock = continuation.clock;
-      // Simulators in this process serve only this process: ports the OS picks unless told otherwise.
-      const session = await openWorkcell(settings, { faults, portBase: settings.sim ? (portBase ?? Number(process.env[PORT_BASE_VARIABLE] || 0)) : undefined });
+      const session = await openWorkcell(settings, { simulate: simulators?.start });
       recordRunSettings(log, settings, { command: 'run', layoutHash: session.layoutHash });
       const text = readFileSync(scheduleFile, 'utf8');
-      return await drive(session, log, settings, parsed, lease, (orchestrator) => {
+      return await drive(session, log, settings, parsed, lease, simulators && session.simulation ? simulators.lines(session.simulation) : [], (orchestrator) => {
         if (continuation) {
           const resumed = orchestrator.resumeAll();
           process.stdout.write(`${log.file} holds earlier batches: ${resumed.length > 0 ? `resuming ${resumed.join(', ')} first, as workcell resume would` : 'all finished'}; what they left (line clearances owed, modules occupied, holds) is honoured before ${batches.map((b) => b.batchId).join(', ')} start.\n`);
@@ -84,7 +81,7 @@ export const resumeCommand: Command = {
       checkLayoutForResume(log, settings.layoutFile, acceptance, workcellNow(log));
       const session = await openWorkcell(settings);
       recordRunSettings(log, settings, { command: 'resume', layoutHash: session.layoutHash });
-      return await drive(session, log, settings, parsed, lease, (orchestrator) => {
+      return await drive(session, log, settings, parsed, lease, [], (orchestrator) => {
         const resumed = orchestrator.resumeAll();
         process.stdout.write(resumed.length > 0 ? `Resuming ${resumed.join(', ')}\n` : 'No unfinished batch; finishing settle plates, if any.\n');
       });
@@ -103,7 +100,22 @@ function closeHolding(log: EventLog, lease: DatabaseLease | undefined): void {
   }
 }
 
-async function drive(session: WorkcellSession, log: EventLog, settings: RunSettings, parsed: ParsedArgs, lease: DatabaseLease, begin: (orchestrator: Orchestrator) => void): Promise<number> {
+/**
+ * The simulator code, loaded for --sim only: a run against the layout's own modules carries none. Simulators
+ * in this process serve only this process: ports the OS picks unless told otherwise.
+ */
+async function simulatorsOfRun(parsed: ParsedArgs, layout: LayoutModel) {
+  const [{ endpointLines, portBaseOption }, { readFaultsFile }, { PORT_BASE_VARIABLE, simulatorsOf }] = await Promise.all([import('./sim.ts'), import('../modules/simulators/faults.ts'), import('../modules/simulators/workcell-simulation.ts')]);
+  const faults = readFaultsFile(option(parsed, 'faults'), layout);
+  const portBase = portBaseOption(parsed, layout) ?? Number(process.env[PORT_BASE_VARIABLE] || 0);
+  return {
+    start: simulatorsOf({ faults, portBase }),
+    lines: (simulation: Simulation) => [simulatorsHeading(option(parsed, 'port-base') ?? process.env[PORT_BASE_VARIABLE]), ...endpointLines(simulation.modules)],
+  };
+}
+
+/** `simulatorLines`: where the simulators of this process listen, shown once the orchestrator has started. */
+async function drive(session: WorkcellSession, log: EventLog, settings: RunSettings, parsed: ParsedArgs, lease: DatabaseLease, simulatorLines: string[], begin: (orchestrator: Orchestrator) => void): Promise<number> {
   const display = new RunDisplay(quietNoticeInterval());
   const inspector = parsed.flags.has('inspect') ? (await import('./inspector.ts')).startInspector(option(parsed, 'inspect-url'), (line) => display.write(`${line}\n`)) : undefined;
   const orchestrator = new Orchestrator({
@@ -137,7 +149,7 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
   try {
     await orchestrator.start();
     display.write(`Workcell ${session.layout.id}: ${session.simulation ? 'simulated in this process' : 'modules at their layout endpoints'}, time scale ${settings.timeScale}, records in ${shortPath(log.file)}\n`);
-    if (session.simulation) display.write(`${[simulatorsHeading(option(parsed, 'port-base') ?? process.env[PORT_BASE_VARIABLE]), ...endpointLines(session.simulation.modules)].join('\n')}\n`);
+    if (simulatorLines.length > 0) display.write(`${simulatorLines.join('\n')}\n`);
     begin(orchestrator);
     const fastForward = () => {
       if (!session.simulation) return;

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LayoutModel } from '../config/layout.ts';
-import { SilaModuleDriver } from './sila-module.ts';
+import { SilaModuleDriver } from './sila2/module-driver.ts';
 import { ModuleError, type ModuleDriver } from './module.ts';
 
 export async function connectModule(layout: LayoutModel, layoutDirectory: string, moduleId: string, environment: NodeJS.ProcessEnv = process.env): Promise<ModuleDriver> {
@@ -25,6 +25,6 @@ export async function connectModule(layout: LayoutModel, layoutDirectory: string
   // node-opcua takes seconds of CPU to load: a workcell without OPC UA modules never loads it.
   const { opcuaOptionsFromLayout, plainMappingFromLayout } = await import('./opcua/from-layout.ts');
   const options = opcuaOptionsFromLayout(module, layoutDirectory, environment);
-  if (opcua?.model === 'plain') return (await import('./plain-opcua-module.ts')).PlainOpcUaModuleDriver.connect(moduleId, kind, options, plainMappingFromLayout(module)!);
-  return (await import('./lads-module.ts')).LadsModuleDriver.connect(moduleId, kind, options);
+  if (opcua?.model === 'plain') return (await import('./opcua/plain-module-driver.ts')).PlainOpcUaModuleDriver.connect(moduleId, kind, options, plainMappingFromLayout(module)!);
+  return (await import('./opcua/lads-module-driver.ts')).LadsModuleDriver.connect(moduleId, kind, options);
 }

@@ -15,7 +15,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { canonicalJson, type ChainBreak, type LogEntry } from './event-log.ts';
+import { canonicalJson, type ChainBreak, type LogEntry } from './log-entry.ts';
 
 /** At most this long between checkpoints while a process appends (wall clock). */
 export const CHECKPOINT_INTERVAL_MS = 60_000;

@@ -10,43 +10,17 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
+import { canonicalJson, type ChainBreak, type LogEntry, type NewEntry } from './log-entry.ts';
+
+export { canonicalJson, type ChainBreak, type LogEntry, type NewEntry } from './log-entry.ts';
 
 export const WORKCELL_STREAM = 'workcell';
-
-export interface NewEntry {
-  /** A batch id, or WORKCELL_STREAM. */
-  stream: string;
-  type: string;
-  /** Simulation (or wall) clock time the event happened, ms since the epoch. */
-  at: number;
-  data: Record<string, unknown>;
-}
-
-export interface LogEntry extends NewEntry {
-  /** Global order of appending. */
-  seq: number;
-  /** Position in its stream, from 1. */
-  streamSeq: number;
-  /** Wall-clock time the entry was committed, ms since the epoch. */
-  recordedAt: number;
-  previousHash: string;
-  hash: string;
-}
 
 export interface LogVerification {
   entries: number;
   streams: number;
   breaks: ChainBreak[];
   checkpoints: CheckpointReport;
-}
-
-export interface ChainBreak {
-  stream: string;
-  streamSeq: number;
-  seq?: number;
-  /** A chain broken inside (altered, missing, reordered), or the log against its signed checkpoints. */
-  problem: 'altered' | 'missing' | 'reordered' | 'truncated' | 'rewritten' | 'checkpoint' | 'unguarded';
-  message: string;
 }
 
 const GENESIS = '0'.repeat(64);
@@ -84,13 +58,6 @@ CREATE TABLE IF NOT EXISTS live_status (
 export function entryHash(entry: Omit<LogEntry, 'hash' | 'seq'>): string {
   const canonical = JSON.stringify([entry.stream, entry.streamSeq, entry.type, entry.at, entry.recordedAt, canonicalJson(entry.data), entry.previousHash]);
   return createHash('sha256').update(canonical).digest('hex');
-}
-
-/** JSON with object keys sorted, so that the hash does not depend on property order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
 }
 
 interface Row {

@@ -1,6 +1,8 @@
 /**
  * What a run needs around the orchestrator: the layout, a driver per module (over the layout's endpoints,
  * or over simulators started in this process), and a clock that stays continuous across restarts.
+ * The simulators come from the caller (`simulate`): the orchestrator never loads simulator code itself,
+ * so a run against real devices carries none.
  */
 import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
@@ -9,40 +11,51 @@ import { loadWorkcell } from '../config/validate.ts';
 import { ScaledClock, type Clock } from '../drivers/clock.ts';
 import { connectModule } from '../drivers/connect.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
-import { startSimulation, type Simulation } from '../modules/simulators/workcell-simulation.ts';
-import type { FaultSpec } from '../modules/simulators/faults.ts';
 import { anchoredClock, layoutHashOf, type RunSettings } from './run-settings.ts';
 
-export interface WorkcellSession {
+/** Modules simulated in this process, as far as a run needs them. */
+export interface InProcessSimulation {
+  /** The simulated workcell's clock, which the run then uses. */
+  clock: Clock;
+  /** An operator placing a patient's starting material (apheresis bag) at a position. */
+  deliver(bagId: string, position: string): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a simulator for every module of `layout` in this process, updating the layout's endpoints to
+ * where they listen (modules/simulators/workcell-simulation.ts `simulatorsOf` is one).
+ */
+export type StartSimulation<S extends InProcessSimulation> = (layout: LayoutModel, layoutFile: string, run: { timeScale: number; startAt: number; seed: number; environment: NodeJS.ProcessEnv }) => Promise<S>;
+
+export interface WorkcellSession<S extends InProcessSimulation = InProcessSimulation> {
   layout: LayoutModel;
   /** SHA-256 of the layout file as this session loaded it. */
   layoutHash: string;
   drivers: Map<string, ModuleDriver>;
   clock: Clock;
-  simulation?: Simulation;
+  simulation?: S;
   /** In a simulation, runs the clock fast through idle time (only settle plates incubating); else nothing. */
   fastForward(): void;
   close(): Promise<void>;
 }
 
-/**
- * `portBase` places in-process simulators (module i on portBase + i; 0: ports the OS picks); without it,
- * the WORKCELL_SIM_PORT_BASE variable of the environment, else the layout's own ports.
- */
-export async function openWorkcell(settings: RunSettings, options: { environment?: NodeJS.ProcessEnv; faults?: Record<string, FaultSpec[]>; portBase?: number } = {}): Promise<WorkcellSession> {
+/** `simulate` is required for a run of simulated modules (`settings.sim`), and refused for any other. */
+export async function openWorkcell<S extends InProcessSimulation = InProcessSimulation>(settings: RunSettings, options: { environment?: NodeJS.ProcessEnv; simulate?: StartSimulation<S> } = {}): Promise<WorkcellSession<S>> {
+  if (settings.sim !== (options.simulate !== undefined)) throw new Error(settings.sim ? 'a simulated run needs its simulators (openWorkcell: simulate)' : "simulators were given for a run of the layout's own modules");
   const environment = { ...(options.environment ?? process.env) };
   const layoutHash = layoutHashOf(settings.layoutFile);
   const { layout } = loadWorkcell(settings.layoutFile);
   const model = layout.model;
-  let simulation: Simulation | undefined;
+  let simulation: S | undefined;
   let clock = anchoredClock(settings);
-  if (settings.sim) {
+  if (options.simulate) {
     // In-process simulated OPC UA devices and Workcell share a password made up for this run.
     for (const module of model.layout.modules) {
       const variable = module.connection.opcua?.credentials?.passwordEnv;
       if (variable && !environment[variable]) environment[variable] = randomBytes(18).toString('base64url');
     }
-    simulation = await startSimulation(model, settings.layoutFile, { timeScale: settings.timeScale, startAt: clock.now(), seed: settings.seed, faults: options.faults, environment, portBase: options.portBase });
+    simulation = await options.simulate(model, settings.layoutFile, { timeScale: settings.timeScale, startAt: clock.now(), seed: settings.seed, environment });
     clock = simulation.clock;
   }
   const drivers = new Map<string, ModuleDriver>();

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ModuleConfig } from '../../config/layout.ts';
 import { parseDuration } from '../../config/units.ts';
-import { OpcUaError, type OpcUaConnectionOptions } from './client.ts';
-import type { ArgumentType, PlainMapping } from './plain-module.ts';
+import { OpcUaError, type OpcUaConnectionOptions } from './connection.ts';
+import type { ArgumentType, PlainMapping } from './plain-mapping.ts';
 import { DEFAULT_PKI_FOLDER } from './pki-folder.ts';
 
 export { DEFAULT_PKI_FOLDER };

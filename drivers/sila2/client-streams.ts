@@ -4,9 +4,17 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { SilaConnectionError, fromGrpcError } from './errors.ts';
-import type { InFlight } from './client-transport.ts';
 import { methodDefinition } from './grpc-methods.ts';
 import type { RpcDefinition } from './proto.ts';
+
+/** A call that can be ended from outside: with an error, or because its time is up. */
+export interface InFlight {
+  failure?: Error;
+  /** When the call's time is up (ms since the epoch): a unary call's default deadline, a stream's grace to end. */
+  deadline?: number;
+  fail(error: Error): void;
+  expire(): void;
+}
 
 export interface StreamSettings {
   /** How long to keep reopening after the connection was lost. */

@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { SilaConnectionError, fromGrpcError } from './errors.ts';
-import { followStream, streamMessages, type StreamEnd, type StreamSettings } from './client-streams.ts';
+import { followStream, streamMessages, type InFlight, type StreamEnd, type StreamSettings } from './client-streams.ts';
 import { methodDefinition } from './grpc-methods.ts';
 import { preflight, TransportSecurityError, UntrustedCertificateError, type TransportOptions } from './preflight.ts';
 import type { RpcDefinition } from './proto.ts';
@@ -147,15 +147,6 @@ export class ClientTransport {
 }
 
 const NO_CALL_OPTIONS: grpc.CallOptions = Object.freeze({});
-
-/** A call that can be ended from outside: with an error, or because its time is up. */
-export interface InFlight {
-  failure?: Error;
-  /** When the call's time is up (ms since the epoch): a unary call's default deadline, a stream's grace to end. */
-  deadline?: number;
-  fail(error: Error): void;
-  expire(): void;
-}
 
 /**
  * One unary call. A class rather than closures: this runs on every call, and each named closure costs

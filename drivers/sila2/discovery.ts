@@ -2,13 +2,16 @@
  * SiLA 2 server discovery over DNS-SD: service type `_sila._tcp.local.`, instance `<server uuid>._sila._tcp.local.`,
  * TXT records version, server_name, description and ca0..caN (the PEM CA, one line each).
  *
- * Production uses multicast DNS (RFC 6762, 224.0.0.251:5353). The transport is a parameter so that
+ * Production uses multicast DNS (RFC 6762, 224.0.0.251:5353) through multicast-dns. The transport is a parameter so that
  * tests run a responder on a loopback port and query it by unicast (RFC 6762 section 5.5), never
  * sending a packet off the machine.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { hostname } from 'node:os';
-import dnsPacket, { type Answer } from 'dns-packet';
+import makeMdns from 'multicast-dns';
+
+type Mdns = makeMdns.MulticastDNS;
+type Answer = makeMdns.ResponsePacket['answers'][number];
 
 export const SILA_SERVICE_TYPE = '_sila._tcp.local';
 const MDNS_GROUP = '224.0.0.251';
@@ -41,10 +44,10 @@ export interface DiscoveredServer {
 }
 
 export class SilaAnnouncement {
-  constructor(private readonly socket: Socket, readonly address: { host: string; port: number }) {}
+  constructor(private readonly mdns: Mdns, readonly address: { host: string; port: number }) {}
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return new Promise((resolve) => this.mdns.destroy(() => resolve()));
   }
 }
 
@@ -72,65 +75,65 @@ function records(server: AnnouncedServer): { answers: Answer[]; additionals: Ans
   };
 }
 
+/**
+ * mDNS over a socket this module binds: on `host:port` (a unicast responder, or a querier on an
+ * ephemeral port, whose answers come back to it by unicast as RFC 6762 5.1 describes for one-shot queries).
+ */
+async function onSocket(host: string | undefined, port: number): Promise<{ mdns: Mdns; port: number }> {
+  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  // Port 0 tells multicast-dns the socket is bound already: it neither binds nor joins the group.
+  return { mdns: makeMdns({ socket, port: 0, multicast: false }), port: socket.address().port };
+}
+
+/** The responder on the mDNS group: bound to 5353 on every address, member of the group on `interfaceAddress` or every interface. */
+function onGroup(interfaceAddress: string | undefined): Promise<Mdns> {
+  const mdns = makeMdns({ bind: '0.0.0.0', interface: interfaceAddress, port: MDNS_PORT, ip: MDNS_GROUP });
+  return new Promise((resolve, reject) => {
+    mdns.once('error', reject);
+    mdns.once('ready', () => {
+      mdns.off('error', reject);
+      resolve(mdns);
+    });
+  });
+}
+
 /** Answers DNS-SD queries for one server until closed; with multicast, also announces it at start. */
 export async function announce(server: AnnouncedServer, transport: DiscoveryTransport = { kind: 'multicast' }): Promise<SilaAnnouncement> {
-  const socket = createSocket({ type: 'udp4', reuseAddr: true });
   const { answers, additionals } = records(server);
-  const respond = (query: dnsPacket.Packet, to: RemoteInfo) => {
-    const asked = (query.questions ?? []).some(
+  const unicast = transport.kind === 'unicast' ? { host: transport.host, ...(await onSocket(transport.host, transport.port)) } : undefined;
+  const mdns = unicast?.mdns ?? (await onGroup(transport.kind === 'multicast' ? transport.interfaceAddress : undefined));
+  mdns.on('query', (query, from) => {
+    const asked = query.questions.some(
       (q) => ((q.type === 'PTR' || (q.type as string) === 'ANY') && q.name.toLowerCase() === SILA_SERVICE_TYPE) || q.name.toLowerCase() === instanceName(server.uuid).toLowerCase(),
     );
     if (!asked) return;
-    const response = dnsPacket.encode({ type: 'response', id: query.id ?? 0, flags: dnsPacket.AUTHORITATIVE_ANSWER, questions: transport.kind === 'unicast' || to.port !== MDNS_PORT ? query.questions : [], answers, additionals });
-    // RFC 6762 6.7: a query not from port 5353 gets a unicast answer; others a multicast one.
-    const multicastReply = transport.kind === 'multicast' && to.port === MDNS_PORT;
-    socket.send(response, multicastReply ? MDNS_PORT : to.port, multicastReply ? MDNS_GROUP : to.address);
-  };
-  socket.on('message', (message, from) => {
-    try {
-      const packet = dnsPacket.decode(message);
-      if (packet.type === 'query') respond(packet, from);
-    } catch {
-      // not DNS: ignore
-    }
+    // RFC 6762 6.7: a query not from port 5353 gets a unicast answer that repeats its questions; others a multicast one.
+    const multicastReply = !unicast && from.port === MDNS_PORT;
+    mdns.respond(
+      { id: query.id ?? 0, questions: multicastReply ? [] : query.questions, answers, additionals },
+      multicastReply ? { port: MDNS_PORT, address: MDNS_GROUP } : { port: from.port, address: from.address },
+    );
   });
-  const bound = await new Promise<{ host: string; port: number }>((resolve, reject) => {
-    socket.once('error', reject);
-    if (transport.kind === 'unicast') {
-      socket.bind(transport.port, transport.host, () => resolve({ host: transport.host, port: socket.address().port }));
-    } else {
-      socket.bind(MDNS_PORT, () => {
-        socket.addMembership(MDNS_GROUP, transport.interfaceAddress);
-        socket.setMulticastTTL(255);
-        resolve({ host: MDNS_GROUP, port: MDNS_PORT });
-      });
-    }
-  });
-  if (transport.kind === 'multicast') {
-    socket.send(dnsPacket.encode({ type: 'response', flags: dnsPacket.AUTHORITATIVE_ANSWER, answers, additionals }), MDNS_PORT, MDNS_GROUP);
-  }
-  return new SilaAnnouncement(socket, bound);
+  if (!unicast) mdns.respond({ answers, additionals }, { port: MDNS_PORT, address: MDNS_GROUP });
+  return new SilaAnnouncement(mdns, unicast ? { host: unicast.host, port: unicast.port } : { host: MDNS_GROUP, port: MDNS_PORT });
 }
 
 /** Asks for SiLA servers and collects the answers that arrive within `timeoutMs`. */
 export async function discover(options: { timeoutMs?: number; transport?: DiscoveryTransport } = {}): Promise<DiscoveredServer[]> {
   const transport = options.transport ?? { kind: 'multicast' };
-  const socket = createSocket({ type: 'udp4', reuseAddr: true });
+  const { mdns } = await onSocket(transport.kind === 'unicast' ? transport.host : undefined, 0);
   const seen: Answer[] = [];
-  socket.on('message', (message) => {
-    try {
-      const packet = dnsPacket.decode(message);
-      if (packet.type === 'response') seen.push(...(packet.answers ?? []), ...(packet.additionals ?? []));
-    } catch {
-      // not DNS: ignore
-    }
-  });
-  await new Promise<void>((resolve) => socket.bind(0, transport.kind === 'unicast' ? transport.host : undefined, () => resolve()));
-  const query = dnsPacket.encode({ type: 'query', id: 0, flags: 0, questions: [{ type: 'PTR', name: SILA_SERVICE_TYPE }] });
-  if (transport.kind === 'unicast') socket.send(query, transport.port, transport.host);
-  else socket.send(query, MDNS_PORT, MDNS_GROUP);
+  mdns.on('response', (packet) => seen.push(...packet.answers, ...packet.additionals));
+  mdns.query({ id: 0, questions: [{ type: 'PTR', name: SILA_SERVICE_TYPE }] }, transport.kind === 'unicast' ? { port: transport.port, address: transport.host } : { port: MDNS_PORT, address: MDNS_GROUP });
   await new Promise((r) => setTimeout(r, options.timeoutMs ?? 1000));
-  socket.close();
+  await new Promise<void>((resolve) => mdns.destroy(() => resolve()));
   return collect(seen);
 }
 

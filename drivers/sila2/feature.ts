@@ -1,7 +1,6 @@
 /**
  * The SiLA 2 feature model: what a Feature Definition (FDL) says, independent of XML and protobuf.
  */
-import { describeConstraints } from './constraint-text.ts';
 
 export const BASIC_TYPES = ['String', 'Integer', 'Real', 'Boolean', 'Binary', 'Date', 'Time', 'Timestamp', 'Any'] as const;
 export type BasicType = (typeof BASIC_TYPES)[number];
@@ -157,20 +156,4 @@ export function resolveReference(feature: Feature, dataType: DataType): DataType
   const definition = feature.dataTypes.find((d) => d.identifier === dataType.identifier);
   if (!definition) throw new Error(`unknown data type '${dataType.identifier}' in feature ${feature.identifier}`);
   return definition.dataType;
-}
-
-/** A short human-readable rendering: "List<Constrained<String>>", "Structure{X: Real, Y: Real}". */
-export function describeDataType(dataType: DataType): string {
-  switch (dataType.kind) {
-    case 'basic':
-      return dataType.basic;
-    case 'list':
-      return `List<${describeDataType(dataType.element)}>`;
-    case 'structure':
-      return `Structure{${dataType.elements.map((e) => `${e.identifier}: ${describeDataType(e.dataType)}`).join(', ')}}`;
-    case 'constrained':
-      return `${describeDataType(dataType.base)} [${describeConstraints(dataType.constraints, describeDataType)}]`;
-    case 'reference':
-      return dataType.identifier;
-  }
 }

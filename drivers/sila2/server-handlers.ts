@@ -13,7 +13,7 @@ import { ObservableProperty } from './observable-property.ts';
 import type { FeatureProto } from './proto.ts';
 import { encodeResponses, readParameters } from './server-values.ts';
 import { STATUS_NUMBER, type ExecutionRegistry, type ServerExecution } from './server-executions.ts';
-import type { CallContext, CommandContext, FeatureImplementation, PropertyGetter, PropertyStream } from './server.ts';
+import type { CallContext, CommandContext, FeatureImplementation, PropertyGetter, PropertyStream } from './server-types.ts';
 import type { SilaValue } from './values.ts';
 
 export interface FeatureEntry {

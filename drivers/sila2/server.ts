@@ -20,7 +20,8 @@ import { addBinaryTransferServices } from './server-binary.ts';
 import { ExecutionRegistry, type ExecutionControls, type ServerExecution } from './server-executions.ts';
 import { FeatureHandlers, asSilaError, type FeatureEntry } from './server-handlers.ts';
 import { addCoreFeatures, type CoreFeatureOptions } from './core/server-core.ts';
-import type { ContinuationChoice, RecoverableErrors, RecoverableErrorSpec } from './core/error-recovery.ts';
+import type { RecoverableErrors } from './core/error-recovery.ts';
+import type { CallContext, CommandContext, ContinuationChoice, FeatureImplementation, RecoverableErrorSpec } from './server-types.ts';
 import { coreFeatureFile } from './core/features.ts';
 import { assertKeyMatchesCertificate, createSelfSignedCertificate, type TlsMaterial } from './tls.ts';
 import type { SilaValue } from './values.ts';
@@ -29,6 +30,8 @@ export { ObservableProperty } from './observable-property.ts';
 export { duration, methodDefinition } from './grpc-methods.ts';
 export type { ExecutionControls } from './server-executions.ts';
 export type { CoreFeatureOptions } from './core/server-core.ts';
+export type { CommandHandler, MetadataRule, PropertyGetter, PropertyStream, ContinuationOption } from './server-types.ts';
+export type { CallContext, CommandContext, ContinuationChoice, FeatureImplementation, RecoverableErrorSpec };
 
 export interface ServerIdentity {
   name: string;
@@ -45,7 +48,7 @@ export interface SilaServerOptions extends Partial<ServerIdentity> {
   host?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
-  /** Certificate and key; without them a self-signed certificate is made for this server's UUID. */
+  /** Certificate and key; without them a self-signed certificate is made for this server's UUID at its first start. */
   tls?: TlsMaterial;
   /** Plain-text gRPC, for testing only: SiLA 2 requires TLS. */
   insecure?: boolean;
@@ -55,62 +58,6 @@ export interface SilaServerOptions extends Partial<ServerIdentity> {
   binaryLifetimeSeconds?: number;
   /** The standard's core features to offer besides SiLAService. */
   coreFeatures?: CoreFeatureOptions;
-}
-
-export interface CallContext {
-  /** Metadata the call carried, by metadata identifier. */
-  metadata: Record<string, SilaValue>;
-  /** Aborted when the server stops. */
-  signal: AbortSignal;
-}
-
-export interface CommandContext extends CallContext {
-  /** Set for observable commands. */
-  executionUuid?: string;
-  /** Reports progress (0..1) and, optionally, the estimated remaining time in seconds. */
-  progress(fraction: number, remainingSeconds?: number): void;
-  /** Sends intermediate responses to clients following the execution. */
-  intermediate(responses: Record<string, SilaValue>): void;
-  /** Observable commands: declares how this execution can be cancelled, paused and resumed (CancelController, PauseController). */
-  controls(controls: ExecutionControls): void;
-  /**
-   * Observable commands: raises a recoverable error (ErrorRecoveryService) and waits for a client's
-   * continuation option. Undefined when nobody will choose (no ErrorRecoveryService, handling aborted,
-   * timed out or cancelled): the handler then ends with the error as usual.
-   */
-  recoverableError(error: RecoverableErrorSpec): Promise<ContinuationChoice | undefined>;
-}
-
-export type CommandHandler = (parameters: Record<string, any>, context: CommandContext) => Promise<Record<string, SilaValue> | void> | Record<string, SilaValue> | void;
-export type PropertyGetter = (context: CallContext) => SilaValue | Promise<SilaValue>;
-export type PropertyStream = (context: CallContext) => AsyncIterable<SilaValue>;
-
-/** Decides, per call, whether metadata the feature defines is needed now and whether a value is acceptable. */
-export interface MetadataRule {
-  /** Whether the calls the metadata affects need it now (a lock identifier only while the server is locked). */
-  needed(): boolean;
-  /** Checks a received value; throws the error the call is refused with. */
-  check?(value: SilaValue): void;
-}
-
-export interface FeatureImplementation {
-  commands?: Record<string, CommandHandler>;
-  /** Unobservable properties: a getter. Observable ones: an ObservableProperty or a function returning an async iterable. */
-  properties?: Record<string, PropertyGetter | ObservableProperty<any> | PropertyStream>;
-  /** For each metadata the feature defines, the fully qualified features, commands and properties that require it. */
-  metadataAffects?: Record<string, string[]>;
-  /** For metadata whose need changes at run time; without a rule, metadata is always needed by the calls it affects. */
-  metadataRules?: Record<string, MetadataRule>;
-  /**
-   * For observable commands: decides, before the execution is confirmed, whether it may start at all.
-   * A returned text refuses it with COMMAND_EXECUTION_NOT_ACCEPTED and that reason.
-   */
-  admit?: Record<string, (parameters: Record<string, any>, context: CallContext) => string | undefined>;
-  /**
-   * For observable commands: the client's idempotency key of a call (from its metadata), if any. A key
-   * seen before returns the execution it started instead of starting another.
-   */
-  idempotencyKey?: (context: CallContext) => string | undefined;
 }
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -126,7 +73,7 @@ export class SilaServer {
   /** Ends every open stream when the server stops; each open stream listens to it (often more than ten). */
   private readonly abort = unboundedAbortController();
   private readonly handlers: FeatureHandlers;
-  private readonly tls: TlsMaterial | undefined;
+  private tls: TlsMaterial | undefined;
   private boundPort: number | undefined;
   private recovery: RecoverableErrors | undefined;
 
@@ -142,9 +89,9 @@ export class SilaServer {
     checkIdentity(this.identity);
     this.executions = new ExecutionRegistry(options.executionLifetimeSeconds ?? 86_400);
     this.binaries = new BinaryStore(options.binaryLifetimeSeconds ?? 600);
-    if (!options.insecure) {
-      this.tls = options.tls ?? createSelfSignedCertificate({ serverUuid: this.identity.uuid, hosts: options.host ? [options.host] : [] });
-      assertKeyMatchesCertificate(this.tls);
+    if (!options.insecure && options.tls) {
+      assertKeyMatchesCertificate(options.tls);
+      this.tls = options.tls;
     }
     this.handlers = new FeatureHandlers(this.entries, this.abort.signal, this.binaries, (entry, command, parameters, context) => this.startObservable(entry, command, parameters, context));
     this.addFeature(readFeatureFile(coreFeatureFile('SiLAService')), this.silaServiceImplementation());
@@ -157,7 +104,9 @@ export class SilaServer {
 
   /** The certificate clients should trust (the CA of a self-signed server); undefined in insecure mode. */
   get certificatePem(): string | undefined {
-    return this.tls?.certificatePem;
+    if (this.options.insecure) return undefined;
+    if (!this.tls) throw new Error('the server has not been started: its self-signed certificate is made at the first start');
+    return this.tls.certificatePem;
   }
 
   get port(): number {
@@ -187,6 +136,8 @@ export class SilaServer {
   }
 
   async start(): Promise<this> {
+    // Made once: a restarted server keeps the certificate its clients already trust.
+    if (!this.options.insecure) this.tls ??= await createSelfSignedCertificate({ serverUuid: this.identity.uuid, hosts: this.options.host ? [this.options.host] : [] });
     const credentials = this.tls
       ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(this.tls.privateKeyPem), cert_chain: Buffer.from(this.tls.certificatePem) }], false)
       : grpc.ServerCredentials.createInsecure();

@@ -6,7 +6,7 @@
 import type { LayoutModel } from '../../config/layout.ts';
 import { closest } from '../../config/schema-check.ts';
 import type { YamlSource } from '../../config/source.ts';
-import type { FaultSpec } from './faults.ts';
+import type { FaultSpec } from './fault-spec.ts';
 
 function hint(value: string, known: readonly string[]): string {
   const suggestion = closest(value, known);

@@ -7,21 +7,9 @@ import { checkAgainstSchema } from '../../config/schema-check.ts';
 import type { SeededRandom } from './random.ts';
 import type { LayoutModel } from '../../config/layout.ts';
 import { checkFaultsFitLayout } from './faults-check.ts';
+import { RECOVERY_OPTIONS, type DeviceError, type FaultSpec, type RecoveryOption } from './fault-spec.ts';
 
-interface Trigger {
-  /** Fire on this matching execution (1 = the first); without it and without probability, on every one. */
-  on?: number;
-  /** Fire with this probability per matching execution. */
-  probability?: number;
-  /** Only for this capability (catalogue name); any when omitted. */
-  capability?: string;
-}
-
-type DeviceError = 'HardwareFault' | 'ModuleOccupied' | 'WrongItem';
-
-/** How a command may go on after a recoverable error (the operator or orchestrator chooses). */
-export const RECOVERY_OPTIONS = ['retry', 'skip', 'abort'] as const;
-export type RecoveryOption = (typeof RECOVERY_OPTIONS)[number];
+export { RECOVERY_OPTIONS, type FaultSpec, type RecoveryOption } from './fault-spec.ts';
 
 export interface RecoverableFault {
   code: DeviceError;
@@ -34,20 +22,6 @@ export interface RecoverableFault {
   recurrences: number;
   automaticSelectionSeconds?: number;
 }
-
-export type FaultSpec =
-  | ({ kind: 'error'; error: DeviceError; message?: string } & Trigger)
-  /**
-   * Mid-command, the device stops with an error it can recover from and waits for a continuation option
-   * (defaults: options retry, skip, abort; default option retry; at half way; a retry succeeds).
-   */
-  | ({ kind: 'recoverable'; error?: DeviceError; message?: string; options?: RecoveryOption[]; defaultOption?: RecoveryOption; atFraction?: number; recurrences?: number; automaticSelectionSeconds?: number } & Trigger)
-  | ({ kind: 'hang' } & Trigger)
-  | ({ kind: 'wrong-scan' } & Trigger)
-  | ({ kind: 'colonies'; count: number } & Trigger)
-  /** The network to the device drops mid-command for `downSeconds` (wall clock); the device keeps working. */
-  | ({ kind: 'disconnect'; downSeconds: number } & Trigger)
-  | { kind: 'sensor-drift'; channel: string; perHour: number };
 
 export interface ExecutionFaults {
   error?: { code: DeviceError; message: string };

@@ -125,6 +125,14 @@ export async function startSimulation(layout: LayoutModel, layoutFile: string, o
   };
 }
 
+/**
+ * The simulators of a run in this process, for `openWorkcell` (orchestrator/session.ts), which starts
+ * them with the run's clock, seed and environment once it has loaded the layout.
+ */
+export function simulatorsOf(options: Pick<SimulationOptions, 'faults' | 'portBase'>): (layout: LayoutModel, layoutFile: string, run: Omit<SimulationOptions, 'faults' | 'portBase'>) => Promise<Simulation> {
+  return (layout, layoutFile, run) => startSimulation(layout, layoutFile, { ...run, ...options });
+}
+
 /** What every simulated workcell shares, whatever carries its devices: one world, one clock, one seed, the operator. */
 function simulationFrame(layout: LayoutModel, options: Omit<SimulationOptions, 'environment'>) {
   const world = new SimulationWorld();

@@ -294,7 +294,7 @@ describe('transport security', () => {
     const error = await SilaClient.connect({ host: '127.0.0.1', port: bench.server.port }).catch((e) => e);
     expect(error).toBeInstanceOf(UntrustedCertificateError);
     expect(error.message).toMatch(/not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT/);
-    const other = createSelfSignedCertificate({ serverUuid: '11111111-2222-3333-4444-555555555555' });
+    const other = await createSelfSignedCertificate({ serverUuid: '11111111-2222-3333-4444-555555555555' });
     const wrongCa = await SilaClient.connect({ host: '127.0.0.1', port: bench.server.port, ca: other.certificatePem }).catch((e) => e);
     expect(wrongCa).toBeInstanceOf(UntrustedCertificateError);
   });
@@ -344,7 +344,7 @@ describe('deadlines, cancellation and reconnection', () => {
   });
 
   it('resumes a subscription after the server restarts on the same address', async () => {
-    const tls = createSelfSignedCertificate({ serverUuid: '6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d' });
+    const tls = await createSelfSignedCertificate({ serverUuid: '6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d' });
     const identity = { uuid: '6a1f2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', tls };
     const first = await startTestBench(identity);
     const port = first.server.port;
@@ -378,9 +378,9 @@ describe('server definition checks', () => {
     expect(() => server.addFeature('test/fixtures/sila/TestBench-v1_0.sila.xml', { commands: {} })).toThrow(/missing command Echo, command SetTemperature/);
   });
 
-  it('refuses a certificate and key that do not belong together', () => {
-    const a = createSelfSignedCertificate({ serverUuid: '11111111-2222-3333-4444-555555555555' });
-    const b = createSelfSignedCertificate({ serverUuid: '11111111-2222-3333-4444-555555555555' });
+  it('refuses a certificate and key that do not belong together', async () => {
+    const a = await createSelfSignedCertificate({ serverUuid: '11111111-2222-3333-4444-555555555555' });
+    const b = await createSelfSignedCertificate({ serverUuid: '11111111-2222-3333-4444-555555555555' });
     expect(() => new SilaServer({ name: 'x', type: 'X', tls: { certificatePem: a.certificatePem, privateKeyPem: b.privateKeyPem } })).toThrow('the TLS private key does not belong to the certificate');
   });
 

@@ -169,7 +169,7 @@ describe("a client's lock", () => {
 
   it('says when it lapsed on a restarted server and is taken again, and when another client took the server', async () => {
     const uuid = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
-    const tls = createSelfSignedCertificate({ serverUuid: uuid });
+    const tls = await createSelfSignedCertificate({ serverUuid: uuid });
     const first = await startTestBench({ uuid, tls, ...protects });
     const port = first.server.port;
     const holder = await connect(port, tls.certificatePem, { reconnectTimeoutMs: 20_000 });
@@ -227,7 +227,7 @@ const STREAMS_FDL = `<?xml version="1.0" encoding="utf-8"?>
  */
 async function failingServer(): Promise<{ port: number; ca: string }> {
   const uuid = '3d1f6b2a-9c4e-4f7a-8b1d-2e3f4a5b6c7d';
-  const tls = createSelfSignedCertificate({ serverUuid: uuid });
+  const tls = await createSelfSignedCertificate({ serverUuid: uuid });
   const root = frameworkRoot();
   const silaService = readFeatureFile(coreFeatureFile('SiLAService'));
   const sensors = parseFeature(STREAMS_FDL);
@@ -326,7 +326,7 @@ describe('SiLA errors in the middle of a stream', () => {
 describe('a server restarted with a new certificate', () => {
   it('is refused at once as untrusted, for calls and for streams, instead of a missed deadline', async () => {
     const uuid = '7e2a4c6d-8f01-4b23-9c45-6d7e8f9a0b1c';
-    const original = createSelfSignedCertificate({ serverUuid: uuid });
+    const original = await createSelfSignedCertificate({ serverUuid: uuid });
     const first = await startTestBench({ uuid, tls: original });
     const port = first.server.port;
     const client = await connect(port, original.certificatePem, { callTimeoutMs: 30_000, reconnectTimeoutMs: 30_000 });
@@ -336,7 +336,7 @@ describe('a server restarted with a new certificate', () => {
     })().catch((e) => e);
     await sleep(100);
     await first.server.stop(100);
-    const second = await bench({ uuid, port, tls: createSelfSignedCertificate({ serverUuid: uuid }) });
+    const second = await bench({ uuid, port, tls: await createSelfSignedCertificate({ serverUuid: uuid }) });
     second.counter.set(5);
 
     const call = await client.get('TestBench', 'Greeting').catch((e) => e);
@@ -350,7 +350,7 @@ describe('a server restarted with a new certificate', () => {
 
 describe('a server that goes away during an observable command', () => {
   it('ends the Info stream early as a lost connection, not a finish, and gives up after the reconnect limit', async () => {
-    const tls = createSelfSignedCertificate({ serverUuid: '7a1f6b2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b' });
+    const tls = await createSelfSignedCertificate({ serverUuid: '7a1f6b2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b' });
     const { server } = await startTestBench({ uuid: '7a1f6b2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b', tls });
     const client = await connect(server.port, tls.certificatePem, { reconnectTimeoutMs: 1500 });
     const execution = await client.start(BENCH, 'CountTo', { Target: 1000, Interval: 0.5, FailAt: 0 });

@@ -7,7 +7,7 @@ import { ScaledClock } from '../../drivers/clock.ts';
 import { loadCatalogue } from '../../config/catalogue.ts';
 import { SilaModuleSimulator, type SilaSimulatorOptions } from '../../modules/simulators/sila-simulator.ts';
 import { SimulationWorld } from '../../modules/simulators/world.ts';
-import { SilaModuleDriver } from '../../drivers/sila-module.ts';
+import { SilaModuleDriver } from '../../drivers/sila2/module-driver.ts';
 import { ModuleError, newLockId, type ExecutionProgress } from '../../drivers/module.ts';
 import { SilaClient } from '../../drivers/sila2/client.ts';
 import { CORE_FEATURES } from '../../drivers/sila2/core/features.ts';

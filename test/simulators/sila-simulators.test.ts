@@ -5,7 +5,7 @@ import type { ModuleState } from '../../config/state-model.ts';
 import { SilaModuleSimulator, type SilaSimulatorOptions } from '../../modules/simulators/sila-simulator.ts';
 import { SimulationWorld } from '../../modules/simulators/world.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';
-import { SilaModuleDriver } from '../../drivers/sila-module.ts';
+import { SilaModuleDriver } from '../../drivers/sila2/module-driver.ts';
 import { ModuleError, type TelemetrySample } from '../../drivers/module.ts';
 import { SilaClient } from '../../drivers/sila2/client.ts';
 

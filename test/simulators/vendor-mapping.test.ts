@@ -5,7 +5,7 @@ import { loadWorkcell } from '../../config/validate.ts';
 import { ScaledClock } from '../../drivers/clock.ts';
 import { SilaModuleSimulator } from '../../modules/simulators/sila-simulator.ts';
 import { SimulationWorld } from '../../modules/simulators/world.ts';
-import { SilaModuleDriver } from '../../drivers/sila-module.ts';
+import { SilaModuleDriver } from '../../drivers/sila2/module-driver.ts';
 import type { ModuleState } from '../../config/state-model.ts';
 import type { ResultValue } from '../../drivers/module.ts';
 

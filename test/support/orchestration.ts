@@ -8,6 +8,7 @@ import { Orchestrator, type BatchSpec } from '../../orchestrator/orchestrator.ts
 import { openWorkcell, type WorkcellSession } from '../../orchestrator/session.ts';
 import { recordRunSettings, type RunSettings } from '../../orchestrator/run-settings.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';
+import { simulatorsOf, type Simulation } from '../../modules/simulators/workcell-simulation.ts';
 import type { ModuleDriver } from '../../drivers/module.ts';
 import { enrolTestOperators } from './operators.ts';
 
@@ -21,7 +22,7 @@ export interface TestRun {
   layoutFile: string;
   log: EventLog;
   orchestrator: Orchestrator;
-  session: WorkcellSession;
+  session: WorkcellSession<Simulation>;
   /** Waits for every batch and settle plate, skipping through incubation once the batches are done. */
   finished(): Promise<void>;
   stop(): Promise<void>;
@@ -59,7 +60,7 @@ export async function startRun(options: {
   const layoutFile = options.layout ?? (await layoutWithFreePorts(text.includes('rocking-bioreactor.') ? TWO_LANE : TWO_LANE_SILA));
   const settings: RunSettings = { layoutFile, timeScale: options.timeScale ?? 3600, seed: options.seed ?? 7, sim: true, clock: { wallAnchor: Date.now(), simAtAnchor: options.startAt ?? Date.now() } };
   // Ports the OS picks, so that tests never compete for the layout's ports or for each other's.
-  const session = await openWorkcell(settings, { faults: options.faults, portBase: 0 });
+  const session = await openWorkcell(settings, { simulate: simulatorsOf({ faults: options.faults, portBase: 0 }) });
   if (options.wrapDriver) for (const [id, driver] of session.drivers) session.drivers.set(id, options.wrapDriver(id, driver));
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-run-')), 'records.db'));
   recordRunSettings(log, settings, { layoutHash: session.layoutHash });

@@ -4,7 +4,7 @@
  */
 import { DefinedExecutionError } from '../errors.ts';
 import type { ExecutionRegistry, ServerExecution } from '../server-executions.ts';
-import type { FeatureImplementation } from '../server.ts';
+import type { FeatureImplementation } from '../server-types.ts';
 
 /** How long CancelCommand waits for the cancelled work to stop before it answers. */
 const CANCEL_WAIT_MS = 5000;

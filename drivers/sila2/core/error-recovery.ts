@@ -7,33 +7,8 @@ import { DefinedExecutionError, ValidationError } from '../errors.ts';
 import { fqi, type Feature } from '../feature.ts';
 import { ObservableProperty } from '../observable-property.ts';
 import type { ServerExecution } from '../server-executions.ts';
-import type { FeatureImplementation } from '../server.ts';
+import type { ContinuationChoice, FeatureImplementation, RecoverableErrorSpec } from '../server-types.ts';
 import type { SilaAny, SilaTimestamp, SilaValue } from '../values.ts';
-
-export interface ContinuationOption {
-  identifier: string;
-  /** For the operator: what to do by hand, what the device will do, what to expect. */
-  description: string;
-  /** A SiLA data type definition of the input data the option needs; none when omitted. */
-  requiredInputData?: string;
-}
-
-export interface RecoverableErrorSpec {
-  /** What kind of error: a fully qualified defined execution error identifier, or a short one of the command's feature. */
-  errorIdentifier: string;
-  message: string;
-  options: ContinuationOption[];
-  /** The preferred option (one of `options`). */
-  defaultOption?: string;
-  /** Seconds after which a client should pick the default option by itself; 0 or none: never. */
-  automaticSelectionTimeoutSeconds?: number;
-}
-
-export interface ContinuationChoice {
-  option: string;
-  /** The value of the InputData the client sent (an Any); '' when it sent none (Void). */
-  inputData: SilaValue;
-}
 
 interface Pending {
   listed: Record<string, SilaValue>;

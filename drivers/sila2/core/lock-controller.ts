@@ -5,7 +5,7 @@
  */
 import { DefinedExecutionError, ValidationError } from '../errors.ts';
 import { featureFqi, fqi, sameFqi, type Feature } from '../feature.ts';
-import type { FeatureImplementation } from '../server.ts';
+import type { FeatureImplementation } from '../server-types.ts';
 import type { SilaValue } from '../values.ts';
 import { CORE_FEATURES } from './features.ts';
 

@@ -2,7 +2,7 @@
 import { readFeatureFile } from '../fdl.ts';
 import type { Feature } from '../feature.ts';
 import type { ExecutionRegistry } from '../server-executions.ts';
-import type { FeatureImplementation } from '../server.ts';
+import type { FeatureImplementation } from '../server-types.ts';
 import { cancelControllerImplementation, pauseControllerImplementation } from './command-controllers.ts';
 import { RecoverableErrors } from './error-recovery.ts';
 import { coreFeatureFile } from './features.ts';

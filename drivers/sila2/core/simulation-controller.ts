@@ -1,7 +1,7 @@
 /** SimulationController on the server: reports the mode, and switches it when no command runs. */
 import { DefinedExecutionError } from '../errors.ts';
 import type { ExecutionRegistry } from '../server-executions.ts';
-import type { FeatureImplementation } from '../server.ts';
+import type { FeatureImplementation } from '../server-types.ts';
 
 export interface SimulationControllerOptions {
   /** The mode the server starts in. */

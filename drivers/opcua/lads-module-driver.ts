@@ -3,11 +3,11 @@
  * unit, its parameters are program properties (catalogue names and units), its results the values of
  * the program's result. The DeviceProgramRunId is the execution token.
  */
-import { OpcUaDriver, type OpcUaConnectionOptions, type ProgramOutcome } from './opcua/client.ts';
-import { silaIdentifier } from './sila2/catalogue-features.ts';
-import type { ModuleKind } from '../config/catalogue.ts';
-import type { ModuleState } from '../config/state-model.ts';
-import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from './module.ts';
+import { OpcUaDriver, type OpcUaConnectionOptions, type ProgramOutcome } from './client.ts';
+import { silaIdentifier } from '../sila2/catalogue-features.ts';
+import type { ModuleKind } from '../../config/catalogue.ts';
+import type { ModuleState } from '../../config/state-model.ts';
+import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../module.ts';
 
 const DEFINED_ERRORS = ['ModuleOccupied', 'WrongItem', 'HardwareFault'];
 

@@ -1,4 +1,4 @@
-/** Constraints as a reader wants them: each with its value, e.g. "minimalInclusive 0, maximalInclusive 100, unit degC". */
+/** Data types and their constraints as a reader wants them, e.g. "Constrained<Real> [minimalInclusive 0, maximalInclusive 100, unit degC]". */
 import type { Constraints, DataType } from './feature.ts';
 
 const ORDER: Array<keyof Constraints> = [
@@ -9,18 +9,34 @@ const ORDER: Array<keyof Constraints> = [
 
 const quoted = (text: string) => `'${text}'`;
 
-/** `describeType` renders the data types an Any may hold (allowedTypes). */
-export function describeConstraints(constraints: Constraints, describeType: (dataType: DataType) => string): string {
+/** A short human-readable rendering: "List<Constrained<String>>", "Structure{X: Real, Y: Real}". */
+export function describeDataType(dataType: DataType): string {
+  switch (dataType.kind) {
+    case 'basic':
+      return dataType.basic;
+    case 'list':
+      return `List<${describeDataType(dataType.element)}>`;
+    case 'structure':
+      return `Structure{${dataType.elements.map((e) => `${e.identifier}: ${describeDataType(e.dataType)}`).join(', ')}}`;
+    case 'constrained':
+      return `${describeDataType(dataType.base)} [${describeConstraints(dataType.constraints)}]`;
+    case 'reference':
+      return dataType.identifier;
+  }
+}
+
+/** Each constraint with its value: "minimalInclusive 0, maximalInclusive 100, unit degC". */
+export function describeConstraints(constraints: Constraints): string {
   const parts: string[] = [];
   for (const key of ORDER) {
     const value = constraints[key];
     if (value === undefined) continue;
-    parts.push(`${key} ${describeValue(key, value as NonNullable<Constraints[typeof key]>, describeType)}`);
+    parts.push(`${key} ${describeValue(key, value as NonNullable<Constraints[typeof key]>)}`);
   }
   return parts.join(', ');
 }
 
-function describeValue(key: keyof Constraints, value: NonNullable<Constraints[keyof Constraints]>, describeType: (dataType: DataType) => string): string {
+function describeValue(key: keyof Constraints, value: NonNullable<Constraints[keyof Constraints]>): string {
   switch (key) {
     case 'pattern':
       return quoted(value as string);
@@ -39,7 +55,7 @@ function describeValue(key: keyof Constraints, value: NonNullable<Constraints[ke
       return `${schema.type} ${schema.url ?? '(inline)'}`;
     }
     case 'allowedTypes':
-      return `{${(value as DataType[]).map(describeType).join(', ')}}`;
+      return `{${(value as DataType[]).map(describeDataType).join(', ')}}`;
     default:
       return String(value);
   }

@@ -4,7 +4,9 @@
  */
 import { DataType, Variant } from 'node-opcua';
 import type { ModuleState } from '../../config/state-model.ts';
-import { normalizedState, OpcUaError, type OpcUaDriver } from './client.ts';
+import type { OpcUaDriver } from './client.ts';
+import { OpcUaError } from './connection.ts';
+import { normalizedState } from './lads-units.ts';
 
 export type ArgumentType = 'Double' | 'Float' | 'Int32' | 'UInt32' | 'Int64' | 'Boolean' | 'String';
 

@@ -3,11 +3,11 @@
  * method call that returns when the device has done it; outputs are the named results.
  */
 import { randomUUID } from 'node:crypto';
-import { OpcUaDriver, type OpcUaConnectionOptions } from './opcua/client.ts';
-import { PlainOpcUaModule, type PlainMapping } from './opcua/plain-module.ts';
-import type { ModuleKind } from '../config/catalogue.ts';
-import type { ModuleState } from '../config/state-model.ts';
-import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from './module.ts';
+import { OpcUaDriver, type OpcUaConnectionOptions } from './client.ts';
+import { PlainOpcUaModule, type PlainMapping } from './plain-mapping.ts';
+import type { ModuleKind } from '../../config/catalogue.ts';
+import type { ModuleState } from '../../config/state-model.ts';
+import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../module.ts';
 
 export class PlainOpcUaModuleDriver implements ModuleDriver {
   private readonly starts = new IdempotentStarts();

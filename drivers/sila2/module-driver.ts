@@ -2,17 +2,17 @@
  * The module interface over SiLA 2, for modules that implement Workcell's feature for their kind
  * (protos/features/). Catalogue names and units in, catalogue names and units out.
  */
-import { IDEMPOTENCY_KEY_METADATA, IDEMPOTENT_COMMANDS_FEATURE, silaIdentifier, WORKCELL_CATEGORY, WORKCELL_ORIGINATOR } from './sila2/catalogue-features.ts';
-import { featureFqi, sameFqi } from './sila2/feature.ts';
-import { SilaClient, type CommandExecution, type SilaClientOptions } from './sila2/client.ts';
-import { DefinedExecutionError, SilaConnectionError, UndefinedExecutionError, ValidationError } from './sila2/errors.ts';
-import type { RecoverableErrorInfo } from './sila2/core/core-client.ts';
-import { watchExecution } from './sila2/core/execution-watch.ts';
-import type { SilaValue } from './sila2/values.ts';
-import type { ModuleKind } from '../config/catalogue.ts';
-import { MODULE_STATES, type ModuleState } from '../config/state-model.ts';
-import { convertValue, type VendorMapping } from './vendor-mapping.ts';
-import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type LockOwner, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue, type TelemetrySample } from './module.ts';
+import { IDEMPOTENCY_KEY_METADATA, IDEMPOTENT_COMMANDS_FEATURE, silaIdentifier, WORKCELL_CATEGORY, WORKCELL_ORIGINATOR } from './catalogue-features.ts';
+import { featureFqi, sameFqi } from './feature.ts';
+import { SilaClient, type CommandExecution, type SilaClientOptions } from './client.ts';
+import { DefinedExecutionError, SilaConnectionError, UndefinedExecutionError, ValidationError } from './errors.ts';
+import type { RecoverableErrorInfo } from './core/core-client.ts';
+import { watchExecution } from './core/execution-watch.ts';
+import type { SilaValue } from './values.ts';
+import type { ModuleKind } from '../../config/catalogue.ts';
+import { MODULE_STATES, type ModuleState } from '../../config/state-model.ts';
+import { convertValue, type VendorMapping } from '../vendor-mapping.ts';
+import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type LockOwner, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue, type TelemetrySample } from '../module.ts';
 
 export class SilaModuleDriver implements ModuleDriver {
   private readonly feature: string;
