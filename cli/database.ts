@@ -2,9 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { EventLog } from '../orchestrator/event-log.ts';
-
-/** The database of `workcell run` and every command after it, in the working directory. */
-export const DEFAULT_DATABASE = 'workcell.db';
+import { DEFAULT_DATABASE } from './usage.ts';
 
 /** The absolute path of an existing database; else an error saying what is missing, the file or its directory. */
 export function existingDatabase(file: string | undefined): string {

@@ -2,37 +2,32 @@
 import type { LogVerification } from '../orchestrator/event-log.ts';
 import type { PostgresMirror } from '../orchestrator/postgres-mirror.ts';
 import { printable } from '../config/printable.ts';
-import { parseArgs, option, type ParsedArgs } from './args.ts';
 import { withDatabase } from './database.ts';
-import { UsageError, type Command } from './main.ts';
+import { UsageError } from './usage.ts';
 
-const POSTGRES_USAGE = '--postgres URL [--schema NAME]';
+interface PostgresOptions {
+  postgres?: string;
+  schema?: string;
+}
 
-export const verifyCommand: Command = {
-  name: 'verify',
-  summary: 'Recompute every hash chain of a database and check it against its signed checkpoints (and its copy in PostgreSQL); exit 1 naming what was altered, removed or rewritten.',
-  usage: `workcell verify FILE [${POSTGRES_USAGE}] | workcell verify ${POSTGRES_USAGE}`,
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['postgres', 'schema'] });
-    const url = option(parsed, 'postgres');
-    if (option(parsed, 'schema') !== undefined && !url) throw new UsageError('--schema goes with --postgres URL');
-    if (parsed.positional.length > 1) throw new UsageError('name one database file');
-    const file = parsed.positional[0];
-    if (!file && !url) throw new UsageError('name one database file, or give --postgres URL');
-    if (!file) return withMirror(parsed, url!, verifyMirrored);
-    return withDatabase(file, { readonly: true }, async (log) => {
-      const local = report(log.file, log.verify());
-      if (!url) return local;
-      const againstCopy = await withMirror(parsed, url, async (mirror) => {
-        const breaks = await mirror.compare(log);
-        for (const b of breaks) writeLine(`${log.file}: ${b.problem}: ${b.message}`);
-        if (breaks.length === 0) writeLine(`${log.file}: its copy in PostgreSQL (${log.id}) holds nothing the local log lacks or has otherwise`);
-        return breaks.length > 0 ? 1 : 0;
-      });
-      return Math.max(local, againstCopy);
+/** `workcell verify [FILE]`. */
+export async function verify([file]: [string | undefined], parsed: PostgresOptions): Promise<number> {
+  const url = parsed.postgres;
+  if (parsed.schema !== undefined && !url) throw new UsageError('--schema goes with --postgres URL');
+  if (!file && !url) throw new UsageError('name one database file, or give --postgres URL');
+  if (!file) return withMirror(parsed, url!, verifyMirrored);
+  return withDatabase(file, { readonly: true }, async (log) => {
+    const local = report(log.file, log.verify());
+    if (!url) return local;
+    const againstCopy = await withMirror(parsed, url, async (mirror) => {
+      const breaks = await mirror.compare(log);
+      for (const b of breaks) writeLine(`${log.file}: ${b.problem}: ${b.message}`);
+      if (breaks.length === 0) writeLine(`${log.file}: its copy in PostgreSQL (${log.id}) holds nothing the local log lacks or has otherwise`);
+      return breaks.length > 0 ? 1 : 0;
     });
-  },
-};
+    return Math.max(local, againstCopy);
+  });
+}
 
 function writeLine(text: string): void {
   process.stdout.write(`${printable(text)}\n`);
@@ -70,9 +65,9 @@ async function verifyMirrored(mirror: PostgresMirror): Promise<number> {
   return status;
 }
 
-async function withMirror<T>(parsed: ParsedArgs, url: string, use: (mirror: PostgresMirror) => Promise<T>): Promise<T> {
+async function withMirror<T>(parsed: PostgresOptions, url: string, use: (mirror: PostgresMirror) => Promise<T>): Promise<T> {
   const { PostgresMirror } = await import('../orchestrator/postgres-mirror.ts');
-  const mirror = new PostgresMirror(url, undefined, { schema: option(parsed, 'schema') });
+  const mirror = new PostgresMirror(url, undefined, { schema: parsed.schema });
   try {
     return await use(mirror);
   } finally {
@@ -103,36 +98,30 @@ export async function follow(options: { once: boolean; interval: number }, step:
 /** While following, a line at least this often even when nothing was new. */
 const IDLE_REPORT_MS = 60_000;
 
-export const mirrorCommand: Command = {
-  name: 'mirror',
-  summary: "Copy a database's committed entries and signed checkpoints to PostgreSQL, chain-checked; --follow keeps copying.",
-  usage: `workcell mirror ${POSTGRES_USAGE} [--db FILE] [--follow] [--interval SECONDS]`,
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['postgres', 'schema', 'db', 'interval'], flags: ['follow'] });
-    const url = option(parsed, 'postgres');
-    if (!url) throw new UsageError('--postgres URL is required (e.g. postgres://workcell@db.site/records; the user defaults to PGUSER, else yours)');
-    if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
-    const interval = Number(option(parsed, 'interval') ?? 2);
-    if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
-    const following = parsed.flags.has('follow');
-    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) =>
-      withMirror(parsed, url, async (mirror) => {
-        let reportedAt = 0;
-        return follow({ once: !following, interval }, async () => {
-          const pages = (progress: { source: string; copied: number; mirroredSeq: number }) => {
-            writeLine(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.`);
-            reportedAt = Date.now();
-          };
-          const progress = await mirror.ship(log, { onPage: pages });
-          if (progress.checkpoints > 0) writeLine(`${log.file} (${progress.source}): ${progress.checkpoints} signed checkpoint(s) copied.`);
-          if (progress.copied > 0) return;
-          if (!following) pages(progress);
-          else if (Date.now() - reportedAt >= IDLE_REPORT_MS) {
-            writeLine(`${log.file} (${progress.source}): nothing new to copy; mirrored up to log position ${progress.mirroredSeq} (looking every ${interval} s).`);
-            reportedAt = Date.now();
-          }
-        }, async () => undefined);
-      }),
-    );
-  },
-};
+/** `workcell mirror`. */
+export async function mirror(_args: [], parsed: PostgresOptions & { db?: string; follow?: boolean; interval?: string }): Promise<number> {
+  const url = parsed.postgres;
+  if (!url) throw new UsageError('--postgres URL is required (e.g. postgres://workcell@db.site/records; the user defaults to PGUSER, else yours)');
+  const interval = Number(parsed.interval ?? 2);
+  if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
+  const following = parsed.follow === true;
+  return withDatabase(parsed.db, { readonly: false }, (log) =>
+    withMirror(parsed, url, async (mirror) => {
+      let reportedAt = 0;
+      return follow({ once: !following, interval }, async () => {
+        const pages = (progress: { source: string; copied: number; mirroredSeq: number }) => {
+          writeLine(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.`);
+          reportedAt = Date.now();
+        };
+        const progress = await mirror.ship(log, { onPage: pages });
+        if (progress.checkpoints > 0) writeLine(`${log.file} (${progress.source}): ${progress.checkpoints} signed checkpoint(s) copied.`);
+        if (progress.copied > 0) return;
+        if (!following) pages(progress);
+        else if (Date.now() - reportedAt >= IDLE_REPORT_MS) {
+          writeLine(`${log.file} (${progress.source}): nothing new to copy; mirrored up to log position ${progress.mirroredSeq} (looking every ${interval} s).`);
+          reportedAt = Date.now();
+        }
+      }, async () => undefined);
+    }),
+  );
+}

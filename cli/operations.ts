@@ -6,56 +6,38 @@ import { requestHold, requestModuleRefresh, setModuleService } from '../orchestr
 import { printable } from '../config/printable.ts';
 import { lastRunSettings, workcellNow } from '../orchestrator/run-settings.ts';
 import type { Signature } from '../orchestrator/signatures.ts';
-import { parseArgs, option, readSigner } from './args.ts';
+import { readSigner, type SignerOptions } from './passwords.ts';
 import { withDatabase } from './database.ts';
-import { UsageError, type Command } from './main.ts';
+import { UsageError } from './usage.ts';
 
-const SIGNER_OPTIONS = ['reason', 'user', 'db', 'password-env', 'password-file'];
-const SIGNER_USAGE = '--reason TEXT --user NAME [--password-env VAR | --password-file FILE] [--db FILE]';
+type SignedOptions = SignerOptions & { db?: string };
 
 function signedLine(signature: Signature): string {
   return printable(`Signed by ${signature.printedName} (${signature.user}) at ${signature.signedAt}: ${signature.meaning}.`);
 }
 
-export const holdCommand: Command = {
-  name: 'hold',
-  summary: 'Hold a batch at its next safe point (before its next transfer, command or step), signed.',
-  usage: `workcell hold BATCH ${SIGNER_USAGE}`,
-  async run(args) {
-    const parsed = parseArgs(args, { options: SIGNER_OPTIONS });
-    const batchId = parsed.positional[0];
-    if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
-    const { reason, signer } = await readSigner(parsed, 'hold');
-    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = requestHold(log, batchId, { reason }, signer, workcellNow(log));
-      process.stdout.write(`${printable(`Recorded: hold ${batchId} (${reason}). The running orchestrator holds it at its next safe point; answer the hold with workcell resolve.`)}\n${signedLine(entry.data.signature as Signature)}\n`);
-      return 0;
-    });
-  },
-};
+/** `workcell hold BATCH`. */
+export async function hold([batchId]: [string], options: SignedOptions): Promise<number> {
+  const { reason, signer } = await readSigner(options, 'hold');
+  return withDatabase(options.db, { readonly: false }, (log) => {
+    const entry = requestHold(log, batchId, { reason }, signer, workcellNow(log));
+    process.stdout.write(`${printable(`Recorded: hold ${batchId} (${reason}). The running orchestrator holds it at its next safe point; answer the hold with workcell resolve.`)}\n${signedLine(entry.data.signature as Signature)}\n`);
+    return 0;
+  });
+}
 
-const MODULE_USAGE = `workcell module MODULE out-of-service|in-service ${SIGNER_USAGE}
-       workcell module MODULE refresh [--db FILE]`;
-
-export const moduleCommand: Command = {
-  name: 'module',
-  summary: "Take a module out of allocation or return it (signed); ask the running orchestrator to re-read a module's state.",
-  usage: MODULE_USAGE,
-  async run(args) {
-    const parsed = parseArgs(args, { options: SIGNER_OPTIONS });
-    const [moduleId, action] = parsed.positional;
-    if (!moduleId || !action || parsed.positional.length > 2) throw new UsageError('name a module and what to do: out-of-service, in-service or refresh');
-    if (action === 'refresh') return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => refresh(log, moduleId));
-    if (action !== 'out-of-service' && action !== 'in-service') throw new UsageError(`unknown module action '${action}': out-of-service, in-service or refresh`);
-    const { reason, signer } = await readSigner(parsed, action === 'in-service' ? 'return to service' : 'removal from service');
-    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = setModuleService(log, moduleId, { inService: action === 'in-service', reason, knownModules: modulesOf(log) }, signer, workcellNow(log));
-      const what = action === 'in-service' ? `${moduleId} is back in service: it may be allocated again` : `${moduleId} is out of service: no batch is allocated to it until it is returned (workcell module ${moduleId} in-service)`;
-      process.stdout.write(`${printable(`Recorded: ${what} (${reason}).`)}\n${signedLine(entry.data.signature as Signature)}\n`);
-      return 0;
-    });
-  },
-};
+/** `workcell module MODULE ACTION`. */
+export async function moduleAction([moduleId, action]: [string, string], options: SignedOptions): Promise<number> {
+  if (action === 'refresh') return withDatabase(options.db, { readonly: false }, (log) => refresh(log, moduleId));
+  if (action !== 'out-of-service' && action !== 'in-service') throw new UsageError(`unknown module action '${action}': out-of-service, in-service or refresh`);
+  const { reason, signer } = await readSigner(options, action === 'in-service' ? 'return to service' : 'removal from service');
+  return withDatabase(options.db, { readonly: false }, (log) => {
+    const entry = setModuleService(log, moduleId, { inService: action === 'in-service', reason, knownModules: modulesOf(log) }, signer, workcellNow(log));
+    const what = action === 'in-service' ? `${moduleId} is back in service: it may be allocated again` : `${moduleId} is out of service: no batch is allocated to it until it is returned (workcell module ${moduleId} in-service)`;
+    process.stdout.write(`${printable(`Recorded: ${what} (${reason}).`)}\n${signedLine(entry.data.signature as Signature)}\n`);
+    return 0;
+  });
+}
 
 /** The modules of the layout the log's last run used. */
 function modulesOf(log: EventLog): string[] {

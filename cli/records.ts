@@ -9,14 +9,16 @@ import type { BatchStatus } from '../orchestrator/step-runner.ts';
 import { awaitingReview, buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
 import { recordHtml } from '../orchestrator/record-html.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
-import { parseArgs, option, readPassword, readSigner } from './args.ts';
-import type { Credentials, Signature } from '../orchestrator/signatures.ts';
+import { readPassword, readSigner, type SignerOptions } from './passwords.ts';
+import type { Signature } from '../orchestrator/signatures.ts';
 import { withDatabase } from './database.ts';
 import { follow } from './integrity.ts';
 import { writeOutputFile } from './output-file.ts';
 import { printable } from '../config/printable.ts';
 import { workcellNow } from '../orchestrator/run-settings.ts';
-import { UsageError, type Command } from './main.ts';
+import { UsageError } from './usage.ts';
+
+type SignedOptions = SignerOptions & { db?: string };
 
 interface OpenHoldView {
   batchId: string;
@@ -54,105 +56,88 @@ function holdTimeText(holdTime: { after: string; deadline: number }, now: number
 /** A time on the workcell clock, dated when it falls on another day than `today`. */
 const time = (ms: number | undefined, today: number) => (ms === undefined ? '-' : timeOfDay(ms, today));
 
-export const statusCommand: Command = {
-  name: 'status',
-  summary: "Each batch's step, module, state and expected finish; module states; open holds and alarms.",
-  usage: 'workcell status [--db FILE] [--json]',
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
-    return withDatabase(option(parsed, 'db'), { readonly: true }, (log) => {
-      const live = log.readStatus().find((s) => s.key === 'orchestrator');
-      const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string; outOfService?: string }>; plates: string[] } | undefined;
-      const holds = openHolds(log);
-      const outOfService = modulesOutOfService(log);
-      const alarms = log.ofType('alarm').slice(-10);
-      const reviews = awaitingReview(log);
-      const today = workcellNow(log);
-      if (parsed.flags.has('json')) {
-        process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, outOfService: [...outOfService.values()], awaitingReview: reviews, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
-        return 0;
-      }
-      const lines: string[] = [];
-      if (!view) lines.push('No orchestrator has written a status to this database yet.');
-      else {
-        const age = Math.round((Date.now() - live!.updatedAt) / 1000);
-        lines.push(`Status at ${new Date(view.at).toISOString().slice(0, 16).replace('T', ' ')} UTC (workcell clock), written ${age} s ago by process ${view.pid}${view.final ? ' (run ended)' : age > 5 ? ' (the orchestrator may have stopped: workcell resume continues it)' : ''}`);
-        lines.push('');
-        lines.push('Batches');
-        lines.push(`  ${'batch'.padEnd(8)} ${'lane'.padEnd(7)} ${'step'.padEnd(14)} ${'module'.padEnd(8)} ${'state'.padEnd(11)} expected finish`);
-        for (const b of view.batches) {
-          lines.push(`  ${b.batchId.padEnd(8)} ${b.lane.padEnd(7)} ${b.step.padEnd(14)} ${(b.module ?? '-').padEnd(8)} ${b.phase.padEnd(11)} ${time(b.expectedFinish, today)}`);
-          if (b.note && (b.phase === 'waiting' || b.phase === 'intake' || b.phase === 'held')) lines.push(`      ${b.batchId} ${b.note}`);
-          if (b.holdTime) lines.push(`      ${b.batchId} ${holdTimeText({ after: b.holdTime.step, deadline: b.holdTime.deadline }, today)}`);
-        }
-        lines.push('');
-        lines.push('Modules');
-        for (const m of view.modules) lines.push(`  ${m.id.padEnd(8)} ${m.state.padEnd(11)} ${m.occupant ? `holds ${m.occupant}` : ''}${outOfService.has(m.id) ? ' OUT OF SERVICE' : ''}`);
-        if (view.plates.length > 0) {
-          lines.push('');
-          lines.push('Settle plates');
-          for (const p of view.plates) lines.push(`  ${p}`);
-        }
-      }
-      // From the log, not the live view: a module taken out while no orchestrator runs is out all the same.
-      if (outOfService.size > 0) {
-        lines.push('');
-        lines.push('Out of service (npx workcell module MODULE in-service returns one):');
-        for (const o of outOfService.values()) lines.push(`  ${o.module.padEnd(8)} since ${time(o.since, today)} (${o.user}: ${o.reason})`);
+/** `workcell status`. */
+export async function status(_args: [], options: { db?: string; json?: boolean }): Promise<number> {
+  return withDatabase(options.db, { readonly: true }, (log) => {
+    const live = log.readStatus().find((s) => s.key === 'orchestrator');
+    const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string; outOfService?: string }>; plates: string[] } | undefined;
+    const holds = openHolds(log);
+    const outOfService = modulesOutOfService(log);
+    const alarms = log.ofType('alarm').slice(-10);
+    const reviews = awaitingReview(log);
+    const today = workcellNow(log);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, outOfService: [...outOfService.values()], awaitingReview: reviews, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
+      return 0;
+    }
+    const lines: string[] = [];
+    if (!view) lines.push('No orchestrator has written a status to this database yet.');
+    else {
+      const age = Math.round((Date.now() - live!.updatedAt) / 1000);
+      lines.push(`Status at ${new Date(view.at).toISOString().slice(0, 16).replace('T', ' ')} UTC (workcell clock), written ${age} s ago by process ${view.pid}${view.final ? ' (run ended)' : age > 5 ? ' (the orchestrator may have stopped: workcell resume continues it)' : ''}`);
+      lines.push('');
+      lines.push('Batches');
+      lines.push(`  ${'batch'.padEnd(8)} ${'lane'.padEnd(7)} ${'step'.padEnd(14)} ${'module'.padEnd(8)} ${'state'.padEnd(11)} expected finish`);
+      for (const b of view.batches) {
+        lines.push(`  ${b.batchId.padEnd(8)} ${b.lane.padEnd(7)} ${b.step.padEnd(14)} ${(b.module ?? '-').padEnd(8)} ${b.phase.padEnd(11)} ${time(b.expectedFinish, today)}`);
+        if (b.note && (b.phase === 'waiting' || b.phase === 'intake' || b.phase === 'held')) lines.push(`      ${b.batchId} ${b.note}`);
+        if (b.holdTime) lines.push(`      ${b.batchId} ${holdTimeText({ after: b.holdTime.step, deadline: b.holdTime.deadline }, today)}`);
       }
       lines.push('');
-      lines.push(holds.length === 0 ? 'No open holds.' : 'Open holds (answer with npx workcell resolve):');
-      for (const h of holds) lines.push(`  ${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since, today)}: ${h.message}${h.holdTime ? `; ${holdTimeText(h.holdTime, today)}` : ''}`);
-      if (reviews.length > 0) {
+      lines.push('Modules');
+      for (const m of view.modules) lines.push(`  ${m.id.padEnd(8)} ${m.state.padEnd(11)} ${m.occupant ? `holds ${m.occupant}` : ''}${outOfService.has(m.id) ? ' OUT OF SERVICE' : ''}`);
+      if (view.plates.length > 0) {
         lines.push('');
-        lines.push('Awaiting QA review (workcell review):');
-        for (const r of reviews) lines.push(`  ${r.batchId} ${r.status}, ${r.waitingFor.length === 0 ? 'ready for review' : `waiting for ${r.waitingFor.join(' and ')}`}`);
+        lines.push('Settle plates');
+        for (const p of view.plates) lines.push(`  ${p}`);
       }
-      if (alarms.length > 0) {
-        lines.push('');
-        lines.push('Recent alarms');
-        for (const a of alarms) lines.push(`  ${time(a.at, today)} ${a.stream} ${String(a.data.kind)}: ${String(a.data.message)}`);
-      }
-      // Device messages, reasons and notes are shown escaped: each line stays the one line it is.
-      process.stdout.write(`${lines.map(printable).join('\n')}\n`);
-      return 0;
-    });
-  },
-};
+    }
+    // From the log, not the live view: a module taken out while no orchestrator runs is out all the same.
+    if (outOfService.size > 0) {
+      lines.push('');
+      lines.push('Out of service (npx workcell module MODULE in-service returns one):');
+      for (const o of outOfService.values()) lines.push(`  ${o.module.padEnd(8)} since ${time(o.since, today)} (${o.user}: ${o.reason})`);
+    }
+    lines.push('');
+    lines.push(holds.length === 0 ? 'No open holds.' : 'Open holds (answer with npx workcell resolve):');
+    for (const h of holds) lines.push(`  ${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since, today)}: ${h.message}${h.holdTime ? `; ${holdTimeText(h.holdTime, today)}` : ''}`);
+    if (reviews.length > 0) {
+      lines.push('');
+      lines.push('Awaiting QA review (workcell review):');
+      for (const r of reviews) lines.push(`  ${r.batchId} ${r.status}, ${r.waitingFor.length === 0 ? 'ready for review' : `waiting for ${r.waitingFor.join(' and ')}`}`);
+    }
+    if (alarms.length > 0) {
+      lines.push('');
+      lines.push('Recent alarms');
+      for (const a of alarms) lines.push(`  ${time(a.at, today)} ${a.stream} ${String(a.data.kind)}: ${String(a.data.message)}`);
+    }
+    // Device messages, reasons and notes are shown escaped: each line stays the one line it is.
+    process.stdout.write(`${lines.map(printable).join('\n')}\n`);
+    return 0;
+  });
+}
 
-export const holdsCommand: Command = {
-  name: 'holds',
-  summary: 'List batches waiting for an operator, with the actions each hold offers.',
-  usage: 'workcell holds [--db FILE] [--json]',
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['db'], flags: ['json'] });
-    return withDatabase(option(parsed, 'db'), { readonly: true }, (log) => {
-      const holds = openHolds(log);
-      if (parsed.flags.has('json')) process.stdout.write(`${JSON.stringify(holds.map((h) => ({ ...h, since: new Date(h.since).toISOString() })), null, 2)}\n`);
-      else if (holds.length === 0) process.stdout.write('No open holds.\n');
-      else {
-        const today = workcellNow(log);
-        for (const h of holds) {
-          const lines = [`${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since, today)}`, `  ${h.message}`];
-          // A hold does not stop the biology: the hold time keeps running, and the menu says how much is left.
-          if (h.holdTime) lines.push(`  ${holdTimeText(h.holdTime, today)}`);
-          lines.push(`  actions: ${h.actions.join(' | ')}`);
-          for (const o of h.deviceOptions) lines.push(`    continue --option ${o.identifier}: ${o.description} (the device's option)`);
-          if (h.skipApproves) lines.push(`  skip approves ${h.skipApproves}`);
-          process.stdout.write(`${lines.map(printable).join('\n')}\n`);
-        }
-        process.stdout.write(`Answer with: npx workcell resolve BATCH --action retry|skip|abort|continue [--option DEVICE_OPTION] --reason TEXT --user NAME --db ${log.file} (signed with your password)\n`);
+/** `workcell holds`. */
+export async function holds(_args: [], options: { db?: string; json?: boolean }): Promise<number> {
+  return withDatabase(options.db, { readonly: true }, (log) => {
+    const holds = openHolds(log);
+    if (options.json) process.stdout.write(`${JSON.stringify(holds.map((h) => ({ ...h, since: new Date(h.since).toISOString() })), null, 2)}\n`);
+    else if (holds.length === 0) process.stdout.write('No open holds.\n');
+    else {
+      const today = workcellNow(log);
+      for (const h of holds) {
+        const lines = [`${h.batchId} at ${h.step} (${h.kind}) since ${time(h.since, today)}`, `  ${h.message}`];
+        // A hold does not stop the biology: the hold time keeps running, and the menu says how much is left.
+        if (h.holdTime) lines.push(`  ${holdTimeText(h.holdTime, today)}`);
+        lines.push(`  actions: ${h.actions.join(' | ')}`);
+        for (const o of h.deviceOptions) lines.push(`    continue --option ${o.identifier}: ${o.description} (the device's option)`);
+        if (h.skipApproves) lines.push(`  skip approves ${h.skipApproves}`);
+        process.stdout.write(`${lines.map(printable).join('\n')}\n`);
       }
-      return 0;
-    });
-  },
-};
-
-/** The batch an operator acts on, the reason every recorded action carries, and the signer's credentials. */
-async function operatorAction(parsed: ReturnType<typeof parseArgs>, what: string): Promise<{ batchId: string; reason: string; signer: Credentials }> {
-  const batchId = parsed.positional[0];
-  if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
-  return { batchId, ...(await readSigner(parsed, what)) };
+      process.stdout.write(`Answer with: npx workcell resolve BATCH --action retry|skip|abort|continue [--option DEVICE_OPTION] --reason TEXT --user NAME --db ${log.file} (signed with your password)\n`);
+    }
+    return 0;
+  });
 }
 
 function manifestation(signature: Signature): string {
@@ -164,104 +149,71 @@ function writeRecorded(what: string, signature: Signature): void {
   process.stdout.write(`${printable(what)}\n${printable(manifestation(signature))}\n`);
 }
 
-const SIGNER_OPTIONS = ['reason', 'user', 'db', 'password-env', 'password-file'];
-const SIGNER_USAGE = '--reason TEXT --user NAME [--password-env VAR | --password-file FILE] [--db FILE]';
+/** `workcell resolve BATCH`. */
+export async function answerHold([batchId]: [string], parsed: SignedOptions & { action?: string; option?: string }): Promise<number> {
+  const action = parsed.action;
+  if (action !== 'retry' && action !== 'skip' && action !== 'abort' && action !== 'continue') throw new UsageError("--action is retry, skip, abort, or continue with one of the device's options (--option)");
+  if ((action === 'continue') !== (parsed.option !== undefined)) throw new UsageError("--option names the device's continuation option, with --action continue only");
+  const { reason, signer } = await readSigner(parsed, 'answer');
+  return withDatabase(parsed.db, { readonly: false }, (log) => {
+    const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, option: parsed.option }, signer, workcellNow(log));
+    const what = entry.data.option ? `${action} with the device's option ${String(entry.data.option)}` : action;
+    writeRecorded(`Recorded: the hold of ${batchId} at ${String(entry.data.step)} answered with ${what} (${reason}).${entry.data.approves ? ` Approved: ${String(entry.data.approves)}.` : ''}`, entry.data.signature as Signature);
+    return 0;
+  });
+}
 
-export const resolveCommand: Command = {
-  name: 'resolve',
-  summary: "Answer a batch's hold: retry the step, skip it, or abort the batch to quarantine (signed).",
-  usage: `workcell resolve BATCH --action retry|skip|abort|continue [--option DEVICE_OPTION] ${SIGNER_USAGE}`,
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['action', 'option', ...SIGNER_OPTIONS] });
-    const action = option(parsed, 'action');
-    if (action !== 'retry' && action !== 'skip' && action !== 'abort' && action !== 'continue') throw new UsageError("--action is retry, skip, abort, or continue with one of the device's options (--option)");
-    if ((action === 'continue') !== (option(parsed, 'option') !== undefined)) throw new UsageError("--option names the device's continuation option, with --action continue only");
-    const { batchId, reason, signer } = await operatorAction(parsed, 'answer');
-    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, option: option(parsed, 'option') }, signer, workcellNow(log));
-      const what = entry.data.option ? `${action} with the device's option ${String(entry.data.option)}` : action;
-      writeRecorded(`Recorded: the hold of ${batchId} at ${String(entry.data.step)} answered with ${what} (${reason}).${entry.data.approves ? ` Approved: ${String(entry.data.approves)}.` : ''}`, entry.data.signature as Signature);
-      return 0;
-    });
-  },
-};
+/** `workcell remove BATCH`. */
+export async function remove([batchId]: [string], parsed: SignedOptions): Promise<number> {
+  const { reason, signer } = await readSigner(parsed, 'removal');
+  return withDatabase(parsed.db, { readonly: false }, (log) => {
+    const entry = recordRemoval(log, batchId, { reason }, signer, workcellNow(log));
+    writeRecorded(`Recorded: ${batchId}'s material (${String(entry.data.bagId)}) removed from ${String(entry.data.from)} by hand (${reason}).`, entry.data.signature as Signature);
+    return 0;
+  });
+}
 
-export const removeCommand: Command = {
-  name: 'remove',
-  summary: "Record that a quarantined batch's stuck material was taken out by hand, freeing its module (signed).",
-  usage: `workcell remove BATCH ${SIGNER_USAGE}`,
-  async run(args) {
-    const parsed = parseArgs(args, { options: SIGNER_OPTIONS });
-    const { batchId, reason, signer } = await operatorAction(parsed, 'removal');
-    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = recordRemoval(log, batchId, { reason }, signer, workcellNow(log));
-      writeRecorded(`Recorded: ${batchId}'s material (${String(entry.data.bagId)}) removed from ${String(entry.data.from)} by hand (${reason}).`, entry.data.signature as Signature);
-      return 0;
-    });
-  },
-};
+/** `workcell review BATCH`. */
+export async function review([batchId]: [string], parsed: SignedOptions & { decision?: string }): Promise<number> {
+  const decision = parsed.decision;
+  if (decision !== 'approve' && decision !== 'reject') throw new UsageError('--decision is approve or reject');
+  const { reason, signer } = await readSigner(parsed, 'review');
+  return withDatabase(parsed.db, { readonly: false }, (log) => {
+    const entry = reviewRecord(log, batchId, { decision: decision === 'approve' ? 'approved' : 'rejected', reason }, signer, workcellNow(log));
+    writeRecorded(`Recorded: the record of ${batchId} ${String(entry.data.decision)} (${reason}), over chain head ${String(entry.data.reviewedHead).slice(0, 12)}….`, entry.data.signature as Signature);
+    return 0;
+  });
+}
 
-export const reviewCommand: Command = {
-  name: 'review',
-  summary: "QA's signed review of a finished batch's record: approve it for release, or reject the batch.",
-  usage: `workcell review BATCH --decision approve|reject ${SIGNER_USAGE}`,
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['decision', ...SIGNER_OPTIONS] });
-    const decision = option(parsed, 'decision');
-    if (decision !== 'approve' && decision !== 'reject') throw new UsageError('--decision is approve or reject');
-    const { batchId, reason, signer } = await operatorAction(parsed, 'review');
-    return withDatabase(option(parsed, 'db'), { readonly: false }, (log) => {
-      const entry = reviewRecord(log, batchId, { decision: decision === 'approve' ? 'approved' : 'rejected', reason }, signer, workcellNow(log));
-      writeRecorded(`Recorded: the record of ${batchId} ${String(entry.data.decision)} (${reason}), over chain head ${String(entry.data.reviewedHead).slice(0, 12)}….`, entry.data.signature as Signature);
-      return 0;
-    });
-  },
-};
+/** `workcell record BATCH`. */
+export async function showRecord([batchId]: [string], parsed: { db?: string; json?: boolean; html?: boolean; out?: string; force?: boolean }): Promise<number> {
+  if (parsed.json && parsed.html) throw new UsageError('give --json or --html, not both');
+  return withDatabase(parsed.db, { readonly: true }, (log) => {
+    const record = buildRecord(log, batchId);
+    const text = parsed.json ? `${JSON.stringify(record, null, 2)}\n` : parsed.html ? recordHtml(record) : formatRecord(record);
+    const out = parsed.out;
+    if (out) {
+      writeOutputFile(out, text, { force: parsed.force === true, database: log.file });
+      process.stdout.write(`The record of ${batchId} is in ${out}.\n`);
+    } else process.stdout.write(text);
+    return 0;
+  });
+}
 
-export const recordCommand: Command = {
-  name: 'record',
-  summary: "Print a batch's merged, time-ordered record (the electronic batch record).",
-  usage: 'workcell record BATCH [--db FILE] [--json | --html] [--out FILE [--force]]',
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['db', 'out'], flags: ['json', 'html', 'force'] });
-    const batchId = parsed.positional[0];
-    if (!batchId || parsed.positional.length > 1) throw new UsageError('name one batch');
-    if (parsed.flags.has('json') && parsed.flags.has('html')) throw new UsageError('give --json or --html, not both');
-    return withDatabase(option(parsed, 'db'), { readonly: true }, (log) => {
-      const record = buildRecord(log, batchId);
-      const text = parsed.flags.has('json') ? `${JSON.stringify(record, null, 2)}\n` : parsed.flags.has('html') ? recordHtml(record) : formatRecord(record);
-      const out = option(parsed, 'out');
-      if (out) {
-        writeOutputFile(out, text, { force: parsed.flags.has('force'), database: log.file });
-        process.stdout.write(`The record of ${batchId} is in ${out}.\n`);
-      } else process.stdout.write(text);
-      return 0;
-    });
-  },
-};
-
-export { mirrorCommand, verifyCommand } from './integrity.ts';
-
-export const publishCommand: Command = {
-  name: 'publish',
-  summary: "Publish a run's entries and live status to an MQTT broker as they are written.",
-  usage: 'workcell publish --mqtt URL [--db FILE] [--prefix TOPIC] [--from-start] [--once] [--interval SECONDS] [--user NAME [--password-env VAR | --password-file FILE]]',
-  async run(args) {
-    const parsed = parseArgs(args, { options: ['mqtt', 'db', 'prefix', 'interval', 'user', 'password-env', 'password-file'], flags: ['from-start', 'once'] });
-    const url = option(parsed, 'mqtt');
-    if (!url) throw new UsageError('--mqtt URL is required (mqtt://HOST:1883 or mqtts://HOST:8883)');
-    if (parsed.positional.length > 0) throw new UsageError(`unexpected argument '${parsed.positional[0]}'`);
-    const interval = Number(option(parsed, 'interval') ?? 0.5);
-    if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
-    const user = option(parsed, 'user');
-    const password = user ? await readPassword(parsed, { variable: 'WORKCELL_MQTT_PASSWORD', prompt: `MQTT password of ${user}: ` }) : undefined;
-    const { MqttPublisher } = await import('../orchestrator/mqtt-publisher.ts');
-    return withDatabase(option(parsed, 'db'), { readonly: true }, async (log) => {
-      const publisher = await MqttPublisher.connect(url, log, { prefix: option(parsed, 'prefix'), username: user, password, fromStart: parsed.flags.has('from-start') });
-      return follow({ once: parsed.flags.has('once'), interval }, async () => {
-        const published = await publisher.publishNew();
-        if (published > 0 || parsed.flags.has('once')) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
-      }, () => publisher.close());
-    });
-  },
-};
+/** `workcell publish`. */
+export async function publish(_args: [], parsed: SignerOptions & { mqtt?: string; db?: string; prefix?: string; interval?: string; fromStart?: boolean; once?: boolean }): Promise<number> {
+  const url = parsed.mqtt;
+  if (!url) throw new UsageError('--mqtt URL is required (mqtt://HOST:1883 or mqtts://HOST:8883)');
+  const interval = Number(parsed.interval ?? 0.5);
+  if (!(interval > 0)) throw new UsageError('--interval takes a positive number of seconds');
+  const user = parsed.user;
+  const password = user ? await readPassword(parsed, { variable: 'WORKCELL_MQTT_PASSWORD', prompt: `MQTT password of ${user}: ` }) : undefined;
+  const { MqttPublisher } = await import('../orchestrator/mqtt-publisher.ts');
+  return withDatabase(parsed.db, { readonly: true }, async (log) => {
+    const publisher = await MqttPublisher.connect(url, log, { prefix: parsed.prefix, username: user, password, fromStart: parsed.fromStart === true });
+    return follow({ once: parsed.once === true, interval }, async () => {
+      const published = await publisher.publishNew();
+      if (published > 0 || parsed.once) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
+    }, () => publisher.close());
+  });
+}

@@ -14,55 +14,33 @@ import { discover, type DiscoveryTransport } from '../drivers/sila2/discovery.ts
 import { featureFileName, IDEMPOTENCY_KEY_METADATA, moduleKindFeatureXml } from '../drivers/sila2/catalogue-features.ts';
 import { loadCatalogue } from '../config/catalogue.ts';
 import { BinaryRef, type SilaValue } from '../drivers/sila2/values.ts';
-import { parseArgs, option, type ParsedArgs } from './args.ts';
-import { UsageError, type Command } from './main.ts';
+import { UsageError } from './usage.ts';
 
-const CONNECTION_OPTIONS = ['ca', 'discovery-unicast', 'timeout'];
-const CONNECTION_FLAGS = ['insecure', 'trust-discovered-ca'];
-
-/** How long `sila call --lock` holds the lock without a call, unless it says. */
-const DEFAULT_LOCK_SECONDS = 60;
-
-const USAGE = `workcell sila browse HOST:PORT [--ca FILE | --insecure | --trust-discovered-ca]
-       workcell sila call HOST:PORT FEATURE COMMAND [--param NAME=VALUE ...] [--metadata NAME=VALUE ...] [--lock [SECONDS]] [--ca FILE | --insecure | --trust-discovered-ca]
-       workcell sila proto FILE.sila.xml
-       workcell sila discover [--timeout MS]
-       workcell sila features [--write DIR]`;
-
-export const silaCommand: Command = {
-  name: 'sila',
-  summary: 'Browse, call and discover SiLA 2 servers; print .proto for a feature; generate the module features.',
-  usage: USAGE,
-  async run(args) {
-    const [sub, ...rest] = args;
-    switch (sub) {
-      case 'browse':
-        return browse(parseArgs(rest, { options: CONNECTION_OPTIONS, flags: CONNECTION_FLAGS }));
-      case 'call':
-        return call(parseArgs(withLockSeconds(rest), { options: [...CONNECTION_OPTIONS, 'param', 'metadata', 'lock'], flags: CONNECTION_FLAGS }));
-      case 'proto': {
-        const parsed = parseArgs(rest, {});
-        if (parsed.positional.length !== 1) throw new UsageError('name one feature definition file');
-        process.stdout.write(`${featureProtoText(readFeatureFile(parsed.positional[0]!))}\n`);
-        return 0;
-      }
-      case 'discover':
-        return discoverCommand(parseArgs(rest, { options: ['timeout', 'discovery-unicast'] }));
-      case 'features':
-        return features(parseArgs(rest, { options: ['write'] }));
-      default:
-        throw new UsageError(sub ? `unknown sila command '${sub}'` : 'name a sila command');
-    }
-  },
-};
-
-/** `--lock` takes an optional number of seconds: a bare `--lock` means the default. */
-function withLockSeconds(args: string[]): string[] {
-  return args.flatMap((arg, i) => (arg === '--lock' && !/^\d+$/.test(args[i + 1] ?? '') ? [`--lock=${DEFAULT_LOCK_SECONDS}`] : [arg]));
+interface DiscoveryOptions {
+  discoveryUnicast?: string;
+  timeout?: string;
 }
 
-function discoveryTransport(parsed: ParsedArgs): DiscoveryTransport {
-  const unicast = option(parsed, 'discovery-unicast');
+interface ConnectionOptions extends DiscoveryOptions {
+  ca?: string;
+  insecure?: boolean;
+  trustDiscoveredCa?: boolean;
+}
+
+interface CallOptions extends ConnectionOptions {
+  param?: string[];
+  metadata?: string[];
+  lock?: string;
+}
+
+/** `sila proto FILE`: the protobuf of a feature definition. */
+export async function proto([file]: [string]): Promise<number> {
+  process.stdout.write(`${featureProtoText(readFeatureFile(file))}\n`);
+  return 0;
+}
+
+function discoveryTransport(parsed: DiscoveryOptions): DiscoveryTransport {
+  const unicast = parsed.discoveryUnicast;
   if (!unicast) return { kind: 'multicast' };
   const { host, port } = address(unicast);
   return { kind: 'unicast', host, port };
@@ -74,18 +52,16 @@ function address(text: string): { host: string; port: number } {
   return { host: match[1]!, port: Number(match[2]) };
 }
 
-async function connect(parsed: ParsedArgs): Promise<SilaClient> {
-  const target = parsed.positional[0];
-  if (!target) throw new UsageError('name the server as HOST:PORT');
+async function connect(target: string, parsed: ConnectionOptions): Promise<SilaClient> {
   const { host, port } = address(target);
   // Someone at a terminal is told within seconds that the server went away (an orchestrator waits longer).
-  const options: SilaClientOptions = { host, port, insecure: parsed.flags.has('insecure'), connectTimeoutMs: Number(option(parsed, 'timeout') ?? 5000), reconnectTimeoutMs: 15_000, callTimeoutMs: 15_000 };
-  const caFile = option(parsed, 'ca');
-  if ([caFile !== undefined, options.insecure, parsed.flags.has('trust-discovered-ca')].filter(Boolean).length > 1) {
+  const options: SilaClientOptions = { host, port, insecure: parsed.insecure === true, connectTimeoutMs: Number(parsed.timeout ?? 5000), reconnectTimeoutMs: 15_000, callTimeoutMs: 15_000 };
+  const caFile = parsed.ca;
+  if ([caFile !== undefined, options.insecure, parsed.trustDiscoveredCa === true].filter(Boolean).length > 1) {
     throw new UsageError('choose one of --ca, --insecure and --trust-discovered-ca');
   }
   if (caFile) options.ca = readFileSync(caFile, 'utf8');
-  if (parsed.flags.has('trust-discovered-ca')) {
+  if (parsed.trustDiscoveredCa) {
     const found = (await discover({ transport: discoveryTransport(parsed), timeoutMs: 1000 })).find((s) => s.port === port && (s.host === host || s.target === host));
     if (!found?.ca) throw new Error(`no SiLA server at ${target} announced a CA over DNS-SD`);
     options.ca = found.ca;
@@ -93,8 +69,9 @@ async function connect(parsed: ParsedArgs): Promise<SilaClient> {
   return SilaClient.connect(options);
 }
 
-async function browse(parsed: ParsedArgs): Promise<number> {
-  const client = await connect(parsed);
+/** `sila browse HOST:PORT`. */
+export async function browse([target]: [string], parsed: ConnectionOptions): Promise<number> {
+  const client = await connect(target, parsed);
   try {
     const id = client.identity;
     const out = [
@@ -143,12 +120,11 @@ export function describeFeature(feature: Feature, affects: (metadata: string) =>
   return lines;
 }
 
-async function call(parsed: ParsedArgs): Promise<number> {
-  const [, featureRef, commandId] = parsed.positional;
-  if (!featureRef || !commandId) throw new UsageError('name the feature and the command');
-  const lockSeconds = option(parsed, 'lock');
+/** `sila call HOST:PORT FEATURE COMMAND`. */
+export async function call([target, featureRef, commandId]: [string, string, string], parsed: CallOptions): Promise<number> {
+  const lockSeconds = parsed.lock;
   if (lockSeconds !== undefined && !/^\d+$/.test(lockSeconds)) throw new UsageError(`--lock takes a number of seconds, got '${lockSeconds}'`);
-  const client = await connect(parsed);
+  const client = await connect(target, parsed);
   let lock: HeldLock | undefined;
   let execution: string | undefined;
   let connectionLost = false;
@@ -184,7 +160,7 @@ async function call(parsed: ParsedArgs): Promise<number> {
     if (error instanceof SilaConnectionError) {
       connectionLost = true;
       const still = execution ? `; execution ${execution} may still run on the server` : '';
-      process.stderr.write(`lost the connection to ${parsed.positional[0]} (${error.message})${still}\n`);
+      process.stderr.write(`lost the connection to ${target} (${error.message})${still}\n`);
       return 1;
     }
     throw error;
@@ -195,9 +171,9 @@ async function call(parsed: ParsedArgs): Promise<number> {
 }
 
 /** NAME=VALUE pairs of a repeatable option, in the order given. */
-function pairs(parsed: ParsedArgs, name: string): Map<string, string> {
+function pairs(values: string[] | undefined, name: string): Map<string, string> {
   const given = new Map<string, string>();
-  for (const pair of parsed.options.get(name) ?? []) {
+  for (const pair of values ?? []) {
     const eq = pair.indexOf('=');
     if (eq < 1) throw new UsageError(`--${name} takes NAME=VALUE, got '${pair}'`);
     given.set(pair.slice(0, eq), pair.slice(eq + 1));
@@ -205,8 +181,8 @@ function pairs(parsed: ParsedArgs, name: string): Map<string, string> {
   return given;
 }
 
-function callParameters(parsed: ParsedArgs, feature: Feature, command: SilaCommand): Record<string, SilaValue> {
-  const given = pairs(parsed, 'param');
+function callParameters(parsed: CallOptions, feature: Feature, command: SilaCommand): Record<string, SilaValue> {
+  const given = pairs(parsed.param, 'param');
   const parameters: Record<string, SilaValue> = {};
   for (const p of command.parameters) {
     const text = given.get(p.identifier);
@@ -222,10 +198,10 @@ function callParameters(parsed: ParsedArgs, feature: Feature, command: SilaComma
  * The metadata of a call: what --metadata gives, by identifier or fully qualified identifier, and what
  * the call needs that Workcell supplies itself (a fresh IdempotencyKey; the lock identifier with --lock).
  */
-async function callMetadata(client: SilaClient, parsed: ParsedArgs, feature: Feature, command: SilaCommand): Promise<Record<string, SilaValue>> {
+async function callMetadata(client: SilaClient, parsed: CallOptions, feature: Feature, command: SilaCommand): Promise<Record<string, SilaValue>> {
   const needed = await metadataAffecting(client, feature, fqi.command(feature, command.identifier));
   const values: Record<string, SilaValue> = {};
-  for (const [name, text] of pairs(parsed, 'metadata')) {
+  for (const [name, text] of pairs(parsed.metadata, 'metadata')) {
     let item: MetadataItem | undefined;
     try {
       item = findMetadataItem(client.features, name);
@@ -339,8 +315,9 @@ export function formatValue(value: SilaValue): string {
   });
 }
 
-async function discoverCommand(parsed: ParsedArgs): Promise<number> {
-  const servers = await discover({ timeoutMs: Number(option(parsed, 'timeout') ?? 2000), transport: discoveryTransport(parsed) });
+/** `sila discover`. */
+export async function discoverServers(_args: [], parsed: DiscoveryOptions): Promise<number> {
+  const servers = await discover({ timeoutMs: Number(parsed.timeout ?? 2000), transport: discoveryTransport(parsed) });
   if (!servers.length) {
     process.stdout.write('no SiLA servers answered\n');
     return 0;
@@ -351,9 +328,10 @@ async function discoverCommand(parsed: ParsedArgs): Promise<number> {
   return 0;
 }
 
-async function features(parsed: ParsedArgs): Promise<number> {
+/** `sila features`: the module-kind features generated from the catalogue. */
+export async function features(_args: [], parsed: { write?: string }): Promise<number> {
   const catalogue = loadCatalogue();
-  const directory = option(parsed, 'write');
+  const directory = parsed.write;
   for (const name of catalogue.kindNames()) {
     const kind = catalogue.kind(name)!;
     const xml = moduleKindFeatureXml(kind);

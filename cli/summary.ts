@@ -6,7 +6,6 @@ import { formatDiagnostic } from '../config/source.ts';
 import { formatDuration, parseDuration } from '../config/units.ts';
 import type { LayoutModel } from '../config/layout.ts';
 import type { LoadedSchedule } from '../config/validate.ts';
-import type { Command } from './main.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -17,22 +16,18 @@ export function exampleFiles(): string[] {
   );
 }
 
-export const summaryCommand: Command = {
-  name: 'summary',
-  summary: 'Validate layouts and schedules (default: the shipped examples) and summarise each one.',
-  usage: 'workcell summary [FILE...]',
-  async run(args) {
-    const files = args.length ? args : exampleFiles();
-    const result = validateFiles(files);
-    for (const d of result.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
-    if (errorCount(result.diagnostics) > 0) return 1;
-    for (const { source, model } of result.layouts) process.stdout.write(`${describeLayout(source.file, model)}\n`);
-    for (const schedule of result.schedules) process.stdout.write(`${describeSchedule(schedule)}\n`);
-    const pairs = result.layouts.length * result.schedules.length;
-    process.stdout.write(`All ${files.length} file(s) valid; ${pairs} layout/schedule pair(s) fit.\n`);
-    return 0;
-  },
-};
+/** `workcell summary [FILE...]`. */
+export async function summary([given]: [string[]]): Promise<number> {
+  const files = given.length ? given : exampleFiles();
+  const result = validateFiles(files);
+  for (const d of result.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
+  if (errorCount(result.diagnostics) > 0) return 1;
+  for (const { source, model } of result.layouts) process.stdout.write(`${describeLayout(source.file, model)}\n`);
+  for (const schedule of result.schedules) process.stdout.write(`${describeSchedule(schedule)}\n`);
+  const pairs = result.layouts.length * result.schedules.length;
+  process.stdout.write(`All ${files.length} file(s) valid; ${pairs} layout/schedule pair(s) fit.\n`);
+  return 0;
+}
 
 export function describeLayout(file: string, model: LayoutModel): string {
   const { layout } = model;

@@ -1,53 +1,31 @@
-/** A small argument reader: positional arguments and --name VALUE / --name=VALUE / --flag options. */
+/** Passwords and signers: from the options of `usage.ts`'s passwordOptions and signerOptions. */
 import { readFileSync } from 'node:fs';
 import type { Credentials } from '../orchestrator/signatures.ts';
-import { UsageError } from './main.ts';
+import { UsageError } from './usage.ts';
 
-export interface ParsedArgs {
-  positional: string[];
-  options: Map<string, string[]>;
-  flags: Set<string>;
+/** The password options of a command (`--password-env`, `--password-file`, and the `--new-password-` pair). */
+export interface PasswordOptions {
+  passwordEnv?: string;
+  passwordFile?: string;
+  newPasswordEnv?: string;
+  newPasswordFile?: string;
 }
 
-export function parseArgs(args: string[], spec: { options?: string[]; flags?: string[] }): ParsedArgs {
-  const result: ParsedArgs = { positional: [], options: new Map(), flags: new Set() };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (!arg.startsWith('--')) {
-      result.positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    if (spec.flags?.includes(name)) {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-      result.flags.add(name);
-    } else if (spec.options?.includes(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
-      result.options.set(name, [...(result.options.get(name) ?? []), value]);
-    } else {
-      throw new UsageError(`unknown option --${name}`);
-    }
-  }
-  return result;
-}
-
-export function option(parsed: ParsedArgs, name: string): string | undefined {
-  return parsed.options.get(name)?.at(-1);
+export interface SignerOptions extends PasswordOptions {
+  reason?: string;
+  user?: string;
 }
 
 /**
  * A password, never from the command line itself (it would stay in shell history and `ps`): from
- * `--password-env VAR` or `--password-file FILE` (other option names with another `optionPrefix`),
- * else the environment variable the command names, else typed at a hidden prompt when a terminal is
- * attached (twice with `confirm`, for a new password).
+ * `--password-env VAR` or `--password-file FILE` (the `--new-password-` pair with `optionPrefix`
+ * 'new-password'), else the environment variable the command names, else typed at a hidden prompt
+ * when a terminal is attached (twice with `confirm`, for a new password).
  */
-export async function readPassword(parsed: ParsedArgs, source: { variable: string; prompt: string; optionPrefix?: string; confirm?: boolean }): Promise<string> {
+export async function readPassword(options: PasswordOptions, source: { variable: string; prompt: string; optionPrefix?: 'password' | 'new-password'; confirm?: boolean }): Promise<string> {
   const optionPrefix = source.optionPrefix ?? 'password';
   const defaultVariable = source.variable;
-  const variable = option(parsed, `${optionPrefix}-env`);
-  const file = option(parsed, `${optionPrefix}-file`);
+  const [variable, file] = optionPrefix === 'password' ? [options.passwordEnv, options.passwordFile] : [options.newPasswordEnv, options.newPasswordFile];
   if (variable) {
     const value = process.env[variable];
     if (value === undefined) throw new UsageError(`environment variable ${variable} is not set`);
@@ -63,12 +41,11 @@ export async function readPassword(parsed: ParsedArgs, source: { variable: strin
 }
 
 /** Who signs an action, and why: `--user`, `--reason`, and the signer's password (`WORKCELL_PASSWORD` or as above). */
-export async function readSigner(parsed: ParsedArgs, what: string): Promise<{ reason: string; signer: Credentials }> {
-  const reason = option(parsed, 'reason');
-  const user = option(parsed, 'user');
+export async function readSigner(options: SignerOptions, what: string): Promise<{ reason: string; signer: Credentials }> {
+  const { reason, user } = options;
   if (!reason?.trim()) throw new UsageError(`--reason TEXT is required: every ${what} is recorded with why`);
   if (!user?.trim()) throw new UsageError(`--user NAME is required: every ${what} is signed by its operator`);
-  return { reason, signer: { user, password: await readPassword(parsed, { variable: 'WORKCELL_PASSWORD', prompt: `Password of ${user} (signing the ${what}): ` }) } };
+  return { reason, signer: { user, password: await readPassword(options, { variable: 'WORKCELL_PASSWORD', prompt: `Password of ${user} (signing the ${what}): ` }) } };
 }
 
 function hiddenPrompt(question: string): Promise<string> {
