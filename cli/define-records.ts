@@ -47,12 +47,12 @@ export function defineRecordCommands(program: Command): void {
     .command('mirror')
     .summary("Copy a database's entries to PostgreSQL, chain-checked (--follow keeps copying).")
     .description(
-      "Copies a database's committed entries and signed checkpoints to PostgreSQL, page by page, each page chain-checked and in one transaction; prints a line per page. --follow keeps copying every --interval seconds until Ctrl-C, with a line at least once a minute.",
+      "Copies a database's committed entries and signed checkpoints to PostgreSQL, page by page, each page chain-checked and in one transaction; prints a line per page. --follow keeps copying what another process commits (looking every --interval seconds) until Ctrl-C, with a line at least once a minute.",
     );
   postgresOptions(mirror, true);
   databaseOption(mirror);
   option(mirror, '--follow', 'keep copying until Ctrl-C');
-  option(mirror, '--interval <SECONDS>', 'with --follow: how often it copies', { default: '2' });
+  option(mirror, '--interval <SECONDS>', 'with --follow: how often it looks for new entries', { default: '2' });
   mirror.action(lazy(async () => (await import('./integrity.ts')).mirror));
 
   const verify = program

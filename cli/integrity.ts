@@ -1,5 +1,6 @@
 /** `workcell verify` and `workcell mirror`: is a log intact, and its copy in PostgreSQL with it. */
-import type { LogVerification } from '../orchestrator/event-log.ts';
+import { WALL_CLOCK } from '../drivers/clock.ts';
+import type { EventLog, LogVerification } from '../orchestrator/event-log.ts';
 import type { PostgresMirror } from '../orchestrator/postgres-mirror.ts';
 import { printable } from '../config/printable.ts';
 import { withDatabase } from './database.ts';
@@ -75,20 +76,45 @@ async function withMirror<T>(parsed: PostgresOptions, url: string, use: (mirror:
   }
 }
 
-/** Runs `step` once, or every `interval` seconds until SIGINT or SIGTERM; then `finish`. */
-export async function follow(options: { once: boolean; interval: number }, step: () => Promise<void>, finish: () => Promise<void>): Promise<number> {
+/**
+ * Runs `step` once; or again whenever another process commits to the log (its watcher looks every
+ * `interval` seconds), and after `idleMs` without a commit if given, until SIGINT or SIGTERM; then `finish`.
+ */
+export async function follow(options: { once: boolean; interval: number; log: EventLog; idleMs?: number }, step: () => Promise<void>, finish: () => Promise<void>): Promise<number> {
   let stopping = false;
-  const stop = () => (stopping = true);
+  let changed = false;
+  let wake = () => {};
+  const stop = () => {
+    stopping = true;
+    wake();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const stopWatching = options.once
+    ? undefined
+    : options.log.watchOthers(() => {
+        changed = true;
+        wake();
+      }, { clock: WALL_CLOCK, everyMs: options.interval * 1000 });
   try {
     await step();
     while (!options.once && !stopping) {
-      await new Promise((r) => setTimeout(r, options.interval * 1000));
+      if (!changed) {
+        await new Promise<void>((resolve) => {
+          const idle = options.idleMs === undefined ? undefined : WALL_CLOCK.setTimeout(resolve, options.idleMs);
+          wake = () => {
+            WALL_CLOCK.clearTimeout(idle);
+            resolve();
+          };
+        });
+      }
+      if (stopping) break;
+      changed = false;
       await step();
     }
     return 0;
   } finally {
+    stopWatching?.();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     await finish();
@@ -108,7 +134,7 @@ export async function mirror(_args: [], parsed: PostgresOptions & { db?: string;
   return withDatabase(parsed.db, { readonly: false }, (log) =>
     withMirror(parsed, url, async (mirror) => {
       let reportedAt = 0;
-      return follow({ once: !following, interval }, async () => {
+      return follow({ once: !following, interval, log, idleMs: IDLE_REPORT_MS }, async () => {
         const pages = (progress: { source: string; copied: number; mirroredSeq: number }) => {
           writeLine(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.`);
           reportedAt = Date.now();

@@ -211,7 +211,7 @@ export async function publish(_args: [], parsed: SignerOptions & { mqtt?: string
   const { MqttPublisher } = await import('../orchestrator/mqtt-publisher.ts');
   return withDatabase(parsed.db, { readonly: true }, async (log) => {
     const publisher = await MqttPublisher.connect(url, log, { prefix: parsed.prefix, username: user, password, fromStart: parsed.fromStart === true });
-    return follow({ once: parsed.once === true, interval }, async () => {
+    return follow({ once: parsed.once === true, interval, log }, async () => {
       const published = await publisher.publishNew();
       if (published > 0 || parsed.once) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
     }, () => publisher.close());

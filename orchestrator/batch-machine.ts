@@ -11,7 +11,6 @@
 import { assign, fromPromise, setup, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { MODULE_STATES, MODULE_TRANSITIONS, type ModuleState } from '../config/state-model.ts';
 import type { Schedule } from '../config/schedule.ts';
-import type { Clock } from '../drivers/clock.ts';
 import type { HoldAction } from './entries.ts';
 import { stepMachine, stepPhase, type BatchPhase, type StepOutcome, type StepWork } from './step-machine.ts';
 
@@ -172,18 +171,6 @@ export function batchPhase(snapshot: AnyMachineSnapshot): BatchPhase {
   const step = currentStep(snapshot);
   if (step) return stepPhase(step.getSnapshot() as AnyMachineSnapshot);
   return (typeof snapshot.value === 'string' && PHASES[snapshot.value]) || 'waiting';
-}
-
-/** XState's timers (a step's retry backoff) on the workcell clock, which may run faster than real time. */
-export function machineClock(clock: Clock): { setTimeout(fn: () => void, ms: number): AbortController; clearTimeout(timer: AbortController): void } {
-  return {
-    setTimeout(fn, ms) {
-      const timer = new AbortController();
-      clock.sleep(ms, timer.signal).then(fn, () => undefined);
-      return timer;
-    },
-    clearTimeout: (timer) => timer.abort(),
-  };
 }
 
 /** A module in the normalized state model: its driver reports states; the machine keeps only allowed moves. */

@@ -16,6 +16,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { canonicalJson, type ChainBreak, type LogEntry } from './log-entry.ts';
+import { WALL_CLOCK, type Clock } from '../drivers/clock.ts';
 
 /** At most this long between checkpoints while a process appends (wall clock). */
 export const CHECKPOINT_INTERVAL_MS = 60_000;
@@ -155,7 +156,8 @@ export class CheckpointWriter {
   private readonly since: Database.Statement<[number], { seq: number; stream: string; stream_seq: number; hash: string }>;
   private readonly insert: Database.Statement<[number, string]>;
 
-  constructor(private readonly db: Database.Database, readonly keyFile: string, private readonly logId: () => string) {
+  /** `clock` paces checkpoints: wall time by default, as an unsigned stretch of the log is a stretch of real time. */
+  constructor(private readonly db: Database.Database, readonly keyFile: string, private readonly logId: () => string, private readonly clock: Pick<Clock, 'now'> = WALL_CLOCK) {
     db.exec(CHECKPOINT_SCHEMA);
     this.latest = db.prepare('SELECT data FROM checkpoints ORDER BY number DESC LIMIT 1');
     this.since = db.prepare('SELECT seq, stream, stream_seq, hash FROM events WHERE seq > ? ORDER BY seq');
@@ -164,7 +166,7 @@ export class CheckpointWriter {
 
   /** The first append of a process is checkpointed at once, later ones at most a minute apart. */
   get due(): boolean {
-    return this.lastWritten === 0 || Date.now() - this.lastWritten >= CHECKPOINT_INTERVAL_MS;
+    return this.lastWritten === 0 || this.clock.now() - this.lastWritten >= CHECKPOINT_INTERVAL_MS;
   }
 
   /** Inside a write transaction: signs every entry appended since the latest checkpoint, if any. */
@@ -172,7 +174,7 @@ export class CheckpointWriter {
     const previousData = this.latest.get()?.data;
     const previous = previousData === undefined ? undefined : (JSON.parse(previousData) as Checkpoint);
     const rows = this.since.all(previous?.upToSeq ?? 0);
-    this.lastWritten = Date.now();
+    this.lastWritten = this.clock.now();
     if (rows.length === 0) return;
     const key = this.signingKey(previous?.keyId);
     const streams: Record<string, StreamHead> = { ...(previous?.streams ?? {}) };
@@ -185,7 +187,7 @@ export class CheckpointWriter {
       streamCount: Object.keys(streams).length,
       streams,
       previous: previous ? checkpointHash(previous) : null,
-      signedAt: new Date().toISOString(),
+      signedAt: new Date(this.clock.now()).toISOString(),
     };
     const checkpoint: Checkpoint = { ...unsigned, signature: sign(null, signedContent(this.logId(), unsigned), key.privateKey).toString('base64') };
     this.insert.run(checkpoint.number, JSON.stringify(checkpoint));
@@ -201,7 +203,7 @@ export class CheckpointWriter {
       const reason = last === null ? 'the first key of this log' : key.created ? `the key file ${this.keyFile} of key ${last} was missing; a new key signs from here` : `the key file ${this.keyFile} holds another key than ${last}`;
       this.db
         .prepare('INSERT INTO checkpoint_keys (key_id, algorithm, public_key, recorded_at, replaces, reason) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(key.keyId, 'Ed25519', key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), new Date().toISOString(), last, reason);
+        .run(key.keyId, 'Ed25519', key.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), new Date(this.clock.now()).toISOString(), last, reason);
     }
     return key;
   }

@@ -7,6 +7,7 @@
  */
 import type { EventLog } from './event-log.ts';
 import { anchoredClock, lastLayoutHash, lastRunSettings, type RunSettings } from './run-settings.ts';
+import { wallNow } from '../drivers/clock.ts';
 
 export interface Continuation {
   /** Batches of earlier runs not finished yet: resumed before the new ones start. */
@@ -34,6 +35,5 @@ export function continuationOf(log: EventLog, run: { layoutFile: string; layoutH
   if (unfinished.length > 0 && run.sim) {
     throw new Error(`${log.file} holds unfinished batches (${unfinished.join(', ')}) whose material is in the modules they ran on, not in simulators of this process; continue them with workcell resume --db ${log.file}, or run on a database of its own (--db NEW.db)`);
   }
-  const now = Date.now();
-  return { unfinished, clock: { wallAnchor: now, simAtAnchor: Math.max(anchoredClock(previous).now(), log.lastAt()) } };
+  return { unfinished, clock: { wallAnchor: wallNow(), simAtAnchor: Math.max(anchoredClock(previous).now(), log.lastAt()) } };
 }

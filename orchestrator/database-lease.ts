@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
+import { WALL_CLOCK, type Timer } from '../drivers/clock.ts';
 
 /** How often a holder renews its lease. */
 export const HEARTBEAT_MS = 5_000;
@@ -76,7 +77,7 @@ function processExists(pid: number): boolean {
 }
 
 /** Why the holder is provably gone, or undefined while it may still drive the database. */
-export function holderGone(holder: LeaseHolder, now = Date.now()): string | undefined {
+export function holderGone(holder: LeaseHolder, now = WALL_CLOCK.now()): string | undefined {
   const ownBoot = bootId();
   if (holder.host === hostname()) {
     if (holder.bootId && ownBoot && holder.bootId !== ownBoot) return 'its machine has restarted since';
@@ -94,7 +95,7 @@ function fromRow(row: Record<string, unknown>): LeaseHolder {
   return { pid: Number(row.pid), host: String(row.host), bootId: (row.boot_id as string | null) ?? null, processStart: (row.process_start as string | null) ?? null, command: String(row.command), since: String(row.since), heartbeat: Number(row.heartbeat) };
 }
 
-function describe(holder: LeaseHolder, now = Date.now()): string {
+function describe(holder: LeaseHolder, now = WALL_CLOCK.now()): string {
   return `process ${holder.pid} on ${holder.host} (${holder.command}), since ${holder.since}, last heartbeat ${Math.max(0, Math.round((now - holder.heartbeat) / 1000))} s ago`;
 }
 
@@ -106,15 +107,15 @@ function commandLine(): string {
 
 export class DatabaseLease {
   private readonly db: Database.Database;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: Timer;
   private released = false;
   private readonly lostListeners = new Set<(by: LeaseHolder | undefined) => void>();
   private readonly releaseAtExit = () => this.release();
 
   private constructor(readonly file: string, db: Database.Database, private readonly token: string, readonly tookOverFrom: { holder: LeaseHolder; why: string } | undefined) {
     this.db = db;
-    this.timer = setInterval(() => this.renew(), HEARTBEAT_MS);
-    this.timer.unref();
+    // Heartbeats are read by other processes against their own wall clocks: wall time, whatever the workcell's clock.
+    this.timer = WALL_CLOCK.poll(() => this.renew(), HEARTBEAT_MS, { background: true });
     // Also when the process ends through an uncaught error: the next orchestrator need not wait.
     process.once('exit', this.releaseAtExit);
   }
@@ -152,7 +153,7 @@ export class DatabaseLease {
               `Let it finish, or stop it (Ctrl-C in its terminal, or kill ${holder.pid}${holder.host === hostname() ? '' : ` on ${holder.host}`}); workcell status --db ${file} shows what it does.`,
           );
         }
-        const now = Date.now();
+        const now = WALL_CLOCK.now();
         db.prepare('INSERT INTO lease (id, token, pid, host, boot_id, process_start, command, since, heartbeat) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET token = excluded.token, pid = excluded.pid, host = excluded.host, boot_id = excluded.boot_id, process_start = excluded.process_start, command = excluded.command, since = excluded.since, heartbeat = excluded.heartbeat')
           .run(token, process.pid, hostname(), bootId(), processStart(process.pid), options.command ?? commandLine(), new Date(now).toISOString(), now);
         return holder && gone ? { holder, why: gone } : undefined;
@@ -181,7 +182,7 @@ export class DatabaseLease {
     if (this.released) return;
     let kept = false;
     try {
-      kept = this.db.prepare('UPDATE lease SET heartbeat = ? WHERE id = 1 AND token = ?').run(Date.now(), this.token).changes === 1;
+      kept = this.db.prepare('UPDATE lease SET heartbeat = ? WHERE id = 1 AND token = ?').run(WALL_CLOCK.now(), this.token).changes === 1;
     } catch {
       return; // busy for longer than the timeout: the next beat tries again, long before the lease goes stale
     }
@@ -189,7 +190,7 @@ export class DatabaseLease {
     const row = this.db.prepare('SELECT * FROM lease WHERE id = 1').get() as Record<string, unknown> | undefined;
     const listeners = [...this.lostListeners];
     this.lostListeners.clear();
-    clearInterval(this.timer);
+    WALL_CLOCK.clearTimeout(this.timer);
     for (const listener of listeners) listener(row && fromRow(row));
   }
 
@@ -197,7 +198,7 @@ export class DatabaseLease {
   release(): void {
     if (this.released) return;
     this.released = true;
-    clearInterval(this.timer);
+    WALL_CLOCK.clearTimeout(this.timer);
     process.off('exit', this.releaseAtExit);
     try {
       this.db.prepare('DELETE FROM lease WHERE id = 1 AND token = ?').run(this.token);

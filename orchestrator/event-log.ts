@@ -9,6 +9,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { wallNow } from '../drivers/clock.ts';
+import { watchOtherConnections, type WatchOptions } from './log-watcher.ts';
 import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
 import { canonicalJson, type ChainBreak, type LogEntry, type NewEntry } from './log-entry.ts';
 
@@ -108,7 +110,7 @@ export class EventLog {
           const last = this.lastOf.get(entry.stream);
           return { streamSeq: last?.stream_seq ?? 0, hash: last?.hash ?? GENESIS };
         })();
-        const base = { stream: entry.stream, streamSeq: head.streamSeq + 1, type: entry.type, at: Math.round(entry.at), recordedAt: Date.now(), data: entry.data, previousHash: head.hash };
+        const base = { stream: entry.stream, streamSeq: head.streamSeq + 1, type: entry.type, at: Math.round(entry.at), recordedAt: wallNow(), data: entry.data, previousHash: head.hash };
         const hash = entryHash(base);
         const info = this.insert.run(base.stream, base.streamSeq, base.type, base.at, base.recordedAt, canonicalJson(base.data), base.previousHash, hash);
         heads.set(entry.stream, { streamSeq: base.streamSeq, hash });
@@ -163,6 +165,25 @@ export class EventLog {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Called with the entries other processes append (log-watcher.ts: SQLite's data_version, looked at on
+   * the clock's poll), each once; entries of this process go to subscribe() only. Returns a stop function.
+   */
+  watchOthers(listener: (entries: LogEntry[]) => void, options: WatchOptions): () => void {
+    return watchOtherConnections(this, listener, options);
+  }
+
+  /** SQLite's data_version of this connection: it changes when another connection commits. */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** Entries with after < seq <= upTo, of the given types (all when undefined), in log order. */
+  between(after: number, upTo: number, types?: readonly string[]): LogEntry[] {
+    const ofTypes = types ? ` AND type IN (${types.map(() => '?').join(',')})` : '';
+    return (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ?${ofTypes} ORDER BY seq`).all(after, upTo, ...(types ?? [])) as Row[]).map(fromRow);
+  }
+
   stream(stream: string, options: { withoutTelemetry?: boolean } = {}): LogEntry[] {
     const sql = options.withoutTelemetry ? "SELECT * FROM events WHERE stream = ? AND type <> 'telemetry' ORDER BY stream_seq" : 'SELECT * FROM events WHERE stream = ? ORDER BY stream_seq';
     return (this.db.prepare(sql).all(stream) as Row[]).map(fromRow);
@@ -204,7 +225,7 @@ export class EventLog {
 
   /** Live status for `workcell status`: a view rewritten as things change, not part of the record. */
   writeStatus(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, JSON.stringify(value), Date.now());
+    this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, JSON.stringify(value), wallNow());
   }
 
   readStatus(): Array<{ key: string; value: unknown; updatedAt: number }> {

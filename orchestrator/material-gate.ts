@@ -6,7 +6,7 @@
  * (who holds what, where each bag is) is rebuilt from the event log after a restart.
  */
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
-import type { Clock } from '../drivers/clock.ts';
+import type { Clock, Timer } from '../drivers/clock.ts';
 import { ModuleError, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../drivers/module.ts';
 import { CommandExecutor, HoldRequired, type CommandRequest } from './command-executor.ts';
 import { DeviceLocks } from './device-locks.ts';
@@ -49,7 +49,7 @@ export class MaterialGate {
   private readonly moduleStates = new Map<string, ModuleState>();
   private readonly telemetryBuffer: NewEntry[] = [];
   private readonly stops: Array<() => void> = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private flushTimer: Timer | undefined;
   private readonly batches = new Map<string, BatchIdentity>();
   private onState: (module: string, state: ModuleState) => void = () => undefined;
   /** The batches waiting to be allocated a module (the allocator says), whose records a reconciliation of it concerns. */
@@ -153,7 +153,7 @@ export class MaterialGate {
       this.stops.push(await driver.watchState((state) => this.stateReported(id, state)));
       this.stops.push(await driver.watchTelemetry((sample) => this.attribute(sample)));
     }
-    this.flushTimer = setInterval(() => this.flush(), 100);
+    this.flushTimer = this.clock.poll(() => this.flush(), 100);
   }
 
   private stateReported(id: string, state: ModuleState): void {
@@ -482,7 +482,7 @@ export class MaterialGate {
 
   async close(): Promise<void> {
     this.locks.close();
-    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.clock.clearTimeout(this.flushTimer);
     this.flush();
     for (const stop of this.stops.splice(0)) stop();
   }

@@ -7,8 +7,10 @@
  * it got is retained too (`cursor`), so a restarted publisher goes on where it stopped: an entry is
  * published again only if the publisher died between sending it and the cursor (subscribers dedupe by seq).
  * Nothing from the operators stream (password hashes) and no schedule text leaves the database.
+ * `workcell publish` calls publishNew whenever the log's watcher (log-watcher.ts) sees another process commit.
  */
 import mqtt, { type MqttClient } from 'mqtt';
+import { WALL_CLOCK, wallNow, type Clock } from '../drivers/clock.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';
 
@@ -19,6 +21,8 @@ export interface MqttPublisherOptions {
   password?: string;
   /** Publish entries already in the log too; by default it goes on after the broker's retained cursor of this log, else from now on. */
   fromStart?: boolean;
+  /** The clock of its waits; the wall clock by default. */
+  clock?: Clock;
 }
 
 /** The topic of an entry: under its batch, or under `workcell` for what belongs to no batch. */
@@ -51,7 +55,7 @@ export class MqttPublisher {
   }
 
   /** Where the last publisher of this log stopped, from the broker's retained cursor, if it was this log. */
-  private static async retainedCursor(client: MqttClient, topic: string, source: string): Promise<number | undefined> {
+  private static async retainedCursor(client: MqttClient, topic: string, source: string, clock: Clock): Promise<number | undefined> {
     let found: number | undefined;
     const onMessage = (t: string, payload: Buffer) => {
       if (t !== topic || payload.length === 0) return;
@@ -65,7 +69,7 @@ export class MqttPublisher {
     client.on('message', onMessage);
     await client.subscribeAsync(topic, { qos: 1 });
     // A retained message follows the subscription's acknowledgement at once.
-    await new Promise((r) => setTimeout(r, 300));
+    await clock.sleep(300);
     await client.unsubscribeAsync(topic);
     client.off('message', onMessage);
     return found;
@@ -77,13 +81,13 @@ export class MqttPublisher {
     const client = await mqtt.connectAsync(url, {
       username: options.username,
       password: options.password,
-      clientId: `workcell-publisher-${log.id.slice(0, 8) || 'log'}-${process.pid}-${Date.now().toString(36)}`,
+      clientId: `workcell-publisher-${log.id.slice(0, 8) || 'log'}-${process.pid}-${wallNow().toString(36)}`,
       will: { topic: `${prefix}/online`, payload: Buffer.from('false'), qos: 1, retain: true },
       reconnectPeriod: 1000,
       connectTimeout: 5000,
     });
     await client.publishAsync(`${prefix}/online`, 'true', { qos: 1, retain: true });
-    const retained = options.fromStart ? undefined : await MqttPublisher.retainedCursor(client, `${prefix}/cursor`, log.id);
+    const retained = options.fromStart ? undefined : await MqttPublisher.retainedCursor(client, `${prefix}/cursor`, log.id, options.clock ?? WALL_CLOCK);
     const cursor = options.fromStart ? 0 : retained !== undefined && retained <= log.lastSeq() ? retained : log.lastSeq();
     return new MqttPublisher(client, log, prefix, cursor);
   }

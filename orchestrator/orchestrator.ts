@@ -7,7 +7,7 @@
 import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 import type { LayoutModel } from '../config/layout.ts';
 import type { ScheduleModel } from '../config/schedule.ts';
-import type { Clock } from '../drivers/clock.ts';
+import type { Clock, Timer } from '../drivers/clock.ts';
 import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
@@ -16,7 +16,7 @@ import { BatchJournal, type BatchStarted } from './entries.ts';
 import { HoldRequired } from './command-executor.ts';
 import { MaterialGate, type BatchIdentity } from './material-gate.ts';
 import { DeadlineFirstScheduler, type ModuleView, type Scheduler } from './scheduler.ts';
-import { batchMachine, currentStep, FINISH, machineClock, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
+import { batchMachine, currentStep, FINISH, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
 import { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 import { Allocator } from './allocator.ts';
 import { HoldTimes } from './hold-times.ts';
@@ -26,6 +26,7 @@ import { contentHash, positionFromLog, scheduleFromText, unansweredHoldRequest, 
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
 import { DatabaseLease } from './database-lease.ts';
 import { BatchHolds } from './batch-holds.ts';
+import { Waiters } from './waiters.ts';
 import { batchStatus, unusable, type WorkcellStatus } from './status-view.ts';
 
 export { contentHash, openHold, pendingHold, positionFromLog, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
@@ -64,11 +65,15 @@ export interface OrchestratorOptions {
 
 /**
  * Entries other processes write for a running orchestrator to act on (`workcell resolve`, `hold`,
- * `remove`, `module`): read from the log on every tick, from the start of the log when this process starts.
+ * `remove`, `module`): delivered by the log's watcher (log-watcher.ts), from the start of the log when
+ * this process starts.
  */
 const FROM_OTHER_PROCESSES = ['hold.resolved', 'hold.requested', 'material.removed', 'module.out-of-service', 'module.in-service', 'module.refresh-requested'];
 
+/** Scheduling runs again this often (real ms), besides whenever a module or batch changes. */
 const TICK_MS = 100;
+/** The status view is rewritten every this many ticks (~300 ms). */
+const STATUS_EVERY_TICKS = 3;
 
 export class Orchestrator {
   readonly gate: MaterialGate;
@@ -80,14 +85,13 @@ export class Orchestrator {
   private readonly holds: BatchHolds;
   private readonly batches = new Map<string, ActiveBatch>();
   private readonly moduleActors = new Map<string, AnyActorRef>();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
   private readonly outOfService = new Map<string, OutOfService>();
   /** Answers to holds, per batch, as they are read from the log. */
   private readonly answers = new Map<string, LogEntry[]>();
-  private ticker: NodeJS.Timeout | undefined;
-  private statusWritten = 0;
-  /** The last entry of another process's kinds handled (handling is idempotent, so starting from 0 is safe). */
-  private foreignSeen = 0;
+  private ticker: Timer | undefined;
+  private stopWatching: (() => void) | undefined;
+  private ticksSinceStatus = 0;
   private stopped = false;
   private simulatedModules: string[] = [];
   /** Another process took the database's lease over: this one must write nothing more, even after stopping. */
@@ -118,10 +122,10 @@ export class Orchestrator {
       holdTimes: this.holdTimes,
       clock: options.clock,
       batches: () => this.batches.values(),
-      waitUntil: (predicate) => this.waitUntil(predicate),
+      waitUntil: (predicate) => this.waiters.until(predicate),
       deliver: options.deliver,
     });
-    this.holds = new BatchHolds({ gate: this.gate, holdTimes: this.holdTimes, drivers: options.drivers, answers: this.answers, waitUntil: (predicate) => this.waitUntil(predicate) });
+    this.holds = new BatchHolds({ gate: this.gate, holdTimes: this.holdTimes, drivers: options.drivers, answers: this.answers, waitUntil: (predicate) => this.waiters.until(predicate) });
     options.log.subscribe((entry) => this.observe(entry));
   }
 
@@ -149,19 +153,21 @@ export class Orchestrator {
       void this.stop();
     });
     for (const id of this.options.drivers.keys()) {
-      const actor = createActor(moduleMachine(id), { inspect: this.options.inspect });
+      const actor = createActor(moduleMachine(id), { inspect: this.options.inspect, clock: this.clock });
       actor.start();
       this.moduleActors.set(id, actor);
     }
     await this.gate.watchModules((module, state) => {
       this.moduleActors.get(module)?.send(moduleEvent(state));
-      this.wake();
+      this.waiters.wake();
     });
     // Every batch record says which of its workcell's modules only simulate (SiLA SimulationController).
     const modes = await Promise.all([...this.options.drivers].map(async ([id, driver]) => [id, await driver.simulationMode?.().catch(() => undefined)] as const));
     this.simulatedModules = modes.filter(([, simulated]) => simulated === true).map(([id]) => id);
     this.reconciler.start();
-    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    // Handling is idempotent, so reading every such entry of the log (from 0) is safe. Scheduling follows what they changed.
+    this.stopWatching = this.options.log.watchOthers((entries) => this.fromOtherProcesses(entries), { clock: this.clock, everyMs: TICK_MS, from: 0, types: FROM_OTHER_PROCESSES });
+    this.ticker = this.clock.poll(() => this.tick(), TICK_MS);
   }
 
   /** Starts a new batch on a schedule (whose text is recorded, so later edits of the file do not affect it). */
@@ -239,7 +245,7 @@ export class Orchestrator {
       finish: () => this.steps.finish(batch, batch.journal.entries().filter((e) => e.type === 'hold.resolved' && e.data.step === FINISH).length),
       quarantine: (step) => this.steps.quarantine(batch, step),
     });
-    const actor = createActor(machine, { input: { batchId: started.batchId, position }, inspect: this.options.inspect, id: started.batchId, clock: machineClock(this.clock) });
+    const actor = createActor(machine, { input: { batchId: started.batchId, position }, inspect: this.options.inspect, id: started.batchId, clock: this.clock });
     batch.actor = actor;
     actor.subscribe({
       complete: () => finished(),
@@ -272,7 +278,7 @@ export class Orchestrator {
     }
     if (FROM_OTHER_PROCESSES.includes(entry.type)) this.actOn(entry);
     if (entry.type === 'module.released' || entry.type === 'line-clearance.completed' || entry.type === 'transfer.completed') queueMicrotask(() => this.allocator.schedule());
-    this.wake();
+    this.waiters.wake();
   }
 
   /** Acts on an entry an operator wrote (here or in another process); each is handled once, whoever reads it first. */
@@ -308,32 +314,16 @@ export class Orchestrator {
     }
   }
 
-  private wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-
-  private waitUntil(predicate: () => boolean): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = () => {
-        if (!predicate()) return;
-        this.waiters.delete(check);
-        resolve();
-      };
-      this.waiters.add(check);
-    });
+  private fromOtherProcesses(entries: LogEntry[]): void {
+    if (this.stopped || entries.length === 0) return;
+    for (const entry of entries) this.actOn(entry);
+    this.waiters.wake();
   }
 
   private tick(): void {
     if (this.stopped) return;
-    const foreign = this.options.log.since(this.foreignSeen, FROM_OTHER_PROCESSES);
-    if (foreign.length > 0) {
-      this.foreignSeen = foreign.at(-1)!.seq;
-      for (const entry of foreign) this.actOn(entry);
-      this.wake();
-    }
     this.allocator.schedule();
-    if (Date.now() - this.statusWritten >= 250) this.writeStatus(false);
+    if (++this.ticksSinceStatus >= STATUS_EVERY_TICKS) this.writeStatus(false);
   }
 
   /** What the scheduler sees of each module. */
@@ -358,7 +348,7 @@ export class Orchestrator {
   }
 
   private writeStatus(final: boolean): void {
-    this.statusWritten = Date.now();
+    this.ticksSinceStatus = 0;
     try {
       this.options.log.writeStatus('orchestrator', { ...this.status(), timeScale: this.clock.timeScale, final, pid: process.pid });
     } catch {
@@ -370,7 +360,8 @@ export class Orchestrator {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.ticker) clearInterval(this.ticker);
+    this.clock.clearTimeout(this.ticker);
+    this.stopWatching?.();
     this.reconciler.close();
     this.em.stop();
     this.holdTimes.stop();

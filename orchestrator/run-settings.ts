@@ -4,7 +4,7 @@
  * on purpose: the CLI's record commands read these without loading drivers or simulators.
  */
 import { readFileSync } from 'node:fs';
-import { ScaledClock, type Clock } from '../drivers/clock.ts';
+import { ScaledClock, wallNow, type Clock } from '../drivers/clock.ts';
 import { WORKCELL_STREAM, type EventLog } from './event-log.ts';
 import { contentHash } from './batch-state.ts';
 import { signed, type Credentials } from './signatures.ts';
@@ -21,7 +21,7 @@ export interface RunSettings {
 
 /** A clock that reads the same in every process that shares the anchor, at the given scale. */
 export function anchoredClock(settings: Pick<RunSettings, 'timeScale' | 'clock'>): Clock {
-  return new ScaledClock(settings.timeScale, settings.clock.simAtAnchor + (Date.now() - settings.clock.wallAnchor) * settings.timeScale);
+  return new ScaledClock(settings.timeScale, settings.clock.simAtAnchor + (wallNow() - settings.clock.wallAnchor) * settings.timeScale);
 }
 
 /**
@@ -29,10 +29,10 @@ export function anchoredClock(settings: Pick<RunSettings, 'timeScale' | 'clock'>
  * a running orchestrator's clock, extrapolated from its status view because that clock may run scaled
  * or fast-forwarded; else the wall clock. Never before the log's last entry, so a record stays in time order.
  */
-export function workcellNow(log: EventLog, wallNow = Date.now()): number {
+export function workcellNow(log: EventLog, wall = wallNow()): number {
   const view = log.readStatus().find((s) => s.key === 'orchestrator');
   const running = view?.value as { at?: unknown; timeScale?: unknown; final?: unknown } | undefined;
-  const now = running && running.final === false && typeof running.at === 'number' && typeof running.timeScale === 'number' ? running.at + Math.max(0, wallNow - view!.updatedAt) * running.timeScale : wallNow;
+  const now = running && running.final === false && typeof running.at === 'number' && typeof running.timeScale === 'number' ? running.at + Math.max(0, wall - view!.updatedAt) * running.timeScale : wall;
   return Math.max(now, log.lastAt());
 }
 

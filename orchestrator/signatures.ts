@@ -10,6 +10,7 @@
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { hasControlCharacters, printable } from '../config/printable.ts';
+import { wallNow } from '../drivers/clock.ts';
 
 export const OPERATORS_STREAM = 'operators';
 
@@ -103,7 +104,7 @@ export function refusedSignatures(log: EventLog): LogEntry[] {
   return log.stream(OPERATORS_STREAM).filter((e) => e.type === 'signature.refused');
 }
 
-function recentWrongPasswords(log: EventLog, user: string, now = Date.now()): LogEntry[] {
+function recentWrongPasswords(log: EventLog, user: string, now = wallNow()): LogEntry[] {
   return refusedSignatures(log).filter((e) => e.data.user === user && e.data.kind === 'credentials' && now - Date.parse(String(e.data.signedAt)) < LOCKOUT.windowMs);
 }
 
@@ -156,7 +157,7 @@ function authorise(log: EventLog, credentials: Credentials, verified: Enrolment,
   if (!operator.roles.some((role) => authority.roles.includes(role))) {
     throw refusal(credentials, action, 'authority', `${credentials.user} (${operator.roles.join(', ')}) may not sign ${authority.meaning}; that needs the role ${authority.roles.join(' or ')}`);
   }
-  return { user: operator.user, printedName: operator.printedName, meaning: authority.meaning, signedAt: new Date().toISOString(), contentHash: contentHashOf(content) };
+  return { user: operator.user, printedName: operator.printedName, meaning: authority.meaning, signedAt: new Date(wallNow()).toISOString(), contentHash: contentHashOf(content) };
 }
 
 /**
@@ -169,7 +170,7 @@ export function signed<T>(log: EventLog, credentials: Credentials, action: Signe
     return log.atomically(() => write((content) => authorise(log, credentials, verified, action, content)));
   } catch (error) {
     if (error instanceof SignatureRefused) {
-      log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, kind: error.kind, reason: error.message, signedAt: new Date().toISOString() } });
+      log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, kind: error.kind, reason: error.message, signedAt: new Date(wallNow()).toISOString() } });
       if (error.kind === 'credentials' && recentWrongPasswords(log, error.user).length === LOCKOUT.attempts) {
         // Reported where `workcell status` shows it, not only in the operators stream.
         log.append({ stream: WORKCELL_STREAM, type: 'alarm', at, data: { kind: 'security', message: `user id ${error.user} locked for ${LOCKOUT.windowMs / 60_000} min after ${LOCKOUT.attempts} wrong passwords` } });
@@ -194,7 +195,7 @@ export function enrolOperator(log: EventLog, operator: { user: string; printedNa
   const record = { user: operator.user, printedName: operator.printedName.trim(), roles: [...new Set(operator.roles)] };
   const passwordHash = hashPassword(operator.password); // before the transaction: scrypt is slow on purpose
   const append = (signature: Signature | null) =>
-    log.append({ stream: OPERATORS_STREAM, type: 'operator.enrolled', at, data: { ...record, enrolledBy: signature?.user ?? null, enrolledAt: new Date().toISOString(), signature, passwordHash } });
+    log.append({ stream: OPERATORS_STREAM, type: 'operator.enrolled', at, data: { ...record, enrolledBy: signature?.user ?? null, enrolledAt: new Date(wallNow()).toISOString(), signature, passwordHash } });
   const checkNew = () => {
     if (enrolments(log).has(operator.user)) throw new Error(`user ${operator.user} is already enrolled`);
   };

@@ -13,6 +13,7 @@ import { applicationCertificate, openSession, trustServerCertificate, type OpcUa
 import { LADS_URI, LadsUnits, normalizedState, type LadsDeviceInfo } from './lads-units.ts';
 import { ProgramRuns, type ProgramOutcome, type SupervisoryIds } from './program-runs.ts';
 import { monitor, type MonitoredNode } from './subscriptions.ts';
+import { WALL_CLOCK, type Clock } from '../clock.ts';
 
 export { parsePathElement } from './browse.ts';
 export { OpcUaError, UntrustedServerError, type OpcUaConnectionOptions, type SecurityModeName, type SecurityPolicyName } from './connection.ts';
@@ -44,7 +45,11 @@ export class OpcUaDriver {
   private constructor(private readonly client: OPCUAClient, private readonly session: ClientSession, readonly options: OpcUaConnectionOptions) {
     this.browser = new NodeBrowser(session);
     this.units = new LadsUnits(this.browser, options.endpoint);
-    this.runs = new ProgramRuns(this.browser, this.units);
+    this.runs = new ProgramRuns(this.browser, this.units, this.clock);
+  }
+
+  get clock(): Clock {
+    return this.options.clock ?? WALL_CLOCK;
   }
 
   static async connect(options: OpcUaConnectionOptions): Promise<OpcUaDriver> {
@@ -172,7 +177,7 @@ export class OpcUaDriver {
     const sensors = await this.units.sensors(nodes);
     const items: MonitoredNode[] = (await this.units.sensorValueNodes(nodes)).map(({ name, nodeId }) => {
       const unit = sensors.find((s) => s.name === name)?.unit ?? '';
-      return { nodeId, onChange: (dataValue) => onSample({ sensor: name, value: Number(dataValue.value.value), unit, sourceTimestamp: dataValue.sourceTimestamp ?? new Date() }) };
+      return { nodeId, onChange: (dataValue) => onSample({ sensor: name, value: Number(dataValue.value.value), unit, sourceTimestamp: dataValue.sourceTimestamp ?? new Date(this.clock.now()) }) };
     });
     return monitor(this.session, items, samplingIntervalMs);
   }
@@ -216,7 +221,7 @@ export class OpcUaDriver {
     const nodeIds = await Promise.all(items.map((item) => this.nodeAt(item.path)));
     return monitor(
       this.session,
-      items.map((item, i) => ({ nodeId: nodeIds[i]!, onChange: (dataValue: DataValue) => onValue(item.key, dataValue.value.value, dataValue.sourceTimestamp ?? new Date()) })),
+      items.map((item, i) => ({ nodeId: nodeIds[i]!, onChange: (dataValue: DataValue) => onValue(item.key, dataValue.value.value, dataValue.sourceTimestamp ?? new Date(this.clock.now())) })),
       samplingIntervalMs,
     );
   }

@@ -7,6 +7,7 @@ import './logging.ts';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageSecurityMode, OPCUACertificateManager, OPCUAClient, SecurityPolicy, UserTokenType, type ClientSession, type UserIdentityInfo } from 'node-opcua';
+import type { Clock } from '../clock.ts';
 
 export type SecurityModeName = 'None' | 'Sign' | 'SignAndEncrypt';
 export type SecurityPolicyName = 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss';
@@ -26,6 +27,8 @@ export interface OpcUaConnectionOptions {
   applicationName?: string;
   /** How long to keep trying to reconnect after a connection is lost (default: for ever). */
   reconnectForMs?: number;
+  /** The clock of the driver's polls; the wall clock by default. */
+  clock?: Clock;
 }
 
 export class OpcUaError extends Error {

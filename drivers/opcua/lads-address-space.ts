@@ -5,6 +5,7 @@
  */
 import { DataType, promoteToStateMachine, StatusCodes, Variant, type AddressSpace, type UAObject, type UAVariable } from 'node-opcua';
 import type { DeviceModel, LadsState, ProgramResult } from './lads-device-model.ts';
+import { WALL_CLOCK, type Clock } from '../clock.ts';
 
 export const LADS_NAMESPACE = 'http://opcfoundation.org/UA/LADS/';
 export const DI_NAMESPACE = 'http://opcfoundation.org/UA/DI/';
@@ -15,11 +16,14 @@ export interface AddressSpaceOptions {
   resultsWithoutRunId?: boolean;
   /** Show state names in another language in CurrentState's text, as a localized device might. */
   stateTexts?: Partial<Record<LadsState, string>>;
+  /** The devices' clock (program runtimes, the 200 ms refresh of their nodes); the wall clock by default. */
+  clock?: Clock;
 }
 
 /** Builds the devices' nodes; returns what stops keeping them in step (for when the server stops). */
 export function buildLadsAddressSpace(addressSpace: AddressSpace, devices: readonly DeviceModel[], options: AddressSpaceOptions): Array<() => void> {
   const detach: Array<() => void> = [];
+  const clock = options.clock ?? WALL_CLOCK;
   const lads = addressSpace.getNamespaceIndex(LADS_NAMESPACE);
   const di = addressSpace.getNamespaceIndex(DI_NAMESPACE);
   const sim = addressSpace.registerNamespace(SIMULATION_NAMESPACE);
@@ -108,7 +112,7 @@ export function buildLadsAddressSpace(addressSpace: AddressSpace, devices: reado
         }
         const run = unit.activeRun;
         set(active.getChildByName('DeviceProgramRunId', lads) as UAVariable, DataType.String, run?.runId ?? '');
-        set(active.getChildByName('CurrentRuntime', lads) as UAVariable, DataType.Double, run ? Date.now() - run.startedAt : 0);
+        set(active.getChildByName('CurrentRuntime', lads) as UAVariable, DataType.Double, run ? clock.now() - run.startedAt : 0);
         set(active.getChildByName('EstimatedRuntime', lads) as UAVariable, DataType.Double, run ? run.estimatedSeconds * 1000 : 0);
         set(active.getChildByName('CurrentStepName', lads) as UAVariable, DataType.LocalizedText, { text: run?.stepName ?? '' });
         set(active.getChildByName('CurrentStepNumber', lads) as UAVariable, DataType.UInt32, run?.stepNumber ?? 0);
@@ -116,10 +120,10 @@ export function buildLadsAddressSpace(addressSpace: AddressSpace, devices: reado
         while (published < unit.results.length) addResult(unit.results[published++]!);
       };
       unit.changed.add(refresh);
-      const ticker = setInterval(refresh, 200);
+      const ticker = clock.poll(refresh, 200);
       detach.push(() => {
         unit.changed.delete(refresh);
-        clearInterval(ticker);
+        clock.clearTimeout(ticker);
       });
       refresh();
 

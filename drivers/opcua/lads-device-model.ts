@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StatusCodes } from 'node-opcua';
+import type { Clock } from '../clock.ts';
 
 export interface SensorSpec {
   name: string;
@@ -66,7 +67,7 @@ export class FunctionalUnitModel {
   readonly sensors = new Map<string, number>();
   readonly changed = new Set<() => void>();
 
-  constructor(readonly spec: FunctionalUnitSpec) {
+  constructor(readonly spec: FunctionalUnitSpec, private readonly clock: Clock) {
     for (const s of spec.sensors) this.sensors.set(s.name, s.initial);
   }
 
@@ -85,7 +86,7 @@ export class FunctionalUnitModel {
     if (!this.spec.programTemplates.some((t) => t.id === templateId)) throw Object.assign(new Error(`no program template '${templateId}'`), { status: StatusCodes.BadInvalidArgument });
     const runId = randomUUID();
     const abort = new AbortController();
-    const run = { runId, templateId, startedAt: Date.now(), estimatedSeconds: this.spec.estimatedRuntimeSeconds(templateId, properties), stepName: 'starting', stepNumber: 0, abort } as NonNullable<FunctionalUnitModel['activeRun']>;
+    const run = { runId, templateId, startedAt: this.clock.now(), estimatedSeconds: this.spec.estimatedRuntimeSeconds(templateId, properties), stepName: 'starting', stepNumber: 0, abort } as NonNullable<FunctionalUnitModel['activeRun']>;
     this.activeRun = run;
     this.setState('Running');
     const context: ProgramContext = {
@@ -101,7 +102,7 @@ export class FunctionalUnitModel {
       },
     };
     const finish = (values: Record<string, number>, outcome: ProgramResult['outcome'], error?: string) => {
-      this.results.push({ runId, templateId, supervisoryJobId, supervisoryTaskId, properties, started: new Date(run.startedAt), stopped: new Date(), values, outcome, error });
+      this.results.push({ runId, templateId, supervisoryJobId, supervisoryTaskId, properties, started: new Date(run.startedAt), stopped: new Date(this.clock.now()), values, outcome, error });
       this.activeRun = undefined;
       this.setState(outcome === 'aborted' || outcome === 'failed' ? 'Aborted' : 'Stopped');
     };
@@ -122,13 +123,13 @@ export class FunctionalUnitModel {
   clear(): void {
     if (this.state !== 'Aborted') throw Object.assign(new Error(`Clear applies to Aborted, not ${this.state}`), { status: StatusCodes.BadInvalidState });
     this.setState('Clearing');
-    setTimeout(() => this.setState('Stopped'), 50);
+    this.clock.setTimeout(() => this.setState('Stopped'), 50);
   }
 }
 
 export class DeviceModel {
   readonly units: FunctionalUnitModel[];
-  constructor(readonly spec: DeviceSpec) {
-    this.units = spec.functionalUnits.map((u) => new FunctionalUnitModel(u));
+  constructor(readonly spec: DeviceSpec, clock: Clock) {
+    this.units = spec.functionalUnits.map((u) => new FunctionalUnitModel(u, clock));
   }
 }

@@ -66,7 +66,7 @@ export class LadsModuleDriver implements ModuleDriver {
         while (!settled && !signal?.aborted) {
           const p = await driver.progress(unit);
           if (p.runId === runId && p.estimatedRuntimeMs > 0) yield { fraction: Math.min(1, p.currentRuntimeMs / p.estimatedRuntimeMs), remainingSeconds: Math.max(0, (p.estimatedRuntimeMs - p.currentRuntimeMs) / 1000), step: p.stepName };
-          await new Promise((r) => setTimeout(r, 250));
+          await driver.clock.sleep(250);
         }
         if (!signal?.aborted) yield { fraction: 1, remainingSeconds: 0 };
       },

@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { MessageSecurityMode, nodesets, OPCUACertificateManager, OPCUAServer, SecurityPolicy, type AddressSpace } from 'node-opcua';
 import { buildLadsAddressSpace, type AddressSpaceOptions } from './lads-address-space.ts';
 import { DeviceModel, type DeviceSpec, type FunctionalUnitModel } from './lads-device-model.ts';
+import { WALL_CLOCK, type Clock } from '../clock.ts';
 
 export { DI_NAMESPACE, LADS_NAMESPACE, SIMULATION_NAMESPACE } from './lads-address-space.ts';
 export type { DeviceSpec, FunctionalUnitSpec, LadsState, ProgramContext, ProgramResult, SensorSpec } from './lads-device-model.ts';
@@ -44,8 +45,12 @@ export class LadsServer {
   private readonly detach: Array<() => void> = [];
   private boundPort: number | undefined;
 
+  private get clock(): Clock {
+    return this.options.clock ?? WALL_CLOCK;
+  }
+
   constructor(readonly options: LadsServerOptions) {
-    this.devices = options.devices.map((d) => new DeviceModel(d));
+    this.devices = options.devices.map((d) => new DeviceModel(d, this.clock));
   }
 
   /** The port listened on: the configured one, or the one the OS picked once started. */
@@ -122,7 +127,7 @@ export class LadsServer {
   /** Restarts the endpoint on the same port and certificate, over the same live devices. */
   async restart(downtimeMs = 0): Promise<void> {
     await this.stop();
-    if (downtimeMs) await new Promise((r) => setTimeout(r, downtimeMs));
+    if (downtimeMs) await this.clock.sleep(downtimeMs);
     await this.start();
   }
 

@@ -8,6 +8,7 @@
 import type { NodeBrowser } from './browse.ts';
 import { OpcUaError } from './connection.ts';
 import { LADS_URI, type LadsUnits } from './lads-units.ts';
+import type { Clock, Timer } from '../clock.ts';
 
 export interface ProgramOutcome {
   runId: string;
@@ -33,11 +34,11 @@ interface PendingRun extends SupervisoryIds {
 
 export class ProgramRuns {
   private readonly pending = new Map<string, PendingRun>();
-  private watcher: NodeJS.Timeout | undefined;
+  private watcher: Timer | undefined;
   private checking = false;
   private closed = false;
 
-  constructor(private readonly browser: NodeBrowser, private readonly units: LadsUnits) {}
+  constructor(private readonly browser: NodeBrowser, private readonly units: LadsUnits, private readonly clock: Clock) {}
 
   /** The outcome of a run, settled exactly once however often it is asked for. */
   follow(unitRef: string, runId: string, supervisory: SupervisoryIds = {}): Promise<ProgramOutcome> {
@@ -52,21 +53,21 @@ export class ProgramRuns {
   /** Every pending run fails: the driver is closing. */
   close(): void {
     this.closed = true;
-    clearInterval(this.watcher);
+    this.clock.clearTimeout(this.watcher);
     for (const [runId, run] of this.pending) run.reject(new OpcUaError(`the driver closed before program run ${runId} finished`));
     this.pending.clear();
   }
 
   private watch(): void {
     if (this.watcher) return;
-    this.watcher = setInterval(() => void this.check(), 1000);
+    this.watcher = this.clock.poll(() => void this.check(), 1000);
   }
 
   /** Looks for the results of pending runs; quiet when not connected, as the next check or the reconnection tries again. */
   async check(): Promise<void> {
     if (this.checking || this.closed || !this.pending.size) {
       if (!this.pending.size && this.watcher) {
-        clearInterval(this.watcher);
+        this.clock.clearTimeout(this.watcher);
         this.watcher = undefined;
       }
       return;

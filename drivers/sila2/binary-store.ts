@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { BinaryTransferError } from './errors.ts';
 import { MAX_INLINE_BINARY } from './codec.ts';
+import type { Clock } from '../clock.ts';
 
 interface Upload {
   parameterIdentifier: string;
@@ -23,14 +24,14 @@ export class BinaryStore {
   private readonly uploads = new Map<string, Upload>();
   private readonly downloads = new Map<string, Download>();
 
-  constructor(private readonly lifetimeSeconds: number) {}
+  constructor(private readonly lifetimeSeconds: number, private readonly clock: Clock) {}
 
   private expiry(): number {
-    return Date.now() + this.lifetimeSeconds * 1000;
+    return this.clock.now() + this.lifetimeSeconds * 1000;
   }
 
   private purge(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [id, u] of this.uploads) if (u.expiresAt < now) this.uploads.delete(id);
     for (const [id, d] of this.downloads) if (d.expiresAt < now) this.downloads.delete(id);
   }
@@ -76,7 +77,7 @@ export class BinaryStore {
 
   downloadInfo(uuid: string): { size: number; lifetimeSeconds: number } {
     const download = this.getDownload(uuid);
-    return { size: download.bytes.length, lifetimeSeconds: Math.max(0, (download.expiresAt - Date.now()) / 1000) };
+    return { size: download.bytes.length, lifetimeSeconds: Math.max(0, (download.expiresAt - this.clock.now()) / 1000) };
   }
 
   chunk(uuid: string, offset: number, length: number): Uint8Array {
@@ -95,7 +96,7 @@ export class BinaryStore {
 
   private getDownload(uuid: string): Download {
     const download = this.downloads.get(uuid);
-    if (!download || download.expiresAt < Date.now()) throw new BinaryTransferError('INVALID_BINARY_TRANSFER_UUID', `no binary with UUID '${uuid}'`);
+    if (!download || download.expiresAt < this.clock.now()) throw new BinaryTransferError('INVALID_BINARY_TRANSFER_UUID', `no binary with UUID '${uuid}'`);
     return download;
   }
 }

@@ -7,6 +7,7 @@ import { methodDefinition } from './grpc-methods.ts';
 import type { RpcDefinition } from './proto.ts';
 import { binaryTransferRpc } from './server-binary.ts';
 import { BinaryRef } from './values.ts';
+import { wallNow } from '../clock.ts';
 
 type Unary = (rpc: RpcDefinition, request: object) => Promise<any>;
 
@@ -55,7 +56,7 @@ export class BinaryTransferClient {
     const definition = methodDefinition(rpc);
     return new Promise((resolve, reject) => {
       const call = this.grpcClient.makeBidiStreamRequest(rpc.path, definition.requestSerialize, definition.responseDeserialize, new grpc.Metadata(), {
-        deadline: Date.now() + this.callTimeoutMs * Math.max(1, requests.length),
+        deadline: wallNow() + this.callTimeoutMs * Math.max(1, requests.length),
       });
       const responses: any[] = [];
       call.on('data', (r) => {

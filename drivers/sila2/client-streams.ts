@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { SilaConnectionError, fromGrpcError } from './errors.ts';
 import { methodDefinition } from './grpc-methods.ts';
 import type { RpcDefinition } from './proto.ts';
+import type { Clock, Timer } from '../clock.ts';
 
 /** A call that can be ended from outside: with an error, or because its time is up. */
 export interface InFlight {
@@ -17,6 +18,8 @@ export interface InFlight {
 }
 
 export interface StreamSettings {
+  /** The clock of reconnection backoff and give-up limits (the client's; the wall clock by default). */
+  clock: Clock;
   /** How long to keep reopening after the connection was lost. */
   giveUpAfterMs: number;
   /** A known transport failure (an untrusted certificate after a restart): ends the stream at once with it. */
@@ -75,7 +78,7 @@ class FollowedStream implements InFlight {
   private answered = false;
   private lastAnswer = 0;
   /** While reopening after a loss: gives up once the server has been away for the reconnect limit. */
-  private giveUp: NodeJS.Timeout | undefined;
+  private giveUp: Timer | undefined;
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
@@ -111,26 +114,27 @@ class FollowedStream implements InFlight {
     // A call waiting for a server that is not there (waitForReady) fails no other way. A stream whose
     // server answers at once (an Info stream, a property) that has not answered yet waits for it too.
     if (!this.giveUp && (this.lostAt !== undefined || (this.endsNormally !== true && !this.answered))) {
-      const since = this.lostAt ?? Date.now();
-      this.giveUp = setTimeout(() => {
+      const clock = this.settings.clock;
+      const since = this.lostAt ?? clock.now();
+      this.giveUp = clock.setTimeout(() => {
         this.giveUp = undefined;
-        if (this.call === call && !this.answeredSince(since)) this.finish(new SilaConnectionError(`the server has been unreachable for ${Math.round((Date.now() - since) / 1000)} s (${this.rpc.name})`, grpc.status.UNAVAILABLE), true);
-      }, Math.max(0, since + this.settings.giveUpAfterMs - Date.now()));
+        if (this.call === call && !this.answeredSince(since)) this.finish(new SilaConnectionError(`the server has been unreachable for ${Math.round((clock.now() - since) / 1000)} s (${this.rpc.name})`, grpc.status.UNAVAILABLE), true);
+      }, Math.max(0, since + this.settings.giveUpAfterMs - clock.now()));
     }
     if (this.onAbort) this.signal!.addEventListener('abort', this.onAbort, { once: true });
     call.on('data', (message) => {
       if (this.settled || this.call !== call) return;
       this.lostAt = undefined;
       this.answered = true;
-      this.lastAnswer = Date.now();
-      clearTimeout(this.giveUp);
+      this.lastAnswer = this.settings.clock.now();
+      this.settings.clock.clearTimeout(this.giveUp);
       this.giveUp = undefined;
       this.backoff = 100;
       const next = this.onMessage(message);
       if (next === 'last') this.sawLast = true;
       if (next === 'stop') this.finish(undefined, true);
       else if (next === 'last' && this.deadline === undefined) {
-        this.deadline = Date.now() + STREAM_END_GRACE_MS;
+        this.deadline = this.settings.clock.now() + STREAM_END_GRACE_MS;
         this.settings.sweepSoon();
       }
     });
@@ -138,10 +142,7 @@ class FollowedStream implements InFlight {
       if (this.call !== call || !this.finishCall()) return;
       if (this.signal?.aborted || this.endsNormally === true || (this.endsNormally === 'after-last' && this.sawLast)) return this.resolve();
       // Ended before it should (the server went away gracefully): reopened, within the reconnect limit.
-      this.lostAt ??= Date.now();
-      if (Date.now() - this.lostAt > this.settings.giveUpAfterMs) return this.reject(new SilaConnectionError(`the server ended ${this.rpc.name} early and has not taken it up again`, grpc.status.UNAVAILABLE));
-      setTimeout(() => this.open(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, 2000);
+      this.reopenLater(() => this.reject(new SilaConnectionError(`the server ended ${this.rpc.name} early and has not taken it up again`, grpc.status.UNAVAILABLE)));
     });
     call.on('error', (error: grpc.ServiceError) => {
       if (this.call !== call || !this.finishCall()) return;
@@ -169,9 +170,15 @@ class FollowedStream implements InFlight {
     if (!(mapped instanceof SilaConnectionError) || mapped.code === grpc.status.DEADLINE_EXCEEDED) return this.reject(mapped);
     const known = this.settings.transportFailure();
     if (known) return this.reject(known);
-    this.lostAt ??= Date.now();
-    if (Date.now() - this.lostAt > this.settings.giveUpAfterMs) return this.reject(mapped);
-    setTimeout(() => this.open(), this.backoff);
+    this.reopenLater(() => this.reject(mapped));
+  }
+
+  /** Opens the stream again after a backoff, unless the server has been away past the reconnect limit. */
+  private reopenLater(giveUp: () => void): void {
+    const clock = this.settings.clock;
+    this.lostAt ??= clock.now();
+    if (clock.now() - this.lostAt > this.settings.giveUpAfterMs) return giveUp();
+    clock.setTimeout(() => this.open(), this.backoff);
     this.backoff = Math.min(this.backoff * 2, 2000);
   }
 
@@ -180,7 +187,7 @@ class FollowedStream implements InFlight {
     if (this.settled) return false;
     this.settled = true;
     if (this.lostAt === undefined || this.signal?.aborted) {
-      clearTimeout(this.giveUp);
+      this.settings.clock.clearTimeout(this.giveUp);
       this.giveUp = undefined;
     }
     this.deadline = undefined;

@@ -9,6 +9,7 @@ import { followStream, streamMessages, type InFlight, type StreamEnd, type Strea
 import { methodDefinition } from './grpc-methods.ts';
 import { preflight, TransportSecurityError, UntrustedCertificateError, type TransportOptions } from './preflight.ts';
 import type { RpcDefinition } from './proto.ts';
+import { wallNow, type Clock, type Timer } from '../clock.ts';
 
 /** A known transport failure is looked at again at most this often (the server may have its old certificate back). */
 const DIAGNOSIS_INTERVAL_MS = 1000;
@@ -31,7 +32,7 @@ export class ClientTransport {
   private diagnosing: Promise<void> | undefined;
   private closed = false;
   private readonly streamSettings: StreamSettings;
-  private sweeper: NodeJS.Timeout | undefined;
+  private sweeper: Timer | undefined;
 
   constructor(
     readonly grpcClient: grpc.Client,
@@ -39,8 +40,11 @@ export class ClientTransport {
     reconnectTimeoutMs: number,
     /** The deadline of calls that give none. */
     readonly defaultTimeoutMs: number,
+    /** The clock of deadlines, sweeps and reconnection: the wall clock, unless a test runs the client on another. */
+    readonly clock: Clock,
   ) {
     this.streamSettings = {
+      clock,
       giveUpAfterMs: reconnectTimeoutMs,
       transportFailure: () => this.failure,
       track: (stream) => this.inFlight.add(stream),
@@ -51,7 +55,7 @@ export class ClientTransport {
 
   close(): void {
     this.closed = true;
-    clearInterval(this.sweeper);
+    this.clock.clearTimeout(this.sweeper);
     this.grpcClient.close();
   }
 
@@ -76,12 +80,11 @@ export class ClientTransport {
    */
   sweepSoon(): void {
     if (this.sweeper || this.closed) return;
-    this.sweeper = setInterval(() => this.sweep(), DEADLINE_SWEEP_MS);
-    this.sweeper.unref();
+    this.sweeper = this.clock.repeat(() => this.sweep(), DEADLINE_SWEEP_MS, { background: true });
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const call of this.inFlight) if (call.deadline !== undefined && call.deadline <= now) call.expire();
   }
 
@@ -113,7 +116,7 @@ export class ClientTransport {
       channel.watchConnectivityState(state, Infinity, () => {
         if (this.closed) return;
         const now = channel.getConnectivityState(false);
-        if (now === grpc.connectivityState.TRANSIENT_FAILURE && Date.now() - this.lastDiagnosis > DIAGNOSIS_INTERVAL_MS) void this.diagnose();
+        if (now === grpc.connectivityState.TRANSIENT_FAILURE && this.clock.now() - this.lastDiagnosis > DIAGNOSIS_INTERVAL_MS) void this.diagnose();
         if (now === grpc.connectivityState.READY) this.failure = undefined;
         if (now !== grpc.connectivityState.SHUTDOWN) watch(now);
       });
@@ -134,14 +137,14 @@ export class ClientTransport {
         },
       )
       .finally(() => {
-        this.lastDiagnosis = Date.now();
+        this.lastDiagnosis = this.clock.now();
         this.diagnosing = undefined;
       });
     return this.diagnosing;
   }
 
   private async checkTransport(): Promise<void> {
-    if (Date.now() - this.lastDiagnosis > DIAGNOSIS_INTERVAL_MS) await this.diagnose();
+    if (this.clock.now() - this.lastDiagnosis > DIAGNOSIS_INTERVAL_MS) await this.diagnose();
     if (this.failure) throw this.failure;
   }
 }
@@ -168,8 +171,9 @@ class PendingUnary implements InFlight {
     reject: (error: Error) => void,
   ) {
     const definition = methodDefinition(rpc);
-    if (options.timeoutMs === undefined) this.deadline = Date.now() + transport.defaultTimeoutMs;
-    const callOptions = options.timeoutMs === undefined ? NO_CALL_OPTIONS : { deadline: Date.now() + options.timeoutMs };
+    if (options.timeoutMs === undefined) this.deadline = transport.clock.now() + transport.defaultTimeoutMs;
+    // A gRPC deadline is a wall-clock instant (grpc-js sends what is left of it to the server).
+    const callOptions = options.timeoutMs === undefined ? NO_CALL_OPTIONS : { deadline: wallNow() + options.timeoutMs };
     this.call = transport.grpcClient.makeUnaryRequest(rpc.path, definition.requestSerialize, definition.responseDeserialize, request, metadata, callOptions, (error, response) => {
       if (this.onAbort) options.signal!.removeEventListener('abort', this.onAbort);
       const failed = transport.callEnded(this, error, options.binaryTransfer);

@@ -4,6 +4,7 @@ import type { Feature, Parameter } from './feature.ts';
 import type { FeatureProto, RpcDefinition } from './proto.ts';
 import type { SilaValue } from './values.ts';
 import type { StreamEnd } from './client-streams.ts';
+import type { Clock } from '../clock.ts';
 
 export interface CallOptions {
   /**
@@ -37,6 +38,8 @@ export interface FeatureHandle {
 
 /** What a command execution needs of its client. */
 export interface ExecutionHost {
+  /** The client's clock (of execution lifetimes and stream grace). */
+  readonly clock: Clock;
   follow(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: StreamEnd, onMessage: (message: any) => void | 'stop' | 'last'): Promise<void>;
   stream(rpc: RpcDefinition, request: object, signal: AbortSignal | undefined, endsNormally: StreamEnd, isLast?: (message: any) => boolean): AsyncGenerator<any>;
   unary(rpc: RpcDefinition, request: object, options: CallOptions, handle?: FeatureHandle): Promise<any>;

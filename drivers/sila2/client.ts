@@ -25,6 +25,7 @@ import { deriveFeatureProto, frameworkRoot, type RpcDefinition } from './proto.t
 import { serverUuidFromCertificate } from './tls.ts';
 import { BinaryRef, type SilaValue } from './values.ts';
 import type { ServerIdentity } from './server.ts';
+import { WALL_CLOCK, type Clock } from '../clock.ts';
 
 export { CommandExecution } from './command-execution.ts';
 export { TransportSecurityError, UntrustedCertificateError } from './preflight.ts';
@@ -43,6 +44,8 @@ export interface SilaClientOptions {
   callTimeoutMs?: number;
   /** How long streams keep trying to reconnect after the server went away (default 60 s). */
   reconnectTimeoutMs?: number;
+  /** The clock of deadlines, reconnection and lock renewal; the wall clock by default. */
+  clock?: Clock;
 }
 
 const INVALID_LOCK_IDENTIFIER = `${CORE_FEATURES.LockController}/DefinedExecutionError/InvalidLockIdentifier`;
@@ -63,9 +66,11 @@ export class SilaClient implements ExecutionHost {
   );
   private readonly transport: ClientTransport;
   private readonly binaries: BinaryTransferClient;
+  readonly clock: Clock;
 
   private constructor(grpcClient: grpc.Client, readonly options: SilaClientOptions) {
-    this.transport = new ClientTransport(grpcClient, options, options.reconnectTimeoutMs ?? 60_000, options.callTimeoutMs ?? 30_000);
+    this.clock = options.clock ?? WALL_CLOCK;
+    this.transport = new ClientTransport(grpcClient, options, options.reconnectTimeoutMs ?? 60_000, options.callTimeoutMs ?? 30_000, this.clock);
     this.binaries = new BinaryTransferClient(grpcClient, this.root, options.callTimeoutMs ?? 30_000, (rpc, request) => this.unary(rpc, request, {}, undefined, true));
   }
 
@@ -265,6 +270,7 @@ export class SilaClient implements ExecutionHost {
     const lockId = options.lockId ?? randomUUID();
     const client = this;
     const host: LockHost = {
+      clock: this.clock,
       get features() {
         return client.features;
       },

@@ -23,7 +23,7 @@ export class CommandExecution implements AsyncIterable<ExecutionUpdate> {
     /** From the command confirmation; unknown for an execution attached to by UUID until its first Info. */
     lifetimeSeconds?: number,
   ) {
-    if (lifetimeSeconds !== undefined) this.expiry = Date.now() + lifetimeSeconds * 1000;
+    if (lifetimeSeconds !== undefined) this.expiry = client.clock.now() + lifetimeSeconds * 1000;
   }
 
   /** When the server forgets this execution unless it extends its lifetime; undefined when it has not said. */
@@ -33,7 +33,7 @@ export class CommandExecution implements AsyncIterable<ExecutionUpdate> {
 
   private noteInfo(message: any): ExecutionInfo {
     const info = readInfo(message);
-    if (info.updatedLifetimeSeconds !== undefined) this.expiry = Date.now() + info.updatedLifetimeSeconds * 1000;
+    if (info.updatedLifetimeSeconds !== undefined) this.expiry = this.client.clock.now() + info.updatedLifetimeSeconds * 1000;
     return info;
   }
 
@@ -41,7 +41,7 @@ export class CommandExecution implements AsyncIterable<ExecutionUpdate> {
   private explain(error: unknown): unknown {
     if (!(error instanceof FrameworkError) || error.errorType !== 'INVALID_COMMAND_EXECUTION_UUID' || error instanceof ExecutionExpiredError) return error;
     const name = `execution ${this.uuid} of ${this.command.identifier}`;
-    if (this.expiry !== undefined && Date.now() >= this.expiry) {
+    if (this.expiry !== undefined && this.client.clock.now() >= this.expiry) {
       return new ExecutionExpiredError(this.uuid, new Date(this.expiry), `${name} has expired: the server kept it until ${new Date(this.expiry).toISOString()} (its lifetime of execution) and has forgotten it since`);
     }
     return new FrameworkError('INVALID_COMMAND_EXECUTION_UUID', `the server does not know ${name}${this.expiry !== undefined ? `, although its lifetime runs until ${new Date(this.expiry).toISOString()} (was the server restarted?)` : ''}: ${error.message}`);
@@ -108,9 +108,9 @@ export class CommandExecution implements AsyncIterable<ExecutionUpdate> {
     })().then(
       async () => {
         // The server ends the intermediate stream when the command finishes; give it the chance.
-        const grace = setTimeout(() => stop.abort(), STREAM_END_GRACE_MS);
+        const grace = this.client.clock.setTimeout(() => stop.abort(), STREAM_END_GRACE_MS);
         await intermediates;
-        clearTimeout(grace);
+        this.client.clock.clearTimeout(grace);
         // A SiLA error the server ended the intermediate stream with is not to be lost.
         mailbox.close(intermediateFailure instanceof SilaConnectionError ? undefined : intermediateFailure);
       },

@@ -9,6 +9,7 @@
 import { createSocket } from 'node:dgram';
 import { hostname } from 'node:os';
 import makeMdns from 'multicast-dns';
+import { WALL_CLOCK, type Clock } from '../clock.ts';
 
 type Mdns = makeMdns.MulticastDNS;
 type Answer = makeMdns.ResponsePacket['answers'][number];
@@ -126,13 +127,13 @@ export async function announce(server: AnnouncedServer, transport: DiscoveryTran
 }
 
 /** Asks for SiLA servers and collects the answers that arrive within `timeoutMs`. */
-export async function discover(options: { timeoutMs?: number; transport?: DiscoveryTransport } = {}): Promise<DiscoveredServer[]> {
+export async function discover(options: { timeoutMs?: number; transport?: DiscoveryTransport; clock?: Clock } = {}): Promise<DiscoveredServer[]> {
   const transport = options.transport ?? { kind: 'multicast' };
   const { mdns } = await onSocket(transport.kind === 'unicast' ? transport.host : undefined, 0);
   const seen: Answer[] = [];
   mdns.on('response', (packet) => seen.push(...packet.answers, ...packet.additionals));
   mdns.query({ id: 0, questions: [{ type: 'PTR', name: SILA_SERVICE_TYPE }] }, transport.kind === 'unicast' ? { port: transport.port, address: transport.host } : { port: MDNS_PORT, address: MDNS_GROUP });
-  await new Promise((r) => setTimeout(r, options.timeoutMs ?? 1000));
+  await (options.clock ?? WALL_CLOCK).sleep(options.timeoutMs ?? 1000);
   await new Promise<void>((resolve) => mdns.destroy(() => resolve()));
   return collect(seen);
 }

@@ -102,7 +102,7 @@ export class SilaModuleDriver implements ModuleDriver {
             yield {
               fraction: info.progress ?? 0,
               remainingSeconds: info.estimatedRemainingSeconds,
-              ...(recoverableError ? { recoverableError: notice(recoverableError) } : {}),
+              ...(recoverableError ? { recoverableError: notice(recoverableError, driver.client.clock.now()) } : {}),
               ...(driver.paused.has(execution.uuid) ? { paused: true } : {}),
             };
           }
@@ -245,7 +245,7 @@ export class SilaModuleDriver implements ModuleDriver {
     const stops = await Promise.all(
       followed.map(([channel, unit]) => {
         const field = this.mapping?.telemetry?.[channel];
-        return this.follow(field?.name ?? silaIdentifier(channel), (value) => listener({ module: this.id, channel, value: Number(convertValue(Number(value), unit, field, true)), unit, at: new Date() }));
+        return this.follow(field?.name ?? silaIdentifier(channel), (value) => listener({ module: this.id, channel, value: Number(convertValue(Number(value), unit, field, true)), unit, at: new Date(this.client.clock.now()) }));
       }),
     );
     return () => stops.forEach((stop) => stop());
@@ -290,12 +290,13 @@ export class SilaModuleDriver implements ModuleDriver {
   }
 }
 
-function notice(error: RecoverableErrorInfo): RecoverableErrorNotice {
+/** `now`: when the notice was seen, the time it is dated with when the server's own time cannot be read. */
+function notice(error: RecoverableErrorInfo, now: number): RecoverableErrorNotice {
   const raisedAt = new Date(error.errorTime);
   return {
     message: error.message,
     errorIdentifier: error.errorIdentifier,
-    raisedAt: Number.isNaN(raisedAt.getTime()) ? new Date() : raisedAt,
+    raisedAt: Number.isNaN(raisedAt.getTime()) ? new Date(now) : raisedAt,
     options: error.options.map(({ identifier, description }) => ({ identifier, description })),
     ...(error.defaultOption ? { defaultOption: error.defaultOption } : {}),
     ...(error.automaticSelectionTimeoutSeconds > 0 ? { automaticSelectionSeconds: error.automaticSelectionTimeoutSeconds } : {}),

@@ -8,6 +8,7 @@ import { connect as tlsConnect, checkServerIdentity, type PeerCertificate } from
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { SilaConnectionError } from './errors.ts';
+import { WALL_CLOCK } from '../clock.ts';
 
 export interface TransportOptions {
   host: string;
@@ -57,15 +58,16 @@ export async function preflight(options: TransportOptions): Promise<Buffer | und
         checkServerIdentity: silaServerIdentity,
         ALPNProtocols: ['h2'],
       });
-      const timer = setTimeout(() => socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeout);
+      // A socket timeout is wall time, whatever clock the client's calls run on.
+      const timer = WALL_CLOCK.setTimeout(() => socket.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeout);
       socket.once('secureConnect', () => {
-        clearTimeout(timer);
+        WALL_CLOCK.clearTimeout(timer);
         const certificate = socket.getPeerCertificate(false).raw;
         socket.destroy();
         resolve({ certificate });
       });
       socket.once('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
+        WALL_CLOCK.clearTimeout(timer);
         socket.destroy();
         resolve({ error });
       });

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { FrameworkError, type SilaError } from './errors.ts';
 import type { Command } from './feature.ts';
+import type { Clock } from '../clock.ts';
 
 export type ExecutionStatus = 'waiting' | 'running' | 'finishedSuccessfully' | 'finishedWithError';
 export const STATUS_NUMBER: Record<ExecutionStatus, number> = { waiting: 0, running: 1, finishedSuccessfully: 2, finishedWithError: 3 };
@@ -43,6 +44,7 @@ export class ServerExecution<Owner = unknown> {
     readonly commandFqi: string,
     /** Until when the UUID is valid (ms since the epoch). */
     public expiresAt: number,
+    private readonly clock: Clock,
   ) {}
 
   /** Who follows the intermediate responses (made on first use: most commands have none). */
@@ -77,14 +79,14 @@ export class ServerExecution<Owner = unknown> {
     if (this.finished) return Promise.resolve();
     return new Promise((resolve) => {
       const end = () => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         this.changed.delete(check);
         resolve();
       };
       const check = () => {
         if (this.finished) end();
       };
-      const timer = setTimeout(end, timeoutMs);
+      const timer = this.clock.setTimeout(end, timeoutMs);
       this.changed.add(check);
     });
   }
@@ -99,7 +101,7 @@ export class ExecutionRegistry<Owner> {
   /** Where the unpurged part of the queue starts; the queue is compacted now and then rather than at every purge. */
   private queueStart = 0;
 
-  constructor(readonly lifetimeSeconds: number) {}
+  constructor(readonly lifetimeSeconds: number, private readonly clock: Clock) {}
 
   /** The execution an idempotency key started: 'expired' when it is gone (it must not run again). */
   startedWithKey(key: string): ServerExecution<Owner> | 'expired' | undefined {
@@ -110,7 +112,7 @@ export class ExecutionRegistry<Owner> {
 
   start(owner: Owner, command: Command, commandFqi: string, key: string | undefined): ServerExecution<Owner> {
     this.purge();
-    const execution = new ServerExecution(randomUUID(), owner, command, commandFqi, Date.now() + this.lifetimeSeconds * 1000);
+    const execution = new ServerExecution(randomUUID(), owner, command, commandFqi, this.clock.now() + this.lifetimeSeconds * 1000, this.clock);
     this.executions.set(execution.uuid, execution);
     if (key !== undefined) this.executionsByKey.set(key, execution.uuid);
     return execution;
@@ -120,7 +122,7 @@ export class ExecutionRegistry<Owner> {
     execution.remainingSeconds = 0;
     if (execution.status === 'finishedSuccessfully') execution.progress = 1;
     // The result stays available for a whole lifetime after the end, whenever the command ended.
-    execution.expiresAt = Math.max(execution.expiresAt, Date.now() + this.lifetimeSeconds * 1000);
+    execution.expiresAt = Math.max(execution.expiresAt, this.clock.now() + this.lifetimeSeconds * 1000);
     this.finishedQueue.push(execution);
     execution.notify();
   }
@@ -133,7 +135,7 @@ export class ExecutionRegistry<Owner> {
       this.lifetimeLeft(execution);
       return execution;
     }
-    return execution.expiresAt < Date.now() ? undefined : execution;
+    return execution.expiresAt < this.clock.now() ? undefined : execution;
   }
 
   /** A valid execution of `command`, or INVALID_COMMAND_EXECUTION_UUID. */
@@ -154,13 +156,13 @@ export class ExecutionRegistry<Owner> {
    * used up, it is extended to a whole lifetime from now (clients learn it from ExecutionInfo).
    */
   lifetimeLeft(execution: ServerExecution<Owner>): number {
-    const now = Date.now();
+    const now = this.clock.now();
     if (!execution.finished && execution.expiresAt - now < (this.lifetimeSeconds * 1000) / 2) execution.expiresAt = now + this.lifetimeSeconds * 1000;
     return Math.max(0, (execution.expiresAt - now) / 1000);
   }
 
   private purge(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     const queue = this.finishedQueue;
     let start = this.queueStart;
     while (start < queue.length && (queue[start]!.expiresAt < now || queue.length - start > MAX_RETAINED_EXECUTIONS)) {

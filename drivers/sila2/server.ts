@@ -25,6 +25,7 @@ import type { CallContext, CommandContext, ContinuationChoice, FeatureImplementa
 import { coreFeatureFile } from './core/features.ts';
 import { assertKeyMatchesCertificate, createSelfSignedCertificate, type TlsMaterial } from './tls.ts';
 import type { SilaValue } from './values.ts';
+import { WALL_CLOCK, type Clock } from '../clock.ts';
 
 export { ObservableProperty } from './observable-property.ts';
 export { duration, methodDefinition } from './grpc-methods.ts';
@@ -58,6 +59,8 @@ export interface SilaServerOptions extends Partial<ServerIdentity> {
   binaryLifetimeSeconds?: number;
   /** The standard's core features to offer besides SiLAService. */
   coreFeatures?: CoreFeatureOptions;
+  /** The clock of execution and binary lifetimes, lock and error-handling timeouts; the wall clock by default. */
+  clock?: Clock;
 }
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -77,6 +80,10 @@ export class SilaServer {
   private boundPort: number | undefined;
   private recovery: RecoverableErrors | undefined;
 
+  private get clock(): Clock {
+    return this.options.clock ?? WALL_CLOCK;
+  }
+
   constructor(private readonly options: SilaServerOptions) {
     this.identity = {
       name: options.name,
@@ -87,8 +94,8 @@ export class SilaServer {
       vendorUrl: options.vendorUrl ?? 'https://workcell.dev',
     };
     checkIdentity(this.identity);
-    this.executions = new ExecutionRegistry(options.executionLifetimeSeconds ?? 86_400);
-    this.binaries = new BinaryStore(options.binaryLifetimeSeconds ?? 600);
+    this.executions = new ExecutionRegistry(options.executionLifetimeSeconds ?? 86_400, this.clock);
+    this.binaries = new BinaryStore(options.binaryLifetimeSeconds ?? 600, this.clock);
     if (!options.insecure && options.tls) {
       assertKeyMatchesCertificate(options.tls);
       this.tls = options.tls;
@@ -96,7 +103,7 @@ export class SilaServer {
     this.handlers = new FeatureHandlers(this.entries, this.abort.signal, this.binaries, (entry, command, parameters, context) => this.startObservable(entry, command, parameters, context));
     this.addFeature(readFeatureFile(coreFeatureFile('SiLAService')), this.silaServiceImplementation());
     this.recovery = addCoreFeatures(
-      { executions: this.executions, features: () => this.features, addFeature: (feature, implementation) => this.addFeature(feature, implementation) },
+      { clock: this.clock, executions: this.executions, features: () => this.features, addFeature: (feature, implementation) => this.addFeature(feature, implementation) },
       options.coreFeatures ?? {},
     );
     addBinaryTransferServices(this.grpcServer, this.root, this.binaries, (parameter) => this.isBinaryParameter(parameter));
@@ -157,12 +164,12 @@ export class SilaServer {
   async stop(graceMs = 2000): Promise<void> {
     this.abort.abort(new Error('the server is stopping'));
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimeout(() => {
         this.grpcServer.forceShutdown();
         resolve();
       }, graceMs);
       this.grpcServer.tryShutdown(() => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         resolve();
       });
     });

@@ -8,6 +8,7 @@ import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
+import { wallNow } from '../clock.ts';
 
 export const SILA_UUID_EXTENSION_OID = '1.3.6.1.4.1.58583';
 
@@ -33,7 +34,7 @@ export async function createSelfSignedCertificate(options: SelfSignedOptions): P
   const keys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ['sign', 'verify']);
   const hosts = new Set(['localhost', 'SiLA2', '127.0.0.1', '::1', hostname(), ...(options.hosts ?? [])]);
   // Wall-clock time, not a workcell clock: certificate validity is checked against the real date.
-  const now = new Date();
+  const now = new Date(wallNow());
   const certificate = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: positiveSerial(),

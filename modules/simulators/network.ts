@@ -3,6 +3,7 @@
  * drop every connection and refuse new ones for a while, while the device behind it keeps working.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { WALL_CLOCK, type Clock } from '../../drivers/clock.ts';
 
 export class Network {
   private server: Server | undefined;
@@ -10,7 +11,8 @@ export class Network {
   private target = 0;
   private boundPort: number;
 
-  constructor(private readonly host: string, port: number) {
+  /** `clock` times the drops: the wall clock by default, as a fault's downtime is wall time (faults.ts). */
+  constructor(private readonly host: string, port: number, private readonly clock: Clock = WALL_CLOCK) {
     this.boundPort = port;
   }
 
@@ -48,7 +50,7 @@ export class Network {
   /** Drops every connection, refuses new ones for `ms`, then accepts again on the same port. */
   async drop(ms: number): Promise<void> {
     await this.stop();
-    await new Promise((r) => setTimeout(r, ms));
+    await this.clock.sleep(ms);
     await this.listen();
   }
 

@@ -16,6 +16,7 @@ import { SimulatedDevice, type SimulatedDeviceOptions } from './simulated-device
 import { Network } from './network.ts';
 import { convertValue, type VendorMapping } from '../../drivers/vendor-mapping.ts';
 import type { SeededRandom } from './random.ts';
+import { WALL_CLOCK, type Timer } from '../../drivers/clock.ts';
 
 export interface SilaSimulatorOptions extends SimulatedDeviceOptions {
   host?: string;
@@ -158,7 +159,7 @@ export class SilaModuleSimulator {
     return this.network?.port ?? this.server.port;
   }
 
-  private ticker: NodeJS.Timeout | undefined;
+  private ticker: Timer | undefined;
   /** How late each periodic telemetry publication was, against one period after the previous one, in real ms. */
   readonly telemetryLateness: number[] = [];
 
@@ -171,22 +172,22 @@ export class SilaModuleSimulator {
     await this.network?.start(this.server.port);
     const interval = this.options.telemetryIntervalMs ?? 0;
     if (interval > 0) {
-      const realInterval = interval / this.options.clock.timeScale;
-      let last = performance.now();
-      this.ticker = setInterval(() => {
-        // Lateness of this publication against one period after the previous one.
-        const now = performance.now();
-        this.telemetryLateness.push(Math.max(0, now - last - realInterval));
+      const clock = this.options.clock;
+      let last = clock.now();
+      this.ticker = clock.repeat(() => {
+        // Lateness of this publication against one period after the previous one, in real ms.
+        const now = clock.now();
+        this.telemetryLateness.push(Math.max(0, (now - last - interval) / clock.timeScale));
         last = now;
         for (const property of this.channels.values()) property.set(property.value + this.random.normal(0, 0.01));
-      }, realInterval);
+      }, interval);
     }
     return this;
   }
 
   async stop(): Promise<void> {
     this.detachWorld?.();
-    clearInterval(this.ticker);
+    this.options.clock.clearTimeout(this.ticker);
     this.device.stop();
     await this.network?.stop();
     await this.server.stop(200);
@@ -210,7 +211,8 @@ export class SilaModuleSimulator {
           if (faults.disconnectMs === undefined) return;
           if (!this.network) throw new UndefinedExecutionError('a disconnect fault needs the simulator started with its network relay');
           const down = faults.disconnectMs;
-          setTimeout(() => void this.network!.drop(down), 50);
+          // The fault's downtime is wall time (faults.ts): the network relay is real.
+          WALL_CLOCK.setTimeout(() => void this.network!.drop(down), 50);
         },
       });
       return Object.fromEntries(Object.entries(results).map(([name, value]) => [silaIdentifier(name), value])) as Record<string, SilaValue>;

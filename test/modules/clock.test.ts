@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ScaledClock, timeOfDay } from '../../drivers/clock.ts';
+import { createActor, createMachine } from 'xstate';
+import { ScaledClock, timeOfDay, WALL_CLOCK } from '../../drivers/clock.ts';
 
 describe('the scaled clock', () => {
   it('never ends a sleep before its due time, however fast it runs', async () => {
@@ -22,6 +23,57 @@ describe('the scaled clock', () => {
     clock.setTimeScale(100_000);
     await slept;
     expect(clock.now()).toBeGreaterThanOrEqual(due);
+  });
+
+  it('fires a timer at its clock time, never earlier, also when its speed changes; a cleared one never', async () => {
+    const clock = new ScaledClock(1000);
+    const due = clock.now() + 50_000;
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(clock.now()), 50_000);
+    const cleared = clock.setTimeout(() => fired.push(-1), 10_000);
+    clock.clearTimeout(cleared);
+    clock.clearTimeout(undefined);
+    clock.setTimeScale(10_000);
+    await clock.sleep(60_000);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toBeGreaterThanOrEqual(due);
+  });
+
+  it('repeats at its period of clock time until cleared', async () => {
+    const clock = new ScaledClock(200);
+    const start = clock.now();
+    const times: number[] = [];
+    const timer = clock.repeat(() => times.push(clock.now() - start), 10_000);
+    await clock.sleep(45_000);
+    clock.clearTimeout(timer);
+    const counted = times.length;
+    await clock.sleep(30_000);
+    expect(counted).toBe(4);
+    expect(times).toHaveLength(4);
+    times.forEach((t, i) => expect(t).toBeGreaterThanOrEqual((i + 1) * 10_000));
+  });
+
+  it('polls at real time whatever its speed', async () => {
+    const clock = new ScaledClock(100_000);
+    let polls = 0;
+    const timer = clock.poll(() => polls++, 20);
+    await WALL_CLOCK.sleep(200);
+    clock.clearTimeout(timer);
+    // An hour of clock time went by every 36 ms: a poll at clock speed would have run thousands of times.
+    expect(polls).toBeGreaterThanOrEqual(1);
+    expect(polls).toBeLessThanOrEqual(10);
+  });
+
+  it("runs an XState machine's delays on its time, as the actor's clock", async () => {
+    const clock = new ScaledClock(3600);
+    const machine = createMachine({ initial: 'incubating', states: { incubating: { after: { 3_600_000: 'done' } }, done: { type: 'final' } } });
+    const started = clock.now();
+    const actor = createActor(machine, { clock });
+    const done = new Promise<void>((resolve) => actor.subscribe({ complete: () => resolve() }));
+    actor.start();
+    await done;
+    // An hour of the workcell's time, a second of real time.
+    expect(clock.now() - started).toBeGreaterThanOrEqual(3_600_000);
   });
 
   it('names a time of day, with the date when it falls on another day', () => {

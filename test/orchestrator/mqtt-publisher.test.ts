@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog, WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { MqttPublisher } from '../../orchestrator/mqtt-publisher.ts';
-import { runCli } from '../support/cli.ts';
+import { startCli } from '../support/background-cli.ts';
+import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { enrolTestOperators } from '../support/operators.ts';
 import { MQTT_URL, mqttSubscriber } from '../support/services.ts';
 
@@ -95,6 +96,28 @@ describe('the MQTT publisher', () => {
       other.close();
     }
   });
+
+  it('workcell publish follows what another process appends and the status view it rewrites, and stops cleanly on SIGTERM', async (ctx) => {
+    const prefix = `workcell-test-${randomBytes(4).toString('hex')}`;
+    const subscriber = await mqttSubscriber(ctx, `${prefix}/#`);
+    const log = runLog();
+    try {
+      const publisher = await startCli(['publish', '--mqtt', MQTT_URL, '--db', log.file, '--prefix', prefix, '--from-start', '--interval', '0.1'], { cwd: REPO_ROOT, readyWhen: /4 entries published/ });
+      // This test's connection is another process's for the publisher: its watcher sees the commit.
+      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: { step: 'seed' } });
+      await until(() => subscriber.messages.some((m) => m.topic === `${prefix}/batches/P-001/step.started`), 'the entry appended while following');
+      log.writeStatus('orchestrator', { at: 5000, batches: [{ batchId: 'P-001' }], final: false });
+      await until(() => subscriber.messages.some((m) => m.topic === `${prefix}/status`), 'the status view');
+      publisher.child.kill('SIGTERM');
+      expect(await publisher.exited).toBe(0);
+      expect(publisher.output()).toContain(`1 entries published under ${prefix}/`);
+      expect(subscriber.messages.filter((m) => m.topic === `${prefix}/batches/P-001/step.started`)).toHaveLength(1);
+    } finally {
+      await subscriber.clearRetained([`${prefix}/online`, `${prefix}/status`, `${prefix}/cursor`]);
+      await subscriber.close();
+      log.close();
+    }
+  }, 60_000);
 
   it('workcell publish --once sends what the database holds; a late subscriber finds the retained status and online flag', async (ctx) => {
     const prefix = `workcell-test-${randomBytes(4).toString('hex')}`;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, type AnyMachineSnapshot } from 'xstate';
-import type { Clock } from '../../drivers/clock.ts';
+import type { Clock, Timer } from '../../drivers/clock.ts';
 import { ModuleError } from '../../drivers/module.ts';
 import type { Schedule } from '../../config/schedule.ts';
-import { batchMachine, batchPhase, batchStep, machineClock, type BatchWork } from '../../orchestrator/batch-machine.ts';
+import { batchMachine, batchPhase, batchStep, type BatchWork } from '../../orchestrator/batch-machine.ts';
 import { HoldRequired } from '../../orchestrator/command-executor.ts';
 import { stepMachine, stepPhase, type FailedAttempt, type StepOutcome, type StepPolicy, type StepWork } from '../../orchestrator/step-machine.ts';
 
@@ -11,28 +11,45 @@ import { stepMachine, stepPhase, type FailedAttempt, type StepOutcome, type Step
 class ManualClock implements Clock {
   readonly timeScale = 1;
   private time = 0;
-  private readonly sleepers = new Set<{ due: number; wake: () => void }>();
+  private readonly timers = new Set<{ due: number; fn: () => void }>();
 
   now(): number {
     return this.time;
   }
 
+  setTimeout(fn: () => void, ms: number): Timer {
+    const timer = { due: this.time + ms, fn };
+    this.timers.add(timer);
+    return timer as Timer;
+  }
+
+  clearTimeout(timer: Timer | undefined): void {
+    this.timers.delete(timer as { due: number; fn: () => void });
+  }
+
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      const sleeper = { due: this.time + ms, wake: resolve };
-      this.sleepers.add(sleeper);
+      const timer = this.setTimeout(resolve, ms);
       signal?.addEventListener('abort', () => {
-        this.sleepers.delete(sleeper);
+        this.clearTimeout(timer);
         reject(signal.reason);
       });
     });
   }
 
+  repeat(): Timer {
+    throw new Error('not used by the step machine');
+  }
+
+  poll(): Timer {
+    throw new Error('not used by the step machine');
+  }
+
   async advance(ms: number): Promise<void> {
     this.time += ms;
-    for (const sleeper of [...this.sleepers].filter((s) => s.due <= this.time)) {
-      this.sleepers.delete(sleeper);
-      sleeper.wake();
+    for (const timer of [...this.timers].filter((t) => t.due <= this.time)) {
+      this.timers.delete(timer);
+      timer.fn();
     }
     await settle();
   }
@@ -89,7 +106,7 @@ function fakeWork(options: { policy?: Partial<StepPolicy>; arrived?: boolean; fa
 }
 
 function start(work: StepWork, clock = new ManualClock()) {
-  const actor = createActor(stepMachine(work), { input: { step: 'electroporate' }, clock: machineClock(clock) });
+  const actor = createActor(stepMachine(work), { input: { step: 'electroporate' }, clock });
   const seen: Array<[string, string]> = [];
   actor.subscribe((snapshot) => {
     const state = JSON.stringify(snapshot.value).replaceAll('"', '');
@@ -241,7 +258,7 @@ describe('a batch machine with its step machines', () => {
       quarantine: async () => undefined,
     };
     const schedule = { steps: [{ id: 'wash' }, { id: 'electroporate' }] } as Schedule;
-    const actor = createActor(batchMachine(schedule, batchWork), { input: { batchId: 'P-001', position: { at: 'step', step: 'electroporate' } }, clock: machineClock(new ManualClock()) });
+    const actor = createActor(batchMachine(schedule, batchWork), { input: { batchId: 'P-001', position: { at: 'step', step: 'electroporate' } }, clock: new ManualClock() });
     actor.start();
     const now = () => [batchStep(actor.getSnapshot()), batchPhase(actor.getSnapshot())];
     expect(now()).toEqual(['electroporate', 'waiting']);

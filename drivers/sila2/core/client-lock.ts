@@ -7,6 +7,7 @@ import { DefinedExecutionError, SilaConnectionError } from '../errors.ts';
 import { featureFqi, fqi, sameFqi, type Feature } from '../feature.ts';
 import type { SilaValue } from '../values.ts';
 import { CORE_FEATURES } from './features.ts';
+import type { Clock, Timer } from '../../clock.ts';
 
 export interface LockOptions {
   /** The identifier to lock with; log it before locking, so that it can be reclaimed after a restart. Default: a fresh UUID. */
@@ -23,6 +24,8 @@ export interface LockOptions {
 
 /** What a lock needs of its client. */
 export interface LockHost {
+  /** The client's clock, of idleness and renewals. */
+  readonly clock: Clock;
   readonly features: Feature[];
   call(feature: string, command: string, parameters: Record<string, SilaValue>): Promise<Record<string, SilaValue>>;
   get(feature: string, property: string): Promise<SilaValue>;
@@ -38,8 +41,8 @@ const isError = (error: unknown, identifier: string) => error instanceof Defined
 
 export class HeldLock {
   private readonly coverage = new Map<string, boolean>();
-  private lastUse = Date.now();
-  private timer: NodeJS.Timeout | undefined;
+  private lastUse: number;
+  private timer: Timer | undefined;
   private ended = false;
 
   private constructor(
@@ -50,6 +53,7 @@ export class HeldLock {
     readonly protectedCalls: readonly string[],
     private readonly options: LockOptions,
   ) {
+    this.lastUse = host.clock.now();
     this.schedule();
   }
 
@@ -89,7 +93,7 @@ export class HeldLock {
 
   /** A call went out with the lock identifier: the server's timeout starts again. */
   used(): void {
-    this.lastUse = Date.now();
+    this.lastUse = this.host.clock.now();
   }
 
   /** Unlocks the server. A lock that timed out meanwhile is simply gone. */
@@ -117,27 +121,26 @@ export class HeldLock {
 
   private end(): void {
     this.ended = true;
-    clearTimeout(this.timer);
+    this.host.clock.clearTimeout(this.timer);
     this.host.lockEnded(this);
   }
 
   private schedule(delayMs = (this.timeoutSeconds * 1000) / 2): void {
     if (this.ended || this.timeoutSeconds <= 0) return;
-    this.timer = setTimeout(() => void this.renewIfIdle(), Math.max(100, delayMs));
-    this.timer.unref();
+    this.timer = this.host.clock.setTimeout(() => void this.renewIfIdle(), Math.max(100, delayMs), { background: true });
   }
 
   private async renewIfIdle(): Promise<void> {
-    const idleMs = Date.now() - this.lastUse;
+    const idleMs = this.host.clock.now() - this.lastUse;
     const halfMs = (this.timeoutSeconds * 1000) / 2;
     if (idleMs < halfMs) return this.schedule(halfMs - idleMs);
     try {
       await this.renew();
-      this.lastUse = Date.now();
+      this.lastUse = this.host.clock.now();
       this.schedule();
     } catch (error) {
       if (this.ended) return;
-      if (error instanceof SilaConnectionError && Date.now() - this.lastUse < this.timeoutSeconds * 1000) return this.schedule(RETRY_MS);
+      if (error instanceof SilaConnectionError && this.host.clock.now() - this.lastUse < this.timeoutSeconds * 1000) return this.schedule(RETRY_MS);
       this.refused(error instanceof Error ? error : new Error(String(error)));
     }
   }

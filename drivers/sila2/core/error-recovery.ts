@@ -9,6 +9,7 @@ import { ObservableProperty } from '../observable-property.ts';
 import type { ServerExecution } from '../server-executions.ts';
 import type { ContinuationChoice, FeatureImplementation, RecoverableErrorSpec } from '../server-types.ts';
 import type { SilaAny, SilaTimestamp, SilaValue } from '../values.ts';
+import type { Clock, Timer } from '../../clock.ts';
 
 interface Pending {
   listed: Record<string, SilaValue>;
@@ -21,7 +22,7 @@ export class RecoverableErrors {
   readonly listed = new ObservableProperty<SilaValue[]>([]);
   private readonly pending = new Map<string, Pending>();
 
-  constructor(private errorHandlingTimeoutSeconds = 0) {}
+  constructor(private errorHandlingTimeoutSeconds: number, private readonly clock: Clock) {}
 
   /**
    * Lists the error and waits for a client's choice. Resolves undefined when error handling is given
@@ -32,10 +33,10 @@ export class RecoverableErrors {
     if (!spec.options.length) throw new Error('a recoverable error needs at least one continuation option');
     if (spec.defaultOption !== undefined && !spec.options.some((o) => o.identifier === spec.defaultOption)) throw new Error(`the default option '${spec.defaultOption}' is not among the continuation options`);
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       const settle = (choice: ContinuationChoice | undefined) => {
         if (this.pending.get(execution.uuid) !== entry) return;
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         execution.cancelListeners.delete(giveUp);
         this.pending.delete(execution.uuid);
         this.publish();
@@ -49,7 +50,7 @@ export class RecoverableErrors {
           ErrorIdentifier: spec.errorIdentifier.includes('/') ? spec.errorIdentifier : fqi.error(feature, spec.errorIdentifier),
           CommandIdentifier: execution.commandFqi,
           CommandExecutionUUID: execution.uuid,
-          ErrorTime: utcTimestamp(new Date()),
+          ErrorTime: utcTimestamp(new Date(this.clock.now())),
           ErrorMessage: spec.message,
           ContinuationOptions: spec.options.map((o) => ({ Identifier: o.identifier, Description: o.description, RequiredInputData: o.requiredInputData ?? '' })),
           DefaultOption: spec.defaultOption ?? '',
@@ -58,7 +59,7 @@ export class RecoverableErrors {
       };
       this.pending.set(execution.uuid, entry);
       execution.cancelListeners.add(giveUp);
-      if (this.errorHandlingTimeoutSeconds > 0) timer = setTimeout(giveUp, this.errorHandlingTimeoutSeconds * 1000);
+      if (this.errorHandlingTimeoutSeconds > 0) timer = this.clock.setTimeout(giveUp, this.errorHandlingTimeoutSeconds * 1000);
       this.publish();
     });
   }

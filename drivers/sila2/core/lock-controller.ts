@@ -8,6 +8,7 @@ import { featureFqi, fqi, sameFqi, type Feature } from '../feature.ts';
 import type { FeatureImplementation } from '../server-types.ts';
 import type { SilaValue } from '../values.ts';
 import { CORE_FEATURES } from './features.ts';
+import type { Clock } from '../../clock.ts';
 
 export interface LockControllerOptions {
   /**
@@ -19,12 +20,14 @@ export interface LockControllerOptions {
 }
 
 export class ServerLock {
+  constructor(private readonly clock: Clock) {}
+
   private lockIdentifier: string | undefined;
   private timeoutMs = 0;
   private expiresAt = Infinity;
 
   get locked(): boolean {
-    if (this.lockIdentifier !== undefined && Date.now() > this.expiresAt) this.lockIdentifier = undefined;
+    if (this.lockIdentifier !== undefined && this.clock.now() > this.expiresAt) this.lockIdentifier = undefined;
     return this.lockIdentifier !== undefined;
   }
 
@@ -49,7 +52,7 @@ export class ServerLock {
   }
 
   private refresh(): void {
-    this.expiresAt = this.timeoutMs > 0 ? Date.now() + this.timeoutMs : Infinity;
+    this.expiresAt = this.timeoutMs > 0 ? this.clock.now() + this.timeoutMs : Infinity;
   }
 }
 

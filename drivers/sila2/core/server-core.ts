@@ -8,6 +8,7 @@ import { RecoverableErrors } from './error-recovery.ts';
 import { coreFeatureFile } from './features.ts';
 import { defaultProtectedCalls, lockControllerImplementation, ServerLock, type LockControllerOptions } from './lock-controller.ts';
 import { simulationControllerImplementation, type SimulationControllerOptions } from './simulation-controller.ts';
+import type { Clock } from '../../clock.ts';
 
 export interface CoreFeatureOptions {
   lockController?: boolean | LockControllerOptions;
@@ -19,6 +20,8 @@ export interface CoreFeatureOptions {
 }
 
 export interface CoreServerAccess {
+  /** The server's clock, of lock timeouts and error-handling timeouts. */
+  clock: Clock;
   executions: ExecutionRegistry<any>;
   /** Every feature of the server (complete once it serves calls). */
   features(): Feature[];
@@ -31,14 +34,14 @@ export function addCoreFeatures(server: CoreServerAccess, options: CoreFeatureOp
   if (options.lockController) {
     const feature = read('LockController');
     const protects = typeof options.lockController === 'object' ? options.lockController.protects : undefined;
-    server.addFeature(feature, lockControllerImplementation(new ServerLock(), feature, () => protects ?? defaultProtectedCalls(server.features())));
+    server.addFeature(feature, lockControllerImplementation(new ServerLock(server.clock), feature, () => protects ?? defaultProtectedCalls(server.features())));
   }
   if (options.cancelController) server.addFeature(read('CancelController'), cancelControllerImplementation(server.executions));
   if (options.pauseController) server.addFeature(read('PauseController'), pauseControllerImplementation(server.executions));
   if (options.simulationController) server.addFeature(read('SimulationController'), simulationControllerImplementation(options.simulationController, server.executions));
   if (!options.errorRecoveryService) return undefined;
   const feature = read('ErrorRecoveryService');
-  const recovery = new RecoverableErrors(typeof options.errorRecoveryService === 'object' ? options.errorRecoveryService.errorHandlingTimeoutSeconds : 0);
+  const recovery = new RecoverableErrors(typeof options.errorRecoveryService === 'object' ? (options.errorRecoveryService.errorHandlingTimeoutSeconds ?? 0) : 0, server.clock);
   server.addFeature(feature, recovery.implementation(feature));
   return recovery;
 }
