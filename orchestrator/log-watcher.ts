@@ -7,7 +7,7 @@
  * appended itself reach it through EventLog.subscribe at once and are not delivered again.
  */
 import type { Clock, Timer } from '../drivers/clock.ts';
-import type { LogEntry } from './event-log.ts';
+import type { LogEntry } from './log-entry.ts';
 
 /** What the watcher needs of a log: one connection's view of the file. */
 export interface WatchedLog {
