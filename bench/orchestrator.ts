@@ -52,7 +52,7 @@ export function eventLogBenchmark(seconds: number): string {
     let appended = 0;
     const start = performance.now();
     while (performance.now() - start < seconds * 1000) {
-      const entries = Array.from({ length: batch }, (_, i) => ({ stream: `P-${(appended + i) % 32}`, type: 'telemetry', at: Date.now(), data: { module: 'bio-1', channel: 'temperature', value: 37.02, unit: 'degC' } }));
+      const entries = Array.from({ length: batch }, (_, i) => ({ stream: `P-${(appended + i) % 32}`, type: 'telemetry' as const, at: Date.now(), data: { module: 'bio-1', channel: 'temperature', value: 37.02, unit: 'degC' } }));
       log.appendAll(entries);
       appended += batch;
     }

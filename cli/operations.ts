@@ -21,7 +21,7 @@ export async function hold([batchId]: [string], options: SignedOptions): Promise
   const { reason, signer } = await readSigner(options, 'hold');
   return withDatabase(options.db, { readonly: false }, (log) => {
     const entry = requestHold(log, batchId, { reason }, signer, workcellNow(log));
-    process.stdout.write(`${printable(`Recorded: hold ${batchId} (${reason}). The running orchestrator holds it at its next safe point; answer the hold with workcell resolve.`)}\n${signedLine(entry.data.signature as Signature)}\n`);
+    process.stdout.write(`${printable(`Recorded: hold ${batchId} (${reason}). The running orchestrator holds it at its next safe point; answer the hold with workcell resolve.`)}\n${signedLine(entry.data.signature)}\n`);
     return 0;
   });
 }
@@ -34,7 +34,7 @@ export async function moduleAction([moduleId, action]: [string, string], options
   return withDatabase(options.db, { readonly: false }, (log) => {
     const entry = setModuleService(log, moduleId, { inService: action === 'in-service', reason, knownModules: modulesOf(log) }, signer, workcellNow(log));
     const what = action === 'in-service' ? `${moduleId} is back in service: it may be allocated again` : `${moduleId} is out of service: no batch is allocated to it until it is returned (workcell module ${moduleId} in-service)`;
-    process.stdout.write(`${printable(`Recorded: ${what} (${reason}).`)}\n${signedLine(entry.data.signature as Signature)}\n`);
+    process.stdout.write(`${printable(`Recorded: ${what} (${reason}).`)}\n${signedLine(entry.data.signature)}\n`);
     return 0;
   });
 }
@@ -59,7 +59,7 @@ async function refresh(log: EventLog, moduleId: string): Promise<number> {
     }
     const reconciled = log.since(asked.seq, ['module.reconciled']).find((e) => e.data.module === moduleId);
     if (reconciled) {
-      process.stdout.write(`${printable(String(reconciled.data.message))}\n`);
+      process.stdout.write(`${printable(reconciled.data.message)}\n`);
       return 0;
     }
     // The status view is rewritten several times a second; one written well after the request has the re-read state.

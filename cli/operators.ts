@@ -81,7 +81,7 @@ export function list(_args: [], parsed: OperatorsOptions): Promise<number> {
     for (const o of operators) process.stdout.write(`${printable(`${o.user.padEnd(14)} ${o.printedName.padEnd(24)} ${o.roles.join(', ').padEnd(20)} enrolled ${o.enrolledAt}${o.enrolledBy ? ` by ${o.enrolledBy}` : ''}${o.disabled ? `; DISABLED ${o.disabled.at} by ${o.disabled.by}: ${o.disabled.reason}` : ''}`)}\n`);
     if (refused.length > 0) {
       process.stdout.write(`\nRefused signatures (${refused.length}):\n`);
-      for (const r of refused) process.stdout.write(`${printable(`  ${String(r.at)} ${String(r.user)} ${String(r.action)}: ${String(r.reason)}`)}\n`);
+      for (const r of refused) process.stdout.write(`${printable(`  ${r.at} ${r.user} ${r.action}: ${r.reason}`)}\n`);
     }
     return 0;
   });

@@ -41,8 +41,8 @@ function openHolds(log: EventLog): OpenHoldView[] {
     const hold = openHold(entries);
     if (!hold) return [];
     const running = runningHoldTime(entries);
-    const actions = (hold.data.actions as string[] | undefined) ?? [];
-    return [{ batchId: b.stream, step: String(hold.data.step), kind: String(hold.data.kind), message: String(hold.data.message), actions, since: hold.at, holdTime: running ? { after: running.step, deadline: running.deadlineMs } : null, skipApproves: actions.includes('skip') ? whatSkipApproves(hold) : null, deviceOptions: (hold.data.deviceOptions ?? []) as OpenHoldView['deviceOptions'] }];
+    const { actions } = hold.data;
+    return [{ batchId: b.stream, step: hold.data.step, kind: hold.data.kind, message: hold.data.message, actions, since: hold.at, holdTime: running ? { after: running.step, deadline: running.deadlineMs } : null, skipApproves: actions.includes('skip') ? whatSkipApproves(hold) : null, deviceOptions: hold.data.deviceOptions ?? [] }];
   });
 }
 
@@ -109,7 +109,7 @@ export async function status(_args: [], options: { db?: string; json?: boolean }
     if (alarms.length > 0) {
       lines.push('');
       lines.push('Recent alarms');
-      for (const a of alarms) lines.push(`  ${time(a.at, today)} ${a.stream} ${String(a.data.kind)}: ${String(a.data.message)}`);
+      for (const a of alarms) lines.push(`  ${time(a.at, today)} ${a.stream} ${a.data.kind}: ${a.data.message}`);
     }
     // Device messages, reasons and notes are shown escaped: each line stays the one line it is.
     process.stdout.write(`${lines.map(printable).join('\n')}\n`);
@@ -157,8 +157,8 @@ export async function answerHold([batchId]: [string], parsed: SignedOptions & { 
   const { reason, signer } = await readSigner(parsed, 'answer');
   return withDatabase(parsed.db, { readonly: false }, (log) => {
     const entry = resolveHold(log, batchId, { action: action as HoldAction, reason, option: parsed.option }, signer, workcellNow(log));
-    const what = entry.data.option ? `${action} with the device's option ${String(entry.data.option)}` : action;
-    writeRecorded(`Recorded: the hold of ${batchId} at ${String(entry.data.step)} answered with ${what} (${reason}).${entry.data.approves ? ` Approved: ${String(entry.data.approves)}.` : ''}`, entry.data.signature as Signature);
+    const what = entry.data.option ? `${action} with the device's option ${entry.data.option}` : action;
+    writeRecorded(`Recorded: the hold of ${batchId} at ${entry.data.step} answered with ${what} (${reason}).${entry.data.approves ? ` Approved: ${entry.data.approves}.` : ''}`, entry.data.signature);
     return 0;
   });
 }
@@ -168,7 +168,7 @@ export async function remove([batchId]: [string], parsed: SignedOptions): Promis
   const { reason, signer } = await readSigner(parsed, 'removal');
   return withDatabase(parsed.db, { readonly: false }, (log) => {
     const entry = recordRemoval(log, batchId, { reason }, signer, workcellNow(log));
-    writeRecorded(`Recorded: ${batchId}'s material (${String(entry.data.bagId)}) removed from ${String(entry.data.from)} by hand (${reason}).`, entry.data.signature as Signature);
+    writeRecorded(`Recorded: ${batchId}'s material (${entry.data.bagId}) removed from ${entry.data.from} by hand (${reason}).`, entry.data.signature);
     return 0;
   });
 }
@@ -180,7 +180,7 @@ export async function review([batchId]: [string], parsed: SignedOptions & { deci
   const { reason, signer } = await readSigner(parsed, 'review');
   return withDatabase(parsed.db, { readonly: false }, (log) => {
     const entry = reviewRecord(log, batchId, { decision: decision === 'approve' ? 'approved' : 'rejected', reason }, signer, workcellNow(log));
-    writeRecorded(`Recorded: the record of ${batchId} ${String(entry.data.decision)} (${reason}), over chain head ${String(entry.data.reviewedHead).slice(0, 12)}….`, entry.data.signature as Signature);
+    writeRecorded(`Recorded: the record of ${batchId} ${entry.data.decision} (${reason}), over chain head ${entry.data.reviewedHead.slice(0, 12)}….`, entry.data.signature);
     return 0;
   });
 }

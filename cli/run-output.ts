@@ -7,6 +7,7 @@ import type { LayoutModel } from '../config/layout.ts';
 import { estimateDuration } from '../config/catalogue.ts';
 import { timeOfDay } from '../drivers/clock.ts';
 import { WORKCELL_STREAM, type EventLog } from '../orchestrator/event-log.ts';
+import { isEntry } from '../orchestrator/entries.ts';
 import type { BatchStatus, Orchestrator } from '../orchestrator/orchestrator.ts';
 import { printable } from '../config/printable.ts';
 
@@ -97,12 +98,11 @@ export function currentWaits(orchestrator: Orchestrator, log: EventLog, layout: 
 /** Settle plates whose incubation started and has not finished, from the workcell stream of the log. */
 function incubatingPlates(log: EventLog, layout: LayoutModel): Array<{ plateId: string; module: string; until: number }> {
   const entries = log.stream(WORKCELL_STREAM, { withoutTelemetry: true });
-  const finished = new Set(entries.filter((e) => e.type === 'command.completed' || e.type === 'command.failed').map((e) => String(e.data.key)));
+  const finished = new Set(entries.flatMap((e) => (e.type === 'command.completed' || e.type === 'command.failed' ? [e.data.key] : [])));
   return entries
-    .filter((e) => e.type === 'command.issued' && e.data.capability === 'incubate' && !finished.has(String(e.data.key)))
+    .filter(isEntry('command.issued', (e) => e.data.capability === 'incubate' && !finished.has(e.data.key)))
     .map((e) => {
-      const module = String(e.data.module);
-      const parameters = (e.data.parameters ?? {}) as Record<string, string | number | boolean>;
+      const { module, parameters } = e.data;
       const spec = layout.catalogue.kind(layout.modules.get(module)?.kind ?? '')?.capabilities.incubate;
       return { plateId: String(parameters.plateId ?? e.data.key), module, until: e.at + (spec ? estimateDuration(spec, parameters) * 1000 : 0) };
     });
@@ -111,14 +111,14 @@ function incubatingPlates(log: EventLog, layout: LayoutModel): Array<{ plateId: 
 /** The run's closing lines: outcome, the deviations of each batch, and how to read, verify and review the records. */
 export function closingLines(batches: readonly BatchStatus[], log: EventLog): string {
   const lines = ['', `${batches.filter((b) => b.phase === 'completed').length} batch(es) completed, ${batches.filter((b) => b.phase === 'quarantined').length} quarantined.`];
-  const deviations = batches.map((b) => ({ batchId: b.batchId, found: log.stream(b.batchId, { withoutTelemetry: true }).filter((e) => e.type === 'deviation') })).filter((d) => d.found.length > 0);
+  const deviations = batches.map((b) => ({ batchId: b.batchId, found: log.stream(b.batchId, { withoutTelemetry: true }).filter(isEntry('deviation')) })).filter((d) => d.found.length > 0);
   if (deviations.length === 0) lines.push('No deviations.');
   else lines.push('Deviations (each is in its batch record):');
   for (const { batchId, found } of deviations) {
     const byKind = new Map<string, string[]>();
     for (const entry of found) {
-      const kind = String(entry.data.kind ?? 'deviation');
-      byKind.set(kind, [...(byKind.get(kind) ?? []), printable(String(entry.data.message ?? ''))]);
+      const { kind, message } = entry.data;
+      byKind.set(kind, [...(byKind.get(kind) ?? []), printable(message)]);
     }
     for (const [kind, messages] of byKind) lines.push(`  ${batchId}: ${messages.length} ${kind} deviation${messages.length === 1 ? '' : 's'}: ${messages.join('; ')}`);
   }

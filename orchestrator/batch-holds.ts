@@ -6,6 +6,7 @@
 import type { ModuleDriver } from '../drivers/module.ts';
 import type { LogEntry } from './event-log.ts';
 import { HoldRequired } from './command-executor.ts';
+import { isEntry, type HoldAction } from './entries.ts';
 import type { MaterialGate } from './material-gate.ts';
 import type { HoldTimes } from './hold-times.ts';
 import { FINISH, type HoldAnswer } from './batch-machine.ts';
@@ -18,7 +19,7 @@ export interface HoldsContext {
   holdTimes: HoldTimes;
   drivers: ReadonlyMap<string, ModuleDriver>;
   /** Answers to holds, per batch, as they are read from the log. */
-  answers: ReadonlyMap<string, readonly LogEntry[]>;
+  answers: ReadonlyMap<string, ReadonlyArray<LogEntry<'hold.resolved'>>>;
   waitUntil(predicate: () => boolean): Promise<void>;
 }
 
@@ -32,18 +33,18 @@ export class BatchHolds {
   skipStep(batch: ActiveBatch, stepId: string): void {
     const entries = batch.journal.entries();
     const lastStart = entries.findLastIndex((e) => e.type === 'step.started' && e.data.step === stepId);
-    const answer = entries.findLast((e) => e.type === 'hold.resolved' && e.data.step === stepId && e.data.action === 'skip');
-    const signature = answer?.data.signature as { user: string; printedName: string } | undefined;
-    const approvedBy = signature ? { approvedBy: { user: signature.user, printedName: signature.printedName }, approves: answer!.data.approves ?? null } : {};
+    const answer = entries.findLast(isEntry('hold.resolved', (e) => e.data.step === stepId && e.data.action === 'skip'));
+    const approvedBy = answer ? { approvedBy: { user: answer.data.signature.user, printedName: answer.data.signature.printedName }, approves: answer.data.approves ?? null } : {};
     if (lastStart < 0) {
       batch.journal.write('step.skipped', { step: stepId, reason: 'skipped by an operator before it started (see the hold resolution)', ...approvedBy });
     } else {
       const attempt = entries.slice(lastStart);
+      const started = entries[lastStart]!;
       const step = batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
-      const ownRun = (e: LogEntry) => e.type === 'command.completed' && String(e.data.key).startsWith(`${batch.identity.batchId}:${stepId}:${String(entries[lastStart]!.data.attempt)}:run`);
-      const results = attempt.findLast(ownRun)?.data.results ?? null;
-      const failedControls = attempt.filter((e) => e.type === 'control.checked' && e.data.step === stepId && e.data.pass === false).map(({ data }) => ({ result: data.result, value: data.value, unit: data.unit, min: data.min, max: data.max }));
-      const module = attempt.findLast((e) => e.type === 'module.reserved')?.data.module ?? batch.status.module ?? null;
+      const runKey = `${batch.identity.batchId}:${stepId}:${started.type === 'step.started' ? started.data.attempt : ''}:run`;
+      const results = attempt.findLast(isEntry('command.completed', (e) => e.data.key.startsWith(runKey)))?.data.results ?? null;
+      const failedControls = attempt.filter(isEntry('control.checked', (e) => e.data.step === stepId && !e.data.pass)).map(({ data }) => ({ result: data.result, value: data.value, unit: data.unit, min: data.min, max: data.max }));
+      const module = attempt.findLast(isEntry('module.reserved'))?.data.module ?? batch.status.module ?? null;
       const why = failedControls.length > 0 ? 'ran, failed controls, continued without meeting them' : results ? 'ran, continued past its hold' : 'started, did not complete, continued without it';
       batch.journal.write('step.skipped', { step: stepId, ran: true, reason: why, module, parameters: batch.schedule.normalizedParameters(step), results, failedControls, ...approvedBy });
     }
@@ -58,13 +59,13 @@ export class BatchHolds {
     let since: number;
     if (open) {
       since = open.seq;
-      batch.status.note = String(open.data.message);
+      batch.status.note = open.data.message;
     } else {
       const hold = reason instanceof HoldRequired ? reason : undefined;
       const message = reason instanceof Error ? reason.message : String(reason);
       // Moving the finished material out can be tried again or given up, not skipped.
-      const recovery = hold?.details.recovery as { options: Array<{ identifier: string; description: string }> } | undefined;
-      const actions = step === FINISH ? ['retry', 'abort'] : recovery ? ['continue', 'retry', 'skip', 'abort'] : ['retry', 'skip', 'abort'];
+      const recovery = hold?.details.recovery;
+      const actions: HoldAction[] = step === FINISH ? ['retry', 'abort'] : recovery ? ['continue', 'retry', 'skip', 'abort'] : ['retry', 'skip', 'abort'];
       const deviceOptions = recovery ? { deviceOptions: recovery.options } : {};
       const running = this.context.holdTimes.current(batch.identity.batchId);
       const holdTime = running ? { holdTime: { after: running.step, deadlineMs: running.deadlineMs } } : {};
@@ -72,12 +73,12 @@ export class BatchHolds {
       if (hold?.kind === 'operator') batch.holdRequest = undefined;
       batch.status.note = message;
     }
-    let answer: LogEntry | undefined;
+    let answer: LogEntry<'hold.resolved'> | undefined;
     await this.context.waitUntil(() => {
       answer = this.context.answers.get(batch.identity.batchId)?.find((e) => e.seq > since);
       return answer !== undefined;
     });
-    const holdEntry = open ?? batch.journal.entries().find((e) => e.seq === since)!;
+    const holdEntry = open ?? batch.journal.entries().find(isEntry('hold.opened', (e) => e.seq === since))!;
     const action = await settleDeviceWork(this.context.drivers, batch.journal, holdEntry, answer!);
     batch.actedOnHold = since;
     batch.status.note = undefined;

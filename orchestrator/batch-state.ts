@@ -8,6 +8,7 @@ import { YamlSource } from '../config/source.ts';
 import { validateSources } from '../config/validate.ts';
 import type { LogEntry } from './event-log.ts';
 import type { BatchPosition } from './batch-machine.ts';
+import { projectBatch, type PendingHold } from './projection.ts';
 
 export interface ScheduleSnapshot {
   file: string;
@@ -28,43 +29,27 @@ export function contentHash(text: string): string {
 
 /** Where a batch stands according to its log entries. */
 export function positionFromLog(schedule: ScheduleModel, entries: readonly LogEntry[]): BatchPosition {
-  const hold = pendingHold(entries)?.entry;
-  if (hold) return { at: 'held', step: String(hold.data.step) };
-  const done = new Set(entries.filter((e) => e.type === 'step.completed' || e.type === 'step.skipped').map((e) => String(e.data.step)));
+  const { pendingHold: hold, done } = projectBatch(entries);
+  if (hold) return { at: 'held', step: hold.entry.data.step };
   const next = schedule.schedule.steps.find((s) => !done.has(s.id));
   return next ? { at: 'step', step: next.id } : { at: 'finishing' };
 }
-
-/** Entries that show the batch acted on an operator's answer. */
-const ACTED = new Set(['step.started', 'step.skipped', 'batch.quarantined', 'batch.completed', 'transfer.completed', 'module.reserved']);
 
 /**
  * The hold the batch must still deal with: open, or answered while no orchestrator was running (the
  * answer is in the log but nothing has acted on it yet).
  */
-export function pendingHold(entries: readonly LogEntry[]): { entry: LogEntry; answered: boolean } | undefined {
-  let pending: { entry: LogEntry; answered: boolean } | undefined;
-  for (const e of entries) {
-    if (e.type === 'hold.opened') pending = { entry: e, answered: false };
-    else if (pending && e.type === 'hold.resolved') pending.answered = true;
-    else if (pending?.answered && ACTED.has(e.type)) pending = undefined;
-  }
-  return pending;
+export function pendingHold(entries: readonly LogEntry[]): PendingHold | undefined {
+  return projectBatch(entries).pendingHold;
 }
 
 /** The hold of a batch still waiting for an operator's answer, if any. */
-export function openHold(entries: readonly LogEntry[]): LogEntry | undefined {
+export function openHold(entries: readonly LogEntry[]): LogEntry<'hold.opened'> | undefined {
   const pending = pendingHold(entries);
   return pending && !pending.answered ? pending.entry : undefined;
 }
 
 /** An operator's request to hold the batch that no hold has answered yet (`workcell hold`). */
-export function unansweredHoldRequest(entries: readonly LogEntry[]): LogEntry | undefined {
-  let request: LogEntry | undefined;
-  for (const e of entries) {
-    if (e.type === 'hold.requested') request = e;
-    else if (request && e.type === 'hold.opened' && e.data.request === request.streamSeq) request = undefined;
-    else if (e.type === 'batch.completed' || e.type === 'batch.quarantined') request = undefined;
-  }
-  return request;
+export function unansweredHoldRequest(entries: readonly LogEntry[]): LogEntry<'hold.requested'> | undefined {
+  return projectBatch(entries).holdRequest;
 }

@@ -11,18 +11,21 @@ import type { ModuleKind } from '../config/catalogue.ts';
 import type { ModuleState } from '../config/state-model.ts';
 import { ModuleError, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type LogEntry } from './event-log.ts';
-import type { EntryType } from './entries.ts';
+import type { EntryData, EntryWriter } from './entries.ts';
+
+/** What a hold is about, recorded in its hold.opened entry: the request it answers, the device work it leaves standing, the failed controls. */
+export type HoldDetails = Pick<EntryData<'hold.opened'>, 'request' | 'paused' | 'reattach' | 'recovery' | 'failedControls'>;
 
 /** Stops a batch for an operator: the reason goes into the hold. */
 export class HoldRequired extends Error {
   override name = 'HoldRequired';
   constructor(
-    readonly kind: 'segregation' | 'scan-mismatch' | 'command-failed' | 'watchdog' | 'outcome-unknown' | 'control' | 'intake' | 'operator' | 'device-recovery',
+    readonly kind: EntryData<'hold.opened'>['kind'],
     message: string,
     /** Whether the failed work may be tried on another module (no material was loaded). */
     readonly beforeLoad = false,
     /** What the hold is about, for the operator's menu and the signed answer (a failed control, a device's options). */
-    readonly details: Record<string, unknown> = {},
+    readonly details: HoldDetails = {},
   ) {
     super(message);
   }
@@ -51,7 +54,7 @@ export interface CommandRequest {
 /** An operator's hold of a batch whose command runs: the message of the hold and what it refers to. */
 export interface PauseRequest {
   message: string;
-  details: Record<string, unknown>;
+  details: HoldDetails;
 }
 
 /** Watchdog: how long past the expected duration, and since its last progress, a command may go without finishing. */
@@ -83,7 +86,7 @@ export interface ExecutorContext {
   clock: Clock;
   kindOf(moduleId: string): ModuleKind | undefined;
   /** Appends to a stream (telemetry received before it stays before it). */
-  write(stream: string, type: EntryType, data: Record<string, unknown>): LogEntry;
+  write: EntryWriter;
   /** Reads the module's state from the device itself (not from a subscription) and reconciles it; undefined when unreachable. */
   refreshState(moduleId: string, why: string): Promise<ModuleState | undefined>;
 }
@@ -99,19 +102,18 @@ export class CommandExecutor {
 
   /** Follows command entries (live, and the whole log after a restart). */
   apply(entry: LogEntry): void {
-    const key = String(entry.data.key);
     switch (entry.type) {
       case 'command.issued':
-        this.history.set(key, { stream: entry.stream });
+        this.history.set(entry.data.key, { stream: entry.stream });
         break;
       case 'command.accepted':
-        this.history.get(key)!.token = entry.data.token as ExecutionToken;
+        this.history.get(entry.data.key)!.token = entry.data.token;
         break;
       case 'command.completed':
-        this.history.get(key)!.results = entry.data.results as Record<string, ResultValue>;
+        this.history.get(entry.data.key)!.results = entry.data.results;
         break;
       case 'command.failed':
-        this.history.get(key)!.error = { message: String(entry.data.message), kind: (entry.data.errorKind ?? 'device') as ModuleError['kind'], code: (entry.data.code as string | null) ?? undefined };
+        this.history.get(entry.data.key)!.error = { message: entry.data.message, kind: entry.data.errorKind ?? 'device', code: entry.data.code ?? undefined };
         break;
       default:
         break;
@@ -186,7 +188,7 @@ export class CommandExecutor {
     try {
       const results = await this.follow(request, driver, execution);
       const units = this.context.kindOf(moduleId)?.capabilities[request.capability]?.results ?? {};
-      this.context.write(stream, 'command.completed', { key: request.key, module: moduleId, results, resultUnits: Object.fromEntries(Object.entries(units).map(([name, r]) => [name, r.unit])) });
+      this.context.write(stream, 'command.completed', { key: request.key, module: moduleId, results, resultUnits: Object.fromEntries(Object.entries(units).flatMap(([name, r]) => (r.unit === undefined ? [] : [[name, r.unit]]))) });
       return results;
     } catch (error) {
       // The device took the command; a lost connection says nothing of how it ended: its key stays open, to be re-attached.

@@ -8,7 +8,7 @@ import { parseQuantityIn } from '../config/units.ts';
 import type { Catalogue } from '../config/catalogue.ts';
 import type { ResultValue } from '../drivers/module.ts';
 import { HoldRequired } from './command-executor.ts';
-import type { BatchJournal } from './entries.ts';
+import { isEntry, type BatchJournal } from './entries.ts';
 
 export interface ControlOutcome {
   result: string;
@@ -72,11 +72,11 @@ export function resultOf(journal: BatchJournal, schedule: ScheduleModel, referen
   if (!step) return undefined;
   const unit = schedule.catalogue.capability(step.capability)?.spec.results[name]?.unit ?? '1';
   const entries = journal.entries();
-  const stepOfKey = new Map(entries.filter((e) => e.type === 'command.issued').map((e) => [String(e.data.key), String(e.data.step)]));
+  const stepOfKey = new Map(entries.filter(isEntry('command.issued')).map((e) => [e.data.key, e.data.step]));
   for (let i = entries.length - 1; i >= 0; i--) {
     const entry = entries[i]!;
-    if (entry.type !== 'command.completed' || stepOfKey.get(String(entry.data.key)) !== stepId) continue;
-    const value = (entry.data.results as Record<string, unknown>)[name];
+    if (entry.type !== 'command.completed' || stepOfKey.get(entry.data.key) !== stepId) continue;
+    const value = entry.data.results[name];
     if (typeof value === 'number') return { value, unit };
   }
   return undefined;

@@ -7,7 +7,7 @@
  */
 import { ModuleError, newLockId, type ModuleDriver } from '../drivers/module.ts';
 import type { LogEntry } from './event-log.ts';
-import type { EntryType } from './entries.ts';
+import type { EntryWriter } from './entries.ts';
 
 /** How long a lock outlives a silent orchestrator (s): renewed long before; after a crash, others wait this long. */
 export const LOCK_TIMEOUT_SECONDS = 300;
@@ -23,13 +23,12 @@ export class DeviceLocks {
 
   constructor(
     private readonly drivers: ReadonlyMap<string, ModuleDriver>,
-    private readonly write: (stream: string, type: EntryType, data: Record<string, unknown>) => LogEntry,
+    private readonly write: EntryWriter,
   ) {}
 
   apply(entry: LogEntry): void {
-    const module = String(entry.data.module);
-    if (entry.type === 'module.locked') this.locks.set(module, { batchId: entry.stream, lockId: String(entry.data.lockId) });
-    if (entry.type === 'module.unlocked' && this.locks.get(module)?.batchId === entry.stream) this.locks.delete(module);
+    if (entry.type === 'module.locked') this.locks.set(entry.data.module, { batchId: entry.stream, lockId: entry.data.lockId });
+    if (entry.type === 'module.unlocked' && this.locks.get(entry.data.module)?.batchId === entry.stream) this.locks.delete(entry.data.module);
   }
 
   /** Locks a module for the batch (again with the logged identifier, after a restart) before its material enters. */

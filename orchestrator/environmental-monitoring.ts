@@ -7,7 +7,8 @@
  */
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
 import { timeOfDay, type Clock } from '../drivers/clock.ts';
-import { WORKCELL_STREAM, type EventLog } from './event-log.ts';
+import { WORKCELL_STREAM, type EventLog, type NewEntry } from './event-log.ts';
+import { isEntry } from './entries.ts';
 import type { MaterialGate } from './material-gate.ts';
 import type { ResultValue } from '../drivers/module.ts';
 
@@ -30,14 +31,13 @@ interface ExposedPlate {
  */
 export function unreadPlatesByBatch(log: EventLog): Map<string, string[]> {
   const entries = log.stream(WORKCELL_STREAM);
-  const read = new Set(entries.filter((e) => e.type === 'em.plate.read').map((e) => String(e.data.plateId)));
+  const read = new Set(entries.filter(isEntry('em.plate.read')).map((e) => e.data.plateId));
   const unread = new Map<string, string[]>();
   for (const e of entries) {
-    const plate = String(e.data.plateId);
-    if (e.type !== 'em.plate.batch' || read.has(plate)) continue;
-    const plates = unread.get(String(e.data.batchId)) ?? [];
-    if (!plates.includes(plate)) plates.push(plate);
-    unread.set(String(e.data.batchId), plates);
+    if (e.type !== 'em.plate.batch' || read.has(e.data.plateId)) continue;
+    const plates = unread.get(e.data.batchId) ?? [];
+    if (!plates.includes(e.data.plateId)) plates.push(e.data.plateId);
+    unread.set(e.data.batchId, plates);
   }
   return unread;
 }
@@ -69,25 +69,29 @@ export class EnvironmentalMonitoring {
     const entries = this.log.stream(WORKCELL_STREAM);
     const placed = new Map<string, ExposedPlate>();
     for (const entry of entries) {
-      const data = entry.data as Record<string, string>;
-      if (entry.type === 'em.plate.placed') placed.set(data.plateId!, { plateId: data.plateId!, zone: data.zone!, location: data.location!, handler: data.handler!, placedAt: entry.at, batches: new Set() });
-      if (entry.type === 'em.plate.batch') placed.get(data.plateId!)?.batches.add(data.batchId!);
-      if (entry.type === 'em.plate.placed') this.plateCounter++;
+      if (entry.type === 'em.plate.placed') {
+        const { plateId, zone, location, handler } = entry.data;
+        placed.set(plateId, { plateId, zone, location, handler, placedAt: entry.at, batches: new Set() });
+        this.plateCounter++;
+      }
+      if (entry.type === 'em.plate.batch') placed.get(entry.data.plateId)?.batches.add(entry.data.batchId);
     }
-    const retrieved = new Set(entries.filter((e) => e.type === 'em.plate.retrieved').map((e) => String(e.data.plateId)));
-    const read = new Set(entries.filter((e) => e.type === 'em.plate.read').map((e) => String(e.data.plateId)));
+    const retrievedAt = new Map<string, number>();
+    for (const e of entries) if (e.type === 'em.plate.retrieved' && !retrievedAt.has(e.data.plateId)) retrievedAt.set(e.data.plateId, e.at);
+    const read = new Set(entries.filter(isEntry('em.plate.read')).map((e) => e.data.plateId));
     // A placement the crash interrupted: the plate may be exposed now. Its command is re-attached (never
     // sent anew under another plate id) and the plate adopted, before any monitored step enters the zone.
-    for (const issued of entries.filter((e) => e.type === 'command.issued' && /^em:.+:place$/.test(String(e.data.key)))) {
-      const { plateId, location } = issued.data.parameters as { plateId: string; location: string };
-      if (placed.has(plateId)) continue;
+    for (const issued of entries.filter(isEntry('command.issued', (e) => /^em:.+:place$/.test(e.data.key)))) {
+      const { plateId, location } = issued.data.parameters;
+      if (typeof plateId !== 'string' || typeof location !== 'string' || placed.has(plateId)) continue;
       this.plateCounter++;
       const zone = (this.layout.layout.zones ?? []).find((z) => z.settlePlateLocations?.some((l) => l.id === location));
-      if (zone) void this.serialized(zone.id, () => this.adopt({ plateId, zone: zone.id, location, handler: String(issued.data.module), placedAt: issued.at, batches: new Set() }, String(issued.data.key)));
+      if (zone) void this.serialized(zone.id, () => this.adopt({ plateId, zone: zone.id, location, handler: issued.data.module, placedAt: issued.at, batches: new Set() }, issued.data.key));
     }
     for (const plate of placed.values()) {
-      if (!retrieved.has(plate.plateId)) this.exposed.set(plate.zone, plate);
-      else if (!read.has(plate.plateId)) this.track(this.incubateAndRead(plate, Number(entries.find((e) => e.type === 'em.plate.retrieved' && e.data.plateId === plate.plateId)!.at)));
+      const retrieved = retrievedAt.get(plate.plateId);
+      if (retrieved === undefined) this.exposed.set(plate.zone, plate);
+      else if (!read.has(plate.plateId)) this.track(this.incubateAndRead(plate, retrieved));
     }
     // Plates left exposed with nobody in the zone any more are collected now.
     for (const zone of [...this.exposed.keys()]) this.track(this.whenZoneIdle(zone));
@@ -215,9 +219,9 @@ export class EnvironmentalMonitoring {
     this.log.append({ stream: WORKCELL_STREAM, type: 'em.plate.read', at: this.clock.now(), data: result });
     const batches = [...plate.batches].sort();
     this.log.appendAll(
-      batches.flatMap((batchId) => [
+      batches.flatMap((batchId): NewEntry[] => [
         { stream: batchId, type: 'em.result', at: this.clock.now(), data: result },
-        ...(result.withinLimit ? [] : [{ stream: batchId, type: 'deviation', at: this.clock.now(), data: { kind: 'em-excursion', message: `settle plate ${plate.plateId} at ${plate.location} (grade ${grade}) counted ${colonies} CFU, limit ${limit} CFU per 4 h` } }]),
+        ...(result.withinLimit ? [] : [{ stream: batchId, type: 'deviation' as const, at: this.clock.now(), data: { kind: 'em-excursion' as const, message: `settle plate ${plate.plateId} at ${plate.location} (grade ${grade}) counted ${colonies} CFU, limit ${limit} CFU per 4 h` } }]),
       ]),
     );
   }

@@ -12,11 +12,25 @@ import Database from 'better-sqlite3';
 import { wallNow } from '../drivers/clock.ts';
 import { watchOtherConnections, type WatchOptions } from './log-watcher.ts';
 import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
-import { canonicalJson, type ChainBreak, type LogEntry, type NewEntry } from './log-entry.ts';
+import { canonicalJson, type ChainBreak } from './log-entry.ts';
+import { checkEntry, ENTRY_FORMAT_VERSION, isEntryOf, type EntryData, type EntryType, type LogEntry, type NewEntry } from './entries/index.ts';
 
-export { canonicalJson, type ChainBreak, type LogEntry, type NewEntry } from './log-entry.ts';
+export { canonicalJson, type ChainBreak } from './log-entry.ts';
+export type { LogEntry, NewEntry } from './entries/index.ts';
 
 export const WORKCELL_STREAM = 'workcell';
+
+/** The fields an entry's hash covers, of any entry type (this version's or not). */
+export interface HashedEntry {
+  stream: string;
+  streamSeq: number;
+  type: string;
+  at: number;
+  recordedAt: number;
+  data: unknown;
+  previousHash: string;
+  formatVersion?: number;
+}
 
 export interface LogVerification {
   entries: number;
@@ -38,6 +52,7 @@ CREATE TABLE IF NOT EXISTS events (
   data TEXT NOT NULL,
   previous_hash TEXT NOT NULL,
   hash TEXT NOT NULL,
+  format_version INTEGER,
   UNIQUE (stream, stream_seq)
 );
 CREATE INDEX IF NOT EXISTS events_by_type ON events (type);
@@ -56,9 +71,13 @@ CREATE TABLE IF NOT EXISTS live_status (
 );
 `;
 
-/** The hash of an entry: its content and its predecessor's hash, in a fixed field order. */
-export function entryHash(entry: Omit<LogEntry, 'hash' | 'seq'>): string {
-  const canonical = JSON.stringify([entry.stream, entry.streamSeq, entry.type, entry.at, entry.recordedAt, canonicalJson(entry.data), entry.previousHash]);
+/**
+ * The hash of an entry: its content and its predecessor's hash, in a fixed field order, then its format
+ * version. An entry written before entries carried one has none, and its hash stays what it was.
+ */
+export function entryHash(entry: HashedEntry): string {
+  const fields = [entry.stream, entry.streamSeq, entry.type, entry.at, entry.recordedAt, canonicalJson(entry.data), entry.previousHash];
+  const canonical = JSON.stringify(entry.formatVersion === undefined ? fields : [...fields, entry.formatVersion]);
   return createHash('sha256').update(canonical).digest('hex');
 }
 
@@ -72,17 +91,30 @@ interface Row {
   data: string;
   previous_hash: string;
   hash: string;
+  /** NULL in entries written before entries carried it; no column at all in a database of then opened read-only. */
+  format_version?: number | null;
 }
 
 function fromRow(row: Row): LogEntry {
-  return { seq: row.seq, stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: row.at, recordedAt: row.recorded_at, data: JSON.parse(row.data) as Record<string, unknown>, previousHash: row.previous_hash, hash: row.hash };
+  return storedEntry({ seq: row.seq, stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: row.at, recordedAt: row.recorded_at, data: JSON.parse(row.data) as unknown, previousHash: row.previous_hash, hash: row.hash, formatVersion: row.format_version ?? undefined });
+}
+
+/**
+ * An entry read back from a log (this one, or a copy of one). Every entry was checked against its
+ * type's schema when it was appended, and the hash chain shows it was not changed since: read back,
+ * its data is what its type says. (An entry of a type a later version added keeps its type; readers
+ * that list entries ask `isKnownEntryType`.)
+ */
+export function storedEntry(entry: HashedEntry & { seq: number; hash: string }): LogEntry {
+  const { formatVersion, ...rest } = entry;
+  return (formatVersion === undefined ? rest : { ...rest, formatVersion }) as LogEntry;
 }
 
 export class EventLog {
   private readonly db: Database.Database;
   private readonly lastOf: Database.Statement<[string], { stream_seq: number; hash: string }>;
-  private readonly insert: Database.Statement;
-  private readonly appendMany: (entries: NewEntry[]) => LogEntry[];
+  private insertStatement: Database.Statement | undefined;
+  private readonly appendMany: (entries: readonly NewEntry[]) => LogEntry[];
   private readonly listeners = new Set<(entry: LogEntry) => void>();
   private writeGuard: (() => void) | undefined;
   private readonly checkpoints: CheckpointWriter | undefined;
@@ -97,28 +129,36 @@ export class EventLog {
       this.db.pragma('synchronous = FULL');
       if (this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: SQLite refused synchronous=FULL; records would not be durable`);
       this.db.exec(SCHEMA);
+      // A database made before entries carried their format version gains the column; its entries keep NULL.
+      const columns = this.db.prepare('SELECT name FROM pragma_table_info(\'events\')').all() as Array<{ name: string }>;
+      if (!columns.some((c) => c.name === 'format_version')) this.db.exec('ALTER TABLE events ADD COLUMN format_version INTEGER');
       this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('id', ?)").run(randomUUID());
       this.checkpoints = new CheckpointWriter(this.db, keyFileOf(file), () => this.id);
     }
     this.lastOf = this.db.prepare('SELECT stream_seq, hash FROM events WHERE stream = ? ORDER BY stream_seq DESC LIMIT 1');
-    this.insert = this.db.prepare('INSERT INTO events (stream, stream_seq, type, at, recorded_at, data, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     // IMMEDIATE: another process (an operator's `workcell resolve`) may append to the same chain.
-    this.appendMany = this.db.transaction((entries: NewEntry[]) => {
+    this.appendMany = this.db.transaction((entries: readonly NewEntry[]) => {
       const heads = new Map<string, { streamSeq: number; hash: string }>();
       const written = entries.map((entry) => {
         const head = heads.get(entry.stream) ?? (() => {
           const last = this.lastOf.get(entry.stream);
           return { streamSeq: last?.stream_seq ?? 0, hash: last?.hash ?? GENESIS };
         })();
-        const base = { stream: entry.stream, streamSeq: head.streamSeq + 1, type: entry.type, at: Math.round(entry.at), recordedAt: wallNow(), data: entry.data, previousHash: head.hash };
+        const base = { stream: entry.stream, streamSeq: head.streamSeq + 1, type: entry.type, at: Math.round(entry.at), recordedAt: wallNow(), data: entry.data, previousHash: head.hash, formatVersion: ENTRY_FORMAT_VERSION };
         const hash = entryHash(base);
-        const info = this.insert.run(base.stream, base.streamSeq, base.type, base.at, base.recordedAt, canonicalJson(base.data), base.previousHash, hash);
+        const info = this.insert.run(base.stream, base.streamSeq, base.type, base.at, base.recordedAt, canonicalJson(base.data), base.previousHash, hash, base.formatVersion);
         heads.set(entry.stream, { streamSeq: base.streamSeq, hash });
-        return { ...base, hash, seq: Number(info.lastInsertRowid) };
+        return storedEntry({ ...base, hash, seq: Number(info.lastInsertRowid) });
       });
       if (this.checkpoints?.due) this.checkpoints.write();
       return written;
-    }).immediate as unknown as (entries: NewEntry[]) => LogEntry[];
+    }).immediate;
+  }
+
+  /** Prepared on the first append: a database of before opened read-only has no format_version column yet. */
+  private get insert(): Database.Statement {
+    this.insertStatement ??= this.db.prepare('INSERT INTO events (stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    return this.insertStatement;
   }
 
   get synchronous(): string {
@@ -129,13 +169,18 @@ export class EventLog {
     return String(this.db.pragma('journal_mode', { simple: true }));
   }
 
-  append(entry: NewEntry): LogEntry {
-    return this.appendAll([entry])[0]!;
+  /** Appends an entry; its data is checked against its type's schema first (an invalid entry is refused, never written). */
+  append<T extends EntryType>(entry: { stream: string; type: T; at: number; data: EntryData<T> }): LogEntry<T> {
+    // TypeScript cannot see that an entry of type T is one of the union's members, nor that what is
+    // written back is the same entry: both hold by construction (appendAll checks the data at run time).
+    const [written] = this.appendAll([entry as NewEntry]);
+    return written as LogEntry<T>;
   }
 
-  /** Appends entries in one transaction: all of them are durable, or none. */
-  appendAll(entries: NewEntry[]): LogEntry[] {
+  /** Appends entries in one transaction: all of them are durable, or none (nor any, if one is invalid). */
+  appendAll(entries: readonly NewEntry[]): LogEntry[] {
     if (entries.length === 0) return [];
+    for (const entry of entries) checkEntry(entry);
     this.writeGuard?.();
     const written = this.appendMany(entries);
     for (const entry of written) for (const listener of this.listeners) listener(entry);
@@ -190,15 +235,16 @@ export class EventLog {
   }
 
   /** Entries appended after `seq` (by any process), in order. */
-  since(seq: number, types?: string[]): LogEntry[] {
-    const rows = types
-      ? (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND type IN (${types.map(() => '?').join(',')}) ORDER BY seq`).all(seq, ...types) as Row[])
-      : (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').all(seq) as Row[]);
-    return rows.map(fromRow);
+  since(seq: number): LogEntry[];
+  since<T extends EntryType>(seq: number, types: readonly T[]): Array<LogEntry<T>>;
+  since(seq: number, types?: readonly EntryType[]): LogEntry[] {
+    if (!types) return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').all(seq) as Row[]).map(fromRow);
+    const rows = this.db.prepare(`SELECT * FROM events WHERE seq > ? AND type IN (${types.map(() => '?').join(',')}) ORDER BY seq`).all(seq, ...types) as Row[];
+    return rows.map(fromRow).filter(isEntryOf(types));
   }
 
-  ofType(type: string): LogEntry[] {
-    return (this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY seq').all(type) as Row[]).map(fromRow);
+  ofType<T extends EntryType>(type: T): Array<LogEntry<T>> {
+    return (this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY seq').all(type) as Row[]).map(fromRow).filter(isEntryOf([type]));
   }
 
   streams(): string[] {

@@ -9,32 +9,20 @@ import { timeOfDay, type Clock } from '../drivers/clock.ts';
 import { durationText } from './quantity-format.ts';
 import type { LogEntry } from './event-log.ts';
 import type { BatchJournal } from './entries.ts';
+import { projectBatch, type HoldTimeWindow } from './projection.ts';
 
 /** The hold time a batch is in, as its entries say. */
-export interface RunningHoldTime {
-  /** The step after which the hold time runs. */
-  step: string;
-  deadlineMs: number;
-  maxHoldSeconds: number;
-}
+export type RunningHoldTime = HoldTimeWindow;
 
 /** The hold time running for a batch according to its entries (the latest window not closed). */
 export function runningHoldTime(entries: readonly LogEntry[]): RunningHoldTime | undefined {
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const e = entries[i]!;
-    if (e.type === 'hold-time.ended') return undefined;
-    if (e.type === 'hold-time.started') return { step: String(e.data.step), deadlineMs: Number(e.data.deadlineMs), maxHoldSeconds: Number(e.data.maxHoldSeconds) };
-  }
-  return undefined;
+  return projectBatch(entries).holdTime;
 }
 
 /** The window closed last, if the batch has no window running. */
 function lastClosed(entries: readonly LogEntry[]): RunningHoldTime | undefined {
-  let last: RunningHoldTime | undefined;
-  for (const e of entries) {
-    if (e.type === 'hold-time.started') last = { step: String(e.data.step), deadlineMs: Number(e.data.deadlineMs), maxHoldSeconds: Number(e.data.maxHoldSeconds) };
-  }
-  return runningHoldTime(entries) ? undefined : last;
+  const { holdTime, lastHoldTime } = projectBatch(entries);
+  return holdTime ? undefined : lastHoldTime;
 }
 
 export class HoldTimes {
@@ -91,7 +79,7 @@ export class HoldTimes {
     const { step, deadlineMs: deadline } = hold;
     const maxHoldMs = hold.maxHoldSeconds * 1000;
     const alarmAt = deadline - Math.min(5 * 60_000, maxHoldMs * 0.25);
-    const already = (type: string) => journal.entries().some((e) => e.type === type && e.data.holdOf === step && e.data.deadlineMs === deadline);
+    const already = (type: 'alarm' | 'deviation') => journal.entries().some((e) => (e.type === 'alarm' || e.type === 'deviation') && e.type === type && e.data.holdOf === step && e.data.deadlineMs === deadline);
     void (async () => {
       await this.clock.sleep(Math.max(0, alarmAt - this.clock.now()), cancel.signal);
       // An alarm that would come at or after the deadline (a restart, a slow host) would announce the past: the deviation says it.

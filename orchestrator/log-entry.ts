@@ -1,27 +1,10 @@
 /**
  * What the event log holds and how its hashes see it: an entry, a break in a chain, and the key order that
  * makes a hash independent of property order. Apart from event-log.ts so that the signed checkpoints
- * (checkpoints.ts), which the log writes, read entries without importing the log.
+ * (checkpoints.ts), which the log writes, read entries without importing the log. The entries themselves,
+ * typed by their type, are defined in entries/.
  */
-export interface NewEntry {
-  /** A batch id, or WORKCELL_STREAM (event-log.ts). */
-  stream: string;
-  type: string;
-  /** Simulation (or wall) clock time the event happened, ms since the epoch. */
-  at: number;
-  data: Record<string, unknown>;
-}
-
-export interface LogEntry extends NewEntry {
-  /** Global order of appending. */
-  seq: number;
-  /** Position in its stream, from 1. */
-  streamSeq: number;
-  /** Wall-clock time the entry was committed, ms since the epoch. */
-  recordedAt: number;
-  previousHash: string;
-  hash: string;
-}
+export type { LogEntry, NewEntry } from './entries/index.ts';
 
 export interface ChainBreak {
   stream: string;

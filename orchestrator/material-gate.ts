@@ -12,7 +12,7 @@ import { CommandExecutor, HoldRequired, type CommandRequest } from './command-ex
 import { DeviceLocks } from './device-locks.ts';
 import type { ModuleState } from '../config/state-model.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry, type NewEntry } from './event-log.ts';
-import type { EntryType } from './entries.ts';
+import type { EntryData, EntryType } from './entries.ts';
 import { parseDuration } from '../config/units.ts';
 import { estimateDuration } from '../config/catalogue.ts';
 
@@ -88,7 +88,7 @@ export class MaterialGate {
     for (const entry of entries) {
       if (entry.type !== 'material.removed') continue;
       this.apply(entry);
-      const module = this.moduleAt(String(entry.data.from));
+      const module = this.moduleAt(entry.data.from);
       if (module) void this.clearAfter(module.id, entry.stream).catch(() => undefined);
     }
   }
@@ -98,28 +98,27 @@ export class MaterialGate {
   }
 
   private apply(entry: LogEntry): void {
-    const data = entry.data as Record<string, string>;
-    switch (entry.type as EntryType) {
+    switch (entry.type) {
       case 'module.reserved':
-        this.reservedBy.set(data.module!, entry.stream);
+        this.reservedBy.set(entry.data.module, entry.stream);
         break;
       case 'module.released':
-        if (this.reservedBy.get(data.module!) === entry.stream) this.reservedBy.delete(data.module!);
+        if (this.reservedBy.get(entry.data.module) === entry.stream) this.reservedBy.delete(entry.data.module);
         break;
       case 'line-clearance.started':
-        this.clearing.set(data.module!, Number(entry.data.until));
+        this.clearing.set(entry.data.module, entry.data.until);
         break;
       case 'line-clearance.completed':
-        this.clearing.delete(data.module!);
-        this.clearedAfter.set(data.module!, data.after!);
+        this.clearing.delete(entry.data.module);
+        this.clearedAfter.set(entry.data.module, entry.data.after);
         break;
       case 'material.received':
-        this.location.set(entry.stream, data.position!);
+        this.location.set(entry.stream, entry.data.position);
         break;
       case 'material.removed': {
         // Taken out by hand: the module (or storage slot) is free, and cleared before anyone's material enters again.
         this.location.delete(entry.stream);
-        const module = this.moduleAt(data.from!);
+        const module = this.moduleAt(entry.data.from);
         if (module && this.reservedBy.get(module.id) === entry.stream) this.reservedBy.delete(module.id);
         if (module) this.removedByHand.set(module.id, entry.stream);
         if (module) void this.locks.release(entry.stream, module.id);
@@ -130,8 +129,8 @@ export class MaterialGate {
         this.locks.apply(entry);
         break;
       case 'transfer.completed': {
-        this.location.set(entry.stream, data.to!);
-        const module = this.moduleAt(data.to!);
+        this.location.set(entry.stream, entry.data.to);
+        const module = this.moduleAt(entry.data.to);
         if (module) this.lastServed.set(module.id, entry.stream);
         break;
       }
@@ -257,11 +256,11 @@ export class MaterialGate {
     return this.layout.modules.get(position.split('.')[0]!);
   }
 
-  private write(batch: BatchIdentity, type: EntryType, data: Record<string, unknown>): LogEntry {
+  private write<T extends EntryType>(batch: BatchIdentity, type: T, data: EntryData<T>): LogEntry<T> {
     return this.writeTo(batch.batchId, type, data);
   }
 
-  private writeTo(stream: string, type: EntryType, data: Record<string, unknown>): LogEntry {
+  private writeTo<T extends EntryType>(stream: string, type: T, data: EntryData<T>): LogEntry<T> {
     this.flush(); // telemetry received before this entry stays before it
     return this.log.append({ stream, type, at: this.clock.now(), data });
   }

@@ -13,6 +13,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { WALL_CLOCK, wallNow, type Clock } from '../drivers/clock.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';
+import type { EntryData } from './entries.ts';
 
 export interface MqttPublisherOptions {
   /** Topic prefix, e.g. `site-a/line-3`; default `workcell`. */
@@ -28,17 +29,17 @@ export interface MqttPublisherOptions {
 /** The topic of an entry: under its batch, or under `workcell` for what belongs to no batch. */
 export function topicOf(prefix: string, entry: LogEntry): string {
   if (entry.stream === WORKCELL_STREAM) return `${prefix}/workcell/${entry.type}`;
-  if (entry.type === 'telemetry') return `${prefix}/batches/${entry.stream}/telemetry/${String(entry.data.module)}/${String(entry.data.channel)}`;
+  if (entry.type === 'telemetry') return `${prefix}/batches/${entry.stream}/telemetry/${entry.data.module}/${entry.data.channel}`;
   return `${prefix}/batches/${entry.stream}/${entry.type}`;
 }
 
 function payloadOf(entry: LogEntry): string {
-  const data = { ...entry.data };
-  if (entry.type === 'batch.started' && data.schedule && typeof data.schedule === 'object') {
-    const { text: _text, ...schedule } = data.schedule as Record<string, unknown>;
-    data.schedule = schedule;
-  }
-  return JSON.stringify({ seq: entry.seq, stream: entry.stream, streamSeq: entry.streamSeq, type: entry.type, at: new Date(entry.at).toISOString(), recordedAt: new Date(entry.recordedAt).toISOString(), data, hash: entry.hash });
+  const data = entry.type === 'batch.started' ? { ...entry.data, schedule: withoutText(entry.data.schedule) } : entry.data;
+  return JSON.stringify({ seq: entry.seq, stream: entry.stream, streamSeq: entry.streamSeq, type: entry.type, at: new Date(entry.at).toISOString(), recordedAt: new Date(entry.recordedAt).toISOString(), formatVersion: entry.formatVersion, data, hash: entry.hash });
+}
+
+function withoutText({ text: _text, ...schedule }: EntryData<'batch.started'>['schedule']): Omit<EntryData<'batch.started'>['schedule'], 'text'> {
+  return schedule;
 }
 
 export class MqttPublisher {

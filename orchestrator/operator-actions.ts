@@ -5,7 +5,7 @@
  * acts on them; nothing here talks to a device.
  */
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
-import type { HoldAction } from './entries.ts';
+import { isEntry, type HoldAction } from './entries.ts';
 import { openHold, unansweredHoldRequest } from './batch-state.ts';
 import { signed, type Credentials } from './signatures.ts';
 
@@ -20,23 +20,23 @@ function batchEntries(log: EventLog, batchId: string): LogEntry[] {
 }
 
 /** What a skip of a hold approves, in words: the failed controls and their values, or the hold's reason. */
-export function whatSkipApproves(hold: LogEntry): string {
-  const failed = (hold.data.failedControls ?? []) as Array<{ result: string; value: number; unit: string; min: number | null; max: number | null }>;
-  if (failed.length === 0) return `continuing without ${String(hold.data.step)}: ${String(hold.data.message)}`;
+export function whatSkipApproves(hold: LogEntry<'hold.opened'>): string {
+  const failed = hold.data.failedControls ?? [];
+  if (failed.length === 0) return `continuing without ${hold.data.step}: ${hold.data.message}`;
   const limits = (c: (typeof failed)[number]) => [c.min !== null ? `min ${c.min} ${c.unit}` : '', c.max !== null ? `max ${c.max} ${c.unit}` : ''].filter(Boolean).join(', ');
-  return `continuing without meeting ${failed.map((c) => `${c.result} ${c.value} ${c.unit} (${limits(c)})`).join('; ')} at ${String(hold.data.step)}`;
+  return `continuing without meeting ${failed.map((c) => `${c.result} ${c.value} ${c.unit} (${limits(c)})`).join('; ')} at ${hold.data.step}`;
 }
 
 /**
  * Answers an open hold (from the CLI or in process), signed by the operator answering it. `continue`
  * names one of the device's own continuation options (a recoverable error), sent back to the device.
  */
-export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; option?: string }, signer: Credentials, at: number): LogEntry {
+export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; option?: string }, signer: Credentials, at: number): LogEntry<'hold.resolved'> {
   requireReason(answer.reason, 'answer to a hold');
   return signed(log, signer, answer.action, at, (sign) => {
     const hold = openHold(batchEntries(log, batchId));
     if (!hold) throw new Error(`batch ${batchId} has no open hold`);
-    const offered = hold.data.actions as string[];
+    const offered = hold.data.actions;
     if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
     // A skip names what it approves: the failed control and its value, signed with the rest.
     const approves = answer.action === 'skip' ? { approves: whatSkipApproves(hold) } : {};
@@ -48,8 +48,8 @@ export function resolveHold(log: EventLog, batchId: string, answer: { action: Ho
 }
 
 /** The device's continuation option an answer names, checked against what the device offered. */
-function deviceOption(hold: LogEntry, option: string | undefined): string {
-  const options = (hold.data.deviceOptions ?? []) as Array<{ identifier: string; description: string }>;
+function deviceOption(hold: LogEntry<'hold.opened'>, option: string | undefined): string {
+  const options = hold.data.deviceOptions ?? [];
   const list = options.map((o) => `${o.identifier} (${o.description})`).join(', ');
   if (!option) throw new Error(`name the device's option to continue with: ${list}`);
   if (!options.some((o) => o.identifier === option)) throw new Error(`the device offers ${list}, not '${option}'`);
@@ -57,16 +57,16 @@ function deviceOption(hold: LogEntry, option: string | undefined): string {
 }
 
 /** Asks the running orchestrator to hold a batch at its next safe point (`workcell hold`), signed. */
-export function requestHold(log: EventLog, batchId: string, request: { reason: string }, signer: Credentials, at: number): LogEntry {
+export function requestHold(log: EventLog, batchId: string, request: { reason: string }, signer: Credentials, at: number): LogEntry<'hold.requested'> {
   requireReason(request.reason, 'hold');
   return signed(log, signer, 'hold', at, (sign) => {
     const entries = batchEntries(log, batchId);
     const finished = entries.find((e) => e.type === 'batch.completed' || e.type === 'batch.quarantined');
     if (finished) throw new Error(`batch ${batchId} is finished (${finished.type === 'batch.completed' ? 'completed' : 'quarantined'}): there is nothing to hold`);
     const hold = openHold(entries);
-    if (hold) throw new Error(`batch ${batchId} is held already at ${String(hold.data.step)}: ${String(hold.data.message)}`);
+    if (hold) throw new Error(`batch ${batchId} is held already at ${hold.data.step}: ${hold.data.message}`);
     const earlier = unansweredHoldRequest(entries);
-    if (earlier) throw new Error(`a hold of ${batchId} was asked for already by ${String(earlier.data.user)} and is not yet in place`);
+    if (earlier) throw new Error(`a hold of ${batchId} was asked for already by ${earlier.data.user} and is not yet in place`);
     const signature = sign({ batchId, action: 'hold', reason: request.reason, head: entries.at(-1)!.hash });
     return log.append({ stream: batchId, type: 'hold.requested', at, data: { reason: request.reason, user: signature.user, signature } });
   });
@@ -87,13 +87,12 @@ export function modulesOutOfService(log: EventLog): Map<string, OutOfService> {
 }
 
 export function applyServiceEntry(out: Map<string, OutOfService>, entry: LogEntry): void {
-  const module = String(entry.data.module);
-  if (entry.type === 'module.out-of-service') out.set(module, { module, since: entry.at, user: String(entry.data.user), reason: String(entry.data.reason) });
-  if (entry.type === 'module.in-service') out.delete(module);
+  if (entry.type === 'module.out-of-service') out.set(entry.data.module, { module: entry.data.module, since: entry.at, user: entry.data.user, reason: entry.data.reason });
+  if (entry.type === 'module.in-service') out.delete(entry.data.module);
 }
 
 /** Takes a module out of allocation, or returns it (`workcell module M out-of-service|in-service`), signed. */
-export function setModuleService(log: EventLog, moduleId: string, change: { inService: boolean; reason: string; knownModules: readonly string[] }, signer: Credentials, at: number): LogEntry {
+export function setModuleService(log: EventLog, moduleId: string, change: { inService: boolean; reason: string; knownModules: readonly string[] }, signer: Credentials, at: number): LogEntry<'module.out-of-service' | 'module.in-service'> {
   requireReason(change.reason, 'change of service');
   if (!change.knownModules.includes(moduleId)) throw new Error(`the layout of this workcell has no module '${moduleId}' (modules: ${change.knownModules.join(', ')})`);
   return signed(log, signer, change.inService ? 'in-service' : 'out-of-service', at, (sign) => {
@@ -107,7 +106,7 @@ export function setModuleService(log: EventLog, moduleId: string, change: { inSe
 }
 
 /** Asks the running orchestrator to read a module's state from the device again (`workcell module M refresh`). */
-export function requestModuleRefresh(log: EventLog, moduleId: string, knownModules: readonly string[], requestedBy: string, at: number): LogEntry {
+export function requestModuleRefresh(log: EventLog, moduleId: string, knownModules: readonly string[], requestedBy: string, at: number): LogEntry<'module.refresh-requested'> {
   if (!knownModules.includes(moduleId)) throw new Error(`the layout of this workcell has no module '${moduleId}' (modules: ${knownModules.join(', ')})`);
   return log.append({ stream: WORKCELL_STREAM, type: 'module.refresh-requested', at, data: { module: moduleId, requestedBy } });
 }
@@ -116,15 +115,15 @@ export function requestModuleRefresh(log: EventLog, moduleId: string, knownModul
  * Records that an operator took a quarantined batch's material out by hand from where it was stuck
  * (`workcell remove`), signed by that operator; a running orchestrator frees the module when it reads this.
  */
-export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string }, signer: Credentials, at: number): LogEntry {
+export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string }, signer: Credentials, at: number): LogEntry<'material.removed'> {
   requireReason(removal.reason, 'removal');
   return signed(log, signer, 'remove', at, (sign) => {
     const entries = batchEntries(log, batchId);
-    const quarantined = entries.find((e) => e.type === 'batch.quarantined');
+    const quarantined = entries.find(isEntry('batch.quarantined'));
     if (!quarantined) throw new Error(`batch ${batchId} is not quarantined: only a quarantined batch's material is removed by hand (abort it first: workcell resolve ${batchId} --action abort)`);
-    if (quarantined.data.stuck !== true) throw new Error(`batch ${batchId}'s material was moved out to ${String(quarantined.data.location)}: nothing is stuck`);
-    const removed = entries.find((e) => e.type === 'material.removed');
-    if (removed) throw new Error(`batch ${batchId}'s material was already removed from ${String(removed.data.from)} by ${String(removed.data.user)}`);
+    if (quarantined.data.stuck !== true) throw new Error(`batch ${batchId}'s material was moved out to ${quarantined.data.location}: nothing is stuck`);
+    const removed = entries.find(isEntry('material.removed'));
+    if (removed) throw new Error(`batch ${batchId}'s material was already removed from ${removed.data.from} by ${removed.data.user}`);
     const content = { batchId, from: quarantined.data.location, bagId: quarantined.data.bagId, reason: removal.reason, quarantinedEntry: quarantined.hash };
     const signature = sign(content);
     return log.append({ stream: batchId, type: 'material.removed', at, data: { from: content.from, bagId: content.bagId, reason: removal.reason, user: signature.user, signature } });

@@ -12,7 +12,7 @@ import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';
-import { BatchJournal, type BatchStarted } from './entries.ts';
+import { BatchJournal, isEntry, type BatchStarted, type EntryType } from './entries.ts';
 import { HoldRequired } from './command-executor.ts';
 import { MaterialGate, type BatchIdentity } from './material-gate.ts';
 import { DeadlineFirstScheduler, type ModuleView, type Scheduler } from './scheduler.ts';
@@ -68,7 +68,7 @@ export interface OrchestratorOptions {
  * `remove`, `module`): delivered by the log's watcher (log-watcher.ts), from the start of the log when
  * this process starts.
  */
-const FROM_OTHER_PROCESSES = ['hold.resolved', 'hold.requested', 'material.removed', 'module.out-of-service', 'module.in-service', 'module.refresh-requested'];
+const FROM_OTHER_PROCESSES: EntryType[] = ['hold.resolved', 'hold.requested', 'material.removed', 'module.out-of-service', 'module.in-service', 'module.refresh-requested'];
 
 /** Scheduling runs again this often (real ms), besides whenever a module or batch changes. */
 const TICK_MS = 100;
@@ -88,7 +88,7 @@ export class Orchestrator {
   private readonly waiters = new Waiters();
   private readonly outOfService = new Map<string, OutOfService>();
   /** Answers to holds, per batch, as they are read from the log. */
-  private readonly answers = new Map<string, LogEntry[]>();
+  private readonly answers = new Map<string, Array<LogEntry<'hold.resolved'>>>();
   private ticker: Timer | undefined;
   private stopWatching: (() => void) | undefined;
   private ticksSinceStatus = 0;
@@ -186,7 +186,7 @@ export class Orchestrator {
       seed: this.options.seed,
       ...(this.simulatedModules.length > 0 ? { simulatedModules: this.simulatedModules } : {}),
     };
-    this.options.log.append({ stream: spec.batchId, type: 'batch.started', at: this.clock.now(), data: started as unknown as Record<string, unknown> });
+    this.options.log.append({ stream: spec.batchId, type: 'batch.started', at: this.clock.now(), data: started });
     this.launch(started, model, { at: 'step', step: model.schedule.steps[0]!.id });
   }
 
@@ -200,7 +200,7 @@ export class Orchestrator {
     this.gate.relock();
     const resumed: string[] = [];
     for (const entry of log.ofType('batch.started')) {
-      const started = entry.data as unknown as BatchStarted;
+      const started = entry.data;
       if (this.batches.has(started.batchId)) continue;
       const entries = log.stream(started.batchId, { withoutTelemetry: true });
       if (entries.some((e) => e.type === 'batch.completed' || e.type === 'batch.quarantined')) continue;
@@ -235,14 +235,14 @@ export class Orchestrator {
       latestTelemetry: new Map(),
     };
     const request = unansweredHoldRequest(journal.entries());
-    if (request) batch.holdRequest = { streamSeq: request.streamSeq, user: String(request.data.user), reason: String(request.data.reason) };
+    if (request) batch.holdRequest = { streamSeq: request.streamSeq, user: request.data.user, reason: request.data.reason };
     this.batches.set(started.batchId, batch);
     const machine = batchMachine(schedule.schedule, {
       steps: this.steps.workFor(batch),
       awaitOperator: (step, reason) => this.holds.awaitOperator(batch, step, reason),
       settle: (answer) => this.holds.settle(answer),
       skipStep: async (step) => this.holds.skipStep(batch, step),
-      finish: () => this.steps.finish(batch, batch.journal.entries().filter((e) => e.type === 'hold.resolved' && e.data.step === FINISH).length),
+      finish: () => this.steps.finish(batch, batch.journal.entries().filter(isEntry('hold.resolved', (e) => e.data.step === FINISH)).length),
       quarantine: (step) => this.steps.quarantine(batch, step),
     });
     const actor = createActor(machine, { input: { batchId: started.batchId, position }, inspect: this.options.inspect, id: started.batchId, clock: this.clock });
@@ -273,7 +273,7 @@ export class Orchestrator {
   private observe(entry: LogEntry): void {
     if (entry.type === 'telemetry' || entry.type === 'module.state') {
       // Sensor samples change nobody's wait; waking every waiter for each would make the loop quadratic.
-      if (entry.type === 'telemetry') this.batches.get(entry.stream)?.latestTelemetry.set(String(entry.data.channel), Number(entry.data.value));
+      if (entry.type === 'telemetry') this.batches.get(entry.stream)?.latestTelemetry.set(entry.data.channel, entry.data.value);
       return;
     }
     if (FROM_OTHER_PROCESSES.includes(entry.type)) this.actOn(entry);
@@ -293,7 +293,7 @@ export class Orchestrator {
       case 'hold.requested': {
         const batch = this.batches.get(entry.stream);
         if (!batch || batch.holdRequest?.streamSeq === entry.streamSeq || unansweredHoldRequest(batch.journal.entries())?.seq !== entry.seq) break;
-        batch.holdRequest = { streamSeq: entry.streamSeq, user: String(entry.data.user), reason: String(entry.data.reason) };
+        batch.holdRequest = { streamSeq: entry.streamSeq, user: entry.data.user, reason: entry.data.reason };
         // A batch waiting for a module is at a safe point: it holds now; a running command pauses where the device can.
         const message = `held by ${batch.holdRequest.user}: ${batch.holdRequest.reason}`;
         if (!this.allocator.interrupt(batch.identity.batchId, new HoldRequired('operator', message, true, { request: entry.streamSeq }))) this.gate.executor.requestPause(batch.identity.batchId, { message, details: { request: entry.streamSeq } });
@@ -307,7 +307,7 @@ export class Orchestrator {
         applyServiceEntry(this.outOfService, entry);
         break;
       case 'module.refresh-requested':
-        void this.reconciler.refresh(String(entry.data.module), `asked for by ${String(entry.data.requestedBy)}`);
+        void this.reconciler.refresh(entry.data.module, `asked for by ${entry.data.requestedBy}`);
         break;
       default:
         break;

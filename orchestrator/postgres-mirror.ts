@@ -11,7 +11,7 @@
  */
 import { userInfo } from 'node:os';
 import pg from 'pg';
-import { canonicalJson, entryHash, verifyChains, type ChainBreak, type EventLog, type LogEntry, type LogVerification } from './event-log.ts';
+import { canonicalJson, entryHash, storedEntry, verifyChains, type ChainBreak, type EventLog, type LogEntry, type LogVerification } from './event-log.ts';
 import { checkpointHash, keyFromRow, signatureValid, verifyCheckpoints, type Checkpoint, type CheckpointKey } from './checkpoints.ts';
 import { compareWithCopy } from './mirror-compare.ts';
 
@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS workcell_events (
   PRIMARY KEY (source, seq),
   UNIQUE (source, stream, stream_seq)
 );
+-- The entry format version (NULL in entries written before entries carried it); a copy made before gains the column.
+ALTER TABLE workcell_events ADD COLUMN IF NOT EXISTS format_version INTEGER;
 CREATE INDEX IF NOT EXISTS workcell_events_by_stream ON workcell_events (stream, type);
 CREATE TABLE IF NOT EXISTS workcell_checkpoint_keys (
   source TEXT NOT NULL REFERENCES workcell_logs (source),
@@ -133,6 +135,7 @@ interface Row {
   data: string;
   previous_hash: string;
   hash: string;
+  format_version: number | null;
 }
 
 export class PostgresMirror {
@@ -215,10 +218,10 @@ export class PostgresMirror {
         }
         heads.set(entry.stream, { streamSeq: entry.streamSeq, hash: entry.hash });
       }
-      const columns = 10;
+      const columns = 11;
       const placeholders = entries.map((_, i) => `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`).join(', ');
-      const values = entries.flatMap((e) => [source, e.seq, e.stream, e.streamSeq, e.type, Math.round(e.at), e.recordedAt, canonicalJson(e.data), e.previousHash, e.hash]);
-      await client.query(`INSERT INTO workcell_events (source, seq, stream, stream_seq, type, at, recorded_at, data, previous_hash, hash) VALUES ${placeholders}`, values);
+      const values = entries.flatMap((e) => [source, e.seq, e.stream, e.streamSeq, e.type, Math.round(e.at), e.recordedAt, canonicalJson(e.data), e.previousHash, e.hash, e.formatVersion ?? null]);
+      await client.query(`INSERT INTO workcell_events (source, seq, stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version) VALUES ${placeholders}`, values);
       return { copied: entries.length, mirroredSeq: entries.at(-1)!.seq };
     });
   }
@@ -280,7 +283,7 @@ export class PostgresMirror {
   }
 
   private async entriesOf(source: string): Promise<LogEntry[]> {
-    const result = await this.pool.query<Row>('SELECT seq, stream, stream_seq, type, at, recorded_at, data, previous_hash, hash FROM workcell_events WHERE source = $1 ORDER BY seq', [source]);
+    const result = await this.pool.query<Row>('SELECT seq, stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version FROM workcell_events WHERE source = $1 ORDER BY seq', [source]);
     return result.rows.map(fromRow);
   }
 
@@ -325,5 +328,5 @@ function refuseIfBehind(log: EventLog, source: string, mirroredSeq: number, mirr
 }
 
 function fromRow(row: Row): LogEntry {
-  return { seq: Number(row.seq), stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: Number(row.at), recordedAt: Number(row.recorded_at), data: JSON.parse(row.data) as Record<string, unknown>, previousHash: row.previous_hash, hash: row.hash };
+  return storedEntry({ seq: Number(row.seq), stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: Number(row.at), recordedAt: Number(row.recorded_at), data: JSON.parse(row.data) as unknown, previousHash: row.previous_hash, hash: row.hash, formatVersion: row.format_version ?? undefined });
 }

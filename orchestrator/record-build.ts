@@ -6,11 +6,11 @@
  * how to show them.
  */
 import type { EventLog } from './event-log.ts';
-import type { BatchStarted } from './entries.ts';
+import { isEntry, isKnownEntryType, type BatchStarted, type EntryData } from './entries.ts';
 import type { Signature } from './signatures.ts';
 import { scheduleFacts } from './record-schedule.ts';
 import { TelemetryCollector, type TelemetrySummary } from './record-telemetry.ts';
-import { describeData, isKnownEntryType, timelineSummary } from './record-timeline.ts';
+import { describeData, timelineSummary } from './record-timeline.ts';
 
 export type { TelemetrySummary } from './record-telemetry.ts';
 
@@ -93,7 +93,7 @@ export interface BatchRecord {
   /** The orchestrator stopped (or crashed) while the batch ran, and took it up again. */
   interruptions: Array<{ at: string; event: 'interrupted' | 'resumed'; afterCrash: boolean | null; runId: string | null; message: string }>;
   /** Where a module's actual state differed from what Workcell believed, and what was done about it. */
-  reconciliations: Array<{ at: string; module: string; believed: string; actual: string; action: string; message: string }>;
+  reconciliations: Array<{ at: string; module: string; believed: string | null; actual: string; action: string; message: string }>;
   /** Entries of types this version of Workcell does not know: kept, summarised from their data. */
   unrecognised: Array<{ at: string; type: string; summary: string }>;
   timeline: Array<{ at: string; type: string; summary: string }>;
@@ -108,13 +108,14 @@ export interface BatchRecord {
 type StepState = StepRecord & { samples: TelemetryCollector; lastCommand?: { parameters?: Record<string, unknown>; results?: Record<string, unknown> }; lastFailure?: string };
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const optional = <T extends Record<string, unknown>>(fields: T) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]));
+/** The fields given (neither undefined nor null). */
+const present = (fields: Record<string, string | null | undefined>): Record<string, string> => Object.fromEntries(Object.entries(fields).filter((field): field is [string, string] => typeof field[1] === 'string'));
 
 export function buildRecord(log: EventLog, batchId: string): BatchRecord {
   const entries = log.stream(batchId);
-  const startedEntry = entries.find((e) => e.type === 'batch.started');
+  const startedEntry = entries.find(isEntry('batch.started'));
   if (!startedEntry) throw new Error(`no batch ${batchId} in ${log.file}`);
-  const started = startedEntry.data as unknown as BatchStarted;
+  const started = startedEntry.data;
   const { text: _text, ...schedule } = started.schedule;
   const facts = scheduleFacts(started);
   const steps = new Map<string, StepState>();
@@ -153,13 +154,13 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
   // Each command by idempotency key: its line in the step's command list, and whose work it was.
   const commands = new Map<string, { command: StepRecord['commands'][number]; step?: StepState; occurrence?: RecurringRecord }>();
   for (const entry of entries) {
-    const d = entry.data as Record<string, any>;
     const at = iso(entry.at);
     const summary = timelineSummary(entry);
     if (summary !== undefined) record.timeline.push({ at, type: entry.type, summary });
-    if (!isKnownEntryType(entry.type)) record.unrecognised.push({ at, type: entry.type, summary: describeData(d) });
+    if (!isKnownEntryType(entry.type)) record.unrecognised.push({ at, type: entry.type, summary: describeData(entry.data) });
     switch (entry.type) {
       case 'step.started': {
+        const d = entry.data;
         const step = stepOf(d.step);
         step.attempts = Math.max(step.attempts, d.attempt);
         step.started ??= at;
@@ -167,7 +168,8 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
         current = d.step;
         break;
       }
-      case 'step.completed':
+      case 'step.completed': {
+        const d = entry.data;
         Object.assign(stepOf(d.step), {
           outcome: 'completed',
           module: d.module,
@@ -179,20 +181,22 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
         });
         current = undefined;
         break;
+      }
       case 'step.skipped':
-        skipped(stepOf(d.step), d, at);
+        skipped(stepOf(entry.data.step), entry.data, at);
         current = undefined;
         break;
       case 'step.failed': {
-        const step = stepOf(d.step);
+        const step = stepOf(entry.data.step);
         step.outcome = 'failed';
-        step.lastFailure = d.message;
+        step.lastFailure = entry.data.message;
         break;
       }
       case 'module.reserved':
-        if (current) stepOf(current).module = d.module;
+        if (current) stepOf(current).module = entry.data.module;
         break;
       case 'control.checked': {
+        const d = entry.data;
         const control: ControlOutcome = { at, result: d.result, value: d.value, unit: d.unit, min: d.min, max: d.max, pass: d.pass };
         const parent = d.parentStep ?? facts.parentOf(d.step);
         const occurrence = parent ? lastOf(stepOf(parent).recurring, (r) => r.work === d.step) : undefined;
@@ -201,6 +205,7 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
         break;
       }
       case 'command.issued': {
+        const d = entry.data;
         const command = { capability: d.capability, module: d.module, key: d.key, outcome: 'sent' };
         const parent: string | undefined = d.parentStep ?? facts.parentOf(d.step);
         const owner = parent ?? current;
@@ -208,18 +213,19 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
         step?.commands.push(command);
         let occurrence: RecurringRecord | undefined;
         if (parent && step) {
-          occurrence = { work: d.step, capability: facts.capabilityOf(d.step) ?? null, module: d.module, key: d.key, issued: at, outcome: 'sent', parameters: d.parameters ?? {}, parameterUnits: { ...facts.parameterUnits(d.step), ...d.parameterUnits }, resultUnits: facts.resultUnits(d.step), controls: [] };
+          occurrence = { work: d.step, capability: facts.capabilityOf(d.step) ?? null, module: d.module, key: d.key, issued: at, outcome: 'sent', parameters: d.parameters, parameterUnits: facts.parameterUnits(d.step), resultUnits: facts.resultUnits(d.step), controls: [] };
           step.recurring.push(occurrence);
         } else if (step && d.step === step.step) step.lastCommand = { parameters: d.parameters };
         commands.set(d.key, { command, step: step && d.step === step.step ? step : undefined, occurrence });
         break;
       }
       case 'command.accepted': {
-        const known = commands.get(d.key);
-        if (known) known.command.token = d.token?.id;
+        const known = commands.get(entry.data.key);
+        if (known) known.command.token = entry.data.token.id;
         break;
       }
       case 'command.completed': {
+        const d = entry.data;
         const known = commands.get(d.key);
         if (!known) break;
         known.command.outcome = 'completed';
@@ -228,6 +234,7 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
         break;
       }
       case 'command.failed': {
+        const d = entry.data;
         const known = commands.get(d.key);
         if (!known) break;
         known.command.outcome = `failed: ${d.message}`;
@@ -235,60 +242,88 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
         if (known.step) known.step.lastFailure = d.message;
         break;
       }
-      case 'telemetry':
-        if (current) stepOf(current).samples.add(d.module, d.channel, d.unit, entry.at, Number(d.value));
+      case 'telemetry': {
+        const d = entry.data;
+        if (current) stepOf(current).samples.add(d.module, d.channel, d.unit, entry.at, d.value);
         break;
-      case 'transfer.completed':
+      }
+      case 'transfer.completed': {
+        const d = entry.data;
         record.transfers.push({ at, arm: d.arm, from: d.from, to: d.to, scannedAtPick: d.scannedAtPick, scannedAtPlace: d.scannedAtPlace });
         break;
-      case 'material.removed':
+      }
+      case 'material.removed': {
+        const d = entry.data;
         record.removals.push({ at, from: d.from, user: d.user, reason: d.reason, signature: d.signature ?? null });
         break;
-      case 'line-clearance.verified':
-        record.lineClearances.push({ at, module: d.module, procedure: d.procedure, previousBatch: d.previousBatch ?? null });
+      }
+      case 'line-clearance.verified': {
+        const d = entry.data;
+        record.lineClearances.push({ at, module: d.module, procedure: d.procedure, previousBatch: d.previousBatch });
         break;
+      }
       case 'em.result':
-        record.environmentalMonitoring.push(d);
+        record.environmentalMonitoring.push(entry.data);
         break;
-      case 'alarm':
-        record.alarms.push({ at, kind: d.kind, message: d.message, ...optional({ module: d.module, step: d.step }) });
+      case 'alarm': {
+        const d = entry.data;
+        record.alarms.push({ at, kind: d.kind, message: d.message, ...present({ module: d.module, step: d.step }) });
         break;
-      case 'deviation':
-        record.deviations.push({ at, kind: d.kind, message: d.message, ...optional({ module: d.module, step: d.step, code: d.code }) });
+      }
+      case 'deviation': {
+        const d = entry.data;
+        record.deviations.push({ at, kind: d.kind, message: d.message, ...present({ module: d.module, step: d.step, code: d.code }) });
         break;
-      case 'command.recoverable-error':
+      }
+      case 'command.recoverable-error': {
+        const d = entry.data;
         // A device error the batch held for is an exception a reviewer must see, whatever was chosen after.
-        record.alarms.push({ at, kind: 'device-recoverable-error', message: `${d.module}: ${d.message} (the device offered ${(d.options ?? []).map((o: { identifier: string }) => o.identifier).join(', ')})`, module: String(d.module) });
+        record.alarms.push({ at, kind: 'device-recoverable-error', message: `${d.module}: ${d.message} (the device offered ${d.options.map((o) => o.identifier).join(', ')})`, module: d.module });
         break;
-      case 'command.cancelled':
-        record.alarms.push({ at, kind: 'command-cancelled', message: `${d.module}: command ${d.key} ${d.cancelled === false ? 'could not be cancelled' : 'cancelled'}: ${d.reason ?? ''}`, module: String(d.module) });
+      }
+      case 'command.cancelled': {
+        const d = entry.data;
+        record.alarms.push({ at, kind: 'command-cancelled', message: `${d.module}: command ${d.key} ${d.cancelled === false ? 'could not be cancelled' : 'cancelled'}: ${d.reason}`, module: d.module });
         break;
-      case 'module.reconciled':
-        record.reconciliations.push({ at, module: d.module, believed: d.believed, actual: d.actual, action: d.action, message: d.message ?? '' });
+      }
+      case 'module.reconciled': {
+        const d = entry.data;
+        record.reconciliations.push({ at, module: d.module, believed: d.believed, actual: d.actual, action: d.action, message: d.message });
         break;
+      }
       case 'batch.interrupted':
-      case 'batch.resumed':
-        record.interruptions.push({ at, event: entry.type === 'batch.resumed' ? 'resumed' : 'interrupted', afterCrash: typeof d.afterCrash === 'boolean' ? d.afterCrash : null, runId: d.runId === undefined ? null : String(d.runId), message: d.message ?? '' });
+        record.interruptions.push({ at, event: 'interrupted', afterCrash: null, runId: null, message: entry.data.message });
         break;
-      case 'hold.opened':
+      case 'batch.resumed':
+        record.interruptions.push({ at, event: 'resumed', afterCrash: entry.data.afterCrash, runId: entry.data.runId, message: entry.data.message });
+        break;
+      case 'hold.opened': {
+        const d = entry.data;
         record.holds.push({ at, step: d.step, kind: d.kind, message: d.message, resolved: false });
         break;
-      case 'hold.resolved':
+      }
+      case 'hold.resolved': {
+        const d = entry.data;
         record.operatorActions.push({ at, action: d.option ? `${d.action} with the device's option ${d.option}` : d.action, step: d.step, reason: d.reason, user: d.user, signature: d.signature ?? null });
         if (record.holds.length > 0) record.holds.at(-1)!.resolved = true;
         break;
-      case 'hold.requested':
-        record.operatorActions.push({ at, action: 'hold at the next safe point', step: d.step ?? '', reason: d.reason, user: d.user, signature: d.signature ?? null });
+      }
+      case 'hold.requested': {
+        const d = entry.data;
+        record.operatorActions.push({ at, action: 'hold at the next safe point', step: '', reason: d.reason, user: d.user, signature: d.signature ?? null });
         break;
+      }
       case 'batch.completed':
         record.status = 'completed';
         break;
       case 'batch.quarantined':
         record.status = 'quarantined';
         break;
-      case 'record.reviewed':
+      case 'record.reviewed': {
+        const d = entry.data;
         record.review = { at, decision: d.decision, reason: d.reason, reviewedHead: d.reviewedHead, signature: d.signature };
         break;
+      }
       default:
         break;
     }
@@ -304,7 +339,7 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
    * A skip. Only a step that never ran is `skipped`; one that ran keeps what it did (parameters,
    * results, controls) and says who approved going on without it.
    */
-  function skipped(step: StepState, d: Record<string, any>, at: string): void {
+  function skipped(step: StepState, d: EntryData<'step.skipped'>, at: string): void {
     step.ended = at;
     if (d.ran !== true) {
       Object.assign(step, { outcome: 'skipped', skippedBecause: d.reason });
@@ -312,15 +347,15 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
     }
     const results = d.results ?? step.lastCommand?.results;
     step.parameters = d.parameters ?? facts.parameters(step.step) ?? step.lastCommand?.parameters;
-    step.parameterUnits = { ...facts.parameterUnits(step.step), ...d.parameterUnits };
-    step.resultUnits = { ...facts.resultUnits(step.step), ...d.resultUnits };
+    step.parameterUnits = facts.parameterUnits(step.step);
+    step.resultUnits = facts.resultUnits(step.step);
     if (results) step.results = results;
-    const failedControls = Array.isArray(d.failedControls) ? d.failedControls : step.controls.filter((c) => !c.pass).map(({ result, value, unit, min, max }) => ({ result, value, unit, min, max }));
+    const failedControls = d.failedControls ?? step.controls.filter((c) => !c.pass).map(({ result, value, unit, min, max }) => ({ result, value, unit, min, max }));
     const answer = lastOf(record.operatorActions, (a) => a.step === step.step && a.action === 'skip');
     const approvedBy = d.approvedBy ?? (answer?.signature ? { user: answer.signature.user, printedName: answer.signature.printedName } : null);
     const hadResults = results !== undefined || failedControls.length > 0;
     step.outcome = hadResults ? 'failed-controls-skipped' : 'incomplete-skipped';
-    step.continued = { failedControls, approvedBy, ...(hadResults ? {} : { why: d.why ?? step.lastFailure ?? d.reason }) };
+    step.continued = { failedControls, approvedBy, ...(hadResults ? {} : { why: step.lastFailure ?? d.reason }) };
   }
 }
 

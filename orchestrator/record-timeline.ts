@@ -5,53 +5,53 @@
  * version does not know is never dropped: it is summarised from its data and flagged.
  */
 import { durationText } from './quantity-format.ts';
-import type { LogEntry } from './event-log.ts';
+import type { EntryData, EntryType } from './entries.ts';
 
-type Data = Record<string, unknown>;
-
-const text = (value: unknown) => (value === undefined || value === null ? '' : String(value));
-const suffix = (value: unknown, before = ': ') => (text(value) ? `${before}${text(value)}` : '');
+type Shown = string | number | null | undefined;
+const text = (value: Shown) => (value === undefined || value === null ? '' : String(value));
+const suffix = (value: Shown, before = ': ') => (text(value) ? `${before}${text(value)}` : '');
 
 /** `sep-1 at wash`: the module and step, as far as the entry names them. */
-function where(d: Data): string {
-  return [d.module !== undefined ? text(d.module) : '', d.step !== undefined ? `at ${text(d.step)}` : ''].filter(Boolean).join(' ');
+function where(d: { module?: string; step?: string }): string {
+  return [d.module ?? '', d.step !== undefined ? `at ${d.step}` : ''].filter(Boolean).join(' ');
 }
 
-function approval(approver: unknown): string {
-  const by = approver as { user?: unknown; printedName?: unknown } | undefined;
-  return by && typeof by === 'object' ? ` (skip approved by ${text(by.printedName)} (${text(by.user)}))` : '';
+function approval(by: { user: string; printedName: string } | undefined): string {
+  return by ? ` (skip approved by ${by.printedName} (${by.user}))` : '';
 }
 
-// Known types: a summary for the timeline, or null when the record shows the entry in a section of its own.
-const TIMELINE: Readonly<Record<string, ((d: Data) => string) | null>> = {
-  'batch.started': (d) => `batch started on ${text(d.lane)}`,
-  'material.received': (d) => `starting material ${text(d.bagId)} received at ${text(d.position)}, scanned ${text(d.scanned)}`,
-  'step.started': (d) => `${text(d.step)}: attempt ${text(d.attempt)} started`,
-  'step.completed': (d) => `${text(d.step)} completed on ${text(d.module)}`,
-  'step.skipped': (d) => (d.ran === true ? `${text(d.step)} ran; the batch went on without it${approval(d.approvedBy)}` : `${text(d.step)} skipped${suffix(d.reason)}`),
-  'step.failed': (d) => `${text(d.step)}: attempt ${text(d.attempt)} failed${suffix(d.message)}`,
-  'command.failed': (d) => `command ${text(d.key)} on ${text(d.module)} failed${suffix(d.message)}`,
-  'hold-time.started': (d) => `hold time after ${text(d.step)} started (${durationText(Number(d.maxHoldSeconds))})`,
+/** Per type: a summary for the timeline, or null when the record shows the entry in a section of its own. */
+type Summaries = { [T in EntryType]?: ((d: EntryData<T>) => string) | null };
+
+const TIMELINE: Summaries = {
+  'batch.started': (d) => `batch started on ${d.lane}`,
+  'material.received': (d) => `starting material ${d.bagId} received at ${d.position}, scanned ${d.scanned}`,
+  'step.started': (d) => `${d.step}: attempt ${d.attempt} started`,
+  'step.completed': (d) => `${d.step} completed on ${d.module}`,
+  'step.skipped': (d) => (d.ran === true ? `${d.step} ran; the batch went on without it${approval(d.approvedBy)}` : `${d.step} skipped${suffix(d.reason)}`),
+  'step.failed': (d) => `${d.step}: attempt ${text(d.attempt)} failed${suffix(d.message)}`,
+  'command.failed': (d) => `command ${d.key} on ${d.module} failed${suffix(d.message)}`,
+  'hold-time.started': (d) => `hold time after ${d.step} started (${durationText(d.maxHoldSeconds)})`,
   'hold-time.ended': () => 'hold time ended: the material entered the next module',
-  'hold.requested': (d) => `hold requested by ${text(d.user)}${suffix(d.reason)}`,
-  'hold.opened': (d) => `held at ${text(d.step)} (${text(d.kind)})${suffix(d.message)}`,
-  'hold.resolved': (d) => `hold at ${text(d.step)} answered by ${text(d.user)}: ${text(d.action)}${suffix(d.reason)}`,
-  alarm: (d) => `alarm ${text(d.kind)}${where(d) ? ` (${where(d)})` : ''}${suffix(d.message)}`,
-  deviation: (d) => `deviation ${text(d.kind)}${where(d) ? ` (${where(d)})` : ''}${suffix(d.message)}`,
-  'module.reconciled': (d) => `${text(d.module)} reconciled: Workcell believed ${text(d.believed)}, the device was ${text(d.actual)}${suffix(d.action, '; ')}${suffix(d.message)}`,
+  'hold.requested': (d) => `hold requested by ${d.user}${suffix(d.reason)}`,
+  'hold.opened': (d) => `held at ${d.step} (${d.kind})${suffix(d.message)}`,
+  'hold.resolved': (d) => `hold at ${d.step} answered by ${d.user}: ${d.action}${suffix(d.reason)}`,
+  alarm: (d) => `alarm ${d.kind}${where(d) ? ` (${where(d)})` : ''}${suffix(d.message)}`,
+  deviation: (d) => `deviation ${d.kind}${where(d) ? ` (${where(d)})` : ''}${suffix(d.message)}`,
+  'module.reconciled': (d) => `${d.module} reconciled: Workcell believed ${text(d.believed)}, the device was ${d.actual}${suffix(d.action, '; ')}${suffix(d.message)}`,
   'batch.interrupted': (d) => `the orchestrator stopped while the batch ran${suffix(d.message)}`,
-  'batch.resumed': (d) => `resumed${d.afterCrash === true ? ' after a crash' : ''}${d.runId !== undefined ? ` (run ${text(d.runId)})` : ''}${suffix(d.message)}`,
-  'batch.completed': (d) => `batch completed; the material is at ${text(d.output)}`,
-  'batch.quarantined': (d) => `batch quarantined at ${text(d.step)}; the material is ${d.stuck === true ? 'stuck in' : 'at'} ${text(d.location)}`,
-  'material.removed': (d) => `material removed by hand from ${text(d.from)} by ${text(d.user)}${suffix(d.reason)}`,
-  'record.reviewed': (d) => `record ${text(d.decision)} by ${text(d.user)}${suffix(d.reason)}`,
-  'module.locked': (d) => `${text(d.module)} locked for the batch (lock ${text(d.lockId)})`,
-  'module.unlocked': (d) => `${text(d.module)} unlocked${suffix(d.reason)}`,
-  'command.recoverable-error': (d) => `${text(d.module)} waits in a recoverable error${suffix(d.message)}; it offers ${((d.options ?? []) as Array<{ identifier: string }>).map((o) => o.identifier).join(', ')}`,
-  'command.continued': (d) => (d.abandoned === true ? `${text(d.module)}: the device's error handling given up (by ${text(d.by)})` : `${text(d.module)} continued with the device's option ${text(d.option)} (chosen by ${text(d.by)})`),
-  'command.cancelled': (d) => `command ${text(d.key)} on ${text(d.module)} ${d.cancelled === false ? 'could not be cancelled' : 'cancelled'}${suffix(d.reason)}`,
-  'command.paused': (d) => `command ${text(d.key)} on ${text(d.module)} paused${suffix(d.reason)}`,
-  'command.resumed': (d) => `command ${text(d.key)} on ${text(d.module)} ${d.resumed === false ? 'could not be resumed' : 'resumed'}`,
+  'batch.resumed': (d) => `resumed${d.afterCrash ? ' after a crash' : ''}${d.runId !== undefined ? ` (run ${text(d.runId)})` : ''}${suffix(d.message)}`,
+  'batch.completed': (d) => `batch completed; the material is at ${d.output}`,
+  'batch.quarantined': (d) => `batch quarantined at ${d.step}; the material is ${d.stuck ? 'stuck in' : 'at'} ${d.location}`,
+  'material.removed': (d) => `material removed by hand from ${d.from} by ${d.user}${suffix(d.reason)}`,
+  'record.reviewed': (d) => `record ${d.decision} by ${d.user}${suffix(d.reason)}`,
+  'module.locked': (d) => `${d.module} locked for the batch (lock ${d.lockId})`,
+  'module.unlocked': (d) => `${d.module} unlocked${suffix(d.reason)}`,
+  'command.recoverable-error': (d) => `${d.module} waits in a recoverable error${suffix(d.message)}; it offers ${d.options.map((o) => o.identifier).join(', ')}`,
+  'command.continued': (d) => (d.abandoned === true ? `${d.module}: the device's error handling given up (by ${d.by})` : `${d.module} continued with the device's option ${text(d.option)} (chosen by ${d.by})`),
+  'command.cancelled': (d) => `command ${d.key} on ${d.module} ${d.cancelled === false ? 'could not be cancelled' : 'cancelled'}${suffix(d.reason)}`,
+  'command.paused': (d) => `command ${d.key} on ${d.module} paused${suffix(d.reason)}`,
+  'command.resumed': (d) => `command ${d.key} on ${d.module} ${d.resumed === false ? 'could not be resumed' : 'resumed'}`,
   telemetry: null,
   'module.state': null,
   'module.reserved': null,
@@ -65,23 +65,19 @@ const TIMELINE: Readonly<Record<string, ((d: Data) => string) | null>> = {
   'em.result': null,
 };
 
-export function isKnownEntryType(type: string): boolean {
-  return type in TIMELINE;
-}
-
 /** The entry's line on the timeline, or undefined when it belongs to another section of the record. */
-export function timelineSummary(entry: Pick<LogEntry, 'type' | 'data'>): string | undefined {
-  const describe = TIMELINE[entry.type];
+export function timelineSummary<T extends EntryType>(entry: { type: T; data: EntryData<T> }): string | undefined {
+  const describe: ((d: EntryData<T>) => string) | null | undefined = TIMELINE[entry.type];
   if (describe === null) return undefined;
   return describe ? describe(entry.data) : `${entry.type}: ${describeData(entry.data)}`;
 }
 
 /** Any entry's data as `name=value` pairs, nested values as JSON: how an unknown entry stays readable. */
-export function describeData(data: Data): string {
-  const signature = data.signature as { user?: unknown; printedName?: unknown } | undefined;
+export function describeData(data: object): string {
+  const signature = 'signature' in data ? data.signature : undefined;
   const pairs = Object.entries(data)
     .filter(([name]) => name !== 'signature')
     .map(([name, value]) => `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
-  if (signature && typeof signature === 'object') pairs.push(`signed by ${text(signature.printedName)} (${text(signature.user)})`);
+  if (signature && typeof signature === 'object' && 'user' in signature && 'printedName' in signature) pairs.push(`signed by ${String(signature.printedName)} (${String(signature.user)})`);
   return pairs.length > 0 ? pairs.join(', ') : '(no data)';
 }

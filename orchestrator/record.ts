@@ -4,6 +4,7 @@
  * printable page in record-html.ts; this module is where callers find all of them.
  */
 import type { EventLog, LogEntry } from './event-log.ts';
+import { isEntry } from './entries.ts';
 import { unreadPlatesByBatch } from './environmental-monitoring.ts';
 import { requireIndependentReviewer, signed, type Credentials } from './signatures.ts';
 import { buildRecord } from './record-build.ts';
@@ -15,7 +16,7 @@ export { formatRecord } from './record-text.ts';
  * QA's review of a finished batch's record, signed over the chain head it saw: approved for release,
  * or rejected. Once per batch; only when every settle plate exposed during the batch has been read.
  */
-export function reviewRecord(log: EventLog, batchId: string, review: { decision: 'approved' | 'rejected'; reason: string }, signer: Credentials, at: number): LogEntry {
+export function reviewRecord(log: EventLog, batchId: string, review: { decision: 'approved' | 'rejected'; reason: string }, signer: Credentials, at: number): LogEntry<'record.reviewed'> {
   if (!review.reason.trim()) throw new Error('give a reason: a review is recorded with why');
   return signed(log, signer, review.decision === 'approved' ? 'approve' : 'reject', at, (sign) => {
     const record = buildRecord(log, batchId);
@@ -43,10 +44,10 @@ export function awaitingReview(log: EventLog): Array<{ batchId: string; status: 
 /** What the record of a finished batch still waits for before review: settle plates read, stuck material removed. */
 function reviewBlockers(log: EventLog, batchId: string, unreadPlates: ReadonlyMap<string, string[]>): string[] {
   const entries = log.stream(batchId, { withoutTelemetry: true });
-  const stuck = entries.find((e) => e.type === 'batch.quarantined' && e.data.stuck === true);
+  const stuck = entries.find(isEntry('batch.quarantined', (e) => e.data.stuck));
   const unread = unreadPlates.get(batchId) ?? [];
   return [
     ...(unread.length > 0 ? [`settle plate(s) ${unread.join(', ')} exposed while it was open to be read`] : []),
-    ...(stuck && !entries.some((e) => e.type === 'material.removed') ? [`its material in ${String(stuck.data.location)} to be removed (workcell remove)`] : []),
+    ...(stuck && !entries.some((e) => e.type === 'material.removed') ? [`its material in ${stuck.data.location} to be removed (workcell remove)`] : []),
   ];
 }

@@ -8,6 +8,7 @@ import { ScaledClock, wallNow, type Clock } from '../drivers/clock.ts';
 import { WORKCELL_STREAM, type EventLog } from './event-log.ts';
 import { contentHash } from './batch-state.ts';
 import { signed, type Credentials } from './signatures.ts';
+import type { EntryData } from './entries.ts';
 
 /** How a run was started; recorded in the log so that `workcell resume` continues it the same way. */
 export interface RunSettings {
@@ -42,9 +43,8 @@ export function layoutHashOf(file: string): string {
 
 /** The layout hash the batches of this log last ran on: recorded at each start, or accepted by QA since. */
 export function lastLayoutHash(log: EventLog): string | undefined {
-  const marks = log.stream(WORKCELL_STREAM).filter((e) => (e.type === 'run.started' && typeof e.data.layoutHash === 'string') || e.type === 'layout.changed');
-  const last = marks.at(-1);
-  return last === undefined ? undefined : String(last.type === 'layout.changed' ? last.data.to : last.data.layoutHash);
+  const marks = log.stream(WORKCELL_STREAM).flatMap((e) => (e.type === 'layout.changed' ? [e.data.to] : e.type === 'run.started' ? [e.data.layoutHash] : []));
+  return marks.at(-1);
 }
 
 /**
@@ -65,11 +65,11 @@ export function checkLayoutForResume(log: EventLog, layoutFile: string, acceptan
   });
 }
 
-export function recordRunSettings(log: EventLog, settings: RunSettings, extra: Record<string, unknown> = {}): void {
+export function recordRunSettings(log: EventLog, settings: RunSettings, extra: Pick<EntryData<'run.started'>, 'command' | 'layoutHash'>): void {
   log.append({ stream: WORKCELL_STREAM, type: 'run.started', at: anchoredClock(settings).now(), data: { ...settings, ...extra, pid: process.pid } });
 }
 
 export function lastRunSettings(log: EventLog): RunSettings | undefined {
-  const runs = log.ofType('run.started');
-  return runs.at(-1)?.data as unknown as RunSettings | undefined;
+  const last = log.ofType('run.started').at(-1)?.data;
+  return last && { layoutFile: last.layoutFile, timeScale: last.timeScale, seed: last.seed, sim: last.sim, clock: last.clock };
 }

@@ -9,15 +9,16 @@
  */
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
+import { isEntry, ROLES, type EntryData } from './entries/index.ts';
 import { hasControlCharacters, printable } from '../config/printable.ts';
 import { wallNow } from '../drivers/clock.ts';
 
 export const OPERATORS_STREAM = 'operators';
 
-export const ROLES = ['operator', 'qa', 'admin'] as const;
+export { ROLES };
 export type Role = (typeof ROLES)[number];
 
-export type SignedAction = 'retry' | 'skip' | 'abort' | 'continue' | 'hold' | 'out-of-service' | 'in-service' | 'remove' | 'approve' | 'reject' | 'accept-layout' | 'enrol' | 'disable' | 'password';
+export type SignedAction = EntryData<'signature.refused'>['action'];
 
 /** Who may sign what: deciding to skip a step or to abort a batch to quarantine is QA's. */
 const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
@@ -85,12 +86,14 @@ interface Enrolment extends Operator {
 function enrolments(log: EventLog): Map<string, Enrolment> {
   const all = new Map<string, Enrolment>();
   for (const entry of log.stream(OPERATORS_STREAM)) {
-    const user = String(entry.data.user);
-    if (entry.type === 'operator.enrolled') all.set(user, { ...(entry.data as unknown as Enrolment) });
-    const enrolled = all.get(user);
+    if (entry.type === 'operator.enrolled') {
+      const { signature: _signature, ...enrolment } = entry.data;
+      all.set(entry.data.user, enrolment);
+    }
+    const enrolled = entry.type === 'operator.password-changed' || entry.type === 'operator.disabled' ? all.get(entry.data.user) : undefined;
     if (!enrolled) continue;
-    if (entry.type === 'operator.password-changed') enrolled.passwordHash = String(entry.data.passwordHash);
-    if (entry.type === 'operator.disabled') enrolled.disabled = { by: String(entry.data.by), at: String(entry.data.disabledAt), reason: String(entry.data.reason) };
+    if (entry.type === 'operator.password-changed') enrolled.passwordHash = entry.data.passwordHash;
+    if (entry.type === 'operator.disabled') enrolled.disabled = { by: entry.data.by, at: entry.data.disabledAt, reason: entry.data.reason };
   }
   return all;
 }
@@ -100,12 +103,12 @@ export function listOperators(log: EventLog): Operator[] {
   return [...enrolments(log).values()].map(({ passwordHash: _hash, ...operator }) => operator);
 }
 
-export function refusedSignatures(log: EventLog): LogEntry[] {
-  return log.stream(OPERATORS_STREAM).filter((e) => e.type === 'signature.refused');
+export function refusedSignatures(log: EventLog): Array<LogEntry<'signature.refused'>> {
+  return log.stream(OPERATORS_STREAM).filter(isEntry('signature.refused'));
 }
 
-function recentWrongPasswords(log: EventLog, user: string, now = wallNow()): LogEntry[] {
-  return refusedSignatures(log).filter((e) => e.data.user === user && e.data.kind === 'credentials' && now - Date.parse(String(e.data.signedAt)) < LOCKOUT.windowMs);
+function recentWrongPasswords(log: EventLog, user: string, now = wallNow()): Array<LogEntry<'signature.refused'>> {
+  return refusedSignatures(log).filter((e) => e.data.user === user && e.data.kind === 'credentials' && now - Date.parse(e.data.signedAt) < LOCKOUT.windowMs);
 }
 
 /** The rule, said whole whenever a password breaks it. */
@@ -139,7 +142,7 @@ function refusal(credentials: Credentials, action: SignedAction, kind: Signature
 function authenticate(log: EventLog, credentials: Credentials, action: SignedAction): Enrolment {
   const recentFailures = recentWrongPasswords(log, credentials.user);
   if (recentFailures.length >= LOCKOUT.attempts) {
-    const until = new Date(Date.parse(String(recentFailures[recentFailures.length - LOCKOUT.attempts]!.data.signedAt)) + LOCKOUT.windowMs).toISOString();
+    const until = new Date(Date.parse(recentFailures[recentFailures.length - LOCKOUT.attempts]!.data.signedAt) + LOCKOUT.windowMs).toISOString();
     throw refusal(credentials, action, 'locked', `${credentials.user} is locked after ${LOCKOUT.attempts} wrong passwords within ${LOCKOUT.windowMs / 60_000} min, until ${until}`);
   }
   const operator = enrolments(log).get(credentials.user);
@@ -250,16 +253,17 @@ export function partsInBatch(log: EventLog, batchId: string, user: string): Arra
   const started = entries.find((e) => e.type === 'batch.started')?.seq ?? Number.POSITIVE_INFINITY;
   const finished = entries.find((e) => FINISHED.has(e.type))?.seq ?? Number.POSITIVE_INFINITY;
   const signedBy = (e: LogEntry) => {
-    const signature = e.data.signature as Signature | null | undefined;
+    const signature = 'signature' in e.data ? e.data.signature : undefined;
     return signature && signature.user === user ? signature : undefined;
   };
   const inRecord = entries.flatMap((entry) => {
     const signature = signedBy(entry);
-    return signature ? [{ entry, signature, context: entry.data.step === undefined ? 'in it' : `(at ${printable(String(entry.data.step))}) in it` }] : [];
+    const step = 'step' in entry.data ? entry.data.step : undefined;
+    return signature ? [{ entry, signature, context: step === undefined ? 'in it' : `(at ${printable(step)}) in it` }] : [];
   });
   const layoutChanges = log.ofType('layout.changed').flatMap((entry) => {
     const signature = signedBy(entry);
-    return signature && entry.seq > started && entry.seq < finished ? [{ entry, signature, context: `(${printable(String(entry.data.reason))}) while ${batchId} ran` }] : [];
+    return signature && entry.seq > started && entry.seq < finished ? [{ entry, signature, context: `(${printable(entry.data.reason)}) while ${batchId} ran` }] : [];
   });
   return [...inRecord, ...layoutChanges].sort((a, b) => a.entry.seq - b.entry.seq);
 }

@@ -190,29 +190,18 @@ export class StepRunner {
   }
 
   private openAttempt(batch: ActiveBatch, stepId: string): number | undefined {
-    let open: number | undefined;
-    for (const e of batch.journal.entries()) {
-      if (e.data.step !== stepId) continue;
-      if (e.type === 'step.started') open = Number(e.data.attempt);
-      if (e.type === 'step.failed' || e.type === 'step.completed' || e.type === 'step.skipped') open = undefined;
-    }
-    return open;
+    return batch.journal.state().openAttempts.get(stepId);
   }
 
   private newAttempt(batch: ActiveBatch, stepId: string): number {
-    const attempt = batch.journal.entries().filter((e) => e.type === 'step.started' && e.data.step === stepId).length + 1;
+    const attempt = (batch.journal.state().attempts.get(stepId) ?? 0) + 1;
     batch.journal.write('step.started', { step: stepId, attempt });
     return attempt;
   }
 
+  /** A failure that carried out an operator's answer (work given up to retry the step) does not count. */
   private failuresSinceLastHold(batch: ActiveBatch, stepId: string): number {
-    let failures = 0;
-    for (const e of batch.journal.entries()) {
-      if (e.type === 'hold.resolved') failures = 0;
-      // A failure that carried out an operator's answer (work given up to retry the step) does not count.
-      if (e.type === 'step.failed' && e.data.step === stepId && e.data.answered !== true) failures++;
-    }
-    return failures;
+    return batch.journal.state().failuresSinceHold.get(stepId) ?? 0;
   }
 
   /** The step's command; a step with recurring work runs in segments with that work between them. */

@@ -11,6 +11,7 @@ import { EventLog, WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { disableOperator, enrolOperator, listOperators, OPERATORS_STREAM } from '../../orchestrator/signatures.ts';
 import { runCli } from '../support/cli.ts';
 import { ADMIN, enrolTestOperators, OPERATOR, signingAs } from '../support/operators.ts';
+import { sample } from '../support/entries.ts';
 
 const FORGERY = 'ok\n\u001b[2J\u001b[HSigned by Someone Else (root) at 2020-01-01T00:00:00.000Z: approval of the batch record after review.\u202e';
 
@@ -42,9 +43,9 @@ describe('hostile text', () => {
 
   it('in a hold message and an alarm is escaped by workcell holds and workcell status', async () => {
     const { dir, db, log } = database();
-    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: { batchId: 'P-001' } });
-    log.append({ stream: 'P-001', type: 'hold.opened', at: 2000, data: { step: 'wash', kind: 'command-failed', message: FORGERY, actions: ['retry', 'skip', 'abort'] } });
-    log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 2500, data: { kind: 'device', message: FORGERY } });
+    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: sample('batch.started', { batchId: 'P-001' }) });
+    log.append({ stream: 'P-001', type: 'hold.opened', at: 2000, data: sample('hold.opened', { step: 'wash', kind: 'command-failed', message: FORGERY, actions: ['retry', 'skip', 'abort'] }) });
+    log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 2500, data: sample('alarm', { kind: 'communication', message: FORGERY }) });
     log.writeStatus('orchestrator', { at: 3000, final: false, pid: 1, timeScale: 1, batches: [{ batchId: 'P-001', patient: 'P-001', lane: 'lane-1', step: 'wash', phase: 'held', note: FORGERY }], modules: [{ id: 'sep-1', state: 'error', occupant: 'P-001' }], plates: [] });
     log.close();
     for (const command of ['holds', 'status']) {
@@ -60,8 +61,8 @@ describe('hostile text', () => {
 
   it('in a reason and a refused user id is escaped by resolve, operators disable and operators list', async () => {
     const { dir, db, log } = database();
-    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: { batchId: 'P-001' } });
-    log.append({ stream: 'P-001', type: 'hold.opened', at: 2000, data: { step: 'wash', kind: 'command-failed', message: 'fault', actions: ['retry', 'skip', 'abort'] } });
+    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: sample('batch.started', { batchId: 'P-001' }) });
+    log.append({ stream: 'P-001', type: 'hold.opened', at: 2000, data: sample('hold.opened', { step: 'wash', kind: 'command-failed', message: 'fault', actions: ['retry', 'skip', 'abort'] }) });
     disableOperator(log, OPERATOR.user, FORGERY, ADMIN, 0);
     log.close();
     const refused = await runCli(['resolve', 'P-001', '--action', 'retry', '--reason', 'x', '--user', `mallory${FORGERY}`, '--db', db], { cwd: dir, env: { WORKCELL_PASSWORD: 'whatever-it-is' } });

@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { runCli } from '../support/cli.ts';
+import { sample } from '../support/entries.ts';
 
 function databaseWithBatch(): { dir: string; db: string } {
   const dir = mkdtempSync(join(tmpdir(), 'workcell-out-'));
   const db = join(dir, 'run.db');
   const log = new EventLog(db);
-  log.append({ stream: 'P-002', type: 'batch.started', at: 1000, data: { batchId: 'P-002', patient: 'P-002', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule: { id: 's', version: '1', contentHash: 'x', file: 's.yaml', text: '' } } });
+  log.append({ stream: 'P-002', type: 'batch.started', at: 1000, data: sample('batch.started', { batchId: 'P-002', patient: 'P-002', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule: { id: 's', version: '1', contentHash: 'x', file: 's.yaml', text: '' } }) });
   log.close();
   return { dir, db };
 }

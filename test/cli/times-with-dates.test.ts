@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { runCli } from '../support/cli.ts';
 import { RunDisplay } from '../../cli/run-output.ts';
+import { sample } from '../support/entries.ts';
 
 /** "Today" on the workcell clock: a running orchestrator's status says it is 9 December 2026, 14:00 UTC. */
 const NOW = Date.UTC(2026, 11, 9, 14);
@@ -15,13 +16,13 @@ function runningWorkcell(): string {
   const db = join(mkdtempSync(join(tmpdir(), 'workcell-times-')), 'run.db');
   const log = new EventLog(db);
   const hold = (batchId: string, at: number) => {
-    log.append({ stream: batchId, type: 'batch.started', at: at - HOUR, data: { batchId, patient: batchId, chainOfIdentity: `COI-${batchId}`, bagId: `BAG-${batchId}`, lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule: { id: 's', version: '1', contentHash: 'x', file: 's.yaml', text: '' } } });
-    log.append({ stream: batchId, type: 'hold.opened', at, data: { step: 'wash', kind: 'command-failed', message: 'centrifuge imbalance', actions: ['retry', 'skip', 'abort'] } });
+    log.append({ stream: batchId, type: 'batch.started', at: at - HOUR, data: sample('batch.started', { batchId, patient: batchId, chainOfIdentity: `COI-${batchId}`, bagId: `BAG-${batchId}`, lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule: { id: 's', version: '1', contentHash: 'x', file: 's.yaml', text: '' } }) });
+    log.append({ stream: batchId, type: 'hold.opened', at, data: sample('hold.opened', { step: 'wash', kind: 'command-failed', message: 'centrifuge imbalance', actions: ['retry', 'skip', 'abort'] }) });
   };
   hold('P-001', NOW - 3 * HOUR); // today
   hold('P-002', NOW - 40 * HOUR); // two days ago
   hold('P-003', Date.UTC(2025, 11, 30, 6, 5)); // last year
-  log.append({ stream: 'P-001', type: 'alarm', at: NOW - 26 * HOUR, data: { kind: 'hold-time', message: 'hold time after wash expires soon' } });
+  log.append({ stream: 'P-001', type: 'alarm', at: NOW - 26 * HOUR, data: sample('alarm', { kind: 'hold-time', message: 'hold time after wash expires soon' }) });
   const batch = (batchId: string, expectedFinish: number) => ({ batchId, patient: batchId, lane: 'lane-1', step: 'expand', module: 'bio-1', phase: 'running', expectedFinish });
   // A time scale of 0 keeps the status clock where it is while the test runs.
   log.writeStatus('orchestrator', { at: NOW, timeScale: 0, final: false, pid: 1, batches: [batch('P-004', NOW + 2 * HOUR), batch('P-005', NOW + 9 * 24 * HOUR + 5 * 60_000)], modules: [], plates: [] });

@@ -12,6 +12,7 @@ import { resolveHold } from '../../orchestrator/operator-actions.ts';
 import { runCli } from '../support/cli.ts';
 import { OPERATOR, QA, signingAs } from '../support/operators.ts';
 import { startRun, waitForEntry } from '../support/orchestration.ts';
+import { isEntry } from '../../orchestrator/entries.ts';
 
 describe('the SiLA 2 core features in a batch run', () => {
   it("holds the device's lock while a batch occupies a module: other clients are refused with the standard's error; released when the batch leaves", async () => {
@@ -19,10 +20,10 @@ describe('the SiLA 2 core features in a batch run', () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], timeScale: 300 });
     const other = await connectModule(run.session.layout, dirname(run.layoutFile), 'sep-1');
     try {
-      const locked = await waitForEntry(run.log, 'P-001', (e) => e.type === 'module.locked' && e.data.module === 'sep-1');
+      const locked = await waitForEntry(run.log, 'P-001', isEntry('module.locked', (e) => e.data.module === 'sep-1'));
       await waitForEntry(run.log, 'P-001', (e) => e.type === 'transfer.completed' && e.data.to === 'sep-1.port');
       // The lock was logged before the material entered.
-      const entered = run.log.stream('P-001').find((e) => e.type === 'transfer.completed' && e.data.to === 'sep-1.port')!;
+      const entered = run.log.stream('P-001').find(isEntry('transfer.completed', (e) => e.data.to === 'sep-1.port'))!;
       expect(locked.seq).toBeLessThan(entered.seq);
       const refused = await other.execute('wash', { inputVolume: 10, targetVolume: 5, cycles: 1 }, { idempotencyKey: 'someone-else', itemId: 'BAG-P-001' }).then(
         () => undefined,
@@ -33,7 +34,7 @@ describe('the SiLA 2 core features in a batch run', () => {
       expect((refused as Error).message).toContain('org.silastandard/core/LockController/v1/Metadata/LockIdentifier');
       await run.finished();
       const entries = run.log.stream('P-001');
-      const unlocked = entries.find((e) => e.type === 'module.unlocked' && e.data.module === 'sep-1');
+      const unlocked = entries.find(isEntry('module.unlocked', (e) => e.data.module === 'sep-1'));
       expect(unlocked?.data.reason).toBe('the material left the module');
       // Every lock taken was released by the end, and the shared electroporator was locked too.
       const lockedModules = entries.filter((e) => e.type === 'module.locked').map((e) => e.data.module);
@@ -42,7 +43,7 @@ describe('the SiLA 2 core features in a batch run', () => {
       // Once released, anyone may use it again.
       expect(await other.readState()).toBe('idle');
       // The record says the modules were simulators.
-      expect(entries[0]!.data.simulatedModules).toEqual(expect.arrayContaining(['sep-1', 'ep-1', 'arm-1']));
+      expect(entries.find(isEntry('batch.started'))!.data.simulatedModules).toEqual(expect.arrayContaining(['sep-1', 'ep-1', 'arm-1']));
     } finally {
       await other.close();
       await run.stop();
@@ -53,7 +54,7 @@ describe('the SiLA 2 core features in a batch run', () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], timeScale: 300 });
     const fresh = new Map<string, ModuleDriver>();
     try {
-      const locked = await waitForEntry(run.log, 'P-001', (e) => e.type === 'module.locked' && e.data.module === 'sep-1');
+      const locked = await waitForEntry(run.log, 'P-001', isEntry('module.locked', (e) => e.data.module === 'sep-1'));
       await waitForEntry(run.log, 'P-001', (e) => e.type === 'command.accepted' && e.data.module === 'sep-1');
       // The orchestrator goes away without unlocking (as a crashed one would); the device stays locked.
       await run.orchestrator.stop();
@@ -66,11 +67,11 @@ describe('the SiLA 2 core features in a batch run', () => {
       await next.stop();
       const entries = run.log.stream('P-001');
       // Until the wash's material left sep-1 it stayed under the lock logged before the restart (the concentrate locks it anew later).
-      const firstUnlock = entries.find((e) => e.type === 'module.unlocked' && e.data.module === 'sep-1')!;
-      expect(entries.filter((e) => e.type === 'module.locked' && e.data.module === 'sep-1' && e.seq < firstUnlock.seq).map((e) => e.data.lockId)).toEqual([locked.data.lockId]);
+      const firstUnlock = entries.find(isEntry('module.unlocked', (e) => e.data.module === 'sep-1'))!;
+      expect(entries.filter(isEntry('module.locked', (e) => e.data.module === 'sep-1' && e.seq < firstUnlock.seq)).map((e) => e.data.lockId)).toEqual([locked.data.lockId]);
       expect(fresh.get('sep-1')!.lockedBy).toBeUndefined();
       expect(entries.some((e) => e.type === 'batch.completed')).toBe(true);
-      expect(entries.filter((e) => e.type === 'deviation' && e.data.kind === 'lock-lost')).toEqual([]);
+      expect(entries.filter(isEntry('deviation', (e) => e.data.kind === 'lock-lost'))).toEqual([]);
     } finally {
       for (const driver of fresh.values()) await driver.close();
       await run.stop();
@@ -92,9 +93,9 @@ describe('the SiLA 2 core features in a batch run', () => {
       await run.finished();
       const entries = run.log.stream('P-001');
       expect(entries.find((e) => e.type === 'command.continued')?.data).toMatchObject({ module: 'ep-1', option: 'retry', by: 'a.jansen' });
-      expect(entries.find((e) => e.type === 'step.completed' && e.data.step === 'electroporate')).toBeDefined();
+      expect(entries.find(isEntry('step.completed', (e) => e.data.step === 'electroporate'))).toBeDefined();
       // Continued on the device: the same command, not a second one.
-      expect(entries.filter((e) => e.type === 'command.issued' && e.data.capability === 'electroporate')).toHaveLength(1);
+      expect(entries.filter(isEntry('command.issued', (e) => e.data.capability === 'electroporate'))).toHaveLength(1);
       expect(entries.some((e) => e.type === 'batch.completed')).toBe(true);
       // The record shows both: the device's error and the option chosen, and every entry is one it knows.
       const record = buildRecord(run.log, 'P-001');
@@ -121,7 +122,7 @@ describe('the SiLA 2 core features in a batch run', () => {
       await run.finished();
       const entries = run.log.stream('P-001');
       expect(entries.find((e) => e.type === 'command.resumed')?.data).toMatchObject({ module: 'sep-1', resumed: true });
-      expect(entries.filter((e) => e.type === 'command.issued' && String(e.data.key).includes(':wash:') && e.data.capability === 'wash')).toHaveLength(1);
+      expect(entries.filter(isEntry('command.issued', (e) => String(e.data.key).includes(':wash:') && e.data.capability === 'wash'))).toHaveLength(1);
       expect(entries.some((e) => e.type === 'batch.completed')).toBe(true);
     } finally {
       await run.stop();

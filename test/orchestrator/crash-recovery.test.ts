@@ -12,6 +12,7 @@ import { runCli } from '../support/cli.ts';
 import { layoutWithFreePorts, TWO_LANE_SILA } from '../support/orchestration.ts';
 import { SIMULATOR_ENV, withSimulators } from '../support/simulator-process.ts';
 import { SeededRandom } from '../../modules/simulators/random.ts';
+import { isEntry } from '../../orchestrator/entries.ts';
 
 const ENV = SIMULATOR_ENV;
 const BATCHES = ['--batch', 'P-001:lane-1', '--batch', 'P-002:lane-2', '--batch', 'P-003:lane-1'];
@@ -86,7 +87,7 @@ describe('after kill -9 of the orchestrator', () => {
       expect(new Set(completed)).toEqual(new Set(issued));
       expect(entries.filter((e) => e.type === 'run.started').map((e) => e.data.command)).toEqual(['run', 'resume', 'resume', 'resume']);
       // Each kill left the devices locked for the batches inside them: every resume took those locks over.
-      expect(entries.filter((e) => e.type === 'deviation' && e.data.kind === 'lock-lost').map((e) => e.data.message)).toEqual([]);
+      expect(entries.filter(isEntry('deviation', (e) => e.data.kind === 'lock-lost')).map((e) => e.data.message)).toEqual([]);
       // Every batch's record says it was picked up after a crash.
       for (const batchId of ['P-001', 'P-002', 'P-003']) expect(actual.stream(batchId).filter((e) => e.type === 'batch.resumed').every((e) => e.data.afterCrash === true)).toBe(true);
     } finally {

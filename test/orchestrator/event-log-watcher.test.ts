@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { WALL_CLOCK } from '../../drivers/clock.ts';
 import { EventLog, type LogEntry } from '../../orchestrator/event-log.ts';
+import { sample } from '../support/entries.ts';
 
 /** Two connections to one database file, as an orchestrator and an operator's command have. */
 function twoConnections(): { mine: EventLog; other: EventLog } {
@@ -31,19 +32,19 @@ describe("the event log's watcher of other processes", () => {
     mine.subscribe((entry) => subscribed.push(entry));
     const stop = mine.watchOthers((entries) => delivered.push(...entries), { clock: WALL_CLOCK, everyMs: 10 });
     try {
-      mine.append({ stream: 'P-001', type: 'step.completed', at: 1, data: { step: 'a' } });
-      const answer = other.append({ stream: 'P-001', type: 'hold.resolved', at: 2, data: { step: 'a', action: 'retry' } });
-      mine.append({ stream: 'P-001', type: 'step.completed', at: 3, data: { step: 'b' } });
+      mine.append({ stream: 'P-001', type: 'step.completed', at: 1, data: sample('step.completed', { step: 'a' }) });
+      const answer = other.append({ stream: 'P-001', type: 'hold.resolved', at: 2, data: sample('hold.resolved', { step: 'a', action: 'retry' }) });
+      mine.append({ stream: 'P-001', type: 'step.completed', at: 3, data: sample('step.completed', { step: 'b' }) });
       await until(() => delivered.length > 0, "the other connection's entry");
       await looks();
       expect(delivered.map((e) => e.seq)).toEqual([answer.seq]);
       expect(delivered[0]).toMatchObject({ type: 'hold.resolved', hash: answer.hash });
       // This connection's own entries reached its subscribers once, and only them.
-      expect(subscribed.map((e) => e.data.step)).toEqual(['a', 'b']);
+      expect(subscribed.map((e) => ('step' in e.data ? e.data.step : undefined))).toEqual(['a', 'b']);
 
-      mine.append({ stream: 'P-001', type: 'step.completed', at: 4, data: { step: 'c' } });
+      mine.append({ stream: 'P-001', type: 'step.completed', at: 4, data: sample('step.completed', { step: 'c' }) });
       await looks();
-      const second = other.append({ stream: 'P-002', type: 'material.removed', at: 5, data: {} });
+      const second = other.append({ stream: 'P-002', type: 'material.removed', at: 5, data: sample('material.removed') });
       await until(() => delivered.length > 1, 'the second entry');
       await looks();
       expect(delivered.map((e) => e.seq)).toEqual([answer.seq, second.seq]);
@@ -59,7 +60,7 @@ describe("the event log's watcher of other processes", () => {
     const calls: LogEntry[][] = [];
     const stop = mine.watchOthers((entries) => calls.push(entries), { clock: WALL_CLOCK, everyMs: 10 });
     try {
-      mine.append({ stream: 'P-001', type: 'step.completed', at: 1, data: {} });
+      mine.append({ stream: 'P-001', type: 'step.completed', at: 1, data: sample('step.completed') });
       mine.writeStatus('orchestrator', { final: false });
       await looks();
       expect(calls).toEqual([]);
@@ -75,15 +76,15 @@ describe("the event log's watcher of other processes", () => {
 
   it('reads the whole log of the given types at its first look when asked to start from 0, and stops when told', async () => {
     const { mine, other } = twoConnections();
-    const earlier = other.append({ stream: 'P-001', type: 'hold.resolved', at: 1, data: {} });
-    other.append({ stream: 'P-001', type: 'telemetry', at: 2, data: {} });
+    const earlier = other.append({ stream: 'P-001', type: 'hold.resolved', at: 1, data: sample('hold.resolved') });
+    other.append({ stream: 'P-001', type: 'telemetry', at: 2, data: sample('telemetry') });
     const delivered: LogEntry[] = [];
     const stop = mine.watchOthers((entries) => delivered.push(...entries), { clock: WALL_CLOCK, everyMs: 10, from: 0, types: ['hold.resolved'] });
     try {
       await until(() => delivered.length > 0, 'the earlier answer');
       expect(delivered.map((e) => e.seq)).toEqual([earlier.seq]);
       stop();
-      other.append({ stream: 'P-001', type: 'hold.resolved', at: 3, data: {} });
+      other.append({ stream: 'P-001', type: 'hold.resolved', at: 3, data: sample('hold.resolved') });
       await looks();
       expect(delivered).toHaveLength(1);
     } finally {

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { EventLog, WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { runCli } from '../support/cli.ts';
+import { sample } from '../support/entries.ts';
 
 function freshLog(): EventLog {
   return new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-log-')), 'records.db'));
@@ -12,10 +13,10 @@ function freshLog(): EventLog {
 
 function fill(log: EventLog): void {
   for (let i = 1; i <= 5; i++) {
-    log.append({ stream: 'P-001', type: 'step.completed', at: 1000 * i, data: { step: `s${i}`, results: { viability: 90 - i } } });
-    log.append({ stream: 'P-002', type: 'step.completed', at: 1000 * i + 1, data: { step: `s${i}` } });
+    log.append({ stream: 'P-001', type: 'step.completed', at: 1000 * i, data: sample('step.completed', { step: `s${i}`, results: { viability: 90 - i } }) });
+    log.append({ stream: 'P-002', type: 'step.completed', at: 1000 * i + 1, data: sample('step.completed', { step: `s${i}` }) });
   }
-  log.append({ stream: WORKCELL_STREAM, type: 'em.plate.placed', at: 9000, data: { plateId: 'SP-1' } });
+  log.append({ stream: WORKCELL_STREAM, type: 'em.plate.placed', at: 9000, data: sample('em.plate.placed', { plateId: 'SP-1' }) });
 }
 
 /** Tampering as someone with file access would: drop the guards, then edit rows. */
@@ -71,8 +72,8 @@ describe('the event log', () => {
     const log = freshLog();
     fill(log);
     const other = new EventLog(log.file);
-    other.append({ stream: 'P-001', type: 'hold.resolved', at: 7000, data: { action: 'retry' } });
-    log.append({ stream: 'P-001', type: 'step.started', at: 7001, data: { step: 's6' } });
+    other.append({ stream: 'P-001', type: 'hold.resolved', at: 7000, data: sample('hold.resolved', { action: 'retry' }) });
+    log.append({ stream: 'P-001', type: 'step.started', at: 7001, data: sample('step.started', { step: 's6' }) });
     expect(log.stream('P-001').map((e) => e.streamSeq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(log.verify().breaks).toEqual([]);
     other.close();
@@ -87,12 +88,12 @@ describe('the event log', () => {
       log.stream('P-001');
       // Another process (a second operator's `workcell resolve`) cannot write in between.
       expect(() => other.exec('BEGIN IMMEDIATE')).toThrow(/locked|busy/);
-      return log.append({ stream: 'P-001', type: 'hold.resolved', at: 7000, data: { action: 'retry' } });
+      return log.append({ stream: 'P-001', type: 'hold.resolved', at: 7000, data: sample('hold.resolved', { action: 'retry' }) });
     });
     expect(written.streamSeq).toBe(6);
     expect(() =>
       log.atomically(() => {
-        log.append({ stream: 'P-001', type: 'hold.resolved', at: 7001, data: { action: 'skip' } });
+        log.append({ stream: 'P-001', type: 'hold.resolved', at: 7001, data: sample('hold.resolved', { action: 'skip' }) });
         throw new Error('refused after all');
       }),
     ).toThrow('refused after all');

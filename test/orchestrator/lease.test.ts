@@ -8,11 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { DatabaseLease, LeaseRefused, STALE_AFTER_MS } from '../../orchestrator/database-lease.ts';
 import { REPO_ROOT } from '../support/cli.ts';
+import { sample } from '../support/entries.ts';
 
 function database(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'workcell-lease-')), 'run.db');
   const log = new EventLog(file);
-  log.append({ stream: 'workcell', type: 'run.started', at: 1, data: {} });
+  log.append({ stream: 'workcell', type: 'run.started', at: 1, data: sample('run.started') });
   log.close();
   return file;
 }

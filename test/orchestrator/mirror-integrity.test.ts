@@ -14,6 +14,7 @@ import { startCli } from '../support/background-cli.ts';
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { editData, forge, recordedBatches } from '../support/forger.ts';
 import { POSTGRES_URL, postgresSchema } from '../support/services.ts';
+import { sample } from '../support/entries.ts';
 
 async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
@@ -164,7 +165,7 @@ describe('the PostgreSQL copy against tampering', () => {
     const testUser = decodeURIComponent(anonymous.username);
     anonymous.username = '';
     const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-libpq-')), 'records.db'));
-    log.append({ stream: 'P-001', type: 'batch.started', at: 1, data: {} });
+    log.append({ stream: 'P-001', type: 'batch.started', at: 1, data: sample('batch.started') });
     log.close();
     try {
       const osUser = userInfo().username;
@@ -191,7 +192,7 @@ describe('the PostgreSQL copy against tampering', () => {
     const db = await postgresSchema(ctx);
     const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-follow-')), 'records.db'));
     try {
-      log.appendAll(Array.from({ length: 1200 }, (_, i) => ({ stream: `P-${i % 3}`, type: 'telemetry', at: i, data: { value: i } })));
+      log.appendAll(Array.from({ length: 1200 }, (_, i) => ({ stream: `P-${i % 3}`, type: 'telemetry', at: i, data: sample('telemetry', { value: i }) })));
       const follower = await startCli(['mirror', '--postgres', db.url, '--db', log.file, '--follow', '--interval', '0.2'], { cwd: REPO_ROOT, readyWhen: /1200 entries copied/ });
       follower.child.kill('SIGTERM');
       expect(await follower.exited).toBe(0);

@@ -9,6 +9,8 @@ import { startCli } from '../support/background-cli.ts';
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { enrolTestOperators } from '../support/operators.ts';
 import { MQTT_URL, mqttSubscriber } from '../support/services.ts';
+import { sample } from '../support/entries.ts';
+import { ENTRY_FORMAT_VERSION } from '../../orchestrator/entries.ts';
 
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -21,10 +23,10 @@ async function until(check: () => boolean, what: string, timeoutMs = 10_000): Pr
 function runLog(): EventLog {
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-mqtt-')), 'records.db'));
   enrolTestOperators(log);
-  log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: { batchId: 'P-001', schedule: { id: 'cart', version: '1', text: 'steps: [...]' } } });
-  log.append({ stream: 'P-001', type: 'telemetry', at: 2000, data: { module: 'bio-1', channel: 'temperature', value: 37.1, unit: 'degC' } });
-  log.append({ stream: 'P-002', type: 'step.completed', at: 3000, data: { step: 'wash' } });
-  log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 4000, data: { kind: 'test', message: 'door open' } });
+  log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: sample('batch.started', { batchId: 'P-001', schedule: { ...sample('batch.started').schedule, id: 'cart', version: '1', text: 'steps: [...]' } }) });
+  log.append({ stream: 'P-001', type: 'telemetry', at: 2000, data: sample('telemetry', { module: 'bio-1', channel: 'temperature', value: 37.1, unit: 'degC' }) });
+  log.append({ stream: 'P-002', type: 'step.completed', at: 3000, data: sample('step.completed', { step: 'wash' }) });
+  log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 4000, data: sample('alarm', { kind: 'communication', message: 'door open' }) });
   return log;
 }
 
@@ -46,13 +48,13 @@ describe('the MQTT publisher', () => {
         `${prefix}/workcell/alarm`,
       ]);
       const started = JSON.parse(entries[0]!.payload);
-      expect(started).toMatchObject({ stream: 'P-001', streamSeq: 1, type: 'batch.started', hash: log.stream('P-001')[0]!.hash, data: { schedule: { id: 'cart', version: '1' } } });
+      expect(started).toMatchObject({ stream: 'P-001', streamSeq: 1, type: 'batch.started', formatVersion: ENTRY_FORMAT_VERSION, hash: log.stream('P-001')[0]!.hash, data: { schedule: { id: 'cart', version: '1' } } });
       expect(started.data.schedule.text).toBeUndefined();
       expect(JSON.parse(entries[1]!.payload).data).toMatchObject({ value: 37.1, unit: 'degC' });
       expect(subscriber.messages.some((m) => m.payload.includes('scrypt$'))).toBe(false);
 
       // Live: only what is appended afterwards, and the status view, retained.
-      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: { step: 'seed' } });
+      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: sample('step.started', { step: 'seed' }) });
       log.writeStatus('orchestrator', { at: 5000, batches: [], final: false });
       expect(await publisher.publishNew()).toBe(1);
       expect(await publisher.publishNew()).toBe(0);
@@ -77,8 +79,8 @@ describe('the MQTT publisher', () => {
       expect(await first.publishNew()).toBe(4);
       await first.close();
       // Written while no publisher ran.
-      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: { step: 'seed' } });
-      log.append({ stream: 'P-001', type: 'step.completed', at: 6000, data: { step: 'seed' } });
+      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: sample('step.started', { step: 'seed' }) });
+      log.append({ stream: 'P-001', type: 'step.completed', at: 6000, data: sample('step.completed', { step: 'seed' }) });
       const second = await MqttPublisher.connect(MQTT_URL, log, { prefix });
       expect(await second.publishNew()).toBe(2);
       await second.close();
@@ -104,7 +106,7 @@ describe('the MQTT publisher', () => {
     try {
       const publisher = await startCli(['publish', '--mqtt', MQTT_URL, '--db', log.file, '--prefix', prefix, '--from-start', '--interval', '0.1'], { cwd: REPO_ROOT, readyWhen: /4 entries published/ });
       // This test's connection is another process's for the publisher: its watcher sees the commit.
-      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: { step: 'seed' } });
+      log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: sample('step.started', { step: 'seed' }) });
       await until(() => subscriber.messages.some((m) => m.topic === `${prefix}/batches/P-001/step.started`), 'the entry appended while following');
       log.writeStatus('orchestrator', { at: 5000, batches: [{ batchId: 'P-001' }], final: false });
       await until(() => subscriber.messages.some((m) => m.topic === `${prefix}/status`), 'the status view');

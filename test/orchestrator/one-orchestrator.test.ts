@@ -12,6 +12,7 @@ import { startCli, type Background } from '../support/background-cli.ts';
 import { runCli } from '../support/cli.ts';
 import { layoutWithFreePorts, TWO_LANE_SILA } from '../support/orchestration.ts';
 import { SIMULATOR_ENV as ENV, withSimulators } from '../support/simulator-process.ts';
+import { isEntry } from '../../orchestrator/entries.ts';
 
 const TIME_SCALE = '600';
 
@@ -107,10 +108,10 @@ describe('one orchestrator per database', () => {
         expect(log.verify().breaks).toEqual([]);
         const cleared = log.ofType('line-clearance.completed').find((e) => e.data.module === 'ep-1' && e.seq > clearance.seq);
         expect(cleared).toBeDefined();
-        const intoElectroporator = log.stream('Q-001').find((e) => e.type === 'transfer.completed' && String(e.data.to).startsWith('ep-1'));
+        const intoElectroporator = log.stream('Q-001').find(isEntry('transfer.completed', (e) => String(e.data.to).startsWith('ep-1')));
         expect(intoElectroporator).toBeDefined();
         expect(intoElectroporator!.seq).toBeGreaterThan(cleared!.seq);
-        expect(log.stream('Q-001').find((e) => e.type === 'line-clearance.verified' && e.data.module === 'ep-1')?.data.previousBatch).toBe('P-001');
+        expect(log.stream('Q-001').find(isEntry('line-clearance.verified', (e) => e.data.module === 'ep-1'))?.data.previousBatch).toBe('P-001');
         for (const batchId of ['P-001', 'Q-001']) expect(log.stream(batchId).some((e) => e.type === 'batch.completed')).toBe(true);
       } finally {
         log.close();

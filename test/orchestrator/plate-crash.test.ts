@@ -8,6 +8,7 @@ import { EventLog, WORKCELL_STREAM, type LogEntry } from '../../orchestrator/eve
 import { startCli } from '../support/background-cli.ts';
 import { SHORT_SCHEDULE, TWO_LANE_SILA } from '../support/orchestration.ts';
 import { layoutCopy, startSimulators } from '../support/simulators.ts';
+import { isEntry } from '../../orchestrator/entries.ts';
 
 const ENV = { WORKCELL_OPCUA_PASSWORD: 'plate-crash-password' };
 
@@ -40,16 +41,16 @@ describe('a crash during a settle-plate placement', () => {
     try {
       const first = await startCli(['run', layout, '--schedule', SHORT_SCHEDULE, '--batch', 'P-001:lane-1', '--time-scale', '60', '--db', db], { cwd: dir, env: ENV, readyWhen: /P-001/ });
       const interrupted = await watchFor(db, (workcell) => {
-        const place = workcell.find((e) => e.type === 'command.issued' && /^em:.+:place$/.test(String(e.data.key)));
-        return place && !workcell.some((e) => e.type === 'command.completed' && e.data.key === place.data.key) ? place : undefined;
+        const place = workcell.find(isEntry('command.issued', (e) => /^em:.+:place$/.test(String(e.data.key))));
+        return place && !workcell.some(isEntry('command.completed', (e) => e.data.key === place.data.key)) ? place : undefined;
       });
       first.child.kill('SIGKILL');
       await first.exited;
       const plateId = String((interrupted.data.parameters as { plateId: string }).plateId);
       const resumed = await startCli(['resume', '--db', db], { cwd: dir, env: ENV, readyWhen: /Resuming P-001/ });
-      const adopted = await watchFor(db, (workcell) => workcell.find((e) => e.type === 'em.plate.placed' && e.data.plateId === plateId));
+      const adopted = await watchFor(db, (workcell) => workcell.find(isEntry('em.plate.placed', (e) => e.data.plateId === plateId)));
       // The monitored step goes on with that plate in place.
-      await watchFor(db, (workcell) => workcell.find((e) => e.type === 'em.plate.batch' && e.data.batchId === 'P-001'));
+      await watchFor(db, (workcell) => workcell.find(isEntry('em.plate.batch', (e) => e.data.batchId === 'P-001')));
       resumed.child.kill('SIGTERM');
       await resumed.exited;
       expect(adopted.data).toMatchObject({ adopted: true, location: (interrupted.data.parameters as { location: string }).location, exposedSince: new Date(interrupted.at).toISOString() });
@@ -57,11 +58,11 @@ describe('a crash during a settle-plate placement', () => {
       try {
         const workcell = log.stream(WORKCELL_STREAM);
         // The placement was not sent again under another plate id before this plate was collected.
-        const places = workcell.filter((e) => e.type === 'command.issued' && /^em:.+:place$/.test(String(e.data.key)));
+        const places = workcell.filter(isEntry('command.issued', (e) => /^em:.+:place$/.test(String(e.data.key))));
         const retrieved = workcell.findIndex((e) => e.type === 'em.plate.retrieved' && e.data.plateId === plateId);
         const placedBeforeRetrieval = places.filter((e) => retrieved < 0 || e.seq < workcell[retrieved]!.seq);
         expect(placedBeforeRetrieval.map((e) => e.data.key)).toEqual([interrupted.data.key]);
-        expect(workcell.filter((e) => e.type === 'alarm' && e.data.kind === 'environmental-monitoring')).toEqual([]);
+        expect(workcell.filter(isEntry('alarm', (e) => e.data.kind === 'environmental-monitoring'))).toEqual([]);
       } finally {
         log.close();
       }

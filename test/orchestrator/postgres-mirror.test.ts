@@ -9,6 +9,8 @@ import { MirrorRefused, PostgresMirror } from '../../orchestrator/postgres-mirro
 import { startCli } from '../support/background-cli.ts';
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { postgresSchema } from '../support/services.ts';
+import { sample } from '../support/entries.ts';
+import { ENTRY_FORMAT_VERSION } from '../../orchestrator/entries.ts';
 
 function freshLog(): EventLog {
   return new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-mirror-')), 'records.db'));
@@ -16,8 +18,8 @@ function freshLog(): EventLog {
 
 function appendSteps(log: EventLog, from: number, to: number): void {
   for (let i = from; i <= to; i++) {
-    log.append({ stream: 'P-001', type: 'step.completed', at: 1000 * i, data: { step: `s${i}`, results: { viability: 90 - i / 10, note: 'ünïcode ✓' } } });
-    if (i % 3 === 0) log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 1000 * i + 1, data: { kind: 'test', message: `alarm ${i}` } });
+    log.append({ stream: 'P-001', type: 'step.completed', at: 1000 * i, data: sample('step.completed', { step: `s${i}`, results: { viability: 90 - i / 10, note: 'ünïcode ✓' } }) });
+    if (i % 3 === 0) log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 1000 * i + 1, data: sample('alarm', { kind: 'communication', message: `alarm ${i}` }) });
   }
 }
 
@@ -45,8 +47,9 @@ describe('the PostgreSQL mirror of event logs', () => {
       const client = new pg.Client({ connectionString: db.url });
       await client.connect();
       try {
-        const rows = await client.query<{ hash: string; step: string }>("SELECT hash, data_json->>'step' AS step FROM workcell_events WHERE source = $1 AND stream = 'P-001' ORDER BY stream_seq", [log.id]);
+        const rows = await client.query<{ hash: string; step: string; format_version: number }>("SELECT hash, data_json->>'step' AS step, format_version FROM workcell_events WHERE source = $1 AND stream = 'P-001' ORDER BY stream_seq", [log.id]);
         expect(rows.rows.map((r) => r.hash)).toEqual(log.stream('P-001').map((e) => e.hash));
+        expect(new Set(rows.rows.map((r) => r.format_version))).toEqual(new Set([ENTRY_FORMAT_VERSION]));
         expect(rows.rows[0]!.step).toBe('s1');
         await expect(client.query("UPDATE workcell_events SET data = '{}' WHERE source = $1 AND seq = 1", [log.id])).rejects.toThrow('append-only');
         await expect(client.query('DELETE FROM workcell_events WHERE source = $1', [log.id])).rejects.toThrow('append-only');

@@ -9,6 +9,8 @@ import type { Signature } from '../../orchestrator/signatures.ts';
 import { factsOf } from '../../orchestrator/record-schedule.ts';
 import { ScheduleModel, type Schedule } from '../../config/schedule.ts';
 import { Catalogue, type ModuleKind } from '../../config/catalogue.ts';
+import { appendUnknownEntry, sample } from '../support/entries.ts';
+import type { EntryData, EntryType } from '../../orchestrator/entries.ts';
 
 const SCHEDULE_FILE = resolve('schedules/cart-electroporation.yaml');
 const DAY = 86_400_000;
@@ -25,7 +27,7 @@ afterEach(() => {
 function batchLog(schedule = { file: SCHEDULE_FILE, text: readFileSync(SCHEDULE_FILE, 'utf8') }) {
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-record-')), 'records.db'));
   logs.push(log);
-  const add = (at: number, type: string, data: Record<string, unknown> = {}) => log.append({ stream: 'P-001', type, at, data });
+  const add = <T extends EntryType>(at: number, type: T, data: Partial<EntryData<T>> = {}) => log.append({ stream: 'P-001', type, at, data: sample(type, data) });
   add(T0, 'batch.started', { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1', layout: { id: 'two-lane', file: 'l.yaml' }, schedule: { id: 'cart-electroporation', version: '1.0.0', contentHash: 'ab'.repeat(32), ...schedule } });
   return { log, add };
 }
@@ -123,7 +125,8 @@ describe('device faults, watchdog escalations, reconciliations, crashes and resu
     add(T0 + 4 * HOUR, 'batch.interrupted', { message: 'the orchestrator stopped while wash ran' });
     add(T0 + DAY, 'batch.resumed', { runId: '2', afterCrash: true, message: 'picked up after a crash of run 1' });
     add(T0 + DAY, 'module.reconciled', { module: 'sep-1', believed: 'running', actual: 'idle', action: 'result fetched by token', message: 'sep-1 was idle while wash had sent no result' });
-    add(T0 + DAY, 'sensor.recalibrated', { module: 'sep-1', firmware: '2.1', offsets: { flow: 0.02 } });
+    // An entry of a type a later version of Workcell writes: this one refuses to write it, but reads it.
+    appendUnknownEntry(log, { stream: 'P-001', type: 'sensor.recalibrated', at: T0 + DAY, data: { module: 'sep-1', firmware: '2.1', offsets: { flow: 0.02 } } });
     return log;
   }
 

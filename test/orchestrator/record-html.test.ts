@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { buildRecord } from '../../orchestrator/record.ts';
 import { recordHtml } from '../../orchestrator/record-html.ts';
+import { sample } from '../support/entries.ts';
+import type { EntryData, EntryType } from '../../orchestrator/entries.ts';
 
 describe('the batch record as HTML', () => {
   it('is one self-contained page that escapes every value', () => {
@@ -12,7 +14,7 @@ describe('the batch record as HTML', () => {
     const schedule = { id: 'cart', version: '2', contentHash: 'cd'.repeat(32), file: 'cart.yaml', text: '' };
     log.append({ stream: 'P-001', type: 'batch.started', at: Date.UTC(2026, 10, 30, 8), data: { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-<P-001>', bagId: 'BAG-P-001', lane: 'lane-1', layout: { id: 'two-lane', file: 'l.yaml', contentHash: 'ab'.repeat(32) }, schedule } });
     log.append({ stream: 'P-001', type: 'deviation', at: Date.UTC(2026, 10, 30, 9), data: { kind: 'scan-mismatch', message: 'scanned "<script>alert(1)</script>" & more' } });
-    log.append({ stream: 'P-001', type: 'batch.completed', at: Date.UTC(2026, 10, 30, 10), data: {} });
+    log.append({ stream: 'P-001', type: 'batch.completed', at: Date.UTC(2026, 10, 30, 10), data: sample('batch.completed') });
     const html = recordHtml(buildRecord(log, 'P-001'));
     log.close();
     expect(html.startsWith('<!doctype html>')).toBe(true);
@@ -33,15 +35,15 @@ describe('the HTML record on paper', () => {
     const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-html-')), 'records.db'));
     const file = resolve('schedules/cart-electroporation.yaml');
     const schedule = { id: 'cart-electroporation', version: '1.0.0', contentHash: 'cd'.repeat(32), file, text: readFileSync(file, 'utf8') };
-    const add = (at: number, type: string, data: Record<string, unknown>) => log.append({ stream: 'P-001', type, at, data });
+    const add = <T extends EntryType>(at: number, type: T, data: Partial<EntryData<T>> = {}) => log.append({ stream: 'P-001', type, at, data: sample(type, data) });
     add(T0, 'batch.started', { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1', layout: { id: 'two-lane', file: 'l.yaml' }, schedule });
     add(T0, 'step.started', { step: 'expand', attempt: 1 });
     add(T0, 'module.reserved', { module: 'bio-1', lane: 'lane-1' });
     const samples = [];
     for (let i = 0; i < 5000; i++) {
       const at = T0 + i * 60_000;
-      samples.push({ stream: 'P-001', type: 'telemetry', at, data: { module: 'bio-1', channel: 'glucose', value: i === 2500 ? 1.2 : 4 - i / 5000, unit: 'g/L' } });
-      samples.push({ stream: 'P-001', type: 'telemetry', at, data: { module: 'bio-1', channel: 'temperature', value: 37 + Math.sin(i / 100) / 10, unit: 'degC' } });
+      samples.push({ stream: 'P-001', type: 'telemetry' as const, at, data: sample('telemetry', { module: 'bio-1', channel: 'glucose', value: i === 2500 ? 1.2 : 4 - i / 5000, unit: 'g/L' }) });
+      samples.push({ stream: 'P-001', type: 'telemetry' as const, at, data: sample('telemetry', { module: 'bio-1', channel: 'temperature', value: 37 + Math.sin(i / 100) / 10, unit: 'degC' }) });
     }
     log.appendAll(samples);
     add(T0 + 5000 * 60_000, 'step.completed', { step: 'expand', attempt: 1, module: 'bio-1', parameters: { duration: 9 }, results: { viability: 90 } });

@@ -10,6 +10,7 @@ import { runCli } from '../support/cli.ts';
 import { lossy } from '../support/lossy-driver.ts';
 import { OPERATOR, QA, signingAs } from '../support/operators.ts';
 import { startRun, waitForEntry } from '../support/orchestration.ts';
+import { isEntry } from '../../orchestrator/entries.ts';
 
 const CONTROL_HOLD = resolve('test/fixtures/schedules/control-hold.yaml');
 
@@ -20,15 +21,15 @@ describe('record truth: hold times, skips and device faults', () => {
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       expect(hold.data).toMatchObject({ step: 'electroporate', module: 'ep-1', holdTime: { after: 'wash' } });
       // The electroporation never happened: the material waits on the deadline the wash set.
-      const started = run.log.stream('P-001').filter((e) => e.type === 'hold-time.started' && e.data.step === 'wash');
+      const started = run.log.stream('P-001').filter(isEntry('hold-time.started', (e) => e.data.step === 'wash'));
       expect(started.map((e) => e.data.reopened ?? false)).toEqual([false, true]);
       expect(started[1]!.data.deadlineMs).toBe(started[0]!.data.deadlineMs);
       // wash has a 2 h hold time; at 3600x the batch stays held for well over 2 h of process time.
       const deviation = await waitForEntry(run.log, 'P-001', (e) => e.type === 'deviation' && e.data.kind === 'hold-time-exceeded', 20_000);
       expect(deviation.at).toBeGreaterThanOrEqual(Number(started[0]!.data.deadlineMs));
-      const alarm = run.log.stream('P-001').find((e) => e.type === 'alarm' && e.data.kind === 'hold-time');
+      const alarm = run.log.stream('P-001').find(isEntry('alarm', (e) => e.data.kind === 'hold-time'));
       expect(alarm!.at).toBeLessThan(Number(started[0]!.data.deadlineMs));
-      const fault = run.log.stream('P-001').find((e) => e.type === 'deviation' && e.data.kind === 'device-fault');
+      const fault = run.log.stream('P-001').find(isEntry('deviation', (e) => e.data.kind === 'device-fault'));
       expect(fault?.data).toMatchObject({ module: 'ep-1', step: 'electroporate', code: 'HardwareFault', message: expect.stringContaining('electrode fault') });
       // `workcell holds` says how much of the hold time is left (here: none, it was exceeded).
       const holds = await runCli(['holds', '--db', run.log.file]);
@@ -79,11 +80,11 @@ describe('record truth: no batch waits silently', () => {
     try {
       await run.finished();
       expect(dropped).toBe(true);
-      const reconciled = run.log.stream(WORKCELL_STREAM).filter((e) => e.type === 'module.reconciled' && e.data.module === 'ep-1');
+      const reconciled = run.log.stream(WORKCELL_STREAM).filter(isEntry('module.reconciled', (e) => e.data.module === 'ep-1'));
       expect(reconciled[0]?.data).toMatchObject({ believed: 'running', actual: 'idle', action: 'state corrected' });
       for (const batchId of ['P-001', 'P-002']) expect(run.log.stream(batchId).some((e) => e.type === 'batch.completed')).toBe(true);
       // The batch that waited for the electroporator has the correction in its record too.
-      const concerned = ['P-001', 'P-002'].filter((batchId) => run.log.stream(batchId).some((e) => e.type === 'module.reconciled' && e.data.module === 'ep-1'));
+      const concerned = ['P-001', 'P-002'].filter((batchId) => run.log.stream(batchId).some(isEntry('module.reconciled', (e) => e.data.module === 'ep-1')));
       expect(concerned.length).toBeGreaterThan(0);
     } finally {
       await run.stop();
@@ -95,11 +96,11 @@ describe('record truth: no batch waits silently', () => {
     try {
       await run.finished();
       const entries = run.log.stream('P-001');
-      const reconciled = entries.find((e) => e.type === 'module.reconciled' && e.data.action === 'result fetched by token');
+      const reconciled = entries.find(isEntry('module.reconciled', (e) => e.data.action === 'result fetched by token'));
       expect(reconciled?.data).toMatchObject({ module: 'ep-1', believed: 'running' });
-      expect(entries.find((e) => e.type === 'step.completed' && e.data.step === 'electroporate')?.data.results).toMatchObject({ viability: expect.any(Number) });
+      expect(entries.find(isEntry('step.completed', (e) => e.data.step === 'electroporate'))?.data.results).toMatchObject({ viability: expect.any(Number) });
       // Fetched, not sent again.
-      expect(entries.filter((e) => e.type === 'command.issued' && e.data.capability === 'electroporate')).toHaveLength(1);
+      expect(entries.filter(isEntry('command.issued', (e) => e.data.capability === 'electroporate'))).toHaveLength(1);
     } finally {
       await run.stop();
     }
@@ -110,7 +111,7 @@ describe('record truth: no batch waits silently', () => {
     try {
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'outcome-unknown', message: expect.stringContaining('never reported an outcome and the device does not give it') });
-      expect(run.log.stream('P-001').find((e) => e.type === 'module.reconciled' && e.data.action === 'escalated')?.data).toMatchObject({ module: 'ep-1', believed: 'running', actual: 'idle' });
+      expect(run.log.stream('P-001').find(isEntry('module.reconciled', (e) => e.data.action === 'escalated'))?.data).toMatchObject({ module: 'ep-1', believed: 'running', actual: 'idle' });
     } finally {
       await run.stop();
     }
@@ -123,12 +124,12 @@ describe('record truth: no batch waits silently', () => {
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'outcome-unknown', reattach: { module: 'ep-1' } });
       // The command stays open: no failure is recorded for it, and its hold time is not reopened (the device works on).
       expect(run.log.stream('P-001').filter((e) => e.type === 'command.failed')).toEqual([]);
-      expect(run.log.stream('P-001').filter((e) => e.type === 'hold-time.started' && e.data.reopened === true)).toEqual([]);
+      expect(run.log.stream('P-001').filter(isEntry('hold-time.started', (e) => e.data.reopened === true))).toEqual([]);
       resolveHold(run.log, 'P-001', { action: 'retry', reason: 'network restored' }, OPERATOR, run.session.clock.now());
       await run.finished();
       const entries = run.log.stream('P-001');
-      expect(entries.filter((e) => e.type === 'command.issued' && e.data.capability === 'electroporate')).toHaveLength(1);
-      expect(entries.find((e) => e.type === 'step.completed' && e.data.step === 'electroporate')).toBeDefined();
+      expect(entries.filter(isEntry('command.issued', (e) => e.data.capability === 'electroporate'))).toHaveLength(1);
+      expect(entries.find(isEntry('step.completed', (e) => e.data.step === 'electroporate'))).toBeDefined();
       expect(entries.some((e) => e.type === 'batch.completed')).toBe(true);
     } finally {
       await run.stop();
@@ -140,7 +141,7 @@ describe('record truth: no batch waits silently', () => {
     try {
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened', 60_000);
       expect(hold.data).toMatchObject({ kind: 'watchdog', message: expect.stringContaining('transfer on arm-1 appears hung') });
-      expect(run.log.stream('P-001').some((e) => e.type === 'alarm' && e.data.kind === 'watchdog' && e.data.module === 'arm-1')).toBe(true);
+      expect(run.log.stream('P-001').some(isEntry('alarm', (e) => e.data.kind === 'watchdog' && e.data.module === 'arm-1'))).toBe(true);
     } finally {
       await run.stop();
     }
@@ -157,10 +158,10 @@ describe('record truth: no batch waits silently', () => {
       run.orchestrator.startBatch({ batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1' }, { file: 'short.yaml', text: readFileSync('test/fixtures/schedules/short.yaml', 'utf8') });
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened', 60_000);
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'watchdog', message: expect.stringMatching(/electroporate has waited \d+ min for a module, well past when it was expected to start: waiting for electroporator ep-1 is running/) });
-      const watchdog = run.log.stream(WORKCELL_STREAM).find((e) => e.type === 'module.watchdog' && e.data.module === 'ep-1');
+      const watchdog = run.log.stream(WORKCELL_STREAM).find(isEntry('module.watchdog', (e) => e.data.module === 'ep-1'));
       expect(watchdog?.data.message).toMatch(/ep-1 has been running for \d+ min with no command of Workcell's/);
       // Its material waited in the separator inside the hold time after the wash: a deviation.
-      expect(run.log.stream('P-001').find((e) => e.type === 'deviation' && e.data.kind === 'watchdog')?.data.message).toMatch(/meanwhile its hold time (ran out|runs out at)/);
+      expect(run.log.stream('P-001').find(isEntry('deviation', (e) => e.data.kind === 'watchdog'))?.data.message).toMatch(/meanwhile its hold time (ran out|runs out at)/);
     } finally {
       await intruder.close();
       await run.stop();
@@ -183,7 +184,7 @@ describe('record truth: a device that stops answering', () => {
         if (Date.now() > deadline) throw new Error(`sep-2 still ${run.orchestrator.status().modules.find((m) => m.id === 'sep-2')?.state}`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      const reconciled = run.log.stream(WORKCELL_STREAM).find((e) => e.type === 'module.reconciled' && e.data.module === 'sep-2');
+      const reconciled = run.log.stream(WORKCELL_STREAM).find(isEntry('module.reconciled', (e) => e.data.module === 'sep-2'));
       expect(reconciled?.data).toMatchObject({ believed: 'idle', actual: 'offline', message: expect.stringContaining('the device does not answer') });
     } finally {
       await run.stop();
@@ -241,7 +242,7 @@ describe('record truth: operators act on a running workcell', () => {
       const back = await runCli(['module', 'sep-2', 'in-service', '--reason', 'rotor balanced, OQ repeated', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(back.status).toBe(0);
       await run.finished();
-      expect(run.log.stream('P-002').find((e) => e.type === 'step.completed' && e.data.step === 'wash')?.data.module).toBe('sep-2');
+      expect(run.log.stream('P-002').find(isEntry('step.completed', (e) => e.data.step === 'wash'))?.data.module).toBe('sep-2');
     } finally {
       await run.stop();
     }
@@ -253,7 +254,7 @@ describe('record truth: operators act on a running workcell', () => {
       const refreshed = await runCli(['module', 'ep-1', 'refresh', '--db', run.log.file]);
       expect(refreshed.stderr).toBe('');
       expect(refreshed.stdout).toBe('ep-1 is idle, as the orchestrator believed.\n');
-      expect(run.log.stream(WORKCELL_STREAM).some((e) => e.type === 'module.refresh-requested' && e.data.module === 'ep-1')).toBe(true);
+      expect(run.log.stream(WORKCELL_STREAM).some(isEntry('module.refresh-requested', (e) => e.data.module === 'ep-1'))).toBe(true);
     } finally {
       await run.stop();
     }

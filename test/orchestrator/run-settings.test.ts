@@ -6,6 +6,7 @@ import { EventLog } from '../../orchestrator/event-log.ts';
 import { checkLayoutForResume, layoutHashOf, recordRunSettings, workcellNow } from '../../orchestrator/run-settings.ts';
 import { runCli } from '../support/cli.ts';
 import { enrolTestOperators, OPERATOR, QA } from '../support/operators.ts';
+import { sample } from '../support/entries.ts';
 
 describe('the workcell clock read from another process', () => {
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-clock-')), 'records.db'));
@@ -14,7 +15,7 @@ describe('the workcell clock read from another process', () => {
   it('is the wall clock when no orchestrator runs, but never before the last entry', () => {
     const wall = Date.now();
     expect(workcellNow(log, wall)).toBe(wall);
-    log.append({ stream: 'P-001', type: 'batch.started', at: wall + 3 * DAY, data: {} });
+    log.append({ stream: 'P-001', type: 'batch.started', at: wall + 3 * DAY, data: sample('batch.started') });
     expect(workcellNow(log, wall)).toBe(wall + 3 * DAY);
   });
 
@@ -38,7 +39,7 @@ describe('resuming on the layout the batches ran on', () => {
   function runOn(layout: string): EventLog {
     const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-layout-')), 'records.db'));
     enrolTestOperators(log);
-    recordRunSettings(log, { layoutFile: layout, timeScale: 1, seed: 1, sim: false, clock: { wallAnchor: Date.now(), simAtAnchor: Date.now() } }, { layoutHash: layoutHashOf(layout) });
+    recordRunSettings(log, { layoutFile: layout, timeScale: 1, seed: 1, sim: false, clock: { wallAnchor: Date.now(), simAtAnchor: Date.now() } }, { command: 'run', layoutHash: layoutHashOf(layout) });
     return log;
   }
 

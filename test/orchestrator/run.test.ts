@@ -8,6 +8,7 @@ import { resolveHold } from '../../orchestrator/orchestrator.ts';
 import { runCli } from '../support/cli.ts';
 import { enrolReviewer, OPERATOR, QA, REVIEWER, signingAs } from '../support/operators.ts';
 import { layoutWithFreePorts, occupancy, SHORT_SCHEDULE, startRun, TWO_LANE_SILA, waitForEntry } from '../support/orchestration.ts';
+import { isEntry } from '../../orchestrator/entries.ts';
 
 describe('the orchestrator on a simulated two-lane workcell', () => {
   it('runs three patients in parallel without ever mixing them, and records each batch completely', async () => {
@@ -126,7 +127,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       expect(record.operatorActions.map((a) => [a.step, a.action])).toEqual([['finish', 'retry'], ['finish', 'retry']]);
       expect(record.deviations.filter((d) => d.kind === 'scan-mismatch')).toHaveLength(2);
       // Each try moved with a key of its own, issued once.
-      const moves = run.log.stream('P-001').filter((e) => e.type === 'command.issued' && String(e.data.key).includes(':finish:')).map((e) => e.data.key);
+      const moves = run.log.stream('P-001').filter(isEntry('command.issued', (e) => String(e.data.key).includes(':finish:'))).map((e) => e.data.key);
       expect(moves).toEqual(['P-001:finish:1:out', 'P-001:finish:2:out', 'P-001:finish:3:out']);
     } finally {
       await run.stop();
@@ -147,7 +148,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       resolveHold(run.log, 'P-001', { action: 'abort', reason: 'electroporator fault' }, QA, run.session.clock.now());
       const quarantined = await waitForEntry(run.log, 'P-001', (e) => e.type === 'batch.quarantined');
       expect(quarantined.data).toMatchObject({ location: 'ep-1.port', stuck: true });
-      expect(run.log.stream('P-001').some((e) => e.type === 'alarm' && String(e.data.message).includes('workcell remove P-001'))).toBe(true);
+      expect(run.log.stream('P-001').some(isEntry('alarm', (e) => String(e.data.message).includes('workcell remove P-001')))).toBe(true);
 
       // Another lane's batch needs the electroporator and waits for the stuck material to go.
       run.orchestrator.startBatch({ batchId: 'P-002', patient: 'P-002', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', lane: 'lane-2' }, { file: SHORT_SCHEDULE, text: readFileSync(SHORT_SCHEDULE, 'utf8') });
@@ -197,9 +198,9 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       run.orchestrator.startBatch({ batchId: 'P-002', patient: 'P-002', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', lane: 'lane-1' }, { file: SHORT_SCHEDULE, text: readFileSync(SHORT_SCHEDULE, 'utf8') });
       await run.finished();
       expect(buildRecord(run.log, 'P-002').status).toBe('completed');
-      const cleared = run.log.stream(WORKCELL_STREAM).find((e) => e.type === 'line-clearance.completed' && e.data.module === 'sep-1');
+      const cleared = run.log.stream(WORKCELL_STREAM).find(isEntry('line-clearance.completed', (e) => e.data.module === 'sep-1'));
       expect(cleared?.data).toMatchObject({ after: 'P-001' });
-      const entered = run.log.stream('P-002').find((e) => e.type === 'transfer.completed' && e.data.to === 'sep-1.port')!;
+      const entered = run.log.stream('P-002').find(isEntry('transfer.completed', (e) => e.data.to === 'sep-1.port'))!;
       expect(cleared!.seq).toBeLessThan(entered.seq);
       expect(buildRecord(run.log, 'P-002').lineClearances).toContainEqual(expect.objectContaining({ module: 'sep-1', previousBatch: 'P-001' }));
     } finally {
@@ -215,7 +216,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       expect(record.status).toBe('completed');
       expect(record.steps[0]).toMatchObject({ step: 'wash', attempts: 2, outcome: 'completed' });
       const failed = run.log.stream('P-001').find((e) => e.type === 'step.failed')!;
-      const restarted = run.log.stream('P-001').find((e) => e.type === 'step.started' && e.data.attempt === 2)!;
+      const restarted = run.log.stream('P-001').find(isEntry('step.started', (e) => e.data.attempt === 2))!;
       expect(restarted.at - failed.at).toBeGreaterThanOrEqual(60_000); // the 1 min backoff, in workcell time
     } finally {
       await run.stop();
@@ -229,7 +230,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       const hold = await Promise.any(['P-001', 'P-002'].map((b) => waitForEntry(run.log, b, (e) => e.type === 'hold.opened')));
       const hung = hold.stream;
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'watchdog' });
-      expect(run.log.stream(hung).some((e) => e.type === 'alarm' && e.data.kind === 'watchdog')).toBe(true);
+      expect(run.log.stream(hung).some(isEntry('alarm', (e) => e.data.kind === 'watchdog'))).toBe(true);
       const answer = await runCli(['resolve', hung, '--action', 'abort', '--reason', 'electroporator unresponsive; material to quarantine', '--user', 'qa.lee', '--db', run.log.file], { env: signingAs(QA) });
       expect(answer.status).toBe(0);
       await run.finished();
@@ -239,9 +240,9 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       // The other batch waited for the hung electroporator past its 2 h hold after wash: first an alarm
       // before the deadline, then a deviation once it passed, both naming the same deadline.
       const entries = run.log.stream(other);
-      const started = entries.find((e) => e.type === 'hold-time.started' && e.data.step === 'wash')!;
-      const alarm = entries.find((e) => e.type === 'alarm' && e.data.kind === 'hold-time')!;
-      const deviation = entries.find((e) => e.type === 'deviation' && e.data.kind === 'hold-time-exceeded')!;
+      const started = entries.find(isEntry('hold-time.started', (e) => e.data.step === 'wash'))!;
+      const alarm = entries.find(isEntry('alarm', (e) => e.data.kind === 'hold-time'))!;
+      const deviation = entries.find(isEntry('deviation', (e) => e.data.kind === 'hold-time-exceeded'))!;
       expect(alarm.data).toMatchObject({ holdOf: 'wash', deadlineMs: started.data.deadlineMs });
       expect(deviation.data).toMatchObject({ holdOf: 'wash', deadlineMs: started.data.deadlineMs, message: expect.stringMatching(/^hold time after wash \(2 h\) exceeded at (\d\d-\d\d )?\d\d:\d\d UTC$/) });
       expect(alarm.at).toBeLessThan(Number(started.data.deadlineMs));
@@ -283,7 +284,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       const skipped = run.log.stream('P-001').find((e) => e.type === 'step.skipped')!;
       expect(skipped.data).toEqual({ step: 'electroporate', reason: 'condition not met: wash.viability below 50 %' });
       // The skipped step never touched the electroporator.
-      expect(run.log.stream('P-001').some((e) => e.type === 'module.reserved' && e.data.module === 'ep-1')).toBe(false);
+      expect(run.log.stream('P-001').some(isEntry('module.reserved', (e) => e.data.module === 'ep-1'))).toBe(false);
     } finally {
       await run.stop();
     }

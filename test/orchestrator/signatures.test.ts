@@ -9,6 +9,7 @@ import { changePassword, contentHashOf, disableOperator, enrolOperator, listOper
 import { checkLayoutForResume } from '../../orchestrator/run-settings.ts';
 import { runCli } from '../support/cli.ts';
 import { ADMIN, enrolTestOperators, OPERATOR, QA, signingAs } from '../support/operators.ts';
+import { sample } from '../support/entries.ts';
 
 function freshLog(): EventLog {
   return new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-sign-')), 'records.db'));
@@ -16,15 +17,15 @@ function freshLog(): EventLog {
 
 /** A batch waiting at a hold that offers every action. */
 function heldBatch(log: EventLog, batchId = 'P-001'): void {
-  log.append({ stream: batchId, type: 'batch.started', at: 1000, data: { batchId } });
-  log.append({ stream: batchId, type: 'hold.opened', at: 2000, data: { step: 'electroporate', kind: 'step-failed', message: 'HardwareFault', actions: ['retry', 'skip', 'abort'] } });
+  log.append({ stream: batchId, type: 'batch.started', at: 1000, data: sample('batch.started', { batchId }) });
+  log.append({ stream: batchId, type: 'hold.opened', at: 2000, data: sample('hold.opened', { step: 'electroporate', kind: 'command-failed', message: 'HardwareFault', actions: ['retry', 'skip', 'abort'] }) });
 }
 
 /** A layout file next to the log, with the run that started on it recorded, then changed to `version`. */
 function layoutFile(log: EventLog, version: string): string {
   const file = join(log.file, '..', 'layout.yaml');
   writeFileSync(file, 'layout: v1\n');
-  log.append({ stream: WORKCELL_STREAM, type: 'run.started', at: 500, data: { layoutFile: file, layoutHash: contentHash('layout: v1\n') } });
+  log.append({ stream: WORKCELL_STREAM, type: 'run.started', at: 500, data: sample('run.started', { layoutFile: file, layoutHash: contentHash('layout: v1\n') }) });
   writeFileSync(file, `layout: ${version}\n`);
   return file;
 }
@@ -51,7 +52,7 @@ describe('electronic signatures', () => {
   it('keeps only a salted hash of each password', () => {
     const log = freshLog();
     enrolTestOperators(log);
-    const enrolled = log.stream(OPERATORS_STREAM).map((e) => String(e.data.passwordHash));
+    const enrolled = log.stream(OPERATORS_STREAM).flatMap((e) => (e.type === 'operator.enrolled' || e.type === 'operator.password-changed' ? [e.data.passwordHash] : []));
     expect(enrolled.every((hash) => hash.startsWith('scrypt$'))).toBe(true);
     expect(new Set(enrolled).size).toBe(3);
     log.close();
@@ -130,14 +131,14 @@ describe('electronic signatures', () => {
     const log = freshLog();
     enrolTestOperators(log);
     const schedule = { id: 's', version: '1', contentHash: 'ab'.repeat(32), file: 's.yaml', text: '' };
-    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule } });
-    log.append({ stream: WORKCELL_STREAM, type: 'em.plate.batch', at: 1500, data: { plateId: 'SP-1', batchId: 'P-001', zone: 'line' } });
+    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: sample('batch.started', { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule }) });
+    log.append({ stream: WORKCELL_STREAM, type: 'em.plate.batch', at: 1500, data: sample('em.plate.batch', { plateId: 'SP-1', batchId: 'P-001', zone: 'line' }) });
     const review = (decision: 'approved' | 'rejected', signer = QA) => reviewRecord(log, 'P-001', { decision, reason: 'record reviewed by exception' }, signer, 9000);
     expect(() => review('approved')).toThrow('batch P-001 is in progress: only a finished batch');
-    const completed = log.append({ stream: 'P-001', type: 'batch.completed', at: 2000, data: {} });
+    const completed = log.append({ stream: 'P-001', type: 'batch.completed', at: 2000, data: sample('batch.completed') });
     expect(() => review('approved')).toThrow('the record of P-001 is not complete: waiting for settle plate(s) SP-1 exposed while it was open to be read');
     expect(awaitingReview(log)).toEqual([{ batchId: 'P-001', status: 'completed', waitingFor: ['settle plate(s) SP-1 exposed while it was open to be read'] }]);
-    log.append({ stream: WORKCELL_STREAM, type: 'em.plate.read', at: 8000, data: { plateId: 'SP-1', colonies: 0 } });
+    log.append({ stream: WORKCELL_STREAM, type: 'em.plate.read', at: 8000, data: sample('em.plate.read', { plateId: 'SP-1', colonies: 0 }) });
     expect(() => review('approved', OPERATOR)).toThrow('that needs the role qa');
     expect(awaitingReview(log)).toEqual([{ batchId: 'P-001', status: 'completed', waitingFor: [] }]);
     const entry = review('approved');
@@ -159,16 +160,16 @@ describe('electronic signatures', () => {
     enrolOperator(log, { ...QA3, printedName: 'Q. Three', roles: ['qa'] }, ADMIN, 0);
     const schedule = { id: 's', version: '1', contentHash: 'ab'.repeat(32), file: 's.yaml', text: '' };
     for (const batchId of ['P-001', 'P-002', 'P-003']) {
-      log.append({ stream: batchId, type: 'batch.started', at: 1000, data: { batchId, patient: batchId, chainOfIdentity: `COI-${batchId}`, bagId: `BAG-${batchId}`, lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule } });
+      log.append({ stream: batchId, type: 'batch.started', at: 1000, data: sample('batch.started', { batchId, patient: batchId, chainOfIdentity: `COI-${batchId}`, bagId: `BAG-${batchId}`, lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule }) });
     }
     // P-001: qa.lee approved a retry. P-002: qa.two approved skipping a step.
-    log.append({ stream: 'P-001', type: 'hold.opened', at: 2000, data: { step: 'electroporate', kind: 'step-failed', message: 'HardwareFault', actions: ['retry', 'skip', 'abort'] } });
+    log.append({ stream: 'P-001', type: 'hold.opened', at: 2000, data: sample('hold.opened', { step: 'electroporate', kind: 'command-failed', message: 'HardwareFault', actions: ['retry', 'skip', 'abort'] }) });
     resolveHold(log, 'P-001', { action: 'retry', reason: 'reseated' }, QA, 2100);
-    log.append({ stream: 'P-002', type: 'hold.opened', at: 2000, data: { step: 'wash', kind: 'step-failed', message: 'low volume', actions: ['retry', 'skip', 'abort'] } });
+    log.append({ stream: 'P-002', type: 'hold.opened', at: 2000, data: sample('hold.opened', { step: 'wash', kind: 'command-failed', message: 'low volume', actions: ['retry', 'skip', 'abort'] }) });
     resolveHold(log, 'P-002', { action: 'skip', reason: 'wash not needed' }, QA2, 2100);
     // While P-001 to P-003 ran, qa.three accepted a changed layout for them.
     checkLayoutForResume(log, layoutFile(log, 'v2'), { reason: 'endpoint moved', signer: QA3 }, 2200);
-    for (const batchId of ['P-001', 'P-002', 'P-003']) log.append({ stream: batchId, type: 'batch.completed', at: 3000, data: {} });
+    for (const batchId of ['P-001', 'P-002', 'P-003']) log.append({ stream: batchId, type: 'batch.completed', at: 3000, data: sample('batch.completed') });
     const layout = layoutFile(log, 'v2');
     writeFileSync(layout, 'layout: v3\n');
     checkLayoutForResume(log, layout, { reason: 'robot replaced', signer: QA2 }, 3500);
@@ -194,8 +195,8 @@ describe('electronic signatures', () => {
     const log = freshLog();
     enrolTestOperators(log);
     const schedule = { id: 's', version: '1', contentHash: 'ab'.repeat(32), file: 's.yaml', text: '' };
-    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule } });
-    log.append({ stream: 'P-001', type: 'batch.quarantined', at: 2000, data: { stuck: true, location: 'ep-1', bagId: 'BAG-P-001' } });
+    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: sample('batch.started', { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1', layout: { id: 'l', file: 'l.yaml' }, schedule }) });
+    log.append({ stream: 'P-001', type: 'batch.quarantined', at: 2000, data: sample('batch.quarantined', { stuck: true, location: 'ep-1', bagId: 'BAG-P-001' }) });
     recordRemoval(log, 'P-001', { reason: 'taken out by hand' }, QA, 2500);
     expect(() => reviewRecord(log, 'P-001', { decision: 'rejected', reason: 'quarantined' }, QA, 9000)).toThrow(/qa\.lee signed responsibility for taking the material out by hand in it/);
     log.close();

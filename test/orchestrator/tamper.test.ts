@@ -10,6 +10,7 @@ import { keyFileOf } from '../../orchestrator/checkpoints.ts';
 import { OPERATORS_STREAM } from '../../orchestrator/signatures.ts';
 import { runCli } from '../support/cli.ts';
 import { editData, forge, recordedBatches } from '../support/forger.ts';
+import { sample } from '../support/entries.ts';
 
 const seqOf = (file: string, sql: string): number => {
   const db = new Database(file, { readonly: true });
@@ -112,7 +113,7 @@ describe('tamper evidence', () => {
     const file = recordedBatches();
     rmSync(keyFileOf(file));
     const log = new EventLog(file);
-    log.append({ stream: 'P-003', type: 'batch.started', at: 3000, data: { batchId: 'P-003' } });
+    log.append({ stream: 'P-003', type: 'batch.started', at: 3000, data: sample('batch.started', { batchId: 'P-003' }) });
     log.close();
     const result = await verify(file);
     expect(result.status).toBe(0);

@@ -9,12 +9,13 @@ import { ScaledClock } from '../../drivers/clock.ts';
 import type { EventLog } from '../../orchestrator/event-log.ts';
 import { buildRecord } from '../../orchestrator/record.ts';
 import { startRun, type TestRun } from '../support/orchestration.ts';
+import { isEntry } from '../../orchestrator/entries.ts';
 
 /** Results of every command of a capability the batch ran, in order. */
 function resultsOf(log: EventLog, batchId: string, capability: string): Array<Record<string, number>> {
   const entries = log.stream(batchId, { withoutTelemetry: true });
-  const keys = new Set(entries.filter((e) => e.type === 'command.issued' && e.data.capability === capability).map((e) => String(e.data.key)));
-  return entries.filter((e) => e.type === 'command.completed' && keys.has(String(e.data.key))).map((e) => e.data.results as Record<string, number>);
+  const keys = new Set(entries.filter(isEntry('command.issued', (e) => e.data.capability === capability)).map((e) => String(e.data.key)));
+  return entries.filter(isEntry('command.completed', (e) => keys.has(String(e.data.key)))).map((e) => e.data.results as Record<string, number>);
 }
 
 /**

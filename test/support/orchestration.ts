@@ -63,7 +63,7 @@ export async function startRun(options: {
   const session = await openWorkcell(settings, { simulate: simulatorsOf({ faults: options.faults, portBase: 0 }) });
   if (options.wrapDriver) for (const [id, driver] of session.drivers) session.drivers.set(id, options.wrapDriver(id, driver));
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-run-')), 'records.db'));
-  recordRunSettings(log, settings, { layoutHash: session.layoutHash });
+  recordRunSettings(log, settings, { command: 'run', layoutHash: session.layoutHash });
   enrolTestOperators(log);
   const orchestrator = new Orchestrator({ layout: session.layout, layoutFile: settings.layoutFile, layoutHash: session.layoutHash, log, drivers: session.drivers, clock: session.clock, deliver: (bag, position) => session.simulation!.deliver(bag, position), seed: settings.seed });
   await orchestrator.start();
@@ -83,6 +83,8 @@ export async function startRun(options: {
 }
 
 /** Resolves with the first entry of a batch matching `predicate`, polling the log. */
+export async function waitForEntry<E extends LogEntry>(log: EventLog, stream: string, predicate: (entry: LogEntry) => entry is E, timeoutMs?: number): Promise<E>;
+export async function waitForEntry(log: EventLog, stream: string, predicate: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry>;
 export async function waitForEntry(log: EventLog, stream: string, predicate: (entry: LogEntry) => boolean, timeoutMs = 60_000): Promise<LogEntry> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -98,7 +100,8 @@ export function occupancy(log: EventLog): Array<{ module: string; batch: string;
   const open = new Map<string, { batch: string; from: number }>();
   const periods: Array<{ module: string; batch: string; from: number; until: number }> = [];
   for (const entry of log.since(0)) {
-    const module = entry.data.module as string;
+    if (entry.type !== 'module.reserved' && entry.type !== 'module.released') continue;
+    const { module } = entry.data;
     if (entry.type === 'module.reserved') open.set(`${module}/${entry.stream}`, { batch: entry.stream, from: entry.seq });
     if (entry.type === 'module.released') {
       const o = open.get(`${module}/${entry.stream}`)!;

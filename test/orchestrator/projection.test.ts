@@ -1,0 +1,90 @@
+/** The batch projection: one reducer folding a batch's entries into where it stands. */
+import { describe, expect, it } from 'vitest';
+import type { EntryData, EntryType, LogEntry } from '../../orchestrator/entries.ts';
+import { EventLog } from '../../orchestrator/event-log.ts';
+import { projectBatch } from '../../orchestrator/projection.ts';
+import { buildRecord } from '../../orchestrator/record-build.ts';
+import { sample } from '../support/entries.ts';
+
+type Step = { [T in EntryType]: [T, Partial<EntryData<T>>] }[EntryType];
+
+/** Entries of one stream, in order, as the log would hand them back. */
+function stream(...steps: Step[]): LogEntry[] {
+  return steps.map(([type, data], i) => ({ seq: i + 1, stream: 'P-001', streamSeq: i + 1, at: 1000 * i, recordedAt: 0, previousHash: '', hash: `h${i}`, type, data: sample(type, data) }) as LogEntry);
+}
+
+describe('the batch projection', () => {
+  it('counts the attempts of each step and knows the one still open', () => {
+    const state = projectBatch(stream(['step.started', { step: 'wash', attempt: 1 }], ['step.failed', { step: 'wash', attempt: 1 }], ['step.started', { step: 'wash', attempt: 2 }], ['step.started', { step: 'seed', attempt: 1 }], ['step.completed', { step: 'seed' }]));
+    expect(state.attempts).toEqual(new Map([['wash', 2], ['seed', 1]]));
+    expect(state.openAttempts).toEqual(new Map([['wash', 2]]));
+    expect([...state.done]).toEqual(['seed']);
+  });
+
+  it('counts failures since the last answer to a hold, not those that carried an answer out', () => {
+    const failed = (answered?: true): Step => ['step.failed', { step: 'wash', ...(answered ? { answered } : {}) }];
+    expect(projectBatch(stream(failed(), failed(), failed(true))).failuresSinceHold.get('wash')).toBe(2);
+    expect(projectBatch(stream(failed(), failed(), ['hold.opened', {}], ['hold.resolved', {}], failed())).failuresSinceHold.get('wash')).toBe(1);
+  });
+
+  it('keeps a hold pending until it is answered and acted on', () => {
+    const held: Step[] = [['step.started', { step: 'wash' }], ['hold.opened', { step: 'wash' }]];
+    expect(projectBatch(stream(...held)).pendingHold).toMatchObject({ answered: false, entry: { streamSeq: 2, data: { step: 'wash' } } });
+    expect(projectBatch(stream(...held, ['hold.resolved', {}])).pendingHold).toMatchObject({ answered: true, entry: { streamSeq: 2 } });
+    // Telemetry or an alarm after the answer is not acting on it; starting the step again is.
+    expect(projectBatch(stream(...held, ['hold.resolved', {}], ['alarm', {}])).pendingHold?.answered).toBe(true);
+    expect(projectBatch(stream(...held, ['hold.resolved', {}], ['step.started', { step: 'wash', attempt: 2 }])).pendingHold).toBeUndefined();
+    expect(projectBatch(stream(...held, ['hold.resolved', {}], ['step.started', { step: 'wash', attempt: 2 }], ['hold.opened', { step: 'seed' }])).pendingHold).toMatchObject({ answered: false, entry: { data: { step: 'seed' } } });
+  });
+
+  it('keeps a request for a hold until a hold takes it up or the batch finishes', () => {
+    const requested: Step = ['hold.requested', { reason: 'glove breach' }];
+    expect(projectBatch(stream(requested)).holdRequest).toMatchObject({ streamSeq: 1, data: { reason: 'glove breach' } });
+    expect(projectBatch(stream(requested, ['hold.opened', { kind: 'command-failed' }])).holdRequest?.streamSeq).toBe(1);
+    expect(projectBatch(stream(requested, ['hold.opened', { kind: 'operator', request: 1 }])).holdRequest).toBeUndefined();
+    expect(projectBatch(stream(requested, ['batch.completed', {}])).holdRequest).toBeUndefined();
+  });
+
+  it('follows the hold time: running until it ends, the last one remembered', () => {
+    const started: Step = ['hold-time.started', { step: 'wash', maxHoldSeconds: 1200, deadline: '', deadlineMs: 5000 }];
+    expect(projectBatch(stream(started)).holdTime).toEqual({ step: 'wash', deadlineMs: 5000, maxHoldSeconds: 1200 });
+    const ended = projectBatch(stream(started, ['hold-time.ended', {}]));
+    expect(ended.holdTime).toBeUndefined();
+    expect(ended.lastHoldTime).toEqual({ step: 'wash', deadlineMs: 5000, maxHoldSeconds: 1200 });
+    expect(projectBatch(stream(started, ['hold-time.ended', {}], ['hold-time.started', { step: 'wash', maxHoldSeconds: 1200, deadline: '', deadlineMs: 5000, reopened: true }])).holdTime?.deadlineMs).toBe(5000);
+  });
+
+  it('knows the module the batch holds and the commands sent and not finished', () => {
+    const state = projectBatch(
+      stream(
+        ['module.reserved', { module: 'sep-1', lane: 'lane-1' }],
+        ['module.reserved', { module: 'ep-1', lane: 'lane-1' }],
+        ['module.released', { module: 'sep-1' }],
+        ['command.issued', { key: 'k1', module: 'ep-1', capability: 'electroporate', step: 'electroporate' }],
+        ['command.accepted', { key: 'k1' }],
+        ['command.issued', { key: 'k2', module: 'ep-1', capability: 'electroporate', step: 'electroporate' }],
+        ['command.failed', { key: 'k2' }],
+        ['command.issued', { key: 'k3', module: 'ep-1', capability: 'electroporate', step: 'electroporate' }],
+        ['command.completed', { key: 'k3' }],
+      ),
+    );
+    expect(state.module).toBe('ep-1');
+    expect([...state.pendingCommands.keys()]).toEqual(['k1']);
+    expect(state.pendingCommands.get('k1')).toMatchObject({ module: 'ep-1', capability: 'electroporate', token: { protocol: 'sila2' } });
+    expect(projectBatch(stream(['module.reserved', { module: 'ep-1' }], ['module.released', { module: 'ep-1' }])).module).toBeUndefined();
+  });
+
+  it('folds a real batch of a database into a finished one with nothing left open', () => {
+    const log = new EventLog('test/fixtures/records/main-format.db', { readonly: true });
+    const state = projectBatch(log.stream('P-001'));
+    const completed = buildRecord(log, 'P-001').steps.filter((s) => s.outcome === 'completed').map((s) => s.step);
+    log.close();
+    expect(state.finished).toBe('completed');
+    for (const open of [state.pendingHold, state.holdRequest, state.holdTime, state.module]) expect(open).toBeUndefined();
+    expect(state.lastHoldTime).toMatchObject({ step: 'drain' });
+    expect(state.openAttempts.size).toBe(0);
+    expect(state.pendingCommands.size).toBe(0);
+    expect([...state.done].sort()).toEqual([...completed].sort());
+    expect(completed.length).toBeGreaterThanOrEqual(5);
+  });
+});
