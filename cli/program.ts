@@ -46,6 +46,14 @@ export function workcellProgram(): Command {
   completion.registeredArguments[0]!.argChoices = ['bash', 'zsh'];
   completion.action(lazy(async () => (await import('./completion.ts')).completion));
 
+  const schema = program
+    .command('schema')
+    .summary('Print the JSON Schema of the log entries.')
+    .description('Prints the contract every copy of the log keeps (MQTT, PostgreSQL, the API): one JSON Schema document with the entry envelope and one definition per entry type, each field titled and described, with its unit. The same file is docs/records/entries.schema.json. See docs/records/README.md.');
+  argument(schema, '<WHAT>', 'entries', 'name what: entries');
+  schema.registeredArguments[0]!.argChoices = ['entries'];
+  schema.action(lazy(async () => (await import('./schema.ts')).schema));
+
   const docs = program.command('docs', { hidden: true }).description('Print the reference of the commands as Markdown (npm run docs:cli writes docs/cli.md).');
   argument(docs, '<TOPIC>', 'cli', 'name the topic: cli');
   docs.action(lazy(async () => (await import('./docs.ts')).docs));

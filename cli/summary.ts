@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
 import { validateFiles, errorCount } from '../config/validate.ts';
 import { formatDiagnostic } from '../config/source.ts';
-import { formatDuration, parseDuration } from '../config/units.ts';
+import { formatDuration } from '../config/units.ts';
 import type { LayoutModel } from '../config/layout.ts';
 import type { LoadedSchedule } from '../config/validate.ts';
 
@@ -37,8 +37,7 @@ export function describeLayout(file: string, model: LayoutModel): string {
     lines.push(`  ${lane}: ${modules.map((m) => `${m.id} (${m.kind}${model.isShared(m) ? ', shared' : ''})`).join(', ')}`);
   }
   for (const m of layout.modules.filter((m) => model.isShared(m) && m.lineClearance)) {
-    const clearance = parseDuration(m.lineClearance!.duration);
-    lines.push(`  line clearance on ${m.id}: ${clearance.ok ? formatDuration(clearance.value) : String(m.lineClearance!.duration)}`);
+    lines.push(`  line clearance on ${m.id}: ${formatDuration(m.lineClearance!.durationMs / 1000)}`);
   }
   for (const arm of model.robotArms()) lines.push(`  robot ${arm.id}: reaches ${arm.reach!.positions.length} positions, lanes ${model.lanesOf(arm).join(', ')}`);
   for (const zone of layout.zones ?? []) lines.push(`  zone ${zone.id}: grade ${zone.grade}, ${zone.settlePlateLocations?.length ?? 0} settle-plate location(s)`);

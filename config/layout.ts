@@ -2,35 +2,14 @@
  * Layouts: the declarative description of one workcell (layouts/*.yaml, schema layouts/layout.schema.json).
  */
 import type { Catalogue, ModuleKind } from './catalogue.ts';
-import type { VendorMapping } from './vendor-mapping.ts';
-import { canonicalUnit, dimensionOf, parseDuration } from './units.ts';
+import { parseDuration } from './units.ts';
+import { checkConnection, convertOpcUa, type OpcUaConnection, type OpcUaInput, type Sila2Connection } from './layout-connection.ts';
+
+export type { OpcUaConnection, Sila2Connection } from './layout-connection.ts';
 import { reportDuplicateIds, reportUnknownReference } from './references.ts';
 import type { YamlPath, YamlSource } from './source.ts';
 
 export type LaneList = string[] | 'all';
-
-export interface Sila2Connection {
-  host: string;
-  port: number;
-  serverUuid?: string;
-  tls?: { ca?: string; certificate?: string; key?: string };
-  insecure?: boolean;
-  /** A vendor's own feature mapped onto the kind; Workcell's feature for the kind when absent. */
-  mapping?: VendorMapping;
-}
-
-export interface OpcUaConnection {
-  endpoint: string;
-  security: { mode: 'None' | 'Sign' | 'SignAndEncrypt'; policy?: 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss' };
-  pki?: string;
-  credentials?: { anonymous?: boolean; user?: string; passwordEnv?: string; passwordFile?: string };
-  model?: 'lads' | 'plain';
-  mapping?: {
-    capabilities: Record<string, { object: string[]; method: string; arguments: Array<{ parameter: string; type: string }>; results?: string[] }>;
-    telemetry?: Record<string, { variable: string[]; samplingInterval?: string | number }>;
-    state?: { variable: string[]; model: 'PackML' | 'LADS' };
-  };
-}
 
 export interface ModuleConfig {
   id: string;
@@ -43,13 +22,22 @@ export interface ModuleConfig {
   lanes: LaneList;
   zone?: string;
   positions?: string[];
-  lineClearance?: { duration: string | number; procedure?: string };
+  /** Absent: the module is never cleared between batches of its own; after a removal by hand it is cleared in no set time. */
+  lineClearance?: { durationMs: number; procedure?: string };
   qualification: { validUntil: string; reference?: string };
   calibration?: { validUntil: string; reference?: string };
   connection: { sila2?: Sila2Connection; opcua?: OpcUaConnection };
-  reach?: { positions: string[]; transferTime: string | number; transferTimes?: { from: string; to: string; time: string | number }[] };
+  /** A robot arm's: the positions it reaches, its transfer time, and the times of particular moves. */
+  reach?: { positions: string[]; transferTimeMs: number; transferTimes: { from: string; to: string; timeMs: number }[] };
   servesZones?: string[];
 }
+
+/** A module as the layout file writes it (layouts/layout.schema.json); converted into a ModuleConfig at load. */
+type ModuleInput = Omit<ModuleConfig, 'lineClearance' | 'reach' | 'connection'> & {
+  lineClearance?: { duration: string | number; procedure?: string };
+  reach?: { positions: string[]; transferTime: string | number; transferTimes?: { from: string; to: string; time: string | number }[] };
+  connection: { sila2?: Sila2Connection; opcua?: OpcUaInput };
+};
 
 export interface Zone {
   id: string;
@@ -78,7 +66,7 @@ export interface Layout {
 /** Days before expiry at which a qualification or calibration is flagged as a warning. */
 export const EXPIRY_WARNING_DAYS = 30;
 
-/** A checked layout with the questions the validator and the orchestrator ask of it. */
+/** A checked layout, durations in ms, with the questions the validator and the orchestrator ask of it. */
 export class LayoutModel {
   readonly modules: ReadonlyMap<string, ModuleConfig>;
 
@@ -94,11 +82,11 @@ export class LayoutModel {
     return this.layout.lanes.map((l) => l.id);
   }
 
-  lanesOf(module: ModuleConfig): string[] {
+  lanesOf(module: Pick<ModuleConfig, 'lanes'>): string[] {
     return module.lanes === 'all' ? this.laneIds() : module.lanes;
   }
 
-  isShared(module: ModuleConfig): boolean {
+  isShared(module: Pick<ModuleConfig, 'lanes'>): boolean {
     return this.lanesOf(module).length > 1;
   }
 
@@ -168,10 +156,13 @@ export interface LayoutCheckOptions {
   today?: string;
 }
 
-/** Semantic checks of a schema-valid layout; findings go into `source`. */
+/**
+ * Semantic checks of a schema-valid layout, converting it on the way; findings go into `source`.
+ * A value that does not convert is a finding at its place (the model is then not used).
+ */
 export function checkLayout(source: YamlSource, catalogue: Catalogue, options: LayoutCheckOptions = {}): LayoutModel {
-  const layout = source.data as Layout;
-  const model = new LayoutModel(layout, catalogue);
+  const layout = source.data as Omit<Layout, 'modules'> & { modules: ModuleInput[] };
+  const lanes = new LayoutModel({ ...layout, modules: [] }, catalogue);
   const today = options.today ?? new Date().toISOString().slice(0, 10);
 
   const laneIds = reportDuplicateIds(source, layout.lanes, ['lanes'], 'lane');
@@ -188,7 +179,7 @@ export function checkLayout(source: YamlSource, catalogue: Catalogue, options: L
   (layout.positions ?? []).forEach((position, i) => checkLaneList(source, position.lanes, ['positions', i, 'lanes'], laneIds));
 
   const endpoints = new Map<string, string>();
-  layout.modules.forEach((module, i) => {
+  const modules = layout.modules.map((module, i): ModuleConfig => {
     const at: YamlPath = ['modules', i];
     const kind = catalogue.kind(module.kind);
     if (!kind) reportUnknownReference(source, [...at, 'kind'], 'module kind', module.kind, catalogue.kindNames());
@@ -199,17 +190,18 @@ export function checkLayout(source: YamlSource, catalogue: Catalogue, options: L
     const duplicatePosition = (module.positions ?? []).findIndex((p, pi) => module.positions!.indexOf(p) !== pi);
     if (duplicatePosition >= 0) source.reportAt([...at, 'positions', duplicatePosition], `duplicate position '${module.positions![duplicatePosition]}' on module '${module.id}'`);
 
-    if (kind?.lineClearanceWhenShared && model.isShared(module) && !module.lineClearance) {
-      source.reportAt([...at, 'lanes'], `module '${module.id}' is shared by lanes ${model.lanesOf(module).join(', ')} and needs a lineClearance: a shared ${module.kind} is cleared between batches`);
+    if (kind?.lineClearanceWhenShared && lanes.isShared(module) && !module.lineClearance) {
+      source.reportAt([...at, 'lanes'], `module '${module.id}' is shared by lanes ${lanes.lanesOf(module).join(', ')} and needs a lineClearance: a shared ${module.kind} is cleared between batches`);
     }
-    if (module.lineClearance) checkNonNegativeDuration(source, module.lineClearance.duration, [...at, 'lineClearance', 'duration'], 'line clearance');
+    const clearance = module.lineClearance;
+    const lineClearance = clearance && { ...(clearance.procedure !== undefined ? { procedure: clearance.procedure } : {}), durationMs: nonNegativeMs(source, clearance.duration, [...at, 'lineClearance', 'duration'], 'line clearance') };
 
     checkValidity(source, module, 'qualification', at, today);
     if (module.calibration) checkValidity(source, module, 'calibration', at, today);
 
     if (module.reach && module.kind !== 'robot-arm') source.reportAt([...at, 'reach'], `'reach' is for robot arms; module '${module.id}' is a ${module.kind}`, 'key');
     if (!module.reach && module.kind === 'robot-arm') source.reportAt(at, `robot arm '${module.id}' needs 'reach': the positions it reaches and its transfer time`);
-    if (module.reach) checkReach(source, module, at, knownPositions);
+    const reach = module.reach && convertReach(source, module, at, knownPositions);
 
     if (module.servesZones && module.kind !== 'settle-plate-handler') source.reportAt([...at, 'servesZones'], `'servesZones' is for settle-plate handlers; module '${module.id}' is a ${module.kind}`, 'key');
     (module.servesZones ?? []).forEach((z, zi) => {
@@ -217,18 +209,20 @@ export function checkLayout(source: YamlSource, catalogue: Catalogue, options: L
     });
 
     checkConnection(source, module, at, endpoints, catalogue);
+    const opcua = module.connection.opcua && convertOpcUa(source, module.connection.opcua, [...at, 'connection', 'opcua']);
+    return { ...module, lineClearance, reach, connection: { ...module.connection, opcua } };
   });
 
   for (const lane of laneIds) {
-    if (!layout.modules.some((m) => model.lanesOf(m).includes(lane) && m.kind !== 'robot-arm')) {
+    if (!layout.modules.some((m) => lanes.lanesOf(m).includes(lane) && m.kind !== 'robot-arm')) {
       const i = layout.lanes.findIndex((l) => l.id === lane);
       source.reportAt(['lanes', i, 'id'], `lane '${lane}' is served by no process module`, 'value', 'warning');
     }
   }
-  return model;
+  return new LayoutModel({ ...layout, modules }, catalogue);
 }
 
-function checkModuleCapabilities(source: YamlSource, module: ModuleConfig, kind: ModuleKind, at: YamlPath): void {
+function checkModuleCapabilities(source: YamlSource, module: ModuleInput, kind: ModuleKind, at: YamlPath): void {
   (module.capabilities ?? []).forEach((capability, ci) => {
     if (!kind.capabilities[capability]) {
       source.reportAt([...at, 'capabilities', ci], `module kind '${kind.kind}' offers no capability '${capability}'; it offers ${Object.keys(kind.capabilities).join(', ')}`);
@@ -243,20 +237,21 @@ function checkLaneList(source: YamlSource, lanes: LaneList | undefined, at: Yaml
   });
 }
 
-function checkNonNegativeDuration(source: YamlSource, value: unknown, at: YamlPath, what: string): number | undefined {
+/** A duration in ms; one that does not parse or is negative is reported (and read as 0: the model is not used). */
+function nonNegativeMs(source: YamlSource, value: unknown, at: YamlPath, what: string): number {
   const parsed = parseDuration(value);
   if (!parsed.ok) {
     source.reportAt(at, `${what}: ${parsed.error}`);
-    return undefined;
+    return 0;
   }
   if (parsed.value < 0) {
     source.reportAt(at, `${what} must not be negative, got '${String(value)}'`);
-    return undefined;
+    return 0;
   }
-  return parsed.value;
+  return parsed.value * 1000;
 }
 
-function checkValidity(source: YamlSource, module: ModuleConfig, field: 'qualification' | 'calibration', at: YamlPath, today: string): void {
+function checkValidity(source: YamlSource, module: ModuleInput, field: 'qualification' | 'calibration', at: YamlPath, today: string): void {
   const validUntil = module[field]?.validUntil;
   if (validUntil === undefined) return;
   const path = [...at, field, 'validUntil'];
@@ -273,107 +268,18 @@ function checkValidity(source: YamlSource, module: ModuleConfig, field: 'qualifi
   if (daysLeft <= EXPIRY_WARNING_DAYS) source.reportAt(path, `${field} of module '${module.id}' expires on ${validUntil}, in ${daysLeft} day(s)`, 'value', 'warning');
 }
 
-function checkReach(source: YamlSource, module: ModuleConfig, at: YamlPath, knownPositions: Set<string>): void {
+function convertReach(source: YamlSource, module: ModuleInput, at: YamlPath, knownPositions: Set<string>): ModuleConfig['reach'] {
   const reach = module.reach!;
   const known = [...knownPositions];
   reach.positions.forEach((p, i) => {
     if (!knownPositions.has(p)) reportUnknownReference(source, [...at, 'reach', 'positions', i], 'position', p, known);
   });
-  checkNonNegativeDuration(source, reach.transferTime, [...at, 'reach', 'transferTime'], 'transfer time');
-  (reach.transferTimes ?? []).forEach((t, i) => {
+  const transferTimeMs = nonNegativeMs(source, reach.transferTime, [...at, 'reach', 'transferTime'], 'transfer time');
+  const transferTimes = (reach.transferTimes ?? []).map((t, i) => {
     for (const end of ['from', 'to'] as const) {
       if (!reach.positions.includes(t[end])) source.reportAt([...at, 'reach', 'transferTimes', i, end], `robot arm '${module.id}' does not reach position '${t[end]}'`);
     }
-    checkNonNegativeDuration(source, t.time, [...at, 'reach', 'transferTimes', i, 'time'], 'transfer time');
+    return { from: t.from, to: t.to, timeMs: nonNegativeMs(source, t.time, [...at, 'reach', 'transferTimes', i, 'time'], 'transfer time') };
   });
-}
-
-function checkConnection(source: YamlSource, module: ModuleConfig, at: YamlPath, endpoints: Map<string, string>, catalogue: Catalogue): void {
-  const { sila2, opcua } = module.connection;
-  let endpoint: string | undefined;
-  if (sila2) {
-    endpoint = `${sila2.host}:${sila2.port}`;
-    if (sila2.insecure && sila2.tls) source.reportAt([...at, 'connection', 'sila2', 'insecure'], 'insecure plain text and tls contradict each other; choose one');
-    if (sila2.mapping) checkVendorMapping(source, module, sila2.mapping, [...at, 'connection', 'sila2', 'mapping'], catalogue);
-  }
-  if (opcua) {
-    endpoint = opcua.endpoint;
-    const security = opcua.security;
-    const secAt = [...at, 'connection', 'opcua', 'security'];
-    if (security.mode === 'None' && security.policy) source.reportAt([...secAt, 'policy'], "security mode None takes no policy; remove the policy or choose Sign or SignAndEncrypt");
-    const credentials = opcua.credentials;
-    const credAt = [...at, 'connection', 'opcua', 'credentials'];
-    if (credentials?.anonymous && credentials.user) source.reportAt(credAt, 'choose either anonymous or a user, not both');
-    if (credentials?.user && !credentials.passwordEnv && !credentials.passwordFile) source.reportAt(credAt, `user '${credentials.user}' needs passwordEnv or passwordFile`);
-    if (credentials?.passwordEnv && credentials.passwordFile) source.reportAt(credAt, 'choose either passwordEnv or passwordFile, not both');
-    if ((credentials?.passwordEnv || credentials?.passwordFile) && !credentials.user) source.reportAt(credAt, 'a password needs a user');
-    checkOpcUaMapping(source, module, opcua, [...at, 'connection', 'opcua'], catalogue);
-  }
-  if (!endpoint) return;
-  const holder = endpoints.get(endpoint);
-  if (holder) source.reportAt([...at, 'connection'], `endpoint ${endpoint} is already used by module '${holder}'`);
-  else endpoints.set(endpoint, module.id);
-}
-
-/** A plain OPC UA mapping names capabilities and parameters of the module's kind, with a duration for sampling. */
-function checkOpcUaMapping(source: YamlSource, module: ModuleConfig, opcua: OpcUaConnection, at: YamlPath, catalogue: Catalogue): void {
-  if (opcua.model === 'plain' && !opcua.mapping) source.reportAt(at, `module '${module.id}' uses model plain and needs a mapping of its capabilities to methods`);
-  if (opcua.mapping && opcua.model !== 'plain') source.reportAt([...at, 'mapping'], "a mapping is used only with 'model: plain'", 'key');
-  const kind = catalogue.kind(module.kind);
-  if (!opcua.mapping || !kind) return;
-  for (const [capability, call] of Object.entries(opcua.mapping.capabilities)) {
-    const spec = kind.capabilities[capability];
-    if (!spec) {
-      reportUnknownReference(source, [...at, 'mapping', 'capabilities', capability], `capability of ${kind.kind}`, capability, Object.keys(kind.capabilities));
-      continue;
-    }
-    call.arguments.forEach((argument, i) => {
-      if (!spec.parameters[argument.parameter]) reportUnknownReference(source, [...at, 'mapping', 'capabilities', capability, 'arguments', i, 'parameter'], `parameter of ${capability}`, argument.parameter, Object.keys(spec.parameters));
-    });
-    (call.results ?? []).forEach((result, i) => {
-      if (!spec.results[result]) reportUnknownReference(source, [...at, 'mapping', 'capabilities', capability, 'results', i], `result of ${capability}`, result, Object.keys(spec.results));
-    });
-  }
-  for (const [channel, telemetry] of Object.entries(opcua.mapping.telemetry ?? {})) {
-    const known = Object.values(kind.capabilities).flatMap((c) => Object.keys(c.telemetry));
-    if (!known.includes(channel)) reportUnknownReference(source, [...at, 'mapping', 'telemetry', channel], `telemetry channel of ${kind.kind}`, channel, [...new Set(known)]);
-    if (telemetry.samplingInterval !== undefined) {
-      const parsed = parseDuration(telemetry.samplingInterval);
-      if (!parsed.ok || parsed.value <= 0) source.reportAt([...at, 'mapping', 'telemetry', channel, 'samplingInterval'], `sampling interval: ${parsed.ok ? 'must be positive' : parsed.error}`);
-    }
-  }
-}
-
-/** A vendor mapping names capabilities, parameters and results of the module's kind, in compatible units. */
-function checkVendorMapping(source: YamlSource, module: ModuleConfig, mapping: VendorMapping, at: YamlPath, catalogue: Catalogue): void {
-  const kind = catalogue.kind(module.kind);
-  if (!kind) return;
-  const offered = module.capabilities ?? Object.keys(kind.capabilities);
-  const unmapped = offered.filter((c) => !mapping.capabilities[c]);
-  if (unmapped.length) source.reportAt([...at, 'capabilities'], `module '${module.id}' offers ${unmapped.join(', ')}, which the mapping does not map to a command of ${mapping.feature}`);
-  for (const [capability, call] of Object.entries(mapping.capabilities)) {
-    const spec = kind.capabilities[capability];
-    const cAt = [...at, 'capabilities', capability];
-    if (!spec) {
-      reportUnknownReference(source, cAt, `capability of ${kind.kind}`, capability, Object.keys(kind.capabilities));
-      continue;
-    }
-    const fields: Array<['parameters' | 'results', Record<string, { name: string; unit?: string }> | undefined, Record<string, { unit?: string }>]> = [
-      ['parameters', call.parameters, spec.parameters],
-      ['results', call.results, spec.results],
-    ];
-    for (const [group, mapped, known] of fields) {
-      for (const [name, field] of Object.entries(mapped ?? {})) {
-        if (!known[name]) {
-          reportUnknownReference(source, [...cAt, group, name], `${group === 'parameters' ? 'parameter' : 'result'} of ${capability}`, name, Object.keys(known));
-          continue;
-        }
-        const catalogueUnit = known[name]!.unit;
-        if (field.unit !== undefined) {
-          if (!canonicalUnit(field.unit)) source.reportAt([...cAt, group, name, 'unit'], `unknown unit '${field.unit}'`);
-          else if (!catalogueUnit || dimensionOf(field.unit) !== dimensionOf(catalogueUnit)) source.reportAt([...cAt, group, name, 'unit'], `unit ${field.unit} cannot stand for ${name}, which is in ${catalogueUnit ?? 'no unit'}`);
-        }
-      }
-    }
-  }
+  return { positions: reach.positions, transferTimeMs, transferTimes };
 }

@@ -120,6 +120,14 @@ export class CommandExecutor {
     }
   }
 
+  /** Brings a module in `state` back to idle (abort, then clear) after a failed, hung or aborted command. */
+  async reset(moduleId: string, state: ModuleState): Promise<void> {
+    const driver = this.context.drivers.get(moduleId);
+    if (!driver) return;
+    if (state === 'running' || state === 'held' || state === 'starting') await driver.abort().catch(() => undefined);
+    if (['running', 'held', 'starting', 'aborting', 'aborted', 'faulted', 'stopped'].includes(state)) await driver.clear().catch(() => undefined);
+  }
+
   /** Whether a command of ours runs on the module now. */
   busy(moduleId: string): boolean {
     return (this.running.get(moduleId) ?? 0) > 0;

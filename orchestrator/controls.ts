@@ -3,8 +3,8 @@
  * recorded, each failure a deviation, a failure marked `onFail: hold` holding the batch with the failed
  * values), and `when` conditions on an earlier result or the latest telemetry sample.
  */
-import type { Condition, Control, RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
-import { parseQuantityIn } from '../config/units.ts';
+import type { Condition, RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
+import { canonicalUnit, convert } from '../config/units.ts';
 import type { Catalogue } from '../config/catalogue.ts';
 import type { ResultValue } from '../drivers/module.ts';
 import { HoldRequired } from './command-executor.ts';
@@ -19,27 +19,17 @@ export interface ControlOutcome {
   pass: boolean;
 }
 
-/** A limit of a control in the result's unit (the schedule was validated, so it converts). */
-function limitIn(bound: Control['min'], unit: string): number | undefined {
-  if (bound === undefined) return undefined;
-  const parsed = parseQuantityIn(bound, unit);
-  return parsed.ok ? parsed.value : undefined;
-}
-
 /**
  * Checks every control of `work` against its results; `parentStep` names the step recurring work (a daily
  * sample) belongs to. Throws HoldRequired (with the failed controls) when a failure asks to hold.
  */
 export function checkControls(journal: BatchJournal, schedule: ScheduleModel, work: Pick<Step, 'id' | 'capability' | 'controls'>, results: Record<string, ResultValue>, parentStep?: string): ControlOutcome[] {
-  const capability = schedule.catalogue.capability(work.capability);
   const outcomes: ControlOutcome[] = [];
   const holding: ControlOutcome[] = [];
   const messages: string[] = [];
   for (const control of work.controls ?? []) {
-    const unit = capability?.spec.results[control.result]?.unit ?? '1';
+    const { unit, min, max } = control;
     const value = Number(results[control.result]);
-    const min = limitIn(control.min, unit);
-    const max = limitIn(control.max, unit);
     const pass = Number.isFinite(value) && (min === undefined || value >= min) && (max === undefined || value <= max);
     const outcome: ControlOutcome = { result: control.result, value, unit, min: min ?? null, max: max ?? null, pass };
     outcomes.push(outcome);
@@ -60,8 +50,8 @@ export function checkControls(journal: BatchJournal, schedule: ScheduleModel, wo
 /** A `when` condition: an earlier step's result (`STEP.RESULT`) from the log, or the latest telemetry sample. */
 export function conditionMet(subject: { value: number; unit: string } | undefined, condition: Condition): boolean {
   if (!subject) return false;
-  const below = limitIn(condition.below, subject.unit);
-  const above = limitIn(condition.above, subject.unit);
+  const below = inUnit(condition.below, condition.unit, subject.unit);
+  const above = inUnit(condition.above, condition.unit, subject.unit);
   return (below === undefined || subject.value < below) && (above === undefined || subject.value > above);
 }
 
@@ -89,7 +79,13 @@ export function telemetryUnit(catalogue: Catalogue, capabilityRef: string, chann
 }
 
 export function describeCondition(condition: Condition): string {
-  return `${condition.result ?? condition.telemetry}${condition.below !== undefined ? ` below ${condition.below}` : ''}${condition.above !== undefined ? ` above ${condition.above}` : ''}`;
+  return `${condition.result ?? condition.telemetry} ${condition.below !== undefined ? 'below' : 'above'} ${condition.threshold}`;
+}
+
+/** A threshold, converted at load into `unit`, expressed in the unit of the value it is compared with. */
+export function inUnit(value: number | undefined, unit: string, target: string): number | undefined {
+  if (value === undefined || unit === target) return value;
+  return convert({ value, unit: canonicalUnit(unit) ?? unit }, target);
 }
 
 function round(value: number): string {

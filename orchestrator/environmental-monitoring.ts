@@ -201,7 +201,7 @@ export class EnvironmentalMonitoring {
   }
 
   private async incubateAndRead(plate: ExposedPlate, retrievedAt: number): Promise<void> {
-    await this.gate.deviceCommand(plate.handler, 'incubate', { plateId: plate.plateId }, `em:${plate.plateId}:incubate`);
+    await this.gate.workcellCommand(plate.handler, 'incubate', { plateId: plate.plateId }, `em:${plate.plateId}:incubate`);
     const read = await this.onHandler(plate.handler, 'read-colonies', { plateId: plate.plateId }, `em:${plate.plateId}:read`);
     const colonies = Number(read.colonies);
     const grade = this.layout.zone(plate.zone)!.grade;
@@ -228,7 +228,7 @@ export class EnvironmentalMonitoring {
 
   private onHandler(handler: string, capability: string, parameters: Record<string, string>, key: string): Promise<Record<string, ResultValue>> {
     const previous = this.handlerLocks.get(handler) ?? Promise.resolve();
-    const next = previous.then(() => this.gate.deviceCommand(handler, capability, parameters, key));
+    const next = previous.then(() => this.gate.workcellCommand(handler, capability, parameters, key));
     this.handlerLocks.set(handler, next.then(() => undefined, () => undefined));
     return next;
   }

@@ -4,7 +4,8 @@
  * unit of every parameter, result and telemetry channel, and the limits a channel is read against.
  */
 import type { Condition, Control, RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
-import { canonicalUnit, convert, parseQuantityIn } from '../config/units.ts';
+import { canonicalUnit, convert } from '../config/units.ts';
+import { inUnit } from './controls.ts';
 import type { CapabilitySpec } from '../config/catalogue.ts';
 import type { BatchStarted } from './entries.ts';
 import { scheduleFromText } from './orchestrator.ts';
@@ -80,14 +81,14 @@ export function factsOf(model: ScheduleModel | undefined): ScheduleFacts {
         for (const control of source.controls ?? []) {
           if (control.result !== channel) continue;
           for (const kind of ['min', 'max'] as const) {
-            const value = inUnit(control[kind], unit);
+            const value = inUnit(control[kind], control.unit, unit);
             if (value !== undefined) limits.push({ value, kind, source: `control ${source.id}.${control.result}` });
           }
         }
         if (source.when?.telemetry === channel) {
           for (const bound of ['below', 'above'] as const) {
-            const value = inUnit(source.when[bound], unit);
-            if (value !== undefined) limits.push({ value, kind: 'trigger', source: `${source.id} when ${bound} ${String(source.when[bound])}` });
+            const value = inUnit(source.when[bound], source.when.unit, unit);
+            if (value !== undefined) limits.push({ value, kind: 'trigger', source: `${source.id} when ${bound} ${source.when.threshold}` });
           }
         }
       }
@@ -103,10 +104,4 @@ function unitsOf(specs: Record<string, { unit?: string; type?: string }>): Recor
     else if (spec.type === 'number' || spec.type === 'integer') units[name] = '1';
   }
   return units;
-}
-
-function inUnit(quantity: string | number | undefined, unit: string): number | undefined {
-  if (quantity === undefined) return undefined;
-  const parsed = parseQuantityIn(quantity, unit);
-  return parsed.ok ? parsed.value : undefined;
 }

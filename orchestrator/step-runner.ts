@@ -7,7 +7,7 @@
  */
 import type { LayoutModel } from '../config/layout.ts';
 import type { RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
-import { canonicalUnit, convert, parseDuration } from '../config/units.ts';
+import { canonicalUnit, convert } from '../config/units.ts';
 import type { Clock } from '../drivers/clock.ts';
 import { ModuleError, type ParameterValue, type ResultValue } from '../drivers/module.ts';
 import type { AnyActorRef } from 'xstate';
@@ -90,9 +90,8 @@ export class StepRunner {
     const key = (stepId: string, attempt: number) => (what: string) => `${id}:${stepId}:${attempt}:${what}`;
     return {
       policy: (stepId) => {
-        const policy = stepOf(stepId).onFailure ?? { retries: 0, then: 'hold' as const };
-        const backoff = parseDuration(policy.backoff ?? '30 s');
-        return { retries: policy.retries ?? 0, backoffMs: (backoff.ok ? backoff.value : 30) * 1000, alternateModule: policy.alternateModule === true };
+        const { retries, backoffMs, alternateModule } = stepOf(stepId).onFailure;
+        return { retries, backoffMs, alternateModule };
       },
       arrived: () => Boolean(gate.whereIs(id)),
       receive: () => this.receive(batch),
@@ -211,7 +210,7 @@ export class StepRunner {
     const durationUnit = batch.schedule.catalogue.capability(step.capability)?.spec.parameters.duration?.unit ?? 's';
     const secondsPerUnit = convert({ value: 1, unit: canonicalUnit(durationUnit) ?? durationUnit }, 's') ?? 1;
     const total = Number(parameters.duration ?? 0) * secondsPerUnit;
-    const every = recurring.map((r) => (r.every !== undefined ? parseDuration(r.every) : undefined)).flatMap((p) => (p?.ok && p.value > 0 ? [p.value] : []));
+    const every = recurring.flatMap((r) => (r.everyMs !== undefined ? [r.everyMs / 1000] : []));
     if (recurring.length === 0 || !(total > 0) || every.length === 0) {
       const results = await this.runCommand(batch, step, step.capability, parameters, moduleId, { key: key('run'), expectedSeconds: batch.schedule.expectedDuration(step), stepSecondsAfter: 0 });
       processed();
@@ -234,12 +233,11 @@ export class StepRunner {
   }
 
   private async runRecurring(batch: ActiveBatch, step: Step, extra: RecurringStep, elapsedSeconds: number, moduleId: string, commandKey: string): Promise<void> {
-    const every = extra.every !== undefined ? parseDuration(extra.every) : undefined;
-    if (every?.ok && Math.round(elapsedSeconds) % Math.round(every.value) !== 0) return;
+    if (extra.everyMs !== undefined && Math.round(elapsedSeconds) % Math.round(extra.everyMs / 1000) !== 0) return;
     if (extra.when && !conditionMet(this.subjectOf(batch, extra.when, extra.capability), extra.when)) return;
     const parameters = batch.schedule.normalizedParameters(extra);
     const capability = batch.schedule.catalogue.capability(extra.capability);
-    const estimate = capability ? batch.schedule.expectedDuration({ id: extra.id, capability: extra.capability, parameters: extra.parameters }) : 60;
+    const estimate = capability ? batch.schedule.expectedDuration(extra) : 60;
     const results = await this.runCommand(batch, step, extra.capability, parameters, moduleId, { key: commandKey, expectedSeconds: estimate, label: extra.id, parentStep: step.id });
     checkControls(batch.journal, batch.schedule, { id: extra.id, capability: extra.capability, controls: extra.controls }, results, step.id);
   }

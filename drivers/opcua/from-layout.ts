@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ModuleConfig } from '../../config/layout.ts';
-import { parseDuration } from '../../config/units.ts';
 import { OpcUaError, type OpcUaConnectionOptions } from './connection.ts';
 import type { ArgumentType, PlainMapping } from './plain-mapping.ts';
 import { DEFAULT_PKI_FOLDER } from './pki-folder.ts';
@@ -48,12 +47,7 @@ export function plainMappingFromLayout(module: ModuleConfig): PlainMapping | und
     capabilities: Object.fromEntries(
       Object.entries(mapping.capabilities).map(([name, c]) => [name, { ...c, arguments: c.arguments.map((a) => ({ parameter: a.parameter, type: a.type as ArgumentType })) }]),
     ),
-    telemetry: Object.fromEntries(
-      Object.entries(mapping.telemetry ?? {}).map(([channel, t]) => {
-        const interval = t.samplingInterval === undefined ? undefined : parseDuration(t.samplingInterval);
-        return [channel, { variable: t.variable, samplingIntervalMs: interval?.ok ? interval.value * 1000 : undefined }];
-      }),
-    ),
+    telemetry: Object.fromEntries(Object.entries(mapping.telemetry ?? {}).map(([channel, t]) => [channel, { variable: t.variable, samplingIntervalMs: t.samplingIntervalMs }])),
     state: mapping.state,
   };
 }

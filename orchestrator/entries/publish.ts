@@ -1,9 +1,8 @@
 /**
  * The published entry schemas (docs/records/entries.schema.json): what consumers of the log's copies
- * (MQTT, PostgreSQL, the API) rely on. `npm run docs:schemas` rewrites the file; a test fails when it
+ * (MQTT, PostgreSQL, the API) rely on. `workcell schema entries` prints it, `npm run docs:schemas` rewrites the file; a test fails when it
  * differs from what the code defines.
  */
-import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { entrySchemaDocument } from './index.ts';
 
@@ -12,9 +11,4 @@ export const ENTRY_SCHEMA_FILE = fileURLToPath(new URL('../../docs/records/entri
 /** The file's content, as written. */
 export function entrySchemaText(): string {
   return `${JSON.stringify(entrySchemaDocument(), null, 2)}\n`;
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeFileSync(ENTRY_SCHEMA_FILE, entrySchemaText());
-  console.log(`wrote ${ENTRY_SCHEMA_FILE}`);
 }

@@ -95,3 +95,16 @@ describe('docs/cli.md', () => {
     expect(page).not.toContain('`workcell docs`');
   });
 });
+
+describe('workcell schema', () => {
+  it('prints the published entry schemas, the same as docs/records/entries.schema.json, and refuses another topic', async () => {
+    const printed = await runCli(['schema', 'entries']);
+    expect(printed.status).toBe(0);
+    expect(printed.stdout).toBe(readFileSync(join(REPO_ROOT, 'docs/records/entries.schema.json'), 'utf8'));
+    const document = JSON.parse(printed.stdout) as { $defs: Record<string, { description?: string }> };
+    expect(document.$defs['step.completed']?.description).toMatch(/finished/);
+    const refused = await runCli(['schema', 'layouts']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain("no schema 'layouts': entries");
+  });
+});

@@ -7,7 +7,8 @@ import { buildRecord, formatRecord } from '../../orchestrator/record.ts';
 import { recordHtml } from '../../orchestrator/record-html.ts';
 import type { Signature } from '../../orchestrator/signatures.ts';
 import { factsOf } from '../../orchestrator/record-schedule.ts';
-import { ScheduleModel, type Schedule } from '../../config/schedule.ts';
+import { checkSchedule } from '../../config/schedule.ts';
+import { YamlSource } from '../../config/source.ts';
 import { Catalogue, type ModuleKind } from '../../config/catalogue.ts';
 import { appendUnknownEntry, sample } from '../support/entries.ts';
 import type { EntryData, EntryType } from '../../orchestrator/entries.ts';
@@ -267,20 +268,26 @@ describe('the limits a telemetry channel is read against', () => {
       },
     },
   };
-  const schedule: Schedule = {
-    schedule: { id: 't', version: '1', name: 't' },
-    steps: [
-      {
-        id: 'expand',
-        capability: 'rocking-bioreactor.culture',
-        during: [
-          { id: 'feed', capability: 'rocking-bioreactor.culture', when: { telemetry: 'glucose', below: '2 g/L' } },
-          { id: 'check', capability: 'rocking-bioreactor.culture', every: '24 h', controls: [{ result: 'glucose', min: '1 g/L', max: '5 g/L' }] },
-        ],
-      },
-    ],
-  };
-  const facts = factsOf(new ScheduleModel(schedule, Catalogue.fromKinds([kind])));
+  // Converted as a loaded schedule is: the limits as written, the figures in catalogue units.
+  const source = new YamlSource(
+    'limits.yaml',
+    [
+      'schedule: { id: t, version: "1.0", name: t }',
+      'steps:',
+      '  - id: expand',
+      '    capability: rocking-bioreactor.culture',
+      '    during:',
+      "      - { id: feed, capability: rocking-bioreactor.culture, when: { telemetry: glucose, below: '2 g/L' } }",
+      "      - { id: check, capability: rocking-bioreactor.culture, every: '24 h', controls: [{ result: glucose, min: '1 g/L', max: '5 g/L' }] }",
+      '',
+    ].join('\n'),
+  );
+  const model = checkSchedule(source, Catalogue.fromKinds([kind]));
+  const facts = factsOf(model);
+
+  it('converts without a finding', () => {
+    expect(source.diagnostics).toEqual([]);
+  });
 
   it("takes the catalogue channel's range, in the unit the device reported", () => {
     expect(facts.telemetryLimits('expand', 'temperature', 'degC')).toEqual([

@@ -1,0 +1,137 @@
+/**
+ * Follows every module's state and telemetry. A state change goes into the record of the batch that
+ * holds the module; a telemetry sample into the record of the batch whose material is inside at that
+ * moment (an empty module's sensors belong to no record). Where a subscription may have missed
+ * something, the device itself is read, and where it differs, the device is right.
+ */
+import type { Clock, Timer } from '../drivers/clock.ts';
+import type { ModuleDriver, TelemetrySample } from '../drivers/module.ts';
+import type { ModuleState } from '../config/state-model.ts';
+import { WORKCELL_STREAM, type EventLog, type NewEntry } from './event-log.ts';
+import type { EntryWriter } from './entries.ts';
+
+/** How long a direct read of a module's state may take (wall ms), whatever the clock's scale. */
+const READ_TIMEOUT_MS = 5000;
+
+export interface WatchContext {
+  drivers: ReadonlyMap<string, ModuleDriver>;
+  log: EventLog;
+  clock: Clock;
+  write: EntryWriter;
+  /** The batch holding a module, if one does. */
+  holder(moduleId: string): string | undefined;
+  /** The batch whose material is inside a module, if any. */
+  inside(moduleId: string): string | undefined;
+  /** The batches waiting to be allocated a module, whose records a reconciliation of it concerns. */
+  waitingFor(moduleId: string): string[];
+}
+
+export class ModuleWatch {
+  private readonly states = new Map<string, ModuleState>();
+  private readonly buffer: NewEntry[] = [];
+  private readonly stops: Array<() => void> = [];
+  private flushTimer: Timer | undefined;
+  private onState: (module: string, state: ModuleState) => void = () => undefined;
+  /** Reads in a row the device did not answer, per module. */
+  private readonly unanswered = new Map<string, number>();
+
+  constructor(private readonly context: WatchContext) {}
+
+  async watch(onState: (module: string, state: ModuleState) => void): Promise<void> {
+    this.onState = onState;
+    for (const [id, driver] of this.context.drivers) {
+      this.stops.push(await driver.watchState((state) => this.stateReported(id, state)));
+      this.stops.push(await driver.watchTelemetry((sample) => this.attribute(sample)));
+    }
+    this.flushTimer = this.context.clock.poll(() => this.flush(), 100);
+  }
+
+  state(id: string): ModuleState {
+    return this.states.get(id) ?? 'offline';
+  }
+
+  private stateReported(id: string, state: ModuleState): void {
+    const previous = this.states.get(id);
+    // A subscription re-delivers the state it had when it starts again (after a reconnect): what it
+    // missed meanwhile is read from the device itself.
+    if (previous === state) void this.refresh(id, 'its state subscription started again');
+    this.states.set(id, state);
+    if (previous !== state) {
+      const holder = this.context.holder(id);
+      if (holder) this.bufferEntry({ stream: holder, type: 'module.state', at: this.context.clock.now(), data: { module: id, state, previous: previous ?? null } });
+    }
+    this.onState(id, state);
+  }
+
+  /**
+   * A state read from the device itself. Where it differs from what the subscription told us, the device
+   * is right: recorded (in the workcell's stream and the holder's record) and followed.
+   */
+  reconcile(moduleId: string, actual: ModuleState, why: string): void {
+    const believed = this.states.get(moduleId);
+    if (believed === actual) return;
+    const data = { module: moduleId, believed: believed ?? null, actual, action: 'state corrected', message: `${moduleId} was believed ${believed ?? 'unknown'}; the device says ${actual} (${why})` };
+    this.context.write(WORKCELL_STREAM, 'module.reconciled', data);
+    // In the record of every batch it concerns: the one inside, and those waiting for it.
+    const holder = this.context.holder(moduleId);
+    for (const batchId of new Set([...(holder ? [holder] : []), ...this.context.waitingFor(moduleId)])) this.context.write(batchId, 'module.reconciled', data);
+    this.stateReported(moduleId, actual);
+  }
+
+  /** Reads a module's state from the device and reconciles it; undefined when the device cannot be reached. */
+  async refresh(moduleId: string, why: string): Promise<ModuleState | undefined> {
+    const { clock } = this.context;
+    let failure = '';
+    const read = async (): Promise<ModuleState | undefined> => {
+      const timeout = new AbortController();
+      try {
+        // A device that does not answer within a few seconds is not answering (gRPC would wait for it).
+        const late = clock.sleep(READ_TIMEOUT_MS * clock.timeScale, timeout.signal).then(() => Promise.reject(new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s`)));
+        return await Promise.race([this.context.drivers.get(moduleId)!.readState(), late]);
+      } catch (error) {
+        failure = (error as Error).message;
+        return undefined;
+      } finally {
+        timeout.abort();
+      }
+    };
+    const state = await read();
+    if (state === undefined) {
+      // A device that answers no read twice in a row is shown as offline, not as whatever it last said.
+      const misses = (this.unanswered.get(moduleId) ?? 0) + 1;
+      this.unanswered.set(moduleId, misses);
+      if (misses >= 2 && this.states.get(moduleId) !== 'offline') this.reconcile(moduleId, 'offline', `${why}; the device does not answer: ${failure}`);
+      return undefined;
+    }
+    this.unanswered.delete(moduleId);
+    if (state === this.states.get(moduleId)) return state;
+    // A notification may simply be on its way: a difference counts once it outlasts a moment.
+    await clock.sleep(2000 * clock.timeScale);
+    const again = await read();
+    if (again !== undefined && again === state && again !== this.states.get(moduleId)) this.reconcile(moduleId, again, why);
+    return again;
+  }
+
+  private attribute(sample: TelemetrySample): void {
+    const batchId = this.context.inside(sample.module);
+    if (!batchId) return; // an empty module's sensors belong to no record
+    this.bufferEntry({ stream: batchId, type: 'telemetry', at: this.context.clock.now(), data: { module: sample.module, channel: sample.channel, value: sample.value, unit: sample.unit } });
+  }
+
+  private bufferEntry(entry: NewEntry): void {
+    this.buffer.push(entry);
+    if (this.buffer.length >= 500) this.flush();
+  }
+
+  /** Writes buffered telemetry and state changes in one transaction. */
+  flush(): void {
+    if (this.buffer.length === 0) return;
+    this.context.log.appendAll(this.buffer.splice(0));
+  }
+
+  close(): void {
+    this.context.clock.clearTimeout(this.flushTimer);
+    this.flush();
+    for (const stop of this.stops.splice(0)) stop();
+  }
+}
