@@ -19,7 +19,7 @@ export interface AllocatingBatch {
   identity: BatchIdentity;
   schedule: ScheduleModel;
   journal: BatchJournal;
-  status: { phase: string; note?: string };
+  status: { note?: string };
 }
 
 export interface AllocatorHost {
@@ -28,6 +28,8 @@ export interface AllocatorHost {
   moduleState(moduleId: string): ModuleState;
   /** Why a module may not be allocated now (expired qualification, out of service), or undefined. */
   unusable(module: ModuleConfig): string | undefined;
+  /** The batch's material starts (true) or stops moving to storage while it waits. */
+  parking(batchId: string, moving: boolean): void;
 }
 
 interface PendingAllocation {
@@ -225,7 +227,7 @@ export class Allocator {
       return;
     }
     this.parkingSlots.add(slot);
-    batch.status.phase = 'transfer';
+    this.host.parking(batchId, true);
     pending.parking = this.gate
       .transfer(batch.identity, slot, `${pending.parkKey}.${pending.failedParks + 1}`)
       .catch((error: Error) => {
@@ -236,7 +238,7 @@ export class Allocator {
       })
       .finally(() => {
         this.parkingSlots.delete(slot);
-        batch.status.phase = 'waiting';
+        this.host.parking(batchId, false);
       });
   }
 

@@ -5,31 +5,34 @@
  * hash-chained event log, from which a restarted orchestrator picks every unfinished batch up where it was.
  */
 import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
-import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
+import type { LayoutModel } from '../config/layout.ts';
 import type { ScheduleModel } from '../config/schedule.ts';
 import type { Clock, Timer } from '../drivers/clock.ts';
 import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';
-import { BatchJournal, isEntry, type BatchStarted, type EntryType, type HoldAction } from './entries.ts';
+import { BatchJournal, isEntry, type BatchStarted, type EntryType } from './entries.ts';
 import { HoldRequired } from './command-executor.ts';
 import { MaterialGate, type BatchIdentity } from './material-gate.ts';
 import { DeadlineFirstScheduler, type ModuleView, type Scheduler } from './scheduler.ts';
-import { batchMachine, FINISH, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
+import { batchMachine, currentStep, FINISH, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
 import { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 import { Allocator } from './allocator.ts';
 import { HoldTimes } from './hold-times.ts';
 import { ModuleReconciler } from './reconciler.ts';
-import { StepRunner, type ActiveBatch, type BatchStatus } from './step-runner.ts';
-import { contentHash, pendingHold, positionFromLog, scheduleFromText, unansweredHoldRequest, type ScheduleSnapshot } from './batch-state.ts';
+import { StepRunner, type ActiveBatch } from './step-runner.ts';
+import { contentHash, positionFromLog, scheduleFromText, unansweredHoldRequest, type ScheduleSnapshot } from './batch-state.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
-import { settleDeviceWork } from './device-holds.ts';
 import { DatabaseLease } from './database-lease.ts';
+import { BatchHolds } from './batch-holds.ts';
+import { Waiters } from './waiters.ts';
+import { batchStatus, unusable, type WorkcellStatus } from './status-view.ts';
 
 export { contentHash, openHold, pendingHold, positionFromLog, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
 export { recordRemoval, resolveHold } from './operator-actions.ts';
 export type { BatchPhase, BatchStatus } from './step-runner.ts';
+export type { ModuleStatus, WorkcellStatus } from './status-view.ts';
 
 export interface BatchSpec {
   batchId: string;
@@ -79,9 +82,10 @@ export class Orchestrator {
   private readonly holdTimes: HoldTimes;
   private readonly reconciler: ModuleReconciler;
   private readonly steps: StepRunner;
+  private readonly holds: BatchHolds;
   private readonly batches = new Map<string, ActiveBatch>();
   private readonly moduleActors = new Map<string, AnyActorRef>();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters();
   private readonly outOfService = new Map<string, OutOfService>();
   /** Answers to holds, per batch, as they are read from the log. */
   private readonly answers = new Map<string, Array<LogEntry<'hold.resolved'>>>();
@@ -102,7 +106,11 @@ export class Orchestrator {
       batch: (id) => this.batches.get(id),
       batchIds: () => this.batches.keys(),
       moduleState: (id) => this.moduleState(id),
-      unusable: (module) => this.unusable(module),
+      unusable: (module) => unusable(module, this.outOfService, this.clock.now()),
+      parking: (batchId, moving) => {
+        const actor = this.batches.get(batchId)?.actor;
+        if (actor) currentStep(actor.getSnapshot())?.send({ type: moving ? 'parking.started' : 'parking.ended' });
+      },
     });
     this.gate.waitingFor = (moduleId) => this.allocator.waitingFor(moduleId);
     this.reconciler = new ModuleReconciler(options.layout, this.gate, this.gate.executor, options.log, options.clock);
@@ -114,9 +122,10 @@ export class Orchestrator {
       holdTimes: this.holdTimes,
       clock: options.clock,
       batches: () => this.batches.values(),
-      waitUntil: (predicate) => this.waitUntil(predicate),
+      waitUntil: (predicate) => this.waiters.until(predicate),
       deliver: options.deliver,
     });
+    this.holds = new BatchHolds({ gate: this.gate, holdTimes: this.holdTimes, drivers: options.drivers, answers: this.answers, waitUntil: (predicate) => this.waiters.until(predicate) });
     options.log.subscribe((entry) => this.observe(entry));
   }
 
@@ -150,7 +159,7 @@ export class Orchestrator {
     }
     await this.gate.watchModules((module, state) => {
       this.moduleActors.get(module)?.send(moduleEvent(state));
-      this.wake();
+      this.waiters.wake();
     });
     // Every batch record says which of its workcell's modules only simulate (SiLA SimulationController).
     const modes = await Promise.all([...this.options.drivers].map(async ([id, driver]) => [id, await driver.simulationMode?.().catch(() => undefined)] as const));
@@ -220,7 +229,7 @@ export class Orchestrator {
       started,
       schedule,
       journal,
-      status: { batchId: started.batchId, patient: started.patient, lane: started.lane, step: position.at === 'finishing' ? 'finish' : position.step, phase: 'waiting' },
+      status: { batchId: started.batchId, patient: started.patient, lane: started.lane },
       done,
       finished,
       latestTelemetry: new Map(),
@@ -229,9 +238,10 @@ export class Orchestrator {
     if (request) batch.holdRequest = { streamSeq: request.streamSeq, user: request.data.user, reason: request.data.reason };
     this.batches.set(started.batchId, batch);
     const machine = batchMachine(schedule.schedule, {
-      runStep: (step) => this.steps.runStep(batch, step),
-      awaitOperator: (step, reason) => this.awaitOperator(batch, step, reason),
-      skipStep: async (step) => this.skipStep(batch, step),
+      steps: this.steps.workFor(batch),
+      awaitOperator: (step, reason) => this.holds.awaitOperator(batch, step, reason),
+      settle: (answer) => this.holds.settle(answer),
+      skipStep: async (step) => this.holds.skipStep(batch, step),
       finish: () => this.steps.finish(batch, batch.journal.entries().filter(isEntry('hold.resolved', (e) => e.data.step === FINISH)).length),
       quarantine: (step) => this.steps.quarantine(batch, step),
     });
@@ -258,73 +268,6 @@ export class Orchestrator {
     this.writeStatus(true);
   }
 
-  // ---- holds -------------------------------------------------------------------------------------
-
-  /**
-   * A step an operator skipped. One that never started is "skipped"; one that ran is recorded as such,
-   * with what it did (parameters, results, the controls it failed) and who approved going on without it.
-   */
-  private skipStep(batch: ActiveBatch, stepId: string): void {
-    const entries = batch.journal.entries();
-    const lastStart = entries.findLastIndex((e) => e.type === 'step.started' && e.data.step === stepId);
-    const answer = entries.findLast(isEntry('hold.resolved', (e) => e.data.step === stepId && e.data.action === 'skip'));
-    const approvedBy = answer ? { approvedBy: { user: answer.data.signature.user, printedName: answer.data.signature.printedName }, approves: answer.data.approves ?? null } : {};
-    if (lastStart < 0) {
-      batch.journal.write('step.skipped', { step: stepId, reason: 'skipped by an operator before it started (see the hold resolution)', ...approvedBy });
-    } else {
-      const attempt = entries.slice(lastStart);
-      const started = entries[lastStart]!;
-      const step = batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
-      const runKey = `${batch.identity.batchId}:${stepId}:${started.type === 'step.started' ? started.data.attempt : ''}:run`;
-      const results = attempt.findLast(isEntry('command.completed', (e) => e.data.key.startsWith(runKey)))?.data.results ?? null;
-      const failedControls = attempt.filter(isEntry('control.checked', (e) => e.data.step === stepId && !e.data.pass)).map(({ data }) => ({ result: data.result, value: data.value, unit: data.unit, min: data.min, max: data.max }));
-      const module = attempt.findLast(isEntry('module.reserved'))?.data.module ?? batch.status.module ?? null;
-      const why = failedControls.length > 0 ? 'ran, failed controls, continued without meeting them' : results ? 'ran, continued past its hold' : 'started, did not complete, continued without it';
-      batch.journal.write('step.skipped', { step: stepId, ran: true, reason: why, module, parameters: batch.schedule.normalizedParameters(step), results, failedControls, ...approvedBy });
-    }
-    this.gate.releaseEmpty(batch.identity);
-  }
-
-  private async awaitOperator(batch: ActiveBatch, step: string, reason: unknown): Promise<HoldAction> {
-    batch.status.phase = 'held';
-    // An answered hold found in the log is one given while no orchestrator acted on it (a restart).
-    // Once acted on here, a new failure opens a new hold: replaying the old answer would loop.
-    const pending = pendingHold(batch.journal.entries())?.entry;
-    const open = pending && pending.seq !== batch.actedOnHold ? pending : undefined;
-    let since: number;
-    if (open) {
-      since = open.seq;
-      batch.status.note = open.data.message;
-    } else {
-      const hold = reason instanceof HoldRequired ? reason : undefined;
-      const message = reason instanceof Error ? reason.message : String(reason);
-      // Moving the finished material out can be tried again or given up, not skipped.
-      const recovery = hold?.details.recovery;
-      const actions: HoldAction[] = step === FINISH ? ['retry', 'abort'] : recovery ? ['continue', 'retry', 'skip', 'abort'] : ['retry', 'skip', 'abort'];
-      const deviceOptions = recovery ? { deviceOptions: recovery.options } : {};
-      const running = this.holdTimes.current(batch.identity.batchId);
-      const holdTime = running ? { holdTime: { after: running.step, deadlineMs: running.deadlineMs } } : {};
-      since = batch.journal.write('hold.opened', { step, kind: hold?.kind ?? 'command-failed', message, actions, module: batch.status.module ?? null, ...hold?.details, ...deviceOptions, ...holdTime }).seq;
-      if (hold?.kind === 'operator') batch.holdRequest = undefined;
-      batch.status.note = message;
-    }
-    let answer: LogEntry<'hold.resolved'> | undefined;
-    await this.waitUntil(() => {
-      answer = this.answers.get(batch.identity.batchId)?.find((e) => e.seq > since);
-      return answer !== undefined;
-    });
-    const holdEntry = open ?? batch.journal.entries().find(isEntry('hold.opened', (e) => e.seq === since))!;
-    const action = await settleDeviceWork(this.options.drivers, batch.journal, holdEntry, answer!);
-    batch.actedOnHold = since;
-    batch.status.note = undefined;
-    batch.status.phase = 'waiting';
-    // A module whose command was resumed or continued on the device is left to it; any other is made ready again.
-    const answered = answer!.data.action;
-    const goesOn = (holdEntry.data.paused || holdEntry.data.reattach ? answered === 'retry' : false) || (holdEntry.data.recovery ? answered === 'continue' : false);
-    if (action !== 'abort' && batch.status.module && !goesOn) await this.gate.recover(batch.status.module);
-    return action;
-  }
-
   // ---- the loop ----------------------------------------------------------------------------------
 
   private observe(entry: LogEntry): void {
@@ -335,7 +278,7 @@ export class Orchestrator {
     }
     if (FROM_OTHER_PROCESSES.includes(entry.type)) this.actOn(entry);
     if (entry.type === 'module.released' || entry.type === 'line-clearance.completed' || entry.type === 'transfer.completed') queueMicrotask(() => this.allocator.schedule());
-    this.wake();
+    this.waiters.wake();
   }
 
   /** Acts on an entry an operator wrote (here or in another process); each is handled once, whoever reads it first. */
@@ -371,41 +314,16 @@ export class Orchestrator {
     }
   }
 
-  private wake(): void {
-    for (const waiter of [...this.waiters]) waiter();
-  }
-
-  private waitUntil(predicate: () => boolean): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = () => {
-        if (!predicate()) return;
-        this.waiters.delete(check);
-        resolve();
-      };
-      this.waiters.add(check);
-    });
-  }
-
   private fromOtherProcesses(entries: LogEntry[]): void {
     if (this.stopped || entries.length === 0) return;
     for (const entry of entries) this.actOn(entry);
-    this.wake();
+    this.waiters.wake();
   }
 
   private tick(): void {
     if (this.stopped) return;
     this.allocator.schedule();
     if (++this.ticksSinceStatus >= STATUS_EVERY_TICKS) this.writeStatus(false);
-  }
-
-  private unusable(module: ModuleConfig): string | undefined {
-    const today = new Date(this.clock.now()).toISOString().slice(0, 10);
-    const out = this.outOfService.get(module.id);
-    if (out) return `out of service since ${new Date(out.since).toISOString().slice(0, 16).replace('T', ' ')} UTC (${out.user}: ${out.reason})`;
-    if (module.qualification.validUntil < today) return `qualification expired on ${module.qualification.validUntil}`;
-    if (module.calibration && module.calibration.validUntil < today) return `calibration expired on ${module.calibration.validUntil}`;
-    return undefined;
   }
 
   /** What the scheduler sees of each module. */
@@ -419,29 +337,14 @@ export class Orchestrator {
   }
 
   /** A snapshot of batches and modules for `workcell status` and the live display. */
-  status(): { at: number; batches: BatchStatus[]; modules: Array<{ id: string; state: ModuleState; occupant?: string; outOfService?: string }>; plates: string[] } {
+  status(): WorkcellStatus {
     const now = this.clock.now();
-    for (const batch of this.batches.values()) {
-      batch.status.expectedFinish = this.expectedFinish(batch, now);
-      const running = this.holdTimes.current(batch.identity.batchId);
-      batch.status.holdTime = running ? { step: running.step, deadline: running.deadlineMs } : undefined;
-    }
     return {
       at: now,
-      batches: [...this.batches.values()].map((b) => ({ ...b.status })),
-      modules: this.layout.layout.modules.map((m) => ({ id: m.id, state: this.moduleState(m.id), occupant: this.gate.occupant(m.id), outOfService: this.outOfService.has(m.id) ? this.unusable(m) : undefined })),
+      batches: [...this.batches.values()].map((b) => batchStatus(b, this.holdTimes, now)),
+      modules: this.layout.layout.modules.map((m) => ({ id: m.id, state: this.moduleState(m.id), occupant: this.gate.occupant(m.id), outOfService: this.outOfService.has(m.id) ? unusable(m, this.outOfService, now) : undefined })),
       plates: this.em.summary(),
     };
-  }
-
-  private expectedFinish(batch: ActiveBatch, now: number): number | undefined {
-    if (batch.status.phase === 'completed' || batch.status.phase === 'quarantined') return undefined;
-    const steps = batch.schedule.schedule.steps;
-    const index = steps.findIndex((s) => s.id === batch.status.step);
-    if (index < 0) return now;
-    const current = batch.schedule.expectedDuration(steps[index]!) * (1 - (batch.status.phase === 'running' ? (batch.status.progress ?? 0) : 0));
-    const rest = steps.slice(index + 1).reduce((sum, s) => sum + batch.schedule.expectedDuration(s), 0);
-    return now + (current + rest) * 1000;
   }
 
   private writeStatus(final: boolean): void {
@@ -464,9 +367,10 @@ export class Orchestrator {
     this.holdTimes.stop();
     for (const batch of this.batches.values()) {
       if (batch.actor?.getSnapshot().status !== 'active') continue;
+      const { step, phase } = batchStatus(batch, this.holdTimes, this.clock.now());
       batch.actor.stop();
       try {
-        batch.journal.write('batch.interrupted', { step: batch.status.step, phase: batch.status.phase, message: `the orchestrator stopped while ${batch.identity.batchId} was ${batch.status.phase} at ${batch.status.step}` });
+        batch.journal.write('batch.interrupted', { step, phase, message: `the orchestrator stopped while ${batch.identity.batchId} was ${phase} at ${step}` });
       } catch {
         // A log that cannot be written any more (closed under us) says nothing: resume then reports a crash.
       }

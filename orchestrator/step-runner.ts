@@ -1,8 +1,9 @@
 /**
- * The work of a batch's steps: intake, each step (allocation, line clearance, transfer in, the device
- * command or commands with the recurring work between them, controls, the hold time to the next step),
- * retries with backoff and the alternate module, and the way out (finish, quarantine). The batch machine
- * (batch-machine.ts) decides which of these runs next; the orchestrator owns the batches.
+ * The work of a batch's steps: intake, each state of a step (allocation, line clearance, transfer in, the
+ * device command or commands with the recurring work between them, controls, the hold time to the next
+ * step, a failed attempt recorded), and the way out (finish, quarantine). The step machine
+ * (step-machine.ts) and the batch machine (batch-machine.ts) decide which of these runs next, retries
+ * and the alternate module included; the orchestrator owns the batches.
  */
 import type { LayoutModel } from '../config/layout.ts';
 import type { RecurringStep, ScheduleModel, Step } from '../config/schedule.ts';
@@ -10,6 +11,7 @@ import { canonicalUnit, convert } from '../config/units.ts';
 import type { Clock } from '../drivers/clock.ts';
 import { ModuleError, type ParameterValue, type ResultValue } from '../drivers/module.ts';
 import type { AnyActorRef } from 'xstate';
+import type { BatchPhase, StepWork } from './step-machine.ts';
 import type { Allocator } from './allocator.ts';
 import { HoldRequired } from './command-executor.ts';
 import { checkControls, conditionMet, describeCondition, resultOf, telemetryUnit } from './controls.ts';
@@ -18,7 +20,7 @@ import type { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 import type { HoldTimes } from './hold-times.ts';
 import type { BatchIdentity, MaterialGate } from './material-gate.ts';
 
-export type BatchPhase = 'intake' | 'waiting' | 'clearance' | 'transfer' | 'running' | 'held' | 'completed' | 'quarantined';
+export type { BatchPhase } from './step-machine.ts';
 
 export interface BatchStatus {
   batchId: string;
@@ -41,7 +43,8 @@ export interface ActiveBatch {
   started: BatchStarted;
   schedule: ScheduleModel;
   journal: BatchJournal;
-  status: BatchStatus;
+  /** What the work keeps up to date; the step and its phase are read from the batch's machines (batch-machine.ts). */
+  status: Omit<BatchStatus, 'step' | 'phase'>;
   actor?: AnyActorRef;
   done: Promise<void>;
   finished: () => void;
@@ -79,41 +82,110 @@ export class StepRunner {
     throw new HoldRequired('operator', `held by ${request.user}: ${request.reason}`, this.context.gate.moduleHolding(batch.identity.batchId) === undefined, { request: request.streamSeq });
   }
 
-  async runStep(batch: ActiveBatch, stepId: string): Promise<void> {
-    const { gate, clock } = this.context;
-    const step = batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
-    batch.status.step = stepId;
-    if (!gate.whereIs(batch.identity.batchId)) await this.receive(batch);
-    if (step.when && !conditionMet(this.subjectOf(batch, step.when, step.capability), step.when)) {
-      batch.journal.write('step.skipped', { step: stepId, reason: `condition not met: ${describeCondition(step.when)}` });
-      return;
-    }
-    const policy = step.onFailure;
-    const avoid: string[] = [];
-    for (;;) {
-      this.safePoint(batch);
-      const attempt = this.openAttempt(batch, stepId) ?? this.newAttempt(batch, stepId);
-      try {
-        await this.attemptStep(batch, step, attempt, avoid);
-        return;
-      } catch (error) {
+  /** The work of the step machine's states (step-machine.ts) for one batch. */
+  workFor(batch: ActiveBatch): StepWork {
+    const { gate, em, allocator, holdTimes, layout } = this.context;
+    const id = batch.identity.batchId;
+    const stepOf = (stepId: string) => batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
+    const key = (stepId: string, attempt: number) => (what: string) => `${id}:${stepId}:${attempt}:${what}`;
+    return {
+      policy: (stepId) => {
+        const { retries, backoffMs, alternateModule } = stepOf(stepId).onFailure;
+        return { retries, backoffMs, alternateModule };
+      },
+      arrived: () => Boolean(gate.whereIs(id)),
+      receive: () => this.receive(batch),
+      conditionUnmet: (stepId) => {
+        const step = stepOf(stepId);
+        return step.when !== undefined && !conditionMet(this.subjectOf(batch, step.when, step.capability), step.when);
+      },
+      skipUnmet: async (stepId) => {
+        batch.journal.write('step.skipped', { step: stepId, reason: `condition not met: ${describeCondition(stepOf(stepId).when!)}` });
+      },
+      startAttempt: async (stepId) => {
+        this.safePoint(batch);
+        return this.openAttempt(batch, stepId) ?? this.newAttempt(batch, stepId);
+      },
+      allocate: async (stepId, attempt, avoid) => {
+        const moduleId = await allocator.allocate(batch, stepOf(stepId), [...avoid], key(stepId, attempt)('park'), holdTimes.current(id)?.deadlineMs);
+        batch.status.module = moduleId;
+        return moduleId;
+      },
+      clearLine: async (stepId, moduleId) => {
+        await gate.clearLine(batch.identity, moduleId);
+        this.safePoint(batch);
+        if (stepOf(stepId).environmentalMonitoring) await em.enter(id, layout.modules.get(moduleId)!);
+      },
+      transferIn: async (stepId, attempt, moduleId) => {
+        const position = layout.positionsOf(layout.modules.get(moduleId)!)[0] ?? moduleId;
+        try {
+          try {
+            await gate.transfer(batch.identity, position, key(stepId, attempt)('load'));
+          } catch (error) {
+            if (error instanceof ModuleError) Object.assign(error, { beforeLoad: gate.whereIs(id) !== position });
+            throw error;
+          }
+          holdTimes.end(batch.journal);
+          this.safePoint(batch);
+        } catch (error) {
+          this.leaveAfterFailure(batch, stepOf(stepId), moduleId, error, false);
+          throw error;
+        }
+      },
+      run: async (stepId, attempt, moduleId) => {
+        const step = stepOf(stepId);
+        let processed = false;
+        try {
+          allocator.expectRelease(batch, step, moduleId, batch.schedule.expectedDuration(step));
+          return await this.execute(batch, step, moduleId, key(stepId, attempt), () => (processed = true));
+        } catch (error) {
+          this.leaveAfterFailure(batch, step, moduleId, error, processed);
+          throw error;
+        }
+      },
+      checkControls: async (stepId, attempt, moduleId, results) => {
+        const step = stepOf(stepId);
+        try {
+          checkControls(batch.journal, batch.schedule, step, results);
+          const spec = batch.schedule.catalogue.capability(step.capability)?.spec;
+          const unitsOf = (items: Record<string, { unit?: string }> = {}) => Object.fromEntries(Object.entries(items).flatMap(([name, item]) => (item.unit ? [[name, item.unit]] : [])));
+          batch.journal.write('step.completed', { step: step.id, attempt, module: moduleId, parameters: batch.schedule.normalizedParameters(step), parameterUnits: unitsOf(spec?.parameters), results, resultUnits: unitsOf(spec?.results) });
+        } finally {
+          if (step.environmentalMonitoring) em.leave(id, layout.modules.get(moduleId)!);
+        }
+      },
+      startHoldTime: async (stepId) => {
+        const step = stepOf(stepId);
+        const maxHold = batch.schedule.maxHold(step);
+        const index = batch.schedule.schedule.steps.indexOf(step);
+        if (maxHold !== undefined && index < batch.schedule.schedule.steps.length - 1) holdTimes.start(batch.journal, step.id, maxHold);
+      },
+      recordFailure: async (stepId, attempt, error) => {
         // An operator's hold interrupts the attempt without failing it: retried, it goes on where it stood.
         // So does a device waiting for an answer in a recoverable error: continued, the same command goes on.
-        if (error instanceof HoldRequired && (error.kind === 'operator' || error.kind === 'device-recovery' || error.details.reattach !== undefined)) throw error;
+        if (error instanceof HoldRequired && (error.kind === 'operator' || error.kind === 'device-recovery' || error.details.reattach !== undefined)) return { hold: error };
         const beforeLoad = error instanceof HoldRequired ? error.beforeLoad : error instanceof ModuleError && (error as ModuleError & { beforeLoad?: boolean }).beforeLoad === true;
         batch.journal.write('step.failed', { step: stepId, attempt, message: (error as Error).message, beforeLoad });
         const module = batch.status.module;
-        if (error instanceof HoldRequired && error.kind !== 'command-failed') throw error;
-        const failures = this.failuresSinceLastHold(batch, stepId);
-        if (failures > policy.retries) throw error instanceof HoldRequired ? error : new HoldRequired('command-failed', (error as Error).message);
-        if (beforeLoad && policy.alternateModule && module) {
-          avoid.push(module);
-          gate.release(batch.identity, module);
-        }
-        if (module) await gate.recover(module);
-        await clock.sleep(policy.backoffMs * 2 ** (failures - 1));
-      }
-    }
+        if (error instanceof HoldRequired && error.kind !== 'command-failed') return { hold: error };
+        return { failures: this.failuresSinceLastHold(batch, stepId), beforeLoad, module };
+      },
+      release: (moduleId) => gate.release(batch.identity, moduleId),
+      recover: async (moduleId) => {
+        if (moduleId) await gate.recover(moduleId);
+      },
+    };
+  }
+
+  /**
+   * The device work failed after the material entered its module's zone: nothing was processed, so the
+   * material waits again, on the deadline its hold time had. A command the device may still be running
+   * (paused, waiting for a recovery option, out of reach) is processing it.
+   */
+  private leaveAfterFailure(batch: ActiveBatch, step: Step, moduleId: string, error: unknown, processed: boolean): void {
+    const stillRunning = error instanceof HoldRequired && (error.kind === 'device-recovery' || error.details.paused !== undefined || error.details.reattach !== undefined);
+    if (!processed && !stillRunning) this.context.holdTimes.reopen(batch.journal, `${step.id} did not start: ${(error as Error).message}`);
+    if (step.environmentalMonitoring) this.context.em.leave(batch.identity.batchId, this.context.layout.modules.get(moduleId)!);
   }
 
   private openAttempt(batch: ActiveBatch, stepId: string): number | undefined {
@@ -129,51 +201,6 @@ export class StepRunner {
   /** A failure that carried out an operator's answer (work given up to retry the step) does not count. */
   private failuresSinceLastHold(batch: ActiveBatch, stepId: string): number {
     return batch.journal.state().failuresSinceHold.get(stepId) ?? 0;
-  }
-
-  private async attemptStep(batch: ActiveBatch, step: Step, attempt: number, avoid: string[]): Promise<void> {
-    const { gate, em, allocator, holdTimes, layout } = this.context;
-    const id = batch.identity.batchId;
-    const key = (what: string) => `${id}:${step.id}:${attempt}:${what}`;
-    batch.status.phase = 'waiting';
-    const moduleId = await allocator.allocate(batch, step, avoid, key('park'), holdTimes.current(id)?.deadlineMs);
-    batch.status.module = moduleId;
-    const module = layout.modules.get(moduleId)!;
-    const position = layout.positionsOf(module)[0] ?? moduleId;
-    batch.status.phase = 'clearance';
-    await gate.clearLine(batch.identity, moduleId);
-    this.safePoint(batch);
-    if (step.environmentalMonitoring) await em.enter(id, module);
-    let processed = false;
-    try {
-      batch.status.phase = 'transfer';
-      try {
-        await gate.transfer(batch.identity, position, key('load'));
-      } catch (error) {
-        if (error instanceof ModuleError) Object.assign(error, { beforeLoad: gate.whereIs(id) !== position });
-        throw error;
-      }
-      holdTimes.end(batch.journal);
-      this.safePoint(batch);
-      batch.status.phase = 'running';
-      allocator.expectRelease(batch, step, moduleId, batch.schedule.expectedDuration(step));
-      const results = await this.execute(batch, step, moduleId, key, () => (processed = true));
-      checkControls(batch.journal, batch.schedule, step, results);
-      const spec = batch.schedule.catalogue.capability(step.capability)?.spec;
-      const unitsOf = (items: Record<string, { unit?: string }> = {}) => Object.fromEntries(Object.entries(items).flatMap(([name, item]) => (item.unit ? [[name, item.unit]] : [])));
-      batch.journal.write('step.completed', { step: step.id, attempt, module: moduleId, parameters: batch.schedule.normalizedParameters(step), parameterUnits: unitsOf(spec?.parameters), results, resultUnits: unitsOf(spec?.results) });
-    } catch (error) {
-      // Nothing was processed: the material waits again, on the deadline its hold time had. A command the
-      // device may still be running (paused, waiting for a recovery option, out of reach) is processing it.
-      const stillRunning = error instanceof HoldRequired && (error.kind === 'device-recovery' || error.details.paused !== undefined || error.details.reattach !== undefined);
-      if (!processed && !stillRunning) holdTimes.reopen(batch.journal, `${step.id} did not start: ${(error as Error).message}`);
-      throw error;
-    } finally {
-      if (step.environmentalMonitoring) em.leave(id, module);
-    }
-    const maxHold = batch.schedule.maxHold(step);
-    const index = batch.schedule.schedule.steps.indexOf(step);
-    if (maxHold !== undefined && index < batch.schedule.schedule.steps.length - 1) holdTimes.start(batch.journal, step.id, maxHold);
   }
 
   /** The step's command; a step with recurring work runs in segments with that work between them. */
@@ -259,7 +286,6 @@ export class StepRunner {
     const { layout, gate, clock } = this.context;
     const position = layout.workcellPositions('intake', batch.identity.lane)[0]?.id;
     if (!position) throw new HoldRequired('intake', `layout ${layout.id} has no intake position for ${batch.identity.lane}`);
-    batch.status.phase = 'intake';
     const queue = this.intakeQueues.get(position) ?? [];
     this.intakeQueues.set(position, queue);
     if (!queue.includes(batch.identity.batchId)) queue.push(batch.identity.batchId);
@@ -289,13 +315,10 @@ export class StepRunner {
     const { layout, gate, holdTimes } = this.context;
     const output = layout.workcellPositions('output', batch.identity.lane)[0]?.id;
     if (!output) throw new HoldRequired('segregation', `layout ${layout.id} has no output position for ${batch.identity.lane}`);
-    batch.status.step = 'finish';
-    batch.status.phase = 'transfer';
     await gate.transfer(batch.identity, output, `${batch.identity.batchId}:finish:${tries + 1}:out`);
     holdTimes.end(batch.journal);
     gate.releaseEmpty(batch.identity);
     batch.journal.write('batch.completed', { output, bagId: batch.identity.bagId });
-    batch.status.phase = 'completed';
     batch.status.module = undefined;
   }
 
@@ -325,6 +348,5 @@ export class StepRunner {
     holdTimes.end(batch.journal);
     gate.releaseEmpty(batch.identity);
     batch.journal.write('batch.quarantined', { step, location: where, bagId: batch.identity.bagId, stuck: where !== output });
-    batch.status.phase = 'quarantined';
   }
 }

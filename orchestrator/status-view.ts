@@ -1,0 +1,54 @@
+/**
+ * What `workcell status`, the run output and the status view show of a running orchestrator: each
+ * batch where it stands (its phase read from its machines), when it should finish and the hold time it
+ * is in; each module's state, occupant and why it may not be used.
+ */
+import type { ModuleConfig } from '../config/layout.ts';
+import type { ModuleState } from '../config/state-model.ts';
+import { batchPhase, batchStep } from './batch-machine.ts';
+import type { HoldTimes } from './hold-times.ts';
+import type { OutOfService } from './operator-actions.ts';
+import type { ActiveBatch, BatchPhase, BatchStatus } from './step-runner.ts';
+
+export interface ModuleStatus {
+  id: string;
+  state: ModuleState;
+  occupant?: string;
+  outOfService?: string;
+}
+
+export interface WorkcellStatus {
+  at: number;
+  batches: BatchStatus[];
+  modules: ModuleStatus[];
+  plates: string[];
+}
+
+/** Where a batch this process runs stands: its step and phase read from its machines, which it starts with. */
+export function batchStatus(batch: ActiveBatch, holdTimes: HoldTimes, now: number): BatchStatus {
+  const snapshot = batch.actor!.getSnapshot();
+  const step = batchStep(snapshot);
+  const phase = batchPhase(snapshot);
+  const running = holdTimes.current(batch.identity.batchId);
+  return { ...batch.status, step, phase, expectedFinish: expectedFinish(batch, step, phase, now), holdTime: running ? { step: running.step, deadline: running.deadlineMs } : undefined };
+}
+
+function expectedFinish(batch: ActiveBatch, step: string, phase: BatchPhase, now: number): number | undefined {
+  if (phase === 'completed' || phase === 'quarantined') return undefined;
+  const steps = batch.schedule.schedule.steps;
+  const index = steps.findIndex((s) => s.id === step);
+  if (index < 0) return now;
+  const current = batch.schedule.expectedDuration(steps[index]!) * (1 - (phase === 'running' ? (batch.status.progress ?? 0) : 0));
+  const rest = steps.slice(index + 1).reduce((sum, s) => sum + batch.schedule.expectedDuration(s), 0);
+  return now + (current + rest) * 1000;
+}
+
+/** Why a module may not be allocated now (out of service, qualification or calibration expired), or undefined. */
+export function unusable(module: ModuleConfig, outOfService: ReadonlyMap<string, OutOfService>, now: number): string | undefined {
+  const today = new Date(now).toISOString().slice(0, 10);
+  const out = outOfService.get(module.id);
+  if (out) return `out of service since ${new Date(out.since).toISOString().slice(0, 16).replace('T', ' ')} UTC (${out.user}: ${out.reason})`;
+  if (module.qualification.validUntil < today) return `qualification expired on ${module.qualification.validUntil}`;
+  if (module.calibration && module.calibration.validUntil < today) return `calibration expired on ${module.calibration.validUntil}`;
+  return undefined;
+}
