@@ -10,7 +10,6 @@ import { isEntry, type HoldAction } from './entries.ts';
 import type { MaterialGate } from './material-gate.ts';
 import type { HoldTimes } from './hold-times.ts';
 import { FINISH, type HoldAnswer } from './batch-machine.ts';
-import { pendingHold } from './batch-state.ts';
 import { settleDeviceWork } from './device-holds.ts';
 import type { ActiveBatch } from './step-runner.ts';
 
@@ -54,7 +53,7 @@ export class BatchHolds {
   async awaitOperator(batch: ActiveBatch, step: string, reason: unknown): Promise<HoldAnswer> {
     // An answered hold found in the log is one given while no orchestrator acted on it (a restart).
     // Once acted on here, a new failure opens a new hold: replaying the old answer would loop.
-    const pending = pendingHold(batch.journal.entries())?.entry;
+    const pending = batch.journal.state().pendingHold?.entry;
     const open = pending && pending.seq !== batch.actedOnHold ? pending : undefined;
     let since: number;
     if (open) {

@@ -6,7 +6,7 @@
 import type { EventLog } from './event-log.ts';
 import type { HOLD_ACTIONS } from './entries/index.ts';
 import type { EntryData, EntryType, LogEntry } from './entries/index.ts';
-import { projectBatch, type BatchProjection } from './projection.ts';
+import { applyEntry, emptyProjection, type BatchProjection } from './projection.ts';
 
 export * from './entries/index.ts';
 
@@ -20,6 +20,9 @@ export type EntryWriter = <T extends EntryType>(stream: string, type: T, data: E
 
 /** Writes entries of one batch only: whoever holds it cannot write into another batch's record. */
 export class BatchJournal {
+  private readonly projection = emptyProjection();
+  private foldedUpTo = 0;
+
   constructor(readonly batchId: string, private readonly log: EventLog, private readonly now: () => number) {}
 
   write<T extends EntryType>(type: T, data: EntryData<T>): LogEntry<T> {
@@ -31,8 +34,16 @@ export class BatchJournal {
     return this.log.stream(this.batchId, { withoutTelemetry: true });
   }
 
-  /** Where the batch stands, as its entries say. */
+  /**
+   * Where the batch stands, as its entries say: the projection, kept up to date by folding in only the
+   * entries appended since it was last asked (by this process or another: an operator's answer), so no
+   * question it answers rereads the stream. The object returned is the journal's own; callers read it.
+   */
   state(): BatchProjection {
-    return projectBatch(this.entries());
+    for (const entry of this.log.stream(this.batchId, { withoutTelemetry: true, afterStreamSeq: this.foldedUpTo })) {
+      applyEntry(this.projection, entry);
+      this.foldedUpTo = entry.streamSeq;
+    }
+    return this.projection;
   }
 }

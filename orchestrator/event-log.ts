@@ -229,9 +229,10 @@ export class EventLog {
     return (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ?${ofTypes} ORDER BY seq`).all(after, upTo, ...(types ?? [])) as Row[]).map(fromRow);
   }
 
-  stream(stream: string, options: { withoutTelemetry?: boolean } = {}): LogEntry[] {
-    const sql = options.withoutTelemetry ? "SELECT * FROM events WHERE stream = ? AND type <> 'telemetry' ORDER BY stream_seq" : 'SELECT * FROM events WHERE stream = ? ORDER BY stream_seq';
-    return (this.db.prepare(sql).all(stream) as Row[]).map(fromRow);
+  /** A stream's entries in order; `afterStreamSeq`: only those after that position. */
+  stream(stream: string, options: { withoutTelemetry?: boolean; afterStreamSeq?: number } = {}): LogEntry[] {
+    const sql = `SELECT * FROM events WHERE stream = ? AND stream_seq > ?${options.withoutTelemetry ? " AND type <> 'telemetry'" : ''} ORDER BY stream_seq`;
+    return (this.db.prepare(sql).all(stream, options.afterStreamSeq ?? 0) as Row[]).map(fromRow);
   }
 
   /** Entries appended after `seq` (by any process), in order. */

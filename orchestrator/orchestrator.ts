@@ -22,7 +22,7 @@ import { Allocator } from './allocator.ts';
 import { HoldTimes } from './hold-times.ts';
 import { ModuleReconciler } from './reconciler.ts';
 import { StepRunner, type ActiveBatch } from './step-runner.ts';
-import { contentHash, positionFromLog, scheduleFromText, unansweredHoldRequest, type ScheduleSnapshot } from './batch-state.ts';
+import { contentHash, positionFromLog, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
 import { DatabaseLease } from './database-lease.ts';
 import { BatchHolds } from './batch-holds.ts';
@@ -234,7 +234,7 @@ export class Orchestrator {
       finished,
       latestTelemetry: new Map(),
     };
-    const request = unansweredHoldRequest(journal.entries());
+    const request = journal.state().holdRequest;
     if (request) batch.holdRequest = { streamSeq: request.streamSeq, user: request.data.user, reason: request.data.reason };
     this.batches.set(started.batchId, batch);
     const machine = batchMachine(schedule.schedule, {
@@ -292,7 +292,7 @@ export class Orchestrator {
       }
       case 'hold.requested': {
         const batch = this.batches.get(entry.stream);
-        if (!batch || batch.holdRequest?.streamSeq === entry.streamSeq || unansweredHoldRequest(batch.journal.entries())?.seq !== entry.seq) break;
+        if (!batch || batch.holdRequest?.streamSeq === entry.streamSeq || batch.journal.state().holdRequest?.seq !== entry.seq) break;
         batch.holdRequest = { streamSeq: entry.streamSeq, user: entry.data.user, reason: entry.data.reason };
         // A batch waiting for a module is at a safe point: it holds now; a running command pauses where the device can.
         const message = `held by ${batch.holdRequest.user}: ${batch.holdRequest.reason}`;

@@ -1,6 +1,10 @@
 /** The batch projection: one reducer folding a batch's entries into where it stands. */
 import { describe, expect, it } from 'vitest';
 import type { EntryData, EntryType, LogEntry } from '../../orchestrator/entries.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BatchJournal } from '../../orchestrator/entries.ts';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { projectBatch } from '../../orchestrator/projection.ts';
 import { buildRecord } from '../../orchestrator/record-build.ts';
@@ -86,5 +90,31 @@ describe('the batch projection', () => {
     expect(state.pendingCommands.size).toBe(0);
     expect([...state.done].sort()).toEqual([...completed].sort());
     expect(completed.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it("is kept up to date as entries are appended, by this process or another, without refolding the stream", () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'wc-projection-')), 'run.db');
+    const log = new EventLog(file);
+    const other = new EventLog(file); // an operator's `workcell resolve`, say
+    try {
+      const journal = new BatchJournal('P-001', log, () => 1000);
+      journal.write('step.started', sample('step.started', { step: 'wash', attempt: 1 }));
+      const state = journal.state();
+      expect(state.openAttempts).toEqual(new Map([['wash', 1]]));
+      journal.write('step.failed', sample('step.failed', { step: 'wash', attempt: 1 }));
+      journal.write('hold.opened', sample('hold.opened', { step: 'wash' }));
+      expect(journal.state().pendingHold).toMatchObject({ answered: false });
+      other.append({ stream: 'P-001', type: 'hold.resolved', at: 2000, data: sample('hold.resolved', { step: 'wash' }) });
+      log.append({ stream: 'P-001', type: 'telemetry', at: 2500, data: sample('telemetry') });
+      expect(journal.state().pendingHold).toMatchObject({ answered: true });
+      expect(journal.state().failuresSinceHold.size).toBe(0);
+      // The same as folding the whole stream from the start.
+      const whole = projectBatch(log.stream('P-001', { withoutTelemetry: true }));
+      expect(journal.state()).toEqual(whole);
+      expect(log.stream('P-001', { afterStreamSeq: 3 }).map((e) => e.type)).toEqual(['hold.resolved', 'telemetry']);
+    } finally {
+      other.close();
+      log.close();
+    }
   });
 });
