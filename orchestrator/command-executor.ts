@@ -77,7 +77,8 @@ const REFUSALS = new Set(['ModuleOccupied', 'WrongItem']);
 interface CommandHistory {
   stream: string;
   token?: ExecutionToken;
-  results?: Record<string, ResultValue>;
+  /** As kept in the log: null where the device reported no finite number. */
+  results?: Record<string, ResultValue | null>;
   error?: { message: string; kind: ModuleError['kind']; code?: string };
 }
 
@@ -170,7 +171,7 @@ export class CommandExecutor {
     const driver = this.context.drivers.get(moduleId);
     if (!driver) throw new HoldRequired('command-failed', `${moduleId} is not connected`, true);
     const history = this.history.get(request.key);
-    if (history?.results) return history.results;
+    if (history?.results) return Object.fromEntries(Object.entries(history.results).map(([name, value]) => [name, value ?? Number.NaN]));
     // A key that failed stays failed (a retry is a new attempt with a key of its own).
     if (history?.error !== undefined) throw new ModuleError(moduleId, history.error.kind, history.error.message.replace(`${moduleId}: `, ''), history.error.code);
     let execution: Execution;

@@ -180,9 +180,11 @@ export class EventLog {
   /** Appends entries in one transaction: all of them are durable, or none (nor any, if one is invalid). */
   appendAll(entries: readonly NewEntry[]): LogEntry[] {
     if (entries.length === 0) return [];
-    for (const entry of entries) checkEntry(entry);
+    // What is checked is what is kept: data as JSON stores it (a device's NaN is null, an undefined field absent).
+    const stored = entries.map((entry) => ({ ...entry, data: JSON.parse(JSON.stringify(entry.data)) }) as NewEntry);
+    for (const entry of stored) checkEntry(entry);
     this.writeGuard?.();
-    const written = this.appendMany(entries);
+    const written = this.appendMany(stored);
     for (const entry of written) for (const listener of this.listeners) listener(entry);
     return written;
   }

@@ -115,6 +115,7 @@ export class ModuleWatch {
   private attribute(sample: TelemetrySample): void {
     const batchId = this.context.inside(sample.module);
     if (!batchId) return; // an empty module's sensors belong to no record
+    if (!Number.isFinite(sample.value)) return; // NaN or Infinity measures nothing: no sample, rather than a made-up one
     this.bufferEntry({ stream: batchId, type: 'telemetry', at: this.context.clock.now(), data: { module: sample.module, channel: sample.channel, value: sample.value, unit: sample.unit } });
   }
 
@@ -126,7 +127,27 @@ export class ModuleWatch {
   /** Writes buffered telemetry and state changes in one transaction. */
   flush(): void {
     if (this.buffer.length === 0) return;
-    this.context.log.appendAll(this.buffer.splice(0));
+    const entries = this.buffer.splice(0);
+    try {
+      this.context.log.appendAll(entries);
+    } catch {
+      // One entry the log refuses must not take the others with it (nor, thrown from a timer, the process):
+      // each is written on its own, and what is refused is said in an alarm.
+      const refused: string[] = [];
+      for (const entry of entries) {
+        try {
+          this.context.log.append(entry);
+        } catch (error) {
+          refused.push(`${entry.type} of ${entry.stream}: ${(error as Error).message}`);
+        }
+      }
+      if (refused.length === 0) return;
+      try {
+        this.context.log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: this.context.clock.now(), data: { kind: 'orchestrator', message: `${refused.length} entries could not be written: ${refused.slice(0, 3).join('; ')}` } });
+      } catch {
+        // The log takes nothing more: there is no one left to tell through it.
+      }
+    }
   }
 
   close(): void {

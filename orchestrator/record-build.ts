@@ -17,7 +17,8 @@ export type { TelemetrySummary } from './record-telemetry.ts';
 export interface ControlOutcome {
   at: string;
   result: string;
-  value: number;
+  /** null: the result was not reported as a finite number. */
+  value: number | null;
   unit: string;
   min: number | null;
   max: number | null;
@@ -69,7 +70,7 @@ export interface StepRecord {
   recurring: RecurringRecord[];
   skippedBecause?: string;
   /** A step that ran and was skipped: the controls it failed, why it did not complete, who approved going on. */
-  continued?: { failedControls: Array<{ result: string; value: number; unit: string; min: number | null; max: number | null }>; why?: string; approvedBy: Approver | null };
+  continued?: { failedControls: Array<{ result: string; value: number | null; unit: string; min: number | null; max: number | null }>; why?: string; approvedBy: Approver | null };
 }
 
 export interface BatchRecord {

@@ -1,6 +1,6 @@
 /** Entries of a batch and its steps: start and end, attempts, controls, hold times, alarms and deviations, telemetry. */
 import { Type } from '@sinclair/typebox';
-import { entry, entryNumber, epochMs, FailedControl, flag, isoTime, marker, nullable, number, oneOf, seconds, text, Units, Values } from './fields.ts';
+import { entry, entryNumber, epochMs, FailedControl, flag, isoTime, marker, nullable, number, oneOf, ResultValues, seconds, text, Units, Values } from './fields.ts';
 
 const step = text('Step id (of the schedule)');
 const message = text('What happened, in words');
@@ -66,7 +66,7 @@ export const batchEntries = {
     ran: marker('The step ran (some of it) before it was skipped'),
     module: Type.Optional(nullable(text('The module it ran on'))),
     parameters: Type.Optional(Values('The parameters it ran with')),
-    results: Type.Optional(nullable(Values('The results of its last command; null: none'))),
+    results: Type.Optional(nullable(ResultValues('The results of its last command; null: none'))),
     failedControls: Type.Optional(Type.Array(FailedControl, { description: 'The controls its results failed' })),
     approvedBy: Type.Optional(Type.Object({ user: text('User id'), printedName: text('Printed name') }, { description: 'Who signed the skip', additionalProperties: false })),
     approves: Type.Optional(nullable(text('What the signed skip approves, in words'))),
@@ -77,7 +77,7 @@ export const batchEntries = {
     module: text('The module it ran on'),
     parameters: Values('The parameters it ran with (normalised: quantities in the capability\'s units)'),
     parameterUnits: Units('The unit of each parameter'),
-    results: Values('Its results'),
+    results: ResultValues('Its results'),
     resultUnits: Units('The unit of each result'),
   }),
   'step.failed': entry('An attempt of a step failed; the failure policy decides what follows.', {
@@ -91,7 +91,7 @@ export const batchEntries = {
     step,
     parentStep: Type.Optional(text('The step the recurring work belongs to')),
     result: text('The result checked'),
-    value: number('Its value, in `unit`'),
+    value: nullable(number('Its value, in `unit`; null: not reported as a finite number (the control fails)')),
     unit: text('The unit of value and limits'),
     min: nullable(number('Lower limit, in `unit`; null: none')),
     max: nullable(number('Upper limit, in `unit`; null: none')),
@@ -128,7 +128,7 @@ export const batchEntries = {
     message,
     ...about,
     result: Type.Optional(text('The result out of its limits')),
-    value: Type.Optional(number("That result's value")),
+    value: Type.Optional(nullable(number("That result's value; null: not reported as a finite number"))),
     arm: Type.Optional(text('The robot arm of a transfer')),
     from: Type.Optional(text('Where the transfer started')),
     to: Type.Optional(text('Where it went')),

@@ -1,6 +1,6 @@
 /** Entries of device commands: issued, accepted, finished or failed, and what operators' holds did to them on the device. */
 import { Type } from '@sinclair/typebox';
-import { ContinuationOption, entry, entryNumber, ExecutionToken, flag, marker, nullable, oneOf, seconds, text, Units, Values } from './fields.ts';
+import { ContinuationOption, entry, entryNumber, ExecutionToken, flag, marker, nullable, oneOf, ResultValues, seconds, text, Units, Values } from './fields.ts';
 
 const key = text('Idempotency key of the command: unique per intended command, never sent twice');
 const module = text('Module id');
@@ -26,7 +26,7 @@ export const commandEntries = {
   'command.completed': entry('The device finished the command: its results.', {
     key,
     module,
-    results: Values('Its results'),
+    results: ResultValues('Its results'),
     resultUnits: Units('The unit of each result'),
   }),
   'command.failed': entry('The device failed or refused the command.', {

@@ -26,7 +26,10 @@ export const marker = (description: string) => Type.Optional(Type.Literal(true, 
 export const entry = <P extends TProperties>(description: string, properties: P) => Type.Object(properties, { description, additionalProperties: false });
 
 export const Value = Type.Union([Type.String(), Type.Number(), Type.Boolean()], { description: 'A parameter or result value' });
+/** A result as kept: null where the device reported no finite number (NaN, Infinity), as JSON stores it. */
+export const ResultValue = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()], { description: 'A result value; null: the device reported no finite number' });
 export const Values = (description: string) => Type.Record(Type.String(), Value, { description });
+export const ResultValues = (description: string) => Type.Record(Type.String(), ResultValue, { description });
 export const Units = (description: string) => Type.Record(Type.String(), Type.String(), { description });
 
 export const Signature = Type.Object(
@@ -54,7 +57,7 @@ export const ExecutionToken = Type.Object(
 export const FailedControl = Type.Object(
   {
     result: text('The result the control checks'),
-    value: number('Its value, in `unit`'),
+    value: nullable(number('Its value, in `unit`; null: not reported as a finite number')),
     unit: text('The unit of value and limits'),
     min: nullable(number('Lower limit, in `unit`; null: none')),
     max: nullable(number('Upper limit, in `unit`; null: none')),

@@ -33,6 +33,21 @@ function fixtureCopy(): string {
 }
 
 describe('typed entries', () => {
+  it("keeps a device's non-finite result as null and drops an undefined one, as JSON stores them, instead of refusing the entry", () => {
+    // Refused, the completion of a command the device ran would have become a failure, and a retry would send it again.
+    const log = freshLog();
+    try {
+      const completed = log.append({ stream: 'P-001', type: 'command.completed', at: 1, data: sample('command.completed', { results: { viability: Number.NaN, yield: Number.POSITIVE_INFINITY, volume: 12, note: undefined as unknown as string } }) });
+      expect(completed.data.results).toEqual({ viability: null, yield: null, volume: 12 });
+      expect(log.stream('P-001')[0]!.data).toEqual(completed.data);
+      const control = log.append({ stream: 'P-001', type: 'control.checked', at: 2, data: sample('control.checked', { step: 'wash', result: 'viability', value: Number.NaN, unit: '%', min: 70, max: null, pass: false }) });
+      expect(control.data).toMatchObject({ value: null, pass: false });
+      expect(log.verify().breaks).toEqual([]);
+    } finally {
+      log.close();
+    }
+  });
+
   it('refuses an entry whose data its schema does not allow, naming the type and the field, and writes nothing', () => {
     const log = freshLog();
     log.append({ stream: 'P-001', type: 'step.started', at: 1, data: { step: 'wash', attempt: 1 } });

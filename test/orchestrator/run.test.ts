@@ -240,9 +240,11 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
       let finished = false;
       const done = run.finished().then(() => (finished = true));
       for (let answered = 0; !finished; await new Promise((r) => setTimeout(r, 100))) {
-        const holds = run.log.stream(other).filter((e) => e.type === 'hold.opened').length;
-        if (holds === answered) continue;
-        answered = holds;
+        const holds = run.log.stream(other).filter(isEntry('hold.opened'));
+        if (holds.length === answered) continue;
+        // Only that wait can hold it, once: anything else is a fault of the run.
+        expect(holds.map((h) => [h.data.step, h.data.kind])).toEqual([['electroporate', 'watchdog']]);
+        answered = holds.length;
         const retry = await runCli(['resolve', other, '--action', 'retry', '--reason', 'electroporator free again', '--user', 'qa.lee', '--db', run.log.file], { env: signingAs(QA) });
         expect(retry.status).toBe(0);
       }
