@@ -22,7 +22,7 @@ export async function settleDeviceWork(drivers: ReadonlyMap<string, ModuleDriver
   const giveUp = async (why: string) => {
     // The command ends on the device; its key is closed here, so that nothing waits for it again.
     journal.write('command.failed', { key: work.key, module: work.module, message: `${work.module}: ${why}`, code: null, errorKind: 'device' });
-    if (action === 'retry') journal.write('step.failed', { step: hold.data.step, attempt: Number(work.key.split(':').at(-2) ?? 0) || null, message: why, beforeLoad: false, answered: true });
+    if (action === 'retry') journal.write('step.failed', { step: hold.data.step, attempt: attemptOfKey(work.key), message: why, beforeLoad: false, answered: true });
   };
   if (paused) {
     if (action === 'retry') {
@@ -45,4 +45,10 @@ export async function settleDeviceWork(drivers: ReadonlyMap<string, ModuleDriver
   journal.write('command.continued', { ...about, option: null, abandoned: true, by: answer.data.user });
   await giveUp(`the device's error handling was given up: the hold was answered with ${action}`);
   return action;
+}
+
+/** The attempt an idempotency key was made for (`BATCH:STEP:ATTEMPT:WHAT`, command-executor.ts); null when it names none. */
+function attemptOfKey(key: string): number | null {
+  const attempt = Number(key.split(':').at(-2));
+  return Number.isInteger(attempt) && attempt > 0 ? attempt : null;
 }

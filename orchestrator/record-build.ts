@@ -84,7 +84,7 @@ export interface BatchRecord {
   /** Quarantined material an operator took out by hand where the robot could not. */
   removals: Array<{ at: string; from: string; user: string; reason: string; signature: Signature | null }>;
   lineClearances: Array<{ at: string; module: string; procedure: string | null; previousBatch: string | null }>;
-  environmentalMonitoring: Array<Record<string, unknown>>;
+  environmentalMonitoring: Array<EntryData<'em.result'>>;
   alarms: Array<{ at: string; kind: string; message: string; module?: string; step?: string }>;
   /** Departures from the process, device faults among them (`device-fault`, with the module's error code). */
   deviations: Array<{ at: string; kind: string; message: string; module?: string; step?: string; code?: string }>;

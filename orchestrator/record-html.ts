@@ -119,7 +119,7 @@ export function recordHtml(record: BatchRecord): string {
       ['plate', 'location', 'zone (grade)', 'exposure', 'colonies', 'limit', 'result'],
       [12, 18, 16, 20, 10, 10, 14],
       record.environmentalMonitoring.map((em) => {
-        const exposure = em.exposure as { from?: string; until?: string } | undefined;
+        const { exposure } = em;
         return [html(em.plateId), html(em.location), `${html(em.zone)} (${html(em.grade)})`, `${time(exposure?.from)} → ${time(exposure?.until)}`, html(formatValue(em.colonies, 'CFU')), html(formatValue(em.limit, 'CFU')), em.withinLimit ? '<span class="pass">within limit</span>' : '<span class="fail">OVER LIMIT</span>'];
       }),
       'No settle plate read for this batch yet.',

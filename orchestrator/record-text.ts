@@ -45,7 +45,7 @@ export function formatRecord(record: BatchRecord): string {
   lines.push('Environmental monitoring');
   if (record.environmentalMonitoring.length === 0) lines.push('  (no settle plate read for this batch yet)');
   for (const em of record.environmentalMonitoring) {
-    const exposure = em.exposure as { from?: string; until?: string } | undefined;
+    const { exposure } = em;
     lines.push(`  ${t(em.plateId)} at ${t(em.location)} (${t(em.zone)}, grade ${t(em.grade)}) ${time(exposure?.from)} → ${time(exposure?.until)}: ${v(em.colonies, 'CFU')}, limit ${v(em.limit, 'CFU')}: ${em.withinLimit ? 'within limit' : 'OVER LIMIT'}`);
   }
   lines.push('');
