@@ -180,9 +180,7 @@ export class EventLog {
   /** Appends entries in one transaction: all of them are durable, or none (nor any, if one is invalid). */
   appendAll(entries: readonly NewEntry[]): LogEntry[] {
     if (entries.length === 0) return [];
-    // What is checked is what is kept: data as JSON stores it (a device's NaN is null, an undefined field absent).
-    const stored = entries.map((entry) => ({ ...entry, data: JSON.parse(JSON.stringify(entry.data)) }) as NewEntry);
-    for (const entry of stored) checkEntry(entry);
+    const stored = entries.map(asStored);
     this.writeGuard?.();
     const written = this.appendMany(stored);
     for (const entry of written) for (const listener of this.listeners) listener(entry);
@@ -357,4 +355,20 @@ export function verifyChains(entries: readonly LogEntry[]): { entries: number; s
     head.hash = entry.hash;
   }
   return { entries: entries.length, streams: heads.size, breaks };
+}
+
+/**
+ * The entry as the log keeps it, checked against its schema. What is checked is what is kept: data
+ * that fails as given is taken as JSON stores it (a device's NaN is null, an undefined field absent)
+ * and checked again, so a value JSON cannot hold never turns a device's answer into a refusal.
+ */
+function asStored(entry: NewEntry): NewEntry {
+  try {
+    checkEntry(entry);
+    return entry;
+  } catch {
+    const stored = { ...entry, data: JSON.parse(JSON.stringify(entry.data)) } as NewEntry;
+    checkEntry(stored);
+    return stored;
+  }
 }
