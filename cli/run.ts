@@ -174,7 +174,8 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
       return 1;
     }
     if (outcome === 'interrupted') {
-      display.write(`Stopped. Every unfinished batch continues with: ${CLI} resume --db ${log.file}\n`);
+      const unfinished = orchestrator.status().batches.some((b) => b.phase !== 'completed' && b.phase !== 'quarantined');
+      display.write(unfinished ? `Stopped. Every unfinished batch continues with: ${CLI} resume --db ${log.file}\n` : `Stopped with every batch done; the settle plates still incubating are finished with: ${CLI} resume --db ${log.file}\n`);
       return 130;
     }
     const batches = orchestrator.status().batches;

@@ -35,6 +35,6 @@ describe('workcell run', () => {
     run.child.kill('SIGINT');
     // The test's time limit is the bound: before the fix the process stayed until a second Ctrl-C.
     expect(await run.exited).toBe(130);
-    expect(run.output()).toContain('Stopped. Every unfinished batch continues with:');
+    expect(run.output()).toContain('Stopped with every batch done; the settle plates still incubating are finished with: npx workcell resume --db');
   }, 120_000);
 });
