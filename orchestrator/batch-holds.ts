@@ -6,7 +6,7 @@
 import type { ModuleDriver } from '../drivers/module.ts';
 import type { LogEntry } from './event-log.ts';
 import { HoldRequired } from './command-executor.ts';
-import { isEntry, type HoldAction } from './entries.ts';
+import type { HoldAction } from './entries.ts';
 import type { MaterialGate } from './material-gate.ts';
 import type { HoldTimes } from './hold-times.ts';
 import { FINISH, type HoldAnswer } from './batch-machine.ts';
@@ -30,20 +30,18 @@ export class BatchHolds {
    * with what it did (parameters, results, the controls it failed) and who approved going on without it.
    */
   skipStep(batch: ActiveBatch, stepId: string): void {
-    const entries = batch.journal.entries();
-    const lastStart = entries.findLastIndex((e) => e.type === 'step.started' && e.data.step === stepId);
-    const answer = entries.findLast(isEntry('hold.resolved', (e) => e.data.step === stepId && e.data.action === 'skip'));
-    const approvedBy = answer ? { approvedBy: { user: answer.data.signature.user, printedName: answer.data.signature.printedName }, approves: answer.data.approves ?? null } : {};
-    if (lastStart < 0) {
+    const state = batch.journal.state();
+    const answer = state.lastAnswer;
+    const signedSkip = answer && answer.data.step === stepId && answer.data.action === 'skip' ? answer : undefined;
+    const approvedBy = signedSkip ? { approvedBy: { user: signedSkip.data.signature.user, printedName: signedSkip.data.signature.printedName }, approves: signedSkip.data.approves ?? null } : {};
+    const last = state.lastAttempts.get(stepId);
+    if (!last) {
       batch.journal.write('step.skipped', { step: stepId, reason: 'skipped by an operator before it started (see the hold resolution)', ...approvedBy });
     } else {
-      const attempt = entries.slice(lastStart);
-      const started = entries[lastStart]!;
       const step = batch.schedule.schedule.steps.find((s) => s.id === stepId)!;
-      const runKey = `${batch.identity.batchId}:${stepId}:${started.type === 'step.started' ? started.data.attempt : ''}:run`;
-      const results = attempt.findLast(isEntry('command.completed', (e) => e.data.key.startsWith(runKey)))?.data.results ?? null;
-      const failedControls = attempt.filter(isEntry('control.checked', (e) => e.data.step === stepId && !e.data.pass)).map(({ data }) => ({ result: data.result, value: data.value, unit: data.unit, min: data.min, max: data.max }));
-      const module = attempt.findLast(isEntry('module.reserved'))?.data.module ?? batch.status.module ?? null;
+      const results = last.results ?? null;
+      const failedControls = last.failedControls;
+      const module = last.module ?? batch.status.module ?? null;
       const why = failedControls.length > 0 ? 'ran, failed controls, continued without meeting them' : results ? 'ran, continued past its hold' : 'started, did not complete, continued without it';
       batch.journal.write('step.skipped', { step: stepId, ran: true, reason: why, module, parameters: batch.schedule.normalizedParameters(step), results, failedControls, ...approvedBy });
     }
@@ -55,9 +53,9 @@ export class BatchHolds {
     // Once acted on here, a new failure opens a new hold: replaying the old answer would loop.
     const pending = batch.journal.state().pendingHold?.entry;
     const open = pending && pending.seq !== batch.actedOnHold ? pending : undefined;
-    let since: number;
+    let holdEntry: LogEntry<'hold.opened'>;
     if (open) {
-      since = open.seq;
+      holdEntry = open;
       batch.status.note = open.data.message;
     } else {
       const hold = reason instanceof HoldRequired ? reason : undefined;
@@ -66,18 +64,18 @@ export class BatchHolds {
       const recovery = hold?.details.recovery;
       const actions: HoldAction[] = step === FINISH ? ['retry', 'abort'] : recovery ? ['continue', 'retry', 'skip', 'abort'] : ['retry', 'skip', 'abort'];
       const deviceOptions = recovery ? { deviceOptions: recovery.options } : {};
-      const running = this.context.holdTimes.current(batch.identity.batchId);
+      const running = batch.journal.state().holdTime;
       const holdTime = running ? { holdTime: { after: running.step, deadlineMs: running.deadlineMs } } : {};
-      since = batch.journal.write('hold.opened', { step, kind: hold?.kind ?? 'command-failed', message, actions, module: batch.status.module ?? null, ...hold?.details, ...deviceOptions, ...holdTime }).seq;
+      holdEntry = batch.journal.write('hold.opened', { step, kind: hold?.kind ?? 'command-failed', message, actions, module: batch.status.module ?? null, ...hold?.details, ...deviceOptions, ...holdTime });
       if (hold?.kind === 'operator') batch.holdRequest = undefined;
       batch.status.note = message;
     }
+    const since = holdEntry.seq;
     let answer: LogEntry<'hold.resolved'> | undefined;
     await this.context.waitUntil(() => {
       answer = this.context.answers.get(batch.identity.batchId)?.find((e) => e.seq > since);
       return answer !== undefined;
     });
-    const holdEntry = open ?? batch.journal.entries().find(isEntry('hold.opened', (e) => e.seq === since))!;
     const action = await settleDeviceWork(this.context.drivers, batch.journal, holdEntry, answer!);
     batch.actedOnHold = since;
     batch.status.note = undefined;

@@ -12,6 +12,7 @@ import { assign, fromPromise, setup, type AnyActorRef, type AnyMachineSnapshot, 
 import { MODULE_STATES, MODULE_TRANSITIONS, type ModuleState } from '../config/state-model.ts';
 import type { Schedule } from '../config/schedule.ts';
 import type { HoldAction } from './entries.ts';
+import { FINISH } from './projection.ts';
 import { stepMachine, stepPhase, type BatchPhase, type StepOutcome, type StepWork } from './step-machine.ts';
 
 /** Where a (resumed) batch starts: a step id, an open hold on a step, or finishing. */
@@ -45,8 +46,7 @@ export interface BatchWork {
   quarantine(step: string): Promise<void>;
 }
 
-/** The hold of a batch whose last move, out to the output position, failed. */
-export const FINISH = 'finish';
+export { FINISH } from './projection.ts';
 
 const STEP_PREFIX = 'step:';
 

@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import type { ScheduleModel } from '../config/schedule.ts';
 import { YamlSource } from '../config/source.ts';
 import { validateSources } from '../config/validate.ts';
-import type { LogEntry } from './event-log.ts';
+import type { EventLog, LogEntry } from './event-log.ts';
 import type { BatchPosition } from './batch-machine.ts';
-import { projectBatch, type PendingHold } from './projection.ts';
+import { projectBatch, type BatchProjection, type PendingHold } from './projection.ts';
 
 export interface ScheduleSnapshot {
   file: string;
@@ -27,12 +27,26 @@ export function contentHash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** Where a batch stands according to its log entries. */
-export function positionFromLog(schedule: ScheduleModel, entries: readonly LogEntry[]): BatchPosition {
-  const { pendingHold: hold, done } = projectBatch(entries);
+/** Where a batch stands according to its projection. */
+export function positionOf(schedule: ScheduleModel, { pendingHold: hold, done }: BatchProjection): BatchPosition {
   if (hold) return { at: 'held', step: hold.entry.data.step };
   const next = schedule.schedule.steps.find((s) => !done.has(s.id));
   return next ? { at: 'step', step: next.id } : { at: 'finishing' };
+}
+
+/** Where a batch stands according to its log entries. */
+export function positionFromLog(schedule: ScheduleModel, entries: readonly LogEntry[]): BatchPosition {
+  return positionOf(schedule, projectBatch(entries));
+}
+
+/** A batch's projection, folded from its stream in the log (for a process that does not run it: the CLI). */
+export function batchProjection(log: EventLog, batchId: string): BatchProjection {
+  return projectBatch(log.stream(batchId, { withoutTelemetry: true }));
+}
+
+/** The batches of the log that have neither completed nor been quarantined, in the order they started. */
+export function unfinishedBatches(log: EventLog): string[] {
+  return log.ofType('batch.started').map((e) => e.stream).filter((batchId) => !batchProjection(log, batchId).finished);
 }
 
 /**

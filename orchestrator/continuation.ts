@@ -8,6 +8,7 @@
 import type { EventLog } from './event-log.ts';
 import { anchoredClock, lastLayoutHash, lastRunSettings, type RunSettings } from './run-settings.ts';
 import { wallNow } from '../drivers/clock.ts';
+import { unfinishedBatches } from './batch-state.ts';
 
 export interface Continuation {
   /** Batches of earlier runs not finished yet: resumed before the new ones start. */
@@ -28,7 +29,7 @@ export function continuationOf(log: EventLog, run: { layoutFile: string; layoutH
         `A run on another layout needs a database of its own (--db NEW.db); to continue those batches on a changed layout, QA accepts it: workcell resume --db ${log.file} --accept-layout-change --reason TEXT --user NAME`,
     );
   }
-  const unfinished = started.map((e) => e.stream).filter((batchId) => !log.stream(batchId, { withoutTelemetry: true }).some((e) => e.type === 'batch.completed' || e.type === 'batch.quarantined'));
+  const unfinished = unfinishedBatches(log);
   if (unfinished.length > 0 && previous.sim) {
     throw new Error(`${log.file} holds unfinished batches (${unfinished.join(', ')}) whose modules were simulated inside the orchestrator that ran them, so their material went with it; run on a database of its own (--db NEW.db)`);
   }

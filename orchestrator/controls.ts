@@ -8,7 +8,7 @@ import { canonicalUnit, convert } from '../config/units.ts';
 import type { Catalogue } from '../config/catalogue.ts';
 import type { ResultValue } from '../drivers/module.ts';
 import { HoldRequired } from './command-executor.ts';
-import { isEntry, type BatchJournal } from './entries.ts';
+import type { BatchJournal } from './entries.ts';
 
 export interface ControlOutcome {
   result: string;
@@ -61,15 +61,8 @@ export function resultOf(journal: BatchJournal, schedule: ScheduleModel, referen
   const step = schedule.schedule.steps.flatMap((s): Array<Step | RecurringStep> => [s, ...(s.during ?? [])]).find((s) => s.id === stepId);
   if (!step) return undefined;
   const unit = schedule.catalogue.capability(step.capability)?.spec.results[name]?.unit ?? '1';
-  const entries = journal.entries();
-  const stepOfKey = new Map(entries.filter(isEntry('command.issued')).map((e) => [e.data.key, e.data.step]));
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const entry = entries[i]!;
-    if (entry.type !== 'command.completed' || stepOfKey.get(entry.data.key) !== stepId) continue;
-    const value = entry.data.results[name];
-    if (typeof value === 'number') return { value, unit };
-  }
-  return undefined;
+  const value = journal.state().latestResults.get(stepId!)?.get(name);
+  return value === undefined ? undefined : { value, unit };
 }
 
 /** The unit of a telemetry channel of the module kind that offers `capabilityRef`. */

@@ -9,7 +9,7 @@ import { timeOfDay, type Clock } from '../drivers/clock.ts';
 import { durationText } from './quantity-format.ts';
 import type { LogEntry } from './event-log.ts';
 import type { BatchJournal } from './entries.ts';
-import { projectBatch, type HoldTimeWindow } from './projection.ts';
+import { holdTimeAlert, projectBatch, type HoldTimeWindow } from './projection.ts';
 
 /** The hold time a batch is in, as its entries say. */
 export type RunningHoldTime = HoldTimeWindow;
@@ -19,15 +19,14 @@ export function runningHoldTime(entries: readonly LogEntry[]): RunningHoldTime |
   return projectBatch(entries).holdTime;
 }
 
-/** The window closed last, if the batch has no window running. */
-function lastClosed(entries: readonly LogEntry[]): RunningHoldTime | undefined {
-  const { holdTime, lastHoldTime } = projectBatch(entries);
-  return holdTime ? undefined : lastHoldTime;
-}
-
+/**
+ * The timers of the hold times of the batches this process runs. Which window runs, its deadline and
+ * the alarms raised for it are the batch's projection (projection.ts); only the armed timers are kept here.
+ */
 export class HoldTimes {
   private readonly timers = new Map<string, AbortController>();
-  private readonly running = new Map<string, RunningHoldTime>();
+  /** Once this process stopped, the material it no longer follows closes no window. */
+  private stopped = false;
 
   constructor(private readonly clock: Clock) {}
 
@@ -40,13 +39,10 @@ export class HoldTimes {
 
   /** The material entered the next step's module (or left the workcell). */
   end(journal: BatchJournal): void {
-    const timer = this.timers.get(journal.batchId);
-    if (!timer) return;
-    timer.abort();
-    this.timers.delete(journal.batchId);
-    const running = this.running.get(journal.batchId);
-    this.running.delete(journal.batchId);
-    journal.write('hold-time.ended', running ? { step: running.step, deadlineMs: running.deadlineMs, maxHoldSeconds: running.maxHoldSeconds, withinHoldTime: this.clock.now() <= running.deadlineMs } : {});
+    const running = journal.state().holdTime;
+    if (!running || this.stopped) return;
+    this.disarm(journal.batchId);
+    journal.write('hold-time.ended', { step: running.step, deadlineMs: running.deadlineMs, maxHoldSeconds: running.maxHoldSeconds, withinHoldTime: this.clock.now() <= running.deadlineMs });
   }
 
   /**
@@ -54,32 +50,31 @@ export class HoldTimes {
    * deadline it had (a retry later does not earn it a new window).
    */
   reopen(journal: BatchJournal, why: string): void {
-    const closed = lastClosed(journal.entries());
-    if (!closed || this.timers.has(journal.batchId)) return;
+    const { holdTime, lastHoldTime: closed } = journal.state();
+    if (!closed || holdTime) return;
     journal.write('hold-time.started', { step: closed.step, maxHoldSeconds: closed.maxHoldSeconds, deadline: new Date(closed.deadlineMs).toISOString(), deadlineMs: closed.deadlineMs, reopened: true, reason: why });
     this.arm(journal, closed);
   }
 
   /** After a restart: the hold time still running is re-armed at its original deadline. */
-  rearm(journal: BatchJournal, entries: readonly LogEntry[]): void {
-    const running = runningHoldTime(entries);
+  rearm(journal: BatchJournal): void {
+    const running = journal.state().holdTime;
     if (running) this.arm(journal, running);
   }
 
-  /** The hold time running for a batch this process runs. */
-  current(batchId: string): RunningHoldTime | undefined {
-    return this.running.get(batchId);
+  private disarm(batchId: string): void {
+    this.timers.get(batchId)?.abort();
+    this.timers.delete(batchId);
   }
 
   private arm(journal: BatchJournal, hold: RunningHoldTime): void {
-    this.timers.get(journal.batchId)?.abort();
+    this.disarm(journal.batchId);
     const cancel = new AbortController();
     this.timers.set(journal.batchId, cancel);
-    this.running.set(journal.batchId, hold);
     const { step, deadlineMs: deadline } = hold;
     const maxHoldMs = hold.maxHoldSeconds * 1000;
     const alarmAt = deadline - Math.min(5 * 60_000, maxHoldMs * 0.25);
-    const already = (type: 'alarm' | 'deviation') => journal.entries().some((e) => (e.type === 'alarm' || e.type === 'deviation') && e.type === type && e.data.holdOf === step && e.data.deadlineMs === deadline);
+    const already = (type: 'alarm' | 'deviation') => journal.state().holdTimeAlerts.has(holdTimeAlert(type, step, deadline));
     void (async () => {
       await this.clock.sleep(Math.max(0, alarmAt - this.clock.now()), cancel.signal);
       // An alarm that would come at or after the deadline (a restart, a slow host) would announce the past: the deviation says it.
@@ -90,8 +85,8 @@ export class HoldTimes {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const timer of this.timers.values()) timer.abort();
     this.timers.clear();
-    this.running.clear();
   }
 }

@@ -5,18 +5,25 @@
  * acts on them; nothing here talks to a device.
  */
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
-import { isEntry, type HoldAction } from './entries.ts';
-import { openHold, unansweredHoldRequest } from './batch-state.ts';
+import type { HoldAction } from './entries.ts';
+import { batchProjection } from './batch-state.ts';
+import type { BatchProjection } from './projection.ts';
 import { signed, type Credentials } from './signatures.ts';
 
 function requireReason(reason: string, what: string): void {
   if (!reason.trim()) throw new Error(`give a reason: every ${what} is recorded with why`);
 }
 
-function batchEntries(log: EventLog, batchId: string): LogEntry[] {
-  const entries = log.stream(batchId, { withoutTelemetry: true });
-  if (entries.length === 0) throw new Error(`no batch ${batchId} in ${log.file}`);
-  return entries;
+/** Where a batch stands, for an operator's action on it (from any process: the same projection the orchestrator keeps). */
+function batchState(log: EventLog, batchId: string): BatchProjection {
+  const state = batchProjection(log, batchId);
+  if (state.head === undefined) throw new Error(`no batch ${batchId} in ${log.file}`);
+  return state;
+}
+
+/** The hold of a batch still waiting for an operator's answer. */
+function unansweredHold(state: BatchProjection): LogEntry<'hold.opened'> | undefined {
+  return state.pendingHold && !state.pendingHold.answered ? state.pendingHold.entry : undefined;
 }
 
 /** What a skip of a hold approves, in words: the failed controls and their values, or the hold's reason. */
@@ -34,7 +41,7 @@ export function whatSkipApproves(hold: LogEntry<'hold.opened'>): string {
 export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; option?: string }, signer: Credentials, at: number): LogEntry<'hold.resolved'> {
   requireReason(answer.reason, 'answer to a hold');
   return signed(log, signer, answer.action, at, (sign) => {
-    const hold = openHold(batchEntries(log, batchId));
+    const hold = unansweredHold(batchState(log, batchId));
     if (!hold) throw new Error(`batch ${batchId} has no open hold`);
     const offered = hold.data.actions;
     if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
@@ -60,14 +67,13 @@ function deviceOption(hold: LogEntry<'hold.opened'>, option: string | undefined)
 export function requestHold(log: EventLog, batchId: string, request: { reason: string }, signer: Credentials, at: number): LogEntry<'hold.requested'> {
   requireReason(request.reason, 'hold');
   return signed(log, signer, 'hold', at, (sign) => {
-    const entries = batchEntries(log, batchId);
-    const finished = entries.find((e) => e.type === 'batch.completed' || e.type === 'batch.quarantined');
-    if (finished) throw new Error(`batch ${batchId} is finished (${finished.type === 'batch.completed' ? 'completed' : 'quarantined'}): there is nothing to hold`);
-    const hold = openHold(entries);
+    const state = batchState(log, batchId);
+    if (state.finished) throw new Error(`batch ${batchId} is finished (${state.finished}): there is nothing to hold`);
+    const hold = unansweredHold(state);
     if (hold) throw new Error(`batch ${batchId} is held already at ${hold.data.step}: ${hold.data.message}`);
-    const earlier = unansweredHoldRequest(entries);
+    const earlier = state.holdRequest;
     if (earlier) throw new Error(`a hold of ${batchId} was asked for already by ${earlier.data.user} and is not yet in place`);
-    const signature = sign({ batchId, action: 'hold', reason: request.reason, head: entries.at(-1)!.hash });
+    const signature = sign({ batchId, action: 'hold', reason: request.reason, head: state.head });
     return log.append({ stream: batchId, type: 'hold.requested', at, data: { reason: request.reason, user: signature.user, signature } });
   });
 }
@@ -118,11 +124,11 @@ export function requestModuleRefresh(log: EventLog, moduleId: string, knownModul
 export function recordRemoval(log: EventLog, batchId: string, removal: { reason: string }, signer: Credentials, at: number): LogEntry<'material.removed'> {
   requireReason(removal.reason, 'removal');
   return signed(log, signer, 'remove', at, (sign) => {
-    const entries = batchEntries(log, batchId);
-    const quarantined = entries.find(isEntry('batch.quarantined'));
+    const state = batchState(log, batchId);
+    const quarantined = state.end?.type === 'batch.quarantined' ? state.end : undefined;
     if (!quarantined) throw new Error(`batch ${batchId} is not quarantined: only a quarantined batch's material is removed by hand (abort it first: workcell resolve ${batchId} --action abort)`);
     if (quarantined.data.stuck !== true) throw new Error(`batch ${batchId}'s material was moved out to ${quarantined.data.location}: nothing is stuck`);
-    const removed = entries.find(isEntry('material.removed'));
+    const removed = state.removed;
     if (removed) throw new Error(`batch ${batchId}'s material was already removed from ${removed.data.from} by ${removed.data.user}`);
     const content = { batchId, from: quarantined.data.location, bagId: quarantined.data.bagId, reason: removal.reason, quarantinedEntry: quarantined.hash };
     const signature = sign(content);

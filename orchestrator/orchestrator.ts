@@ -12,17 +12,17 @@ import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';
-import { BatchJournal, isEntry, type BatchStarted, type EntryType } from './entries.ts';
+import { BatchJournal, type BatchStarted, type EntryType } from './entries.ts';
 import { HoldRequired } from './command-executor.ts';
 import { MaterialGate, type BatchIdentity } from './material-gate.ts';
 import { DeadlineFirstScheduler, type ModuleView, type Scheduler } from './scheduler.ts';
-import { batchMachine, currentStep, FINISH, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
+import { batchMachine, currentStep, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
 import { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 import { Allocator } from './allocator.ts';
 import { HoldTimes } from './hold-times.ts';
 import { ModuleReconciler } from './reconciler.ts';
 import { StepRunner, type ActiveBatch } from './step-runner.ts';
-import { contentHash, positionFromLog, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
+import { contentHash, positionOf, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
 import { DatabaseLease } from './database-lease.ts';
 import { BatchHolds } from './batch-holds.ts';
@@ -202,15 +202,16 @@ export class Orchestrator {
     for (const entry of log.ofType('batch.started')) {
       const started = entry.data;
       if (this.batches.has(started.batchId)) continue;
-      const entries = log.stream(started.batchId, { withoutTelemetry: true });
-      if (entries.some((e) => e.type === 'batch.completed' || e.type === 'batch.quarantined')) continue;
+      const journal = new BatchJournal(started.batchId, log, () => this.clock.now());
+      const state = journal.state();
+      if (state.finished) continue;
       const model = scheduleFromText({ file: started.schedule.file, text: started.schedule.text });
-      const position = positionFromLog(model, entries);
-      const afterCrash = entries.findLast((e) => e.type === 'batch.interrupted' || e.type === 'batch.resumed')?.type !== 'batch.interrupted';
+      const position = positionOf(model, state);
+      const afterCrash = state.lastStop !== 'interrupted';
       const where = position.at === 'finishing' ? 'moving out' : `${position.at === 'held' ? 'held at' : 'at'} ${position.step}`;
       log.append({ stream: started.batchId, type: 'batch.resumed', at: this.clock.now(), data: { runId: this.options.runId ?? null, afterCrash, position, message: `${afterCrash ? 'resumed after the orchestrator stopped without closing (a crash)' : 'resumed after a clean stop'}, ${where}` } });
-      this.launch(started, model, position);
-      this.holdTimes.rearm(this.batches.get(started.batchId)!.journal, entries);
+      this.launch(started, model, position, journal);
+      this.holdTimes.rearm(journal);
       resumed.push(started.batchId);
     }
     for (const { module, after } of this.gate.interruptedClearances()) void this.gate.clearAfter(module, after).catch(() => undefined);
@@ -218,12 +219,11 @@ export class Orchestrator {
     return resumed;
   }
 
-  private launch(started: BatchStarted, schedule: ScheduleModel, position: BatchPosition): void {
+  private launch(started: BatchStarted, schedule: ScheduleModel, position: BatchPosition, journal = new BatchJournal(started.batchId, this.options.log, () => this.clock.now())): void {
     const identity: BatchIdentity = { batchId: started.batchId, lane: started.lane, bagId: started.bagId };
     this.gate.register(identity);
     let finished!: () => void;
     const done = new Promise<void>((resolve) => (finished = resolve));
-    const journal = new BatchJournal(started.batchId, this.options.log, () => this.clock.now());
     const batch: ActiveBatch = {
       identity,
       started,
@@ -242,7 +242,7 @@ export class Orchestrator {
       awaitOperator: (step, reason) => this.holds.awaitOperator(batch, step, reason),
       settle: (answer) => this.holds.settle(answer),
       skipStep: async (step) => this.holds.skipStep(batch, step),
-      finish: () => this.steps.finish(batch, batch.journal.entries().filter(isEntry('hold.resolved', (e) => e.data.step === FINISH)).length),
+      finish: () => this.steps.finish(batch, batch.journal.state().finishAnswers),
       quarantine: (step) => this.steps.quarantine(batch, step),
     });
     const actor = createActor(machine, { input: { batchId: started.batchId, position }, inspect: this.options.inspect, id: started.batchId, clock: this.clock });
@@ -341,7 +341,7 @@ export class Orchestrator {
     const now = this.clock.now();
     return {
       at: now,
-      batches: [...this.batches.values()].map((b) => batchStatus(b, this.holdTimes, now)),
+      batches: [...this.batches.values()].map((b) => batchStatus(b, now)),
       modules: this.layout.layout.modules.map((m) => ({ id: m.id, state: this.moduleState(m.id), occupant: this.gate.occupant(m.id), outOfService: this.outOfService.has(m.id) ? unusable(m, this.outOfService, now) : undefined })),
       plates: this.em.summary(),
     };
@@ -367,7 +367,7 @@ export class Orchestrator {
     this.holdTimes.stop();
     for (const batch of this.batches.values()) {
       if (batch.actor?.getSnapshot().status !== 'active') continue;
-      const { step, phase } = batchStatus(batch, this.holdTimes, this.clock.now());
+      const { step, phase } = batchStatus(batch, this.clock.now());
       batch.actor.stop();
       try {
         batch.journal.write('batch.interrupted', { step, phase, message: `the orchestrator stopped while ${batch.identity.batchId} was ${phase} at ${step}` });

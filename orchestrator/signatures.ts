@@ -10,6 +10,7 @@
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { isEntry, ROLES, type EntryData } from './entries/index.ts';
+import { projectBatch } from './projection.ts';
 import { hasControlCharacters, printable } from '../config/printable.ts';
 import { wallNow } from '../drivers/clock.ts';
 
@@ -241,17 +242,16 @@ export function changePassword(log: EventLog, credentials: Credentials, newPassw
   });
 }
 
-/** Batch outcomes after which a layout change no longer concerns the batch. */
-const FINISHED = new Set(['batch.completed', 'batch.quarantined']);
-
 /**
  * The signed actions by which `user` took part in a batch: anything they signed in its record (a hold
  * answer, a skip, a removal), and a changed layout they accepted while it ran.
  */
 export function partsInBatch(log: EventLog, batchId: string, user: string): Array<{ entry: LogEntry; signature: Signature; context: string }> {
   const entries = log.stream(batchId, { withoutTelemetry: true });
-  const started = entries.find((e) => e.type === 'batch.started')?.seq ?? Number.POSITIVE_INFINITY;
-  const finished = entries.find((e) => FINISHED.has(e.type))?.seq ?? Number.POSITIVE_INFINITY;
+  // After its outcome, a layout change no longer concerns the batch.
+  const { started: start, end } = projectBatch(entries);
+  const started = start?.seq ?? Number.POSITIVE_INFINITY;
+  const finished = end?.seq ?? Number.POSITIVE_INFINITY;
   const signedBy = (e: LogEntry) => {
     const signature = 'signature' in e.data ? e.data.signature : undefined;
     return signature && signature.user === user ? signature : undefined;

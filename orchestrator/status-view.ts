@@ -6,7 +6,6 @@
 import type { ModuleConfig } from '../config/layout.ts';
 import type { ModuleState } from '../config/state-model.ts';
 import { batchPhase, batchStep } from './batch-machine.ts';
-import type { HoldTimes } from './hold-times.ts';
 import type { OutOfService } from './operator-actions.ts';
 import type { ActiveBatch, BatchPhase, BatchStatus } from './step-runner.ts';
 
@@ -25,11 +24,11 @@ export interface WorkcellStatus {
 }
 
 /** Where a batch this process runs stands: its step and phase read from its machines, which it starts with. */
-export function batchStatus(batch: ActiveBatch, holdTimes: HoldTimes, now: number): BatchStatus {
+export function batchStatus(batch: ActiveBatch, now: number): BatchStatus {
   const snapshot = batch.actor!.getSnapshot();
   const step = batchStep(snapshot);
   const phase = batchPhase(snapshot);
-  const running = holdTimes.current(batch.identity.batchId);
+  const running = batch.journal.state().holdTime;
   return { ...batch.status, step, phase, expectedFinish: expectedFinish(batch, step, phase, now), holdTime: running ? { step: running.step, deadline: running.deadlineMs } : undefined };
 }
 

@@ -107,7 +107,7 @@ export class StepRunner {
         return this.openAttempt(batch, stepId) ?? this.newAttempt(batch, stepId);
       },
       allocate: async (stepId, attempt, avoid) => {
-        const moduleId = await allocator.allocate(batch, stepOf(stepId), [...avoid], key(stepId, attempt)('park'), holdTimes.current(id)?.deadlineMs);
+        const moduleId = await allocator.allocate(batch, stepOf(stepId), [...avoid], key(stepId, attempt)('park'), batch.journal.state().holdTime?.deadlineMs);
         batch.status.module = moduleId;
         return moduleId;
       },

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchJournal } from '../../orchestrator/entries.ts';
 import { EventLog } from '../../orchestrator/event-log.ts';
-import { projectBatch } from '../../orchestrator/projection.ts';
+import { holdTimeAlert, projectBatch } from '../../orchestrator/projection.ts';
 import { buildRecord } from '../../orchestrator/record-build.ts';
 import { sample } from '../support/entries.ts';
 
@@ -76,6 +76,69 @@ describe('the batch projection', () => {
     expect([...state.pendingCommands.keys()]).toEqual(['k1']);
     expect(state.pendingCommands.get('k1')).toMatchObject({ module: 'ep-1', capability: 'electroporate', token: { protocol: 'sila2' } });
     expect(projectBatch(stream(['module.reserved', { module: 'ep-1' }], ['module.released', { module: 'ep-1' }])).module).toBeUndefined();
+  });
+
+  it("keeps what a step's latest attempt did: its module, its run's results, the controls it failed", () => {
+    const run = (key: string, results: Record<string, number>): Step[] => [
+      ['command.issued', { key, module: 'ep-1', capability: 'electroporate', step: 'electroporate' }],
+      ['command.completed', { key, results }],
+    ];
+    const state = projectBatch(
+      stream(
+        ['step.started', { step: 'electroporate', attempt: 1 }],
+        ['module.reserved', { module: 'ep-1' }],
+        ...run('P-001:electroporate:1:run', { viability: 80 }),
+        ['step.failed', { step: 'electroporate', attempt: 1 }],
+        ['step.started', { step: 'electroporate', attempt: 2 }],
+        ['module.reserved', { module: 'ep-2' }],
+        ...run('P-001:electroporate:2:sample.0', { viability: 61 }),
+        ...run('P-001:electroporate:2:run', { viability: 40 }),
+        ['control.checked', { step: 'electroporate', result: 'viability', value: 40, unit: '%', min: 70, max: null, pass: false }],
+        ['control.checked', { step: 'electroporate', result: 'recovery', value: 90, unit: '%', min: 50, max: null, pass: true }],
+        ['control.checked', { step: 'sample', parentStep: 'electroporate', result: 'viability', value: 61, unit: '%', min: 70, max: null, pass: false }],
+      ),
+    );
+    expect(state.lastAttempts.get('electroporate')).toEqual({ attempt: 2, module: 'ep-2', ran: true, results: { viability: 40 }, failedControls: [{ result: 'viability', value: 40, unit: '%', min: 70, max: null }] });
+    expect(projectBatch(stream(['step.started', { step: 'wash', attempt: 1 }], ['module.reserved', { module: 'sep-1' }])).lastAttempts.get('wash')).toEqual({ attempt: 1, module: 'sep-1', ran: false, failedControls: [] });
+    // What a `when` condition reads: the latest number of each result, per step, whichever command gave it.
+    expect(state.latestResults.get('electroporate')).toEqual(new Map([['viability', 40]]));
+  });
+
+  it('knows the latest result of each step even when a later command did not report it as a number', () => {
+    const state = projectBatch(
+      stream(
+        ['command.issued', { key: 'k1', module: 'ep-1', capability: 'count', step: 'count' }],
+        ['command.completed', { key: 'k1', results: { cells: 5, viability: 90 } }],
+        ['command.issued', { key: 'k2', module: 'ep-1', capability: 'count', step: 'count' }],
+        ['command.completed', { key: 'k2', results: { cells: null, viability: 85 } }],
+      ),
+    );
+    expect(state.latestResults.get('count')).toEqual(new Map([['cells', 5], ['viability', 85]]));
+  });
+
+  it('remembers the alarms and deviations raised for a hold time, and how often moving out was answered', () => {
+    const state = projectBatch(
+      stream(
+        ['alarm', { kind: 'hold-time', holdOf: 'wash', deadlineMs: 5000 }],
+        ['deviation', { kind: 'hold-time-exceeded', holdOf: 'wash', deadlineMs: 5000 }],
+        ['alarm', { kind: 'communication' }],
+        ['hold.opened', { step: 'finish', actions: ['retry', 'abort'] }],
+        ['hold.resolved', { step: 'finish' }],
+        ['hold.opened', { step: 'finish', actions: ['retry', 'abort'] }],
+        ['hold.resolved', { step: 'finish' }],
+        ['hold.resolved', { step: 'wash' }],
+      ),
+    );
+    expect([...state.holdTimeAlerts]).toEqual([holdTimeAlert('alarm', 'wash', 5000), holdTimeAlert('deviation', 'wash', 5000)]);
+    expect(state.finishAnswers).toBe(2);
+    expect(state.lastAnswer).toMatchObject({ streamSeq: 8, data: { step: 'wash' } });
+  });
+
+  it('knows how the batch started and ended, the material removed by hand, the last stop and the head of its stream', () => {
+    const state = projectBatch(stream(['batch.started', {}], ['batch.interrupted', {}], ['batch.quarantined', { stuck: true }], ['material.removed', { from: 'sep-1' }]));
+    expect(state).toMatchObject({ started: { streamSeq: 1 }, end: { type: 'batch.quarantined', streamSeq: 3 }, finished: 'quarantined', removed: { data: { from: 'sep-1' } }, lastStop: 'interrupted', head: 'h3' });
+    expect(projectBatch(stream(['batch.interrupted', {}], ['batch.resumed', {}])).lastStop).toBe('resumed');
+    expect(projectBatch(stream(['hold.opened', {}], ['hold.resolved', { action: 'skip' }])).pendingHold).toMatchObject({ answered: true, answer: { data: { action: 'skip' } } });
   });
 
   it('folds a real batch of a database into a finished one with nothing left open', () => {
