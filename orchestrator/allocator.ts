@@ -19,7 +19,6 @@ export interface AllocatingBatch {
   identity: BatchIdentity;
   schedule: ScheduleModel;
   journal: BatchJournal;
-  status: { note?: string };
 }
 
 export interface AllocatorHost {
@@ -30,6 +29,8 @@ export interface AllocatorHost {
   unusable(module: ModuleConfig): string | undefined;
   /** The batch's material starts (true) or stops moving to storage while it waits. */
   parking(batchId: string, moving: boolean): void;
+  /** Why the batch waits, in the scheduler's words (undefined: it waits no more); shown by its step machine. */
+  waiting(batchId: string, why: string | undefined): void;
 }
 
 interface PendingAllocation {
@@ -160,7 +161,7 @@ export class Allocator {
       const batch = this.host.batch(grant.request.batchId)!;
       this.pending.delete(grant.request.batchId);
       this.gate.reserve(batch.identity, grant.module);
-      batch.status.note = undefined;
+      this.host.waiting(batch.identity.batchId, undefined);
       if (pending.parking) void pending.parking.then(() => pending.grant(grant.module));
       else pending.grant(grant.module);
     }
@@ -168,10 +169,10 @@ export class Allocator {
       const batch = this.host.batch(batchId);
       const pending = this.pending.get(batchId);
       if (!batch || !pending) continue;
-      batch.status.note = why;
+      this.host.waiting(batchId, why);
       pending.expectedBy = decision.expectedBy?.get(batchId);
       this.watch(batch, pending, why, now);
-      this.parkIfBlocking(batchId);
+      this.parkIfBlocking(batchId, why);
     }
   }
 
@@ -205,7 +206,7 @@ export class Allocator {
    * module another waiting batch needs (for its next step or the one after) moves to a storage slot of
    * its lane, freeing the module.
    */
-  private parkIfBlocking(batchId: string): void {
+  private parkIfBlocking(batchId: string, why: string): void {
     const pending = this.pending.get(batchId);
     const batch = this.host.batch(batchId);
     if (!pending || !batch || pending.parking || pending.failedParks >= 3) return;
@@ -222,8 +223,8 @@ export class Allocator {
     // storage would leave two batches each holding the module the other needs with nowhere to go.
     const slot = free.length > 1 || this.waitsInCycle(batchId) ? free[0] : undefined;
     if (!slot) {
-      const why = free.length === 0 ? `no storage slot of ${batch.identity.lane} is free` : `the last free storage slot of ${batch.identity.lane} is kept for breaking a circular wait`;
-      batch.status.note = `${batch.status.note}; ${module.id} is needed by another batch but ${why}`;
+      const stuck = free.length === 0 ? `no storage slot of ${batch.identity.lane} is free` : `the last free storage slot of ${batch.identity.lane} is kept for breaking a circular wait`;
+      this.host.waiting(batchId, `${why}; ${module.id} is needed by another batch but ${stuck}`);
       return;
     }
     this.parkingSlots.add(slot);

@@ -4,23 +4,37 @@
  * completion, quarantine); each step is a child machine (step-machine.ts), the rest of the work invoked
  * promises supplied by the orchestrator. The batch's phase is read from these machines (batchPhase).
  *
+ * Holds and their answers are events: a step sends HOLD; the operator's answer arrives as ANSWERED (the
+ * orchestrator sends it as it reads the answer from the log); carried out on the device and the module,
+ * the answer becomes RETRY, SKIP or ABORT. An answer that cannot be carried out (a module that will not
+ * recover, a skip that cannot be recorded) raises an alarm and opens a new hold: it waits for an
+ * operator again rather than being retried without end.
+ *
  * XState's own persistence is not crash-safe (domain brief, section 7), so nothing is restored from a
- * snapshot: after a restart the machine starts at `routing`, which jumps to the state the event log
- * says the batch is in, and the step re-attaches to its device commands by their logged tokens.
+ * snapshot: after a restart the machine starts at `routing`, which jumps to the state the batch's
+ * projection names, its step entering its own machine where the projection says (StepResume).
  */
-import { assign, fromPromise, setup, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import { assign, fromPromise, raise, setup, type AnyActorRef, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { MODULE_STATES, MODULE_TRANSITIONS, type ModuleState } from '../config/state-model.ts';
 import type { Schedule } from '../config/schedule.ts';
-import type { HoldAction } from './entries.ts';
+import type { HoldAction, LogEntry } from './entries.ts';
 import { FINISH } from './projection.ts';
-import { stepMachine, stepPhase, type BatchPhase, type StepOutcome, type StepWork } from './step-machine.ts';
+import { stepMachine, stepPhase, type BatchPhase, type HoldEvent, type StepResume, type StepWork } from './step-machine.ts';
 
 /** Where a (resumed) batch starts: a step id, an open hold on a step, or finishing. */
 export type BatchPosition = { at: 'step'; step: string } | { at: 'held'; step: string } | { at: 'finishing' };
 
+/** The step a resumed batch enters first, and where in that step's machine. */
+export interface ResumePoint {
+  step: string;
+  resume: StepResume;
+}
+
 export interface BatchMachineContext {
   batchId: string;
   position: BatchPosition;
+  /** Consumed by the first step the batch enters. */
+  resumeAt?: ResumePoint;
   /** The step a hold belongs to. */
   heldStep?: string;
 }
@@ -32,13 +46,29 @@ export interface HoldAnswer {
   recover?: string;
 }
 
+/** The event of an operator's answer to a hold of the batch, read from the log. */
+export interface AnsweredEvent {
+  type: 'ANSWERED';
+  answer: LogEntry<'hold.resolved'>;
+}
+
+/** A hold in place: its entry, and the answer the log already holds for it (given while no orchestrator ran). */
+export interface OpenedHold {
+  hold: LogEntry<'hold.opened'>;
+  answer?: LogEntry<'hold.resolved'>;
+}
+
 export interface BatchWork {
   /** The work of each step's states. */
   steps: StepWork;
-  /** Opens the hold (unless already open) and resolves with the operator's answer. */
-  awaitOperator(step: string, reason: unknown): Promise<HoldAnswer>;
+  /** Opens the hold, or takes up the one the log holds open (unless it is `actedOn`, answered here already). */
+  openHold(step: string, reason: unknown, actedOn: number | undefined): Promise<OpenedHold>;
+  /** Carries out an answer on the device work its hold left standing: what the batch does next. */
+  carryOut(hold: LogEntry<'hold.opened'>, answer: LogEntry<'hold.resolved'>): Promise<HoldAnswer>;
   /** Acts on the answer before the batch goes on: makes its module ready again. */
   settle(answer: HoldAnswer): Promise<void>;
+  /** Records that an answer could not be carried out (an alarm); the batch holds again. */
+  answerFailed(step: string, error: unknown): void;
   /** Records an operator's skip of a step. */
   skipStep(step: string): Promise<void>;
   /** Moves the material out and closes the batch. */
@@ -50,35 +80,60 @@ export { FINISH } from './projection.ts';
 
 const STEP_PREFIX = 'step:';
 
+/** What an answer, carried out, tells the batch machine. */
+const DECISION: Record<HoldAction, 'RETRY' | 'SKIP' | 'ABORT'> = { retry: 'RETRY', continue: 'RETRY', skip: 'SKIP', abort: 'ABORT' };
+
 export function stateIdOf(step: string): string {
   return `${STEP_PREFIX}${step}`;
 }
+
+interface HeldContext {
+  reason?: unknown;
+  hold?: LogEntry<'hold.opened'>;
+  answer?: LogEntry<'hold.resolved'>;
+  /** The hold whose answer this machine carried out: an answer is carried out once, whatever follows. */
+  actedOnHold?: number;
+  decision?: HoldAnswer;
+}
+
+type BatchEvent = HoldEvent | AnsweredEvent | { type: 'RETRY' | 'SKIP' | 'ABORT' };
 
 export function batchMachine(schedule: Schedule, work: BatchWork): AnyStateMachine {
   const stepIds = schedule.steps.map((s) => s.id);
   const next = (i: number) => (i + 1 < stepIds.length ? `#batch.${stateIdOf(stepIds[i + 1]!)}` : '#batch.finishing');
   const machineSetup = setup({
-    types: {} as { context: BatchMachineContext & { reason?: unknown; answer?: HoldAnswer }; input: { batchId: string; position: BatchPosition } },
+    types: {} as { context: BatchMachineContext & HeldContext; input: { batchId: string; position: BatchPosition; resumeAt?: ResumePoint }; events: BatchEvent },
     actors: {
       step: stepMachine(work.steps),
-      awaitOperator: fromPromise<HoldAnswer, { step: string; reason: unknown }>(({ input }) => work.awaitOperator(input.step, input.reason)),
+      openHold: fromPromise<OpenedHold, { step: string; reason: unknown; actedOn?: number }>(({ input }) => work.openHold(input.step, input.reason, input.actedOn)),
+      carryOut: fromPromise<HoldAnswer, { hold: LogEntry<'hold.opened'>; answer: LogEntry<'hold.resolved'> }>(({ input }) => work.carryOut(input.hold, input.answer)),
       settle: fromPromise<void, HoldAnswer>(({ input }) => work.settle(input)),
       skipStep: fromPromise<void, { step: string }>(({ input }) => work.skipStep(input.step)),
       finish: fromPromise<void>(() => work.finish()),
       quarantine: fromPromise<void, { step: string }>(({ input }) => work.quarantine(input.step)),
     },
     actions: {
-      holdOn: assign((_, params: { step: string; reason: unknown }) => ({ heldStep: params.step, reason: params.reason })),
-      keepAnswer: assign((_, answer: HoldAnswer) => ({ answer })),
+      holdOn: assign((_, params: { step: string; reason: unknown }) => ({ heldStep: params.step, reason: params.reason, hold: undefined, answer: undefined })),
+      resumed: assign({ resumeAt: undefined }),
+      // The newest answer is kept: older ones (the log read from its start) answer holds carried out before.
+      noteAnswer: assign(({ context, event }) => (event.type === 'ANSWERED' && event.answer.seq > (context.answer?.seq ?? 0) ? { answer: event.answer } : {})),
+      // An answer that cannot be carried out holds the batch again, for an operator: it is not retried without end.
+      recordAnswerFailure: ({ context }, params: { error: unknown }) => work.answerFailed(context.heldStep!, params.error),
+      holdAgain: assign(({ context }, params: { error: unknown }) => {
+        const message = `the answer ${context.decision?.action ?? context.answer?.data.action ?? ''} to the hold at ${context.heldStep} could not be carried out: ${params.error instanceof Error ? params.error.message : String(params.error)}`;
+        return { reason: new Error(message), hold: undefined, answer: undefined, decision: undefined };
+      }),
     },
     guards: {
+      resumesIn: ({ context }, params: { step: string }) => context.resumeAt?.step === params.step,
       resumesAt: ({ context }, params: { step: string }) => context.position.at === 'step' && context.position.step === params.step,
       resumesHeld: ({ context }) => context.position.at === 'held',
       heldOn: ({ context }, params: { step: string }) => context.heldStep === params.step,
-      answered: ({ context }, params: { step: string; action: HoldAction }) => context.heldStep === params.step && context.answer?.action === params.action,
-      stepHeld: ({ event }) => (event as unknown as { output: StepOutcome }).output.hold !== undefined,
+      answerForHold: ({ context }) => context.answer !== undefined && context.hold !== undefined && context.answer.seq > context.hold.seq,
     },
   });
+  const errorOf = ({ event }: { event: { error: unknown } }) => ({ error: event.error });
+  const failedAnswer = { target: '#batch.held.opening', actions: [{ type: 'recordAnswerFailure' as const, params: errorOf }, { type: 'holdAgain' as const, params: errorOf }] };
   const stepStates = Object.fromEntries(
     stepIds.map((step, i) => [
       stateIdOf(step),
@@ -86,44 +141,64 @@ export function batchMachine(schedule: Schedule, work: BatchWork): AnyStateMachi
         invoke: {
           id: stateIdOf(step),
           src: 'step' as const,
-          input: { step },
-          onDone: [
-            { guard: 'stepHeld' as const, target: '#batch.held', actions: { type: 'holdOn' as const, params: ({ event }: { event: { output: StepOutcome } }) => ({ step, reason: event.output.hold!.reason }) } },
-            { target: next(i) },
-          ],
+          input: ({ context }: { context: BatchMachineContext }) => ({ step, resume: context.resumeAt?.step === step ? context.resumeAt.resume : undefined }),
+          onDone: { target: next(i) },
           onError: { target: '#batch.held', actions: { type: 'holdOn' as const, params: ({ event }: { event: { error: unknown } }) => ({ step, reason: event.error }) } },
         },
+        exit: 'resumed' as const,
+        on: { HOLD: { target: '#batch.held', actions: { type: 'holdOn' as const, params: ({ event }: { event: HoldEvent }) => ({ step, reason: event.reason }) } } },
       },
     ]),
   );
-  const afterHeld = stepIds.flatMap((step) => [
-    { guard: { type: 'answered' as const, params: { step, action: 'retry' as HoldAction } }, target: `#batch.${stateIdOf(step)}` },
-    { guard: { type: 'answered' as const, params: { step, action: 'skip' as HoldAction } }, target: '#batch.skipping' },
-  ]);
+  const retries = stepIds.map((step) => ({ guard: { type: 'heldOn' as const, params: { step } }, target: `#batch.${stateIdOf(step)}` }));
   return machineSetup.createMachine({
     id: 'batch',
-    context: ({ input }) => ({ batchId: input.batchId, position: input.position, heldStep: input.position.at === 'held' ? input.position.step : undefined }),
+    context: ({ input }) => ({ batchId: input.batchId, position: input.position, resumeAt: input.resumeAt, heldStep: input.position.at === 'held' ? input.position.step : undefined }),
     initial: 'routing',
     states: {
       routing: {
-        always: [...stepIds.map((step) => ({ guard: { type: 'resumesAt' as const, params: { step } }, target: stateIdOf(step) })), { guard: 'resumesHeld', target: 'held' }, { target: 'finishing' }],
+        always: [
+          ...stepIds.map((step) => ({ guard: { type: 'resumesIn' as const, params: { step } }, target: stateIdOf(step) })),
+          ...stepIds.map((step) => ({ guard: { type: 'resumesAt' as const, params: { step } }, target: stateIdOf(step) })),
+          { guard: 'resumesHeld', target: 'held' },
+          { target: 'finishing' },
+        ],
       },
       ...stepStates,
       held: {
-        initial: 'awaitingAnswer',
+        initial: 'opening',
+        on: { ANSWERED: { actions: 'noteAnswer' } },
         states: {
-          awaitingAnswer: {
+          opening: {
             invoke: {
-              src: 'awaitOperator',
-              input: ({ context }) => ({ step: context.heldStep!, reason: context.reason }),
-              onDone: { target: 'settling', actions: { type: 'keepAnswer', params: ({ event }) => event.output } },
+              src: 'openHold',
+              input: ({ context }) => ({ step: context.heldStep!, reason: context.reason, actedOn: context.actedOnHold }),
+              onDone: { target: 'awaitingAnswer', actions: assign(({ context, event }) => ({ hold: event.output.hold, answer: event.output.answer && event.output.answer.seq > (context.answer?.seq ?? 0) ? event.output.answer : context.answer })) },
+            },
+          },
+          awaitingAnswer: { always: { guard: 'answerForHold', target: 'carryingOut' } },
+          carryingOut: {
+            entry: assign(({ context }) => ({ actedOnHold: context.hold!.seq })),
+            invoke: {
+              src: 'carryOut',
+              input: ({ context }) => ({ hold: context.hold!, answer: context.answer! }),
+              onDone: { target: 'settling', actions: assign({ decision: ({ event }) => event.output }) },
+              onError: failedAnswer,
             },
           },
           settling: {
             invoke: {
               src: 'settle',
-              input: ({ context }) => context.answer!,
-              onDone: [{ guard: { type: 'answered', params: { step: FINISH, action: 'retry' } }, target: '#batch.finishing' }, ...afterHeld, { target: '#batch.quarantining' }],
+              input: ({ context }) => context.decision!,
+              onDone: { target: 'settled', actions: raise(({ context }) => ({ type: DECISION[context.decision!.action] })) },
+              onError: failedAnswer,
+            },
+          },
+          settled: {
+            on: {
+              RETRY: [{ guard: { type: 'heldOn', params: { step: FINISH } }, target: '#batch.finishing' }, ...retries, { target: '#batch.quarantining' }],
+              SKIP: [...stepIds.map((step) => ({ guard: { type: 'heldOn' as const, params: { step } }, target: '#batch.skipping' })), { target: '#batch.quarantining' }],
+              ABORT: '#batch.quarantining',
             },
           },
         },
@@ -133,6 +208,7 @@ export function batchMachine(schedule: Schedule, work: BatchWork): AnyStateMachi
           src: 'skipStep',
           input: ({ context }) => ({ step: context.heldStep! }),
           onDone: stepIds.map((step, i) => ({ guard: { type: 'heldOn' as const, params: { step } }, target: next(i) })),
+          onError: failedAnswer,
         },
       },
       finishing: {
@@ -167,7 +243,7 @@ const PHASES: Record<string, BatchPhase> = { finishing: 'transfer', completed: '
 
 /** The phase of a batch as its machines say: the step's phase in a step; after a hold's answer, waiting. */
 export function batchPhase(snapshot: AnyMachineSnapshot): BatchPhase {
-  if (snapshot.matches({ held: 'awaitingAnswer' })) return 'held';
+  if (snapshot.matches({ held: 'opening' }) || snapshot.matches({ held: 'awaitingAnswer' })) return 'held';
   const step = currentStep(snapshot);
   if (step) return stepPhase(step.getSnapshot() as AnyMachineSnapshot);
   return (typeof snapshot.value === 'string' && PHASES[snapshot.value]) || 'waiting';

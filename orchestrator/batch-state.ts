@@ -7,7 +7,7 @@ import type { ScheduleModel } from '../config/schedule.ts';
 import { YamlSource } from '../config/source.ts';
 import { validateSources } from '../config/validate.ts';
 import type { EventLog, LogEntry } from './event-log.ts';
-import type { BatchPosition } from './batch-machine.ts';
+import type { BatchPosition, ResumePoint } from './batch-machine.ts';
 import { projectBatch, type BatchProjection, type PendingHold } from './projection.ts';
 
 export interface ScheduleSnapshot {
@@ -32,6 +32,24 @@ export function positionOf(schedule: ScheduleModel, { pendingHold: hold, done }:
   if (hold) return { at: 'held', step: hold.entry.data.step };
   const next = schedule.schedule.steps.find((s) => !done.has(s.id));
   return next ? { at: 'step', step: next.id } : { at: 'finishing' };
+}
+
+/**
+ * Where in its step's machine a resumed batch enters (batch-machine.ts), when not at the top: `running`
+ * when the open attempt's command was sent (it is re-attached by its logged key and token, never sent
+ * again), unless an operator's hold request waits for the attempt's safe point; the hold-time window of
+ * the step completed last when the restart came before that window opened.
+ */
+export function resumePoint(schedule: ScheduleModel, state: BatchProjection, position: BatchPosition): ResumePoint | undefined {
+  if (position.at !== 'step') return undefined;
+  const attempt = state.openAttempts.get(position.step);
+  const last = state.lastAttempts.get(position.step);
+  if (attempt !== undefined && last?.attempt === attempt && last.ran && last.module !== undefined && !state.holdRequest) return { step: position.step, resume: { state: 'running', attempt, module: last.module } };
+  const steps = schedule.schedule.steps;
+  const completed = state.completedLast;
+  const before = steps[steps.findIndex((s) => s.id === position.step) - 1];
+  if (completed && before?.id === completed.step && schedule.maxHold(before) !== undefined) return { step: before.id, resume: { state: 'holdTimeWindow', since: completed.at } };
+  return undefined;
 }
 
 /** Where a batch stands according to its log entries. */

@@ -30,9 +30,9 @@ export class HoldTimes {
 
   constructor(private readonly clock: Clock) {}
 
-  /** The hold time after `step` begins now. */
-  start(journal: BatchJournal, step: string, maxHoldSeconds: number): void {
-    const deadline = this.clock.now() + maxHoldSeconds * 1000;
+  /** The hold time after `step` begins now, or (resumed after a restart) began when the step completed. */
+  start(journal: BatchJournal, step: string, maxHoldSeconds: number, since = this.clock.now()): void {
+    const deadline = since + maxHoldSeconds * 1000;
     journal.write('hold-time.started', { step, maxHoldSeconds, deadline: new Date(deadline).toISOString(), deadlineMs: deadline });
     this.arm(journal, { step, deadlineMs: deadline, maxHoldSeconds });
   }

@@ -16,13 +16,13 @@ import { BatchJournal, type BatchStarted, type EntryType } from './entries.ts';
 import { HoldRequired } from './command-executor.ts';
 import { MaterialGate, type BatchIdentity } from './material-gate.ts';
 import { DeadlineFirstScheduler, type ModuleView, type Scheduler } from './scheduler.ts';
-import { batchMachine, currentStep, moduleEvent, moduleMachine, type BatchPosition } from './batch-machine.ts';
+import { batchMachine, currentStep, moduleEvent, moduleMachine, type BatchPosition, type ResumePoint } from './batch-machine.ts';
 import { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 import { Allocator } from './allocator.ts';
 import { HoldTimes } from './hold-times.ts';
 import { ModuleReconciler } from './reconciler.ts';
-import { StepRunner, type ActiveBatch } from './step-runner.ts';
-import { contentHash, positionOf, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
+import { StepRunner, tellStep, type ActiveBatch } from './step-runner.ts';
+import { contentHash, positionOf, resumePoint, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
 import { DatabaseLease } from './database-lease.ts';
 import { BatchHolds } from './batch-holds.ts';
@@ -87,8 +87,6 @@ export class Orchestrator {
   private readonly moduleActors = new Map<string, AnyActorRef>();
   private readonly waiters = new Waiters();
   private readonly outOfService = new Map<string, OutOfService>();
-  /** Answers to holds, per batch, as they are read from the log. */
-  private readonly answers = new Map<string, Array<LogEntry<'hold.resolved'>>>();
   private ticker: Timer | undefined;
   private stopWatching: (() => void) | undefined;
   private ticksSinceStatus = 0;
@@ -111,6 +109,10 @@ export class Orchestrator {
         const actor = this.batches.get(batchId)?.actor;
         if (actor) currentStep(actor.getSnapshot())?.send({ type: moving ? 'parking.started' : 'parking.ended' });
       },
+      waiting: (batchId, why) => {
+        const batch = this.batches.get(batchId);
+        if (batch) tellStep(batch, { type: 'note', note: why });
+      },
     });
     this.gate.waitingFor = (moduleId) => this.allocator.waitingFor(moduleId);
     this.reconciler = new ModuleReconciler(options.layout, this.gate, this.gate.executor, options.log, options.clock);
@@ -125,7 +127,7 @@ export class Orchestrator {
       waitUntil: (predicate) => this.waiters.until(predicate),
       deliver: options.deliver,
     });
-    this.holds = new BatchHolds({ gate: this.gate, holdTimes: this.holdTimes, drivers: options.drivers, answers: this.answers, waitUntil: (predicate) => this.waiters.until(predicate) });
+    this.holds = new BatchHolds({ gate: this.gate, drivers: options.drivers });
     options.log.subscribe((entry) => this.observe(entry));
   }
 
@@ -210,7 +212,7 @@ export class Orchestrator {
       const afterCrash = state.lastStop !== 'interrupted';
       const where = position.at === 'finishing' ? 'moving out' : `${position.at === 'held' ? 'held at' : 'at'} ${position.step}`;
       log.append({ stream: started.batchId, type: 'batch.resumed', at: this.clock.now(), data: { runId: this.options.runId ?? null, afterCrash, position, message: `${afterCrash ? 'resumed after the orchestrator stopped without closing (a crash)' : 'resumed after a clean stop'}, ${where}` } });
-      this.launch(started, model, position, journal);
+      this.launch(started, model, position, journal, resumePoint(model, state, position));
       this.holdTimes.rearm(journal);
       resumed.push(started.batchId);
     }
@@ -219,7 +221,7 @@ export class Orchestrator {
     return resumed;
   }
 
-  private launch(started: BatchStarted, schedule: ScheduleModel, position: BatchPosition, journal = new BatchJournal(started.batchId, this.options.log, () => this.clock.now())): void {
+  private launch(started: BatchStarted, schedule: ScheduleModel, position: BatchPosition, journal = new BatchJournal(started.batchId, this.options.log, () => this.clock.now()), resumeAt?: ResumePoint): void {
     const identity: BatchIdentity = { batchId: started.batchId, lane: started.lane, bagId: started.bagId };
     this.gate.register(identity);
     let finished!: () => void;
@@ -229,7 +231,6 @@ export class Orchestrator {
       started,
       schedule,
       journal,
-      status: { batchId: started.batchId, patient: started.patient, lane: started.lane },
       done,
       finished,
       latestTelemetry: new Map(),
@@ -239,13 +240,15 @@ export class Orchestrator {
     this.batches.set(started.batchId, batch);
     const machine = batchMachine(schedule.schedule, {
       steps: this.steps.workFor(batch),
-      awaitOperator: (step, reason) => this.holds.awaitOperator(batch, step, reason),
+      openHold: (step, reason, actedOn) => this.holds.openHold(batch, step, reason, actedOn),
+      carryOut: (hold, answer) => this.holds.carryOut(batch, hold, answer),
       settle: (answer) => this.holds.settle(answer),
+      answerFailed: (step, error) => this.holds.answerFailed(batch, step, error),
       skipStep: async (step) => this.holds.skipStep(batch, step),
       finish: () => this.steps.finish(batch, batch.journal.state().finishAnswers),
       quarantine: (step) => this.steps.quarantine(batch, step),
     });
-    const actor = createActor(machine, { input: { batchId: started.batchId, position }, inspect: this.options.inspect, id: started.batchId, clock: this.clock });
+    const actor = createActor(machine, { input: { batchId: started.batchId, position, resumeAt }, inspect: this.options.inspect, id: started.batchId, clock: this.clock });
     batch.actor = actor;
     actor.subscribe({
       complete: () => finished(),
@@ -285,9 +288,9 @@ export class Orchestrator {
   private actOn(entry: LogEntry): void {
     switch (entry.type) {
       case 'hold.resolved': {
-        const answers = this.answers.get(entry.stream) ?? [];
-        if (!answers.some((a) => a.seq === entry.seq)) answers.push(entry);
-        this.answers.set(entry.stream, answers);
+        // The batch machine takes the answer to the hold it is in, and only once (older ones it ignores).
+        const actor = this.batches.get(entry.stream)?.actor;
+        if (actor?.getSnapshot().status === 'active') actor.send({ type: 'ANSWERED', answer: entry });
         break;
       }
       case 'hold.requested': {

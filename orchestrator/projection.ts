@@ -64,6 +64,8 @@ export interface BatchProjection {
   holdTime?: HoldTimeWindow;
   /** The latest hold time started, running or closed. */
   lastHoldTime?: HoldTimeWindow;
+  /** The step completed last, while the hold time after it has not opened yet (nor has anything else started). */
+  completedLast?: { step: string; at: number };
   /** The module allocated to the batch last and not released. */
   module?: string;
   /** Commands sent and neither completed nor failed, by idempotency key. */
@@ -102,6 +104,9 @@ export function runKeyPrefix(batchId: string, step: string, attempt: number): st
 /** Entries that show the batch acted on an operator's answer. */
 const ACTED = new Set<string>(['step.started', 'step.skipped', 'batch.quarantined', 'batch.completed', 'transfer.completed', 'module.reserved']);
 
+/** Entries after which a completed step no longer owes its hold time (it opened, or the batch moved on). */
+const CLOSES_COMPLETION = new Set<string>(['hold-time.started', 'step.started', 'step.skipped', 'hold.opened', 'batch.completed', 'batch.quarantined']);
+
 export function emptyProjection(): BatchProjection {
   return {
     done: new Set(),
@@ -126,6 +131,7 @@ function attemptOfRun(state: BatchProjection, batchId: string, key: string): Att
 export function applyEntry(state: BatchProjection, entry: LogEntry): BatchProjection {
   if (state.pendingHold?.answered && ACTED.has(entry.type)) state.pendingHold = undefined;
   state.head = entry.hash;
+  if (CLOSES_COMPLETION.has(entry.type)) state.completedLast = undefined;
   switch (entry.type) {
     case 'step.started':
       state.attempts.set(entry.data.step, (state.attempts.get(entry.data.step) ?? 0) + 1);
@@ -137,6 +143,10 @@ export function applyEntry(state: BatchProjection, entry: LogEntry): BatchProjec
       if (entry.data.answered !== true) state.failuresSinceHold.set(entry.data.step, (state.failuresSinceHold.get(entry.data.step) ?? 0) + 1);
       break;
     case 'step.completed':
+      state.completedLast = { step: entry.data.step, at: entry.at };
+      state.openAttempts.delete(entry.data.step);
+      state.done.add(entry.data.step);
+      break;
     case 'step.skipped':
       state.openAttempts.delete(entry.data.step);
       state.done.add(entry.data.step);

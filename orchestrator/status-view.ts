@@ -1,11 +1,12 @@
 /**
  * What `workcell status`, the run output and the status view show of a running orchestrator: each
- * batch where it stands (its phase read from its machines), when it should finish and the hold time it
- * is in; each module's state, occupant and why it may not be used.
+ * batch where it stands (step, phase, why it waits and its device's progress read from its machines;
+ * its module, hold and hold time from its projection), when it should finish; each module's state, occupant and why it may not be used.
  */
 import type { ModuleConfig } from '../config/layout.ts';
 import type { ModuleState } from '../config/state-model.ts';
-import { batchPhase, batchStep } from './batch-machine.ts';
+import { batchPhase, batchStep, currentStep } from './batch-machine.ts';
+import { stepNotes } from './step-machine.ts';
 import type { OutOfService } from './operator-actions.ts';
 import type { ActiveBatch, BatchPhase, BatchStatus } from './step-runner.ts';
 
@@ -28,16 +29,30 @@ export function batchStatus(batch: ActiveBatch, now: number): BatchStatus {
   const snapshot = batch.actor!.getSnapshot();
   const step = batchStep(snapshot);
   const phase = batchPhase(snapshot);
-  const running = batch.journal.state().holdTime;
-  return { ...batch.status, step, phase, expectedFinish: expectedFinish(batch, step, phase, now), holdTime: running ? { step: running.step, deadline: running.deadlineMs } : undefined };
+  const state = batch.journal.state();
+  const inStep = currentStep(snapshot);
+  const { note, progress } = inStep ? stepNotes(inStep.getSnapshot()) : {};
+  const { batchId, patient, lane } = batch.started;
+  return {
+    batchId,
+    patient,
+    lane,
+    module: state.module,
+    note: phase === 'held' ? state.pendingHold?.entry.data.message : note,
+    progress,
+    step,
+    phase,
+    expectedFinish: expectedFinish(batch, step, phase, progress, now),
+    holdTime: state.holdTime ? { step: state.holdTime.step, deadline: state.holdTime.deadlineMs } : undefined,
+  };
 }
 
-function expectedFinish(batch: ActiveBatch, step: string, phase: BatchPhase, now: number): number | undefined {
+function expectedFinish(batch: ActiveBatch, step: string, phase: BatchPhase, progress: number | undefined, now: number): number | undefined {
   if (phase === 'completed' || phase === 'quarantined') return undefined;
   const steps = batch.schedule.schedule.steps;
   const index = steps.findIndex((s) => s.id === step);
   if (index < 0) return now;
-  const current = batch.schedule.expectedDuration(steps[index]!) * (1 - (phase === 'running' ? (batch.status.progress ?? 0) : 0));
+  const current = batch.schedule.expectedDuration(steps[index]!) * (1 - (phase === 'running' ? (progress ?? 0) : 0));
   const rest = steps.slice(index + 1).reduce((sum, s) => sum + batch.schedule.expectedDuration(s), 0);
   return now + (current + rest) * 1000;
 }

@@ -8,10 +8,13 @@
  * machine ends with the hold the batch machine opens.
  *
  * Each state's work is a small invoked promise (StepWork, step-runner.ts): the log entries, their order,
- * the idempotency keys and the safe points are the work's. After a restart a step starts from the top:
- * its open attempt is found in the log and re-attaches to its module and commands by their logged keys.
+ * the idempotency keys and the safe points are the work's. A hold is an event, HOLD, sent to the batch
+ * machine, which leaves the step for its `held` state. After a restart the step enters the state its
+ * projection names (StepResume): `running` when the open attempt's command was sent (the command is
+ * re-attached by its logged token, never sent again), the hold-time window when the step completed and
+ * its window never opened; otherwise it starts from the top and finds its open attempt in the projection.
  */
-import { assign, fromPromise, setup, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import { assign, fromPromise, sendParent, setup, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import type { ResultValue } from '../drivers/module.ts';
 import { HoldRequired } from './command-executor.ts';
 
@@ -27,10 +30,19 @@ export interface StepPolicy {
 /** What a recorded failure comes to: a hold now, or what a retry needs to know. */
 export type FailedAttempt = { hold: unknown } | { failures: number; beforeLoad: boolean; module?: string };
 
-/** How a step ended: done (or skipped), or with the reason the batch must hold. */
-export interface StepOutcome {
-  hold?: { reason: unknown };
+/** The event by which a step tells its batch machine to hold: the step, and why. */
+export interface HoldEvent {
+  type: 'HOLD';
+  step: string;
+  reason: unknown;
 }
+
+/**
+ * Where a resumed step enters its machine, as the batch's projection says: running the open attempt
+ * (its command sent to `module`), or in the hold-time window after the step, which opens from when the
+ * step completed (`since`, clock ms).
+ */
+export type StepResume = { state: 'running'; attempt: number; module: string } | { state: 'holdTimeWindow'; since: number };
 
 /** The work of each state, for one batch. */
 export interface StepWork {
@@ -48,10 +60,12 @@ export interface StepWork {
   clearLine(step: string, module: string): Promise<void>;
   /** The material into the module (closing the hold time), then a safe point. */
   transferIn(step: string, attempt: number, module: string): Promise<void>;
-  run(step: string, attempt: number, module: string): Promise<Record<string, ResultValue>>;
+  /** The device command or commands; `resumed`: after a restart, the attempt's command is followed again (re-attached). */
+  run(step: string, attempt: number, module: string, resumed: boolean): Promise<Record<string, ResultValue>>;
   /** The step's controls, then its completion. */
   checkControls(step: string, attempt: number, module: string, results: Record<string, ResultValue>): Promise<void>;
-  startHoldTime(step: string): Promise<void>;
+  /** The hold time after the step, counted from now or, after a restart, from when the step completed. */
+  startHoldTime(step: string, since?: number): Promise<void>;
   recordFailure(step: string, attempt: number, error: unknown): Promise<FailedAttempt>;
   /** Gives the module up for the alternate one. */
   release(module: string): void;
@@ -73,7 +87,15 @@ interface StepContext {
   /** The module a failure leaves to be made ready again. */
   failedModule?: string;
   hold?: { reason: unknown };
+  resume?: StepResume;
+  /** Why the step waits (for intake, for a module: the scheduler's words). */
+  note?: string;
+  /** How far the device says its command is (0..1). */
+  progress?: number;
 }
+
+/** Events the step's work sends its machine, for what `workcell status` shows: why it waits, how far the device is. */
+export type StepNoteEvent = { type: 'note'; note: string | undefined } | { type: 'progress'; fraction: number };
 
 type Failure = Extract<FailedAttempt, { failures: number }>;
 
@@ -84,7 +106,7 @@ export function stepMachine(work: StepWork): AnyStateMachine {
   const failure = (event: unknown) => (event as { output: FailedAttempt }).output;
   type AttemptInput = ReturnType<typeof attemptInput>;
   const machineSetup = setup({
-    types: {} as { context: StepContext; input: { step: string }; output: StepOutcome },
+    types: {} as { context: StepContext; input: { step: string; resume?: StepResume }; events: StepNoteEvent | { type: 'parking.started' | 'parking.ended' } },
     actors: {
       receive: fromPromise<void>(() => work.receive()),
       skipUnmet: fromPromise<void, { step: string }>(({ input }) => work.skipUnmet(input.step)),
@@ -92,9 +114,9 @@ export function stepMachine(work: StepWork): AnyStateMachine {
       allocate: fromPromise<string, { step: string; attempt: number; avoid: string[] }>(({ input }) => work.allocate(input.step, input.attempt, input.avoid)),
       clearLine: fromPromise<void, AttemptInput>(({ input }) => work.clearLine(input.step, input.module)),
       transferIn: fromPromise<void, AttemptInput>(({ input }) => work.transferIn(input.step, input.attempt, input.module)),
-      run: fromPromise<Record<string, ResultValue>, AttemptInput>(({ input }) => work.run(input.step, input.attempt, input.module)),
+      run: fromPromise<Record<string, ResultValue>, AttemptInput & { resumed: boolean }>(({ input }) => work.run(input.step, input.attempt, input.module, input.resumed)),
       checkControls: fromPromise<void, AttemptInput & { results: Record<string, ResultValue> }>(({ input }) => work.checkControls(input.step, input.attempt, input.module, input.results)),
-      startHoldTime: fromPromise<void, { step: string }>(({ input }) => work.startHoldTime(input.step)),
+      startHoldTime: fromPromise<void, { step: string; since?: number }>(({ input }) => work.startHoldTime(input.step, input.since)),
       recordFailure: fromPromise<FailedAttempt, { step: string; attempt: number; error: unknown }>(({ input }) => work.recordFailure(input.step, input.attempt, input.error)),
       recover: fromPromise<void, { module?: string }>(({ input }) => work.recover(input.module)),
     },
@@ -105,8 +127,12 @@ export function stepMachine(work: StepWork): AnyStateMachine {
       // The attempt failed before loading: the next one goes to another module, this one is given up.
       avoidModule: assign(({ context, event }) => ({ avoid: [...context.avoid, (failure(event) as Failure).module!] })),
       releaseModule: ({ event }) => work.release((failure(event) as Failure).module!),
+      noteDone: assign({ note: undefined }),
+      holdBatch: sendParent(({ context }): HoldEvent => ({ type: 'HOLD', step: context.step, reason: context.hold!.reason })),
     },
     guards: {
+      resumesRunning: ({ context }) => context.resume?.state === 'running',
+      resumesInWindow: ({ context }) => context.resume?.state === 'holdTimeWindow',
       arrived: () => work.arrived(),
       conditionUnmet: ({ context }) => work.conditionUnmet(context.step),
       holdsNow: ({ event }) => 'hold' in failure(event),
@@ -122,12 +148,19 @@ export function stepMachine(work: StepWork): AnyStateMachine {
   });
   return machineSetup.createMachine({
     id: 'step',
-    context: ({ input }) => ({ step: input.step, policy: work.policy(input.step), attempt: 0, avoid: [], failedPhase: 'waiting', failures: 0 }),
-    initial: 'arriving',
-    output: ({ context }) => (context.hold ? { hold: context.hold } : {}),
+    context: ({ input }) => {
+      const running = input.resume?.state === 'running' ? input.resume : undefined;
+      return { step: input.step, policy: work.policy(input.step), attempt: running?.attempt ?? 0, module: running?.module, avoid: [], failedPhase: 'waiting', failures: 0, resume: input.resume };
+    },
+    initial: 'entering',
+    on: {
+      note: { actions: assign({ note: ({ event }) => event.note }) },
+      progress: { actions: assign({ progress: ({ event }) => event.fraction }) },
+    },
     states: {
+      entering: { always: [{ guard: 'resumesRunning', target: 'running' }, { guard: 'resumesInWindow', target: 'holdTimeWindow' }, { target: 'arriving' }] },
       arriving: { always: [{ guard: 'arrived', target: 'checkingCondition' }, { target: 'receiving' }] },
-      receiving: { tags: 'intake', invoke: { src: 'receive', onDone: 'checkingCondition', onError: hold } },
+      receiving: { tags: 'intake', invoke: { src: 'receive', onDone: 'checkingCondition', onError: hold }, exit: 'noteDone' },
       checkingCondition: { always: [{ guard: 'conditionUnmet', target: 'skipping' }, { target: 'starting' }] },
       skipping: { invoke: { src: 'skipUnmet', input: ({ context }) => ({ step: context.step }), onDone: 'done', onError: hold } },
       starting: {
@@ -137,6 +170,7 @@ export function stepMachine(work: StepWork): AnyStateMachine {
       waitingForModule: {
         // While it waits, the allocator may move the material to storage to free its module for another batch.
         initial: 'queued',
+        exit: 'noteDone',
         states: { queued: { tags: 'waiting', on: { 'parking.started': 'parking' } }, parking: { tags: 'transfer', on: { 'parking.ended': 'queued' } } },
         invoke: {
           src: 'allocate',
@@ -147,12 +181,26 @@ export function stepMachine(work: StepWork): AnyStateMachine {
       },
       lineClearance: { tags: 'clearance', invoke: { src: 'clearLine', input: attemptInput, onDone: 'transferIn', onError: failed('clearance') } },
       transferIn: { tags: 'transfer', invoke: { src: 'transferIn', input: attemptInput, onDone: 'running', onError: failed('transfer') } },
-      running: { tags: 'running', invoke: { src: 'run', input: attemptInput, onDone: { target: 'checkingControls', actions: assign({ results: ({ event }) => event.output }) }, onError: failed('running') } },
+      running: {
+        tags: 'running',
+        invoke: {
+          src: 'run',
+          input: ({ context }) => ({ ...attemptInput({ context }), resumed: context.resume?.state === 'running' }),
+          onDone: { target: 'checkingControls', actions: assign({ results: ({ event }) => event.output }) },
+          onError: failed('running'),
+        },
+        // What a restart resumed is resumed once: a retry is a new attempt.
+        exit: assign({ resume: undefined }),
+      },
       checkingControls: {
         tags: 'running',
         invoke: { src: 'checkControls', input: ({ context }) => ({ ...attemptInput({ context }), results: context.results! }), onDone: 'holdTimeWindow', onError: failed('running') },
       },
-      holdTimeWindow: { tags: 'running', invoke: { src: 'startHoldTime', input: ({ context }) => ({ step: context.step }), onDone: 'done', onError: failed('running') } },
+      holdTimeWindow: {
+        tags: 'running',
+        invoke: { src: 'startHoldTime', input: ({ context }) => ({ step: context.step, since: context.resume?.state === 'holdTimeWindow' ? context.resume.since : undefined }), onDone: 'done', onError: failed('running') },
+        exit: assign({ resume: undefined }),
+      },
       failing: {
         tags: 'failed',
         invoke: {
@@ -169,13 +217,20 @@ export function stepMachine(work: StepWork): AnyStateMachine {
       },
       recovering: { tags: 'failed', invoke: { src: 'recover', input: ({ context }) => ({ module: context.failedModule }), onDone: 'retryWait', onError: hold } },
       retryWait: { tags: 'failed', after: { backoff: 'starting' } },
-      holding: { type: 'final' },
+      // The batch machine leaves the step on HOLD (this machine stops there).
+      holding: { entry: 'holdBatch' },
       done: { type: 'final' },
     },
   });
 }
 
 const PHASE_TAGS: readonly BatchPhase[] = ['intake', 'waiting', 'clearance', 'transfer', 'running'];
+
+/** Why the step waits, and how far its device command is, as its machine's snapshot says. */
+export function stepNotes(snapshot: AnyMachineSnapshot): { note?: string; progress?: number } {
+  const { note, progress } = snapshot.context as StepContext;
+  return { note, progress };
+}
 
 /** The phase a step machine's snapshot shows (`workcell status`, run output, the interruption entry). */
 export function stepPhase(snapshot: AnyMachineSnapshot): BatchPhase {

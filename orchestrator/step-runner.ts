@@ -11,7 +11,8 @@ import { canonicalUnit, convert } from '../config/units.ts';
 import type { Clock } from '../drivers/clock.ts';
 import { ModuleError, type ParameterValue, type ResultValue } from '../drivers/module.ts';
 import type { AnyActorRef } from 'xstate';
-import type { BatchPhase, StepWork } from './step-machine.ts';
+import type { BatchPhase, StepNoteEvent, StepWork } from './step-machine.ts';
+import { currentStep } from './batch-machine.ts';
 import type { Allocator } from './allocator.ts';
 import { HoldRequired } from './command-executor.ts';
 import { checkControls, conditionMet, describeCondition, resultOf, telemetryUnit } from './controls.ts';
@@ -43,8 +44,7 @@ export interface ActiveBatch {
   started: BatchStarted;
   schedule: ScheduleModel;
   journal: BatchJournal;
-  /** What the work keeps up to date; the step and its phase are read from the batch's machines (batch-machine.ts). */
-  status: Omit<BatchStatus, 'step' | 'phase'>;
+  /** The batch machine: where the batch stands (batch-machine.ts), with its projection (the journal's state). */
   actor?: AnyActorRef;
   done: Promise<void>;
   finished: () => void;
@@ -68,6 +68,11 @@ export interface StepContext {
   waitUntil(predicate: () => boolean): Promise<void>;
   /** Puts starting material at an intake position (in-process simulation); without it, an operator does. */
   deliver?: (bagId: string, position: string) => void | Promise<void>;
+}
+
+/** Tells the step the batch is in why it waits or how far its device is (what `workcell status` shows). */
+export function tellStep(batch: ActiveBatch, event: StepNoteEvent): void {
+  if (batch.actor) currentStep(batch.actor.getSnapshot())?.send(event);
 }
 
 export class StepRunner {
@@ -107,9 +112,7 @@ export class StepRunner {
         return this.openAttempt(batch, stepId) ?? this.newAttempt(batch, stepId);
       },
       allocate: async (stepId, attempt, avoid) => {
-        const moduleId = await allocator.allocate(batch, stepOf(stepId), [...avoid], key(stepId, attempt)('park'), batch.journal.state().holdTime?.deadlineMs);
-        batch.status.module = moduleId;
-        return moduleId;
+        return allocator.allocate(batch, stepOf(stepId), [...avoid], key(stepId, attempt)('park'), batch.journal.state().holdTime?.deadlineMs);
       },
       clearLine: async (stepId, moduleId) => {
         await gate.clearLine(batch.identity, moduleId);
@@ -132,10 +135,12 @@ export class StepRunner {
           throw error;
         }
       },
-      run: async (stepId, attempt, moduleId) => {
+      run: async (stepId, attempt, moduleId, resumed) => {
         const step = stepOf(stepId);
         let processed = false;
         try {
+          // Resumed in its command, the step is in its zone again (line clearance, where it entered it, is behind it).
+          if (resumed && step.environmentalMonitoring) await em.enter(id, layout.modules.get(moduleId)!);
           allocator.expectRelease(batch, step, moduleId, batch.schedule.expectedDuration(step));
           return await this.execute(batch, step, moduleId, key(stepId, attempt), () => (processed = true));
         } catch (error) {
@@ -154,11 +159,11 @@ export class StepRunner {
           if (step.environmentalMonitoring) em.leave(id, layout.modules.get(moduleId)!);
         }
       },
-      startHoldTime: async (stepId) => {
+      startHoldTime: async (stepId, since) => {
         const step = stepOf(stepId);
         const maxHold = batch.schedule.maxHold(step);
         const index = batch.schedule.schedule.steps.indexOf(step);
-        if (maxHold !== undefined && index < batch.schedule.schedule.steps.length - 1) holdTimes.start(batch.journal, step.id, maxHold);
+        if (maxHold !== undefined && index < batch.schedule.schedule.steps.length - 1) holdTimes.start(batch.journal, step.id, maxHold, since);
       },
       recordFailure: async (stepId, attempt, error) => {
         // An operator's hold interrupts the attempt without failing it: retried, it goes on where it stood.
@@ -166,7 +171,7 @@ export class StepRunner {
         if (error instanceof HoldRequired && (error.kind === 'operator' || error.kind === 'device-recovery' || error.details.reattach !== undefined)) return { hold: error };
         const beforeLoad = error instanceof HoldRequired ? error.beforeLoad : error instanceof ModuleError && (error as ModuleError & { beforeLoad?: boolean }).beforeLoad === true;
         batch.journal.write('step.failed', { step: stepId, attempt, message: (error as Error).message, beforeLoad });
-        const module = batch.status.module;
+        const module = batch.journal.state().module;
         if (error instanceof HoldRequired && error.kind !== 'command-failed') return { hold: error };
         return { failures: this.failuresSinceLastHold(batch, stepId), beforeLoad, module };
       },
@@ -267,7 +272,7 @@ export class StepRunner {
       expectedSeconds,
       itemId: batch.identity.bagId,
       onProgress: (progress) => {
-        batch.status.progress = progress.fraction;
+        tellStep(batch, { type: 'progress', fraction: progress.fraction });
         if (stepSecondsAfter !== undefined && progress.remainingSeconds !== undefined) this.context.allocator.expectRelease(batch, step, moduleId, progress.remainingSeconds * this.context.clock.timeScale + stepSecondsAfter);
       },
     });
@@ -289,7 +294,7 @@ export class StepRunner {
     const queue = this.intakeQueues.get(position) ?? [];
     this.intakeQueues.set(position, queue);
     if (!queue.includes(batch.identity.batchId)) queue.push(batch.identity.batchId);
-    batch.status.note = `waiting for intake ${position}`;
+    tellStep(batch, { type: 'note', note: `waiting for intake ${position}` });
     await this.context.waitUntil(() => queue[0] === batch.identity.batchId && ![...this.context.batches()].some((b) => gate.whereIs(b.identity.batchId) === position));
     try {
       for (let scan = 0; ; scan++) {
@@ -307,7 +312,7 @@ export class StepRunner {
       }
     } finally {
       queue.splice(queue.indexOf(batch.identity.batchId), 1);
-      batch.status.note = undefined;
+      tellStep(batch, { type: 'note', note: undefined });
     }
   }
 
@@ -319,12 +324,11 @@ export class StepRunner {
     holdTimes.end(batch.journal);
     gate.releaseEmpty(batch.identity);
     batch.journal.write('batch.completed', { output, bagId: batch.identity.bagId });
-    batch.status.module = undefined;
   }
 
   async quarantine(batch: ActiveBatch, step: string): Promise<void> {
     const { layout, gate, holdTimes } = this.context;
-    const module = batch.status.module;
+    const module = batch.journal.state().module;
     // What the batch left running on its module is cancelled on the device, not merely stopped.
     if (module) await gate.executor.cancel(module, `${batch.identity.batchId} was aborted to quarantine`);
     if (module) await gate.recover(module);
