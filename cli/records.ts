@@ -1,9 +1,8 @@
 /** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
 import { timeOfDay } from '../drivers/clock.ts';
 import type { EventLog } from '../orchestrator/event-log.ts';
-import { openHold } from '../orchestrator/batch-state.ts';
+import { batchProjection, openHoldOf } from '../orchestrator/batch-state.ts';
 import { modulesOutOfService, recordRemoval, resolveHold, whatSkipApproves } from '../orchestrator/operator-actions.ts';
-import { runningHoldTime } from '../orchestrator/hold-times.ts';
 import { durationText } from '../orchestrator/quantity-format.ts';
 import type { BatchStatus } from '../orchestrator/step-runner.ts';
 import { awaitingReview, buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
@@ -37,10 +36,10 @@ interface OpenHoldView {
 
 function openHolds(log: EventLog): OpenHoldView[] {
   return log.ofType('batch.started').flatMap((b) => {
-    const entries = log.stream(b.stream, { withoutTelemetry: true });
-    const hold = openHold(entries);
+    const state = batchProjection(log, b.stream);
+    const hold = openHoldOf(state);
     if (!hold) return [];
-    const running = runningHoldTime(entries);
+    const running = state.holdTime;
     const { actions } = hold.data;
     return [{ batchId: b.stream, step: hold.data.step, kind: hold.data.kind, message: hold.data.message, actions, since: hold.at, holdTime: running ? { after: running.step, deadline: running.deadlineMs } : null, skipApproves: actions.includes('skip') ? whatSkipApproves(hold) : null, deviceOptions: hold.data.deviceOptions ?? [] }];
   });

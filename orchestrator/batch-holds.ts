@@ -60,7 +60,6 @@ export class BatchHolds {
     const state = batch.journal.state();
     const holdTime = state.holdTime ? { holdTime: { after: state.holdTime.step, deadlineMs: state.holdTime.deadlineMs } } : {};
     const opened = batch.journal.write('hold.opened', { step, kind: hold?.kind ?? 'command-failed', message, actions, module: state.module ?? null, ...hold?.details, ...deviceOptions, ...holdTime });
-    if (hold?.kind === 'operator') batch.holdRequest = undefined;
     // An answer given as the hold opened (an operator quick at the terminal) is in the log already.
     return { hold: opened, answer: batch.journal.state().pendingHold?.answer };
   }

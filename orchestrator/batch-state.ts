@@ -77,7 +77,11 @@ export function pendingHold(entries: readonly LogEntry[]): PendingHold | undefin
 
 /** The hold of a batch still waiting for an operator's answer, if any. */
 export function openHold(entries: readonly LogEntry[]): LogEntry<'hold.opened'> | undefined {
-  const pending = pendingHold(entries);
+  return openHoldOf(projectBatch(entries));
+}
+
+/** The hold a batch's projection shows waiting for an operator's answer, if any. */
+export function openHoldOf({ pendingHold: pending }: BatchProjection): LogEntry<'hold.opened'> | undefined {
   return pending && !pending.answered ? pending.entry : undefined;
 }
 

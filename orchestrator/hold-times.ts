@@ -7,17 +7,11 @@
  */
 import { timeOfDay, type Clock } from '../drivers/clock.ts';
 import { durationText } from './quantity-format.ts';
-import type { LogEntry } from './event-log.ts';
 import type { BatchJournal } from './entries.ts';
-import { holdTimeAlert, projectBatch, type HoldTimeWindow } from './projection.ts';
+import { holdTimeAlert, type HoldTimeWindow } from './projection.ts';
 
 /** The hold time a batch is in, as its entries say. */
 export type RunningHoldTime = HoldTimeWindow;
-
-/** The hold time running for a batch according to its entries (the latest window not closed). */
-export function runningHoldTime(entries: readonly LogEntry[]): RunningHoldTime | undefined {
-  return projectBatch(entries).holdTime;
-}
 
 /**
  * The timers of the hold times of the batches this process runs. Which window runs, its deadline and

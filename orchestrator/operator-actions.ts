@@ -6,7 +6,7 @@
  */
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import type { HoldAction } from './entries.ts';
-import { batchProjection } from './batch-state.ts';
+import { batchProjection, openHoldOf } from './batch-state.ts';
 import type { BatchProjection } from './projection.ts';
 import { signed, type Credentials } from './signatures.ts';
 
@@ -21,10 +21,6 @@ function batchState(log: EventLog, batchId: string): BatchProjection {
   return state;
 }
 
-/** The hold of a batch still waiting for an operator's answer. */
-function unansweredHold(state: BatchProjection): LogEntry<'hold.opened'> | undefined {
-  return state.pendingHold && !state.pendingHold.answered ? state.pendingHold.entry : undefined;
-}
 
 /** What a skip of a hold approves, in words: the failed controls and their values, or the hold's reason. */
 export function whatSkipApproves(hold: LogEntry<'hold.opened'>): string {
@@ -41,7 +37,7 @@ export function whatSkipApproves(hold: LogEntry<'hold.opened'>): string {
 export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; option?: string }, signer: Credentials, at: number): LogEntry<'hold.resolved'> {
   requireReason(answer.reason, 'answer to a hold');
   return signed(log, signer, answer.action, at, (sign) => {
-    const hold = unansweredHold(batchState(log, batchId));
+    const hold = openHoldOf(batchState(log, batchId));
     if (!hold) throw new Error(`batch ${batchId} has no open hold`);
     const offered = hold.data.actions;
     if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
@@ -69,7 +65,7 @@ export function requestHold(log: EventLog, batchId: string, request: { reason: s
   return signed(log, signer, 'hold', at, (sign) => {
     const state = batchState(log, batchId);
     if (state.finished) throw new Error(`batch ${batchId} is finished (${state.finished}): there is nothing to hold`);
-    const hold = unansweredHold(state);
+    const hold = openHoldOf(state);
     if (hold) throw new Error(`batch ${batchId} is held already at ${hold.data.step}: ${hold.data.message}`);
     const earlier = state.holdRequest;
     if (earlier) throw new Error(`a hold of ${batchId} was asked for already by ${earlier.data.user} and is not yet in place`);

@@ -21,7 +21,7 @@ import { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 import { Allocator } from './allocator.ts';
 import { HoldTimes } from './hold-times.ts';
 import { ModuleReconciler } from './reconciler.ts';
-import { StepRunner, tellStep, type ActiveBatch } from './step-runner.ts';
+import { heldBy, StepRunner, tellStep, type ActiveBatch } from './step-runner.ts';
 import { contentHash, positionOf, resumePoint, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
 import { DatabaseLease } from './database-lease.ts';
@@ -235,8 +235,8 @@ export class Orchestrator {
       finished,
       latestTelemetry: new Map(),
     };
-    const request = journal.state().holdRequest;
-    if (request) batch.holdRequest = { streamSeq: request.streamSeq, user: request.data.user, reason: request.data.reason };
+    // A request found in the log at resume holds the batch at its first safe point.
+    batch.interruptedFor = journal.state().holdRequest?.streamSeq;
     this.batches.set(started.batchId, batch);
     const machine = batchMachine(schedule.schedule, {
       steps: this.steps.workFor(batch),
@@ -295,10 +295,10 @@ export class Orchestrator {
       }
       case 'hold.requested': {
         const batch = this.batches.get(entry.stream);
-        if (!batch || batch.holdRequest?.streamSeq === entry.streamSeq || batch.journal.state().holdRequest?.seq !== entry.seq) break;
-        batch.holdRequest = { streamSeq: entry.streamSeq, user: entry.data.user, reason: entry.data.reason };
+        if (!batch || batch.interruptedFor === entry.streamSeq || batch.journal.state().holdRequest?.seq !== entry.seq) break;
+        batch.interruptedFor = entry.streamSeq;
         // A batch waiting for a module is at a safe point: it holds now; a running command pauses where the device can.
-        const message = `held by ${batch.holdRequest.user}: ${batch.holdRequest.reason}`;
+        const message = heldBy(entry);
         if (!this.allocator.interrupt(batch.identity.batchId, new HoldRequired('operator', message, true, { request: entry.streamSeq }))) this.gate.executor.requestPause(batch.identity.batchId, { message, details: { request: entry.streamSeq } });
         break;
       }

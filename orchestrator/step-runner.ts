@@ -16,7 +16,7 @@ import { currentStep } from './batch-machine.ts';
 import type { Allocator } from './allocator.ts';
 import { HoldRequired } from './command-executor.ts';
 import { checkControls, conditionMet, describeCondition, resultOf, telemetryUnit } from './controls.ts';
-import type { BatchJournal, BatchStarted } from './entries.ts';
+import type { BatchJournal, BatchStarted, LogEntry } from './entries.ts';
 import type { EnvironmentalMonitoring } from './environmental-monitoring.ts';
 import type { HoldTimes } from './hold-times.ts';
 import type { BatchIdentity, MaterialGate } from './material-gate.ts';
@@ -50,10 +50,11 @@ export interface ActiveBatch {
   finished: () => void;
   /** The latest sample of each telemetry channel attributed to the batch, for `when` conditions. */
   latestTelemetry: Map<string, number>;
-  /** The hold whose answer this process has acted on: an answer is acted on once, whatever follows. */
-  actedOnHold?: number;
-  /** An operator's request to hold (`workcell hold`) not yet acted on: its entry's place in the batch stream. */
-  holdRequest?: { streamSeq: number; user: string; reason: string };
+  /**
+   * The operator's request to hold (`workcell hold`, its entry's place in the batch stream) this process
+   * interrupted the batch's wait or paused its command for; the request itself is the projection's.
+   */
+  interruptedFor?: number;
 }
 
 export interface StepContext {
@@ -70,6 +71,11 @@ export interface StepContext {
   deliver?: (bagId: string, position: string) => void | Promise<void>;
 }
 
+/** The message of a hold an operator asked for. */
+export function heldBy(request: LogEntry<'hold.requested'>): string {
+  return `held by ${request.data.user}: ${request.data.reason}`;
+}
+
 /** Tells the step the batch is in why it waits or how far its device is (what `workcell status` shows). */
 export function tellStep(batch: ActiveBatch, event: StepNoteEvent): void {
   if (batch.actor) currentStep(batch.actor.getSnapshot())?.send(event);
@@ -82,9 +88,9 @@ export class StepRunner {
 
   /** A safe point: an operator's hold request holds the batch here, before anything else starts. */
   private safePoint(batch: ActiveBatch): void {
-    const request = batch.holdRequest;
+    const request = batch.journal.state().holdRequest;
     if (!request) return;
-    throw new HoldRequired('operator', `held by ${request.user}: ${request.reason}`, this.context.gate.moduleHolding(batch.identity.batchId) === undefined, { request: request.streamSeq });
+    throw new HoldRequired('operator', heldBy(request), this.context.gate.moduleHolding(batch.identity.batchId) === undefined, { request: request.streamSeq });
   }
 
   /** The work of the step machine's states (step-machine.ts) for one batch. */
