@@ -1,7 +1,8 @@
 /** The batch projection: one reducer folding a batch's entries into where it stands. */
 import { describe, expect, it } from 'vitest';
 import type { EntryData, EntryType, LogEntry } from '../../orchestrator/entries.ts';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { positionOf, resumePoint, scheduleFromText } from '../../orchestrator/batch-state.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchJournal } from '../../orchestrator/entries.ts';
@@ -139,6 +140,26 @@ describe('the batch projection', () => {
     expect(state).toMatchObject({ started: { streamSeq: 1 }, end: { type: 'batch.quarantined', streamSeq: 3 }, finished: 'quarantined', removed: { data: { from: 'sep-1' } }, lastStop: 'interrupted', head: 'h3' });
     expect(projectBatch(stream(['batch.interrupted', {}], ['batch.resumed', {}])).lastStop).toBe('resumed');
     expect(projectBatch(stream(['hold.opened', {}], ['hold.resolved', { action: 'skip' }])).pendingHold).toMatchObject({ answered: true, answer: { data: { action: 'skip' } } });
+  });
+
+  it('names where a resumed batch enters its step: running when the open attempt sent its command, the window the restart came before', () => {
+    const file = 'test/fixtures/schedules/short.yaml';
+    const schedule = scheduleFromText({ file, text: readFileSync(file, 'utf8') });
+    const at = (state: ReturnType<typeof projectBatch>) => resumePoint(schedule, state, positionOf(schedule, state));
+    const washed: Step[] = [['step.started', { step: 'wash', attempt: 1 }], ['step.completed', { step: 'wash' }]];
+    const started: Step[] = [...washed, ['hold-time.started', { step: 'wash' }], ['step.started', { step: 'electroporate', attempt: 1 }], ['module.reserved', { module: 'ep-1' }]];
+    const sent: Step = ['command.issued', { key: 'P-001:electroporate:1:run', module: 'ep-1', capability: 'electroporate', step: 'electroporate' }];
+    expect(at(projectBatch(stream(...started, sent)))).toEqual({ step: 'electroporate', resume: { state: 'running', attempt: 1, module: 'ep-1' } });
+    expect(at(projectBatch(stream(...started, sent, ['command.accepted', { key: 'P-001:electroporate:1:run' }])))).toMatchObject({ resume: { state: 'running' } });
+    // Before its command was sent, the attempt starts from the top (and finds itself open); so it does with a hold asked for.
+    expect(at(projectBatch(stream(...started)))).toBeUndefined();
+    expect(at(projectBatch(stream(...started, sent, ['hold.requested', {}])))).toBeUndefined();
+    // A failed attempt is not resumed; held, the batch goes to its hold.
+    expect(at(projectBatch(stream(...started, sent, ['step.failed', { step: 'electroporate', attempt: 1 }])))).toBeUndefined();
+    expect(at(projectBatch(stream(...started, sent, ['hold.opened', { step: 'electroporate' }])))).toBeUndefined();
+    // Completed, its window not opened: the window after wash opens, from when wash completed (entry 2, at 1000).
+    expect(at(projectBatch(stream(...washed)))).toEqual({ step: 'wash', resume: { state: 'holdTimeWindow', since: 1000 } });
+    expect(at(projectBatch(stream(...washed, ['hold-time.started', { step: 'wash' }])))).toBeUndefined();
   });
 
   it('folds a real batch of a database into a finished one with nothing left open', () => {
