@@ -364,19 +364,3 @@ function lastOf<T>(items: readonly T[], predicate: (item: T) => boolean): T | un
   for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i]!)) return items[i];
   return undefined;
 }
-
-/** How a step ended, in the words a reviewer reads (the caller escapes it for its medium). */
-export function describeOutcome(step: StepRecord): string {
-  const approval = step.continued?.approvedBy ? `skip approved by ${step.continued.approvedBy.printedName} (${step.continued.approvedBy.user})` : 'skip approval not recorded';
-  const attempts = step.attempts > 1 ? ` (${step.attempts} attempts)` : '';
-  switch (step.outcome) {
-    case 'failed-controls-skipped':
-      return `ran, failed controls, continued without meeting them (${approval})${attempts}`;
-    case 'incomplete-skipped':
-      return `started, did not complete (${step.continued?.why ?? 'no reason recorded'}), continued without it (${approval})${attempts}`;
-    case 'skipped':
-      return step.skippedBecause ? `skipped: ${step.skippedBecause}` : 'skipped';
-    default:
-      return `${step.outcome}${attempts}`;
-  }
-}
