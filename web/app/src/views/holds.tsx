@@ -1,0 +1,101 @@
+/**
+ * Open holds: for each, what is at stake (hold time left, the failed control and its value), the typed
+ * menu (retry, skip, abort and the device's own options), and the answer signed with user id and password
+ * entered for this signature and a reason. An option the user's roles cannot sign is shown disabled.
+ */
+import { useState } from 'preact/hooks';
+import { api, segment } from '../api.ts';
+import type { Hold, Role, SessionInfo, Status } from '../api-types.ts';
+import { useApi } from '../live.ts';
+import { Empty, hasRole, Problem, SignatureForm, time, timeLeft } from '../ui.tsx';
+
+/** An answer on the menu: what is sent back (`option`), and who may sign it (orchestrator/signatures.ts). */
+interface Choice {
+  option: string;
+  label: string;
+  meaning: string;
+  roles: Role[];
+}
+
+const ACTIONS: Record<string, Omit<Choice, 'option'>> = {
+  retry: { label: 'Retry the step', meaning: 'approval to retry the step', roles: ['operator', 'qa'] },
+  skip: { label: 'Skip the step', meaning: 'approval to skip the step', roles: ['qa'] },
+  abort: { label: 'Abort to quarantine', meaning: 'approval to abort the batch to quarantine', roles: ['qa'] },
+};
+
+function menuOf(hold: Hold): Choice[] {
+  const actions = hold.actions.filter((a) => a !== 'continue').map((a) => ({ option: a, ...(ACTIONS[a] ?? { label: a, meaning: a, roles: ['operator', 'qa'] as Role[] }) }));
+  const device = hold.deviceOptions.map((o) => ({ option: o.identifier, label: `Device: ${o.description || o.identifier}`, meaning: "approval of the device's continuation option", roles: ['operator', 'qa'] as Role[] }));
+  return [...actions, ...device];
+}
+
+export function HoldsView({ session }: { session: SessionInfo }) {
+  const holds = useApi<Hold[]>('/api/holds', { live: true });
+  const status = useApi<Status>('/api/status', { live: true });
+  const now = status.data?.status?.at ?? Date.now();
+  if (!holds.data) return holds.error ? <Problem error={holds.error} /> : <p class="loading">Loading…</p>;
+  return (
+    <div class="view holds-view">
+      <h1>Open holds</h1>
+      <Problem error={holds.error} />
+      {holds.data.length === 0 ? <Empty>No batch is held: nothing waits for an answer.</Empty> : holds.data.map((h) => <HoldCard key={`${h.batchId}@${h.since}`} hold={h} now={now} session={session} onAnswered={holds.reload} />)}
+    </div>
+  );
+}
+
+function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number; session: SessionInfo; onAnswered: () => void }) {
+  const [chosen, setChosen] = useState<Choice | null>(null);
+  const [answered, setAnswered] = useState<string | null>(null);
+  const menu = menuOf(hold);
+  return (
+    <article class="hold card" data-batch={hold.batchId}>
+      <header>
+        <h2>
+          <a href={`#/batches/${encodeURIComponent(hold.batchId)}`}>{hold.batchId}</a> held at {hold.step}
+        </h2>
+        <span class="kind">{hold.kind}</span>
+        <span class="at">since {time(hold.since, now)}</span>
+      </header>
+      <p class="message">{hold.message}</p>
+      <dl class="stakes">
+        <dt>Hold time</dt>
+        <dd class={hold.holdTime && hold.holdTime.deadline < now ? 'fail' : ''}>{hold.holdTime ? `after ${hold.holdTime.after}: ${timeLeft(hold.holdTime.deadline, now)} (until ${time(hold.holdTime.deadline, now)})` : 'no hold time running'}</dd>
+        {hold.skipApproves ? (
+          <>
+            <dt>A skip approves</dt>
+            <dd class="fail">{hold.skipApproves}</dd>
+          </>
+        ) : null}
+      </dl>
+      {answered ? (
+        <p class="done" role="status">
+          {answered}
+        </p>
+      ) : (
+        <div class="menu" role="group" aria-label="Answers">
+          {menu.map((choice) => {
+            const allowed = hasRole(session, choice.roles);
+            return (
+              <button type="button" class={chosen?.option === choice.option ? 'chosen' : ''} data-option={choice.option} disabled={!allowed} title={allowed ? choice.meaning : `only ${choice.roles.join(' or ')} may sign this`} onClick={() => setChosen(choice)}>
+                {choice.label}
+              </button>
+            );
+          })}
+        </div>
+      )}
+      {chosen && !answered ? (
+        <SignatureForm
+          session={session}
+          meaning={chosen.meaning}
+          submitLabel={`Sign: ${chosen.label.toLowerCase()}`}
+          onCancel={() => setChosen(null)}
+          onSign={async ({ reason, password }) => {
+            await api.post(`/api/holds/${segment(hold.batchId)}/answer`, { option: chosen.option, reason, password });
+            setAnswered(`Answered: ${chosen.label.toLowerCase()}, signed by ${session.user}. The orchestrator acts on it within seconds.`);
+            onAnswered();
+          }}
+        />
+      ) : null}
+    </article>
+  );
+}
