@@ -1,73 +1,31 @@
 /**
- * What the API answers, as the app reads it. Where the server answers with a structure the orchestrator
- * defines (the record, the open holds, the live status), the type is imported from there, so that a change
- * of shape fails the app's type check rather than the page.
+ * What the API answers, as the app reads it: the server's own TypeBox schemas (web/server/schemas.ts)
+ * made static, and where the server passes an orchestrator structure on whole (the record, the alarms),
+ * that structure's type. A change of shape on either side fails the app's type check, not the page.
  */
+import type { Static } from '@sinclair/typebox';
+import type * as Api from '../../server/schemas.ts';
 import type { BatchRecord } from '../../../orchestrator/record-build.ts';
-import type { OpenHoldView, WorkcellOverview } from '../../../orchestrator/workcell-overview.ts';
-import type { Role } from '../../../orchestrator/signatures.ts';
+import type { WorkcellOverview } from '../../../orchestrator/workcell-overview.ts';
 
 export type { BatchRecord, StepRecord, ControlOutcome, TelemetrySummary } from '../../../orchestrator/record-build.ts';
-export type { OpenHoldView, WorkcellOverview, LiveStatusView } from '../../../orchestrator/workcell-overview.ts';
-export type { Signature, Operator, Role } from '../../../orchestrator/signatures.ts';
-export type { BatchStatus } from '../../../orchestrator/step-runner.ts';
+export type { Signature, Role } from '../../../orchestrator/signatures.ts';
 
-export interface SessionInfo {
-  user: string;
-  roles: Role[];
-  csrfToken: string;
-}
-
-export type Status = WorkcellOverview;
-export type Hold = OpenHoldView;
-
-export interface BatchSummary {
-  batchId: string;
-  patient: string;
-  lane: string;
-  status: BatchRecord['status'];
-  started: string;
-  review?: { decision: 'approved' | 'rejected'; user: string; at: string } | null;
-}
-
-/** The record and the verification of the log's hash chain the server ran when answering. */
-export interface RecordResponse {
-  record: BatchRecord;
-  integrity: { ok: boolean; entries: number; message: string };
-}
-
-export interface TimelineBar {
-  module: string;
-  batch: string;
-  step: string;
-  start: number;
-  end: number | null;
-  kind?: 'step' | 'clearance' | 'booking';
-}
-
-export interface TimelineResponse {
-  from: number;
-  to: number;
-  modules: string[];
-  bars: TimelineBar[];
-}
-
-export interface SiteResponse {
-  workcells: Array<{ workcell: string; schema?: string; lastEntryAt: number | null; entries: number }>;
-  batches: Array<{ workcell: string; batchId: string; patient?: string; status: string; step?: string }>;
-  holds: Array<{ workcell: string; batchId: string; step: string; kind: string; message: string; since: number }>;
-}
-
-export interface AuditItem {
-  seq: number;
-  at: number;
-  type: string;
-  stream: string;
-  user: string | null;
-  summary: string;
-}
-
-export interface AuditPage {
-  items: AuditItem[];
-  next: number | null;
-}
+export type SessionInfo = Static<typeof Api.SessionInfo>;
+export type Hold = Static<typeof Api.HoldView>;
+export type MenuChoice = Hold['menu'][number];
+export type BatchStatus = Static<typeof Api.BatchStatus>;
+export type ModuleStatus = Static<typeof Api.ModuleStatus>;
+export type Status = Omit<Static<typeof Api.Overview>, 'alarms'> & { alarms: WorkcellOverview['alarms'] };
+export type BatchSummary = Static<typeof Api.BatchSummary>;
+export type RecordResponse = { record: BatchRecord; integrity: Static<typeof Api.RecordResponse>['integrity'] };
+export type TimelineResponse = Static<typeof Api.TimelineResponse>;
+export type TimelineBar = TimelineResponse['bars'][number];
+export type SiteResponse = Static<typeof Api.SiteResponse>;
+export type AuditPage = Static<typeof Api.AuditPage>;
+export type Operator = Static<typeof Api.OperatorView>;
+export type EnrolBody = Static<typeof Api.EnrolBody>;
+export type HoldAnswer = Static<typeof Api.HoldAnswer>;
+export type ReviewBody = Static<typeof Api.ReviewBody>;
+export type DisableBody = Static<typeof Api.DisableBody>;
+export type PasswordBody = Static<typeof Api.PasswordBody>;

@@ -97,13 +97,3 @@ export function useApi<T>(path: string | null, options: { live?: boolean | ((dat
   }, [path, options.live]);
   return { data, error, reload: load };
 }
-
-/** The current wall time, ticking every `periodMs` (countdowns of hold time left). */
-export function useNow(periodMs = 1000): number {
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), periodMs);
-    return () => clearInterval(timer);
-  }, [periodMs]);
-  return now;
-}

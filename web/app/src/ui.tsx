@@ -8,10 +8,10 @@ import type { Role, SessionInfo, Signature } from './api-types.ts';
 
 export const time = (at: number | string | null | undefined, reference?: number) => (at === null || at === undefined ? '-' : timeOfDay(typeof at === 'string' ? Date.parse(at) : at, reference ?? Date.now()));
 
-/** `3 h 20 min left` / `overdue by 5 min`. */
-export function timeLeft(deadline: number, now: number): string {
-  const seconds = (deadline - now) / 1000;
-  return seconds >= 0 ? `${durationText(seconds)} left` : `overdue by ${durationText(-seconds)}`;
+/** `3 h 20 min left` / `exceeded by 5 min`, from the ms left (negative: past). */
+export function timeLeft(leftMs: number): string {
+  const seconds = leftMs / 1000;
+  return seconds >= 0 ? `${durationText(seconds)} left` : `exceeded by ${durationText(-seconds)}`;
 }
 
 export const hasRole = (session: SessionInfo, roles: readonly Role[]) => session.roles.some((r) => roles.includes(r));
@@ -53,6 +53,7 @@ export function SignatureLine({ signature }: { signature: Signature | null }) {
 }
 
 export interface SignedInput {
+  /** Empty when the form asks for none (an enrolment is signed without one). */
   reason: string;
   password: string;
 }
@@ -61,7 +62,7 @@ export interface SignedInput {
  * The two components of a signature entered for this signing (user id and password), with its meaning
  * shown and a reason required. The user id must be the session's: one signs only as oneself.
  */
-export function SignatureForm({ session, meaning, submitLabel, onSign, onCancel }: { session: SessionInfo; meaning: string; submitLabel: string; onSign: (input: SignedInput) => Promise<void>; onCancel?: () => void }) {
+export function SignatureForm({ session, meaning, submitLabel, onSign, onCancel, withReason = true }: { session: SessionInfo; meaning: string; submitLabel: string; onSign: (input: SignedInput) => Promise<void>; onCancel?: () => void; withReason?: boolean }) {
   const [user, setUser] = useState('');
   const [password, setPassword] = useState('');
   const [reason, setReason] = useState('');
@@ -70,7 +71,7 @@ export function SignatureForm({ session, meaning, submitLabel, onSign, onCancel 
   async function submit(event: Event) {
     event.preventDefault();
     if (user.trim() !== session.user) return setError(new Error(`sign as yourself: you are signed in as ${session.user}`));
-    if (!reason.trim()) return setError(new Error('give a reason: every signature is recorded with why'));
+    if (withReason && !reason.trim()) return setError(new Error('give a reason: every signature is recorded with why'));
     setBusy(true);
     setError(null);
     try {
@@ -87,10 +88,12 @@ export function SignatureForm({ session, meaning, submitLabel, onSign, onCancel 
       <p class="meaning">
         Meaning of this signature: <b>{meaning}</b>
       </p>
-      <label>
-        Reason
-        <textarea name="reason" required rows={2} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-      </label>
+      {withReason ? (
+        <label>
+          Reason
+          <textarea name="reason" required rows={2} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+        </label>
+      ) : null}
       <div class="row">
         <label>
           User id

@@ -5,29 +5,9 @@
  */
 import { useState } from 'preact/hooks';
 import { api, segment } from '../api.ts';
-import type { Hold, Role, SessionInfo, Status } from '../api-types.ts';
+import type { Hold, HoldAnswer, MenuChoice, SessionInfo, Status } from '../api-types.ts';
 import { useApi } from '../live.ts';
 import { Empty, hasRole, Problem, SignatureForm, time, timeLeft } from '../ui.tsx';
-
-/** An answer on the menu: what is sent back (`option`), and who may sign it (orchestrator/signatures.ts). */
-interface Choice {
-  option: string;
-  label: string;
-  meaning: string;
-  roles: Role[];
-}
-
-const ACTIONS: Record<string, Omit<Choice, 'option'>> = {
-  retry: { label: 'Retry the step', meaning: 'approval to retry the step', roles: ['operator', 'qa'] },
-  skip: { label: 'Skip the step', meaning: 'approval to skip the step', roles: ['qa'] },
-  abort: { label: 'Abort to quarantine', meaning: 'approval to abort the batch to quarantine', roles: ['qa'] },
-};
-
-function menuOf(hold: Hold): Choice[] {
-  const actions = hold.actions.filter((a) => a !== 'continue').map((a) => ({ option: a, ...(ACTIONS[a] ?? { label: a, meaning: a, roles: ['operator', 'qa'] as Role[] }) }));
-  const device = hold.deviceOptions.map((o) => ({ option: o.identifier, label: `Device: ${o.description || o.identifier}`, meaning: "approval of the device's continuation option", roles: ['operator', 'qa'] as Role[] }));
-  return [...actions, ...device];
-}
 
 export function HoldsView({ session }: { session: SessionInfo }) {
   const holds = useApi<Hold[]>('/api/holds', { live: true });
@@ -44,9 +24,9 @@ export function HoldsView({ session }: { session: SessionInfo }) {
 }
 
 function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number; session: SessionInfo; onAnswered: () => void }) {
-  const [chosen, setChosen] = useState<Choice | null>(null);
+  const [chosen, setChosen] = useState<MenuChoice | null>(null);
   const [answered, setAnswered] = useState<string | null>(null);
-  const menu = menuOf(hold);
+  const left = hold.holdTimeLeftMs;
   return (
     <article class="hold card" data-batch={hold.batchId}>
       <header>
@@ -59,7 +39,9 @@ function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number;
       <p class="message">{hold.message}</p>
       <dl class="stakes">
         <dt>Hold time</dt>
-        <dd class={hold.holdTime && hold.holdTime.deadline < now ? 'fail' : ''}>{hold.holdTime ? `after ${hold.holdTime.after}: ${timeLeft(hold.holdTime.deadline, now)} (until ${time(hold.holdTime.deadline, now)})` : 'no hold time running'}</dd>
+        <dd class={left !== null && left < 0 ? 'fail' : ''} data-stake="hold-time">
+          {hold.holdTime && left !== null ? `after ${hold.holdTime.after}: ${timeLeft(left)} (until ${time(hold.holdTime.deadline, now)})` : 'no hold time running'}
+        </dd>
         {hold.skipApproves ? (
           <>
             <dt>A skip approves</dt>
@@ -73,7 +55,7 @@ function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number;
         </p>
       ) : (
         <div class="menu" role="group" aria-label="Answers">
-          {menu.map((choice) => {
+          {hold.menu.map((choice) => {
             const allowed = hasRole(session, choice.roles);
             return (
               <button type="button" class={chosen?.option === choice.option ? 'chosen' : ''} data-option={choice.option} disabled={!allowed} title={allowed ? choice.meaning : `only ${choice.roles.join(' or ')} may sign this`} onClick={() => setChosen(choice)}>
@@ -90,7 +72,7 @@ function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number;
           submitLabel={`Sign: ${chosen.label.toLowerCase()}`}
           onCancel={() => setChosen(null)}
           onSign={async ({ reason, password }) => {
-            await api.post(`/api/holds/${segment(hold.batchId)}/answer`, { option: chosen.option, reason, password });
+            await api.post(`/api/holds/${segment(hold.batchId)}/answer`, { option: chosen.option, reason, password } satisfies HoldAnswer);
             setAnswered(`Answered: ${chosen.label.toLowerCase()}, signed by ${session.user}. The orchestrator acts on it within seconds.`);
             onAnswered();
           }}

@@ -4,7 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api, segment } from '../api.ts';
-import type { Operator, Role, SessionInfo } from '../api-types.ts';
+import type { DisableBody, EnrolBody, Operator, PasswordBody, Role, SessionInfo } from '../api-types.ts';
 import { useApi } from '../live.ts';
 import { Empty, hasRole, Problem, Section, SignatureForm } from '../ui.tsx';
 import { Table } from './record.tsx';
@@ -50,7 +50,7 @@ export function OperatorsView({ session }: { session: SessionInfo }) {
             submitLabel={`Sign: disable ${disabling}`}
             onCancel={() => setDisabling(null)}
             onSign={async ({ reason, password }) => {
-              await api.post(`/api/operators/${segment(disabling)}/disable`, { reason, password });
+              await api.post(`/api/operators/${segment(disabling)}/disable`, { reason, password } satisfies DisableBody);
               setDisabling(null);
               reload();
             }}
@@ -98,8 +98,9 @@ function EnrolForm({ session, onEnrolled }: { session: SessionInfo; onEnrolled: 
           session={session}
           meaning="approval of an operator enrolment"
           submitLabel="Sign: enrol"
-          onSign={async ({ reason, password }) => {
-            await api.post('/api/operators', { user: user.trim(), printedName: printedName.trim(), roles, password: initial, signature: { password, reason } });
+          withReason={false}
+          onSign={async ({ password }) => {
+            await api.post('/api/operators', { user: user.trim(), printedName: printedName.trim(), roles, initialPassword: initial, password } satisfies EnrolBody);
             setDone(`Enrolled ${user.trim()} (${roles.join(', ')}).`);
             setUser('');
             setPrintedName('');
@@ -124,7 +125,7 @@ function PasswordForm() {
     setDone('');
     if (next !== again) return setError(new Error('the two new passwords differ'));
     try {
-      await api.post('/api/operators/me/password', { current, next });
+      await api.post('/api/operators/me/password', { current, next } satisfies PasswordBody);
       setError(null);
       setDone('Your password is changed: sign with the new one from now on.');
       setCurrent('');

@@ -6,7 +6,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { api, segment } from '../api.ts';
-import type { BatchRecord, RecordResponse, SessionInfo } from '../api-types.ts';
+import type { BatchRecord, RecordResponse, ReviewBody, SessionInfo } from '../api-types.ts';
 import { useApi } from '../live.ts';
 import { Empty, hasRole, Problem, Section, SignatureForm, SignatureLine, time } from '../ui.tsx';
 import { Control, StepSection } from './record-steps.tsx';
@@ -122,7 +122,7 @@ function Decision({ decision, record, session, onReviewed }: { decision: 'approv
         meaning={decision === 'approve' ? 'approval of the batch record after review' : 'rejection of the batch after review of its record'}
         submitLabel={decision === 'approve' ? 'Sign: approve' : 'Sign: reject'}
         onSign={async ({ reason, password }) => {
-          await api.post(`/api/batches/${segment(record.batchId)}/review`, { decision, reason, password });
+          await api.post(`/api/batches/${segment(record.batchId)}/review`, { decision, reason, password } satisfies ReviewBody);
           onReviewed();
         }}
       />

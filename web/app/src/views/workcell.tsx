@@ -1,5 +1,5 @@
 /** The workcell, live: open holds and alarms on top, then lanes by modules and where each batch stands. */
-import type { BatchStatus, Status } from '../api-types.ts';
+import type { BatchStatus, ModuleStatus, Status } from '../api-types.ts';
 import { useApi } from '../live.ts';
 import { Empty, Problem, Section, time, timeLeft } from '../ui.tsx';
 
@@ -9,8 +9,8 @@ export function WorkcellView() {
   const status = data.status;
   const now = status?.at ?? Date.now();
   const batches = status?.batches ?? [];
-  const modules: ModuleView[] = status?.modules ?? [];
-  const lanes = groupBy(modules, (m) => m.lane ?? 'shared');
+  const modules: ModuleStatus[] = status?.modules ?? [];
+  const lanes = groupBy(modules, (m) => (m.lanes && m.lanes.length > 0 ? m.lanes.join(', ') : 'shared'));
   return (
     <div class="view workcell-view">
       <Problem error={error} />
@@ -22,7 +22,7 @@ export function WorkcellView() {
           {data.holds.map((h) => (
             <a href={`#/holds`} class="chip">
               {h.batchId} at {h.step}: {h.message}
-              {h.holdTime ? ` (hold time ${timeLeft(h.holdTime.deadline, now)})` : ''}
+              {h.holdTime ? ` (hold time ${timeLeft(h.holdTime.deadline - now)})` : ''}
             </a>
           ))}
         </div>
@@ -101,9 +101,6 @@ export function WorkcellView() {
   );
 }
 
-/** A module as the status shows it; `lane` where the server knows the layout's lanes. */
-type ModuleView = NonNullable<Status['status']>['modules'][number] & { lane?: string };
-
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Array<[string, T[]]> {
   const groups = new Map<string, T[]>();
   for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
@@ -124,7 +121,7 @@ function BatchRow({ batch, now }: { batch: BatchStatus; now: number }) {
       <td>{batch.expectedFinish ? time(batch.expectedFinish, now) : '-'}</td>
       <td>
         {batch.note ?? ''}
-        {batch.holdTime ? ` hold time after ${batch.holdTime.step}: ${timeLeft(batch.holdTime.deadline, now)}` : ''}
+        {batch.holdTime ? ` hold time after ${batch.holdTime.step}: ${timeLeft(batch.holdTime.deadline - now)}` : ''}
       </td>
     </tr>
   );
