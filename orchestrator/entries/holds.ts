@@ -5,7 +5,7 @@ import { ContinuationOption, DeviceWork, entry, entryNumber, epochMs, ExecutionT
 export const HOLD_ACTIONS = ['retry', 'skip', 'abort', 'continue'] as const;
 export const HOLD_KINDS = ['segregation', 'scan-mismatch', 'command-failed', 'watchdog', 'outcome-unknown', 'control', 'intake', 'operator', 'device-recovery'] as const;
 export const ROLES = ['operator', 'qa', 'admin'] as const;
-export const SIGNED_ACTIONS = ['retry', 'skip', 'abort', 'continue', 'hold', 'out-of-service', 'in-service', 'remove', 'approve', 'reject', 'accept-layout', 'enrol', 'disable', 'password'] as const;
+export const SIGNED_ACTIONS = ['retry', 'skip', 'abort', 'continue', 'hold', 'out-of-service', 'in-service', 'remove', 'approve', 'reject', 'accept-layout', 'enrol', 'disable', 'password', 'login'] as const;
 export const REFUSALS = ['credentials', 'locked', 'disabled', 'authority', 'independence'] as const;
 
 /** `continue`: go on with one of the device's own continuation options (a recoverable error). */

@@ -1,0 +1,70 @@
+/**
+ * The workcell now, as /api/status, /api/holds and the live stream's `status` events give it. The
+ * orchestrator rewrites its live view several times a second; what comes from the log itself (open
+ * holds, modules out of service, records awaiting review, alarms) is read again only when the log grew.
+ */
+import { loadWorkcell } from '../../config/validate.ts';
+import type { EventLog } from '../../orchestrator/event-log.ts';
+import { HOLD_ACTIONS } from '../../orchestrator/entries/index.ts';
+import { lastRunSettings, workcellNow } from '../../orchestrator/run-settings.ts';
+import { authorityOf, type Role } from '../../orchestrator/signatures.ts';
+import { liveStatus, workcellOverview, type OpenHoldView, type WorkcellOverview } from '../../orchestrator/workcell-overview.ts';
+
+type HoldAction = (typeof HOLD_ACTIONS)[number];
+
+export interface MenuOption {
+  option: string;
+  action: HoldAction;
+  label: string;
+  meaning: string;
+  roles: Role[];
+}
+
+export type HoldWithMenu = OpenHoldView & { menu: MenuOption[]; holdTimeLeftMs: number | null };
+
+const LABELS: Record<Exclude<HoldAction, 'continue'>, string> = { retry: 'Retry the step', skip: 'Skip the step', abort: 'Abort to quarantine' };
+
+/** The answers a hold offers: retry, skip, abort as offered, and each of the device's own options. */
+export function holdMenu(hold: OpenHoldView): MenuOption[] {
+  const actions = hold.actions.filter((a): a is Exclude<HoldAction, 'continue'> => a !== 'continue').map((action) => ({ option: action, action, label: LABELS[action], meaning: authorityOf(action).meaning, roles: [...authorityOf(action).roles] }));
+  const device = hold.actions.includes('continue') ? hold.deviceOptions.map((o) => ({ option: o.identifier, action: 'continue' as const, label: `Device: ${o.description || o.identifier}`, meaning: authorityOf('continue').meaning, roles: [...authorityOf('continue').roles] })) : [];
+  return [...actions, ...device];
+}
+
+export class StatusCache {
+  private fromLog: { seq: number; overview: WorkcellOverview } | undefined;
+  private lanes: { layoutFile: string; byModule: Map<string, string[]> } | undefined;
+
+  constructor(private readonly log: EventLog) {}
+
+  overview(): WorkcellOverview {
+    const seq = this.log.lastSeq();
+    if (this.fromLog?.seq !== seq) this.fromLog = { seq, overview: workcellOverview(this.log) };
+    const { view, updatedAt } = liveStatus(this.log);
+    const lanes = this.modulesLanes();
+    const status = view && { ...view, modules: view.modules.map((m) => ({ ...m, lanes: lanes.get(m.id) })) };
+    return { ...this.fromLog.overview, status, updatedAt };
+  }
+
+  holds(): HoldWithMenu[] {
+    const now = workcellNow(this.log);
+    return this.overview().holds.map((hold) => ({ ...hold, menu: holdMenu(hold), holdTimeLeftMs: hold.holdTime ? hold.holdTime.deadline - now : null }));
+  }
+
+  /** The lanes each module serves, from the layout of the last run (none when it cannot be read now). */
+  private modulesLanes(): Map<string, string[]> {
+    const layoutFile = lastRunSettings(this.log)?.layoutFile;
+    if (!layoutFile) return new Map();
+    if (this.lanes?.layoutFile !== layoutFile) {
+      let byModule = new Map<string, string[]>();
+      try {
+        const { model } = loadWorkcell(layoutFile).layout;
+        byModule = new Map(model.layout.modules.map((m) => [m.id, model.lanesOf(m)]));
+      } catch {
+        // The layout file moved or changed since the run: the status still shows, without lanes.
+      }
+      this.lanes = { layoutFile, byModule };
+    }
+    return this.lanes.byModule;
+  }
+}
