@@ -99,8 +99,10 @@ async function start(): Promise<void> {
     const session = await api.get<SessionInfo>('/api/session');
     useCsrfToken(session.csrfToken);
     connectLive();
+    root.replaceChildren();
     render(<App session={session} />, root);
   } catch (error) {
+    root.replaceChildren();
     render(<Problem error={error} />, root);
   }
 }

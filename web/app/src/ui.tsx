@@ -118,3 +118,13 @@ export function SignatureForm({ session, meaning, submitLabel, onSign, onCancel,
     </form>
   );
 }
+
+/** A view whose data has not come: its frame and title, and the loading line or why it failed. */
+export function Pending({ view, title, error }: { view: string; title: string; error: unknown }) {
+  return (
+    <div class={`view ${view}`}>
+      <h1>{title}</h1>
+      {error ? <Problem error={error} /> : <p class="loading">Loading…</p>}
+    </div>
+  );
+}

@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import type { AuditPage } from '../api-types.ts';
 import { useApi } from '../live.ts';
-import { Empty, Problem, time } from '../ui.tsx';
+import { Empty, Pending, Problem, time } from '../ui.tsx';
 import { Table } from './record.tsx';
 
 export function AuditView() {
@@ -10,7 +10,7 @@ export function AuditView() {
   const [cursors, setCursors] = useState<number[]>([]);
   const cursor = cursors.at(-1);
   const { data, error } = useApi<AuditPage>(cursor === undefined ? '/api/audit' : `/api/audit?after=${cursor}`, { live: true });
-  if (!data) return error ? <Problem error={error} /> : <p class="loading">Loading…</p>;
+  if (!data) return <Pending view="audit-view" title="Audit trail" error={error} />;
   return (
     <div class="view audit-view">
       <h1>Audit trail</h1>

@@ -1,12 +1,12 @@
 /** Every batch in the log, each a link to its record. */
 import type { BatchSummary } from '../api-types.ts';
 import { useApi } from '../live.ts';
-import { Empty, Problem, time } from '../ui.tsx';
+import { Empty, Pending, Problem, time } from '../ui.tsx';
 import { Table } from './record.tsx';
 
 export function BatchesView() {
   const { data, error } = useApi<BatchSummary[]>('/api/batches', { live: true });
-  if (!data) return error ? <Problem error={error} /> : <p class="loading">Loading…</p>;
+  if (!data) return <Pending view="batches-view" title="Batches" error={error} />;
   return (
     <div class="view batches-view">
       <h1>Batches</h1>

@@ -7,25 +7,40 @@ import { useState } from 'preact/hooks';
 import { api, segment } from '../api.ts';
 import type { Hold, HoldAnswer, MenuChoice, SessionInfo, Status } from '../api-types.ts';
 import { useApi } from '../live.ts';
-import { Empty, hasRole, Problem, SignatureForm, time, timeLeft } from '../ui.tsx';
+import { Empty, Pending, Problem, SignatureForm, hasRole, time, timeLeft } from '../ui.tsx';
 
 export function HoldsView({ session }: { session: SessionInfo }) {
   const holds = useApi<Hold[]>('/api/holds', { live: true });
   const status = useApi<Status>('/api/status', { live: true });
+  // The last answer given here: its card leaves as soon as the log says the hold is answered.
+  const [answered, setAnswered] = useState<string | null>(null);
   const now = status.data?.status?.at ?? Date.now();
-  if (!holds.data) return holds.error ? <Problem error={holds.error} /> : <p class="loading">Loading…</p>;
+  if (!holds.data) return <Pending view="holds-view" title="Open holds" error={holds.error} />;
   return (
     <div class="view holds-view">
       <h1>Open holds</h1>
       <Problem error={holds.error} />
-      {holds.data.length === 0 ? <Empty>No batch is held: nothing waits for an answer.</Empty> : holds.data.map((h) => <HoldCard key={`${h.batchId}@${h.since}`} hold={h} now={now} session={session} onAnswered={holds.reload} />)}
+      {answered ? (
+        <p class="done" role="status">
+          {answered}
+        </p>
+      ) : null}
+      {holds.data.length === 0 ? <Empty>No batch is held: nothing waits for an answer.</Empty> : holds.data.map((h) => <HoldCard
+            key={`${h.batchId}@${h.since}`}
+            hold={h}
+            now={now}
+            session={session}
+            onAnswered={(message) => {
+              setAnswered(message);
+              holds.reload();
+            }}
+          />)}
     </div>
   );
 }
 
-function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number; session: SessionInfo; onAnswered: () => void }) {
+function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number; session: SessionInfo; onAnswered: (message: string) => void }) {
   const [chosen, setChosen] = useState<MenuChoice | null>(null);
-  const [answered, setAnswered] = useState<string | null>(null);
   const left = hold.holdTimeLeftMs;
   return (
     <article class="hold card" data-batch={hold.batchId}>
@@ -49,12 +64,7 @@ function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number;
           </>
         ) : null}
       </dl>
-      {answered ? (
-        <p class="done" role="status">
-          {answered}
-        </p>
-      ) : (
-        <div class="menu" role="group" aria-label="Answers">
+      <div class="menu" role="group" aria-label="Answers">
           {hold.menu.map((choice) => {
             const allowed = hasRole(session, choice.roles);
             return (
@@ -63,9 +73,8 @@ function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number;
               </button>
             );
           })}
-        </div>
-      )}
-      {chosen && !answered ? (
+      </div>
+      {chosen ? (
         <SignatureForm
           session={session}
           meaning={chosen.meaning}
@@ -73,8 +82,7 @@ function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number;
           onCancel={() => setChosen(null)}
           onSign={async ({ reason, password }) => {
             await api.post(`/api/holds/${segment(hold.batchId)}/answer`, { option: chosen.option, reason, password } satisfies HoldAnswer);
-            setAnswered(`Answered: ${chosen.label.toLowerCase()}, signed by ${session.user}. The orchestrator acts on it within seconds.`);
-            onAnswered();
+            onAnswered(`${hold.batchId}: answered "${chosen.label.toLowerCase()}" at ${hold.step}, signed by ${session.user}. The orchestrator acts on it within seconds.`);
           }}
         />
       ) : null}

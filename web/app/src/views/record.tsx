@@ -8,7 +8,7 @@ import type { ComponentChildren } from 'preact';
 import { api, segment } from '../api.ts';
 import type { BatchRecord, RecordResponse, ReviewBody, SessionInfo } from '../api-types.ts';
 import { useApi } from '../live.ts';
-import { Empty, hasRole, Problem, Section, SignatureForm, SignatureLine, time } from '../ui.tsx';
+import { Empty, Pending, Problem, Section, SignatureForm, SignatureLine, hasRole, time } from '../ui.tsx';
 import { Control, StepSection } from './record-steps.tsx';
 import { formatValue } from '../../../../orchestrator/quantity-format.ts';
 
@@ -17,7 +17,7 @@ const FINISHED = new Set<BatchRecord['status']>(['completed', 'quarantined']);
 export function RecordView({ batchId, session }: { batchId: string; session: SessionInfo }) {
   // A finished record changes only by its review: it is fetched again on events only while the batch runs.
   const { data, error, reload } = useApi<RecordResponse>(`/api/batches/${segment(batchId)}/record`, { live: (d) => !d || !FINISHED.has(d.record.status) });
-  if (!data) return error ? <Problem error={error} /> : <p class="loading">Loading the record of {batchId}…</p>;
+  if (!data) return <Pending view="record-view" title={`Batch record ${batchId}`} error={error} />;
   const { record, integrity } = data;
   const reference = Date.parse(record.started);
   const at = (iso: string | undefined) => time(iso, reference);

@@ -1,12 +1,12 @@
 /** The site: every workcell mirrored to PostgreSQL, their batches and open holds. */
 import type { SiteResponse } from '../api-types.ts';
 import { useApi } from '../live.ts';
-import { Empty, Problem, Section, time } from '../ui.tsx';
+import { Empty, Pending, Problem, Section, time } from '../ui.tsx';
 import { Table } from './record.tsx';
 
 export function SiteView() {
   const { data, error } = useApi<SiteResponse>('/api/site', { live: true });
-  if (!data) return error ? <Problem error={error} /> : <p class="loading">Loading…</p>;
+  if (!data) return <Pending view="site-view" title="Site" error={error} />;
   return (
     <div class="view site-view">
       <h1>Site</h1>

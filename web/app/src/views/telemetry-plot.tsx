@@ -23,6 +23,11 @@ export function TelemetryPlot({ summary }: { summary: TelemetrySummary }) {
   return <div class="plot-box" ref={box} data-channel={`${summary.module} ${summary.channel}`} />;
 }
 
+/** Axis times in UTC as the record prints them: `14:05`, with the day (`12-03 14:05`) over a span of days. */
+export function utcTick(spanMs: number): (at: Date) => string {
+  return spanMs > 86_400_000 ? (at) => `${at.toISOString().slice(5, 10)} ${at.toISOString().slice(11, 16)}` : (at) => at.toISOString().slice(11, 16);
+}
+
 export function telemetrySvg(summary: TelemetrySummary): SVGSVGElement | HTMLElement {
   const band = summary.envelope.map((b) => ({ at: new Date(b.at), min: b.min, max: b.max }));
   const values = [summary.min, summary.max, ...summary.limits.map((l) => l.value)];
@@ -32,7 +37,7 @@ export function telemetrySvg(summary: TelemetrySummary): SVGSVGElement | HTMLEle
   const label = summary.unit === '1' ? summary.channel : `${summary.channel} (${summary.unit})`;
   const chart = Plot.plot({
     className: 'telemetry-plot',
-    width: 360,
+    width: 340,
     height: 170,
     marginLeft: 52,
     marginRight: 70,
@@ -40,7 +45,7 @@ export function telemetrySvg(summary: TelemetrySummary): SVGSVGElement | HTMLEle
     marginBottom: 28,
     style: null,
     ariaLabel: `${summary.channel} on ${summary.module}: ${summary.samples} samples against ${summary.limits.length} limits`,
-    x: { type: 'utc', label: null, ticks: 3 },
+    x: { type: 'utc', label: null, ticks: 3, tickFormat: utcTick(Date.parse(summary.until) - Date.parse(summary.from)) },
     y: { domain: [low - pad, high + pad], label, labelAnchor: 'top', ticks: 4, tickFormat: (v: number) => formatValue(v, summary.unit, { bare: true }) },
     marks: [
       Plot.frame({ stroke: '#999', strokeWidth: 0.6 }),

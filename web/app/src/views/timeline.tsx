@@ -7,6 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { TimelineBar, TimelineResponse } from '../api-types.ts';
 import { useApi } from '../live.ts';
 import { Empty, Problem } from '../ui.tsx';
+import { utcTick } from './telemetry-plot.tsx';
 
 const HOUR = 3_600_000;
 const SPANS = [{ label: '6 h', ms: 6 * HOUR }, { label: '1 day', ms: 24 * HOUR }, { label: '3 days', ms: 72 * HOUR }, { label: '7 days', ms: 168 * HOUR }, { label: '30 days', ms: 720 * HOUR }];
@@ -69,7 +70,7 @@ function Gantt({ data, from, to }: { data: TimelineResponse; from: number; to: n
       marginLeft: 110,
       marginBottom: 30,
       style: null,
-      x: { type: 'utc', domain: [new Date(from), new Date(to)], label: null, grid: true },
+      x: { type: 'utc', domain: [new Date(from), new Date(to)], label: 'UTC', grid: true, tickFormat: utcTick(to - from) },
       y: { domain: data.modules, label: null },
       color: { type: 'categorical', legend: false },
       marks: [

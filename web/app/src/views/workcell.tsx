@@ -1,11 +1,11 @@
 /** The workcell, live: open holds and alarms on top, then lanes by modules and where each batch stands. */
 import type { BatchStatus, ModuleStatus, Status } from '../api-types.ts';
 import { useApi } from '../live.ts';
-import { Empty, Problem, Section, time, timeLeft } from '../ui.tsx';
+import { Empty, Pending, Problem, Section, time, timeLeft } from '../ui.tsx';
 
 export function WorkcellView() {
   const { data, error } = useApi<Status>('/api/status', { live: true });
-  if (!data) return error ? <Problem error={error} /> : <p class="loading">Loading…</p>;
+  if (!data) return <Pending view="workcell-view" title="Workcell" error={error} />;
   const status = data.status;
   const now = status?.at ?? Date.now();
   const batches = status?.batches ?? [];
