@@ -22,7 +22,8 @@ function plain(schema: TSchema): Json {
 
 function entryComponents(): Json {
   const types = Object.keys(ENTRY_SCHEMAS).sort() as EntryType[];
-  const envelope = plain(EntrySchema);
+  // The envelope itself, not the reference plain() makes of it.
+  const envelope = JSON.parse(JSON.stringify(EntrySchema)) as Json;
   const properties = envelope.properties as Json;
   const typed = Object.fromEntries(
     types.map((type) => [

@@ -7,7 +7,8 @@ import { describeData } from '../../orchestrator/record-timeline.ts';
 import { workcellNow } from '../../orchestrator/run-settings.ts';
 import type { Signature } from '../../orchestrator/signatures.ts';
 import { ApiError, operation, route, type ApiRoute } from './api.ts';
-import { AuditPage, BatchParams, BatchSummary, Cursor, RecordResponse, Reviewed, ReviewBody, StartBatchBody } from './schemas.ts';
+import { AuditPage, BatchParams, BatchSummary, Cursor, RecordResponse, Reviewed, ReviewBody, SiteResponse, StartBatchBody } from './schemas.ts';
+import { siteView } from './site.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -89,6 +90,21 @@ export const batchRoutes: ApiRoute[] = [
       const { log } = context;
       const entry = operation(() => reviewRecord(log, params.id, { decision: body.decision === 'approve' ? 'approved' : 'rejected', reason: body.reason }, { user: signedIn.operator.user, password: body.password }, workcellNow(log)));
       return { batchId: params.id, decision: entry.data.decision, reviewedHead: entry.data.reviewedHead, signature: entry.data.signature };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/site',
+    summary: 'The site: every workcell mirrored to PostgreSQL (--postgres), their batches and open holds',
+    access: 'session',
+    response: SiteResponse,
+    async handle({ context }) {
+      if (!context.postgres) throw new ApiError(404, 'this server has no site copy: start workcell serve with --postgres URL (the database workcell mirror copies to)');
+      try {
+        return await siteView(context.postgres);
+      } catch (error) {
+        throw new ApiError(502, `the site copy in PostgreSQL could not be read: ${(error as Error).message}`);
+      }
     },
   }),
   route({

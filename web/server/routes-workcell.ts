@@ -28,7 +28,7 @@ export const workcellRoutes: ApiRoute[] = [
     method: 'POST',
     path: '/api/holds/{batch}/answer',
     summary: "Answer a batch's open hold, signed (password re-entered, 21 CFR 11.200)",
-    description: 'The same signed operation as `workcell resolve`. `option` is one of the menu options of GET /api/holds: retry, skip, abort, or one of the device\'s options (continue with it). The running orchestrator acts on it within a fraction of a second; with none running, the next resume does.',
+    description: 'The same signed operation as `workcell resolve`. `option` is one of the menu options of GET /api/holds: retry, skip, abort, or continue:IDENTIFIER for one of the device\'s options. The running orchestrator acts on it within a fraction of a second; with none running, the next resume does.',
     access: ['operator', 'qa'],
     params: HoldParams,
     body: HoldAnswer,
@@ -38,7 +38,7 @@ export const workcellRoutes: ApiRoute[] = [
       if (!hold) throw new ApiError(409, `batch ${params.batch} has no open hold`);
       const choice = hold.menu.find((m) => m.option === body.option);
       if (!choice) throw new ApiError(409, `the hold of ${params.batch} offers ${hold.menu.map((m) => m.option).join(', ')}, not '${body.option}'`);
-      const answer = { action: choice.action, reason: body.reason, option: choice.action === 'continue' ? choice.option : undefined };
+      const answer = { action: choice.action, reason: body.reason, option: choice.deviceOption };
       const entry = operation(() => resolveHold(context.log, params.batch, answer, { user: signedIn.operator.user, password: body.password }, workcellNow(context.log)));
       return { batchId: params.batch, step: entry.data.step, action: entry.data.action, option: entry.data.option, approves: entry.data.approves, signature: entry.data.signature };
     },

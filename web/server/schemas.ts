@@ -60,7 +60,7 @@ export const HoldView = Type.Object(
     skipApproves: nullable(text('What answering skip approves: the failed control and its value')),
     deviceOptions: Type.Array(Type.Object({ identifier: text("The device's option"), description: text('What it does') })),
     menu: Type.Array(
-      Type.Object({ option: text('Send this as `option` to answer'), action: Type.Union(HOLD_ACTIONS.map((a) => Type.Literal(a))), label: text('The answer in words'), meaning: text('What the signature means'), roles: Type.Array(Role, { description: 'Who may sign it' }) }),
+      Type.Object({ option: text('Send this as `option` to answer: retry, skip, abort, or continue:IDENTIFIER for a device option'), action: Type.Union(HOLD_ACTIONS.map((a) => Type.Literal(a))), deviceOption: Type.Optional(text("With continue: the device's option")), label: text('The answer in words'), meaning: text('What the signature means'), roles: Type.Array(Role, { description: 'Who may sign it' }) }),
       { description: 'The answers the hold offers' },
     ),
     holdTimeLeftMs: nullable(Type.Number({ description: 'Hold time left now (negative: exceeded), ms of workcell time' })),
@@ -80,7 +80,7 @@ export const Overview = Type.Object(
   { description: 'The workcell now' },
 );
 
-export const HoldAnswer = Type.Object({ option: Type.String({ minLength: 1, maxLength: 200, description: "One of the hold's menu options: retry, skip, abort, or a device option" }), ...signing }, { additionalProperties: false });
+export const HoldAnswer = Type.Object({ option: Type.String({ minLength: 1, maxLength: 200, description: "One of the hold's menu options: retry, skip, abort, or continue:IDENTIFIER for a device option" }), ...signing }, { additionalProperties: false });
 export const HoldAnswered = Type.Object({ batchId: Type.String(), step: Type.String(), action: Type.String(), option: Type.Optional(Type.String()), approves: Type.Optional(Type.String()), signature: Signature }, { additionalProperties: true });
 
 export const BatchSummary = Type.Object({
@@ -157,7 +157,7 @@ export const TimelineResponse = Type.Object({
 });
 
 export const SiteResponse = Type.Object({
-  workcells: Type.Array(Type.Object({ workcell: Type.String(), schema: Type.Optional(Type.String()), lastEntryAt: nullable(Type.Number()), entries: Type.Integer() })),
+  workcells: Type.Array(Type.Object({ workcell: text('The log id (it names the workcell log wherever it is copied)'), file: text('The database file it was copied from'), lastEntryAt: nullable(ms('The latest batch event copied')), entries: Type.Integer({ description: 'Entries copied' }) })),
   batches: Type.Array(Type.Object({ workcell: Type.String(), batchId: Type.String(), patient: Type.Optional(Type.String()), status: Type.String(), step: Type.Optional(Type.String()) })),
   holds: Type.Array(Type.Object({ workcell: Type.String(), batchId: Type.String(), step: Type.String(), kind: Type.String(), message: Type.String(), since: Type.Number() })),
 });

@@ -13,8 +13,11 @@ import { liveStatus, workcellOverview, type OpenHoldView, type WorkcellOverview 
 type HoldAction = (typeof HOLD_ACTIONS)[number];
 
 export interface MenuOption {
+  /** What an answer sends: the action, or `continue:IDENTIFIER` for a device's option (which may be named like an action: a device's own `retry`). */
   option: string;
   action: HoldAction;
+  /** With `continue`: the device's option sent back to it. */
+  deviceOption?: string;
   label: string;
   meaning: string;
   roles: Role[];
@@ -27,7 +30,7 @@ const LABELS: Record<Exclude<HoldAction, 'continue'>, string> = { retry: 'Retry 
 /** The answers a hold offers: retry, skip, abort as offered, and each of the device's own options. */
 export function holdMenu(hold: OpenHoldView): MenuOption[] {
   const actions = hold.actions.filter((a): a is Exclude<HoldAction, 'continue'> => a !== 'continue').map((action) => ({ option: action, action, label: LABELS[action], meaning: authorityOf(action).meaning, roles: [...authorityOf(action).roles] }));
-  const device = hold.actions.includes('continue') ? hold.deviceOptions.map((o) => ({ option: o.identifier, action: 'continue' as const, label: `Device: ${o.description || o.identifier}`, meaning: authorityOf('continue').meaning, roles: [...authorityOf('continue').roles] })) : [];
+  const device = hold.actions.includes('continue') ? hold.deviceOptions.map((o) => ({ option: `continue:${o.identifier}`, action: 'continue' as const, deviceOption: o.identifier, label: `Device: ${o.description || o.identifier}`, meaning: authorityOf('continue').meaning, roles: [...authorityOf('continue').roles] })) : [];
   return [...actions, ...device];
 }
 
@@ -37,18 +40,20 @@ export class StatusCache {
 
   constructor(private readonly log: EventLog) {}
 
-  overview(): WorkcellOverview {
+  /** The overview, each hold with its menu and the hold time left now, each module with its lanes. */
+  overview(): WorkcellOverview & { holds: HoldWithMenu[] } {
     const seq = this.log.lastSeq();
     if (this.fromLog?.seq !== seq) this.fromLog = { seq, overview: workcellOverview(this.log) };
     const { view, updatedAt } = liveStatus(this.log);
     const lanes = this.modulesLanes();
     const status = view && { ...view, modules: view.modules.map((m) => ({ ...m, lanes: lanes.get(m.id) })) };
-    return { ...this.fromLog.overview, status, updatedAt };
+    const now = workcellNow(this.log);
+    const holds = this.fromLog.overview.holds.map((hold) => ({ ...hold, menu: holdMenu(hold), holdTimeLeftMs: hold.holdTime ? hold.holdTime.deadline - now : null }));
+    return { ...this.fromLog.overview, holds, status, updatedAt };
   }
 
   holds(): HoldWithMenu[] {
-    const now = workcellNow(this.log);
-    return this.overview().holds.map((hold) => ({ ...hold, menu: holdMenu(hold), holdTimeLeftMs: hold.holdTime ? hold.holdTime.deadline - now : null }));
+    return this.overview().holds;
   }
 
   /** The lanes each module serves, from the layout of the last run (none when it cannot be read now). */
