@@ -5,7 +5,7 @@
  * reconciliations, and a timeline. Times stay ISO 8601 here (and in the JSON record); printing decides
  * how to show them.
  */
-import type { EventLog } from './event-log.ts';
+import type { EventLog, LogEntry } from './event-log.ts';
 import { isEntry, isKnownEntryType, type BatchStarted, type EntryData } from './entries.ts';
 import type { Signature } from './signatures.ts';
 import { scheduleFacts } from './record-schedule.ts';
@@ -112,8 +112,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** The fields given (neither undefined nor null). */
 const present = (fields: Record<string, string | null | undefined>): Record<string, string> => Object.fromEntries(Object.entries(fields).filter((field): field is [string, string] => typeof field[1] === 'string'));
 
-export function buildRecord(log: EventLog, batchId: string): BatchRecord {
-  const entries = log.stream(batchId);
+/** `entries`: the batch's stream when the caller has read it already (the web API verifies its chain too). */
+export function buildRecord(log: EventLog, batchId: string, entries: readonly LogEntry[] = log.stream(batchId)): BatchRecord {
   const startedEntry = entries.find(isEntry('batch.started'));
   if (!startedEntry) throw new Error(`no batch ${batchId} in ${log.file}`);
   const started = startedEntry.data;
