@@ -8,28 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import type { Credentials } from '../../orchestrator/signatures.ts';
-import { buildApp } from '../../web/app/build.ts';
+import { appAssets } from './browser.ts';
 import { serverCertificate } from '../../web/server/certificate.ts';
 import { startHmiServer, type HmiServer, type HmiServerOptions } from '../../web/server/app.ts';
 import { enrolTestOperators } from './operators.ts';
+
+export { appAssets };
 
 export interface HttpAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
   json: any;
-}
-
-let builtAssets: Promise<string> | undefined;
-
-/** The app's files, built once per test file. */
-export function appAssets(): Promise<string> {
-  builtAssets ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'workcell-hmi-assets-'));
-    await buildApp(dir);
-    return dir;
-  })();
-  return builtAssets;
 }
 
 /** A database with the test operators (admin, operator, QA) enrolled. */

@@ -12,7 +12,11 @@ import { changePassword, LOCKOUT, SignatureRefused } from '../../orchestrator/si
 import { API_ROUTES, startHmiServer } from '../../web/server/app.ts';
 import { SessionStore } from '../../web/server/sessions.ts';
 import { ADMIN, OPERATOR, QA } from '../support/operators.ts';
-import { runCli } from '../support/cli.ts';
+import { REPO_ROOT, runCli } from '../support/cli.ts';
+import { startCli } from '../support/background-cli.ts';
+import { HmiClient } from '../support/hmi.ts';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { appAssets, databaseWithOperators, startTestServer, type TestServer } from '../support/hmi.ts';
 
 const USERS = { operator: OPERATOR, qa: QA, admin: ADMIN };
@@ -168,6 +172,26 @@ describe('the HMI server over HTTPS', () => {
       await again.close();
     }
   });
+});
+
+describe('the serve command', () => {
+  it('prints the URL and the fingerprint of the certificate it keeps, serves over HTTPS, and stops on SIGTERM', async () => {
+    const database = databaseWithOperators();
+    const serve = await startCli(['serve', '--db', database, '--port', '0'], { cwd: REPO_ROOT, readyWhen: /Stop with Ctrl-C/ });
+    try {
+      const url = /at (https:\/\/127\.0\.0\.1:\d+)\//.exec(serve.output())?.[1];
+      expect(url, serve.output()).toBeDefined();
+      const certificate = readFileSync(`${database}.web/https-cert.pem`, 'utf8');
+      expect(serve.output()).toContain(`SHA-256 fingerprint ${new X509Certificate(certificate).fingerprint256}`);
+      const client = new HmiClient(url!, certificate);
+      expect((await client.get('/login')).status).toBe(200);
+      expect((await client.logIn(OPERATOR)).status).toBe(200);
+      expect((await client.get('/')).text).toContain('<script type="module" src="/app.js"></script>');
+    } finally {
+      serve.child.kill('SIGTERM');
+    }
+    expect(await serve.exited).toBe(0);
+  }, 60_000);
 });
 
 describe('serving without TLS', () => {

@@ -23,12 +23,19 @@ interface Client {
 }
 
 const PAGE = 500;
+/**
+ * The orchestrator rewrites its live view several times a second: clients are brought up to date at
+ * most this often (ms), the last change always included, so that an update still comes within a second.
+ */
+const MIN_GAP_MS = 300;
 
 export class LiveUpdates {
   private readonly clients = new Set<Client>();
   private stopWatching: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
   private ownChangePending = false;
+  private lastUpdateAt = 0;
+  private trailing: NodeJS.Timeout | undefined;
 
   constructor(private readonly log: EventLog, private readonly status: () => unknown, private readonly everyMs = 200) {}
 
@@ -63,6 +70,15 @@ export class LiveUpdates {
 
   private changed(): void {
     if (this.clients.size === 0) return;
+    const wait = this.lastUpdateAt + MIN_GAP_MS - Date.now();
+    if (wait > 0) {
+      this.trailing ??= setTimeout(() => {
+        this.trailing = undefined;
+        this.changed();
+      }, wait);
+      return;
+    }
+    this.lastUpdateAt = Date.now();
     const status = this.statusEvent();
     for (const client of this.clients) void this.bringUpToDate(client, status);
   }
@@ -105,6 +121,7 @@ export class LiveUpdates {
   }
 
   close(): void {
+    clearTimeout(this.trailing);
     this.stopWatching?.();
     this.unsubscribe?.();
     for (const client of this.clients) client.response.end();

@@ -45,6 +45,7 @@ export class SessionStore {
 
   /** A new session for `user`: the token for the cookie, and the session. */
   open(user: string): { token: string; session: Session } {
+    this.sweep();
     const token = randomBytes(32).toString('base64url');
     const now = wallNow();
     const session = { user, csrfToken: randomBytes(32).toString('base64url'), createdAt: now, lastSeenAt: now };
