@@ -2,8 +2,8 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, useCsrfToken } from './api.ts';
-import type { SessionInfo, Status } from './api-types.ts';
-import { connectLive, useApi, useConnected } from './live.ts';
+import type { SessionInfo } from './api-types.ts';
+import { connectLive, useConnected, useStatus } from './live.ts';
 import { Problem } from './ui.tsx';
 import { AuditView } from './views/audit.tsx';
 import { BatchesView } from './views/batches.tsx';
@@ -31,7 +31,7 @@ function route(): string[] {
 function App({ session }: { session: SessionInfo }) {
   const [path, setPath] = useState(route());
   const live = useConnected();
-  const status = useApi<Status>('/api/status', { live: true });
+  const status = useStatus();
   useEffect(() => {
     const changed = () => setPath(route());
     addEventListener('hashchange', changed);

@@ -5,36 +5,27 @@
  */
 import { useState } from 'preact/hooks';
 import { api, segment } from '../api.ts';
-import type { Hold, HoldAnswer, MenuChoice, SessionInfo, Status } from '../api-types.ts';
-import { useApi } from '../live.ts';
-import { Empty, Pending, Problem, SignatureForm, hasRole, time, timeLeft } from '../ui.tsx';
+import type { Hold, HoldAnswer, MenuChoice, SessionInfo } from '../api-types.ts';
+import { useStatus } from '../live.ts';
+import { Empty, hasRole, Pending, SignatureForm, time, timeLeft } from '../ui.tsx';
 
 export function HoldsView({ session }: { session: SessionInfo }) {
-  const holds = useApi<Hold[]>('/api/holds', { live: true });
-  const status = useApi<Status>('/api/status', { live: true });
+  // The holds come with every status event: a hold the orchestrator opens shows within a second.
+  const status = useStatus();
   // The last answer given here: its card leaves as soon as the log says the hold is answered.
   const [answered, setAnswered] = useState<string | null>(null);
-  const now = status.data?.status?.at ?? Date.now();
-  if (!holds.data) return <Pending view="holds-view" title="Open holds" error={holds.error} />;
+  if (!status.data) return <Pending view="holds-view" title="Open holds" error={status.error} />;
+  const now = status.data.status?.at ?? Date.now();
+  const holds = status.data.holds;
   return (
     <div class="view holds-view">
       <h1>Open holds</h1>
-      <Problem error={holds.error} />
       {answered ? (
         <p class="done" role="status">
           {answered}
         </p>
       ) : null}
-      {holds.data.length === 0 ? <Empty>No batch is held: nothing waits for an answer.</Empty> : holds.data.map((h) => <HoldCard
-            key={`${h.batchId}@${h.since}`}
-            hold={h}
-            now={now}
-            session={session}
-            onAnswered={(message) => {
-              setAnswered(message);
-              holds.reload();
-            }}
-          />)}
+      {holds.length === 0 ? <Empty>No batch is held: nothing waits for an answer.</Empty> : holds.map((h) => <HoldCard key={`${h.batchId}@${h.since}`} hold={h} now={now} session={session} onAnswered={setAnswered} />)}
     </div>
   );
 }

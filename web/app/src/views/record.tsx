@@ -15,8 +15,8 @@ import { formatValue } from '../../../../orchestrator/quantity-format.ts';
 const FINISHED = new Set<BatchRecord['status']>(['completed', 'quarantined']);
 
 export function RecordView({ batchId, session }: { batchId: string; session: SessionInfo }) {
-  // A finished record changes only by its review: it is fetched again on events only while the batch runs.
-  const { data, error, reload } = useApi<RecordResponse>(`/api/batches/${segment(batchId)}/record`, { live: (d) => !d || !FINISHED.has(d.record.status) });
+  // A finished record changes only by its review (which reloads it): events fetch it again only while the batch runs.
+  const { data, error, reload } = useApi<RecordResponse>(`/api/batches/${segment(batchId)}/record`, { live: (d) => d !== undefined && !FINISHED.has(d.record.status) });
   if (!data) return <Pending view="record-view" title={`Batch record ${batchId}`} error={error} />;
   const { record, integrity } = data;
   const reference = Date.parse(record.started);

@@ -61,21 +61,29 @@ function Gantt({ data, from, to }: { data: TimelineResponse; from: number; to: n
   useEffect(() => {
     const element = box.current;
     if (!element) return;
-    const bars = data.bars.map((b: TimelineBar) => ({ ...b, start: new Date(Math.max(b.start, from)), end: new Date(Math.min(b.end ?? to, to)), label: b.kind === 'clearance' ? `line clearance (${b.batch})` : `${b.batch} ${b.step}` }));
+    const bars = data.bars.map((b: TimelineBar) => ({ ...b, start: new Date(Math.max(b.start, from)), end: new Date(Math.min(b.end ?? to, to)), label: b.kind === 'clearance' ? `line clearance after ${b.batch}` : `${b.batch} ${b.step}` }));
     const width = Math.max(640, element.clientWidth || 960);
+    const pxPerMs = (width - 130) / (to - from);
+    // A bar's label only where it fits inside the bar (about 6 px a character at this size).
+    const fits = (b: { label: string; start: Date; end: Date }) => (b.end.getTime() - b.start.getTime()) * pxPerMs > b.label.length * 6 + 8;
+    const title = (b: { label: string; start: Date; end: Date }) => `${b.label}: ${b.start.toISOString().slice(0, 16).replace('T', ' ')} → ${b.end.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    const steps = bars.filter((b) => b.kind !== 'clearance');
+    const clearances = bars.filter((b) => b.kind === 'clearance');
     const chart = Plot.plot({
       className: 'gantt-plot',
       width,
-      height: 40 + data.modules.length * 28,
+      height: 50 + data.modules.length * 30,
       marginLeft: 110,
-      marginBottom: 30,
+      marginRight: 20,
+      marginBottom: 34,
       style: null,
       x: { type: 'utc', domain: [new Date(from), new Date(to)], label: 'UTC', grid: true, tickFormat: utcTick(to - from) },
       y: { domain: data.modules, label: null },
-      color: { type: 'categorical', legend: false },
+      color: { type: 'categorical', domain: [...new Set(steps.map((b) => b.batch))].sort(), legend: false },
       marks: [
-        Plot.barX(bars, { y: 'module', x1: 'start', x2: 'end', fill: (b: { kind?: string; batch: string }) => (b.kind === 'clearance' ? '#bbbbbb' : b.batch), inset: 2, title: (b: { label: string; start: Date; end: Date }) => `${b.label}: ${b.start.toISOString().slice(0, 16)} → ${b.end.toISOString().slice(0, 16)} UTC` }),
-        Plot.text(bars, { y: 'module', x: 'start', text: 'label', textAnchor: 'start', dx: 4, fill: 'white', fontSize: 9, filter: (b: { start: Date; end: Date }) => ((b.end.getTime() - b.start.getTime()) / (to - from)) * width > 70 }),
+        Plot.barX(clearances, { y: 'module', x1: 'start', x2: 'end', fill: '#9aa3ae', inset: 2, title }),
+        Plot.barX(steps, { y: 'module', x1: 'start', x2: 'end', fill: 'batch', inset: 2, title }),
+        Plot.text(bars.filter(fits), { y: 'module', x: 'start', text: 'label', textAnchor: 'start', dx: 4, fill: 'white', fontSize: 10 }),
       ],
     });
     for (const style of chart.querySelectorAll('style')) style.remove();

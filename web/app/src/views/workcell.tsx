@@ -1,10 +1,10 @@
 /** The workcell, live: open holds and alarms on top, then lanes by modules and where each batch stands. */
-import type { BatchStatus, ModuleStatus, Status } from '../api-types.ts';
-import { useApi } from '../live.ts';
+import type { BatchStatus, ModuleStatus } from '../api-types.ts';
+import { useStatus } from '../live.ts';
 import { Empty, Pending, Problem, Section, time, timeLeft } from '../ui.tsx';
 
 export function WorkcellView() {
-  const { data, error } = useApi<Status>('/api/status', { live: true });
+  const { data, error } = useStatus();
   if (!data) return <Pending view="workcell-view" title="Workcell" error={error} />;
   const status = data.status;
   const now = status?.at ?? Date.now();
