@@ -68,7 +68,7 @@ export interface OrchestratorOptions {
  * `remove`, `module`): delivered by the log's watcher (log-watcher.ts), from the start of the log when
  * this process starts.
  */
-const FROM_OTHER_PROCESSES: EntryType[] = ['hold.resolved', 'hold.requested', 'material.removed', 'module.out-of-service', 'module.in-service', 'module.refresh-requested'];
+const FROM_OTHER_PROCESSES: EntryType[] = ['hold.resolved', 'hold.requested', 'material.removed', 'module.out-of-service', 'module.in-service', 'module.refresh-requested', 'batch.requested'];
 
 /** Scheduling runs again this often (real ms), besides whenever a module or batch changes. */
 const TICK_MS = 100;
@@ -309,8 +309,22 @@ export class Orchestrator {
       case 'module.refresh-requested':
         void this.reconciler.refresh(entry.data.module, `asked for by ${entry.data.requestedBy}`);
         break;
+      case 'batch.requested':
+        this.startRequested(entry);
+        break;
       default:
         break;
+    }
+  }
+
+  /** A batch asked for from another process (batch-requests.ts), started once: a started one has its stream. */
+  private startRequested(entry: LogEntry<'batch.requested'>): void {
+    const { batchId, patient, chainOfIdentity, bagId, lane, schedule, user } = entry.data;
+    if (this.stopped || this.batches.has(batchId) || this.options.log.stream(batchId).length > 0) return;
+    try {
+      this.startBatch({ batchId, patient, chainOfIdentity, bagId, lane }, schedule);
+    } catch (error) {
+      this.options.log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: this.clock.now(), data: { kind: 'orchestrator', batchId, message: `batch ${batchId}, asked for by ${user}, was not started: ${(error as Error).message}` } });
     }
   }
 

@@ -37,6 +37,7 @@ const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
   disable: { roles: ['admin'], meaning: "approval to withdraw an operator's authority to sign" },
   password: { roles: [...ROLES], meaning: 'responsibility for a change of my own password' },
   login: { roles: [...ROLES], meaning: 'opening a session of the web HMI' },
+  start: { roles: ['operator'], meaning: 'responsibility for starting the batch' },
 };
 
 /** Who may sign an action and what the signature means: for a menu that says so before anyone signs. */

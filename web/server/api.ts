@@ -63,8 +63,10 @@ export interface ApiRoute<B extends TSchema = TSchema, P extends TSchema = TSche
   body?: B;
   params?: P;
   query?: Q;
-  /** The 200 answer; `undefined` for a stream (text/event-stream). */
+  /** The answer; `undefined` for a stream (text/event-stream). */
   response: TSchema | undefined;
+  /** Its status: 200 unless given (202: accepted, to be done by the orchestrator). */
+  status?: 200 | 202;
   handle(input: HandlerInput<B, P, Q>): unknown;
 }
 

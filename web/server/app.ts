@@ -178,9 +178,12 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
         ...(definition.body ? { body: definition.body } : {}),
         ...(definition.params ? { params: definition.params } : {}),
         ...(definition.query ? { querystring: definition.query } : {}),
-        ...(definition.response ? { response: { 200: definition.response, '4xx': ErrorBody, '5xx': ErrorBody } } : {}),
+        ...(definition.response ? { response: { [definition.status ?? 200]: definition.response, '4xx': ErrorBody, '5xx': ErrorBody } } : {}),
       },
-      handler: (request, reply) => definition.handle({ body: request.body, params: request.params, query: request.query, signedIn: request.signedIn!, request, reply, context }) as Promise<unknown>,
+      handler: (request, reply) => {
+        if (definition.status) reply.code(definition.status);
+        return definition.handle({ body: request.body, params: request.params, query: request.query, signedIn: request.signedIn!, request, reply, context }) as Promise<unknown>;
+      },
     });
   }
   const document = openApiDocument(API_ROUTES, { version: options.version ?? '0.1.0' });

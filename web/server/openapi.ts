@@ -51,7 +51,7 @@ export function openApiDocument(routes: readonly ApiRoute[], server: { version: 
     const mutating = route.method !== 'GET';
     const guarded = route.access !== 'public';
     const responses: Json = {
-      200: route.response ? { description: 'OK', content: json(plain(route.response)) } : { description: 'A stream of server-sent events', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+      [route.status ?? 200]: route.response ? { description: route.status === 202 ? 'Accepted: the orchestrator does it' : 'OK', content: json(plain(route.response)) } : { description: 'A stream of server-sent events', content: { 'text/event-stream': { schema: { type: 'string' } } } },
       400: refusal('The request does not match its schema'),
       ...(route.access === 'public' ? {} : { 401: refusal('No session, or it ended') }),
       ...(guarded ? { 403: refusal('A role this user lacks, a missing or wrong CSRF token, or a refused signature') } : {}),

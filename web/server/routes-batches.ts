@@ -4,13 +4,22 @@ import { verifyChains, type LogEntry } from '../../orchestrator/event-log.ts';
 import type { EntryType } from '../../orchestrator/entries/index.ts';
 import { buildRecord, reviewRecord } from '../../orchestrator/record.ts';
 import { describeData } from '../../orchestrator/record-timeline.ts';
-import { workcellNow } from '../../orchestrator/run-settings.ts';
+import { lastRunSettings, workcellNow } from '../../orchestrator/run-settings.ts';
+import { requestBatch } from '../../orchestrator/batch-requests.ts';
+import { liveStatus } from '../../orchestrator/workcell-overview.ts';
+import { resolve } from 'node:path';
 import type { Signature } from '../../orchestrator/signatures.ts';
 import { ApiError, operation, route, type ApiRoute } from './api.ts';
-import { AuditPage, BatchParams, BatchSummary, Cursor, RecordResponse, Reviewed, ReviewBody, SiteResponse, StartBatchBody } from './schemas.ts';
+import { AuditPage, BatchParams, BatchRequested, BatchSummary, Cursor, RecordResponse, Reviewed, ReviewBody, SiteResponse, StartBatchBody } from './schemas.ts';
 import { siteView } from './site.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** An orchestrator wrote its live view lately and has not ended its run (as `workcell module refresh` tells). */
+function orchestratorRunning(log: Parameters<typeof liveStatus>[0]): boolean {
+  const { view, updatedAt } = liveStatus(log);
+  return view !== null && !view.final && updatedAt !== null && Date.now() - updatedAt < 10_000;
+}
 
 /** What the audit trail lists: every signed act, every refusal, enrolments and security alarms. */
 const AUDIT_TYPES = ['hold.resolved', 'hold.requested', 'module.out-of-service', 'module.in-service', 'material.removed', 'record.reviewed', 'layout.changed', 'operator.enrolled', 'operator.disabled', 'operator.password-changed', 'signature.refused', 'alarm'] as const satisfies readonly EntryType[];
@@ -51,13 +60,26 @@ export const batchRoutes: ApiRoute[] = [
   route({
     method: 'POST',
     path: '/api/batches',
-    summary: 'Start a batch (operator, signed): not offered yet',
-    description: 'Starting a batch needs the orchestrator that drives it: `workcell run` starts batches in its own process, and a running orchestrator takes no batch from another process. Until it does, this route refuses with 501 and says so.',
+    summary: 'Ask for a batch to be started (operator, signed): the running orchestrator starts it',
+    description: 'Signed (role operator, password re-entered). The schedule is a file on the server, checked against the layout the workcell runs on as `workcell run` checks it. The request is recorded (batch.requested); the orchestrator running on the database starts it within a second, as `workcell run` starts its own; while none runs, the next `workcell run` (or `workcell resume` of unfinished batches) starts it. Answers 202: the batch is queued, and says whether an orchestrator runs.',
     access: ['operator'],
     body: StartBatchBody,
-    response: Type.Object({}),
-    handle({ body }) {
-      throw new ApiError(501, `batch ${body.batchId} was not started: a running orchestrator takes no new batch from another process yet; start it with workcell run LAYOUT --schedule ${body.schedule} --batch ${body.batchId}${body.lane ? `:${body.lane}` : ''}`);
+    response: BatchRequested,
+    status: 202,
+    handle({ body, signedIn, context }) {
+      const { log } = context;
+      const layoutFile = lastRunSettings(log)?.layoutFile;
+      if (body.layout !== undefined && layoutFile !== undefined && resolve(body.layout) !== layoutFile) throw new ApiError(409, `the workcell runs on ${layoutFile}, not ${resolve(body.layout)}: a batch starts on the layout its orchestrator drives`);
+      const request = { batchId: body.batchId, patient: body.patient, lane: body.lane, chainOfIdentity: body.chainOfIdentity, bagId: body.bagId, scheduleFile: body.schedule, reason: body.signature.reason };
+      const entry = operation(() => requestBatch(log, request, { user: signedIn.operator.user, password: body.signature.password }, workcellNow(log)));
+      const running = orchestratorRunning(log);
+      return {
+        batchId: entry.data.batchId,
+        lane: entry.data.lane,
+        orchestratorRunning: running,
+        message: running ? `batch ${entry.data.batchId} is queued on ${entry.data.lane}: the running orchestrator starts it within a second` : `batch ${entry.data.batchId} is queued on ${entry.data.lane}, but no orchestrator runs on ${log.file} now: the next workcell run on it (or workcell resume of its unfinished batches) starts it`,
+        signature: entry.data.signature,
+      };
     },
   }),
   route({

@@ -130,7 +130,7 @@ export const StartBatchBody = Type.Object(
     batchId: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', maxLength: 64 }),
     patient: Type.String({ minLength: 1, maxLength: 200 }),
     schedule: text('The schedule file (on the server) the batch follows'),
-    layout: Type.Optional(text('The layout file; the last run’s by default')),
+    layout: Type.Optional(text('The layout file, when given: it must be the one the workcell runs on (the last run’s)')),
     lane: Type.Optional(Type.String()),
     chainOfIdentity: Type.Optional(Type.String()),
     bagId: Type.Optional(Type.String()),
@@ -138,6 +138,14 @@ export const StartBatchBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const BatchRequested = Type.Object({
+  batchId: Type.String(),
+  lane: text('The lane it is to run in'),
+  orchestratorRunning: Type.Boolean({ description: 'An orchestrator runs on the database now and starts it within a second' }),
+  message: text('What happens next'),
+  signature: Signature,
+});
 
 export const Cursor = Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0, description: 'Log position to start after' })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 500 })) }, { additionalProperties: false });
 
