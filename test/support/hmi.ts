@@ -52,11 +52,12 @@ export class HmiClient {
 
   constructor(readonly base: string, readonly ca: string) {}
 
-  send(method: string, path: string, options: { body?: unknown; csrf?: boolean; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+  /** `raw`: a body sent as it is (its content-type in `headers`), else `body` as JSON. */
+  send(method: string, path: string, options: { body?: unknown; raw?: string; csrf?: boolean; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
+    const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    const headers: Record<string, string> = { accept: 'application/json', ...(body !== undefined && options.raw === undefined ? { 'content-type': 'application/json' } : {}), ...options.headers };
     // Node frames no body of a DELETE by itself: the length is given for every method alike.
-    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     if (this.cookie) headers.cookie = this.cookie;
     if ((options.csrf ?? method !== 'GET') && this.csrfToken) headers['x-csrf-token'] = this.csrfToken;
     return new Promise((resolve, reject) => {

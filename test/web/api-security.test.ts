@@ -141,6 +141,11 @@ describe('the HMI server over HTTPS', () => {
     expect(other.status).toBe(403);
     expect((await client.send('DELETE', '/api/session', { csrf: false })).status).toBe(403);
     expect((await client.get('/api/session')).status).toBe(200);
+    // A cross-site form cannot post JSON: other bodies are refused, the login's too.
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const form = await client.send('POST', '/api/session', { raw: `{"user":"${QA.user}","password":"${QA.password}"}`, headers: { 'content-type': type }, csrf: false });
+      expect(form.status, type).toBe(415);
+    }
     // With it, the request reaches the operation (which has no such batch to review).
     const withToken = await client.post('/api/batches/P-001/review', body);
     expect(withToken.status).toBe(409);

@@ -136,6 +136,8 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     referrerPolicy: { policy: 'no-referrer' },
   });
   await app.register(fastifyStatic, { root: options.assets, serve: false });
+  // JSON only: a form another site posts (text/plain, urlencoded) is refused before anything reads it.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const config = request.routeOptions.config;
