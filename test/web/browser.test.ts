@@ -102,7 +102,7 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
     await page.goto(`${server.url}/#/operators`);
     const refused = page.locator('.operators-view .problem[data-status="403"]');
     await refused.waitFor();
-    await expect(refused.textContent()).resolves.toMatch(/Refused: .*admin/);
+    await expect(refused.textContent()).resolves.toMatch(/^Refused: .*needs the role admin/);
     expect(await page.locator('input[name="new-user"]').count()).toBe(0);
     await shoot(page, '04-operators-refused');
     // The API refuses the review itself, CSRF token and all, from the operator's own session.

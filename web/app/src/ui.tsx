@@ -19,10 +19,11 @@ export const hasRole = (session: SessionInfo, roles: readonly Role[]) => session
 export function Problem({ error }: { error: unknown }) {
   if (!error) return null;
   const status = error instanceof ApiError ? error.status : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  // The server's sentence as it said it, begun as a sentence: `refused: ...` reads `Refused: ...`.
   return (
     <p class="problem" role="alert" data-status={status}>
-      {status === 403 ? 'Refused: ' : ''}
-      {error instanceof Error ? error.message : String(error)}
+      {message.charAt(0).toUpperCase() + message.slice(1)}
     </p>
   );
 }

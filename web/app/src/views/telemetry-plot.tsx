@@ -23,9 +23,23 @@ export function TelemetryPlot({ summary }: { summary: TelemetrySummary }) {
   return <div class="plot-box" ref={box} data-channel={`${summary.module} ${summary.channel}`} />;
 }
 
-/** Axis times in UTC as the record prints them: `14:05`, with the day (`12-03 14:05`) over a span of days. */
+/** Axis times in UTC as the record prints them: `14:05` within a day, `12-03 14:05` over two, `12-03` beyond. */
 export function utcTick(spanMs: number): (at: Date) => string {
-  return spanMs > 86_400_000 ? (at) => `${at.toISOString().slice(5, 10)} ${at.toISOString().slice(11, 16)}` : (at) => at.toISOString().slice(11, 16);
+  const day = 86_400_000;
+  if (spanMs > 2 * day) return (at) => at.toISOString().slice(5, 10);
+  return spanMs > day / 2 ? (at) => `${at.toISOString().slice(5, 10)} ${at.toISOString().slice(11, 16)}` : (at) => at.toISOString().slice(11, 16);
+}
+
+/**
+ * Value axis labels as the record rounds values, unless that rounding would give two ticks one label
+ * (37.0, 37.0 on a 0.05 degC axis): then as many decimals as the ticks' spacing needs.
+ */
+function valueTick(low: number, high: number, unit: string): (value: number) => string {
+  const step = (high - low) / 4;
+  const needed = step > 0 ? Math.max(0, Math.ceil(-Math.log10(step))) : 0;
+  const probe = [low, low + step, low + 2 * step].map((v) => formatValue(v, unit, { bare: true }));
+  if (new Set(probe).size === probe.length) return (value) => formatValue(value, unit, { bare: true });
+  return (value) => value.toFixed(needed);
 }
 
 export function telemetrySvg(summary: TelemetrySummary): SVGSVGElement | HTMLElement {
@@ -46,7 +60,7 @@ export function telemetrySvg(summary: TelemetrySummary): SVGSVGElement | HTMLEle
     style: null,
     ariaLabel: `${summary.channel} on ${summary.module}: ${summary.samples} samples against ${summary.limits.length} limits`,
     x: { type: 'utc', label: null, ticks: 3, tickFormat: utcTick(Date.parse(summary.until) - Date.parse(summary.from)) },
-    y: { domain: [low - pad, high + pad], label, labelAnchor: 'top', ticks: 4, tickFormat: (v: number) => formatValue(v, summary.unit, { bare: true }) },
+    y: { domain: [low - pad, high + pad], label, labelAnchor: 'top', ticks: 4, tickFormat: valueTick(low - pad, high + pad, summary.unit) },
     marks: [
       Plot.frame({ stroke: '#999', strokeWidth: 0.6 }),
       band.length === 1
