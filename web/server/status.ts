@@ -43,6 +43,7 @@ export class StatusCache {
   /** The overview, each hold with its menu and the hold time left now, each module with its lanes. */
   overview(): WorkcellOverview & { holds: HoldWithMenu[] } {
     const seq = this.log.lastSeq();
+    if (this.fromLog && this.fromLog.seq !== seq && this.onlySamplesBetween(this.fromLog.seq, seq)) this.fromLog.seq = seq;
     if (this.fromLog?.seq !== seq) this.fromLog = { seq, overview: workcellOverview(this.log) };
     const { view, updatedAt } = liveStatus(this.log);
     const lanes = this.modulesLanes();
@@ -54,6 +55,21 @@ export class StatusCache {
 
   holds(): HoldWithMenu[] {
     return this.overview().holds;
+  }
+
+  /**
+   * Whether the log grew only by sensor samples and module states since `after`: they change no hold,
+   * review or alarm, and a running workcell writes them many times a second.
+   */
+  private onlySamplesBetween(after: number, upTo: number): boolean {
+    if (upTo - after > 5000) return false;
+    for (let cursor = after; cursor < upTo; ) {
+      const page = this.log.page(cursor, 1000);
+      if (page.length === 0) return true;
+      if (page.some((e) => e.seq <= upTo && e.type !== 'telemetry' && e.type !== 'module.state')) return false;
+      cursor = page[page.length - 1]!.seq;
+    }
+    return true;
   }
 
   /** The lanes each module serves, from the layout of the last run (none when it cannot be read now). */
