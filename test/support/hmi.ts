@@ -91,7 +91,7 @@ export class HmiClient {
     return answer;
   }
 
-  /** Opens /api/events and collects its events until `until` says enough (or the timeout). */
+  /** Opens /api/events and collects its events until `until` says enough, the server ends the stream, or the timeout. */
   events(path: string, until: (events: Array<{ event: string; id?: string; data: any }>) => boolean, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<Array<{ event: string; id?: string; data: any }>> {
     return new Promise((resolve, reject) => {
       const events: Array<{ event: string; id?: string; data: any }> = [];
@@ -103,6 +103,10 @@ export class HmiClient {
         }
         let buffer = '';
         res.setEncoding('utf8');
+        res.on('end', () => {
+          clearTimeout(timer);
+          resolve(events);
+        });
         res.on('data', (chunk: string) => {
           buffer += chunk;
           let end: number;

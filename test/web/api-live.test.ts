@@ -69,6 +69,21 @@ describe('the live stream and the API document', () => {
     expect(entriesOf(fromQuery).slice(-3)).toEqual(['alarm 1', 'alarm 2', 'alarm 3']);
   }, 60_000);
 
+  it('ends the stream when its session ends', async () => {
+    const other = test.client();
+    await other.logIn(OPERATOR);
+    let loggedOut = false;
+    const events = await other.events('/api/events', (seen) => {
+      if (!loggedOut && seen.some((e) => e.event === 'status')) {
+        loggedOut = true;
+        void other.send('DELETE', '/api/session').then(() => alarmFromAnotherProcess(database, 'after the logout'));
+      }
+      return false;
+    });
+    expect(loggedOut).toBe(true);
+    expect(events.map((e) => e.event)).toEqual(['status']);
+  }, 60_000);
+
   it('describes every route in an OpenAPI 3.1 document whose schemas validate what the server answers', async () => {
     const answer = await client.get('/api/openapi.json');
     expect(answer.status).toBe(200);

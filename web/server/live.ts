@@ -17,6 +17,8 @@ export function visibleEntries(entries: readonly LogEntry[]): LogEntry[] {
 
 interface Client {
   response: ServerResponse;
+  /** Whether the session that opened the stream is still open: a stream ends with its session. */
+  open: () => boolean;
   cursor: number;
   busy: boolean;
   again: boolean;
@@ -53,8 +55,8 @@ export class LiveUpdates {
   }
 
   /** Streams to `response` from now on: entries after `cursor` (the log's end when undefined), and status. */
-  add(response: ServerResponse, cursor: number | undefined): void {
-    const client: Client = { response, cursor: cursor ?? this.log.lastSeq(), busy: false, again: false };
+  add(response: ServerResponse, cursor: number | undefined, open: () => boolean): void {
+    const client: Client = { response, open, cursor: cursor ?? this.log.lastSeq(), busy: false, again: false };
     this.clients.add(client);
     response.on('close', () => this.clients.delete(client));
     void this.bringUpToDate(client, this.statusEvent());
@@ -90,6 +92,11 @@ export class LiveUpdates {
     }
     client.busy = true;
     try {
+      if (!client.open()) {
+        this.clients.delete(client);
+        client.response.end();
+        return;
+      }
       for (;;) {
         const page = this.log.page(client.cursor, PAGE);
         if (page.length === 0) break;

@@ -61,16 +61,16 @@ export const workcellRoutes: ApiRoute[] = [
     method: 'GET',
     path: '/api/events',
     summary: 'Server-sent events: `status` whenever the log changes, `entry` events after a cursor',
-    description: '`status` carries what GET /api/status answers, sent at once and within a second of any change. `entry` events (id: the log position) follow the cursor given as Last-Event-ID or ?after=SEQ; without one, only entries appended from now on.',
+    description: '`status` carries what GET /api/status answers, sent at once and within a second of any change; the stream ends when its session does (logout, idle time). `entry` events (id: the log position) follow the cursor given as Last-Event-ID or ?after=SEQ; without one, only entries appended from now on.',
     access: 'session',
     query: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }),
     response: undefined,
-    handle({ query, request, reply, context }) {
+    handle({ query, request, reply, signedIn, context }) {
       const lastEventId = request.headers['last-event-id'];
       const fromHeader = typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
       reply.hijack();
       reply.raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      context.live.add(reply.raw, fromHeader ?? query.after);
+      context.live.add(reply.raw, fromHeader ?? query.after, () => context.sessions.isOpen(signedIn.token));
     },
   }),
   route({

@@ -67,6 +67,13 @@ export class SessionStore {
     return { ...row, lastSeenAt: now };
   }
 
+  /** Whether a token's session is still open, without counting this as its use (a stream it opened asks). */
+  isOpen(token: string): boolean {
+    const row = this.db.prepare('SELECT created_at AS createdAt, last_seen_at AS lastSeenAt FROM sessions WHERE token_hash = ?').get(hashOf(token)) as Pick<Session, 'createdAt' | 'lastSeenAt'> | undefined;
+    const now = wallNow();
+    return row !== undefined && now - row.lastSeenAt <= this.limits.idleMs && now - row.createdAt <= this.limits.lifetimeMs;
+  }
+
   close(token: string): void {
     this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(hashOf(token));
   }
