@@ -39,9 +39,12 @@ async function templateBatch(dir: string, timeScale: number): Promise<LogEntry[]
   return entries;
 }
 
-/** The template's entries as batch `id`'s, `shiftMs` later: ids in the data replaced, times moved. */
+/**
+ * The template's entries as batch `id`'s, `shiftMs` later: ids in the data replaced, times moved. Each
+ * keeps its type and its data's shape; appendAll checks it against its type's schema as it writes it.
+ */
 function asBatch(entries: readonly LogEntry[], id: string, shiftMs: number): NewEntry[] {
-  return entries.map((entry) => ({ stream: id, type: entry.type, at: entry.at + shiftMs, data: JSON.parse(JSON.stringify(entry.data).replaceAll(TEMPLATE, id)) }));
+  return entries.map((entry) => ({ stream: id, type: entry.type, at: entry.at + shiftMs, data: JSON.parse(JSON.stringify(entry.data).replaceAll(TEMPLATE, id)) }) as NewEntry);
 }
 
 export async function webBenchmark(options: { batches?: number; rounds?: number; timeScale?: number } = {}): Promise<string> {
@@ -76,7 +79,7 @@ export async function webBenchmark(options: { batches?: number; rounds?: number;
       const started = performance.now();
       const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith(`/api/batches/${id}/record`)), page.goto(`${server.url}/#/batches/${id}`)]);
       await page.waitForSelector(`.record-view[data-record="${id}"] [data-verified="true"]`);
-      await page.waitForFunction(() => document.querySelectorAll('.plot-box').length === document.querySelectorAll('.plot-box svg').length);
+      await page.waitForFunction("document.querySelectorAll('.plot-box').length === document.querySelectorAll('.plot-box svg').length");
       const elapsed = performance.now() - started;
       if (round > 0) times.push(elapsed);
       bytes = (await response.body()).length;

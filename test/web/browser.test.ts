@@ -63,7 +63,7 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
     await card.waitFor({ timeout: 60_000 });
     await expect(card.locator('.message').textContent()).resolves.toContain('electrode fault');
     // The page never reloaded: the card came with a status event.
-    expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(1);
+    expect(await page.evaluate("performance.getEntriesByType('navigation').length")).toBe(1);
     await expect(card.locator('[data-stake="hold-time"]').textContent()).resolves.toMatch(/after wash: .*(left|exceeded)/);
     // Skipping and aborting are QA's to sign: the operator's menu offers them disabled.
     expect(await card.locator('button[data-option="skip"]').isDisabled()).toBe(true);
