@@ -55,6 +55,20 @@ export function requestBatch(log: EventLog, request: BatchRequest, signer: Crede
   });
 }
 
+/**
+ * Starts a requested batch with `start` (the orchestrator's startBatch) unless it started already (it has
+ * its stream); what start refuses (a bag now in use, a lane the layout lost) is an alarm naming the request.
+ */
+export function startRequestedBatch(log: EventLog, request: LogEntry<'batch.requested'>, start: (spec: { batchId: string; patient: string; chainOfIdentity: string; bagId: string; lane: string }, schedule: { file: string; text: string }) => void, at: number): void {
+  const { batchId, patient, chainOfIdentity, bagId, lane, schedule, user } = request.data;
+  if (log.stream(batchId).length > 0) return;
+  try {
+    start({ batchId, patient, chainOfIdentity, bagId, lane }, schedule);
+  } catch (error) {
+    log.append({ stream: WORKCELL_STREAM, type: 'alarm', at, data: { kind: 'orchestrator', batchId, message: `batch ${batchId}, asked for by ${user}, was not started: ${(error as Error).message}` } });
+  }
+}
+
 /** The lane with fewest unfinished batches (started or asked for), the first of the layout on a tie. */
 function leastBusyLane(log: EventLog, lanes: readonly string[]): string {
   const finished = new Set(FINISHED.flatMap((type) => log.ofType(type).map((e) => e.stream)));

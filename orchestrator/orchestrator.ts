@@ -23,6 +23,7 @@ import { HoldTimes } from './hold-times.ts';
 import { ModuleReconciler } from './reconciler.ts';
 import { StepRunner, type ActiveBatch } from './step-runner.ts';
 import { contentHash, positionFromLog, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
+import { startRequestedBatch } from './batch-requests.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
 import { DatabaseLease } from './database-lease.ts';
 import { BatchHolds } from './batch-holds.ts';
@@ -310,21 +311,10 @@ export class Orchestrator {
         void this.reconciler.refresh(entry.data.module, `asked for by ${entry.data.requestedBy}`);
         break;
       case 'batch.requested':
-        this.startRequested(entry);
+        if (!this.stopped && !this.batches.has(entry.data.batchId)) startRequestedBatch(this.options.log, entry, (spec, schedule) => this.startBatch(spec, schedule), this.clock.now());
         break;
       default:
         break;
-    }
-  }
-
-  /** A batch asked for from another process (batch-requests.ts), started once: a started one has its stream. */
-  private startRequested(entry: LogEntry<'batch.requested'>): void {
-    const { batchId, patient, chainOfIdentity, bagId, lane, schedule, user } = entry.data;
-    if (this.stopped || this.batches.has(batchId) || this.options.log.stream(batchId).length > 0) return;
-    try {
-      this.startBatch({ batchId, patient, chainOfIdentity, bagId, lane }, schedule);
-    } catch (error) {
-      this.options.log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: this.clock.now(), data: { kind: 'orchestrator', batchId, message: `batch ${batchId}, asked for by ${user}, was not started: ${(error as Error).message}` } });
     }
   }
 
