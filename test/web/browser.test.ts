@@ -14,6 +14,8 @@ import { buildRecord } from '../../orchestrator/record.ts';
 import type { HmiServer } from '../../web/server/app.ts';
 import { SHORT_SCHEDULE, startRun, waitForEntry, type TestRun } from '../support/orchestration.ts';
 import { ADMIN, OPERATOR, QA } from '../support/operators.ts';
+import { postgresSchema } from '../support/services.ts';
+import { PostgresMirror } from '../../orchestrator/postgres-mirror.ts';
 import { launchChromium, missingBrowser, serveForBrowser, sign, signIn, type HmiPage } from '../support/browser.ts';
 
 const noBrowser = missingBrowser();
@@ -143,7 +145,7 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
     await page.emulateMedia({ media: 'screen' });
   }, 60_000);
 
-  it('shows the timeline, batches, audit trail, site and operators views', async () => {
+  it('shows the timeline, batches, audit trail and operators views', async () => {
     const { page } = await as(ADMIN);
     await page.goto(`${server.url}/#/timeline`);
     await page.waitForSelector('.gantt svg');
@@ -163,9 +165,6 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
     await page.waitForSelector('.audit-view table');
     await expect(page.locator('.audit-view').textContent()).resolves.toContain(OPERATOR.user);
     await shoot(page, '10-audit');
-    await page.goto(`${server.url}/#/site`);
-    await page.waitForSelector('.site-view');
-    await shoot(page, '11-site');
     await page.goto(`${server.url}/#/operators`);
     await page.waitForSelector('.operators-view table');
     expect(await page.locator('input[name="new-user"]').count()).toBe(1);
@@ -175,5 +174,28 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
     await login.waitForSelector('form.login');
     await shoot(login, '00-login');
     await login.close();
+  }, 60_000);
+
+  it('shows the site: the workcell mirrored to PostgreSQL with its batches', async (ctx) => {
+    const postgres = await postgresSchema(ctx);
+    const mirror = new PostgresMirror(postgres.url);
+    const site = await (async () => {
+      await mirror.ship(run.log);
+      return serveForBrowser(run.log.file, { postgres: postgres.url });
+    })().finally(() => mirror.close());
+    try {
+      const signedIn = await signIn(browser, site.url, QA);
+      pages.push(signedIn);
+      const { page } = signedIn;
+      await page.goto(`${site.url}/#/site`);
+      await page.waitForSelector('.site-view table');
+      const text = await page.locator('.site-view').textContent();
+      expect(text).toContain(run.log.file);
+      expect(text).toMatch(/P-001.*completed/);
+      await shoot(page, '11-site');
+    } finally {
+      await site.close();
+      await postgres.drop();
+    }
   }, 60_000);
 });
