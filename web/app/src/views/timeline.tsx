@@ -50,6 +50,11 @@ export function TimelineView() {
           Whole log
         </button>
       </div>
+      {shown ? (
+        <p class="window">
+          {new Date(shown.from).toISOString().slice(0, 16).replace('T', ' ')} → {new Date(shown.to).toISOString().slice(0, 16).replace('T', ' ')} UTC
+        </p>
+      ) : null}
       <Problem error={error} />
       {!data ? <p class="loading">Loading…</p> : data.bars.length === 0 ? <Empty>No module was used in this window.</Empty> : <Gantt data={data} from={shown!.from} to={shown!.to} />}
     </div>
