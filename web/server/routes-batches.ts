@@ -4,7 +4,7 @@ import { verifyChains, type LogEntry } from '../../orchestrator/event-log.ts';
 import type { EntryType } from '../../orchestrator/entries/index.ts';
 import { buildRecord, reviewRecord } from '../../orchestrator/record.ts';
 import { describeData } from '../../orchestrator/record-timeline.ts';
-import { lastRunSettings, workcellNow } from '../../orchestrator/run-settings.ts';
+import { lastRunSettings } from '../../orchestrator/run-settings.ts';
 import { requestBatch } from '../../orchestrator/batch-requests.ts';
 import { liveStatus } from '../../orchestrator/workcell-overview.ts';
 import { resolve } from 'node:path';
@@ -71,7 +71,7 @@ export const batchRoutes: ApiRoute[] = [
       const layoutFile = lastRunSettings(log)?.layoutFile;
       if (body.layout !== undefined && layoutFile !== undefined && resolve(body.layout) !== layoutFile) throw new ApiError(409, `the workcell runs on ${layoutFile}, not ${resolve(body.layout)}: a batch starts on the layout its orchestrator drives`);
       const request = { batchId: body.batchId, patient: body.patient, lane: body.lane, chainOfIdentity: body.chainOfIdentity, bagId: body.bagId, scheduleFile: body.schedule, reason: body.signature.reason };
-      const entry = operation(() => requestBatch(log, request, { user: signedIn.operator.user, password: body.signature.password }, workcellNow(log)));
+      const entry = operation(() => requestBatch(log, request, { user: signedIn.operator.user, password: body.signature.password }, context.status.now()));
       const running = orchestratorRunning(log);
       return {
         batchId: entry.data.batchId,
@@ -110,7 +110,7 @@ export const batchRoutes: ApiRoute[] = [
     response: Reviewed,
     handle({ params, body, signedIn, context }) {
       const { log } = context;
-      const entry = operation(() => reviewRecord(log, params.id, { decision: body.decision === 'approve' ? 'approved' : 'rejected', reason: body.reason }, { user: signedIn.operator.user, password: body.password }, workcellNow(log)));
+      const entry = operation(() => reviewRecord(log, params.id, { decision: body.decision === 'approve' ? 'approved' : 'rejected', reason: body.reason }, { user: signedIn.operator.user, password: body.password }, context.status.now()));
       return { batchId: params.id, decision: entry.data.decision, reviewedHead: entry.data.reviewedHead, signature: entry.data.signature };
     },
   }),

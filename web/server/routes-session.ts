@@ -1,6 +1,5 @@
 /** Logging in and out, the current session, and the operators (enrol, disable, own password). */
 import { Type } from '@sinclair/typebox';
-import { workcellNow } from '../../orchestrator/run-settings.ts';
 import { changePassword, disableOperator, enrolOperator, listOperators, logIn, SignatureRefused, type Operator } from '../../orchestrator/signatures.ts';
 import { ApiError, operation, route, type ApiRoute, type SignedIn } from './api.ts';
 import { DisableBody, Done, EnrolBody, LoginBody, OperatorView, PasswordBody, SessionInfo } from './schemas.ts';
@@ -20,7 +19,7 @@ export const sessionRoutes: ApiRoute[] = [
     handle({ body, reply, context }) {
       let operator: Operator;
       try {
-        operator = logIn(context.log, body, workcellNow(context.log));
+        operator = logIn(context.log, body, context.status.now());
       } catch (error) {
         if (error instanceof SignatureRefused) throw new ApiError(401, error.message);
         throw error;
@@ -67,7 +66,7 @@ export const sessionRoutes: ApiRoute[] = [
     response: OperatorView,
     handle({ body, signedIn, context }) {
       const { log } = context;
-      operation(() => enrolOperator(log, { user: body.user, printedName: body.printedName, roles: body.roles, password: body.initialPassword }, { user: me(signedIn), password: body.password }, workcellNow(log)));
+      operation(() => enrolOperator(log, { user: body.user, printedName: body.printedName, roles: body.roles, password: body.initialPassword }, { user: me(signedIn), password: body.password }, context.status.now()));
       return listOperators(log).find((o) => o.user === body.user)!;
     },
   }),
@@ -81,7 +80,7 @@ export const sessionRoutes: ApiRoute[] = [
     response: OperatorView,
     handle({ body, params, signedIn, context }) {
       const { log } = context;
-      operation(() => disableOperator(log, params.id, body.reason, { user: me(signedIn), password: body.password }, workcellNow(log)));
+      operation(() => disableOperator(log, params.id, body.reason, { user: me(signedIn), password: body.password }, context.status.now()));
       context.sessions.closeAllOf(params.id);
       return listOperators(log).find((o) => o.user === params.id)!;
     },
@@ -95,7 +94,7 @@ export const sessionRoutes: ApiRoute[] = [
     response: Done,
     handle({ body, signedIn, context }) {
       const { log } = context;
-      operation(() => changePassword(log, { user: me(signedIn), password: body.current }, body.next, workcellNow(log)));
+      operation(() => changePassword(log, { user: me(signedIn), password: body.current }, body.next, context.status.now()));
       context.sessions.closeAllOf(me(signedIn), signedIn.token);
       return { done: true, message: `the password of ${me(signedIn)} changed` };
     },

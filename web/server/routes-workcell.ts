@@ -1,7 +1,6 @@
 /** The workcell now and as it goes: status, holds and their answers, the entry stream, the live events, the timeline. */
 import { Type } from '@sinclair/typebox';
 import { resolveHold } from '../../orchestrator/operator-actions.ts';
-import { workcellNow } from '../../orchestrator/run-settings.ts';
 import { ApiError, operation, route, type ApiRoute } from './api.ts';
 import { visibleEntries } from './live.ts';
 import { Cursor, EntryPage, HoldAnswer, HoldAnswered, HoldParams, HoldView, Overview, TimelineQuery, TimelineResponse } from './schemas.ts';
@@ -39,7 +38,7 @@ export const workcellRoutes: ApiRoute[] = [
       const choice = hold.menu.find((m) => m.option === body.option);
       if (!choice) throw new ApiError(409, `the hold of ${params.batch} offers ${hold.menu.map((m) => m.option).join(', ')}, not '${body.option}'`);
       const answer = { action: choice.action, reason: body.reason, option: choice.deviceOption };
-      const entry = operation(() => resolveHold(context.log, params.batch, answer, { user: signedIn.operator.user, password: body.password }, workcellNow(context.log)));
+      const entry = operation(() => resolveHold(context.log, params.batch, answer, { user: signedIn.operator.user, password: body.password }, context.status.now()));
       return { batchId: params.batch, step: entry.data.step, action: entry.data.action, option: entry.data.option, approves: entry.data.approves, signature: entry.data.signature };
     },
   }),

@@ -35,41 +35,64 @@ export function holdMenu(hold: OpenHoldView): MenuOption[] {
 }
 
 export class StatusCache {
-  private fromLog: { seq: number; overview: WorkcellOverview } | undefined;
+  private fromLog: WorkcellOverview | undefined;
+  /** Something but samples was appended since fromLog was read. */
+  private logChanged = true;
+  /** The latest workcell time any entry carries, up to a log position: followed entry by entry, not scanned for. */
+  private latest: { seq: number; at: number } | undefined;
   private lanes: { layoutFile: string; byModule: Map<string, string[]> } | undefined;
 
   constructor(private readonly log: EventLog) {}
 
   /** The overview, each hold with its menu and the hold time left now, each module with its lanes. */
   overview(): WorkcellOverview & { holds: HoldWithMenu[] } {
-    const seq = this.log.lastSeq();
-    if (this.fromLog && this.fromLog.seq !== seq && this.onlySamplesBetween(this.fromLog.seq, seq)) this.fromLog.seq = seq;
-    if (this.fromLog?.seq !== seq) this.fromLog = { seq, overview: workcellOverview(this.log) };
+    this.follow(this.log.lastSeq());
+    if (!this.fromLog || this.logChanged) {
+      this.fromLog = workcellOverview(this.log);
+      this.logChanged = false;
+    }
     const { view, updatedAt } = liveStatus(this.log);
     const lanes = this.modulesLanes();
     const status = view && { ...view, modules: view.modules.map((m) => ({ ...m, lanes: lanes.get(m.id) })) };
-    const now = workcellNow(this.log);
-    const holds = this.fromLog.overview.holds.map((hold) => ({ ...hold, menu: holdMenu(hold), holdTimeLeftMs: hold.holdTime ? hold.holdTime.deadline - now : null }));
-    return { ...this.fromLog.overview, holds, status, updatedAt };
+    const now = workcellNow(this.log, Date.now(), this.latest!.at);
+    const holds = this.fromLog.holds.map((hold) => ({ ...hold, menu: holdMenu(hold), holdTimeLeftMs: hold.holdTime ? hold.holdTime.deadline - now : null }));
+    return { ...this.fromLog, holds, status, updatedAt };
   }
 
   holds(): HoldWithMenu[] {
     return this.overview().holds;
   }
 
+  /** The workcell clock now, as workcellNow reads it, without a scan of the log for its latest time. */
+  now(): number {
+    this.follow(this.log.lastSeq());
+    return workcellNow(this.log, Date.now(), this.latest!.at);
+  }
+
   /**
-   * Whether the log grew only by sensor samples and module states since `after`: they change no hold,
-   * review or alarm, and a running workcell writes them many times a second.
+   * Reads what was appended up to `upTo` since last time: the latest time, and whether anything but
+   * sensor samples and module states came (those change no hold, review or alarm, and a running
+   * workcell writes them many times a second). A long way behind, the log is asked instead.
    */
-  private onlySamplesBetween(after: number, upTo: number): boolean {
-    if (upTo - after > 5000) return false;
-    for (let cursor = after; cursor < upTo; ) {
-      const page = this.log.page(cursor, 1000);
-      if (page.length === 0) return true;
-      if (page.some((e) => e.seq <= upTo && e.type !== 'telemetry' && e.type !== 'module.state')) return false;
+  private follow(upTo: number): void {
+    const from = this.latest?.seq;
+    if (from === upTo) return;
+    if (from === undefined || upTo - from > 5000) {
+      this.latest = { seq: upTo, at: this.log.lastAt() };
+      this.logChanged = true;
+      return;
+    }
+    let at = this.latest!.at;
+    for (let cursor = from; cursor < upTo; ) {
+      const page = this.log.page(cursor, 1000).filter((e) => e.seq <= upTo);
+      if (page.length === 0) break;
+      for (const entry of page) {
+        at = Math.max(at, entry.at);
+        if (entry.type !== 'telemetry' && entry.type !== 'module.state') this.logChanged = true;
+      }
       cursor = page[page.length - 1]!.seq;
     }
-    return true;
+    this.latest = { seq: upTo, at };
   }
 
   /** The lanes each module serves, from the layout of the last run (none when it cannot be read now). */
