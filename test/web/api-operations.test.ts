@@ -145,6 +145,16 @@ describe('the HMI API on a running workcell', () => {
     const summaries = audit.json.items.map((i: { type: string; user: string | null }) => `${i.type} ${i.user}`);
     expect(summaries).toEqual(expect.arrayContaining(['hold.resolved a.jansen', 'record.reviewed qa.lee', 'signature.refused a.jansen', 'signature.refused qa.lee', 'operator.enrolled it.admin']));
     expect(JSON.stringify(audit.json)).not.toContain('scrypt$');
+    expect(audit.json.next).toBeNull();
+    const paged: number[] = [];
+    for (let after = 0; ; ) {
+      const page = await qa.get(`/api/audit?after=${after}&limit=2`);
+      paged.push(...page.json.items.map((i: { seq: number }) => i.seq));
+      if (page.json.next === null) break;
+      expect(page.json.items).toHaveLength(2);
+      after = page.json.next;
+    }
+    expect(paged).toEqual(audit.json.items.map((i: { seq: number }) => i.seq));
   });
 
   it('shows the site from the PostgreSQL copy: the workcell, its batches and open holds', async (ctx) => {
