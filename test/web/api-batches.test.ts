@@ -1,6 +1,7 @@
 /** Starting a batch over the API: signed by an operator, queued in the log, started by the running orchestrator. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEntry } from '../../orchestrator/entries/index.ts';
+import { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { SHORT_SCHEDULE, startRun, waitForEntry, type TestRun } from '../support/orchestration.ts';
 import { OPERATOR, QA } from '../support/operators.ts';
 import { databaseWithOperators, startTestServer, type HmiClient, type TestServer } from '../support/hmi.ts';
@@ -51,6 +52,27 @@ describe('POST /api/batches', () => {
     expect(run.log.stream('P-002').some((e) => e.type === 'batch.completed')).toBe(true);
     expect(run.log.ofType('batch.requested').map((e) => [e.data.batchId, e.data.user, e.data.reason])).toEqual([['P-002', 'a.jansen', 'MES order 4711']]);
     expect((await operator.get('/api/batches')).json.map((b: { batchId: string; status: string }) => [b.batchId, b.status])).toEqual([['P-001', 'completed'], ['P-002', 'completed']]);
+  }, 180_000);
+
+  it('keeps a batch asked for while no orchestrator runs, and the next one on the database starts it', async () => {
+    await run.orchestrator.stop();
+    const queued = await operator.post('/api/batches', { batchId: 'P-003', patient: 'PAT-8', lane: 'lane-1', schedule: SHORT_SCHEDULE, signature: { reason: 'MES order 4712', password: OPERATOR.password } });
+    expect(queued.status, queued.text).toBe(202);
+    expect(queued.json).toMatchObject({ batchId: 'P-003', lane: 'lane-1', orchestratorRunning: false });
+    expect(queued.json.message).toMatch(/no orchestrator runs on .*: the next workcell run on it/);
+    expect(run.log.stream('P-003')).toEqual([]);
+    const next = new Orchestrator({ layout: run.session.layout, layoutFile: run.layoutFile, layoutHash: run.session.layoutHash, log: run.log, drivers: run.session.drivers, clock: run.session.clock, deliver: (bag, position) => run.session.simulation!.deliver(bag, position) });
+    await next.start();
+    try {
+      const started = await waitForEntry(run.log, 'P-003', isEntry('batch.started'));
+      expect(started.data).toMatchObject({ patient: 'PAT-8', lane: 'lane-1' });
+      await next.finished({ whenBatchesDone: () => run.session.fastForward() });
+      expect(run.log.stream('P-003').some((e) => e.type === 'batch.completed')).toBe(true);
+      // Started once: the requests already started (P-002) are not started again.
+      expect(run.log.ofType('batch.started').map((e) => e.stream)).toEqual(['P-001', 'P-002', 'P-003']);
+    } finally {
+      await next.stop();
+    }
   }, 180_000);
 
   it('refuses a batch on a database without a run: there is no workcell to start it on', async () => {
