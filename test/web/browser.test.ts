@@ -169,6 +169,13 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
     await page.waitForSelector('.operators-view table');
     expect(await page.locator('input[name="new-user"]').count()).toBe(1);
     await shoot(page, '12-operators-admin');
+    // Signing out ends the session: the app is behind the login page again.
+    await page.locator('header.top button.logout').click();
+    await page.waitForURL(/\/login$/);
+    // (The redirect keeps the address's fragment, as browsers do.)
+    await page.goto(`${server.url}/#/batches`);
+    await page.waitForURL(/\/login(#.*)?$/);
+    await page.waitForSelector('form.login');
     const login = await browser.newPage({ ignoreHTTPSErrors: true });
     await login.goto(`${server.url}/login`);
     await login.waitForSelector('form.login');

@@ -19,17 +19,30 @@ let latestStatus: Status | undefined;
 /** At most one refetch a second per view: a running workcell changes the log many times a second. */
 const MIN_REFETCH_MS = 1000;
 
+/** How long to wait before opening the stream again once the server closed it for good. */
+const RECONNECT_MS = 3000;
+
 export function connectLive(): void {
   if (source) return;
-  source = new EventSource('/api/events');
-  source.addEventListener('status', (event: MessageEvent<string>) => {
+  const stream = new EventSource('/api/events');
+  source = stream;
+  stream.addEventListener('status', (event: MessageEvent<string>) => {
     const status = parseStatus(event.data);
     if (status) publishStatus(status);
     for (const listener of changed) listener();
   });
-  source.addEventListener('open', () => setConnected(true));
-  // EventSource reconnects by itself; the page says it is not live meanwhile.
-  source.addEventListener('error', () => setConnected(false));
+  stream.addEventListener('open', () => setConnected(true));
+  // EventSource reconnects by itself after a dropped connection; the page says it is not live meanwhile.
+  // A refusal (the session ended) closes it for good: asking for the session then goes to the login
+  // page on a 401, and otherwise the stream is opened again.
+  stream.addEventListener('error', () => {
+    setConnected(false);
+    if (stream.readyState !== EventSource.CLOSED) return;
+    source = undefined;
+    setTimeout(() => {
+      api.get('/api/session').then(connectLive, () => setTimeout(connectLive, RECONNECT_MS));
+    }, RECONNECT_MS);
+  });
 }
 
 function parseStatus(data: string): Status | undefined {

@@ -14,7 +14,8 @@ function Login() {
     setBusy(true);
     try {
       await api.post('/api/session', { user: user.trim(), password });
-      location.assign('/');
+      // Back to the view asked for before the login page (the redirect kept its fragment).
+      location.assign(`/${location.hash}`);
     } catch (failure) {
       setError(failure);
       setPassword('');

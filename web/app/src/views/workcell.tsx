@@ -13,6 +13,7 @@ export function WorkcellView() {
   const lanes = groupBy(modules, (m) => (m.lanes && m.lanes.length > 0 ? m.lanes.join(', ') : 'shared'));
   return (
     <div class="view workcell-view">
+      <h1>Workcell</h1>
       <Problem error={error} />
       {data.holds.length > 0 ? (
         <div class="banner hold-banner" role="status">
