@@ -71,6 +71,8 @@ export async function webBenchmark(options: { batches?: number; rounds?: number;
   try {
     const { page } = await signIn(browser, server.url, QA);
     const times: number[] = [];
+    // How long of it the browser waited for the record request itself (the server building and verifying it).
+    const apiTimes: number[] = [];
     let bytes = 0;
     // Round 0 warms the server's and the browser's caches of the app itself; each round reads another batch.
     for (let round = 0; round <= rounds; round++) {
@@ -81,18 +83,23 @@ export async function webBenchmark(options: { batches?: number; rounds?: number;
       await page.waitForSelector(`.record-view[data-record="${id}"] [data-verified="true"]`);
       await page.waitForFunction("document.querySelectorAll('.plot-box').length === document.querySelectorAll('.plot-box svg').length");
       const elapsed = performance.now() - started;
-      if (round > 0) times.push(elapsed);
+      const api = Number(await page.evaluate(`(() => { const r = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/batches/${id}/record')); return r ? r.responseEnd - r.startTime : NaN; })()`));
+      if (round > 0) {
+        times.push(elapsed);
+        apiTimes.push(api);
+      }
       bytes = (await response.body()).length;
     }
     times.sort((a, b) => a - b);
     const p50 = percentile(times, 0.5);
+    const apiP50 = percentile(apiTimes.sort((a, b) => a - b), 0.5);
     // The machine may be shared: its load says how much of the time was waiting for a core.
     const load = loadavg()[0]!.toFixed(1);
     const worst = times.at(-1)!;
     return table(
       `The web HMI: a batch record page in Chromium, ${batches} CAR-T batches in the database (one simulated, the others its entries again); navigation to the record view rendered (integrity verified, telemetry plotted), ${rounds} rounds`,
-      ['log entries', 'database built', 'template batch simulated', 'record JSON', 'p50', 'slowest', 'target', 'verdict', 'load (1 min)'],
-      [[entries.toLocaleString('en-US'), `${buildS.toFixed(1)} s`, `${simulatedS.toFixed(1)} s`, `${(bytes / 1024).toFixed(0)} KiB`, ms(p50), ms(worst), ms(TARGET_MS), worst < TARGET_MS ? 'within' : p50 < TARGET_MS ? 'p50 within, slowest over' : 'OVER', `${load} on ${cpus().length} cores`]],
+      ['log entries', 'database built', 'template batch simulated', 'record JSON', 'p50', 'of which the record request', 'slowest', 'target', 'verdict', 'load (1 min)'],
+      [[entries.toLocaleString('en-US'), `${buildS.toFixed(1)} s`, `${simulatedS.toFixed(1)} s`, `${(bytes / 1024).toFixed(0)} KiB`, ms(p50), ms(apiP50), ms(worst), ms(TARGET_MS), worst < TARGET_MS ? 'within' : p50 < TARGET_MS ? 'p50 within, slowest over' : 'OVER', `${load} on ${cpus().length} cores`]],
     );
   } finally {
     await browser.close();
