@@ -49,7 +49,9 @@ export interface WorkcellOverview {
 }
 
 export function openHolds(log: EventLog): OpenHoldView[] {
-  return log.ofType('batch.started').flatMap((b) => {
+  // A finished batch's machine has ended: no hold opens after it, and its stream need not be read.
+  const finished = new Set([...log.ofType('batch.completed'), ...log.ofType('batch.quarantined')].map((e) => e.stream));
+  return log.ofType('batch.started').filter((b) => !finished.has(b.stream)).flatMap((b) => {
     const entries = log.stream(b.stream, { withoutTelemetry: true });
     const hold = openHold(entries);
     if (!hold) return [];
