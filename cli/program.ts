@@ -8,6 +8,7 @@ import { CONVENTIONS, ENVIRONMENT } from './conventions.ts';
 import { defineBatchCommands } from './define-batches.ts';
 import { defineDeviceCommands } from './define-devices.ts';
 import { defineRecordCommands } from './define-records.ts';
+import { defineServeCommand } from './define-serve.ts';
 import { argument, everyCommand, helpDetails, lazy, synopsis, WorkcellCommand } from './usage.ts';
 
 function conventionsHelp(): string {
@@ -37,6 +38,7 @@ export function workcellProgram(): Command {
   defineBatchCommands(program);
   defineRecordCommands(program);
   defineDeviceCommands(program);
+  defineServeCommand(program);
 
   const completion = program
     .command('completion')

@@ -282,6 +282,13 @@ export class PostgresMirror {
     return result.rows.map((r) => ({ source: r.source, file: r.file, entries: Number(r.entries), lastSeq: Number(r.last_seq ?? 0) }));
   }
 
+  /** Entries of these types of every mirrored log, each log's in its order: what a site view across workcells reads. */
+  async entriesOfTypes(types: readonly string[]): Promise<Array<{ source: string; entry: LogEntry }>> {
+    if (!(await this.exists())) return [];
+    const result = await this.pool.query<Row & { source: string }>('SELECT source, seq, stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version FROM workcell_events WHERE type = ANY($1::text[]) ORDER BY source, seq', [types]);
+    return result.rows.map((row) => ({ source: row.source, entry: fromRow(row) }));
+  }
+
   private async entriesOf(source: string): Promise<LogEntry[]> {
     const result = await this.pool.query<Row>('SELECT seq, stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version FROM workcell_events WHERE source = $1 ORDER BY seq', [source]);
     return result.rows.map(fromRow);

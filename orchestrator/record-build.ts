@@ -5,7 +5,7 @@
  * reconciliations, and a timeline. Times stay ISO 8601 here (and in the JSON record); printing decides
  * how to show them.
  */
-import type { EventLog } from './event-log.ts';
+import type { EventLog, LogEntry } from './event-log.ts';
 import { isEntry, isKnownEntryType, type BatchStarted, type EntryData } from './entries.ts';
 import type { Signature } from './signatures.ts';
 import { scheduleFacts } from './record-schedule.ts';
@@ -112,8 +112,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** The fields given (neither undefined nor null). */
 const present = (fields: Record<string, string | null | undefined>): Record<string, string> => Object.fromEntries(Object.entries(fields).filter((field): field is [string, string] => typeof field[1] === 'string'));
 
-export function buildRecord(log: EventLog, batchId: string): BatchRecord {
-  const entries = log.stream(batchId);
+/** `entries`: the batch's stream when the caller has read it already (the web API verifies its chain too). */
+export function buildRecord(log: EventLog, batchId: string, entries: readonly LogEntry[] = log.stream(batchId)): BatchRecord {
   const startedEntry = entries.find(isEntry('batch.started'));
   if (!startedEntry) throw new Error(`no batch ${batchId} in ${log.file}`);
   const started = startedEntry.data;
@@ -363,20 +363,4 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
 function lastOf<T>(items: readonly T[], predicate: (item: T) => boolean): T | undefined {
   for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i]!)) return items[i];
   return undefined;
-}
-
-/** How a step ended, in the words a reviewer reads (the caller escapes it for its medium). */
-export function describeOutcome(step: StepRecord): string {
-  const approval = step.continued?.approvedBy ? `skip approved by ${step.continued.approvedBy.printedName} (${step.continued.approvedBy.user})` : 'skip approval not recorded';
-  const attempts = step.attempts > 1 ? ` (${step.attempts} attempts)` : '';
-  switch (step.outcome) {
-    case 'failed-controls-skipped':
-      return `ran, failed controls, continued without meeting them (${approval})${attempts}`;
-    case 'incomplete-skipped':
-      return `started, did not complete (${step.continued?.why ?? 'no reason recorded'}), continued without it (${approval})${attempts}`;
-    case 'skipped':
-      return step.skippedBecause ? `skipped: ${step.skippedBecause}` : 'skipped';
-    default:
-      return `${step.outcome}${attempts}`;
-  }
 }

@@ -7,7 +7,8 @@
 import { timeOfDay } from '../drivers/clock.ts';
 import { html } from './html-text.ts';
 import { formatLimits, formatValue } from './quantity-format.ts';
-import { describeOutcome, type BatchRecord, type ControlOutcome, type StepRecord } from './record-build.ts';
+import type { BatchRecord, ControlOutcome, StepRecord } from './record-build.ts';
+import { describeOutcome } from './record-outcome.ts';
 import { telemetryPlot } from './record-plot.ts';
 import type { Signature } from './signatures.ts';
 

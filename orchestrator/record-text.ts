@@ -7,7 +7,8 @@
 import { timeOfDay } from '../drivers/clock.ts';
 import { printable } from '../config/printable.ts';
 import { formatLimits, formatValue } from './quantity-format.ts';
-import { describeOutcome, type BatchRecord, type ControlOutcome, type StepRecord } from './record-build.ts';
+import type { BatchRecord, ControlOutcome, StepRecord } from './record-build.ts';
+import { describeOutcome } from './record-outcome.ts';
 import type { TelemetrySummary } from './record-telemetry.ts';
 import type { Signature } from './signatures.ts';
 
