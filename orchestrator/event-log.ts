@@ -12,10 +12,10 @@ import Database from 'better-sqlite3';
 import { wallNow } from '../drivers/clock.ts';
 import { watchOtherConnections, type WatchOptions } from './log-watcher.ts';
 import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
-import { canonicalJson, type ChainBreak } from './log-entry.ts';
-import { checkEntry, ENTRY_FORMAT_VERSION, isEntryOf, type EntryData, type EntryType, type LogEntry, type NewEntry } from './entries/index.ts';
+import { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
+import { checkEntry, ENTRY_FORMAT_VERSION, entryDataProblem, isEntryOf, matchesItsSchema, type EntryData, type EntryType, type LogEntry, type NewEntry } from './entries/index.ts';
 
-export { canonicalJson, type ChainBreak } from './log-entry.ts';
+export { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
 export type { LogEntry, NewEntry } from './entries/index.ts';
 
 export const WORKCELL_STREAM = 'workcell';
@@ -95,19 +95,58 @@ interface Row {
   format_version?: number | null;
 }
 
-function fromRow(row: Row): LogEntry {
-  return storedEntry({ seq: row.seq, stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: row.at, recordedAt: row.recorded_at, data: JSON.parse(row.data) as unknown, previousHash: row.previous_hash, hash: row.hash, formatVersion: row.format_version ?? undefined });
+function fromRow(row: Row): StoredRow {
+  return { seq: row.seq, stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: row.at, recordedAt: row.recorded_at, data: JSON.parse(row.data) as unknown, previousHash: row.previous_hash, hash: row.hash, ...(row.format_version == null ? {} : { formatVersion: row.format_version }) };
+}
+
+const entryOfRow = (row: Row): LogEntry => storedEntry(fromRow(row));
+
+/**
+ * A stored entry whose data its type's schema does not allow: the database was written by hand (or by
+ * a tool that went around the log), or by a later format version. Its message names the entry and field.
+ */
+export class InvalidStoredEntry extends Error {
+  constructor(readonly entry: StoredRow, readonly problem: string) {
+    super(invalidEntryText(entry, problem));
+    this.name = 'InvalidStoredEntry';
+  }
+}
+
+function invalidEntryText(entry: StoredRow, problem: string): string {
+  const written = entry.formatVersion !== undefined && entry.formatVersion > ENTRY_FORMAT_VERSION ? `; it was written in entry format ${entry.formatVersion}, this version of Workcell reads format ${ENTRY_FORMAT_VERSION} and before` : '; the database was changed outside Workcell (workcell verify names every such entry)';
+  return `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}, ${entry.type}) does not match its schema: its data ${problem}${written}`;
 }
 
 /**
- * An entry read back from a log (this one, or a copy of one). Every entry was checked against its
- * type's schema when it was appended, and the hash chain shows it was not changed since: read back,
- * its data is what its type says. (An entry of a type a later version added keeps its type; readers
- * that list entries ask `isKnownEntryType`.)
+ * An entry read back from a log (this one, or a copy of one), checked against its type's schema: a row
+ * that does not match is refused (InvalidStoredEntry), never passed on as what its type says. An entry
+ * of a type a later version added keeps its type unchecked; readers that list entries ask `isKnownEntryType`.
  */
-export function storedEntry(entry: HashedEntry & { seq: number; hash: string }): LogEntry {
-  const { formatVersion, ...rest } = entry;
-  return (formatVersion === undefined ? rest : { ...rest, formatVersion }) as LogEntry;
+export function storedEntry(entry: StoredRow): LogEntry {
+  if (matchesItsSchema(entry)) return entry;
+  throw new InvalidStoredEntry(entry, entryDataProblem(entry) ?? 'is invalid');
+}
+
+/** Stored entries split into those that match their schemas and those that do not: for readers that must go on. */
+export function checkedEntries(rows: readonly StoredRow[]): { entries: LogEntry[]; invalid: InvalidStoredEntry[] } {
+  const entries: LogEntry[] = [];
+  const invalid: InvalidStoredEntry[] = [];
+  for (const row of rows) {
+    if (matchesItsSchema(row)) entries.push(row);
+    else invalid.push(new InvalidStoredEntry(row, entryDataProblem(row) ?? 'is invalid'));
+  }
+  return { entries, invalid };
+}
+
+/**
+ * The entries of a log (or its copy) that do not match their schemas, as breaks `verify` names: those whose
+ * hash still fits their content (written so, or with every hash recomputed); one whose content no longer
+ * fits its hash is named by its chain as altered, once.
+ */
+export function invalidEntryBreaks(rows: readonly StoredRow[]): ChainBreak[] {
+  return checkedEntries(rows)
+    .invalid.filter(({ entry }) => entryHash(entry) === entry.hash)
+    .map(({ entry, message }) => ({ stream: entry.stream, streamSeq: entry.streamSeq, seq: entry.seq, problem: 'invalid', message }));
 }
 
 export class EventLog {
@@ -148,7 +187,8 @@ export class EventLog {
         const hash = entryHash(base);
         const info = this.insert.run(base.stream, base.streamSeq, base.type, base.at, base.recordedAt, canonicalJson(base.data), base.previousHash, hash, base.formatVersion);
         heads.set(entry.stream, { streamSeq: base.streamSeq, hash });
-        return storedEntry({ ...base, hash, seq: Number(info.lastInsertRowid) });
+        // Checked by appendAll (asStored) before the transaction.
+        return { ...base, hash, seq: Number(info.lastInsertRowid) } as LogEntry;
       });
       if (this.checkpoints?.due) this.checkpoints.write();
       return written;
@@ -226,26 +266,26 @@ export class EventLog {
   /** Entries with after < seq <= upTo, of the given types (all when undefined), in log order. */
   between(after: number, upTo: number, types?: readonly string[]): LogEntry[] {
     const ofTypes = types ? ` AND type IN (${types.map(() => '?').join(',')})` : '';
-    return (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ?${ofTypes} ORDER BY seq`).all(after, upTo, ...(types ?? [])) as Row[]).map(fromRow);
+    return (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ?${ofTypes} ORDER BY seq`).all(after, upTo, ...(types ?? [])) as Row[]).map(entryOfRow);
   }
 
   /** A stream's entries in order; `afterStreamSeq`: only those after that position. */
   stream(stream: string, options: { withoutTelemetry?: boolean; afterStreamSeq?: number } = {}): LogEntry[] {
     const sql = `SELECT * FROM events WHERE stream = ? AND stream_seq > ?${options.withoutTelemetry ? " AND type <> 'telemetry'" : ''} ORDER BY stream_seq`;
-    return (this.db.prepare(sql).all(stream, options.afterStreamSeq ?? 0) as Row[]).map(fromRow);
+    return (this.db.prepare(sql).all(stream, options.afterStreamSeq ?? 0) as Row[]).map(entryOfRow);
   }
 
   /** Entries appended after `seq` (by any process), in order. */
   since(seq: number): LogEntry[];
   since<T extends EntryType>(seq: number, types: readonly T[]): Array<LogEntry<T>>;
   since(seq: number, types?: readonly EntryType[]): LogEntry[] {
-    if (!types) return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').all(seq) as Row[]).map(fromRow);
+    if (!types) return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').all(seq) as Row[]).map(entryOfRow);
     const rows = this.db.prepare(`SELECT * FROM events WHERE seq > ? AND type IN (${types.map(() => '?').join(',')}) ORDER BY seq`).all(seq, ...types) as Row[];
-    return rows.map(fromRow).filter(isEntryOf(types));
+    return rows.map(entryOfRow).filter(isEntryOf(types));
   }
 
   ofType<T extends EntryType>(type: T): Array<LogEntry<T>> {
-    return (this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY seq').all(type) as Row[]).map(fromRow).filter(isEntryOf([type]));
+    return (this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY seq').all(type) as Row[]).map(entryOfRow).filter(isEntryOf([type]));
   }
 
   streams(): string[] {
@@ -284,10 +324,10 @@ export class EventLog {
    * of each broken stream (in log order), then what the checkpoints show.
    */
   verify(): LogVerification {
-    const entries = (this.db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[]).map(fromRow);
-    const chains = verifyChains(entries);
-    const anchored = verifyCheckpoints(this.id, entries, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)));
-    return { ...chains, breaks: [...chains.breaks, ...anchored.breaks], checkpoints: anchored.report };
+    const rows = this.rows();
+    const chains = verifyChains(rows);
+    const anchored = verifyCheckpoints(this.id, rows, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)));
+    return { ...chains, breaks: [...chains.breaks, ...invalidEntryBreaks(rows), ...anchored.breaks], checkpoints: anchored.report };
   }
 
   /** The checkpoint keys and signed checkpoints the log holds (for copying them with the entries). */
@@ -295,9 +335,18 @@ export class EventLog {
     return readCheckpoints(this.db);
   }
 
+  /**
+   * Every entry as stored (or a stream's), in order, its data not checked against its schema: for what must
+   * read a tampered log to the end (verify, the comparison with a copy, a record); checkedEntries() sorts them.
+   */
+  rows(stream?: string): StoredRow[] {
+    const rows = stream === undefined ? this.db.prepare('SELECT * FROM events ORDER BY seq').all() : this.db.prepare('SELECT * FROM events WHERE stream = ? ORDER BY stream_seq').all(stream);
+    return (rows as Row[]).map(fromRow);
+  }
+
   /** Entries after `seq` in log order, at most `limit` of them: for copying the log elsewhere page by page. */
   page(afterSeq: number, limit: number): LogEntry[] {
-    return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(fromRow);
+    return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(entryOfRow);
   }
 
   /** This log's identity, made once when the file is created: it names the log wherever it is copied. */
@@ -334,7 +383,7 @@ export function createPrivately(file: string): void {
  * Recomputes the hash chains of entries given in log order (of a SQLite log, or a copy of one);
  * returns the first break of each broken stream, in log order.
  */
-export function verifyChains(entries: readonly LogEntry[]): { entries: number; streams: number; breaks: ChainBreak[] } {
+export function verifyChains(entries: readonly StoredRow[]): { entries: number; streams: number; breaks: ChainBreak[] } {
   const heads = new Map<string, { streamSeq: number; hash: string; broken: boolean }>();
   const breaks: ChainBreak[] = [];
   const present = new Set(entries.map((e) => `${e.stream}\u0000${e.streamSeq}`));

@@ -5,7 +5,7 @@
  * reconciliations, and a timeline. Times stay ISO 8601 here (and in the JSON record); printing decides
  * how to show them.
  */
-import type { EventLog } from './event-log.ts';
+import { checkedEntries, type EventLog } from './event-log.ts';
 import { isEntry, isKnownEntryType, type BatchStarted, type EntryData } from './entries.ts';
 import type { Signature } from './signatures.ts';
 import { scheduleFacts } from './record-schedule.ts';
@@ -97,6 +97,11 @@ export interface BatchRecord {
   reconciliations: Array<{ at: string; module: string; believed: string | null; actual: string; action: string; message: string }>;
   /** Entries of types this version of Workcell does not know: kept, summarised from their data. */
   unrecognised: Array<{ at: string; type: string; summary: string }>;
+  /**
+   * Entries whose data their type's schema does not allow (the database was changed outside Workcell, or
+   * written by a later format): named, and left out of everything above rather than read as what they are not.
+   */
+  invalid: Array<{ at: string; type: string; streamSeq: number; problem: string }>;
   timeline: Array<{ at: string; type: string; summary: string }>;
   /** QA's signed disposition of the finished record, over the chain head it reviewed; null until then. */
   review: { at: string; decision: 'approved' | 'rejected'; reason: string; reviewedHead: string; signature: Signature } | null;
@@ -113,9 +118,10 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const present = (fields: Record<string, string | null | undefined>): Record<string, string> => Object.fromEntries(Object.entries(fields).filter((field): field is [string, string] => typeof field[1] === 'string'));
 
 export function buildRecord(log: EventLog, batchId: string): BatchRecord {
-  const entries = log.stream(batchId);
+  const rows = log.rows(batchId);
+  const { entries, invalid } = checkedEntries(rows);
   const startedEntry = entries.find(isEntry('batch.started'));
-  if (!startedEntry) throw new Error(`no batch ${batchId} in ${log.file}`);
+  if (!startedEntry) throw invalid.find((i) => i.entry.type === 'batch.started') ?? new Error(`no batch ${batchId} in ${log.file}`);
   const started = startedEntry.data;
   const { text: _text, ...schedule } = started.schedule;
   const facts = scheduleFacts(started);
@@ -145,11 +151,12 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
     interruptions: [],
     reconciliations: [],
     unrecognised: [],
+    invalid: invalid.map(({ entry, problem }) => ({ at: iso(entry.at), type: entry.type, streamSeq: entry.streamSeq, problem: `its data ${problem}` })),
     timeline: [],
     review: null,
-    entries: entries.length,
-    firstHash: entries[0]!.hash,
-    lastHash: entries.at(-1)!.hash,
+    entries: rows.length,
+    firstHash: rows[0]!.hash,
+    lastHash: rows.at(-1)!.hash,
   };
   let current: string | undefined;
   // Each command by idempotency key: its line in the step's command list, and whose work it was.
