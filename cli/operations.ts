@@ -51,9 +51,9 @@ async function refresh(log: EventLog, moduleId: string): Promise<number> {
   const asked = requestModuleRefresh(log, moduleId, modulesOf(log), userInfo().username, workcellNow(log));
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const view = log.readStatus().find((s) => s.key === 'orchestrator');
-    const live = view?.value as { final?: boolean; modules?: Array<{ id: string; state: string }> } | undefined;
-    if (!view || live?.final !== false || Date.now() - view.updatedAt > 10_000) {
+    const view = log.readStatus();
+    const live = view?.value;
+    if (!view || !live || live.final || Date.now() - view.updatedAt > 10_000) {
       process.stdout.write(`Recorded the request; no orchestrator is running on ${log.file}, so nothing re-reads ${moduleId} now. Every start and resume reads every module.\n`);
       return 1;
     }
@@ -64,7 +64,7 @@ async function refresh(log: EventLog, moduleId: string): Promise<number> {
     }
     // The status view is rewritten several times a second; one written well after the request has the re-read state.
     if (view.updatedAt > asked.recordedAt + 3000) {
-      process.stdout.write(`${moduleId} is ${live.modules?.find((m) => m.id === moduleId)?.state ?? 'unknown'}, as the orchestrator believed.\n`);
+      process.stdout.write(`${moduleId} is ${live.modules.find((m) => m.id === moduleId)?.state ?? 'unknown'}, as the orchestrator believed.\n`);
       return 0;
     }
     if (Date.now() > deadline) {

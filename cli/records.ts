@@ -5,7 +5,6 @@ import { openHold } from '../orchestrator/batch-state.ts';
 import { modulesOutOfService, recordRemoval, resolveHold, whatSkipApproves } from '../orchestrator/operator-actions.ts';
 import { runningHoldTime } from '../orchestrator/hold-times.ts';
 import { durationText } from '../orchestrator/quantity-format.ts';
-import type { BatchStatus } from '../orchestrator/step-runner.ts';
 import { awaitingReview, buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
 import { recordHtml } from '../orchestrator/record-html.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
@@ -59,19 +58,20 @@ const time = (ms: number | undefined, today: number) => (ms === undefined ? '-' 
 /** `workcell status`. */
 export async function status(_args: [], options: { db?: string; json?: boolean }): Promise<number> {
   return withDatabase(options.db, { readonly: true }, (log) => {
-    const live = log.readStatus().find((s) => s.key === 'orchestrator');
-    const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string; outOfService?: string }>; plates: string[] } | undefined;
+    const live = log.readStatus();
+    const view = live?.value;
     const holds = openHolds(log);
     const outOfService = modulesOutOfService(log);
     const alarms = log.ofType('alarm').slice(-10);
     const reviews = awaitingReview(log);
     const today = workcellNow(log);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, outOfService: [...outOfService.values()], awaitingReview: reviews, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, ...(live?.problem === undefined ? {} : { statusProblem: live.problem }), holds, outOfService: [...outOfService.values()], awaitingReview: reviews, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
       return 0;
     }
     const lines: string[] = [];
-    if (!view) lines.push('No orchestrator has written a status to this database yet.');
+    if (live?.problem !== undefined) lines.push(`${live.problem}: not shown.`);
+    else if (!view) lines.push('No orchestrator has written a status to this database yet.');
     else {
       const age = Math.round((Date.now() - live!.updatedAt) / 1000);
       lines.push(`Status at ${new Date(view.at).toISOString().slice(0, 16).replace('T', ' ')} UTC (workcell clock), written ${age} s ago by process ${view.pid}${view.final ? ' (run ended)' : age > 5 ? ' (the orchestrator may have stopped: workcell resume continues it)' : ''}`);
@@ -212,8 +212,10 @@ export async function publish(_args: [], parsed: SignerOptions & { mqtt?: string
   return withDatabase(parsed.db, { readonly: true }, async (log) => {
     const publisher = await MqttPublisher.connect(url, log, { prefix: parsed.prefix, username: user, password, fromStart: parsed.fromStart === true });
     return follow({ once: parsed.once === true, interval, log }, async () => {
+      const refused = publisher.statusProblem;
       const published = await publisher.publishNew();
       if (published > 0 || parsed.once) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
+      if (publisher.statusProblem !== undefined && publisher.statusProblem !== refused) process.stderr.write(`${printable(publisher.statusProblem)}; not published\n`);
     }, () => publisher.close());
   });
 }

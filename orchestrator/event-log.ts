@@ -10,6 +10,7 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { wallNow } from '../drivers/clock.ts';
+import { isLiveStatus, LIVE_STATUS_KEY, liveStatusProblem, type LiveStatus } from './live-status.ts';
 import { watchOtherConnections, type WatchOptions } from './log-watcher.ts';
 import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
 import { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
@@ -31,6 +32,9 @@ export interface HashedEntry {
   previousHash: string;
   formatVersion?: number;
 }
+
+/** The live status view as read: its value, or (not matching its schema) what does not match. */
+export type LiveStatusRead = { value: LiveStatus; updatedAt: number; problem?: undefined } | { value: undefined; updatedAt: number; problem: string };
 
 export interface LogVerification {
   entries: number;
@@ -310,13 +314,28 @@ export class EventLog {
     return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM events').get() as { n: number }).n;
   }
 
-  /** Live status for `workcell status`: a view rewritten as things change, not part of the record. */
-  writeStatus(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, JSON.stringify(value), wallNow());
+  /**
+   * Live status for `workcell status`: a view rewritten as things change, not part of the record. Checked
+   * against its schema (live-status.ts) as JSON stores it: a status that does not match is refused.
+   */
+  writeStatus(key: typeof LIVE_STATUS_KEY, value: LiveStatus): void {
+    const text = JSON.stringify(value);
+    const problem = liveStatusProblem(JSON.parse(text));
+    if (problem !== undefined) throw new Error(`refused a live status: it ${problem}`);
+    this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, text, wallNow());
   }
 
-  readStatus(): Array<{ key: string; value: unknown; updatedAt: number }> {
-    return (this.db.prepare('SELECT key, value, updated_at FROM live_status ORDER BY key').all() as Array<{ key: string; value: string; updated_at: number }>).map((r) => ({ key: r.key, value: JSON.parse(r.value), updatedAt: r.updated_at }));
+  /**
+   * The status view, checked against its schema: `value` when it matches, else undefined and `problem`
+   * saying which field does not (a view written by hand, or by another version of Workcell). Undefined
+   * when no orchestrator has written one.
+   */
+  readStatus(): LiveStatusRead | undefined {
+    const row = this.db.prepare('SELECT value, updated_at FROM live_status WHERE key = ?').get(LIVE_STATUS_KEY) as { value: string; updated_at: number } | undefined;
+    if (!row) return undefined;
+    const value: unknown = JSON.parse(row.value);
+    if (isLiveStatus(value)) return { value, updatedAt: row.updated_at };
+    return { value: undefined, updatedAt: row.updated_at, problem: `the live status written at ${new Date(row.updated_at).toISOString()} does not match its schema: it ${liveStatusProblem(value) ?? 'is invalid'}` };
   }
 
   /**
@@ -344,9 +363,14 @@ export class EventLog {
     return (rows as Row[]).map(fromRow);
   }
 
-  /** Entries after `seq` in log order, at most `limit` of them: for copying the log elsewhere page by page. */
+  /** Entries after `seq` in log order, at most `limit` of them: for publishing the log page by page. */
   page(afterSeq: number, limit: number): LogEntry[] {
-    return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(entryOfRow);
+    return this.rowPage(afterSeq, limit).map(storedEntry);
+  }
+
+  /** Like page(), as stored: for copying the log elsewhere, which checks each entry's hash before its data. */
+  rowPage(afterSeq: number, limit: number): StoredRow[] {
+    return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(fromRow);
   }
 
   /** This log's identity, made once when the file is created: it names the log wherever it is copied. */

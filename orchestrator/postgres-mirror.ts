@@ -11,7 +11,7 @@
  */
 import { userInfo } from 'node:os';
 import pg from 'pg';
-import { canonicalJson, entryHash, invalidEntryBreaks, verifyChains, type ChainBreak, type EventLog, type LogVerification, type StoredRow } from './event-log.ts';
+import { canonicalJson, checkedEntries, entryHash, invalidEntryBreaks, verifyChains, type ChainBreak, type EventLog, type LogVerification, type StoredRow } from './event-log.ts';
 import { checkpointHash, keyFromRow, signatureValid, verifyCheckpoints, type Checkpoint, type CheckpointKey } from './checkpoints.ts';
 import { compareWithCopy } from './mirror-compare.ts';
 
@@ -202,7 +202,7 @@ export class PostgresMirror {
       const mirrored = (await client.query<{ seq: string | null; n: string }>('SELECT MAX(seq) AS seq, COUNT(*) AS n FROM workcell_events WHERE source = $1', [source])).rows[0]!;
       const done = Number(mirrored.seq ?? 0);
       if (first) refuseIfBehind(log, source, done, Number(mirrored.n));
-      const entries = log.page(done, this.pageSize);
+      const entries = log.rowPage(done, this.pageSize);
       if (entries.length === 0) return { copied: 0, mirroredSeq: done };
       const streams = [...new Set(entries.map((e) => e.stream))];
       const heads = new Map<string, { streamSeq: number; hash: string }>();
@@ -218,6 +218,8 @@ export class PostgresMirror {
         }
         heads.set(entry.stream, { streamSeq: entry.streamSeq, hash: entry.hash });
       }
+      const [invalid] = checkedEntries(entries).invalid;
+      if (invalid) throw new MirrorRefused(`${log.file}: ${invalid.message}; nothing of this page was copied`);
       const columns = 11;
       const placeholders = entries.map((_, i) => `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`).join(', ');
       const values = entries.flatMap((e) => [source, e.seq, e.stream, e.streamSeq, e.type, Math.round(e.at), e.recordedAt, canonicalJson(e.data), e.previousHash, e.hash, e.formatVersion ?? null]);

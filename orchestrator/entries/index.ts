@@ -5,7 +5,7 @@
  * of the log's copies: MQTT, PostgreSQL, the API.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { batchEntries } from './batch.ts';
 import { commandEntries } from './commands.ts';
 import { emEntries } from './environmental-monitoring.ts';
@@ -113,7 +113,11 @@ export function matchesItsSchema<E extends { type: string; data: unknown }>(entr
 export function entryDataProblem(entry: { type: string; data: unknown }): string | undefined {
   const validate = validatorOf(entry.type);
   if (!validate || validate(entry.data)) return undefined;
-  const error = validate.errors![0]!;
+  return schemaErrorText(validate.errors![0]!);
+}
+
+/** An ajv error in words, naming the field: "lacks the field 'holdTime.deadlineMs'". */
+export function schemaErrorText(error: ErrorObject): string {
   const field = error.instancePath ? error.instancePath.slice(1).replaceAll('/', '.') : '';
   if (error.keyword === 'additionalProperties') return `has a field '${[field, String(error.params.additionalProperty)].filter(Boolean).join('.')}' its schema does not list`;
   if (error.keyword === 'required') return `lacks the field '${[field, String(error.params.missingProperty)].filter(Boolean).join('.')}'`;
