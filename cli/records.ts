@@ -1,5 +1,5 @@
 /** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
-import { timeOfDay } from '../drivers/clock.ts';
+import { timeOfDay, wallNow } from '../drivers/clock.ts';
 import type { EventLog } from '../orchestrator/event-log.ts';
 import { openHold } from '../orchestrator/batch-state.ts';
 import { modulesOutOfService, recordRemoval, resolveHold, whatSkipApproves } from '../orchestrator/operator-actions.ts';
@@ -73,7 +73,7 @@ export async function status(_args: [], options: { db?: string; json?: boolean }
     if (live?.problem !== undefined) lines.push(`${live.problem}: not shown.`);
     else if (!view) lines.push('No orchestrator has written a status to this database yet.');
     else {
-      const age = Math.round((Date.now() - live!.updatedAt) / 1000);
+      const age = Math.round((wallNow() - live!.updatedAt) / 1000);
       lines.push(`Status at ${new Date(view.at).toISOString().slice(0, 16).replace('T', ' ')} UTC (workcell clock), written ${age} s ago by process ${view.pid}${view.final ? ' (run ended)' : age > 5 ? ' (the orchestrator may have stopped: workcell resume continues it)' : ''}`);
       lines.push('');
       lines.push('Batches');
