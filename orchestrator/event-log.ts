@@ -22,16 +22,7 @@ export type { LogEntry, NewEntry } from './entries/index.ts';
 export const WORKCELL_STREAM = 'workcell';
 
 /** The fields an entry's hash covers, of any entry type (this version's or not). */
-export interface HashedEntry {
-  stream: string;
-  streamSeq: number;
-  type: string;
-  at: number;
-  recordedAt: number;
-  data: unknown;
-  previousHash: string;
-  formatVersion?: number;
-}
+export type HashedEntry = Omit<StoredRow, 'seq' | 'hash'>;
 
 /** The live status view as read: its value, or (not matching its schema) what does not match. */
 export type LiveStatusRead = { value: LiveStatus; updatedAt: number; problem?: undefined } | { value: undefined; updatedAt: number; problem: string };
