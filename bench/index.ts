@@ -3,6 +3,7 @@ import { machineLine } from './harness.ts';
 import { siLA2Benchmark } from './sila2.ts';
 import { opcuaBenchmark } from './opcua.ts';
 import { simulationBenchmark } from './simulation.ts';
+import { webBenchmark } from './web.ts';
 import { eventLogBenchmark, mirrorBenchmark, schedulingBenchmark, workcellBenchmark } from './orchestrator.ts';
 
 const durationMs = Number(process.env.WORKCELL_BENCH_SECONDS ?? 3) * 1000;
@@ -19,4 +20,6 @@ console.log(await mirrorBenchmark(Number(process.env.WORKCELL_BENCH_MIRROR_ENTRI
 // The whole CAR-T process at 20,000x: 1 ms of host latency is 20 s of process time, so robot moves and
 // 15-minute hold times are at the edge of what this clock can resolve (WORKCELL_BENCH_TIME_SCALE to slow it).
 console.log(await workcellBenchmark(Number(process.env.WORKCELL_BENCH_TIME_SCALE ?? 20_000)));
+// The web HMI: a batch record page in Chromium, over a database of 32 CAR-T batches (~490k entries).
+console.log(await webBenchmark());
 process.exit(0);

@@ -1,5 +1,5 @@
 /** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
-import { timeOfDay } from '../drivers/clock.ts';
+import { timeOfDay, wallNow } from '../drivers/clock.ts';
 import { recordRemoval, resolveHold } from '../orchestrator/operator-actions.ts';
 import { openHolds, workcellOverview } from '../orchestrator/workcell-overview.ts';
 import { durationText } from '../orchestrator/quantity-format.ts';
@@ -39,9 +39,10 @@ export async function status(_args: [], options: { db?: string; json?: boolean }
     const outOfService = new Map(overview.outOfService.map((o) => [o.module, o]));
     const today = workcellNow(log);
     const lines: string[] = [];
-    if (!view) lines.push('No orchestrator has written a status to this database yet.');
+    if (overview.statusProblem !== undefined) lines.push(`${overview.statusProblem}: not shown.`);
+    else if (!view) lines.push('No orchestrator has written a status to this database yet.');
     else {
-      const age = Math.round((Date.now() - overview.updatedAt!) / 1000);
+      const age = Math.round((wallNow() - overview.updatedAt!) / 1000);
       lines.push(`Status at ${new Date(view.at).toISOString().slice(0, 16).replace('T', ' ')} UTC (workcell clock), written ${age} s ago by process ${view.pid}${view.final ? ' (run ended)' : age > 5 ? ' (the orchestrator may have stopped: workcell resume continues it)' : ''}`);
       lines.push('');
       lines.push('Batches');
@@ -180,8 +181,10 @@ export async function publish(_args: [], parsed: SignerOptions & { mqtt?: string
   return withDatabase(parsed.db, { readonly: true }, async (log) => {
     const publisher = await MqttPublisher.connect(url, log, { prefix: parsed.prefix, username: user, password, fromStart: parsed.fromStart === true });
     return follow({ once: parsed.once === true, interval, log }, async () => {
+      const refused = publisher.statusProblem;
       const published = await publisher.publishNew();
       if (published > 0 || parsed.once) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
+      if (publisher.statusProblem !== undefined && publisher.statusProblem !== refused) process.stderr.write(`${printable(publisher.statusProblem)}; not published\n`);
     }, () => publisher.close());
   });
 }

@@ -5,7 +5,8 @@
  * reconciliations, and a timeline. Times stay ISO 8601 here (and in the JSON record); printing decides
  * how to show them.
  */
-import type { EventLog, LogEntry } from './event-log.ts';
+import { checkedEntries, type EventLog } from './event-log.ts';
+import type { StoredRow } from './log-entry.ts';
 import { isEntry, isKnownEntryType, type BatchStarted, type EntryData } from './entries.ts';
 import type { Signature } from './signatures.ts';
 import { scheduleFacts } from './record-schedule.ts';
@@ -97,6 +98,11 @@ export interface BatchRecord {
   reconciliations: Array<{ at: string; module: string; believed: string | null; actual: string; action: string; message: string }>;
   /** Entries of types this version of Workcell does not know: kept, summarised from their data. */
   unrecognised: Array<{ at: string; type: string; summary: string }>;
+  /**
+   * Entries whose data their type's schema does not allow (the database was changed outside Workcell, or
+   * written by a later format): named, and left out of everything above rather than read as what they are not.
+   */
+  invalid: Array<{ at: string; type: string; streamSeq: number; problem: string }>;
   timeline: Array<{ at: string; type: string; summary: string }>;
   /** QA's signed disposition of the finished record, over the chain head it reviewed; null until then. */
   review: { at: string; decision: 'approved' | 'rejected'; reason: string; reviewedHead: string; signature: Signature } | null;
@@ -112,10 +118,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** The fields given (neither undefined nor null). */
 const present = (fields: Record<string, string | null | undefined>): Record<string, string> => Object.fromEntries(Object.entries(fields).filter((field): field is [string, string] => typeof field[1] === 'string'));
 
-/** `entries`: the batch's stream when the caller has read it already (the web API verifies its chain too). */
-export function buildRecord(log: EventLog, batchId: string, entries: readonly LogEntry[] = log.stream(batchId)): BatchRecord {
+/** `rows`: the batch's stream as stored, when the caller has read it already (the web API verifies its chain too). */
+export function buildRecord(log: EventLog, batchId: string, rows: readonly StoredRow[] = log.rows(batchId)): BatchRecord {
+  const { entries, invalid } = checkedEntries(rows);
   const startedEntry = entries.find(isEntry('batch.started'));
-  if (!startedEntry) throw new Error(`no batch ${batchId} in ${log.file}`);
+  if (!startedEntry) throw invalid.find((i) => i.entry.type === 'batch.started') ?? new Error(`no batch ${batchId} in ${log.file}`);
   const started = startedEntry.data;
   const { text: _text, ...schedule } = started.schedule;
   const facts = scheduleFacts(started);
@@ -145,11 +152,12 @@ export function buildRecord(log: EventLog, batchId: string, entries: readonly Lo
     interruptions: [],
     reconciliations: [],
     unrecognised: [],
+    invalid: invalid.map(({ entry, problem }) => ({ at: iso(entry.at), type: entry.type, streamSeq: entry.streamSeq, problem: `its data ${problem}` })),
     timeline: [],
     review: null,
-    entries: entries.length,
-    firstHash: entries[0]!.hash,
-    lastHash: entries.at(-1)!.hash,
+    entries: rows.length,
+    firstHash: rows[0]!.hash,
+    lastHash: rows.at(-1)!.hash,
   };
   let current: string | undefined;
   // Each command by idempotency key: its line in the step's command list, and whose work it was.

@@ -8,7 +8,7 @@ import type { EntryData } from './entries/index.ts';
 import { batchProjection, openHoldOf } from './batch-state.ts';
 import { modulesOutOfService, whatSkipApproves, type OutOfService } from './operator-actions.ts';
 import { awaitingReview } from './record.ts';
-import type { BatchStatus } from './step-runner.ts';
+import type { LiveStatus } from './live-status.ts';
 
 export interface OpenHoldView {
   batchId: string;
@@ -25,21 +25,12 @@ export interface OpenHoldView {
   deviceOptions: Array<{ identifier: string; description: string }>;
 }
 
-/** The view the running orchestrator rewrites several times a second (Orchestrator.writeStatus). */
-export interface LiveStatusView {
-  at: number;
-  final: boolean;
-  pid: number;
-  timeScale?: number;
-  batches: BatchStatus[];
-  modules: Array<{ id: string; state: string; occupant?: string; outOfService?: string }>;
-  plates: string[];
-}
-
 export interface WorkcellOverview {
-  status: LiveStatusView | null;
+  status: LiveStatus | null;
   /** Wall-clock ms the live view was written, null when none was. */
   updatedAt: number | null;
+  /** Why the live view written is not shown (it does not match its schema), if so. */
+  statusProblem?: string;
   holds: OpenHoldView[];
   outOfService: OutOfService[];
   awaitingReview: ReturnType<typeof awaitingReview>;
@@ -60,16 +51,17 @@ export function openHolds(log: EventLog): OpenHoldView[] {
   });
 }
 
-export function liveStatus(log: EventLog): { view: LiveStatusView | null; updatedAt: number | null } {
-  const live = log.readStatus().find((s) => s.key === 'orchestrator');
-  return { view: (live?.value as LiveStatusView | undefined) ?? null, updatedAt: live?.updatedAt ?? null };
+export function liveStatus(log: EventLog): { view: LiveStatus | null; updatedAt: number | null; problem?: string } {
+  const live = log.readStatus();
+  return { view: live?.value ?? null, updatedAt: live?.updatedAt ?? null, ...(live?.problem === undefined ? {} : { problem: live.problem }) };
 }
 
 export function workcellOverview(log: EventLog): WorkcellOverview {
-  const { view, updatedAt } = liveStatus(log);
+  const { view, updatedAt, problem } = liveStatus(log);
   return {
     status: view,
     updatedAt,
+    ...(problem === undefined ? {} : { statusProblem: problem }),
     holds: openHolds(log),
     outOfService: [...modulesOutOfService(log).values()],
     awaitingReview: awaitingReview(log),

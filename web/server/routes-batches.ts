@@ -91,10 +91,10 @@ export const batchRoutes: ApiRoute[] = [
     response: RecordResponse,
     handle({ params, context }) {
       const { log } = context;
-      const entries = log.stream(params.id);
-      if (entries.length === 0) throw new ApiError(404, `no batch ${params.id} in this workcell's log`);
-      const record = buildRecord(log, params.id, entries);
-      const chains = verifyChains(entries);
+      const rows = log.rows(params.id);
+      if (rows.length === 0) throw new ApiError(404, `no batch ${params.id} in this workcell's log`);
+      const record = buildRecord(log, params.id, rows);
+      const chains = verifyChains(rows);
       const message = chains.breaks.length === 0 ? `the hash chain of ${params.id} verifies: ${chains.entries} entries, unbroken, from ${record.firstHash.slice(0, 12)}… to ${record.lastHash.slice(0, 12)}…` : `the hash chain of ${params.id} is broken: ${chains.breaks.map((b) => b.message).join('; ')}`;
       return { record, integrity: { ok: chains.breaks.length === 0, entries: chains.entries, message } };
     },
