@@ -119,15 +119,22 @@ export class EventLog {
   private writeGuard: (() => void) | undefined;
   private readonly checkpoints: CheckpointWriter | undefined;
 
-  constructor(readonly file: string, options: { readonly?: boolean } = {}) {
+  /**
+   * `durability: 'simulation'` is for a digital-twin run only (modules/simulators/twin.ts): commits are
+   * not fsynced one by one (synchronous=NORMAL; WAL keeps the database consistent, a power loss may lose
+   * the last commits). A twin's entries are a computation that can be run again from its inputs, not a
+   * patient's record, and an fsync per commit would cost more than the whole simulation.
+   */
+  constructor(readonly file: string, options: { readonly?: boolean; durability?: 'records' | 'simulation' } = {}) {
     if (!options.readonly) createPrivately(file);
     this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     this.db.pragma('busy_timeout = 10000');
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       // better-sqlite3 defaults to NORMAL in WAL mode, which may lose the last commits on power loss.
-      this.db.pragma('synchronous = FULL');
-      if (this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: SQLite refused synchronous=FULL; records would not be durable`);
+      const simulation = options.durability === 'simulation';
+      this.db.pragma(`synchronous = ${simulation ? 'NORMAL' : 'FULL'}`);
+      if (!simulation && this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: SQLite refused synchronous=FULL; records would not be durable`);
       this.db.exec(SCHEMA);
       // A database made before entries carried their format version gains the column; its entries keep NULL.
       const columns = this.db.prepare('SELECT name FROM pragma_table_info(\'events\')').all() as Array<{ name: string }>;

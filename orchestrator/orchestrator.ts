@@ -8,6 +8,7 @@ import { createActor, type AnyActorRef, type InspectionEvent, type Observer } fr
 import type { LayoutModel } from '../config/layout.ts';
 import type { ScheduleModel } from '../config/schedule.ts';
 import type { Clock, Timer } from '../drivers/clock.ts';
+import type { IdSource } from '../drivers/ids.ts';
 import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
@@ -51,6 +52,8 @@ export interface OrchestratorOptions {
   log: EventLog;
   drivers: ReadonlyMap<string, ModuleDriver>;
   clock: Clock;
+  /** Where lock identifiers come from: random UUIDs by default, a seeded source in a digital twin. */
+  ids?: IdSource;
   scheduler?: Scheduler;
   /** Puts starting material at an intake position (in-process simulation); without it, an operator does. */
   deliver?: (bagId: string, position: string) => void | Promise<void>;
@@ -99,7 +102,7 @@ export class Orchestrator {
   private ownLease: DatabaseLease | undefined;
 
   constructor(private readonly options: OrchestratorOptions) {
-    this.gate = new MaterialGate(options.layout, options.drivers, options.log, options.clock);
+    this.gate = new MaterialGate(options.layout, options.drivers, options.log, options.clock, options.ids);
     this.em = new EnvironmentalMonitoring(options.layout, this.gate, options.log, options.clock, options.runId ?? 'R1');
     this.holdTimes = new HoldTimes(options.clock);
     this.allocator = new Allocator(options.layout, this.gate, options.scheduler ?? new DeadlineFirstScheduler(), options.clock, {

@@ -15,6 +15,7 @@ import { enrolTestOperators, QA } from '../support/operators.ts';
 import { simulateInProcess } from '../../modules/simulators/workcell-simulation.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';
 import { propertyParameters } from '../support/property-runs.ts';
+import { ScaledClock } from '../../drivers/clock.ts';
 
 const LAYOUT = resolve('layouts/two-lane.yaml');
 const SCHEDULE = resolve('test/fixtures/schedules/short.yaml');
@@ -41,7 +42,8 @@ type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 async function runScenario(s: Scenario): Promise<EventLog> {
   const faults: Record<string, FaultSpec[]> = {};
   for (const [module, fault] of s.faults) (faults[module] ??= []).push(fault);
-  const sim = simulateInProcess(model, { timeScale: 200_000, seed: s.seed, faults });
+  const clock = new ScaledClock(200_000);
+  const sim = simulateInProcess(model, { clock, seed: s.seed, faults });
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-prop-')), 'records.db'));
   enrolTestOperators(log);
   const orchestrator = new Orchestrator({ layout: model, layoutFile: LAYOUT, log, drivers: sim.drivers, clock: sim.clock, deliver: sim.deliver });
@@ -69,7 +71,7 @@ async function runScenario(s: Scenario): Promise<EventLog> {
     const stuck = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`not finished after 30 s: ${JSON.stringify(orchestrator.status(), null, 1)}`)), 30_000);
     });
-    await Promise.race([orchestrator.finished({ whenBatchesDone: () => sim.clock.setTimeScale(5_000_000) }), stuck]).finally(() => clearTimeout(timer));
+    await Promise.race([orchestrator.finished({ whenBatchesDone: () => clock.setTimeScale(5_000_000) }), stuck]).finally(() => clearTimeout(timer));
   } finally {
     clearInterval(operator);
     await orchestrator.stop();
