@@ -7,6 +7,7 @@ import { Help, type Argument, type Command, type Option } from 'commander';
 import { CONVENTIONS, ENVIRONMENT } from './conventions.ts';
 import { defineBatchCommands } from './define-batches.ts';
 import { defineDeviceCommands } from './define-devices.ts';
+import { definePlanCommand } from './define-plan.ts';
 import { defineRecordCommands } from './define-records.ts';
 import { argument, everyCommand, helpDetails, lazy, synopsis, WorkcellCommand } from './usage.ts';
 
@@ -37,6 +38,7 @@ export function workcellProgram(): Command {
   defineBatchCommands(program);
   defineRecordCommands(program);
   defineDeviceCommands(program);
+  definePlanCommand(program);
 
   const completion = program
     .command('completion')

@@ -1,0 +1,65 @@
+/**
+ * The bottleneck bound: the most patients a week a layout could finish with a schedule if no batch
+ * ever waited. Each module kind is busy for a batch while its steps run, while the robot carries the
+ * material in, and while a shared module is cleared after it; its modules share that work. The
+ * kind with the least capacity bounds the line. It assumes batches spread evenly over the lanes.
+ */
+import type { LayoutModel, ModuleConfig } from '../../config/layout.ts';
+import type { ScheduleModel } from '../../config/schedule.ts';
+
+export const WEEK_MS = 7 * 86400_000;
+
+export interface KindCapacity {
+  kind: string;
+  /** The modules of this kind any lane may use for the schedule's steps. */
+  modules: string[];
+  /** How long one batch keeps one module of the kind from others, ms. */
+  perBatchMs: number;
+  patientsPerWeek: number;
+}
+
+export interface BottleneckBound {
+  patientsPerWeek: number;
+  /** The most constrained kind. */
+  kind: string;
+  byKind: KindCapacity[];
+}
+
+export function bottleneckBound(layout: LayoutModel, schedule: ScheduleModel): BottleneckBound {
+  const steps = schedule.schedule.steps;
+  const lanes = layout.laneIds();
+  const work = new Map<string, { modules: Set<string>; perBatchMs: number }>();
+  const add = (kind: string, modules: readonly ModuleConfig[], ms: number) => {
+    const entry = work.get(kind) ?? work.set(kind, { modules: new Set(), perBatchMs: 0 }).get(kind)!;
+    for (const m of modules) entry.modules.add(m.id);
+    entry.perBatchMs += ms;
+  };
+  const arms = layout.robotArms();
+  const averageOver = (values: number[]) => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
+  let moves = 0;
+  steps.forEach((step, i) => {
+    const kind = step.capability.split('.')[0]!;
+    const candidates = [...new Set(lanes.flatMap((lane) => layout.modulesFor(lane, step.capability)))];
+    // The material stays in its module for consecutive steps of the same kind: no transfer, no clearance between.
+    const entering = i === 0 || steps[i - 1]!.capability.split('.')[0] !== kind;
+    const transferMs = entering ? averageOver(candidates.map((m) => handlingMs(layout, m))) : 0;
+    const leaving = i === steps.length - 1 || steps[i + 1]!.capability.split('.')[0] !== kind;
+    const clearanceMs = leaving ? averageOver(candidates.map((m) => (layout.isShared(m) ? (m.lineClearance?.durationMs ?? 0) : 0))) : 0;
+    add(kind, candidates, step.expectedDurationMs + 2 * transferMs + clearanceMs);
+    if (entering) moves++;
+  });
+  // Into every step's module, then out to the output; the scan at the intake besides.
+  const armMs = averageOver(arms.map((arm) => arm.reach!.transferTimeMs)) * (moves + 1);
+  if (arms.length > 0) add('robot-arm', arms, armMs);
+  const byKind = [...work].map(([kind, w]) => ({ kind, modules: [...w.modules], perBatchMs: w.perBatchMs, patientsPerWeek: w.perBatchMs > 0 ? (w.modules.size * WEEK_MS) / w.perBatchMs : Number.POSITIVE_INFINITY }));
+  const tightest = byKind.reduce((a, b) => (b.patientsPerWeek < a.patientsPerWeek ? b : a));
+  return { patientsPerWeek: tightest.patientsPerWeek, kind: tightest.kind, byKind };
+}
+
+/** The longest a robot arm takes to move material into or out of the module, ms (0 with no arm). */
+function handlingMs(layout: LayoutModel, module: ModuleConfig): number {
+  const position = layout.positionsOf(module)[0];
+  if (!position) return 0;
+  const times = layout.robotArms().filter((arm) => arm.reach!.positions.includes(position)).map((arm) => arm.reach!.transferTimes.find((t) => t.from === position || t.to === position)?.timeMs ?? arm.reach!.transferTimeMs);
+  return Math.max(0, ...times);
+}
