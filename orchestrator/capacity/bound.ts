@@ -56,10 +56,9 @@ export function bottleneckBound(layout: LayoutModel, schedule: ScheduleModel): B
   return { patientsPerWeek: tightest.patientsPerWeek, kind: tightest.kind, byKind };
 }
 
-/** The longest a robot arm takes to move material into or out of the module, ms (0 with no arm). */
+/** The longest a robot arm of the layout takes to move material into or out of the module, ms (0 with no arm): as the orchestrator expects it. */
 function handlingMs(layout: LayoutModel, module: ModuleConfig): number {
   const position = layout.positionsOf(module)[0];
   if (!position) return 0;
-  const times = layout.robotArms().filter((arm) => arm.reach!.positions.includes(position)).map((arm) => arm.reach!.transferTimes.find((t) => t.from === position || t.to === position)?.timeMs ?? arm.reach!.transferTimeMs);
-  return Math.max(0, ...times);
+  return Math.max(0, ...layout.robotArms().filter((arm) => arm.reach!.positions.includes(position)).map((arm) => arm.reach!.transferTimeMs));
 }

@@ -59,7 +59,8 @@ function throughputChart(scenarios: readonly ScenarioReport[]): string {
   const label = 260;
   const rowHeight = 34;
   const top = Math.max(1, ...scenarios.map((s) => Math.max(s.bound.patientsPerWeek, s.patientsPerWeek.max)));
-  const x = (v: number) => label + ((width - label - 80) * v) / top;
+  // Room on the right for the figures beside the bars.
+  const x = (v: number) => label + ((width - label - 250) * v) / top;
   const bars = scenarios.map((s, i) => {
     const y = i * rowHeight + 6;
     return `<text x="0" y="${y + 16}" font-size="12">${html(s.name)}</text>
@@ -112,12 +113,13 @@ function gantt(timeline: Timeline, s: ScenarioReport): string {
   for (const [module, list] of timeline.clearances) for (const c of list) rect(module, c.from, c.until, 'fill="url(#clearance)" stroke="#555" stroke-width="0.5"', `line clearance of ${module} after ${c.after}`);
   for (const t of timeline.transfers) rect(t.arm, t.from, t.until, `fill="${colours.get(t.batchId) ?? '#888'}"`, `${t.batchId} moved to ${t.to}`, 6);
   const height = modules.length * rowHeight;
+  const batchLegend = colours.size <= 60 ? `<p class="legend">${[...colours].map(([id, colour]) => `<span><i class="swatch" style="background:${colour}"></i>${html(id)}</span>`).join('')}</p>` : '';
   const labels = modules.map((id, i) => `<text x="0" y="${i * rowHeight + 16}" font-size="12">${html(id)}</text><line x1="${label}" x2="${width}" y1="${(i + 1) * rowHeight}" y2="${(i + 1) * rowHeight}" stroke="#eee"/>`);
   const ticks = timeTicks(from, until).map((t) => `<line x1="${x(t).toFixed(1)}" x2="${x(t).toFixed(1)}" y1="0" y2="${height}" stroke="#ddd"/><text x="${x(t).toFixed(1)}" y="${height + 14}" font-size="10" text-anchor="middle">${when(t).slice(0, 11)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height + 20}" role="img" aria-label="Gantt chart">
 <defs><pattern id="clearance" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#ddd"/><line x1="0" y1="0" x2="0" y2="6" stroke="#666" stroke-width="2"/></pattern></defs>
 ${ticks.join('')}${labels.join('')}${shapes.join('')}</svg>
-<p class="legend"><span><i class="swatch" style="background:hsl(0,62%,52%)"></i>a step (colour: batch; hover for details)</span><span><i class="swatch" style="background:repeating-linear-gradient(45deg,#666 0 2px,#ddd 2px 6px)"></i>line clearance</span><span><i class="swatch" style="background:#fde9a8"></i>hold time running</span><span><i class="swatch" style="background:#f4a3a3"></i>hold time exceeded</span><span>thin bars on arm rows: transfers</span></p>`;
+<p class="legend"><span><i class="swatch" style="background:hsl(0,62%,52%)"></i>a step (colour: batch; hover for details)</span><span><i class="swatch" style="background:repeating-linear-gradient(45deg,#666 0 2px,#ddd 2px 6px)"></i>line clearance</span><span><i class="swatch" style="background:#fde9a8"></i>hold time running</span><span><i class="swatch" style="background:#f4a3a3"></i>hold time exceeded</span><span>thin bars on arm rows: transfers</span></p>${batchLegend}`;
 }
 
 /** Up to about ten gridlines at whole hours, days or weeks. */

@@ -43,7 +43,7 @@ export function planText(report: PlanReport): string {
   ];
   if (report.scenarios.some((s) => !s.runs.every((r) => r.steadyState))) lines.push('', '* under a week of steady state after the line filled: the rate is over the whole horizon');
   for (const s of report.scenarios) lines.push('', ...scenarioDetails(s));
-  return `${lines.map(printable).join('\n')}\n`;
+  return `${lines.join('\n').split('\n').map(printable).join('\n')}\n`;
 }
 
 function scenarioDetails(s: ScenarioReport): string[] {
