@@ -142,11 +142,12 @@ export async function runPlan(input: PlanInput, onProgress?: (progress: PlanProg
         logFile,
         onProgress: (now) => report(Math.min(1, (now - input.startAt) / input.horizonMs)),
       });
+      const analysisStart = performance.now();
       try {
         const capabilityOf = (step: string) => scenario.schedule.schedule.steps.find((s) => s.id === step)?.capability;
         const timeline = readTimeline(timelineEntries(result.log), capabilityOf);
         const metrics = runMetrics(timeline, { layout: scenario.layout, schedule: scenario.schedule, arrivals: input.arrivals, startAt: input.startAt, horizonMs: input.horizonMs });
-        perSeed.push({ seed, digest: result.digest, events: result.events, wallMs: performance.now() - wallStart, outcome: result.outcome, metrics, timeline });
+        perSeed.push({ seed, digest: result.digest, events: result.events, wallMs: performance.now() - wallStart, analysisMs: performance.now() - analysisStart, outcome: result.outcome, metrics, timeline });
       } finally {
         result.log.close();
         if (!input.keepDirectory) rmSync(directory, { recursive: true, force: true });

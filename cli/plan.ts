@@ -30,7 +30,7 @@ export interface PlanOptions {
 }
 
 /** `workcell plan LAYOUT...`. */
-export async function plan(layoutFiles: string[], options: PlanOptions): Promise<number> {
+export async function plan([layoutFiles = []]: [string[] | undefined], options: PlanOptions): Promise<number> {
   if (options.jsonSchema) {
     process.stdout.write(`${JSON.stringify(planReportSchemaDocument(), null, 2)}\n`);
     return 0;

@@ -148,6 +148,10 @@ function moduleUse(timeline: Timeline, layout: LayoutModel, from: number, until:
 export function waitPieces(wait: WaitForModule, timeline: Timeline, layout: LayoutModel): WaitPiece[] {
   const kind = wait.capability.split('.')[0] || 'module';
   const candidates = layout.modulesFor(wait.lane, wait.capability).map((m) => m.id);
+  // Holding a module for the step already (the step before ran on it), the batch waits for no module:
+  // the gap is what precedes the work there (a settle plate placed, the lock taken).
+  const holdsOne = candidates.some((id) => (timeline.occupancy.get(id) ?? []).some((o) => o.batchId === wait.batchId && o.from <= wait.from && wait.from < o.until));
+  if (holdsOne) return [];
   const occupancy = candidates.map((id) => (timeline.occupancy.get(id) ?? []).filter((o) => o.batchId !== wait.batchId && o.until > wait.from && o.from < wait.until));
   const clearances = candidates.map((id) => (timeline.clearances.get(id) ?? []).filter((c) => c.until > wait.from && c.from < wait.until));
   const cuts = new Set([wait.from, wait.until]);

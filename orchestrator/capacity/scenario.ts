@@ -23,7 +23,10 @@ export interface SeedOutcome {
   seed: number;
   digest: string;
   events: number;
+  /** The whole run: the twin, then reading its log. */
   wallMs: number;
+  /** Reading the log into its figures. */
+  analysisMs: number;
   /** finished: every batch done; horizon: stopped there; stalled: a batch waited for an operator, nothing else could move. */
   outcome: 'finished' | 'horizon' | 'stalled';
   metrics: RunMetrics;
@@ -65,7 +68,7 @@ export function scenarioReport(scenario: Scenario, outcomes: readonly SeedOutcom
     schedule: { id: scenario.schedule.id, file: scenario.scheduleFile },
     scheduler: scenario.scheduler,
     digest: createHash('sha256').update(outcomes.map((o) => o.digest).join('\n')).digest('hex'),
-    runs: outcomes.map((o) => ({ seed: o.seed, digest: o.digest, events: o.events, outcome: o.outcome, completed: o.metrics.completed, patientsPerWeek: rounded(o.metrics.patientsPerWeek), steadyState: o.metrics.steadyState, wallSeconds: rounded(o.wallMs / 1000) })),
+    runs: outcomes.map((o) => ({ seed: o.seed, digest: o.digest, events: o.events, outcome: o.outcome, completed: o.metrics.completed, patientsPerWeek: rounded(o.metrics.patientsPerWeek), steadyState: o.metrics.steadyState, wallSeconds: rounded(o.wallMs / 1000), analysisSeconds: rounded(o.analysisMs / 1000) })),
     arrived: runs[0]?.arrived ?? 0,
     completed: runs.reduce((sum, m) => sum + m.completed, 0),
     patientsPerWeek: { mean: rounded(meanThroughput), min: rounded(Math.min(...throughput)), max: rounded(Math.max(...throughput)), standardDeviation: rounded(standardDeviation(samples)) },

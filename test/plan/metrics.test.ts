@@ -96,7 +96,7 @@ describe('steady-state throughput', () => {
 
 describe('the report of a scenario', () => {
   const scenario = { name: 'two-lane × short', layoutFile: 'two-lane-sila.yaml', layout: layout.model, added: [], scheduleFile: 'short.yaml', schedule, scheduler: 'deadline-first' };
-  const outcome = { seed: 7, digest: 'ab'.repeat(32), events: log.count(), wallMs: 1500, outcome: 'finished' as const, metrics, timeline };
+  const outcome = { seed: 7, digest: 'ab'.repeat(32), events: log.count(), wallMs: 1500, analysisMs: 20, outcome: 'finished' as const, metrics, timeline };
   const report: PlanReport = { horizon: { startAt: new Date(T0).toISOString(), weeks: 0.06 }, arrivals: { spec: '--patients 2', patients: 2 }, seeds: [7], scenarios: [scenarioReport(scenario, [outcome])] };
   const s = report.scenarios[0]!;
 
