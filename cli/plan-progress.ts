@@ -18,9 +18,11 @@ export class PlanProgressBar {
     const filled = Math.round(share * WIDTH);
     const line = `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)} %  run ${Math.min(progress.done + 1, progress.total)}/${progress.total}: ${progress.scenario}, seed ${progress.seed}`;
     if (line === this.lastLine) return;
+    // Spaces over what a longer line before left on the terminal.
+    const previous = this.lastLine.length;
     this.lastLine = line;
     const columns = this.stream.columns ?? 100;
-    this.stream.write(`\r${line.slice(0, columns - 1).padEnd(Math.min(columns - 1, this.lastLine.length))}`);
+    this.stream.write(`\r${line.slice(0, columns - 1).padEnd(Math.min(columns - 1, previous))}`);
   }
 
   /** Clears the bar, leaving the terminal as it was. */

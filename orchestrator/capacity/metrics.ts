@@ -214,8 +214,10 @@ function findings(timeline: Timeline, context: RunContext, until: number): Array
     }
     const startedWork = batch.firstWorkAt ?? until;
     if (startedWork > arrival.usableUntil) out.push({ batchId: arrival.batchId, message: `starting material expired at ${new Date(arrival.usableUntil).toISOString()}, ${minutesText(startedWork - arrival.usableUntil)} before ${first} ${batch.firstWorkAt === undefined ? 'could start' : 'started'}` });
+    // A batch that arrived less than one batch's steps before the end is merely still running.
+    const shouldHaveFinished = arrival.at + context.schedule.totalExpectedDuration() * 1000 <= until;
     if (batch.quarantinedAt !== undefined) out.push({ batchId: arrival.batchId, message: 'quarantined (aborted)' });
-    else if (batch.completedAt === undefined) out.push({ batchId: arrival.batchId, message: 'not finished within the horizon' });
+    else if (batch.completedAt === undefined && shouldHaveFinished) out.push({ batchId: arrival.batchId, message: `not finished by the end of the run, ${minutesText(until - arrival.at)} after it arrived (its steps take ${minutesText(context.schedule.totalExpectedDuration() * 1000)})` });
   }
   return out;
 }

@@ -15,6 +15,9 @@ const iso = (description: string) => Type.String({ description: `${description} 
 const nullable = <T extends ReturnType<typeof Type.Number>>(schema: T) => Type.Union([schema, Type.Null()], { description: schema.description });
 const object = <P extends Parameters<typeof Type.Object>[0]>(description: string, properties: P) => Type.Object(properties, { description, additionalProperties: false });
 
+/** Which run and batch a row is about. */
+const inRun = { seed: Type.Integer({ description: 'The seed of the run' }), batchId: text('Batch') };
+
 const SeedRun = object('One run of the scenario in virtual time', {
   seed: Type.Integer({ description: 'Seed of the simulated devices and starting material' }),
   digest: text('Digest of every entry of the run (type, time, data, in order): the same inputs give the same digest'),
@@ -77,8 +80,7 @@ const Scenario = object('One layout with one schedule and one scheduler, over ev
     p10Minutes: nullable(minutes('10th percentile of the slack; null: none measured')),
   })),
   holdTimeDeviations: Type.Array(object('A hold time exceeded, with its cause', {
-    seed: Type.Integer({ description: 'The seed of the run' }),
-    batchId: text('Batch'),
+    ...inRun,
     step: text('The step the hold time follows'),
     at: iso('When it was exceeded'),
     overMinutes: minutes('How far past the deadline the material moved on'),
@@ -86,8 +88,7 @@ const Scenario = object('One layout with one schedule and one scheduler, over ev
     message: text("The deviation's message"),
   })),
   holds: Type.Array(object('A batch held for an operator', {
-    seed: Type.Integer({ description: 'The seed of the run' }),
-    batchId: text('Batch'),
+    ...inRun,
     step: text('Step'),
     kind: text('Why it was held'),
     message: text('In words'),
@@ -96,7 +97,7 @@ const Scenario = object('One layout with one schedule and one scheduler, over ev
     action: Type.Union([Type.String(), Type.Null()], { description: 'The answer; null: none' }),
   })),
   deviations: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'Deviations by kind, summed over the seeds' }),
-  findings: Type.Array(object('What a planner must know about one batch', { seed: Type.Integer({ description: 'The seed of the run' }), batchId: text('Batch'), message: text('What happened') })),
+  findings: Type.Array(object('What a planner must know about one batch', { ...inRun, message: text('What happened') })),
 });
 
 export const PlanReportSchema = Type.Object(

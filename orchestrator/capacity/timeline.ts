@@ -99,9 +99,9 @@ interface BatchCursor {
 export function readTimeline(entries: readonly LogEntry[], capabilityOf: (step: string) => string | undefined): Timeline {
   const timeline: Timeline = { batches: new Map(), occupancy: new Map(), clearances: new Map(), commands: new Map(), transfers: [], stepBars: [], waits: [], holdWindows: [], holds: [], deviations: [], end: 0 };
   const cursors = new Map<string, BatchCursor>();
-  const openOccupancy = new Map<string, { batchId: string; from: number }>();
-  const openClearance = new Map<string, { after: string; from: number }>();
-  const openCommands = new Map<string, { module: string; batchId: string; step: string; capability: string; from: number }>();
+  const openOccupancy = new Opening<{ batchId: string }>();
+  const openClearance = new Opening<{ after: string }>();
+  const openCommands = new Opening<{ module: string; batchId: string; step: string; capability: string }>();
   const openHolds = new Map<string, HoldOpened>();
   const push = <T>(map: Map<string, T[]>, key: string, value: T) => (map.get(key) ?? map.set(key, []).get(key)!).push(value);
   const cursor = (batchId: string) => cursors.get(batchId) ?? cursors.set(batchId, {}).get(batchId)!;
@@ -134,17 +134,16 @@ export function readTimeline(entries: readonly LogEntry[], capabilityOf: (step: 
       }
       case 'module.reserved':
         endWait(batchId, entry.at);
-        openOccupancy.set(entry.data.module, { batchId, from: entry.at });
+        openOccupancy.start(entry.data.module, { batchId }, entry.at);
         break;
       case 'module.released': {
-        const open = openOccupancy.get(entry.data.module);
-        if (open) push(timeline.occupancy, entry.data.module, { batchId: open.batchId, from: open.from, until: entry.at });
-        openOccupancy.delete(entry.data.module);
+        const closed = openOccupancy.end(entry.data.module, entry.at);
+        if (closed) push(timeline.occupancy, entry.data.module, closed);
         break;
       }
       case 'command.issued': {
         const { module, step, capability, key } = entry.data;
-        openCommands.set(key, { module, batchId, step, capability, from: entry.at });
+        openCommands.start(key, { module, batchId, step, capability }, entry.at);
         const c = cursor(batchId);
         const ofStep = c.step !== undefined && (step === c.step || entry.data.parentStep === c.step);
         if (!ofStep) break;
@@ -157,9 +156,8 @@ export function readTimeline(entries: readonly LogEntry[], capabilityOf: (step: 
       case 'command.completed':
       case 'command.failed':
       case 'command.cancelled': {
-        const open = openCommands.get(entry.data.key);
-        if (open) push(timeline.commands, open.module, { batchId: open.batchId, step: open.step, capability: open.capability, from: open.from, until: entry.at });
-        openCommands.delete(entry.data.key);
+        const closed = openCommands.end(entry.data.key, entry.at);
+        if (closed) push(timeline.commands, closed.module, closed);
         break;
       }
       case 'transfer.completed': {
@@ -168,12 +166,11 @@ export function readTimeline(entries: readonly LogEntry[], capabilityOf: (step: 
         break;
       }
       case 'line-clearance.started':
-        openClearance.set(entry.data.module, { after: entry.data.after, from: entry.at });
+        openClearance.start(entry.data.module, { after: entry.data.after }, entry.at);
         break;
       case 'line-clearance.completed': {
-        const open = openClearance.get(entry.data.module);
-        if (open) push(timeline.clearances, entry.data.module, { after: open.after, from: open.from, until: entry.at });
-        openClearance.delete(entry.data.module);
+        const closed = openClearance.end(entry.data.module, entry.at);
+        if (closed) push(timeline.clearances, entry.data.module, closed);
         break;
       }
       case 'step.completed': {
@@ -231,15 +228,35 @@ export function readTimeline(entries: readonly LogEntry[], capabilityOf: (step: 
   }
   // What is still open when the log ends runs until then.
   const end = timeline.end;
-  for (const [module, open] of openOccupancy) push(timeline.occupancy, module, { ...open, until: end });
-  for (const [module, open] of openClearance) push(timeline.clearances, module, { ...open, until: end });
-  for (const open of openCommands.values()) push(timeline.commands, open.module, { ...open, until: end });
+  for (const [module, open] of openOccupancy.endAll(end)) push(timeline.occupancy, module, open);
+  for (const [module, open] of openClearance.endAll(end)) push(timeline.clearances, module, open);
+  for (const [, open] of openCommands.endAll(end)) push(timeline.commands, open.module, open);
   for (const [batchId, c] of cursors) {
     endWait(batchId, end);
     endBar(batchId, end);
     if (c.holdWindow) timeline.holdWindows.push({ ...c.holdWindow, until: end });
   }
   return timeline;
+}
+
+/** Intervals an entry opens and a later one with the same key (a module, a command's key) closes. */
+class Opening<T extends object> {
+  private readonly open = new Map<string, T & { from: number }>();
+
+  start(key: string, value: T, at: number): void {
+    this.open.set(key, { ...value, from: at });
+  }
+
+  end(key: string, at: number): (T & Interval) | undefined {
+    const open = this.open.get(key);
+    this.open.delete(key);
+    return open && { ...open, until: at };
+  }
+
+  /** Every interval still open, closed at `at`. */
+  endAll(at: number): Array<[string, T & Interval]> {
+    return [...this.open.keys()].map((key) => [key, this.end(key, at)!]);
+  }
 }
 
 /** The length of an interval inside [from, until). */
