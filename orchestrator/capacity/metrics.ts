@@ -5,7 +5,7 @@
  * know about single batches (material that expired before its first step, batches not finished).
  */
 import type { LayoutModel } from '../../config/layout.ts';
-import type { ScheduleModel } from '../../config/schedule.ts';
+import type { ScheduleModel, Step } from '../../config/schedule.ts';
 import type { Arrival } from './arrivals.ts';
 import { WEEK_MS } from './bound.ts';
 import { clippedLength, type HoldOpened, type Timeline, type WaitForModule } from './timeline.ts';
@@ -84,7 +84,7 @@ export function runMetrics(timeline: Timeline, context: RunContext): RunMetrics 
   const completions = batches.filter((b) => b.completedAt !== undefined && b.completedAt <= until).map((b) => b.completedAt!).sort((a, b) => a - b);
   const throughput = steadyThroughput(completions, from, until);
   const veinToVeinMs = batches.filter((b) => b.completedAt !== undefined).map((b) => b.completedAt! - (arrivals.get(b.batchId)?.at ?? b.startedAt));
-  const waits = timeline.waits.flatMap((w) => waitPieces(w, timeline, context.layout)).filter((p) => p.until - p.from >= MIN_WAIT_MS);
+  const waits = timeline.waits.flatMap((w) => waitPieces(w, timeline, context.layout, context.schedule)).filter((p) => p.until - p.from >= MIN_WAIT_MS);
   const holdSlackMs = new Map<string, number[]>();
   for (const window of timeline.holdWindows) {
     if (window.within === undefined) continue;
@@ -141,30 +141,42 @@ function moduleUse(timeline: Timeline, layout: LayoutModel, from: number, until:
 
 /**
  * Why a batch waited, stretch by stretch, from what the modules it could use were doing: every one
- * busy with other batches, one in line clearance, or one free that the scheduler did not grant (it
- * looks ahead over the hold times of the steps after, and waits where a later step could not start in
- * time).
+ * busy with other batches, one in line clearance, or one free that the scheduler did not grant. The
+ * scheduler looks ahead over the hold times of the steps after and waits where a later step could not
+ * start in time; with the schedule given, such a stretch names the later step whose modules were all
+ * taken then.
  */
-export function waitPieces(wait: WaitForModule, timeline: Timeline, layout: LayoutModel): WaitPiece[] {
-  const kind = wait.capability.split('.')[0] || 'module';
-  const candidates = layout.modulesFor(wait.lane, wait.capability).map((m) => m.id);
+export function waitPieces(wait: WaitForModule, timeline: Timeline, layout: LayoutModel, schedule?: ScheduleModel): WaitPiece[] {
+  const kindOf = (capability: string) => capability.split('.')[0] || 'module';
+  const modulesFor = (capability: string) => layout.modulesFor(wait.lane, capability).map((m) => m.id);
+  const kind = kindOf(wait.capability);
+  const candidates = modulesFor(wait.capability);
   // Holding a module for the step already (the step before ran on it), the batch waits for no module:
   // the gap is what precedes the work there (a settle plate placed, the lock taken).
   const holdsOne = candidates.some((id) => (timeline.occupancy.get(id) ?? []).some((o) => o.batchId === wait.batchId && o.from <= wait.from && wait.from < o.until));
   if (holdsOne) return [];
-  const occupancy = candidates.map((id) => (timeline.occupancy.get(id) ?? []).filter((o) => o.batchId !== wait.batchId && o.until > wait.from && o.from < wait.until));
-  const clearances = candidates.map((id) => (timeline.clearances.get(id) ?? []).filter((c) => c.until > wait.from && c.from < wait.until));
+  const chain = (schedule ? holdChain(schedule, wait.step) : []).map((step) => ({ step: step.id, kind: kindOf(step.capability), modules: modulesFor(step.capability) }));
+  const within = (i: { from: number; until: number }) => i.until > wait.from && i.from < wait.until;
+  const history = new Map(
+    [...new Set([...candidates, ...chain.flatMap((link) => link.modules)])].map((id) => [id, { occupancy: (timeline.occupancy.get(id) ?? []).filter((o) => o.batchId !== wait.batchId && within(o)), clearances: (timeline.clearances.get(id) ?? []).filter(within) }]),
+  );
+  const stateAt = (ids: readonly string[], t: number) =>
+    ids.map((id) => ({ holder: history.get(id)!.occupancy.find((o) => o.from <= t && t < o.until)?.batchId, clearing: history.get(id)!.clearances.some((c) => c.from <= t && t < c.until) }));
+  const holdersOf = (states: ReturnType<typeof stateAt>) => [...new Set(states.map((st) => st.holder).filter((h): h is string => h !== undefined))];
   const cuts = new Set([wait.from, wait.until]);
-  for (const i of [...occupancy.flat(), ...clearances.flat()]) for (const t of [i.from, i.until]) if (t > wait.from && t < wait.until) cuts.add(t);
+  for (const { occupancy, clearances } of history.values()) for (const i of [...occupancy, ...clearances]) for (const t of [i.from, i.until]) if (t > wait.from && t < wait.until) cuts.add(t);
   const times = [...cuts].sort((a, b) => a - b);
   const pieces: WaitPiece[] = [];
   for (let i = 0; i + 1 < times.length; i++) {
     const mid = (times[i]! + times[i + 1]!) / 2;
-    const holders = occupancy.map((list) => list.find((o) => o.from <= mid && mid < o.until)?.batchId);
-    const clearing = clearances.map((list) => list.some((c) => c.from <= mid && mid < c.until));
-    const free = candidates.some((_, j) => holders[j] === undefined && !clearing[j]);
-    const reason = candidates.length === 0 ? `no ${kind} serves the lane` : free ? `${kind} free but not granted (hold-time lookahead of the steps after)` : clearing.some(Boolean) ? `${kind} in line clearance` : `${kind} busy with other batches`;
-    const occupants = free ? [] : [...new Set(holders.filter((h): h is string => h !== undefined))];
+    const here = stateAt(candidates, mid);
+    const taken = (states: ReturnType<typeof stateAt>) => states.length > 0 && states.every((st) => st.holder !== undefined || st.clearing);
+    const blocked = taken(here) ? undefined : chain.find((link) => taken(stateAt(link.modules, mid)));
+    const { reason, occupants } =
+      candidates.length === 0 ? { reason: `no ${kind} serves the lane`, occupants: [] }
+      : taken(here) ? { reason: here.some((st) => st.clearing) ? `${kind} in line clearance` : `${kind} busy with other batches`, occupants: holdersOf(here) }
+      : blocked ? { reason: `${kind} free, held back for ${blocked.step}: ${blocked.kind} busy (hold-time lookahead)`, occupants: holdersOf(stateAt(blocked.modules, mid)) }
+      : { reason: `${kind} free but not granted (hold-time lookahead of the steps after)`, occupants: [] };
     const last = pieces.at(-1);
     if (last && last.reason === reason && last.until === times[i]) {
       last.until = times[i + 1]!;
@@ -172,6 +184,14 @@ export function waitPieces(wait: WaitForModule, timeline: Timeline, layout: Layo
     } else pieces.push({ batchId: wait.batchId, step: wait.step, reason, from: times[i]!, until: times[i + 1]!, occupants });
   }
   return pieces;
+}
+
+/** The steps after `stepId` that follow it within hold times, as the scheduler's lookahead sees them. */
+function holdChain(schedule: ScheduleModel, stepId: string): Step[] {
+  const steps = schedule.schedule.steps;
+  const chain: Step[] = [];
+  for (let i = steps.findIndex((s) => s.id === stepId); i >= 0 && i + 1 < steps.length && steps[i]!.maxHoldMs !== undefined; i++) chain.push(steps[i + 1]!);
+  return chain;
 }
 
 /** Each hold-time-exceeded deviation, with what the material waited for during that hold time. */

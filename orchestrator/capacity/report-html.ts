@@ -55,8 +55,8 @@ ${findings}
 }
 
 function throughputChart(scenarios: readonly ScenarioReport[]): string {
-  const width = 900;
-  const label = 260;
+  const width = 1100;
+  const label = 420;
   const rowHeight = 34;
   const top = Math.max(1, ...scenarios.map((s) => Math.max(s.bound.patientsPerWeek, s.patientsPerWeek.max)));
   // Room on the right for the figures beside the bars.

@@ -6,7 +6,7 @@ import { waitPieces } from '../../orchestrator/capacity/metrics.ts';
 import type { Interval, Timeline } from '../../orchestrator/capacity/timeline.ts';
 import { PlanProgressBar } from '../../cli/plan-progress.ts';
 
-const { layout } = loadWorkcell('test/fixtures/layouts/two-lane-sila.yaml');
+const { layout, schedules } = loadWorkcell('test/fixtures/layouts/two-lane-sila.yaml', ['test/fixtures/schedules/short.yaml']);
 
 function timelineWith(occupancy: Array<Interval & { batchId: string }>, clearances: Interval[]): Timeline {
   return {
@@ -49,6 +49,14 @@ describe('causes of a wait', () => {
         });
       }),
     );
+  });
+
+  it('a free module not granted names the later step whose modules were all taken (the lookahead over hold times)', () => {
+    const wait = { batchId: 'P-002', step: 'wash', capability: 'cell-separator.wash', lane: 'lane-2', from: 10, until: 40 };
+    const pieces = waitPieces(wait, timelineWith([{ batchId: 'P-001', from: 0, until: 30 }], [{ from: 30, until: 45 }]), layout.model, schedules[0]!.model);
+    expect(pieces.map((p) => [p.reason, p.from, p.until, p.occupants])).toEqual([
+      ['cell-separator free, held back for electroporate: electroporator busy (hold-time lookahead)', 10, 40, ['P-001']],
+    ]);
   });
 
   it('a batch that holds a module for the step already waits for none', () => {
