@@ -1,7 +1,7 @@
 /**
  * What `workcell plan --json` prints, as a JSON Schema (TypeBox): scripts rely on these fields, and
  * the TypeScript types of the report come from the same definition. `workcell plan --json-schema`
- * prints it.
+ * prints it; docs/plan-report.schema.json is a copy a test keeps fresh.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -107,7 +107,7 @@ export const PlanReportSchema = Type.Object(
     seeds: Type.Array(Type.Integer(), { description: 'The seeds every scenario ran with' }),
     scenarios: Type.Array(Scenario),
   },
-  { $id: 'https://workcell.example/schemas/plan-report.json', title: 'workcell plan --json', description: 'Capacity figures of each scenario (layout × schedule × scheduler) over K seeds, in virtual time', additionalProperties: false },
+  { title: 'workcell plan --json', description: 'Capacity figures of each scenario (layout × schedule × scheduler) over K seeds, in virtual time', additionalProperties: false },
 );
 
 export type PlanReport = Static<typeof PlanReportSchema>;

@@ -1,4 +1,5 @@
 /** The capacity figures of a run, on a log small enough to check on paper (known-log.ts). */
+import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadWorkcell } from '../../config/validate.ts';
@@ -6,7 +7,7 @@ import type { Arrival } from '../../orchestrator/capacity/arrivals.ts';
 import { WEEK_MS } from '../../orchestrator/capacity/bound.ts';
 import { runMetrics, steadyThroughput } from '../../orchestrator/capacity/metrics.ts';
 import { planHtml } from '../../orchestrator/capacity/report-html.ts';
-import { PlanReportSchema, type PlanReport } from '../../orchestrator/capacity/report-schema.ts';
+import { planReportSchemaDocument, PlanReportSchema, type PlanReport } from '../../orchestrator/capacity/report-schema.ts';
 import { planText } from '../../orchestrator/capacity/report-text.ts';
 import { scenarioReport } from '../../orchestrator/capacity/scenario.ts';
 import { readTimeline, timelineEntries } from '../../orchestrator/capacity/timeline.ts';
@@ -136,5 +137,11 @@ describe('the report of a scenario', () => {
     expect(page).not.toMatch(/(?:src|href)=["']?https?:/);
     // Every step of the chart's first batch has its bar.
     expect(page.match(/<title>P-001 (?:wash|electroporate|concentrate) on /g)).toHaveLength(3);
+  });
+});
+
+describe('the published schema of --json', () => {
+  it('docs/plan-report.schema.json is what the code defines (workcell plan --json-schema > docs/plan-report.schema.json)', () => {
+    expect(JSON.parse(readFileSync('docs/plan-report.schema.json', 'utf8'))).toEqual(planReportSchemaDocument());
   });
 });
