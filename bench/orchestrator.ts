@@ -105,7 +105,7 @@ export async function mirrorBenchmark(entries: number, postgresUrl: string): Pro
 }
 
 /** A generated 16-lane layout: a bioreactor per lane, a separator per 2 lanes, an electroporator and an arm per 4. */
-function sixteenLaneLayout(): string {
+export function sixteenLaneLayout(): string {
   const lanes = Array.from({ length: 16 }, (_, i) => `lane-${i + 1}`);
   // Endpoints are never dialled (the devices run in-process) but each must be distinct to validate.
   let port = 40000;

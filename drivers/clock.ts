@@ -9,6 +9,11 @@
  */
 export interface Clock {
   readonly timeScale: number;
+  /**
+   * True for a clock whose time jumps from event to event (virtual-clock.ts): no wire can lose a
+   * notification and no host is waited for, so what allows for those may be sparing.
+   */
+  readonly virtual?: boolean;
   /** This clock's time in ms since the epoch. */
   now(): number;
   /** Waits `ms` of this clock's time; rejects with the signal's reason when aborted. */

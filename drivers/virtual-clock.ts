@@ -13,8 +13,9 @@
  *   here, and the clock would jump past them. A timeout, repeat or sleep of WALL_CLOCK or a ScaledClock
  *   while a virtual clock runs is refused with an error (clock.ts, enterVirtualTime); a poll is not, as it
  *   is by definition housekeeping at the computer's pace.
- * - `poll` timers of this clock run once the process is quiet, before time jumps: housekeeping (the
- *   orchestrator's scheduling tick, the log watcher) gets its look at every instant anything happened.
+ * - `poll` timers of this clock run once the process is quiet at the end of an instant in which anything
+ *   happened, before time jumps (or the clock goes idle): housekeeping (the orchestrator's scheduling
+ *   tick, the log watcher) gets its look at every such instant, as a real tick would in between.
  * - Timers fire one at a time in order of (due time, order set), each followed by quiet: the same
  *   program on the same inputs runs the same way every time.
  */
@@ -37,6 +38,7 @@ const QUIET_TURNS = 1;
 export class VirtualClock implements Clock {
   /** Host latency costs no workcell time here: margins that allow for it are those of real time. */
   readonly timeScale = 1;
+  readonly virtual = true;
   /** Timers fired, and jumps of time, since the clock was made (for benchmarks). */
   fired = 0;
   jumps = 0;
@@ -144,14 +146,16 @@ export class VirtualClock implements Clock {
       return this.schedule();
     }
     if (++this.quietTurns < QUIET_TURNS) return this.schedule();
-    if (this.polledAtActivity !== this.activity && this.polls.size > 0) {
+    const next = this.foreground > 0 ? this.queue.peek() : undefined;
+    // Housekeeping looks once the instant is over: before time jumps, or before the clock goes idle.
+    if ((next === undefined || next.due > this.time) && this.polledAtActivity !== this.activity && this.polls.size > 0) {
       this.polledAtActivity = this.activity;
       // What the polls start settles (a turn that sees it) before time moves on.
       for (const fn of [...this.polls.values()]) fn();
       return this.schedule();
     }
-    const next = this.foreground > 0 ? this.queue.pop() : undefined;
     if (!next) return this.idle();
+    this.queue.pop();
     this.activity++;
     if (next.due > this.time) {
       this.time = next.due;
@@ -197,12 +201,16 @@ class TimerQueue {
     }
   }
 
-  /** The earliest timer not cancelled, taken off the queue. */
+  /** The earliest timer not cancelled (cancelled ones before it are dropped). */
+  peek(): VirtualTimer | undefined {
+    while (this.heap[0]?.cancelled) this.take();
+    return this.heap[0];
+  }
+
+  /** Takes the earliest timer not cancelled off the queue. */
   pop(): VirtualTimer | undefined {
-    for (;;) {
-      const top = this.take();
-      if (!top || !top.cancelled) return top;
-    }
+    this.peek();
+    return this.take();
   }
 
   clear(): void {

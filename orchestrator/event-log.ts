@@ -114,6 +114,7 @@ export class EventLog {
   private readonly db: Database.Database;
   private readonly lastOf: Database.Statement<[string], { stream_seq: number; hash: string }>;
   private insertStatement: Database.Statement | undefined;
+  private statusStatement: Database.Statement | undefined;
   private readonly appendMany: (entries: readonly NewEntry[]) => LogEntry[];
   private readonly listeners = new Set<(entry: LogEntry) => void>();
   private writeGuard: (() => void) | undefined;
@@ -133,7 +134,7 @@ export class EventLog {
       this.db.pragma('journal_mode = WAL');
       // better-sqlite3 defaults to NORMAL in WAL mode, which may lose the last commits on power loss.
       const simulation = options.durability === 'simulation';
-      this.db.pragma(`synchronous = ${simulation ? 'NORMAL' : 'FULL'}`);
+      this.db.pragma(`synchronous = ${simulation ? 'OFF' : 'FULL'}`);
       if (!simulation && this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: SQLite refused synchronous=FULL; records would not be durable`);
       this.db.exec(SCHEMA);
       // A database made before entries carried their format version gains the column; its entries keep NULL.
@@ -279,7 +280,8 @@ export class EventLog {
 
   /** Live status for `workcell status`: a view rewritten as things change, not part of the record. */
   writeStatus(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, JSON.stringify(value), wallNow());
+    this.statusStatement ??= this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at');
+    this.statusStatement.run(key, JSON.stringify(value), wallNow());
   }
 
   readStatus(): Array<{ key: string; value: unknown; updatedAt: number }> {

@@ -13,17 +13,29 @@ import { canonicalJson, type LogEntry } from './log-entry.ts';
 /** Pages of this many entries: a campaign's log is not read into memory at once. */
 const PAGE = 5000;
 
+/** The digest of entries given one by one in log order. */
+export class DigestOfEntries {
+  private readonly hash = createHash('sha256');
+
+  add(entry: LogEntry): void {
+    if (entry.type === 'run.started') return;
+    this.hash.update(canonicalJson([entry.stream, entry.type, entry.at, entry.data]));
+    this.hash.update('\n');
+  }
+
+  hex(): string {
+    return this.hash.copy().digest('hex');
+  }
+}
+
+/** The digest of every entry of a log. */
 export function logDigest(log: { page(afterSeq: number, limit: number): LogEntry[] }): string {
-  const hash = createHash('sha256');
+  const digest = new DigestOfEntries();
   for (let after = 0; ; ) {
     const entries = log.page(after, PAGE);
     if (entries.length === 0) break;
-    for (const entry of entries) {
-      if (entry.type === 'run.started') continue;
-      hash.update(canonicalJson([entry.stream, entry.type, entry.at, entry.data]));
-      hash.update('\n');
-    }
+    for (const entry of entries) digest.add(entry);
     after = entries.at(-1)!.seq;
   }
-  return hash.digest('hex');
+  return digest.hex();
 }

@@ -18,6 +18,8 @@ export interface RunSettings {
   sim: boolean;
   /** In virtual time (the digital twin, modules/simulators/twin.ts): the clock jumps from event to event. */
   virtual?: boolean;
+  /** How the database commits when not every commit is fsynced (a virtual run), and why. */
+  durability?: string;
   /** The clock: `simAtAnchor` (ms) was the time at wall-clock instant `wallAnchor`. */
   clock: { wallAnchor: number; simAtAnchor: number };
 }

@@ -12,7 +12,7 @@ import { VirtualClock } from '../../drivers/virtual-clock.ts';
 import { wallNow } from '../../drivers/clock.ts';
 import { seededIds } from '../../drivers/ids.ts';
 import { EventLog } from '../../orchestrator/event-log.ts';
-import { logDigest } from '../../orchestrator/log-digest.ts';
+import { DigestOfEntries } from '../../orchestrator/log-digest.ts';
 import { Orchestrator, type BatchStatus, type ScheduleSnapshot } from '../../orchestrator/orchestrator.ts';
 import { layoutHashOf } from '../../orchestrator/run-settings.ts';
 import type { Scheduler } from '../../orchestrator/scheduler.ts';
@@ -48,6 +48,11 @@ export interface TwinOptions {
    * (event-log.ts); 'records' for a run whose database is to be kept as a record.
    */
   durability?: 'records' | 'simulation';
+  /**
+   * Process seconds between sensor samples of a running command: four hours by default (a twin answers
+   * capacity questions, and every sample is a log entry to compute: six a day still draw a culture); 60 samples each minute, as a live simulation does.
+   */
+  samplingSeconds?: number;
   /** Called with the log before the orchestrator starts (to record run settings, enrol operators). */
   prepare?: (log: EventLog) => void;
   /** Called with the workcell time as the run goes, at most every 100 ms of wall time, and once at the end. */
@@ -71,15 +76,19 @@ export interface TwinResult {
 }
 
 const PROGRESS_EVERY_WALL_MS = 100;
+const TWIN_SAMPLING_SECONDS = 4 * 3600;
 
 export async function runTwin(options: TwinOptions): Promise<TwinResult> {
   const lanes = options.layout.laneIds();
   const arrivals = assignLanes(options.arrivals, lanes, options.startAt);
   const clock = new VirtualClock(options.startAt);
-  const sim = simulateInProcess(options.layout, { clock, seed: options.seed, faults: options.faults, seededIds: true });
+  const sim = simulateInProcess(options.layout, { clock, seed: options.seed, faults: options.faults, samplingSeconds: options.samplingSeconds ?? TWIN_SAMPLING_SECONDS, seededIds: true });
   const log = new EventLog(options.logFile, { durability: options.durability ?? 'simulation' });
   let orchestrator: Orchestrator | undefined;
   try {
+    // The digest follows the entries as they are appended: the log is not read again for it.
+    const digest = new DigestOfEntries();
+    log.subscribe((entry) => digest.add(entry));
     options.prepare?.(log);
     const entriesBefore = log.lastSeq();
     orchestrator = new Orchestrator({
@@ -131,7 +140,7 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     const batches = running.status().batches;
     await running.stop();
     options.onProgress?.(endedAt);
-    return { log, digest: logDigest(log), startedAt: options.startAt, endedAt, events: log.lastSeq() - entriesBefore, timersFired: clock.fired, outcome, batches };
+    return { log, digest: digest.hex(), startedAt: options.startAt, endedAt, events: log.lastSeq() - entriesBefore, timersFired: clock.fired, outcome, batches };
   } catch (error) {
     await orchestrator?.stop();
     log.close();

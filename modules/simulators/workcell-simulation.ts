@@ -33,6 +33,8 @@ export interface SimulationOptions {
   clock?: Clock;
   /** Faults per module id. */
   faults?: Record<string, FaultSpec[]>;
+  /** Process seconds between sensor samples of a running command (simulated-module.ts); a minute by default. */
+  samplingSeconds?: number;
   /**
    * Where the simulators listen instead of the layout's ports: module i (in layout order) on
    * portBase + i, or each on a port the OS picks when 0. The layout model given is updated to the
@@ -148,7 +150,7 @@ function simulationFrame(layout: LayoutModel, options: Omit<SimulationOptions, '
     world,
     clock,
     operator: simulatedOperator(layout, world, seed),
-    moduleOptions: (module: ModuleConfig): SimulatedModuleOptions => ({ moduleId: module.id, kind: layout.catalogue.kind(module.kind)!, world, clock, seed, faults: options.faults?.[module.id] ?? [] }),
+    moduleOptions: (module: ModuleConfig): SimulatedModuleOptions => ({ moduleId: module.id, kind: layout.catalogue.kind(module.kind)!, world, clock, seed, faults: options.faults?.[module.id] ?? [], samplingSeconds: options.samplingSeconds }),
   };
 }
 
