@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { fileErrorReason } from '../config/file-errors.ts';
 import { ConfigError, loadWorkcell } from '../config/validate.ts';
 import type { LayoutModel } from '../config/layout.ts';
 import { formatDuration } from '../config/units.ts';
@@ -91,7 +92,7 @@ function readLayout(file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+    throw new Error(`cannot read ${file}: ${fileErrorReason(error as NodeJS.ErrnoException)}`);
   }
 }
 

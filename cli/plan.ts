@@ -1,5 +1,6 @@
 /** `workcell plan`: capacity planning on the digital twin (docs/plan.md). */
-import { existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
+import { fileErrorReason } from '../config/file-errors.ts';
 import { arrivalsAtOnce, arrivalsFromSpec, parseSpan, PlanInputError, DEFAULT_VIABILITY_MS, type Arrival } from '../orchestrator/capacity/arrivals.ts';
 import { parseAddition } from '../orchestrator/capacity/layout-additions.ts';
 import { planHtml } from '../orchestrator/capacity/report-html.ts';
@@ -64,7 +65,7 @@ export function planInput(layoutFiles: readonly string[], options: PlanOptions):
     const seedCount = wholeNumber(options.seeds, '--seeds', 1);
     const schedulers = options.scheduler && options.scheduler.length > 0 ? options.scheduler : ['deadline-first'];
     for (const name of schedulers) if (!SCHEDULERS[name]) throw new UsageError(`--scheduler ${name}: no such scheduler (schedulers: ${Object.keys(SCHEDULERS).join(', ')})`);
-    if (options.faults && !existsSync(options.faults)) throw new UsageError(`--faults ${options.faults}: no such file`);
+    for (const file of [...layoutFiles, ...scheduleFiles, ...(options.faults ? [options.faults] : [])]) readable(file);
     const start = startOf(options.start);
     const arrivals = arrivalsOf(options, start, horizonMs, viabilityMs);
     const startAt = start ?? Math.min(...arrivals.map((a) => a.at));
@@ -106,6 +107,15 @@ function arrivalsOf(options: PlanOptions, start: number | undefined, horizonMs: 
   const isFile = /\.(ya?ml|csv)$/i.test(spec);
   // A file of dates starts the plan at its first arrival unless --start says otherwise.
   return arrivalsFromSpec(spec, { startAt: start ?? (isFile ? Number.NEGATIVE_INFINITY : defaultStart), horizonMs, viabilityMs });
+}
+
+/** A file named on the command line that cannot be read is said so before anything runs. */
+function readable(file: string): void {
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (error) {
+    throw new Error(`cannot read ${file}: ${fileErrorReason(error as NodeJS.ErrnoException)}`);
+  }
 }
 
 function wholeNumber(given: string, name: string, minimum: number): number {

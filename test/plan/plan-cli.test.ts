@@ -43,6 +43,12 @@ describe('workcell plan: bad input', () => {
     expect(await refused([...PLAN])).toContain('give either --patients N');
     expect(await refused([...PLAN, '--patients', '1', '--add', 'freezer=1'])).toContain('--add freezer=1: layout layouts/two-lane.yaml has no freezer to copy');
   });
+
+  it('a file it cannot read is named, exit status 1', async () => {
+    const result = await runCli(['plan', 'layouts/two-lane.yaml', '--schedule', join(dir, 'missing.yaml'), '--patients', '1']);
+    expect(result.stderr).toBe(`workcell plan: cannot read ${join(dir, 'missing.yaml')}: no such file\n`);
+    expect(result.status).toBe(1);
+  });
 });
 
 describe('workcell plan in virtual time', () => {
