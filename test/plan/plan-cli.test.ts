@@ -42,7 +42,7 @@ describe('workcell plan: bad input', () => {
     expect(await refused([...PLAN, '--patients', '2', '--arrivals', '3/week'])).toContain('workcell plan: give either --patients N (all at once) or --arrivals SPEC');
     expect(await refused([...PLAN])).toContain('give either --patients N');
     expect(await refused([...PLAN, '--patients', '1', '--add', 'freezer=1'])).toContain('--add freezer=1: layout layouts/two-lane.yaml has no freezer to copy');
-  });
+  }, 90_000);
 
   it('a file it cannot read is named, exit status 1', async () => {
     const result = await runCli(['plan', 'layouts/two-lane.yaml', '--schedule', join(dir, 'missing.yaml'), '--patients', '1']);
