@@ -12,7 +12,7 @@ import type { LayoutModel } from '../config/layout.ts';
 import { formatDuration } from '../config/units.ts';
 import type { FaultSpec } from '../modules/simulators/faults.ts';
 import { readFaultsFile } from '../modules/simulators/faults.ts';
-import { runTwin } from '../modules/simulators/twin.ts';
+import { runTwin } from './twin.ts';
 import { addModules, writeExtendedLayout, type Addition } from '../orchestrator/capacity/layout-additions.ts';
 import { runMetrics } from '../orchestrator/capacity/metrics.ts';
 import type { PlanReport } from '../orchestrator/capacity/report-schema.ts';
@@ -63,8 +63,8 @@ export interface PlanResult {
   outcomes: SeedOutcome[][];
 }
 
-/** Every scenario, checked: layouts fit schedules, --add kinds exist, faults name modules, the horizon holds a batch. */
-export function planScenarios(input: Omit<PlanInput, 'arrivals' | 'arrivalSpec' | 'seeds' | 'startAt' | 'keepDirectory'>): PlannedScenario[] {
+/** Every scenario, checked: layouts fit schedules, --add kinds exist, faults name modules, the horizon holds a batch, arrivals' lanes exist. */
+export function planScenarios(input: Omit<PlanInput, 'arrivalSpec' | 'seeds' | 'startAt' | 'keepDirectory'>): PlannedScenario[] {
   const planned: PlannedScenario[] = [];
   for (const layoutFile of input.layoutFiles) {
     const variants: Array<{ file: string; shown: string; added: Scenario['added'] }> = [{ file: resolve(layoutFile), shown: layoutFile, added: [] }];
@@ -78,6 +78,8 @@ export function planScenarios(input: Omit<PlanInput, 'arrivals' | 'arrivalSpec' 
         const oneBatchMs = schedule.totalExpectedDuration() * 1000;
         if (input.horizonMs < oneBatchMs) throw new UsageError(`--horizon ${formatDuration(input.horizonMs / 1000)} is too short for one batch of ${scheduleFile} (its steps alone take ${formatDuration(oneBatchMs / 1000)})`);
         const faults = input.faultsFile ? faultsFor(input.faultsFile, layout) : undefined;
+        const strange = input.arrivals.find((a) => a.lane !== undefined && !layout.laneIds().includes(a.lane));
+        if (strange) throw new UsageError(`${strange.laneGivenAt ?? strange.batchId}: layout ${variant.shown} has no lane '${strange.lane}' (lanes: ${layout.laneIds().join(', ')})`);
         for (const scheduler of input.schedulers) {
           const name = [basename(variant.shown), schedule.id, ...(input.schedulers.length > 1 ? [scheduler] : [])].join(' × ');
           planned.push({ scenario: { name, layoutFile: variant.shown, layout, added: variant.added, scheduleFile, schedule, scheduler }, layoutPath: variant.file, faults });

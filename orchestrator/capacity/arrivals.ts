@@ -25,6 +25,8 @@ export interface Arrival {
   collectedAt: number;
   /** After this (ms) the material may no longer be processed. */
   usableUntil: number;
+  /** Where a file gave the lane (file:line:col), for saying so when a layout has no such lane. */
+  laneGivenAt?: string;
 }
 
 /** Input a plan cannot use, said in one line (with file:line:col where it comes from a file). */
@@ -191,7 +193,7 @@ function arrivalsOf(rows: readonly ArrivalRow[], window: ArrivalWindow, file: st
     if (collectedAt > at) throw new PlanInputError(`${row.where('collected')}: the material is collected after it arrives`);
     const viabilityMs = row.values.viability === undefined ? (window.viabilityMs ?? DEFAULT_VIABILITY_MS) : viabilityOf(row.values.viability, row.where('viability'));
     const lane = row.values.lane === undefined ? undefined : String(row.values.lane);
-    return { batchId: patient, patient, at, ...(lane !== undefined ? { lane } : {}), collectedAt, usableUntil: collectedAt + viabilityMs };
+    return { batchId: patient, patient, at, ...(lane !== undefined ? { lane, laneGivenAt: row.where('lane') } : {}), collectedAt, usableUntil: collectedAt + viabilityMs };
   });
   return arrivals.sort((a, b) => a.at - b.at);
 }

@@ -34,6 +34,12 @@ describe('workcell plan: bad input', () => {
     expect(await refused([...PLAN, '--arrivals', file])).toContain(`workcell plan: ${file}:2:23: 'at' takes an ISO 8601 date such as 2026-03-02T08:00Z, not 'tomorrow'`);
   });
 
+  it('an arrival in a lane the layout does not have, at its line and column', async () => {
+    const file = join(dir, 'lanes.csv');
+    writeFileSync(file, 'at,lane\n2027-01-04T08:00Z,lane-1\n2027-01-04T09:00Z,lane-9\n');
+    expect(await refused([...PLAN, '--arrivals', file])).toContain(`workcell plan: ${file}:3:19: layout layouts/two-lane.yaml has no lane 'lane-9' (lanes: lane-1, lane-2)`);
+  });
+
   it('a horizon too short for one batch', async () => {
     expect(await refused([...PLAN, '--patients', '1', '--horizon', '20 min'])).toContain('workcell plan: --horizon 20 min is too short for one batch of schedules/demo.yaml (its steps alone take 1 h 3 min 30 s)');
   });
