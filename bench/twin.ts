@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadWorkcell } from '../config/validate.ts';
-import { runTwin, type TwinArrival, type TwinResult } from '../modules/simulators/twin.ts';
+import { runTwin, type TwinArrival, type TwinResult } from '../cli/twin.ts';
 import { sixteenLaneLayout, workcellBenchmark } from './orchestrator.ts';
 import { rate, table } from './harness.ts';
 

@@ -1,6 +1,6 @@
 /**
  * `workcell run LAYOUT --schedule FILE --sim --virtual`: the whole campaign in virtual time (the digital
- * twin, modules/simulators/twin.ts), in-process simulated devices, into a database of its own that the
+ * twin, cli/twin.ts), in-process simulated devices, into a database of its own that the
  * record commands read like any other. Prints the run's digest: the same inputs give the same one.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,20 +12,30 @@ import { layoutHashOf, recordRunSettings, type RunSettings } from '../orchestrat
 import { timeOfDay } from '../drivers/clock.ts';
 import { closingLines } from './run-output.ts';
 import { UsageError } from './usage.ts';
-import type { RunOptions } from './run.ts';
+
+/** The options of `run` a virtual run reads, or refuses. */
+export interface VirtualRunOptions {
+  sim?: boolean;
+  seed?: string;
+  faults?: string;
+  portBase?: string;
+  inspect?: boolean;
+  /** The workcell time the run starts at (ISO). */
+  start?: string;
+}
 
 /** What the run settings say of a virtual run's database, and why. */
 const DURABILITY = "commits not fsynced one by one (SQLite synchronous=OFF): a virtual run is a computation its inputs repeat, and an fsync per entry would cost more than the simulation";
 
 const DAY_MS = 86_400_000;
 
-export async function runVirtual(layout: LayoutModel, layoutFile: string, scheduleFile: string, batches: BatchSpec[], database: string, options: RunOptions & { start?: string }): Promise<number> {
+export async function runVirtual(layout: LayoutModel, layoutFile: string, scheduleFile: string, batches: BatchSpec[], database: string, options: VirtualRunOptions): Promise<number> {
   if (!options.sim) throw new UsageError('--virtual needs --sim: virtual time runs the simulated devices in this process');
   if (options.portBase !== undefined) throw new UsageError('--port-base is for simulators on sockets; a virtual run has none (its devices are in this process)');
   if (options.inspect) throw new UsageError('--inspect watches a live run; a virtual run is over before anyone could watch (run it at --time-scale N without --virtual)');
   if (existsSync(database) && holdsEntries(database)) throw new UsageError(`${database} holds entries already; a virtual run writes a database of its own (give --db a new file)`);
   const startAt = startOf(options.start);
-  const [{ runTwin }, { readFaultsFile }] = await Promise.all([import('../modules/simulators/twin.ts'), import('../modules/simulators/faults.ts')]);
+  const [{ runTwin }, { readFaultsFile }] = await Promise.all([import('./twin.ts'), import('../modules/simulators/faults.ts')]);
   const faults = readFaultsFile(options.faults, layout);
   const settings: RunSettings = { layoutFile: resolve(layoutFile), timeScale: 1, seed: seedOf(options.seed), sim: true, virtual: true, durability: DURABILITY, clock: { wallAnchor: startAt, simAtAnchor: startAt } };
   const text = readFileSync(scheduleFile, 'utf8');

@@ -5,19 +5,20 @@
  * done and every settle plate read, at the horizon, or when nothing in virtual time can move any more
  * (a batch waits for an operator). Identifiers come from the seed, so the same layout, schedules,
  * arrivals and seed give the same entries in the same order: the digest (orchestrator/log-digest.ts)
- * says so in one line.
+ * says so in one line. At the cli level: it puts the orchestrator and the simulators together, as
+ * `run --sim` does (`run --sim --virtual`, `plan` and the benchmarks use it).
  */
-import type { LayoutModel } from '../../config/layout.ts';
-import { VirtualClock } from '../../drivers/virtual-clock.ts';
-import { wallNow } from '../../drivers/clock.ts';
-import { seededIds } from '../../drivers/ids.ts';
-import { EventLog } from '../../orchestrator/event-log.ts';
-import { DigestOfEntries } from '../../orchestrator/log-digest.ts';
-import { Orchestrator, type BatchStatus, type ScheduleSnapshot } from '../../orchestrator/orchestrator.ts';
-import { layoutHashOf } from '../../orchestrator/run-settings.ts';
-import type { Scheduler } from '../../orchestrator/scheduler.ts';
-import type { FaultSpec } from './faults.ts';
-import { simulateInProcess } from './workcell-simulation.ts';
+import type { LayoutModel } from '../config/layout.ts';
+import { VirtualClock } from '../drivers/virtual-clock.ts';
+import { wallNow } from '../drivers/clock.ts';
+import { seededIds } from '../drivers/ids.ts';
+import { EventLog } from '../orchestrator/event-log.ts';
+import { DigestOfEntries } from '../orchestrator/log-digest.ts';
+import { Orchestrator, type BatchStatus, type ScheduleSnapshot } from '../orchestrator/orchestrator.ts';
+import { layoutHashOf } from '../orchestrator/run-settings.ts';
+import type { Scheduler } from '../orchestrator/scheduler.ts';
+import type { FaultSpec } from '../modules/simulators/faults.ts';
+import { simulateInProcess } from '../modules/simulators/workcell-simulation.ts';
 
 export interface TwinArrival {
   batchId: string;

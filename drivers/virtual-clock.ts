@@ -8,7 +8,8 @@
  * The contract, for everything that runs on a VirtualClock:
  * - All work is in this process and made of microtasks and this clock's timers: in-process drivers,
  *   synchronous SQLite (better-sqlite3). "Nothing pending" is tested by letting the event loop turn
- *   (setImmediate) until a turn passes in which no timer of this clock was set, cleared or fired.
+ *   (setImmediate) until a turn passes in which no timer of this clock was set, cleared or fired and
+ *   no other immediate or file system request is queued or in flight.
  * - No real sockets, no file or network I/O awaited, no timer of real time: their waits are invisible
  *   here, and the clock would jump past them. A timeout, repeat or sleep of WALL_CLOCK or a ScaledClock
  *   while a virtual clock runs is refused with an error (clock.ts, enterVirtualTime); a poll is not, as it
@@ -133,14 +134,18 @@ export class VirtualClock implements Clock {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
     this.leave ??= enterVirtualTime();
-    setImmediate(() => this.turn());
+    queuedTurns++;
+    setImmediate(() => {
+      queuedTurns--;
+      this.turn();
+    });
   }
 
   /** One turn of the event loop: wait for quiet, give housekeeping its look, then fire the next timer. */
   private turn(): void {
     this.scheduled = false;
     if (this.stopped) return;
-    if (this.activity !== this.seenActivity) {
+    if (this.activity !== this.seenActivity || workInFlight()) {
       this.seenActivity = this.activity;
       this.quietTurns = 0;
       return this.schedule();
@@ -236,6 +241,23 @@ class TimerQueue {
     }
   }
 }
+
+/**
+ * Whether the process has other work queued or in flight: an immediate (a chain of them, however long),
+ * or a file system request. The clock waits for it: a jump now would leave it behind in time.
+ */
+function workInFlight(): boolean {
+  let immediates = 0;
+  for (const resource of process.getActiveResourcesInfo()) {
+    if (resource.startsWith('FSReq')) return true;
+    if (resource === 'Immediate') immediates++;
+  }
+  // The turns of virtual clocks (another run in this process) are not work this clock waits for.
+  return immediates > queuedTurns;
+}
+
+/** Turns of virtual clocks queued as immediates right now, in this process. */
+let queuedTurns = 0;
 
 function before(a: VirtualTimer, b: VirtualTimer): boolean {
   return a.due < b.due || (a.due === b.due && a.order < b.order);

@@ -121,9 +121,9 @@ export class EventLog {
   private readonly checkpoints: CheckpointWriter | undefined;
 
   /**
-   * `durability: 'simulation'` is for a digital-twin run only (modules/simulators/twin.ts): commits are
-   * not fsynced one by one (synchronous=NORMAL; WAL keeps the database consistent, a power loss may lose
-   * the last commits). A twin's entries are a computation that can be run again from its inputs, not a
+   * `durability: 'simulation'` is for a digital-twin run only (cli/twin.ts): commits are
+   * not fsynced (synchronous=OFF: a crash of the process loses nothing, a power loss may lose or damage
+   * the latest commits). A twin's entries are a computation that can be run again from its inputs, not a
    * patient's record, and an fsync per commit would cost more than the whole simulation.
    */
   constructor(readonly file: string, options: { readonly?: boolean; durability?: 'records' | 'simulation' } = {}) {

@@ -16,7 +16,7 @@ export interface RunSettings {
   timeScale: number;
   seed: number;
   sim: boolean;
-  /** In virtual time (the digital twin, modules/simulators/twin.ts): the clock jumps from event to event. */
+  /** In virtual time (the digital twin, cli/twin.ts): the clock jumps from event to event. */
   virtual?: boolean;
   /** How the database commits when not every commit is fsynced (a virtual run), and why. */
   durability?: string;
