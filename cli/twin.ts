@@ -10,9 +10,9 @@
  */
 import type { LayoutModel } from '../config/layout.ts';
 import { VirtualClock } from '../drivers/virtual-clock.ts';
-import { wallNow } from '../drivers/clock.ts';
+import { wallNow, type Timer } from '../drivers/clock.ts';
 import { seededIds } from '../drivers/ids.ts';
-import { EventLog } from '../orchestrator/event-log.ts';
+import { EventLog, WORKCELL_STREAM } from '../orchestrator/event-log.ts';
 import { DigestOfEntries } from '../orchestrator/log-digest.ts';
 import { Orchestrator, type BatchStatus, type ScheduleSnapshot } from '../orchestrator/orchestrator.ts';
 import { layoutHashOf } from '../orchestrator/run-settings.ts';
@@ -70,7 +70,7 @@ export interface TwinResult {
   events: number;
   /** Timers the virtual clock fired (device work, telemetry, hold times, arrivals). */
   timersFired: number;
-  /** finished: every batch done, every plate read; horizon: stopped there; stalled: nothing could move (see unfinished). */
+  /** finished: every batch done, every plate read; horizon: stopped there; stalled: nothing could move any more (a batch held for an operator; see batches). */
   outcome: 'finished' | 'horizon' | 'stalled';
   /** Every batch's status at the end. */
   batches: BatchStatus[];
@@ -78,6 +78,7 @@ export interface TwinResult {
 
 const PROGRESS_EVERY_WALL_MS = 100;
 const TWIN_SAMPLING_SECONDS = 4 * 3600;
+const STALL_MS = 86_400_000;
 
 export async function runTwin(options: TwinOptions): Promise<TwinResult> {
   const lanes = options.layout.laneIds();
@@ -114,6 +115,7 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
           options.onProgress!(clock.now());
         }, PROGRESS_EVERY_WALL_MS)
       : undefined;
+    let stallWatch: Timer | undefined;
     const outcome = await new Promise<TwinResult['outcome']>((resolve, reject) => {
       let arrived = 0;
       const allArrived = new Promise<void>((resolveArrived) => {
@@ -135,8 +137,10 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
       clock.onIdle(() => {
         if (arrived === arrivals.length) resolve('stalled');
       });
+      stallWatch = watchForStall(running, log, clock, () => arrived === arrivals.length, () => resolve('stalled'));
     });
     clock.clearTimeout(progress);
+    clock.clearTimeout(stallWatch);
     const endedAt = clock.now();
     const batches = running.status().batches;
     await running.stop();
@@ -150,6 +154,23 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     sim.stop();
     clock.stop();
   }
+}
+
+/**
+ * A run in which every unfinished batch is held or waiting, one at least held (for an operator's answer,
+ * which virtual time cannot bring), and no batch has written anything for a day of workcell time, has
+ * stalled: the settle plates would go on rotating around it for ever.
+ */
+function watchForStall(orchestrator: Orchestrator, log: EventLog, clock: VirtualClock, allArrived: () => boolean, stalled: () => void): Timer {
+  let lastBatchEntryAt = clock.now();
+  log.subscribe((entry) => {
+    if (entry.stream !== WORKCELL_STREAM && entry.type !== 'telemetry') lastBatchEntryAt = entry.at;
+  });
+  return clock.poll(() => {
+    if (!allArrived() || clock.now() - lastBatchEntryAt < STALL_MS) return;
+    const open = orchestrator.status().batches.filter((b) => b.phase !== 'completed' && b.phase !== 'quarantined');
+    if (open.some((b) => b.phase === 'held') && open.every((b) => b.phase === 'held' || b.phase === 'waiting')) stalled();
+  }, 1000);
 }
 
 /** Arrivals in time order (stable), each with its lane: given, or the layout's lanes in turn. */
