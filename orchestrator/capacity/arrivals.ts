@@ -64,7 +64,8 @@ export function arrivalsFromSpec(spec: string, window: ArrivalWindow): Arrival[]
   const interval = intervalOf(spec);
   if (interval !== undefined) {
     const arrivals: Arrival[] = [];
-    for (let i = 0; i * interval < window.horizonMs; i++) arrivals.push(patientAt(i, window.startAt + Math.round(i * interval), viabilityMs));
+    // Whole milliseconds: 91 × (1 week / 13) is 7 weeks, not a hair under it.
+    for (let i = 0; Math.round(i * interval) < window.horizonMs; i++) arrivals.push(patientAt(i, window.startAt + Math.round(i * interval), viabilityMs));
     return arrivals;
   }
   const extension = extname(spec).toLowerCase();

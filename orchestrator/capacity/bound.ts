@@ -2,7 +2,8 @@
  * The bottleneck bound: the most patients a week a layout could finish with a schedule if no batch
  * ever waited. Each module kind is busy for a batch while its steps run, while the robot carries the
  * material in, and while a shared module is cleared after it; its modules share that work. The
- * kind with the least capacity bounds the line. It assumes batches spread evenly over the lanes.
+ * kind with the least capacity bounds the line. Batches spread evenly over the lanes (as the twin
+ * assigns them, in turn), so a module that serves some lanes only takes the share of those lanes.
  */
 import type { LayoutModel, ModuleConfig } from '../../config/layout.ts';
 import type { ScheduleModel } from '../../config/schedule.ts';
@@ -13,6 +14,11 @@ export interface KindCapacity {
   kind: string;
   /** The modules of this kind any lane may use for the schedule's steps. */
   modules: string[];
+  /**
+   * How many of them batches spread evenly over the lanes can keep busy: for every set of lanes, the
+   * modules serving any of them over the share of batches those lanes get; the least of these.
+   */
+  effectiveModules: number;
   /** How long one batch keeps one module of the kind from others, ms. */
   perBatchMs: number;
   patientsPerWeek: number;
@@ -51,9 +57,29 @@ export function bottleneckBound(layout: LayoutModel, schedule: ScheduleModel): B
   // Into every step's module, then out to the output; the scan at the intake besides.
   const armMs = averageOver(arms.map((arm) => arm.reach!.transferTimeMs)) * (moves + 1);
   if (arms.length > 0) add('robot-arm', arms, armMs);
-  const byKind = [...work].map(([kind, w]) => ({ kind, modules: [...w.modules], perBatchMs: w.perBatchMs, patientsPerWeek: w.perBatchMs > 0 ? (w.modules.size * WEEK_MS) / w.perBatchMs : Number.POSITIVE_INFINITY }));
+  const byKind = [...work].map(([kind, w]) => {
+    const effectiveModules = evenSpreadModules([...w.modules].map((id) => layout.modules.get(id)!), layout);
+    return { kind, modules: [...w.modules], effectiveModules, perBatchMs: w.perBatchMs, patientsPerWeek: w.perBatchMs > 0 ? (effectiveModules * WEEK_MS) / w.perBatchMs : Number.POSITIVE_INFINITY };
+  });
   const tightest = byKind.reduce((a, b) => (b.patientsPerWeek < a.patientsPerWeek ? b : a));
   return { patientsPerWeek: tightest.patientsPerWeek, kind: tightest.kind, byKind };
+}
+
+/** Beyond this many lanes only single lanes and all of them are tried (2^lanes sets otherwise). */
+const MAX_LANES_FOR_EVERY_SET = 16;
+
+/**
+ * The modules an even spread of batches over the lanes can use (Hall's condition on the lanes): a set
+ * of lanes T gets |T|/L of the batches and only the modules serving a lane of T, so the line runs at
+ * most as if it had L × modules(T) / |T| of them.
+ */
+function evenSpreadModules(modules: readonly ModuleConfig[], layout: LayoutModel): number {
+  const lanes = layout.laneIds();
+  const serves = modules.map((m) => new Set(layout.lanesOf(m)));
+  const sets: string[][] = lanes.length <= MAX_LANES_FOR_EVERY_SET
+    ? Array.from({ length: 2 ** lanes.length - 1 }, (_, i) => lanes.filter((_, bit) => ((i + 1) >> bit) & 1))
+    : [...lanes.map((lane) => [lane]), lanes];
+  return Math.min(...sets.map((set) => (lanes.length * serves.filter((s) => set.some((lane) => s.has(lane))).length) / set.length));
 }
 
 /** The longest a robot arm of the layout takes to move material into or out of the module, ms (0 with no arm): as the orchestrator expects it. */

@@ -58,7 +58,7 @@ const Scenario = object('One layout with one schedule and one scheduler, over ev
     patientsPerWeek: perWeek('The most a week the tightest module kind allows'),
     kind: text('The tightest module kind'),
     shareOfBound: share('Throughput as a share of the bound'),
-    byKind: Type.Array(object('Capacity of one module kind', { kind: text('Module kind'), modules: count('Modules of the kind'), perBatchHours: hours('One batch keeps one module of the kind this long'), patientsPerWeek: perWeek('Its capacity') })),
+    byKind: Type.Array(object('Capacity of one module kind', { kind: text('Module kind'), modules: count('Modules of the kind'), effectiveModules: Type.Number({ description: 'How many of them batches spread evenly over the lanes can keep busy (a module serving some lanes only takes their share)' }), perBatchHours: hours('One batch keeps one module of the kind this long'), patientsPerWeek: perWeek('Its capacity') })),
   }),
   modules: Type.Array(object('Use of one module, mean over the seeds', {
     id: text('Module id'),

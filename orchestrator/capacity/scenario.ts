@@ -77,7 +77,7 @@ export function scenarioReport(scenario: Scenario, outcomes: readonly SeedOutcom
       patientsPerWeek: rounded(bound.patientsPerWeek),
       kind: bound.kind,
       shareOfBound: bound.patientsPerWeek > 0 ? rounded(meanThroughput / bound.patientsPerWeek, 4) : 0,
-      byKind: bound.byKind.map((k) => ({ kind: k.kind, modules: k.modules.length, perBatchHours: rounded(k.perBatchMs / H, 3), patientsPerWeek: rounded(k.patientsPerWeek) })),
+      byKind: bound.byKind.map((k) => ({ kind: k.kind, modules: k.modules.length, effectiveModules: rounded(k.effectiveModules, 3), perBatchHours: rounded(k.perBatchMs / H, 3), patientsPerWeek: rounded(k.patientsPerWeek) })),
     },
     modules,
     bottleneck: { kind: busiest.kind, module: busiest.id, utilisation: busiest.utilisation },

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import { loadWorkcell } from '../../config/validate.ts';
 import { PlanInputError } from '../../orchestrator/capacity/arrivals.ts';
 import { bottleneckBound } from '../../orchestrator/capacity/bound.ts';
@@ -36,14 +37,25 @@ describe('the bottleneck bound', () => {
     expect(bound.patientsPerWeek).toBeCloseTo((2 * WEEK_MIN) / 123, 9);
   });
 
-  it('one more electroporator does not move a bound the separators set; a third separator does', () => {
-    const base = loadWorkcell(LAYOUT, [schedule]);
-    const withEp = extended([{ kind: 'electroporator', count: 1 }]);
-    expect(bottleneckBound(withEp.layout.model, withEp.schedules[0]!.model).patientsPerWeek).toBeCloseTo(bottleneckBound(base.layout.model, base.schedules[0]!.model).patientsPerWeek, 9);
-    const withSep = extended([{ kind: 'cell-separator', count: 1 }]);
-    const bound = bottleneckBound(withSep.layout.model, withSep.schedules[0]!.model);
-    expect(bound.byKind.find((k) => k.kind === 'cell-separator')!.modules.length).toBe(3);
-    expect(bound.patientsPerWeek).toBeCloseTo((3 * WEEK_MIN) / 123, 9);
+  it("a module of one lane takes only that lane's share: a third separator for lane 1 does not move the bound", () => {
+    const { layout, schedules } = extended([{ kind: 'cell-separator', count: 1 }]);
+    const bound = bottleneckBound(layout.model, schedules[0]!.model);
+    const separators = bound.byKind.find((k) => k.kind === 'cell-separator')!;
+    // Lane 2 gets half the batches and still has its one separator: as if the line had two.
+    expect([separators.modules.length, separators.effectiveModules]).toEqual([3, 2]);
+    expect(bound.patientsPerWeek).toBeCloseTo((2 * WEEK_MIN) / 123, 9);
+  });
+
+  it('with a second separator in each lane, the shared electroporator bounds the line', () => {
+    const doc = parseDocument(addModules(readFileSync(LAYOUT, 'utf8'), LAYOUT, [{ kind: 'cell-separator', count: 2 }]).text);
+    // --add copies the first separator (lane 1); the second copy goes to lane 2.
+    const modules = doc.get('modules') as YAMLSeq<YAMLMap>;
+    modules.items.find((m) => m.get('id') === 'sep-1-3')!.set('lanes', doc.createNode(['lane-2']));
+    const { layout, schedules } = loadWorkcell(writeExtendedLayout(LAYOUT, doc.toString()), [schedule]);
+    const bound = bottleneckBound(layout.model, schedules[0]!.model);
+    expect(bound.byKind.find((k) => k.kind === 'cell-separator')!.effectiveModules).toBe(4);
+    expect(bound.kind).toBe('electroporator');
+    expect(bound.patientsPerWeek).toBeCloseTo(WEEK_MIN / 36.5, 9);
   });
 });
 
