@@ -2,8 +2,9 @@
  * The bottleneck bound: the most patients a week a layout could finish with a schedule if no batch
  * ever waited. Each module kind is busy for a batch while its steps run, while the robot carries the
  * material in, and while a shared module is cleared after it; its modules share that work. The
- * kind with the least capacity bounds the line. Batches spread evenly over the lanes (as the twin
- * assigns them, in turn), so a module that serves some lanes only takes the share of those lanes.
+ * kind with the least capacity bounds the line: no run can do better. Beside it, the rate batches
+ * arriving evenly over the lanes (as the twin assigns them, in turn) can keep up with: there a module
+ * that serves some lanes only takes the share of batches of those lanes.
  */
 import type { LayoutModel, ModuleConfig } from '../../config/layout.ts';
 import type { ScheduleModel } from '../../config/schedule.ts';
@@ -21,13 +22,18 @@ export interface KindCapacity {
   effectiveModules: number;
   /** How long one batch keeps one module of the kind from others, ms. */
   perBatchMs: number;
+  /** Every module of the kind busy all the time. */
   patientsPerWeek: number;
+  /** The effective modules busy all the time. */
+  evenLanesPatientsPerWeek: number;
 }
 
 export interface BottleneckBound {
   patientsPerWeek: number;
   /** The most constrained kind. */
   kind: string;
+  /** The most patients a week that arrive evenly over the lanes the line can keep up with, and the kind that limits it. */
+  evenLanes: { patientsPerWeek: number; kind: string };
   byKind: KindCapacity[];
 }
 
@@ -59,10 +65,12 @@ export function bottleneckBound(layout: LayoutModel, schedule: ScheduleModel): B
   if (arms.length > 0) add('robot-arm', arms, armMs);
   const byKind = [...work].map(([kind, w]) => {
     const effectiveModules = evenSpreadModules([...w.modules].map((id) => layout.modules.get(id)!), layout);
-    return { kind, modules: [...w.modules], effectiveModules, perBatchMs: w.perBatchMs, patientsPerWeek: w.perBatchMs > 0 ? (effectiveModules * WEEK_MS) / w.perBatchMs : Number.POSITIVE_INFINITY };
+    const perWeek = (modules: number) => (w.perBatchMs > 0 ? (modules * WEEK_MS) / w.perBatchMs : Number.POSITIVE_INFINITY);
+    return { kind, modules: [...w.modules], effectiveModules, perBatchMs: w.perBatchMs, patientsPerWeek: perWeek(w.modules.size), evenLanesPatientsPerWeek: perWeek(effectiveModules) };
   });
   const tightest = byKind.reduce((a, b) => (b.patientsPerWeek < a.patientsPerWeek ? b : a));
-  return { patientsPerWeek: tightest.patientsPerWeek, kind: tightest.kind, byKind };
+  const tightestEven = byKind.reduce((a, b) => (b.evenLanesPatientsPerWeek < a.evenLanesPatientsPerWeek ? b : a));
+  return { patientsPerWeek: tightest.patientsPerWeek, kind: tightest.kind, evenLanes: { patientsPerWeek: tightestEven.evenLanesPatientsPerWeek, kind: tightestEven.kind }, byKind };
 }
 
 /** Beyond this many lanes only single lanes and all of them are tried (2^lanes sets otherwise). */

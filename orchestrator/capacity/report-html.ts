@@ -67,10 +67,11 @@ function throughputChart(scenarios: readonly ScenarioReport[]): string {
 <rect x="${label}" y="${y}" width="${x(s.patientsPerWeek.mean) - label}" height="20" fill="#3b7dd8"><title>${s.patientsPerWeek.mean} patients/week</title></rect>
 <line x1="${x(s.patientsPerWeek.min)}" x2="${x(s.patientsPerWeek.max)}" y1="${y + 10}" y2="${y + 10}" stroke="#123" stroke-width="2"/>
 <line x1="${x(s.bound.patientsPerWeek)}" x2="${x(s.bound.patientsPerWeek)}" y1="${y - 3}" y2="${y + 23}" stroke="#c33" stroke-width="3"><title>bound ${s.bound.patientsPerWeek} (${html(s.bound.kind)})</title></line>
+<line x1="${x(s.bound.evenLanes.patientsPerWeek)}" x2="${x(s.bound.evenLanes.patientsPerWeek)}" y1="${y - 3}" y2="${y + 23}" stroke="#e90" stroke-width="2" stroke-dasharray="3 2"><title>arrivals even over the lanes: ${s.bound.evenLanes.patientsPerWeek} (${html(s.bound.evenLanes.kind)})</title></line>
 <text x="${x(Math.max(s.bound.patientsPerWeek, s.patientsPerWeek.mean)) + 6}" y="${y + 15}" font-size="11">${s.patientsPerWeek.mean.toFixed(2)} / ${s.bound.patientsPerWeek.toFixed(2)} a week (${(s.bound.shareOfBound * 100).toFixed(0)} %)</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${scenarios.length * rowHeight + 10}" role="img" aria-label="throughput against the bound">${bars.join('\n')}</svg>
-<p class="legend"><span><i class="swatch" style="background:#3b7dd8"></i>patients a week (mean; line: range over seeds)</span><span><i class="swatch" style="background:#c33"></i>bottleneck bound</span></p>`;
+<p class="legend"><span><i class="swatch" style="background:#3b7dd8"></i>patients a week (mean; line: range over seeds)</span><span><i class="swatch" style="background:#c33"></i>bottleneck bound</span><span><i class="swatch" style="background:#e90"></i>what arrivals even over the lanes can keep up with</span></p>`;
 }
 
 function utilisationBars(s: ScenarioReport): string {

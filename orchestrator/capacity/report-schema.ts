@@ -55,10 +55,11 @@ const Scenario = object('One layout with one schedule and one scheduler, over ev
     batches: count('Completed batches measured'),
   }),
   bound: object('The bottleneck bound: step durations and module counts, no waiting', {
-    patientsPerWeek: perWeek('The most a week the tightest module kind allows'),
+    patientsPerWeek: perWeek('The most a week the tightest module kind allows, every module busy all the time: no run does better'),
     kind: text('The tightest module kind'),
     shareOfBound: share('Throughput as a share of the bound'),
-    byKind: Type.Array(object('Capacity of one module kind', { kind: text('Module kind'), modules: count('Modules of the kind'), effectiveModules: Type.Number({ description: 'How many of them batches spread evenly over the lanes can keep busy (a module serving some lanes only takes their share)' }), perBatchHours: hours('One batch keeps one module of the kind this long'), patientsPerWeek: perWeek('Its capacity') })),
+    evenLanes: object('The most patients a week arriving evenly over the lanes (as the twin assigns them) the line keeps up with: a module serving some lanes only takes their share', { patientsPerWeek: perWeek('That rate'), kind: text('The module kind that limits it') }),
+    byKind: Type.Array(object('Capacity of one module kind', { kind: text('Module kind'), modules: count('Modules of the kind'), effectiveModules: Type.Number({ description: 'How many of them batches spread evenly over the lanes can keep busy (a module serving some lanes only takes their share)' }), perBatchHours: hours('One batch keeps one module of the kind this long'), patientsPerWeek: perWeek('Its capacity'), evenLanesPatientsPerWeek: perWeek('Its capacity for batches arriving evenly over the lanes') })),
   }),
   modules: Type.Array(object('Use of one module, mean over the seeds', {
     id: text('Module id'),

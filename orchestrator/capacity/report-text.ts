@@ -12,6 +12,7 @@ export function comparisonRows(report: PlanReport): Array<[string, ...string[]]>
     row('  range over seeds', (s) => `${s.patientsPerWeek.min.toFixed(2)} - ${s.patientsPerWeek.max.toFixed(2)}`),
     row('bottleneck bound', (s) => `${s.bound.patientsPerWeek.toFixed(2)} (${s.bound.kind})`),
     row('  share of the bound', (s) => `${(s.bound.shareOfBound * 100).toFixed(0)} %`),
+    row('  arrivals even over lanes', (s) => `${s.bound.evenLanes.patientsPerWeek.toFixed(2)} (${s.bound.evenLanes.kind})`),
     row('completed / arrived', (s) => `${(s.completed / s.runs.length).toFixed(1)} / ${s.arrived}`),
     row('vein-to-vein p50 / p90', (s) => `${hours(s.veinToVeinHours.p50)} / ${hours(s.veinToVeinHours.p90)}`),
     row('busiest module', (s) => `${s.bottleneck.module} ${(s.bottleneck.utilisation * 100).toFixed(0)} %`),

@@ -35,15 +35,18 @@ describe('the bottleneck bound', () => {
     expect(byKind['robot-arm']).toEqual({ modules: 1, minutes: 3 });
     expect(bound.kind).toBe('cell-separator');
     expect(bound.patientsPerWeek).toBeCloseTo((2 * WEEK_MIN) / 123, 9);
+    expect(bound.evenLanes).toEqual({ patientsPerWeek: bound.patientsPerWeek, kind: 'cell-separator' });
   });
 
-  it("a module of one lane takes only that lane's share: a third separator for lane 1 does not move the bound", () => {
+  it("a third separator for lane 1 raises the bound, not the rate arrivals even over the lanes can keep up with", () => {
     const { layout, schedules } = extended([{ kind: 'cell-separator', count: 1 }]);
     const bound = bottleneckBound(layout.model, schedules[0]!.model);
     const separators = bound.byKind.find((k) => k.kind === 'cell-separator')!;
     // Lane 2 gets half the batches and still has its one separator: as if the line had two.
     expect([separators.modules.length, separators.effectiveModules]).toEqual([3, 2]);
-    expect(bound.patientsPerWeek).toBeCloseTo((2 * WEEK_MIN) / 123, 9);
+    expect(bound.patientsPerWeek).toBeCloseTo((3 * WEEK_MIN) / 123, 9);
+    expect(bound.evenLanes.kind).toBe('cell-separator');
+    expect(bound.evenLanes.patientsPerWeek).toBeCloseTo((2 * WEEK_MIN) / 123, 9);
   });
 
   it('with a second separator in each lane, the shared electroporator bounds the line', () => {
@@ -56,6 +59,7 @@ describe('the bottleneck bound', () => {
     expect(bound.byKind.find((k) => k.kind === 'cell-separator')!.effectiveModules).toBe(4);
     expect(bound.kind).toBe('electroporator');
     expect(bound.patientsPerWeek).toBeCloseTo(WEEK_MIN / 36.5, 9);
+    expect(bound.evenLanes).toEqual({ patientsPerWeek: bound.patientsPerWeek, kind: 'electroporator' });
   });
 });
 
