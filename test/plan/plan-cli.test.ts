@@ -77,6 +77,17 @@ describe('workcell plan in virtual time', () => {
     expect(b!.holdTimeDeviations).toEqual(a!.holdTimeDeviations);
   }, 240_000);
 
+  it('a fault that holds a batch: the hold is reported, and the batch held for an operator stays held (a plan answers no hold)', async () => {
+    const faults = join(dir, 'faults.yaml');
+    writeFileSync(faults, ['faults:', '  ep-1:', '    - { kind: error, error: HardwareFault, capability: electroporate, on: 1, message: electrode arc }', '    - { kind: error, error: HardwareFault, capability: electroporate, on: 2, message: electrode arc again }', ''].join('\n'));
+    const result = await runCli([...PLAN, '--patients', '1', '--horizon', '1d', '--faults', faults, '--json'], { timeoutMs: 120_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const scenario = (JSON.parse(result.stdout) as PlanReport).scenarios[0]!;
+    expect(scenario.holds.map((h) => [h.batchId, h.step, h.kind, h.message, h.minutes, h.action])).toEqual([['P-001', 'electroporate', 'command-failed', 'ep-1: electrode arc again', null, null]]);
+    expect(scenario.completed).toBe(0);
+    expect(scenario.findings.map((f) => f.message)).toEqual(['not finished by the end of the run, 24 h after it arrived (its steps take 64 min)']);
+  }, 240_000);
+
   it('compares a layout with one more electroporator side by side, and writes the HTML report', async () => {
     const html = join(dir, 'plan.html');
     const result = await runCli([...PLAN, '--patients', '3', '--horizon', '1d', '--add', 'electroporator=1', '--html', html], { timeoutMs: 120_000 });
