@@ -24,7 +24,7 @@ export function definePlanCommand(program: Command): void {
   option(plan, '--seeds <K>', 'runs per scenario, with seeds N, N+1, ..., N+K-1', { default: '1' });
   option(plan, '--faults <FILE>', 'faults for the simulated devices (docs/simulators.md)');
   option(plan, '--scheduler <NAME>', 'the scheduler (one of: deadline-first); several to compare them', { repeat: true, shownDefault: 'deadline-first' });
-  option(plan, '--add <KIND=N>', 'also run each layout with N more modules of KIND (copies of its first one, with ids and endpoints of their own)', { repeat: true });
+  option(plan, '--add <KIND=N>', 'also run each layout with N more modules of KIND (copies of its first one, with ids and endpoints of their own); a module id instead of KIND copies that module (a module of one lane: into that lane)', { repeat: true });
   option(plan, '--json', 'the figures as one JSON object (its schema: --json-schema)');
   option(plan, '--json-schema', 'print the JSON Schema of --json and exit');
   option(plan, '--html <FILE>', 'also write an HTML report: comparison, throughput against the bound, utilisation, Gantt charts');

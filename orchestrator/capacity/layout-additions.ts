@@ -11,6 +11,7 @@ import { isMap, isSeq, parseDocument, type Document, type YAMLMap, type YAMLSeq 
 import { PlanInputError } from './arrivals.ts';
 
 export interface Addition {
+  /** A module kind (its first module is copied) or a module id (that module is copied). */
   kind: string;
   count: number;
 }
@@ -37,10 +38,11 @@ export function addModules(layoutText: string, layoutFile: string, additions: re
   let nextPort = Math.max(0, ...[...layoutText.matchAll(/(?:port: |:)(\d{4,5})\b/g)].map((m) => Number(m[1]))) + 1;
   const added: ExtendedLayout['added'] = [];
   for (const { kind, count } of additions) {
-    const template = items.find((m) => m.get('kind') === kind);
+    // A module of one lane is copied into that lane: naming the module picks the lane.
+    const template = items.find((m) => m.get('kind') === kind) ?? items.find((m) => m.get('id') === kind);
     if (!template) {
       const kinds = [...new Set(items.map((m) => String(m.get('kind'))))].join(', ');
-      throw new PlanInputError(`--add ${kind}=${count}: layout ${layoutFile} has no ${kind} to copy (its kinds: ${kinds})`);
+      throw new PlanInputError(`--add ${kind}=${count}: layout ${layoutFile} has no ${kind} to copy (its kinds: ${kinds}; or name a module)`);
     }
     const templateId = String(template.get('id'));
     const newIds: string[] = [];
@@ -53,7 +55,7 @@ export function addModules(layoutText: string, layoutFile: string, additions: re
       modules.items.push(copy);
       reachCopy(doc, templateId, id);
     }
-    added.push({ kind, ids: newIds });
+    added.push({ kind: String(template.get('kind')), ids: newIds });
   }
   return { text: doc.toString(), added };
 }

@@ -86,8 +86,17 @@ describe('--add MODULE_KIND=N', () => {
     expect(layout.model.modulesFor('lane-2', 'electroporator.electroporate').map((m) => m.id)).toEqual(['ep-1', 'ep-1-2', 'ep-1-3']);
   });
 
+  it('copies a module named by its id: a separator for lane 2', () => {
+    const { text, added } = addModules(readFileSync(LAYOUT, 'utf8'), LAYOUT, [{ kind: 'sep-2', count: 1 }]);
+    expect(added).toEqual([{ kind: 'cell-separator', ids: ['sep-2-2'] }]);
+    const { layout, schedules } = loadWorkcell(writeExtendedLayout(LAYOUT, text), [schedule]);
+    expect(layout.model.modulesFor('lane-2', 'cell-separator.wash').map((m) => m.id)).toEqual(['sep-2', 'sep-2-2']);
+    const separators = bottleneckBound(layout.model, schedules[0]!.model).byKind.find((k) => k.kind === 'cell-separator')!;
+    expect([separators.modules.length, separators.effectiveModules]).toEqual([3, 2]);
+  });
+
   it('refuses a kind the layout has none of, and what does not parse', () => {
-    expect(() => addModules(readFileSync(LAYOUT, 'utf8'), LAYOUT, [{ kind: 'rocking-bioreactor', count: 1 }])).toThrow(new PlanInputError(`--add rocking-bioreactor=1: layout ${LAYOUT} has no rocking-bioreactor to copy (its kinds: cell-separator, electroporator, robot-arm, settle-plate-handler)`));
+    expect(() => addModules(readFileSync(LAYOUT, 'utf8'), LAYOUT, [{ kind: 'rocking-bioreactor', count: 1 }])).toThrow(new PlanInputError(`--add rocking-bioreactor=1: layout ${LAYOUT} has no rocking-bioreactor to copy (its kinds: cell-separator, electroporator, robot-arm, settle-plate-handler; or name a module)`));
     expect(parseAddition('electroporator=2')).toEqual({ kind: 'electroporator', count: 2 });
     for (const bad of ['electroporator', 'electroporator=0', '=1', 'ep=two']) expect(() => parseAddition(bad)).toThrow(`--add '${bad}' does not parse: give MODULE_KIND=N, such as electroporator=1 (N at least 1)`);
   });
