@@ -1,5 +1,5 @@
 /** `workcell plan`: capacity planning on the digital twin (docs/plan.md). */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { fileErrorReason } from '../config/file-errors.ts';
 import { arrivalsAtOnce, arrivalsFromSpec, parseSpan, PlanInputError, DEFAULT_VIABILITY_MS, type Arrival } from '../orchestrator/capacity/arrivals.ts';
 import { parseAddition } from '../orchestrator/capacity/layout-additions.ts';
@@ -37,6 +37,8 @@ export async function plan([layoutFiles = []]: [string[] | undefined], options: 
     return 0;
   }
   const input = planInput(layoutFiles, options);
+  // Said before the runs, not after them: minutes of simulation are not lost to a file in the way.
+  if (options.html && existsSync(options.html) && !options.force) throw new UsageError(`--html ${options.html} exists; give --force to replace it, or name another file`);
   const bar = new PlanProgressBar();
   let result: Awaited<ReturnType<typeof runPlan>>;
   try {
@@ -46,9 +48,11 @@ export async function plan([layoutFiles = []]: [string[] | undefined], options: 
   } finally {
     bar.done();
   }
-  if (options.html) writeOutputFile(options.html, planHtml(result.report, result.outcomes.map((seeds) => seeds[0]?.timeline)), { force: options.force === true });
   process.stdout.write(options.json ? `${JSON.stringify(result.report, null, 2)}\n` : planText(result.report));
-  if (options.html && !options.json) process.stdout.write(`HTML report: ${options.html}\n`);
+  if (options.html) {
+    writeOutputFile(options.html, planHtml(result.report, result.outcomes.map((seeds) => seeds[0]?.timeline)), { force: options.force === true });
+    if (!options.json) process.stdout.write(`HTML report: ${options.html}\n`);
+  }
   return 0;
 }
 

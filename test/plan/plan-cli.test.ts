@@ -50,6 +50,13 @@ describe('workcell plan: bad input', () => {
     expect(await refused([...PLAN, '--patients', '1', '--add', 'freezer=1'])).toContain('--add freezer=1: layout layouts/two-lane.yaml has no freezer to copy');
   }, 90_000);
 
+  it('an --html file in the way is said before anything runs', async () => {
+    const html = join(dir, 'there.html');
+    writeFileSync(html, 'keep me');
+    expect(await refused([...PLAN, '--patients', '1', '--horizon', '1d', '--html', html])).toContain(`workcell plan: --html ${html} exists; give --force to replace it, or name another file`);
+    expect(readFileSync(html, 'utf8')).toBe('keep me');
+  });
+
   it('a file it cannot read is named, exit status 1', async () => {
     const result = await runCli(['plan', 'layouts/two-lane.yaml', '--schedule', join(dir, 'missing.yaml'), '--patients', '1']);
     expect(result.stderr).toBe(`workcell plan: cannot read ${join(dir, 'missing.yaml')}: no such file\n`);
