@@ -16,7 +16,7 @@ export class PlanProgressBar {
     if (!this.shown) return;
     const share = Math.min(1, (progress.done + progress.fraction) / Math.max(progress.total, 1));
     const filled = Math.round(share * WIDTH);
-    const line = `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)} %  run ${Math.min(progress.done + 1, progress.total)}/${progress.total}: ${progress.scenario}, seed ${progress.seed}`;
+    const line = `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)} %  run ${Math.min(progress.done + 1, progress.total)}/${progress.total}, seed ${progress.seed}: ${progress.scenario}`;
     if (line === this.lastLine) return;
     // Spaces over what a longer line before left on the terminal.
     const previous = this.lastLine.length;

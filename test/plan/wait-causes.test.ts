@@ -76,7 +76,7 @@ describe('the progress bar', () => {
     const bar = new PlanProgressBar(tty);
     bar.update({ done: 1, total: 4, scenario: 'two-lane × demo', seed: 2, fraction: 0.5 });
     bar.done();
-    expect(written[0]).toBe(`\r[${'#'.repeat(11)}${'.'.repeat(19)}]  37 %  run 2/4: two-lane × demo, seed 2`);
+    expect(written[0]).toBe(`\r[${'#'.repeat(11)}${'.'.repeat(19)}]  37 %  run 2/4, seed 2: two-lane × demo`);
     expect(written.at(-1)).toBe('\r\u001b[2K');
   });
 
