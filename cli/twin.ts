@@ -19,6 +19,8 @@ import { layoutHashOf } from '../orchestrator/run-settings.ts';
 import type { Scheduler } from '../orchestrator/scheduler.ts';
 import type { FaultSpec } from '../modules/simulators/faults.ts';
 import { simulateInProcess } from '../modules/simulators/workcell-simulation.ts';
+import type { SimulationWorld } from '../modules/simulators/world.ts';
+import type { ModuleDriver } from '../drivers/module.ts';
 
 export interface TwinArrival {
   batchId: string;
@@ -80,33 +82,84 @@ const PROGRESS_EVERY_WALL_MS = 100;
 const TWIN_SAMPLING_SECONDS = 4 * 3600;
 const STALL_MS = 86_400_000;
 
-export async function runTwin(options: TwinOptions): Promise<TwinResult> {
-  const lanes = options.layout.laneIds();
-  const arrivals = assignLanes(options.arrivals, lanes, options.startAt);
+/** The pieces of a twin run, started: for runTwin, and for tests that act on the run as it goes. */
+export interface TwinWorkcell {
+  clock: VirtualClock;
+  world: SimulationWorld;
+  drivers: ReadonlyMap<string, ModuleDriver>;
+  log: EventLog;
+  orchestrator: Orchestrator;
+  /** Stops the orchestrator, the devices and the clock; the log stays open. */
+  stop(): Promise<void>;
+}
+
+export type TwinWorkcellOptions = Pick<TwinOptions, 'layout' | 'layoutFile' | 'seed' | 'faults' | 'scheduler' | 'startAt' | 'logFile' | 'durability' | 'samplingSeconds' | 'prepare'> & {
+  /** Puts something between the orchestrator and a module's driver (a lossy link, in tests). */
+  wrapDriver?: (moduleId: string, driver: ModuleDriver) => ModuleDriver;
+};
+
+/** The orchestrator on in-process simulated devices in virtual time, started (no batch yet). */
+export async function startTwinWorkcell(options: TwinWorkcellOptions): Promise<TwinWorkcell> {
   const clock = new VirtualClock(options.startAt);
   const sim = simulateInProcess(options.layout, { clock, seed: options.seed, faults: options.faults, samplingSeconds: options.samplingSeconds ?? TWIN_SAMPLING_SECONDS, seededIds: true });
+  const drivers = new Map<string, ModuleDriver>([...sim.drivers].map(([id, driver]) => [id, options.wrapDriver?.(id, driver) ?? driver]));
   const log = new EventLog(options.logFile, { durability: options.durability ?? 'simulation' });
-  let orchestrator: Orchestrator | undefined;
+  const stopDevices = () => {
+    sim.stop();
+    clock.stop();
+  };
   try {
-    // The digest follows the entries as they are appended: the log is not read again for it.
-    const digest = new DigestOfEntries();
-    log.subscribe((entry) => digest.add(entry));
     options.prepare?.(log);
-    const entriesBefore = log.lastSeq();
-    orchestrator = new Orchestrator({
+    const orchestrator = new Orchestrator({
       layout: options.layout,
       layoutFile: options.layoutFile,
       layoutHash: layoutHashOf(options.layoutFile),
       log,
-      drivers: sim.drivers,
+      drivers,
       clock,
       ids: seededIds(options.seed, 'locks'),
       scheduler: options.scheduler,
       deliver: sim.deliver,
       seed: options.seed,
     });
+    await orchestrator.start();
+    return {
+      clock,
+      world: sim.world,
+      drivers,
+      log,
+      orchestrator,
+      async stop() {
+        try {
+          await orchestrator.stop();
+        } finally {
+          stopDevices();
+        }
+      },
+    };
+  } catch (error) {
+    stopDevices();
+    log.close();
+    throw error;
+  }
+}
+
+export async function runTwin(options: TwinOptions): Promise<TwinResult> {
+  const arrivals = assignLanes(options.arrivals, options.layout.laneIds(), options.startAt);
+  // The digest follows the entries as they are appended: the log is not read again for it.
+  const digest = new DigestOfEntries();
+  let entriesBefore = 0;
+  const twin = await startTwinWorkcell({
+    ...options,
+    prepare: (log) => {
+      log.subscribe((entry) => digest.add(entry));
+      options.prepare?.(log);
+      entriesBefore = log.lastSeq();
+    },
+  });
+  const { clock, log, orchestrator } = twin;
+  try {
     const running = orchestrator;
-    await running.start();
     let lastProgress = 0;
     const progress = options.onProgress
       ? clock.poll(() => {
@@ -143,16 +196,13 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
     clock.clearTimeout(stallWatch);
     const endedAt = clock.now();
     const batches = running.status().batches;
-    await running.stop();
+    await twin.stop();
     options.onProgress?.(endedAt);
     return { log, digest: digest.hex(), startedAt: options.startAt, endedAt, events: log.lastSeq() - entriesBefore, timersFired: clock.fired, outcome, batches };
   } catch (error) {
-    await orchestrator?.stop();
+    await twin.stop();
     log.close();
     throw error;
-  } finally {
-    sim.stop();
-    clock.stop();
   }
 }
 
