@@ -6,6 +6,7 @@
 import { createInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
 import WebSocket from 'ws';
 import type { InspectionEvent } from 'xstate';
+import { WALL_CLOCK, type Timer } from '../drivers/clock.ts';
 
 const DEFAULT_INSPECT_URL = 'ws://127.0.0.1:8080';
 const RETRY_MS = 5_000;
@@ -43,7 +44,7 @@ export function startInspector(url: string = DEFAULT_INSPECT_URL, say: (line: st
 class InspectorConnection {
   everConnected = false;
   private socket: WebSocket | undefined;
-  private retry: NodeJS.Timeout | undefined;
+  private retry: Timer | undefined;
   private stopped = false;
   private toldNobodyListens = false;
   private readonly deferred: string[] = [];
@@ -67,8 +68,8 @@ class InspectorConnection {
     socket.on('close', () => {
       if (this.socket === socket) this.socket = undefined;
       if (this.stopped) return;
-      this.retry = setTimeout(() => this.start(), RETRY_MS);
-      this.retry.unref();
+      // A connection to a relay on this machine: real time, and no reason to keep the process alive.
+      this.retry = WALL_CLOCK.setTimeout(() => this.start(), RETRY_MS, { background: true });
     });
   }
 
@@ -84,9 +85,9 @@ class InspectorConnection {
 
   async stop(): Promise<void> {
     // The package hands events over on the next timer tick: let those still on their way arrive.
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await WALL_CLOCK.sleep(10);
     this.stopped = true;
-    clearTimeout(this.retry);
+    WALL_CLOCK.clearTimeout(this.retry);
     const socket = this.socket;
     if (!socket) return;
     if (socket.readyState !== WebSocket.OPEN) {
@@ -94,9 +95,9 @@ class InspectorConnection {
       return;
     }
     await new Promise<void>((resolve) => {
-      const force = setTimeout(() => socket.terminate(), 2_000);
+      const force = WALL_CLOCK.setTimeout(() => socket.terminate(), 2_000);
       socket.once('close', () => {
-        clearTimeout(force);
+        WALL_CLOCK.clearTimeout(force);
         resolve();
       });
       socket.close();

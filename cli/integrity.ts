@@ -1,5 +1,5 @@
 /** `workcell verify` and `workcell mirror`: is a log intact, and its copy in PostgreSQL with it. */
-import { WALL_CLOCK } from '../drivers/clock.ts';
+import { WALL_CLOCK, wallNow } from '../drivers/clock.ts';
 import type { EventLog, LogVerification } from '../orchestrator/event-log.ts';
 import type { PostgresMirror } from '../orchestrator/postgres-mirror.ts';
 import { printable } from '../config/printable.ts';
@@ -137,15 +137,15 @@ export async function mirror(_args: [], parsed: PostgresOptions & { db?: string;
       return follow({ once: !following, interval, log, idleMs: IDLE_REPORT_MS }, async () => {
         const pages = (progress: { source: string; copied: number; mirroredSeq: number }) => {
           writeLine(`${log.file} (${progress.source}): ${progress.copied} entries copied, mirrored up to log position ${progress.mirroredSeq}.`);
-          reportedAt = Date.now();
+          reportedAt = wallNow();
         };
         const progress = await mirror.ship(log, { onPage: pages });
         if (progress.checkpoints > 0) writeLine(`${log.file} (${progress.source}): ${progress.checkpoints} signed checkpoint(s) copied.`);
         if (progress.copied > 0) return;
         if (!following) pages(progress);
-        else if (Date.now() - reportedAt >= IDLE_REPORT_MS) {
+        else if (wallNow() - reportedAt >= IDLE_REPORT_MS) {
           writeLine(`${log.file} (${progress.source}): nothing new to copy; mirrored up to log position ${progress.mirroredSeq} (looking every ${interval} s).`);
-          reportedAt = Date.now();
+          reportedAt = wallNow();
         }
       }, async () => undefined);
     }),

@@ -1,6 +1,7 @@
 /** `workcell hold` and `workcell module`: an operator acts on a running workcell from any terminal, signed. */
 import { userInfo } from 'node:os';
 import { loadWorkcell } from '../config/validate.ts';
+import { WALL_CLOCK, wallNow } from '../drivers/clock.ts';
 import type { EventLog } from '../orchestrator/event-log.ts';
 import { requestHold, requestModuleRefresh, setModuleService } from '../orchestrator/operator-actions.ts';
 import { printable } from '../config/printable.ts';
@@ -46,31 +47,41 @@ function modulesOf(log: EventLog): string[] {
   return loadWorkcell(settings.layoutFile).layout.model.layout.modules.map((m) => m.id);
 }
 
-/** The state the running orchestrator shows for a module after it has re-read it, or why there is none. */
+/** How long `module M refresh` waits for the orchestrator's answer; a status older than STALE_STATUS_MS says none runs. */
+const REFRESH_WAIT_MS = 15_000;
+const STALE_STATUS_MS = 10_000;
+
+/**
+ * The state the running orchestrator shows for a module after it has re-read it, or why there is none.
+ * It waits on the log's watcher (the orchestrator's answer and its status view are commits of another
+ * process), on the wall clock: an operator waits in real time whatever the workcell clock's speed.
+ */
 async function refresh(log: EventLog, moduleId: string): Promise<number> {
   const asked = requestModuleRefresh(log, moduleId, modulesOf(log), userInfo().username, workcellNow(log));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const view = log.readStatus().find((s) => s.key === 'orchestrator');
-    const live = view?.value as { final?: boolean; modules?: Array<{ id: string; state: string }> } | undefined;
-    if (!view || live?.final !== false || Date.now() - view.updatedAt > 10_000) {
-      process.stdout.write(`Recorded the request; no orchestrator is running on ${log.file}, so nothing re-reads ${moduleId} now. Every start and resume reads every module.\n`);
-      return 1;
-    }
+  const noOrchestrator = `Recorded the request; no orchestrator is running on ${log.file}, so nothing re-reads ${moduleId} now. Every start and resume reads every module.`;
+  const answer = (): { text: string; status: number } | undefined => {
+    const view = log.readStatus();
+    const live = view?.value;
+    if (!view || !live || live.final || wallNow() - view.updatedAt > STALE_STATUS_MS) return { text: noOrchestrator, status: 1 };
     const reconciled = log.since(asked.seq, ['module.reconciled']).find((e) => e.data.module === moduleId);
-    if (reconciled) {
-      process.stdout.write(`${printable(reconciled.data.message)}\n`);
-      return 0;
-    }
+    if (reconciled) return { text: printable(reconciled.data.message), status: 0 };
     // The status view is rewritten several times a second; one written well after the request has the re-read state.
-    if (view.updatedAt > asked.recordedAt + 3000) {
-      process.stdout.write(`${moduleId} is ${live.modules?.find((m) => m.id === moduleId)?.state ?? 'unknown'}, as the orchestrator believed.\n`);
-      return 0;
-    }
-    if (Date.now() > deadline) {
-      process.stdout.write(`The orchestrator has not answered within 15 s; ${moduleId} is re-read when it does.\n`);
-      return 1;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    if (view.updatedAt > asked.recordedAt + 3000) return { text: `${moduleId} is ${live.modules.find((m) => m.id === moduleId)?.state ?? 'unknown'}, as the orchestrator believed.`, status: 0 };
+    return undefined;
+  };
+  const outcome = answer() ?? (await new Promise<{ text: string; status: number }>((resolve) => {
+    const done = (found: { text: string; status: number }) => {
+      stopWatching();
+      WALL_CLOCK.clearTimeout(deadline);
+      resolve(found);
+    };
+    const stopWatching = log.watchOthers(() => {
+      const found = answer();
+      if (found) done(found);
+    }, { clock: WALL_CLOCK, everyMs: 200 });
+    // An orchestrator that stopped writes nothing more: at the deadline its status is stale, and says so.
+    const deadline = WALL_CLOCK.setTimeout(() => done(answer() ?? { text: `The orchestrator has not answered within ${REFRESH_WAIT_MS / 1000} s; ${moduleId} is re-read when it does.`, status: 1 }), REFRESH_WAIT_MS);
+  }));
+  process.stdout.write(`${outcome.text}\n`);
+  return outcome.status;
 }

@@ -9,6 +9,7 @@ import { defineBatchCommands } from './define-batches.ts';
 import { defineDeviceCommands } from './define-devices.ts';
 import { definePlanCommand } from './define-plan.ts';
 import { defineRecordCommands } from './define-records.ts';
+import { defineServeCommand } from './define-serve.ts';
 import { argument, everyCommand, helpDetails, lazy, synopsis, WorkcellCommand } from './usage.ts';
 
 function conventionsHelp(): string {
@@ -39,6 +40,7 @@ export function workcellProgram(): Command {
   defineRecordCommands(program);
   defineDeviceCommands(program);
   definePlanCommand(program);
+  defineServeCommand(program);
 
   const completion = program
     .command('completion')
@@ -50,10 +52,10 @@ export function workcellProgram(): Command {
 
   const schema = program
     .command('schema')
-    .summary('Print the JSON Schema of the log entries.')
-    .description('Prints the contract every copy of the log keeps (MQTT, PostgreSQL, the API): one JSON Schema document with the entry envelope and one definition per entry type, each field titled and described, with its unit. The same file is docs/records/entries.schema.json. See docs/records/README.md.');
-  argument(schema, '<WHAT>', 'entries', 'name what: entries');
-  schema.registeredArguments[0]!.argChoices = ['entries'];
+    .summary('Print the JSON Schema of the log entries or of the live status.')
+    .description('entries: the contract every copy of the log keeps (MQTT, PostgreSQL, the API): one JSON Schema document with the entry envelope and one definition per entry type, each field titled and described, with its unit (docs/records/entries.schema.json). status: the live status view a running orchestrator writes, which workcell status --json and the MQTT status topic carry (docs/records/status.schema.json). See docs/records/README.md.');
+  argument(schema, '<WHAT>', 'entries or status', 'name what: entries or status');
+  schema.registeredArguments[0]!.argChoices = ['entries', 'status'];
   schema.action(lazy(async () => (await import('./schema.ts')).schema));
 
   const docs = program.command('docs', { hidden: true }).description('Print the reference of the commands as Markdown (npm run docs:cli writes docs/cli.md).');

@@ -1,12 +1,9 @@
 /** Commands over a run's database: status, holds, resolve, remove, review, record, verify. */
-import { timeOfDay } from '../drivers/clock.ts';
-import type { EventLog } from '../orchestrator/event-log.ts';
-import { openHold } from '../orchestrator/batch-state.ts';
-import { modulesOutOfService, recordRemoval, resolveHold, whatSkipApproves } from '../orchestrator/operator-actions.ts';
-import { runningHoldTime } from '../orchestrator/hold-times.ts';
+import { timeOfDay, wallNow } from '../drivers/clock.ts';
+import { recordRemoval, resolveHold } from '../orchestrator/operator-actions.ts';
+import { openHolds, workcellOverview } from '../orchestrator/workcell-overview.ts';
 import { durationText } from '../orchestrator/quantity-format.ts';
-import type { BatchStatus } from '../orchestrator/step-runner.ts';
-import { awaitingReview, buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
+import { buildRecord, formatRecord, reviewRecord } from '../orchestrator/record.ts';
 import { recordHtml } from '../orchestrator/record-html.ts';
 import type { HoldAction } from '../orchestrator/entries.ts';
 import { readPassword, readSigner, type SignerOptions } from './passwords.ts';
@@ -19,32 +16,6 @@ import { workcellNow } from '../orchestrator/run-settings.ts';
 import { UsageError } from './usage.ts';
 
 type SignedOptions = SignerOptions & { db?: string };
-
-interface OpenHoldView {
-  batchId: string;
-  step: string;
-  kind: string;
-  message: string;
-  actions: string[];
-  since: number;
-  /** The hold time that keeps running while the batch is held: after which step, until when (clock ms). */
-  holdTime: { after: string; deadline: number } | null;
-  /** What answering `skip` approves (the failed control and its value). */
-  skipApproves: string | null;
-  /** The device's own continuation options (a recoverable error), offered beside retry, skip and abort. */
-  deviceOptions: Array<{ identifier: string; description: string }>;
-}
-
-function openHolds(log: EventLog): OpenHoldView[] {
-  return log.ofType('batch.started').flatMap((b) => {
-    const entries = log.stream(b.stream, { withoutTelemetry: true });
-    const hold = openHold(entries);
-    if (!hold) return [];
-    const running = runningHoldTime(entries);
-    const { actions } = hold.data;
-    return [{ batchId: b.stream, step: hold.data.step, kind: hold.data.kind, message: hold.data.message, actions, since: hold.at, holdTime: running ? { after: running.step, deadline: running.deadlineMs } : null, skipApproves: actions.includes('skip') ? whatSkipApproves(hold) : null, deviceOptions: hold.data.deviceOptions ?? [] }];
-  });
-}
 
 /** "hold time after wash: 1 h 12 min left (until 05:06 UTC)", or how long ago it was exceeded. */
 function holdTimeText(holdTime: { after: string; deadline: number }, now: number): string {
@@ -59,21 +30,19 @@ const time = (ms: number | undefined, today: number) => (ms === undefined ? '-' 
 /** `workcell status`. */
 export async function status(_args: [], options: { db?: string; json?: boolean }): Promise<number> {
   return withDatabase(options.db, { readonly: true }, (log) => {
-    const live = log.readStatus().find((s) => s.key === 'orchestrator');
-    const view = live?.value as { at: number; final: boolean; pid: number; batches: BatchStatus[]; modules: Array<{ id: string; state: string; occupant?: string; outOfService?: string }>; plates: string[] } | undefined;
-    const holds = openHolds(log);
-    const outOfService = modulesOutOfService(log);
-    const alarms = log.ofType('alarm').slice(-10);
-    const reviews = awaitingReview(log);
-    const today = workcellNow(log);
+    const overview = workcellOverview(log);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ status: view ?? null, updatedAt: live?.updatedAt ?? null, holds, outOfService: [...outOfService.values()], awaitingReview: reviews, alarms: alarms.map((a) => ({ batchId: a.stream, at: a.at, ...a.data })) }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(overview, null, 2)}\n`);
       return 0;
     }
+    const { status: view, holds, awaitingReview: reviews, alarms } = overview;
+    const outOfService = new Map(overview.outOfService.map((o) => [o.module, o]));
+    const today = workcellNow(log);
     const lines: string[] = [];
-    if (!view) lines.push('No orchestrator has written a status to this database yet.');
+    if (overview.statusProblem !== undefined) lines.push(`${overview.statusProblem}: not shown.`);
+    else if (!view) lines.push('No orchestrator has written a status to this database yet.');
     else {
-      const age = Math.round((Date.now() - live!.updatedAt) / 1000);
+      const age = Math.round((wallNow() - overview.updatedAt!) / 1000);
       lines.push(`Status at ${new Date(view.at).toISOString().slice(0, 16).replace('T', ' ')} UTC (workcell clock), written ${age} s ago by process ${view.pid}${view.final ? ' (run ended)' : age > 5 ? ' (the orchestrator may have stopped: workcell resume continues it)' : ''}`);
       lines.push('');
       lines.push('Batches');
@@ -109,7 +78,7 @@ export async function status(_args: [], options: { db?: string; json?: boolean }
     if (alarms.length > 0) {
       lines.push('');
       lines.push('Recent alarms');
-      for (const a of alarms) lines.push(`  ${time(a.at, today)} ${a.stream} ${a.data.kind}: ${a.data.message}`);
+      for (const a of alarms) lines.push(`  ${time(a.at, today)} ${a.batchId} ${a.kind}: ${a.message}`);
     }
     // Device messages, reasons and notes are shown escaped: each line stays the one line it is.
     process.stdout.write(`${lines.map(printable).join('\n')}\n`);
@@ -212,8 +181,10 @@ export async function publish(_args: [], parsed: SignerOptions & { mqtt?: string
   return withDatabase(parsed.db, { readonly: true }, async (log) => {
     const publisher = await MqttPublisher.connect(url, log, { prefix: parsed.prefix, username: user, password, fromStart: parsed.fromStart === true });
     return follow({ once: parsed.once === true, interval, log }, async () => {
+      const refused = publisher.statusProblem;
       const published = await publisher.publishNew();
       if (published > 0 || parsed.once) process.stdout.write(`${published} entries published under ${publisher.prefix}/\n`);
+      if (publisher.statusProblem !== undefined && publisher.statusProblem !== refused) process.stderr.write(`${printable(publisher.statusProblem)}; not published\n`);
     }, () => publisher.close());
   });
 }

@@ -5,7 +5,7 @@
  */
 import type { LayoutModel } from '../config/layout.ts';
 import { estimateDuration } from '../config/catalogue.ts';
-import { timeOfDay } from '../drivers/clock.ts';
+import { timeOfDay, wallNow } from '../drivers/clock.ts';
 import { WORKCELL_STREAM, type EventLog } from '../orchestrator/event-log.ts';
 import { isEntry } from '../orchestrator/entries.ts';
 import type { BatchStatus, Orchestrator } from '../orchestrator/orchestrator.ts';
@@ -25,13 +25,14 @@ export function quietNoticeInterval(environment: NodeJS.ProcessEnv = process.env
 /** Everything the run prints goes through here, so that quiet spells can be told apart from progress. */
 export class RunDisplay {
   private readonly last = new Map<string, string>();
-  private lastWritten = Date.now();
+  // Quiet spells are wall time: how long a person watching saw nothing.
+  private lastWritten = wallNow();
 
   constructor(private readonly quietMs: number, private readonly out: (text: string) => void = (text) => process.stdout.write(text)) {}
 
   write(text: string): void {
     this.out(text);
-    this.lastWritten = Date.now();
+    this.lastWritten = wallNow();
   }
 
   /** One line per batch whenever its step, module or phase changes: readable live and in CI logs. */
@@ -49,9 +50,9 @@ export class RunDisplay {
 
   /** After a quiet spell, what the run waits for; nothing when something was printed meanwhile. */
   noticeIfQuiet(waits: () => string[]): void {
-    if (Date.now() - this.lastWritten < this.quietMs) return;
+    if (wallNow() - this.lastWritten < this.quietMs) return;
     const lines = waits();
-    const stamp = new Date().toISOString().slice(11, 19);
+    const stamp = new Date(wallNow()).toISOString().slice(11, 19);
     this.write(lines.length > 0 ? lines.map((line) => `[${stamp}] still waiting: ${line}\n`).join('') : `[${stamp}] still working: nothing to wait for, finishing\n`);
   }
 }

@@ -9,7 +9,7 @@ import type { LayoutModel } from '../config/layout.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import type { BatchSpec } from '../orchestrator/orchestrator.ts';
 import { layoutHashOf, recordRunSettings, type RunSettings } from '../orchestrator/run-settings.ts';
-import { timeOfDay } from '../drivers/clock.ts';
+import { timeOfDay, wallNow } from '../drivers/clock.ts';
 import { closingLines } from './run-output.ts';
 import { UsageError } from './usage.ts';
 
@@ -71,7 +71,7 @@ export async function runVirtual(layout: LayoutModel, layoutFile: string, schedu
 
 /** `--start`: an ISO date or date-time (UTC when no zone is given); by default today 00:00 UTC. */
 function startOf(given: string | undefined): number {
-  if (given === undefined) return Math.floor(Date.now() / DAY_MS) * DAY_MS;
+  if (given === undefined) return Math.floor(wallNow() / DAY_MS) * DAY_MS;
   const zoned = /^\d{4}-\d{2}-\d{2}$/.test(given) ? `${given}T00:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(given) ? given : `${given}Z`;
   const at = Date.parse(zoned);
   if (!Number.isFinite(at)) throw new UsageError(`--start ${given}: give a date (2027-01-04) or a date and time (2027-01-04T08:00, UTC unless a zone is given)`);

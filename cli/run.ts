@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import type { LayoutModel } from '../config/layout.ts';
 import { loadWorkcell } from '../config/validate.ts';
+import { wallNow } from '../drivers/clock.ts';
 import type { Simulation } from '../modules/simulators/workcell-simulation.ts';
 import { EventLog } from '../orchestrator/event-log.ts';
 import { DatabaseLease } from '../orchestrator/database-lease.ts';
@@ -45,12 +46,14 @@ export async function run([layoutFile]: [string], options: RunOptions): Promise<
   const database = resolve(options.db ?? DEFAULT_DATABASE);
   if (options.virtual) return (await import('./run-virtual.ts')).runVirtual(layout.model, layoutFile, scheduleFile, batches, database, options);
   if (options.start !== undefined) throw new UsageError('--start is for --virtual runs; a live run starts now');
+  // A new run's workcell clock starts at the wall time it starts.
+  const startedAt = wallNow();
   const settings: RunSettings = {
     layoutFile: resolve(layoutFile),
     timeScale: positiveNumber(options.timeScale, 'time-scale', 1),
     seed: wholeNumber(options.seed, 'seed', 1),
     sim: options.sim === true,
-    clock: { wallAnchor: Date.now(), simAtAnchor: Date.now() },
+    clock: { wallAnchor: startedAt, simAtAnchor: startedAt },
   };
   if (options.faults && !settings.sim) throw new UsageError('--faults needs --sim (give the faults to `workcell sim` when the simulators run apart)');
   if (options.portBase !== undefined && !settings.sim) throw new UsageError('--port-base is for the simulators of --sim; against `workcell sim --port-base N`, run the layout copy it printed');
@@ -158,7 +161,8 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
     interrupt();
   });
   const showProgress = () => display.progress(orchestrator.status().batches, session.clock.now());
-  const timer = setInterval(() => {
+  // Progress for people: at the computer's pace whatever the workcell clock's speed (the clock's poll).
+  const timer = session.clock.poll(() => {
     showProgress();
     display.noticeIfQuiet(() => currentWaits(orchestrator, log, session.layout));
   }, 200);
@@ -188,7 +192,7 @@ async function drive(session: WorkcellSession, log: EventLog, settings: RunSetti
     display.write(closingLines(batches, log));
     return batches.every((b) => b.phase === 'completed') ? 0 : 1;
   } finally {
-    clearInterval(timer);
+    session.clock.clearTimeout(timer);
     process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
     await orchestrator.stop();
     await session.close();
@@ -239,7 +243,7 @@ const EXAMPLES = new URL('../', import.meta.url);
 /** `workcell demo`: `run` on the 4-lane example layout and the demo schedule, simulated. */
 export async function demo(_args: [], options: { patients?: string; timeScale?: string; db?: string; portBase?: string }): Promise<number> {
   // Each demo writes a database of its own: a record is never overwritten.
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const stamp = new Date(wallNow()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const database = options.db ?? `.workcell/demo-${stamp}.db`;
   mkdirSync(dirname(resolve(database)), { recursive: true });
   return run([new URL('layouts/four-lane.yaml', EXAMPLES).pathname], {

@@ -1,9 +1,12 @@
-/** `workcell schema entries`: the published entry schemas (orchestrator/entries/), as docs/records/entries.schema.json holds them. */
-import { entrySchemaText } from '../orchestrator/entries/publish.ts';
+/** `workcell schema entries|status`: the published schemas (orchestrator/entries/, orchestrator/live-status.ts), as docs/records/ holds them. */
+import { entrySchemaText, statusSchemaText } from '../orchestrator/entries/publish.ts';
 import { UsageError } from './usage.ts';
 
+const SCHEMAS: Record<string, () => string> = { entries: entrySchemaText, status: statusSchemaText };
+
 export async function schema([what]: [string]): Promise<number> {
-  if (what !== 'entries') throw new UsageError(`no schema '${what}': entries`);
-  process.stdout.write(entrySchemaText());
+  const text = Object.hasOwn(SCHEMAS, what) ? SCHEMAS[what] : undefined;
+  if (!text) throw new UsageError(`no schema '${what}': entries or status`);
+  process.stdout.write(text());
   return 0;
 }

@@ -15,7 +15,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { canonicalJson, type ChainBreak, type LogEntry } from './log-entry.ts';
+import { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
 import { WALL_CLOCK, type Clock } from '../drivers/clock.ts';
 
 /** At most this long between checkpoints while a process appends (wall clock). */
@@ -224,7 +224,7 @@ export interface CheckpointReport {
  * the recorded key, their numbering and links, and at each checkpoint's position every stream's count and
  * head against what was signed. `keyFileKeyId`: the key of the file beside the database, if readable.
  */
-export function verifyCheckpoints(logId: string, entries: readonly LogEntry[], recorded: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }, keyFileKeyId?: string): { breaks: ChainBreak[]; report: CheckpointReport } {
+export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], recorded: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }, keyFileKeyId?: string): { breaks: ChainBreak[]; report: CheckpointReport } {
   const breaks: ChainBreak[] = [];
   const notes: string[] = [];
   const keys = new Map(recorded.keys.map((k) => [k.keyId, k]));

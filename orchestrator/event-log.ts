@@ -5,32 +5,26 @@
  * entry's hash covers its content and the previous entry's hash, so an altered, missing or reordered
  * entry breaks the chain at that point. Triggers refuse UPDATE and DELETE: the log is only ever appended.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { wallNow } from '../drivers/clock.ts';
+import { isLiveStatus, LIVE_STATUS_KEY, liveStatusProblem, type LiveStatus } from './live-status.ts';
 import { watchOtherConnections, type WatchOptions } from './log-watcher.ts';
 import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
-import { canonicalJson, type ChainBreak } from './log-entry.ts';
+import { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
+import { entryHash, GENESIS, invalidEntryBreaks, storedEntry, verifyChains } from './stored-entries.ts';
 import { checkEntry, ENTRY_FORMAT_VERSION, isEntryOf, type EntryData, type EntryType, type LogEntry, type NewEntry } from './entries/index.ts';
 
-export { canonicalJson, type ChainBreak } from './log-entry.ts';
+export { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
 export type { LogEntry, NewEntry } from './entries/index.ts';
+export { checkedEntries, entryHash, invalidEntryBreaks, InvalidStoredEntry, storedEntry, verifyChains, type HashedEntry } from './stored-entries.ts';
 
 export const WORKCELL_STREAM = 'workcell';
 
-/** The fields an entry's hash covers, of any entry type (this version's or not). */
-export interface HashedEntry {
-  stream: string;
-  streamSeq: number;
-  type: string;
-  at: number;
-  recordedAt: number;
-  data: unknown;
-  previousHash: string;
-  formatVersion?: number;
-}
+/** The live status view as read: its value, or (not matching its schema) what does not match. */
+export type LiveStatusRead = { value: LiveStatus; updatedAt: number; problem?: undefined } | { value: undefined; updatedAt: number; problem: string };
 
 export interface LogVerification {
   entries: number;
@@ -39,7 +33,6 @@ export interface LogVerification {
   checkpoints: CheckpointReport;
 }
 
-const GENESIS = '0'.repeat(64);
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -71,16 +64,6 @@ CREATE TABLE IF NOT EXISTS live_status (
 );
 `;
 
-/**
- * The hash of an entry: its content and its predecessor's hash, in a fixed field order, then its format
- * version. An entry written before entries carried one has none, and its hash stays what it was.
- */
-export function entryHash(entry: HashedEntry): string {
-  const fields = [entry.stream, entry.streamSeq, entry.type, entry.at, entry.recordedAt, canonicalJson(entry.data), entry.previousHash];
-  const canonical = JSON.stringify(entry.formatVersion === undefined ? fields : [...fields, entry.formatVersion]);
-  return createHash('sha256').update(canonical).digest('hex');
-}
-
 interface Row {
   seq: number;
   stream: string;
@@ -95,20 +78,11 @@ interface Row {
   format_version?: number | null;
 }
 
-function fromRow(row: Row): LogEntry {
-  return storedEntry({ seq: row.seq, stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: row.at, recordedAt: row.recorded_at, data: JSON.parse(row.data) as unknown, previousHash: row.previous_hash, hash: row.hash, formatVersion: row.format_version ?? undefined });
+function fromRow(row: Row): StoredRow {
+  return { seq: row.seq, stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: row.at, recordedAt: row.recorded_at, data: JSON.parse(row.data) as unknown, previousHash: row.previous_hash, hash: row.hash, ...(row.format_version == null ? {} : { formatVersion: row.format_version }) };
 }
 
-/**
- * An entry read back from a log (this one, or a copy of one). Every entry was checked against its
- * type's schema when it was appended, and the hash chain shows it was not changed since: read back,
- * its data is what its type says. (An entry of a type a later version added keeps its type; readers
- * that list entries ask `isKnownEntryType`.)
- */
-export function storedEntry(entry: HashedEntry & { seq: number; hash: string }): LogEntry {
-  const { formatVersion, ...rest } = entry;
-  return (formatVersion === undefined ? rest : { ...rest, formatVersion }) as LogEntry;
-}
+const entryOfRow = (row: Row): LogEntry => storedEntry(fromRow(row));
 
 export class EventLog {
   private readonly db: Database.Database;
@@ -156,7 +130,8 @@ export class EventLog {
         const hash = entryHash(base);
         const info = this.insert.run(base.stream, base.streamSeq, base.type, base.at, base.recordedAt, canonicalJson(base.data), base.previousHash, hash, base.formatVersion);
         heads.set(entry.stream, { streamSeq: base.streamSeq, hash });
-        return storedEntry({ ...base, hash, seq: Number(info.lastInsertRowid) });
+        // Checked by appendAll (asStored) before the transaction.
+        return { ...base, hash, seq: Number(info.lastInsertRowid) } as LogEntry;
       });
       if (this.checkpoints?.due) this.checkpoints.write();
       return written;
@@ -234,26 +209,26 @@ export class EventLog {
   /** Entries with after < seq <= upTo, of the given types (all when undefined), in log order. */
   between(after: number, upTo: number, types?: readonly string[]): LogEntry[] {
     const ofTypes = types ? ` AND type IN (${types.map(() => '?').join(',')})` : '';
-    return (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ?${ofTypes} ORDER BY seq`).all(after, upTo, ...(types ?? [])) as Row[]).map(fromRow);
+    return (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ?${ofTypes} ORDER BY seq`).all(after, upTo, ...(types ?? [])) as Row[]).map(entryOfRow);
   }
 
   /** A stream's entries in order; `afterStreamSeq`: only those after that position. */
   stream(stream: string, options: { withoutTelemetry?: boolean; afterStreamSeq?: number } = {}): LogEntry[] {
     const sql = `SELECT * FROM events WHERE stream = ? AND stream_seq > ?${options.withoutTelemetry ? " AND type <> 'telemetry'" : ''} ORDER BY stream_seq`;
-    return (this.db.prepare(sql).all(stream, options.afterStreamSeq ?? 0) as Row[]).map(fromRow);
+    return (this.db.prepare(sql).all(stream, options.afterStreamSeq ?? 0) as Row[]).map(entryOfRow);
   }
 
   /** Entries appended after `seq` (by any process), in order. */
   since(seq: number): LogEntry[];
   since<T extends EntryType>(seq: number, types: readonly T[]): Array<LogEntry<T>>;
   since(seq: number, types?: readonly EntryType[]): LogEntry[] {
-    if (!types) return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').all(seq) as Row[]).map(fromRow);
+    if (!types) return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').all(seq) as Row[]).map(entryOfRow);
     const rows = this.db.prepare(`SELECT * FROM events WHERE seq > ? AND type IN (${types.map(() => '?').join(',')}) ORDER BY seq`).all(seq, ...types) as Row[];
-    return rows.map(fromRow).filter(isEntryOf(types));
+    return rows.map(entryOfRow).filter(isEntryOf(types));
   }
 
   ofType<T extends EntryType>(type: T): Array<LogEntry<T>> {
-    return (this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY seq').all(type) as Row[]).map(fromRow).filter(isEntryOf([type]));
+    return (this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY seq').all(type) as Row[]).map(entryOfRow).filter(isEntryOf([type]));
   }
 
   streams(): string[] {
@@ -278,14 +253,29 @@ export class EventLog {
     return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM events').get() as { n: number }).n;
   }
 
-  /** Live status for `workcell status`: a view rewritten as things change, not part of the record. */
-  writeStatus(key: string, value: unknown): void {
+  /**
+   * Live status for `workcell status`: a view rewritten as things change, not part of the record. Checked
+   * against its schema (live-status.ts) as JSON stores it: a status that does not match is refused.
+   */
+  writeStatus(key: typeof LIVE_STATUS_KEY, value: LiveStatus): void {
+    const text = JSON.stringify(value);
+    const problem = liveStatusProblem(JSON.parse(text));
+    if (problem !== undefined) throw new Error(`refused a live status: it ${problem}`);
     this.statusStatement ??= this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at');
-    this.statusStatement.run(key, JSON.stringify(value), wallNow());
+    this.statusStatement.run(key, text, wallNow());
   }
 
-  readStatus(): Array<{ key: string; value: unknown; updatedAt: number }> {
-    return (this.db.prepare('SELECT key, value, updated_at FROM live_status ORDER BY key').all() as Array<{ key: string; value: string; updated_at: number }>).map((r) => ({ key: r.key, value: JSON.parse(r.value), updatedAt: r.updated_at }));
+  /**
+   * The status view, checked against its schema: `value` when it matches, else undefined and `problem`
+   * saying which field does not (a view written by hand, or by another version of Workcell). Undefined
+   * when no orchestrator has written one.
+   */
+  readStatus(): LiveStatusRead | undefined {
+    const row = this.db.prepare('SELECT value, updated_at FROM live_status WHERE key = ?').get(LIVE_STATUS_KEY) as { value: string; updated_at: number } | undefined;
+    if (!row) return undefined;
+    const value: unknown = JSON.parse(row.value);
+    if (isLiveStatus(value)) return { value, updatedAt: row.updated_at };
+    return { value: undefined, updatedAt: row.updated_at, problem: `the live status written at ${new Date(row.updated_at).toISOString()} does not match its schema: it ${liveStatusProblem(value) ?? 'is invalid'}` };
   }
 
   /**
@@ -293,10 +283,10 @@ export class EventLog {
    * of each broken stream (in log order), then what the checkpoints show.
    */
   verify(): LogVerification {
-    const entries = (this.db.prepare('SELECT * FROM events ORDER BY seq').all() as Row[]).map(fromRow);
-    const chains = verifyChains(entries);
-    const anchored = verifyCheckpoints(this.id, entries, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)));
-    return { ...chains, breaks: [...chains.breaks, ...anchored.breaks], checkpoints: anchored.report };
+    const rows = this.rows();
+    const chains = verifyChains(rows);
+    const anchored = verifyCheckpoints(this.id, rows, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)));
+    return { ...chains, breaks: [...chains.breaks, ...invalidEntryBreaks(rows), ...anchored.breaks], checkpoints: anchored.report };
   }
 
   /** The checkpoint keys and signed checkpoints the log holds (for copying them with the entries). */
@@ -304,8 +294,22 @@ export class EventLog {
     return readCheckpoints(this.db);
   }
 
-  /** Entries after `seq` in log order, at most `limit` of them: for copying the log elsewhere page by page. */
+  /**
+   * Every entry as stored (or a stream's), in order, its data not checked against its schema: for what must
+   * read a tampered log to the end (verify, the comparison with a copy, a record); checkedEntries() sorts them.
+   */
+  rows(stream?: string): StoredRow[] {
+    const rows = stream === undefined ? this.db.prepare('SELECT * FROM events ORDER BY seq').all() : this.db.prepare('SELECT * FROM events WHERE stream = ? ORDER BY stream_seq').all(stream);
+    return (rows as Row[]).map(fromRow);
+  }
+
+  /** Entries after `seq` in log order, at most `limit` of them: for publishing the log page by page. */
   page(afterSeq: number, limit: number): LogEntry[] {
+    return this.rowPage(afterSeq, limit).map(storedEntry);
+  }
+
+  /** Like page(), as stored: for copying the log elsewhere, which checks each entry's hash before its data. */
+  rowPage(afterSeq: number, limit: number): StoredRow[] {
     return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(fromRow);
   }
 
@@ -337,33 +341,6 @@ export function createPrivately(file: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? `no directory ${dirname(file)}` : (error as Error).message}`);
   }
-}
-
-/**
- * Recomputes the hash chains of entries given in log order (of a SQLite log, or a copy of one);
- * returns the first break of each broken stream, in log order.
- */
-export function verifyChains(entries: readonly LogEntry[]): { entries: number; streams: number; breaks: ChainBreak[] } {
-  const heads = new Map<string, { streamSeq: number; hash: string; broken: boolean }>();
-  const breaks: ChainBreak[] = [];
-  const present = new Set(entries.map((e) => `${e.stream}\u0000${e.streamSeq}`));
-  for (const entry of entries) {
-    const head = heads.get(entry.stream) ?? { streamSeq: 0, hash: GENESIS, broken: false };
-    heads.set(entry.stream, head);
-    if (head.broken) continue;
-    const report = (problem: ChainBreak['problem'], message: string) => {
-      head.broken = true;
-      breaks.push({ stream: entry.stream, streamSeq: entry.streamSeq, seq: entry.seq, problem, message });
-    };
-    if (entry.streamSeq <= head.streamSeq) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes after entry ${head.streamSeq}`);
-    else if (entry.streamSeq > head.streamSeq + 1 && present.has(`${entry.stream}\u0000${head.streamSeq + 1}`)) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes before entry ${head.streamSeq + 1}`);
-    else if (entry.streamSeq > head.streamSeq + 1) report('missing', `entries ${head.streamSeq + 1}..${entry.streamSeq - 1} of ${entry.stream} are missing before log position ${entry.seq}`);
-    else if (entry.previousHash !== head.hash) report('altered', head.streamSeq === 0 ? `entry 1 of ${entry.stream} (log position ${entry.seq}) does not start a chain` : `entry ${head.streamSeq} of ${entry.stream} was altered or replaced: entry ${entry.streamSeq} (log position ${entry.seq}) no longer links to it`);
-    else if (entryHash(entry) !== entry.hash) report('altered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}, ${entry.type}) was altered: its content no longer matches its hash`);
-    head.streamSeq = entry.streamSeq;
-    head.hash = entry.hash;
-  }
-  return { entries: entries.length, streams: heads.size, breaks };
 }
 
 /**

@@ -6,12 +6,32 @@
  */
 export type { LogEntry, NewEntry } from './entries/index.ts';
 
+/**
+ * An entry as a log (or a copy of one) stores it, before its data is checked against its type's schema:
+ * what hashes and chains are computed over, whatever the data holds.
+ */
+export interface StoredRow {
+  seq: number;
+  stream: string;
+  streamSeq: number;
+  type: string;
+  at: number;
+  recordedAt: number;
+  data: unknown;
+  previousHash: string;
+  hash: string;
+  formatVersion?: number;
+}
+
 export interface ChainBreak {
   stream: string;
   streamSeq: number;
   seq?: number;
-  /** A chain broken inside (altered, missing, reordered), or the log against its signed checkpoints. */
-  problem: 'altered' | 'missing' | 'reordered' | 'truncated' | 'rewritten' | 'checkpoint' | 'unguarded';
+  /**
+   * A chain broken inside (altered, missing, reordered), the log against its signed checkpoints, or an
+   * entry whose data its type's schema does not allow (invalid: written by hand, or by a later format).
+   */
+  problem: 'altered' | 'missing' | 'reordered' | 'truncated' | 'rewritten' | 'checkpoint' | 'unguarded' | 'invalid';
   message: string;
 }
 

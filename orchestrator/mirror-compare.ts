@@ -2,11 +2,11 @@
  * The local log against its copy in PostgreSQL. Locally, a log rolled back to an earlier state together
  * with its checkpoints looks like a log that simply stopped there; its copy still holds what was removed.
  */
-import type { ChainBreak, EventLog, LogEntry } from './event-log.ts';
+import type { ChainBreak, EventLog, StoredRow } from './event-log.ts';
 import { checkpointHash, type Checkpoint, type CheckpointKey } from './checkpoints.ts';
 
-export function compareWithCopy(log: EventLog, copy: readonly LogEntry[], copyRecords: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }): ChainBreak[] {
-  const local = new Map(log.since(0).map((e) => [e.seq, e]));
+export function compareWithCopy(log: EventLog, copy: readonly StoredRow[], copyRecords: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }): ChainBreak[] {
+  const local = new Map(log.rows().map((e) => [e.seq, e]));
   const missing = new Map<string, number[]>();
   const breaks: ChainBreak[] = [];
   const changed = new Set<string>();

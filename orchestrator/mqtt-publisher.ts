@@ -45,6 +45,8 @@ function withoutText({ text: _text, ...schedule }: EntryData<'batch.started'>['s
 export class MqttPublisher {
   private cursor: number;
   private statusWrittenAt = 0;
+  /** Why the latest status view was not published (it does not match its schema), until a valid one is. */
+  statusProblem: string | undefined;
 
   private constructor(
     private readonly client: MqttClient,
@@ -109,9 +111,11 @@ export class MqttPublisher {
       }
       await this.client.publishAsync(`${this.prefix}/cursor`, JSON.stringify({ source: this.log.id, seq: this.cursor }), { qos: 1, retain: true });
     }
-    const status = this.log.readStatus().find((s) => s.key === 'orchestrator');
+    const status = this.log.readStatus();
     if (status && status.updatedAt !== this.statusWrittenAt) {
-      await this.client.publishAsync(`${this.prefix}/status`, JSON.stringify({ ...(status.value as object), updatedAt: new Date(status.updatedAt).toISOString() }), { qos: 1, retain: true });
+      // A status that does not match its schema is not passed on: the retained one stays the last valid one.
+      this.statusProblem = status.problem;
+      if (status.value) await this.client.publishAsync(`${this.prefix}/status`, JSON.stringify({ ...status.value, updatedAt: new Date(status.updatedAt).toISOString() }), { qos: 1, retain: true });
       this.statusWrittenAt = status.updatedAt;
     }
     return published;

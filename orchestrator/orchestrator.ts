@@ -24,6 +24,7 @@ import { HoldTimes } from './hold-times.ts';
 import { ModuleReconciler } from './reconciler.ts';
 import { StepRunner, type ActiveBatch } from './step-runner.ts';
 import { contentHash, positionFromLog, scheduleFromText, type ScheduleSnapshot } from './batch-state.ts';
+import { startRequestedBatch } from './batch-requests.ts';
 import { applyServiceEntry, type OutOfService } from './operator-actions.ts';
 import { DatabaseLease } from './database-lease.ts';
 import { BatchHolds } from './batch-holds.ts';
@@ -71,7 +72,7 @@ export interface OrchestratorOptions {
  * `remove`, `module`): delivered by the log's watcher (log-watcher.ts), from the start of the log when
  * this process starts.
  */
-const FROM_OTHER_PROCESSES: EntryType[] = ['hold.resolved', 'hold.requested', 'material.removed', 'module.out-of-service', 'module.in-service', 'module.refresh-requested'];
+const FROM_OTHER_PROCESSES: EntryType[] = ['hold.resolved', 'hold.requested', 'material.removed', 'module.out-of-service', 'module.in-service', 'module.refresh-requested', 'batch.requested'];
 
 /** Scheduling runs again this often (real ms), besides whenever a module or batch changes. */
 const TICK_MS = 100;
@@ -314,6 +315,9 @@ export class Orchestrator {
         break;
       case 'module.refresh-requested':
         void this.reconciler.refresh(entry.data.module, `asked for by ${entry.data.requestedBy}`);
+        break;
+      case 'batch.requested':
+        if (!this.stopped && !this.batches.has(entry.data.batchId)) startRequestedBatch(this.options.log, entry, (spec, schedule) => this.startBatch(spec, schedule), this.clock.now());
         break;
       default:
         break;

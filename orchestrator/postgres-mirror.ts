@@ -11,7 +11,7 @@
  */
 import { userInfo } from 'node:os';
 import pg from 'pg';
-import { canonicalJson, entryHash, storedEntry, verifyChains, type ChainBreak, type EventLog, type LogEntry, type LogVerification } from './event-log.ts';
+import { canonicalJson, checkedEntries, entryHash, invalidEntryBreaks, storedEntry, verifyChains, type ChainBreak, type EventLog, type LogEntry, type LogVerification, type StoredRow } from './event-log.ts';
 import { checkpointHash, keyFromRow, signatureValid, verifyCheckpoints, type Checkpoint, type CheckpointKey } from './checkpoints.ts';
 import { compareWithCopy } from './mirror-compare.ts';
 
@@ -202,7 +202,7 @@ export class PostgresMirror {
       const mirrored = (await client.query<{ seq: string | null; n: string }>('SELECT MAX(seq) AS seq, COUNT(*) AS n FROM workcell_events WHERE source = $1', [source])).rows[0]!;
       const done = Number(mirrored.seq ?? 0);
       if (first) refuseIfBehind(log, source, done, Number(mirrored.n));
-      const entries = log.page(done, this.pageSize);
+      const entries = log.rowPage(done, this.pageSize);
       if (entries.length === 0) return { copied: 0, mirroredSeq: done };
       const streams = [...new Set(entries.map((e) => e.stream))];
       const heads = new Map<string, { streamSeq: number; hash: string }>();
@@ -218,6 +218,8 @@ export class PostgresMirror {
         }
         heads.set(entry.stream, { streamSeq: entry.streamSeq, hash: entry.hash });
       }
+      const [invalid] = checkedEntries(entries).invalid;
+      if (invalid) throw new MirrorRefused(`${log.file}: ${invalid.message}; nothing of this page was copied`);
       const columns = 11;
       const placeholders = entries.map((_, i) => `(${Array.from({ length: columns }, (_, c) => `$${i * columns + c + 1}`).join(', ')})`).join(', ');
       const values = entries.flatMap((e) => [source, e.seq, e.stream, e.streamSeq, e.type, Math.round(e.at), e.recordedAt, canonicalJson(e.data), e.previousHash, e.hash, e.formatVersion ?? null]);
@@ -282,7 +284,15 @@ export class PostgresMirror {
     return result.rows.map((r) => ({ source: r.source, file: r.file, entries: Number(r.entries), lastSeq: Number(r.last_seq ?? 0) }));
   }
 
-  private async entriesOf(source: string): Promise<LogEntry[]> {
+  /** Entries of these types of every mirrored log, each log's in its order: what a site view across workcells reads. */
+  async entriesOfTypes(types: readonly string[]): Promise<Array<{ source: string; entry: LogEntry }>> {
+    if (!(await this.exists())) return [];
+    const result = await this.pool.query<Row & { source: string }>('SELECT source, seq, stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version FROM workcell_events WHERE type = ANY($1::text[]) ORDER BY source, seq', [types]);
+    return result.rows.map((row) => ({ source: row.source, entry: storedEntry(fromRow(row)) }));
+  }
+
+  /** The copied entries of a log, as stored: their data is checked where they are read (verify names what fails). */
+  private async entriesOf(source: string): Promise<StoredRow[]> {
     const result = await this.pool.query<Row>('SELECT seq, stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version FROM workcell_events WHERE source = $1 ORDER BY seq', [source]);
     return result.rows.map(fromRow);
   }
@@ -303,7 +313,7 @@ export class PostgresMirror {
     const chains = verifyChains(entries);
     const anchored = verifyCheckpoints(source, entries, await this.recordsOf(source));
     const unguarded: ChainBreak[] = (await this.unguardedTables()).map((table) => ({ stream: table, streamSeq: 0, problem: 'unguarded', message: `the copy's table ${table} has no enabled append-only triggers (${table}_are_append_only, ${table}_are_never_truncated) in this schema: its rows could be changed or deleted` }));
-    return { ...chains, breaks: [...unguarded, ...chains.breaks, ...anchored.breaks], checkpoints: anchored.report };
+    return { ...chains, breaks: [...unguarded, ...chains.breaks, ...invalidEntryBreaks(entries), ...anchored.breaks], checkpoints: anchored.report };
   }
 
   /** What of the local `log` differs from its copy: entries and checkpoints missing locally, entries changed. */
@@ -327,6 +337,6 @@ function refuseIfBehind(log: EventLog, source: string, mirroredSeq: number, mirr
   throw new MirrorRefused(`${log.file}: the local log is behind its copy (${source}): the copy holds ${mirroredCount} entries up to log position ${mirroredSeq}, the local log ${localCount}${localLast < mirroredSeq ? ` ending at ${localLast}` : ''}; ${missing} ${missing === 1 ? 'entry was' : 'entries were'} removed locally. Nothing was copied; workcell verify ${log.file} --postgres URL names them`);
 }
 
-function fromRow(row: Row): LogEntry {
-  return storedEntry({ seq: Number(row.seq), stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: Number(row.at), recordedAt: Number(row.recorded_at), data: JSON.parse(row.data) as unknown, previousHash: row.previous_hash, hash: row.hash, formatVersion: row.format_version ?? undefined });
+function fromRow(row: Row): StoredRow {
+  return { seq: Number(row.seq), stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: Number(row.at), recordedAt: Number(row.recorded_at), data: JSON.parse(row.data) as unknown, previousHash: row.previous_hash, hash: row.hash, ...(row.format_version == null ? {} : { formatVersion: row.format_version }) };
 }

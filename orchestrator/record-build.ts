@@ -5,7 +5,8 @@
  * reconciliations, and a timeline. Times stay ISO 8601 here (and in the JSON record); printing decides
  * how to show them.
  */
-import type { EventLog } from './event-log.ts';
+import { checkedEntries, type EventLog } from './event-log.ts';
+import type { StoredRow } from './log-entry.ts';
 import { isEntry, isKnownEntryType, type BatchStarted, type EntryData } from './entries.ts';
 import type { Signature } from './signatures.ts';
 import { scheduleFacts } from './record-schedule.ts';
@@ -97,6 +98,11 @@ export interface BatchRecord {
   reconciliations: Array<{ at: string; module: string; believed: string | null; actual: string; action: string; message: string }>;
   /** Entries of types this version of Workcell does not know: kept, summarised from their data. */
   unrecognised: Array<{ at: string; type: string; summary: string }>;
+  /**
+   * Entries whose data their type's schema does not allow (the database was changed outside Workcell, or
+   * written by a later format): named, and left out of everything above rather than read as what they are not.
+   */
+  invalid: Array<{ at: string; type: string; streamSeq: number; problem: string }>;
   timeline: Array<{ at: string; type: string; summary: string }>;
   /** QA's signed disposition of the finished record, over the chain head it reviewed; null until then. */
   review: { at: string; decision: 'approved' | 'rejected'; reason: string; reviewedHead: string; signature: Signature } | null;
@@ -112,10 +118,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** The fields given (neither undefined nor null). */
 const present = (fields: Record<string, string | null | undefined>): Record<string, string> => Object.fromEntries(Object.entries(fields).filter((field): field is [string, string] => typeof field[1] === 'string'));
 
-export function buildRecord(log: EventLog, batchId: string): BatchRecord {
-  const entries = log.stream(batchId);
+/** `rows`: the batch's stream as stored, when the caller has read it already (the web API verifies its chain too). */
+export function buildRecord(log: EventLog, batchId: string, rows: readonly StoredRow[] = log.rows(batchId)): BatchRecord {
+  const { entries, invalid } = checkedEntries(rows);
   const startedEntry = entries.find(isEntry('batch.started'));
-  if (!startedEntry) throw new Error(`no batch ${batchId} in ${log.file}`);
+  if (!startedEntry) throw invalid.find((i) => i.entry.type === 'batch.started') ?? new Error(`no batch ${batchId} in ${log.file}`);
   const started = startedEntry.data;
   const { text: _text, ...schedule } = started.schedule;
   const facts = scheduleFacts(started);
@@ -145,11 +152,12 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
     interruptions: [],
     reconciliations: [],
     unrecognised: [],
+    invalid: invalid.map(({ entry, problem }) => ({ at: iso(entry.at), type: entry.type, streamSeq: entry.streamSeq, problem: `its data ${problem}` })),
     timeline: [],
     review: null,
-    entries: entries.length,
-    firstHash: entries[0]!.hash,
-    lastHash: entries.at(-1)!.hash,
+    entries: rows.length,
+    firstHash: rows[0]!.hash,
+    lastHash: rows.at(-1)!.hash,
   };
   let current: string | undefined;
   // Each command by idempotency key: its line in the step's command list, and whose work it was.
@@ -363,20 +371,4 @@ export function buildRecord(log: EventLog, batchId: string): BatchRecord {
 function lastOf<T>(items: readonly T[], predicate: (item: T) => boolean): T | undefined {
   for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i]!)) return items[i];
   return undefined;
-}
-
-/** How a step ended, in the words a reviewer reads (the caller escapes it for its medium). */
-export function describeOutcome(step: StepRecord): string {
-  const approval = step.continued?.approvedBy ? `skip approved by ${step.continued.approvedBy.printedName} (${step.continued.approvedBy.user})` : 'skip approval not recorded';
-  const attempts = step.attempts > 1 ? ` (${step.attempts} attempts)` : '';
-  switch (step.outcome) {
-    case 'failed-controls-skipped':
-      return `ran, failed controls, continued without meeting them (${approval})${attempts}`;
-    case 'incomplete-skipped':
-      return `started, did not complete (${step.continued?.why ?? 'no reason recorded'}), continued without it (${approval})${attempts}`;
-    case 'skipped':
-      return step.skippedBecause ? `skipped: ${step.skippedBecause}` : 'skipped';
-    default:
-      return `${step.outcome}${attempts}`;
-  }
 }

@@ -7,7 +7,8 @@
 import { timeOfDay } from '../drivers/clock.ts';
 import { html } from './html-text.ts';
 import { formatLimits, formatValue } from './quantity-format.ts';
-import { describeOutcome, type BatchRecord, type ControlOutcome, type StepRecord } from './record-build.ts';
+import type { BatchRecord, ControlOutcome, StepRecord } from './record-build.ts';
+import { describeOutcome } from './record-outcome.ts';
 import { telemetryPlot } from './record-plot.ts';
 import type { Signature } from './signatures.ts';
 
@@ -109,6 +110,7 @@ export function recordHtml(record: BatchRecord): string {
     record.reconciliations.length > 0 ? table(['at', 'module reconciled', 'believed / actual', 'action', 'message'], [13, 14, 18, 17, 38], record.reconciliations.map((r) => [time(r.at), html(r.module), `${html(r.believed)} / ${html(r.actual)}`, html(r.action), html(r.message)]), '') : '',
     table(['at', 'alarm', 'where', 'message'], [13, 17, 20, 50], record.alarms.map((a) => [time(a.at), html(a.kind), where(a), html(a.message)]), 'No alarms.'),
     record.unrecognised.length > 0 ? table(['at', 'entry of unknown type', 'data'], [13, 22, 65], record.unrecognised.map((u) => [time(u.at), `<span class="fail">${html(u.type)}</span>`, html(u.summary)]), '') : '',
+    record.invalid.length > 0 ? table(['at', 'entry not matching its schema, left out', 'problem'], [13, 32, 55], record.invalid.map((i) => [time(i.at), `<span class="fail">entry ${i.streamSeq}, ${html(i.type)}</span>`, html(i.problem)]), '') : '',
     `<h2>Steps</h2>`,
     record.steps.length === 0 ? '<p>No step has started.</p>' : record.steps.map((s) => stepHtml(s, time, reference)).join('\n'),
     `<h2>Chain of custody</h2>`,

@@ -7,7 +7,8 @@
 import { timeOfDay } from '../drivers/clock.ts';
 import { printable } from '../config/printable.ts';
 import { formatLimits, formatValue } from './quantity-format.ts';
-import { describeOutcome, type BatchRecord, type ControlOutcome, type StepRecord } from './record-build.ts';
+import type { BatchRecord, ControlOutcome, StepRecord } from './record-build.ts';
+import { describeOutcome } from './record-outcome.ts';
 import type { TelemetrySummary } from './record-telemetry.ts';
 import type { Signature } from './signatures.ts';
 
@@ -65,6 +66,7 @@ function exceptions(record: BatchRecord, time: (at: string) => string): string[]
     [record.interruptions.filter((i) => i.event === 'interrupted').length, 'interruption(s)'],
     [record.reconciliations.length, 'reconciliation(s)'],
     [record.unrecognised.length, 'entry(ies) of unknown type'],
+    [record.invalid.length, 'entry(ies) not matching their schema'],
   ];
   const tag = (name: string) => `  ${name.padEnd(12)} `;
   const lines = [`Review by exception: ${counts.filter(([n], i) => n > 0 || i < 3).map(([n, what]) => `${n} ${what}`).join(', ')}`];
@@ -83,6 +85,7 @@ function exceptions(record: BatchRecord, time: (at: string) => string): string[]
   for (const r of record.reconciliations) lines.push(`${tag('RECONCILED')}${time(r.at)} ${t(r.module)}: Workcell believed ${t(r.believed)}, the device was ${t(r.actual)}; ${t(r.action)}${r.message ? `: ${t(r.message)}` : ''}`);
   for (const a of record.alarms) lines.push(`${tag('ALARM')}${time(a.at)} ${t(a.kind)}${context(a)}: ${t(a.message)}`);
   for (const u of record.unrecognised) lines.push(`${tag('UNKNOWN')}${time(u.at)} ${t(u.type)}: ${t(u.summary)}`);
+  for (const i of record.invalid) lines.push(`${tag('INVALID')}${time(i.at)} entry ${i.streamSeq}, ${t(i.type)}: ${t(i.problem)}; left out of this record (workcell verify)`);
   return lines;
 }
 

@@ -9,7 +9,8 @@ import { unreadPlatesByBatch } from './environmental-monitoring.ts';
 import { requireIndependentReviewer, signed, type Credentials } from './signatures.ts';
 import { buildRecord } from './record-build.ts';
 
-export { buildRecord, describeOutcome, type BatchRecord, type StepRecord, type RecurringRecord, type ControlOutcome, type TelemetrySummary } from './record-build.ts';
+export { describeOutcome } from './record-outcome.ts';
+export { buildRecord, type BatchRecord, type StepRecord, type RecurringRecord, type ControlOutcome, type TelemetrySummary } from './record-build.ts';
 export { formatRecord } from './record-text.ts';
 
 /**

@@ -34,11 +34,11 @@ export function anchoredClock(settings: Pick<RunSettings, 'timeScale' | 'clock'>
  * a running orchestrator's clock, extrapolated from its status view because that clock may run scaled
  * or fast-forwarded; else the wall clock. Never before the log's last entry, so a record stays in time order.
  */
-export function workcellNow(log: EventLog, wall = wallNow()): number {
-  const view = log.readStatus().find((s) => s.key === 'orchestrator');
-  const running = view?.value as { at?: unknown; timeScale?: unknown; final?: unknown } | undefined;
-  const now = running && running.final === false && typeof running.at === 'number' && typeof running.timeScale === 'number' ? running.at + Math.max(0, wall - view!.updatedAt) * running.timeScale : wall;
-  return Math.max(now, log.lastAt());
+export function workcellNow(log: EventLog, wall = wallNow(), lastAt = log.lastAt()): number {
+  const view = log.readStatus();
+  const running = view?.value;
+  const now = running && !running.final ? running.at + Math.max(0, wall - view!.updatedAt) * running.timeScale : wall;
+  return Math.max(now, lastAt);
 }
 
 export function layoutHashOf(file: string): string {

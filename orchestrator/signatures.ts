@@ -36,7 +36,14 @@ const AUTHORITY: Record<SignedAction, { roles: Role[]; meaning: string }> = {
   enrol: { roles: ['admin'], meaning: 'approval of an operator enrolment' },
   disable: { roles: ['admin'], meaning: "approval to withdraw an operator's authority to sign" },
   password: { roles: [...ROLES], meaning: 'responsibility for a change of my own password' },
+  login: { roles: [...ROLES], meaning: 'opening a session of the web HMI' },
+  start: { roles: ['operator'], meaning: 'responsibility for starting the batch' },
 };
+
+/** Who may sign an action and what the signature means: for a menu that says so before anyone signs. */
+export function authorityOf(action: SignedAction): { roles: readonly Role[]; meaning: string } {
+  return AUTHORITY[action];
+}
 
 export const MIN_PASSWORD_LENGTH = 10;
 
@@ -227,6 +234,18 @@ export function disableOperator(log: EventLog, user: string, reason: string, adm
     if (operator.roles.includes('admin') && activeAdmins.length === 1) throw new Error(`${user} is the last admin: enrol another admin first, or nobody could enrol anyone again`);
     const signature = sign({ disable: user, reason });
     return log.append({ stream: OPERATORS_STREAM, type: 'operator.disabled', at, data: { user, reason, by: signature.user, disabledAt: signature.signedAt, signature } });
+  });
+}
+
+/**
+ * Opens a session of the web HMI: the same two components, the same lockout and the same record of a
+ * refusal as a signature, so that guessing passwords at the login page locks the user id for the CLI
+ * too. Nothing is written when it succeeds. Returns the operator as the log says now.
+ */
+export function logIn(log: EventLog, credentials: Credentials, at: number): Operator {
+  return signed(log, credentials, 'login', at, (sign) => {
+    sign({ login: credentials.user });
+    return listOperators(log).find((o) => o.user === credentials.user)!;
   });
 }
 

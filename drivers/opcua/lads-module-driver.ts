@@ -7,45 +7,32 @@ import { OpcUaDriver, type OpcUaConnectionOptions, type ProgramOutcome } from '.
 import { silaIdentifier } from '../sila2/catalogue-features.ts';
 import type { ModuleKind } from '../../config/catalogue.ts';
 import type { ModuleState } from '../../config/state-model.ts';
-import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../module.ts';
+import { connectModule, ModuleCommands } from '../module-commands.ts';
+import { catalogueParameters, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../module.ts';
 
 const DEFINED_ERRORS = ['ModuleOccupied', 'WrongItem', 'HardwareFault'];
 
-export class LadsModuleDriver implements ModuleDriver {
-  private readonly starts = new IdempotentStarts();
-  /** Program runs this driver cancelled: their outcome says so. */
-  private readonly cancelled = new Set<string>();
-
-  private constructor(readonly id: string, readonly kind: ModuleKind, private readonly driver: OpcUaDriver, private readonly unit: string) {}
+/**
+ * LADS devices are not locked: OPC UA DI LockingServices (InitLock, RenewLock, ExitLock) would be the
+ * counterpart of a SiLA lock, and the devices Workcell drives do not offer them. The LADS functional unit
+ * state machine has no pause (and no hold) either: a program run cannot be paused.
+ */
+export class LadsModuleDriver extends ModuleCommands implements ModuleDriver {
+  private constructor(id: string, kind: ModuleKind, private readonly driver: OpcUaDriver, private readonly unit: string) {
+    super(id, kind);
+  }
 
   /** `unit` defaults to the functional unit Workcell's simulators use: DEVICE/KindInPascalCase. */
   static async connect(id: string, kind: ModuleKind, options: OpcUaConnectionOptions, unit = `${id}/${silaIdentifier(kind.kind)}`): Promise<LadsModuleDriver> {
-    try {
-      return new LadsModuleDriver(id, kind, await OpcUaDriver.connect(options), unit);
-    } catch (error) {
-      throw new ModuleError(id, 'connection', (error as Error).message);
-    }
+    return new LadsModuleDriver(id, kind, await connectModule(id, () => OpcUaDriver.connect(options)), unit);
   }
 
-  capabilities(): string[] {
-    return Object.keys(this.kind.capabilities);
-  }
-
-  execute(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
-    return this.starts.start(options.idempotencyKey, () => this.start(capability, parameters, options));
-  }
-
-  private async start(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
-    const spec = this.kind.capabilities[capability];
-    if (!spec) throw new ModuleError(this.id, 'invalid', `a ${this.kind.kind} has no capability '${capability}'`);
+  protected override async start(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
+    const spec = this.capabilitySpec(capability);
     const properties = Object.fromEntries(Object.entries(catalogueParameters(this.id, capability, spec, parameters, { required: true })).map(([name, value]) => [name, String(value)]));
     if (options.itemId) properties.ItemId = options.itemId;
-    try {
-      const run = await this.driver.startProgram(this.unit, { templateId: capability, properties, supervisoryJobId: options.batchId ?? options.idempotencyKey, supervisoryTaskId: options.stepId ?? capability });
-      return this.wrap(capability, run.runId, run.outcome);
-    } catch (error) {
-      throw new ModuleError(this.id, 'device', (error as Error).message);
-    }
+    const run = await this.device(() => this.driver.startProgram(this.unit, { templateId: capability, properties, supervisoryJobId: options.batchId ?? options.idempotencyKey, supervisoryTaskId: options.stepId ?? capability }));
+    return this.wrap(capability, run.runId, run.outcome);
   }
 
   async reattach(token: ExecutionToken): Promise<Execution> {
@@ -54,7 +41,8 @@ export class LadsModuleDriver implements ModuleDriver {
 
   private wrap(capability: string, runId: string, outcome: Promise<ProgramOutcome>): Execution {
     const spec = this.kind.capabilities[capability]!;
-    const { driver, unit, id, cancelled } = this;
+    const { driver, unit, id } = this;
+    const cancelled = (runId: string) => this.wasCancelled(runId);
     let settled = false;
     outcome.then(
       () => (settled = true),
@@ -75,7 +63,7 @@ export class LadsModuleDriver implements ModuleDriver {
         const failed = /^[^:]+: (failed|aborted|stopped)(?:: (.*))?$/.exec(done.description);
         if (failed) {
           const reason = failed[2] ?? `the program was ${failed[1]}`;
-          if (cancelled.has(runId)) throw new ModuleError(id, 'device', `${capability} was cancelled: ${reason}`, 'Cancelled');
+          if (cancelled(runId)) throw new ModuleError(id, 'device', `${capability} was cancelled: ${reason}`, 'Cancelled');
           const code = /^(\w+): (.*)$/.exec(reason);
           if (code && DEFINED_ERRORS.includes(code[1]!)) throw new ModuleError(id, 'defined', code[2]!, code[1]);
           throw new ModuleError(id, 'device', `${capability} ${failed[1]}: ${reason}`);
@@ -100,12 +88,12 @@ export class LadsModuleDriver implements ModuleDriver {
     return () => void subscription.close();
   }
 
-  async hold(): Promise<void> {
-    throw new ModuleError(this.id, 'device', 'a LADS functional unit cannot be held; stop or abort it');
+  hold(): Promise<void> {
+    return this.refuse('a LADS functional unit cannot be held; stop or abort it');
   }
 
-  async resume(): Promise<void> {
-    throw new ModuleError(this.id, 'device', 'a LADS functional unit cannot be held, so there is nothing to resume');
+  resume(): Promise<void> {
+    return this.refuse('a LADS functional unit cannot be held, so there is nothing to resume');
   }
 
   async abort(): Promise<void> {
@@ -113,42 +101,17 @@ export class LadsModuleDriver implements ModuleDriver {
   }
 
   /** Cancelling a program run is aborting the functional unit while that run is its active program. */
-  async cancel(token: ExecutionToken): Promise<boolean> {
+  override async cancel(token: ExecutionToken): Promise<boolean> {
     const progress = await this.driver.progress(this.unit);
     if (progress.runId !== token.id) throw new ModuleError(this.id, 'invalid', `program run ${token.id} is not running on ${this.unit} (its active run is ${progress.runId || 'none'})`, 'InvalidCommandExecutionUUID');
-    this.cancelled.add(token.id);
-    await this.driver.abort(this.unit);
-    return true;
+    return this.cancelling(token, async () => {
+      await this.driver.abort(this.unit);
+      return true;
+    });
   }
-
-  /** The LADS functional unit state machine has no pause (and no hold): a program run cannot be paused. */
-  async pause(): Promise<boolean> {
-    return false;
-  }
-
-  async resumePaused(): Promise<boolean> {
-    return false;
-  }
-
-  /**
-   * OPC UA DI LockingServices (InitLock, RenewLock, ExitLock) would be the counterpart of a SiLA lock;
-   * the LADS devices Workcell drives do not offer them, so a LADS module cannot be locked.
-   */
-  /** LADS devices are not locked (DI LockingServices are not used). */
-  readonly lockable = false;
-
-  async lock(): Promise<boolean> {
-    return false;
-  }
-
-  async unlock(): Promise<void> {}
 
   async clear(): Promise<void> {
-    try {
-      await this.driver.clear(this.unit);
-    } catch (error) {
-      throw new ModuleError(this.id, 'device', (error as Error).message);
-    }
+    await this.device(() => this.driver.clear(this.unit));
   }
 
   close(): Promise<void> {

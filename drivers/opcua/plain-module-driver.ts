@@ -7,47 +7,41 @@ import { OpcUaDriver, type OpcUaConnectionOptions } from './client.ts';
 import { PlainOpcUaModule, type PlainMapping } from './plain-mapping.ts';
 import type { ModuleKind } from '../../config/catalogue.ts';
 import type { ModuleState } from '../../config/state-model.ts';
-import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../module.ts';
+import { connectModule, ModuleCommands } from '../module-commands.ts';
+import { catalogueParameters, ModuleError, type ExecuteOptions, type Execution, type ExecutionToken, type ModuleDriver, type ParameterValue, type ResultValue, type TelemetrySample } from '../module.ts';
 
-export class PlainOpcUaModuleDriver implements ModuleDriver {
-  private readonly starts = new IdempotentStarts();
+/** A plain method call runs to its end once called: it cannot be cancelled, paused or locked against others. */
+export class PlainOpcUaModuleDriver extends ModuleCommands implements ModuleDriver {
   private readonly module: PlainOpcUaModule;
 
-  private constructor(readonly id: string, readonly kind: ModuleKind, private readonly driver: OpcUaDriver, mapping: PlainMapping) {
+  private constructor(id: string, kind: ModuleKind, private readonly driver: OpcUaDriver, mapping: PlainMapping) {
+    super(id, kind);
     this.module = new PlainOpcUaModule(driver, mapping);
   }
 
   static async connect(id: string, kind: ModuleKind, options: OpcUaConnectionOptions, mapping: PlainMapping): Promise<PlainOpcUaModuleDriver> {
-    try {
-      return new PlainOpcUaModuleDriver(id, kind, await OpcUaDriver.connect(options), mapping);
-    } catch (error) {
-      throw new ModuleError(id, 'connection', (error as Error).message);
-    }
+    return new PlainOpcUaModuleDriver(id, kind, await connectModule(id, () => OpcUaDriver.connect(options)), mapping);
   }
 
-  capabilities(): string[] {
+  override capabilities(): string[] {
     return Object.keys(this.module.mapping.capabilities);
   }
 
-  execute(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
-    return this.starts.start(options.idempotencyKey, async () => {
-      const spec = this.kind.capabilities[capability];
-      if (!spec || !this.module.mapping.capabilities[capability]) throw new ModuleError(this.id, 'invalid', `the layout maps no method to '${capability}'`);
-      const values = catalogueParameters(this.id, capability, spec, parameters, { required: false });
-      // The method call is the whole command: it runs once, when execute() is called.
-      const outcome = this.module.execute(capability, values).catch((error: Error) => {
-        throw new ModuleError(this.id, 'device', error.message);
-      });
-      outcome.catch(() => undefined);
-      return {
-        token: { module: this.id, capability, protocol: 'opcua', id: randomUUID() },
-        async *progress() {
-          await outcome.catch(() => undefined);
-          yield { fraction: 1, remainingSeconds: 0 };
-        },
-        result: () => outcome as Promise<Record<string, ResultValue>>,
-      };
-    });
+  protected override async start(capability: string, parameters: Record<string, ParameterValue>, _options: ExecuteOptions): Promise<Execution> {
+    const spec = this.kind.capabilities[capability];
+    if (!spec || !this.module.mapping.capabilities[capability]) throw new ModuleError(this.id, 'invalid', `the layout maps no method to '${capability}'`);
+    const values = catalogueParameters(this.id, capability, spec, parameters, { required: false });
+    // The method call is the whole command: it runs once, when execute() is called.
+    const outcome = this.device(() => this.module.execute(capability, values));
+    outcome.catch(() => undefined);
+    return {
+      token: { module: this.id, capability, protocol: 'opcua', id: randomUUID() },
+      async *progress() {
+        await outcome.catch(() => undefined);
+        yield { fraction: 1, remainingSeconds: 0 };
+      },
+      result: () => outcome as Promise<Record<string, ResultValue>>,
+    };
   }
 
   async reattach(token: ExecutionToken): Promise<Execution> {
@@ -75,33 +69,12 @@ export class PlainOpcUaModuleDriver implements ModuleDriver {
   }
 
   private unsupported(what: string): Promise<void> {
-    return Promise.reject(new ModuleError(this.id, 'device', `the layout maps no ${what} method for this device`));
+    return this.refuse(`the layout maps no ${what} method for this device`);
   }
 
   hold(): Promise<void> {
     return this.unsupported('hold');
   }
-
-  /** A plain method call runs to its end once called: it cannot be cancelled, paused or locked against others. */
-  async cancel(): Promise<boolean> {
-    return false;
-  }
-
-  async pause(): Promise<boolean> {
-    return false;
-  }
-
-  async resumePaused(): Promise<boolean> {
-    return false;
-  }
-
-  readonly lockable = false;
-
-  async lock(): Promise<boolean> {
-    return false;
-  }
-
-  async unlock(): Promise<void> {}
 
   resume(): Promise<void> {
     return this.unsupported('resume');

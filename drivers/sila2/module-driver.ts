@@ -12,28 +12,23 @@ import type { SilaValue } from './values.ts';
 import type { ModuleKind } from '../../config/catalogue.ts';
 import { MODULE_STATES, type ModuleState } from '../../config/state-model.ts';
 import { convertValue, type VendorMapping } from '../vendor-mapping.ts';
-import { catalogueParameters, IdempotentStarts, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type LockOwner, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue, type TelemetrySample } from '../module.ts';
+import { connectModule, ModuleCommands } from '../module-commands.ts';
+import { catalogueParameters, ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type LockOwner, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue, type TelemetrySample } from '../module.ts';
 
-export class SilaModuleDriver implements ModuleDriver {
+export class SilaModuleDriver extends ModuleCommands implements ModuleDriver {
   private readonly feature: string;
-  private readonly starts = new IdempotentStarts();
-  /** Executions this driver cancelled or paused: their outcome and progress say so. */
-  private readonly cancelled = new Set<string>();
+  /** Executions this driver paused: their progress says so. */
   private readonly paused = new Set<string>();
   private owner: LockOwner | undefined;
 
-  private constructor(readonly id: string, readonly kind: ModuleKind, private readonly client: SilaClient, private readonly mapping?: VendorMapping) {
+  private constructor(id: string, kind: ModuleKind, private readonly client: SilaClient, private readonly mapping?: VendorMapping) {
+    super(id, kind);
     this.feature = mapping?.feature ?? `${WORKCELL_ORIGINATOR}/${WORKCELL_CATEGORY}/${silaIdentifier(kind.kind)}/v1`;
   }
 
   /** `mapping` drives a vendor's own feature (from the layout); without it, Workcell's feature for the kind. */
   static async connect(id: string, kind: ModuleKind, options: SilaClientOptions, mapping?: VendorMapping): Promise<SilaModuleDriver> {
-    let client: SilaClient;
-    try {
-      client = await SilaClient.connect(options);
-    } catch (error) {
-      throw new ModuleError(id, 'connection', (error as Error).message);
-    }
+    const client = await connectModule(id, () => SilaClient.connect(options));
     const driver = new SilaModuleDriver(id, kind, client, mapping);
     try {
       client.feature(driver.feature);
@@ -49,17 +44,8 @@ export class SilaModuleDriver implements ModuleDriver {
     return !this.mapping && this.client.features.some((f) => sameFqi(featureFqi(f), IDEMPOTENT_COMMANDS_FEATURE));
   }
 
-  capabilities(): string[] {
-    return Object.keys(this.kind.capabilities);
-  }
-
-  execute(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
-    return this.starts.start(options.idempotencyKey, () => this.start(capability, parameters, options));
-  }
-
-  private async start(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
-    const spec = this.kind.capabilities[capability];
-    if (!spec) throw new ModuleError(this.id, 'invalid', `a ${this.kind.kind} has no capability '${capability}'`);
+  protected override async start(capability: string, parameters: Record<string, ParameterValue>, options: ExecuteOptions): Promise<Execution> {
+    const spec = this.capabilitySpec(capability);
     const call = this.mapping?.capabilities[capability];
     if (this.mapping && !call) throw new ModuleError(this.id, 'invalid', `the layout maps no command of ${this.feature} to '${capability}'`);
     const commandId = call?.command ?? silaIdentifier(capability);
@@ -77,14 +63,9 @@ export class SilaModuleDriver implements ModuleDriver {
       if (!options.itemId) throw new ModuleError(this.id, 'invalid', `${capability} works on an item: give its itemId`);
       values[itemParameter] = options.itemId;
     }
-    try {
-      // With Workcell's IdempotentCommands feature the device itself starts a key at most once.
-      const metadata = this.dedupesByKey ? { [IDEMPOTENCY_KEY_METADATA]: options.idempotencyKey } : undefined;
-      const execution = await this.client.start(this.feature, command.identifier, values, { metadata });
-      return this.wrap(capability, execution);
-    } catch (error) {
-      throw this.moduleError(error);
-    }
+    // With Workcell's IdempotentCommands feature the device itself starts a key at most once.
+    const metadata = this.dedupesByKey ? { [IDEMPOTENCY_KEY_METADATA]: options.idempotencyKey } : undefined;
+    return this.wrap(capability, await this.device(() => this.client.start(this.feature, command.identifier, values, { metadata })));
   }
 
   async reattach(token: ExecutionToken): Promise<Execution> {
@@ -117,7 +98,7 @@ export class SilaModuleDriver implements ModuleDriver {
           if (call) return Object.fromEntries(Object.entries(call.results ?? {}).map(([name, field]) => [name, convertValue(responses[field.name], spec.results[name]?.unit, field, true) as ResultValue]));
           return Object.fromEntries(Object.keys(spec.results).map((name) => [name, responses[silaIdentifier(name)] as ResultValue]));
         } catch (error) {
-          if (driver.cancelled.has(execution.uuid) && error instanceof UndefinedExecutionError) throw new ModuleError(driver.id, 'device', error.message, 'Cancelled');
+          if (driver.wasCancelled(execution.uuid) && error instanceof UndefinedExecutionError) throw new ModuleError(driver.id, 'device', error.message, 'Cancelled');
           throw driver.moduleError(error);
         } finally {
           driver.paused.delete(execution.uuid);
@@ -128,7 +109,7 @@ export class SilaModuleDriver implements ModuleDriver {
 
   // --- the core features: lock, cancel, pause, error recovery, simulation mode --------------------
 
-  get lockable(): boolean {
+  override get lockable(): boolean {
     return this.client.core.has('LockController');
   }
 
@@ -136,7 +117,7 @@ export class SilaModuleDriver implements ModuleDriver {
     return this.client.heldLock?.active ? this.owner : undefined;
   }
 
-  async lock(owner: LockOwner, timeoutSeconds: number, onLost?: (error: ModuleError) => void): Promise<boolean> {
+  override async lock(owner: LockOwner, timeoutSeconds: number, onLost?: (error: ModuleError) => void): Promise<boolean> {
     if (!this.client.core.has('LockController')) return false;
     const held = this.client.heldLock;
     if (held?.active) {
@@ -152,37 +133,24 @@ export class SilaModuleDriver implements ModuleDriver {
     return true;
   }
 
-  async unlock(): Promise<void> {
+  override async unlock(): Promise<void> {
     const held = this.client.heldLock;
     this.owner = undefined;
-    if (!held) return;
-    try {
-      await held.release();
-    } catch (error) {
-      throw this.moduleError(error);
-    }
+    if (held) await this.device(() => held.release());
   }
 
-  async cancel(token: ExecutionToken): Promise<boolean> {
-    this.cancelled.add(token.id);
-    try {
-      if (await this.client.core.cancel(token.id)) return true;
-    } catch (error) {
-      this.cancelled.delete(token.id);
-      throw this.moduleError(error);
-    }
-    this.cancelled.delete(token.id);
-    return false;
+  override async cancel(token: ExecutionToken): Promise<boolean> {
+    return this.cancelling(token, () => this.client.core.cancel(token.id));
   }
 
-  async pause(token: ExecutionToken): Promise<boolean> {
-    const done = await this.core(() => this.client.core.pause(token.id));
+  override async pause(token: ExecutionToken): Promise<boolean> {
+    const done = await this.device(() => this.client.core.pause(token.id));
     if (done) this.paused.add(token.id);
     return done;
   }
 
-  async resumePaused(token: ExecutionToken): Promise<boolean> {
-    const done = await this.core(() => this.client.core.resume(token.id));
+  override async resumePaused(token: ExecutionToken): Promise<boolean> {
+    const done = await this.device(() => this.client.core.resume(token.id));
     if (done) this.paused.delete(token.id);
     return done;
   }
@@ -198,22 +166,14 @@ export class SilaModuleDriver implements ModuleDriver {
   }
 
   async abortErrorHandling(token: ExecutionToken): Promise<void> {
-    await this.core(() => this.client.core.abortErrorHandling(token.id));
+    await this.device(() => this.client.core.abortErrorHandling(token.id));
   }
 
   simulationMode(): Promise<boolean | undefined> {
-    return this.core(() => this.client.core.simulationMode());
+    return this.device(() => this.client.core.simulationMode());
   }
 
-  private async core<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      throw this.moduleError(error);
-    }
-  }
-
-  private moduleError(error: unknown): ModuleError {
+  protected override moduleError(error: unknown): ModuleError {
     if (error instanceof ModuleError) return error;
     if (error instanceof DefinedExecutionError) return new ModuleError(this.id, 'defined', error.message, this.mapping?.errors?.[error.identifier] ?? error.identifier);
     if (error instanceof ValidationError) return new ModuleError(this.id, 'invalid', `${error.parameter.split('/').at(-1)}: ${error.message}`);
@@ -222,11 +182,7 @@ export class SilaModuleDriver implements ModuleDriver {
   }
 
   async readState(): Promise<ModuleState> {
-    try {
-      return this.normalizedState(await this.client.get(this.feature, this.mapping?.state?.property ?? 'State'));
-    } catch (error) {
-      throw this.moduleError(error);
-    }
+    return this.normalizedState(await this.device(() => this.client.get(this.feature, this.mapping?.state?.property ?? 'State')));
   }
 
   async watchState(listener: (state: ModuleState) => void): Promise<() => void> {
@@ -278,11 +234,7 @@ export class SilaModuleDriver implements ModuleDriver {
   private async command(what: 'hold' | 'resume' | 'abort' | 'clear', workcellName: string): Promise<void> {
     const name = this.mapping ? this.mapping[what] : workcellName;
     if (!name) throw new ModuleError(this.id, 'device', `the layout names no ${what} command for ${this.feature}`);
-    try {
-      await this.client.call(this.feature, name);
-    } catch (error) {
-      throw this.moduleError(error);
-    }
+    await this.device(() => this.client.call(this.feature, name));
   }
 
   async close(): Promise<void> {

@@ -18,7 +18,10 @@ export interface TlsMaterial {
 }
 
 export interface SelfSignedOptions {
-  serverUuid: string;
+  /** The SiLA server UUID the certificate carries (extension 1.3.6.1.4.1.58583); none for a server of another protocol. */
+  serverUuid?: string;
+  /** The subject's common name: "SiLA2" as the standard wants, unless given. */
+  commonName?: string;
   /** Extra host names or IP addresses the certificate is valid for (loopback and this host are always in). */
   hosts?: string[];
   validDays?: number;
@@ -29,16 +32,20 @@ const crypto = webcrypto as unknown as Parameters<typeof x509.X509CertificateGen
 const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
 
-/** A self-signed SiLA 2 server certificate (ECDSA P-256, SHA-256), its own CA so that clients can trust it as their root. */
+/**
+ * A self-signed server certificate (ECDSA P-256, SHA-256), its own CA so that clients can trust it as
+ * their root: a SiLA 2 server's by default, and the web HMI's (`workcell serve`) with its own name.
+ */
 export async function createSelfSignedCertificate(options: SelfSignedOptions): Promise<TlsMaterial> {
   const keys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ['sign', 'verify']);
-  const hosts = new Set(['localhost', 'SiLA2', '127.0.0.1', '::1', hostname(), ...(options.hosts ?? [])]);
+  const commonName = options.commonName ?? 'SiLA2';
+  const hosts = new Set(['localhost', commonName, '127.0.0.1', '::1', hostname(), ...(options.hosts ?? [])]);
   // Wall-clock time, not a workcell clock: certificate validity is checked against the real date.
   const now = new Date(wallNow());
   const certificate = await x509.X509CertificateGenerator.createSelfSigned(
     {
       serialNumber: positiveSerial(),
-      name: new x509.Name([{ CN: [{ utf8String: 'SiLA2' }] }]),
+      name: new x509.Name([{ CN: [{ utf8String: commonName }] }]),
       notBefore: new Date(now.getTime() - 60_000),
       notAfter: new Date(now.getTime() + (options.validDays ?? 3650) * 86_400_000),
       signingAlgorithm: ECDSA_SHA256,
@@ -48,7 +55,7 @@ export async function createSelfSignedCertificate(options: SelfSignedOptions): P
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
         new x509.SubjectAlternativeNameExtension([...hosts].map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h })), false),
-        new x509.Extension(SILA_UUID_EXTENSION_OID, false, Buffer.from(options.serverUuid, 'ascii')),
+        ...(options.serverUuid === undefined ? [] : [new x509.Extension(SILA_UUID_EXTENSION_OID, false, Buffer.from(options.serverUuid, 'ascii'))]),
       ],
     },
     crypto,

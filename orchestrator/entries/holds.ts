@@ -5,7 +5,7 @@ import { ContinuationOption, DeviceWork, entry, entryNumber, epochMs, ExecutionT
 export const HOLD_ACTIONS = ['retry', 'skip', 'abort', 'continue'] as const;
 export const HOLD_KINDS = ['segregation', 'scan-mismatch', 'command-failed', 'watchdog', 'outcome-unknown', 'control', 'intake', 'operator', 'device-recovery'] as const;
 export const ROLES = ['operator', 'qa', 'admin'] as const;
-export const SIGNED_ACTIONS = ['retry', 'skip', 'abort', 'continue', 'hold', 'out-of-service', 'in-service', 'remove', 'approve', 'reject', 'accept-layout', 'enrol', 'disable', 'password'] as const;
+export const SIGNED_ACTIONS = ['retry', 'skip', 'abort', 'continue', 'hold', 'out-of-service', 'in-service', 'remove', 'approve', 'reject', 'accept-layout', 'enrol', 'disable', 'password', 'login', 'start'] as const;
 export const REFUSALS = ['credentials', 'locked', 'disabled', 'authority', 'independence'] as const;
 
 /** `continue`: go on with one of the device's own continuation options (a recoverable error). */
@@ -47,6 +47,16 @@ export const holdEntries = {
     reason: text('Why'),
     approves: Type.Optional(text('What a skip approves, in words (the failed controls and their values)')),
     option: Type.Optional(text("The device's continuation option chosen (with `continue`)")),
+    ...signer,
+  }),
+  'batch.requested': entry('An operator asked for a batch to be started (the web API, an MES): its identity, lane and schedule, why, and the signature; the running orchestrator starts it, or the next one (workcell stream).', {
+    batchId: text('Batch id: the stream of its record once started'),
+    patient: text('Patient id'),
+    chainOfIdentity: text("ISBT 128 chain-of-identity identifier (or the site's equivalent)"),
+    bagId: text('Barcode of the bag of starting material'),
+    lane: text('The lane it is to run in'),
+    schedule: Type.Object({ file: text('The schedule file'), text: text('Its text as requested: the batch follows this, whatever the file becomes') }, { description: 'The schedule the batch follows', additionalProperties: false }),
+    reason: text('Why'),
     ...signer,
   }),
   'hold.requested': entry('An operator asked for the batch to be held at its next safe point: why, and the signature.', {

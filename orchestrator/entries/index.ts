@@ -5,7 +5,7 @@
  * of the log's copies: MQTT, PostgreSQL, the API.
  */
 import type { Static, TSchema } from '@sinclair/typebox';
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { batchEntries } from './batch.ts';
 import { commandEntries } from './commands.ts';
 import { emEntries } from './environmental-monitoring.ts';
@@ -92,13 +92,36 @@ function validatorOf(type: string): ValidateFunction | undefined {
  * programming error, but one that must never reach a patient's record.
  */
 export function checkEntry(entry: { type: string; data: unknown }): void {
+  if (!isKnownEntryType(entry.type)) throw new Error(`no entry type '${entry.type}': the log takes only the entry types of orchestrator/entries/`);
+  const problem = entryDataProblem(entry);
+  if (problem) throw new Error(`refused a ${entry.type} entry: its data ${problem}`);
+}
+
+/**
+ * Whether an entry read back has the data its type's schema says (one of a type this version does not
+ * know passes unchecked: readers list it as unrecognised). entryDataProblem says what does not match.
+ */
+export function matchesItsSchema<E extends { type: string; data: unknown }>(entry: E): entry is E & LogEntry {
   const validate = validatorOf(entry.type);
-  if (!validate) throw new Error(`no entry type '${entry.type}': the log takes only the entry types of orchestrator/entries/`);
-  if (validate(entry.data)) return;
-  const error = validate.errors![0]!;
+  return !validate || validate(entry.data);
+}
+
+/**
+ * What in an entry's data its type's schema does not allow, naming the field ("lacks the field
+ * 'attempt'"); undefined when the data matches, or the type is not one of this version's.
+ */
+export function entryDataProblem(entry: { type: string; data: unknown }): string | undefined {
+  const validate = validatorOf(entry.type);
+  if (!validate || validate(entry.data)) return undefined;
+  return schemaErrorText(validate.errors![0]!);
+}
+
+/** An ajv error in words, naming the field: "lacks the field 'holdTime.deadlineMs'". */
+export function schemaErrorText(error: ErrorObject): string {
   const field = error.instancePath ? error.instancePath.slice(1).replaceAll('/', '.') : '';
-  const what = error.keyword === 'additionalProperties' ? `has a field '${[field, String(error.params.additionalProperty)].filter(Boolean).join('.')}' its schema does not list` : error.keyword === 'required' ? `lacks the field '${[field, String(error.params.missingProperty)].filter(Boolean).join('.')}'` : `field '${field}' ${error.message ?? 'is invalid'}`;
-  throw new Error(`refused a ${entry.type} entry: its data ${what}`);
+  if (error.keyword === 'additionalProperties') return `has a field '${[field, String(error.params.additionalProperty)].filter(Boolean).join('.')}' its schema does not list`;
+  if (error.keyword === 'required') return `lacks the field '${[field, String(error.params.missingProperty)].filter(Boolean).join('.')}'`;
+  return field ? `field '${field}' ${error.message ?? 'is invalid'}` : `${error.message ?? 'is invalid'}`;
 }
 
 /**

@@ -32,7 +32,7 @@ function tsFilesUnder(root: string, folder: string): string[] {
   return readdirSync(absolute).flatMap((name) => {
     const path = join(absolute, name);
     if (statSync(path).isDirectory()) return tsFilesUnder(root, join(folder, name));
-    return name.endsWith('.ts') && !name.endsWith('.d.ts') ? [relativePath(root, path)] : [];
+    return (name.endsWith('.ts') || name.endsWith('.tsx')) && !name.endsWith('.d.ts') ? [relativePath(root, path)] : [];
   });
 }
 
@@ -40,7 +40,7 @@ function relativePath(root: string, absolute: string): string {
   return relative(root, absolute).split(sep).join('/');
 }
 
-/** A relative specifier as the file it names (Workcell imports with the .ts extension; .js names the .ts beside it). */
+/** A relative specifier as the file it names (Workcell imports with the .ts or .tsx extension; .js names the .ts beside it). */
 function resolveSpecifier(root: string, fromFile: string, specifier: string): string | undefined {
   const target = resolve(root, dirname(fromFile), specifier);
   const candidates = [target, target.replace(/\.js$/, '.ts'), `${target}.ts`, join(target, 'index.ts')];
@@ -48,7 +48,7 @@ function resolveSpecifier(root: string, fromFile: string, specifier: string): st
   return found && relativePath(root, found);
 }
 
-/** The .ts files under `folders` of `root` and the imports between them (and to any other file they name). */
+/** The .ts and .tsx files under `folders` of `root` and the imports between them (and to any other file they name). */
 export function importGraph(folders: readonly string[], root = ROOT): ImportGraph {
   const files = folders.flatMap((folder) => tsFilesUnder(root, folder)).sort();
   const edges: ImportEdge[] = [];
@@ -65,7 +65,7 @@ export function importGraph(folders: readonly string[], root = ROOT): ImportGrap
       if (!specifier.startsWith('.') && !specifier.startsWith('/')) return; // a package or node: built-in
       const to = resolveSpecifier(root, file, specifier);
       if (!to) unresolved.push(`${file}:${lineOf(at)}: '${specifier}' names no file`);
-      else if (to.endsWith('.ts')) edges.push({ from: file, to, specifier, kind, line: lineOf(at) });
+      else if (to.endsWith('.ts') || to.endsWith('.tsx')) edges.push({ from: file, to, specifier, kind, line: lineOf(at) });
     };
     const visit = (node: ts.Node): void => {
       if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier) {

@@ -1,6 +1,6 @@
 /**
  * Dependencies run one way: config (YAML languages, catalogue, state model) -> drivers (clock, module
- * interface, SiLA 2, OPC UA) -> orchestrator -> cli, each importing only its own layer or lower ones. The
+ * interface, SiLA 2, OPC UA) -> orchestrator -> cli (and web/, the HMI, beside it), each importing only its own layer or lower ones. The
  * simulators (modules/simulators/) stand beside: they use config and drivers, and only the cli (sim,
  * run --sim, demo), tests and benchmarks use them, so a run against real devices loads no simulator code.
  * No cycles at all, type-only and dynamic imports included: a cycle makes its files one unit.
@@ -11,13 +11,15 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cycles, importGraph, staticClosure, type ImportEdge } from './import-graph.ts';
 
-const FOLDERS = ['config', 'drivers', 'modules', 'orchestrator', 'cli'];
+const FOLDERS = ['config', 'drivers', 'modules', 'orchestrator', 'cli', 'web'];
 const RANKED = ['config', 'drivers', 'orchestrator', 'cli'] as const;
 type Layer = (typeof RANKED)[number] | 'simulators';
 
 function layerOf(file: string): Layer | undefined {
   if (file.startsWith('modules/simulators/')) return 'simulators';
   const top = file.split('/')[0];
+  // web/ (the HMI's server and app, `workcell serve`) sits beside cli/: the same layer.
+  if (top === 'web') return 'cli';
   return RANKED.find((layer) => layer === top);
 }
 
@@ -25,7 +27,7 @@ function layerOf(file: string): Layer | undefined {
 function brokenRule(edge: ImportEdge): string | undefined {
   const from = layerOf(edge.from);
   const to = layerOf(edge.to);
-  if (!from) return `${edge.from} is in no layer (config/, drivers/, modules/simulators/, orchestrator/, cli/)`;
+  if (!from) return `${edge.from} is in no layer (config/, drivers/, modules/simulators/, orchestrator/, cli/ and web/)`;
   if (!to) return `production code imports only production code: ${edge.to} is in no layer`;
   if (to === 'simulators' && from !== 'simulators' && from !== 'cli') return `only the cli (sim, run --sim, demo), tests and benchmarks load simulators; ${from}/ must take a simulation from its caller`;
   if (from === 'simulators') return to === 'simulators' || to === 'config' || to === 'drivers' ? undefined : `simulators depend only on config, drivers and each other, not on ${to}/`;

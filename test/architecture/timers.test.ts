@@ -3,7 +3,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const SCANNED = ['orchestrator', 'drivers', 'modules'];
+const SCANNED = ['orchestrator', 'drivers', 'modules', 'cli'];
 /** Where timers and "now" are implemented: everything else asks a Clock (or wallNow(), WALL_CLOCK by name). */
 const CLOCK_IMPLEMENTATIONS = new Set(['drivers/clock.ts', 'drivers/virtual-clock.ts']);
 

@@ -46,7 +46,7 @@ describe('hostile text', () => {
     log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: sample('batch.started', { batchId: 'P-001' }) });
     log.append({ stream: 'P-001', type: 'hold.opened', at: 2000, data: sample('hold.opened', { step: 'wash', kind: 'command-failed', message: FORGERY, actions: ['retry', 'skip', 'abort'] }) });
     log.append({ stream: WORKCELL_STREAM, type: 'alarm', at: 2500, data: sample('alarm', { kind: 'communication', message: FORGERY }) });
-    log.writeStatus('orchestrator', { at: 3000, final: false, pid: 1, timeScale: 1, batches: [{ batchId: 'P-001', patient: 'P-001', lane: 'lane-1', step: 'wash', phase: 'held', note: FORGERY }], modules: [{ id: 'sep-1', state: 'error', occupant: 'P-001' }], plates: [] });
+    log.writeStatus('orchestrator', { at: 3000, final: false, pid: 1, timeScale: 1, batches: [{ batchId: 'P-001', patient: 'P-001', lane: 'lane-1', step: 'wash', phase: 'held', note: FORGERY }], modules: [{ id: 'sep-1', state: 'faulted', occupant: 'P-001' }], plates: [] });
     log.close();
     for (const command of ['holds', 'status']) {
       const result = await runCli([command, '--db', db], { cwd: dir });

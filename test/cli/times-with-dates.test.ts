@@ -23,7 +23,7 @@ function runningWorkcell(): string {
   hold('P-002', NOW - 40 * HOUR); // two days ago
   hold('P-003', Date.UTC(2025, 11, 30, 6, 5)); // last year
   log.append({ stream: 'P-001', type: 'alarm', at: NOW - 26 * HOUR, data: sample('alarm', { kind: 'hold-time', message: 'hold time after wash expires soon' }) });
-  const batch = (batchId: string, expectedFinish: number) => ({ batchId, patient: batchId, lane: 'lane-1', step: 'expand', module: 'bio-1', phase: 'running', expectedFinish });
+  const batch = (batchId: string, expectedFinish: number) => ({ batchId, patient: batchId, lane: 'lane-1', step: 'expand', module: 'bio-1', phase: 'running' as const, expectedFinish });
   // A time scale of 0 keeps the status clock where it is while the test runs.
   log.writeStatus('orchestrator', { at: NOW, timeScale: 0, final: false, pid: 1, batches: [batch('P-004', NOW + 2 * HOUR), batch('P-005', NOW + 9 * 24 * HOUR + 5 * 60_000)], modules: [], plates: [] });
   log.close();

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { WALL_CLOCK } from '../../drivers/clock.ts';
 import { EventLog, type LogEntry } from '../../orchestrator/event-log.ts';
 import { sample } from '../support/entries.ts';
+import { liveStatus } from '../support/live-status.ts';
 
 /** Two connections to one database file, as an orchestrator and an operator's command have. */
 function twoConnections(): { mine: EventLog; other: EventLog } {
@@ -61,10 +62,10 @@ describe("the event log's watcher of other processes", () => {
     const stop = mine.watchOthers((entries) => calls.push(entries), { clock: WALL_CLOCK, everyMs: 10 });
     try {
       mine.append({ stream: 'P-001', type: 'step.completed', at: 1, data: sample('step.completed') });
-      mine.writeStatus('orchestrator', { final: false });
+      mine.writeStatus('orchestrator', liveStatus({ final: false }));
       await looks();
       expect(calls).toEqual([]);
-      other.writeStatus('orchestrator', { final: true });
+      other.writeStatus('orchestrator', liveStatus({ final: true }));
       await until(() => calls.length > 0, 'a call');
       expect(calls).toEqual([[]]);
     } finally {

@@ -11,6 +11,7 @@ import { enrolTestOperators } from '../support/operators.ts';
 import { MQTT_URL, mqttSubscriber } from '../support/services.ts';
 import { sample } from '../support/entries.ts';
 import { ENTRY_FORMAT_VERSION } from '../../orchestrator/entries.ts';
+import { batchStatus, liveStatus } from '../support/live-status.ts';
 
 async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -55,7 +56,7 @@ describe('the MQTT publisher', () => {
 
       // Live: only what is appended afterwards, and the status view, retained.
       log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: sample('step.started', { step: 'seed' }) });
-      log.writeStatus('orchestrator', { at: 5000, batches: [], final: false });
+      log.writeStatus('orchestrator', liveStatus({ at: 5000, batches: [], final: false }));
       expect(await publisher.publishNew()).toBe(1);
       expect(await publisher.publishNew()).toBe(0);
       await until(() => subscriber.messages.some((m) => m.topic === `${prefix}/status`), 'the status');
@@ -108,7 +109,7 @@ describe('the MQTT publisher', () => {
       // This test's connection is another process's for the publisher: its watcher sees the commit.
       log.append({ stream: 'P-001', type: 'step.started', at: 5000, data: sample('step.started', { step: 'seed' }) });
       await until(() => subscriber.messages.some((m) => m.topic === `${prefix}/batches/P-001/step.started`), 'the entry appended while following');
-      log.writeStatus('orchestrator', { at: 5000, batches: [{ batchId: 'P-001' }], final: false });
+      log.writeStatus('orchestrator', liveStatus({ at: 5000, batches: [batchStatus({ batchId: 'P-001' })], final: false }));
       await until(() => subscriber.messages.some((m) => m.topic === `${prefix}/status`), 'the status view');
       publisher.child.kill('SIGTERM');
       expect(await publisher.exited).toBe(0);
@@ -124,7 +125,7 @@ describe('the MQTT publisher', () => {
   it('workcell publish --once sends what the database holds; a late subscriber finds the retained status and online flag', async (ctx) => {
     const prefix = `workcell-test-${randomBytes(4).toString('hex')}`;
     const log = runLog();
-    log.writeStatus('orchestrator', { at: 4000, batches: [{ batchId: 'P-001' }], final: true });
+    log.writeStatus('orchestrator', liveStatus({ at: 4000, batches: [batchStatus({ batchId: 'P-001' })], final: true }));
     log.close();
     const published = await runCli(['publish', '--mqtt', MQTT_URL, '--db', log.file, '--prefix', prefix, '--from-start', '--once']);
     if (published.stderr.includes('ECONNREFUSED') && !process.env.CI) ctx.skip(`the MQTT broker at ${MQTT_URL} is not reachable`);

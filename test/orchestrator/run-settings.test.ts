@@ -7,6 +7,7 @@ import { checkLayoutForResume, layoutHashOf, recordRunSettings, workcellNow } fr
 import { runCli } from '../support/cli.ts';
 import { enrolTestOperators, OPERATOR, QA } from '../support/operators.ts';
 import { sample } from '../support/entries.ts';
+import { liveStatus } from '../support/live-status.ts';
 
 describe('the workcell clock read from another process', () => {
   const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-clock-')), 'records.db'));
@@ -21,15 +22,15 @@ describe('the workcell clock read from another process', () => {
 
   it("runs on from a running orchestrator's last status at that run's time scale", () => {
     const wall = Date.now();
-    log.writeStatus('orchestrator', { at: wall + 5 * DAY, timeScale: 3600, final: false, pid: 1 });
-    const written = log.readStatus().find((s) => s.key === 'orchestrator')!.updatedAt;
+    log.writeStatus('orchestrator', liveStatus({ at: wall + 5 * DAY, timeScale: 3600, final: false, pid: 1 }));
+    const written = log.readStatus()!.updatedAt;
     // Two wall seconds at 3600x are two simulated hours.
     expect(workcellNow(log, written + 2000)).toBe(wall + 5 * DAY + 2 * 3_600_000);
   });
 
   it('stops extrapolating once the run has ended', () => {
     const wall = Date.now();
-    log.writeStatus('orchestrator', { at: wall + 9 * DAY, timeScale: 3600, final: true, pid: 1 });
+    log.writeStatus('orchestrator', liveStatus({ at: wall + 9 * DAY, timeScale: 3600, final: true, pid: 1 }));
     expect(workcellNow(log, wall + 2000)).toBe(log.lastAt());
     expect(log.lastAt()).toBeGreaterThan(wall + 2 * DAY);
   });

@@ -1,0 +1,90 @@
+/** Starting a batch over the API: signed by an operator, queued in the log, started by the running orchestrator. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isEntry } from '../../orchestrator/entries/index.ts';
+import { Orchestrator } from '../../orchestrator/orchestrator.ts';
+import { SHORT_SCHEDULE, startRun, waitForEntry, type TestRun } from '../support/orchestration.ts';
+import { OPERATOR, QA } from '../support/operators.ts';
+import { databaseWithOperators, startTestServer, type HmiClient, type TestServer } from '../support/hmi.ts';
+
+describe('POST /api/batches', () => {
+  let run: TestRun;
+  let test: TestServer;
+  let operator: HmiClient;
+
+  beforeAll(async () => {
+    // Slow enough that P-001 still runs when P-002 is asked for.
+    run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], timeScale: 600 });
+    test = await startTestServer(run.log.file);
+    operator = test.client();
+    expect((await operator.logIn(OPERATOR)).status).toBe(200);
+  }, 120_000);
+  afterAll(async () => {
+    await test?.close();
+    await run?.stop();
+  });
+
+  it('queues a signed request that the running orchestrator starts, as workcell run starts its own', async () => {
+    const body = { batchId: 'P-002', patient: 'PAT-7', schedule: SHORT_SCHEDULE, signature: { reason: 'MES order 4711', password: OPERATOR.password } };
+    const wrong = await operator.post('/api/batches', { ...body, signature: { reason: 'MES order 4711', password: 'not-my-password' } });
+    expect(wrong.status).toBe(403);
+    const noFile = await operator.post('/api/batches', { ...body, schedule: '/nonexistent/schedule.yaml' });
+    expect(noFile.status).toBe(409);
+    expect(noFile.json.error).toMatch(/schedule\.yaml/);
+    const noLane = await operator.post('/api/batches', { ...body, lane: 'lane-9' });
+    expect(noLane.status).toBe(409);
+    expect(noLane.json.error).toMatch(/no lane 'lane-9' \(lanes: lane-1, lane-2\)/);
+    const taken = await operator.post('/api/batches', { ...body, batchId: 'P-001' });
+    expect(taken.status).toBe(409);
+    expect(taken.json.error).toMatch(/batch P-001 already exists/);
+    const qa = test.client();
+    await qa.logIn(QA);
+    expect((await qa.post('/api/batches', { ...body, signature: { reason: 'x', password: QA.password } })).status).toBe(403);
+
+    const accepted = await operator.post('/api/batches', body);
+    expect(accepted.status, accepted.text).toBe(202);
+    // Lane-1 is busy with P-001: the request goes to the lane with fewest unfinished batches.
+    expect(accepted.json).toMatchObject({ batchId: 'P-002', lane: 'lane-2', orchestratorRunning: true, signature: { user: 'a.jansen', meaning: 'responsibility for starting the batch' } });
+    expect(accepted.json.message).toMatch(/queued on lane-2: the running orchestrator starts it/);
+    const started = await waitForEntry(run.log, 'P-002', isEntry('batch.started'));
+    expect(started.data).toMatchObject({ batchId: 'P-002', patient: 'PAT-7', lane: 'lane-2', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', schedule: { file: SHORT_SCHEDULE } });
+    expect((await operator.post('/api/batches', body)).json.error).toMatch(/batch P-002 already exists/);
+    await run.finished();
+    expect(run.log.stream('P-002').some((e) => e.type === 'batch.completed')).toBe(true);
+    expect(run.log.ofType('batch.requested').map((e) => [e.data.batchId, e.data.user, e.data.reason])).toEqual([['P-002', 'a.jansen', 'MES order 4711']]);
+    expect((await operator.get('/api/batches')).json.map((b: { batchId: string; status: string }) => [b.batchId, b.status])).toEqual([['P-001', 'completed'], ['P-002', 'completed']]);
+  }, 180_000);
+
+  it('keeps a batch asked for while no orchestrator runs, and the next one on the database starts it', async () => {
+    await run.orchestrator.stop();
+    const queued = await operator.post('/api/batches', { batchId: 'P-003', patient: 'PAT-8', lane: 'lane-1', schedule: SHORT_SCHEDULE, signature: { reason: 'MES order 4712', password: OPERATOR.password } });
+    expect(queued.status, queued.text).toBe(202);
+    expect(queued.json).toMatchObject({ batchId: 'P-003', lane: 'lane-1', orchestratorRunning: false });
+    expect(queued.json.message).toMatch(/no orchestrator runs on .*: the next workcell run on it/);
+    expect(run.log.stream('P-003')).toEqual([]);
+    const next = new Orchestrator({ layout: run.session.layout, layoutFile: run.layoutFile, layoutHash: run.session.layoutHash, log: run.log, drivers: run.session.drivers, clock: run.session.clock, deliver: (bag, position) => run.session.simulation!.deliver(bag, position) });
+    await next.start();
+    try {
+      const started = await waitForEntry(run.log, 'P-003', isEntry('batch.started'));
+      expect(started.data).toMatchObject({ patient: 'PAT-8', lane: 'lane-1' });
+      await next.finished({ whenBatchesDone: () => run.session.fastForward() });
+      expect(run.log.stream('P-003').some((e) => e.type === 'batch.completed')).toBe(true);
+      // Started once: the requests already started (P-002) are not started again.
+      expect(run.log.ofType('batch.started').map((e) => e.stream)).toEqual(['P-001', 'P-002', 'P-003']);
+    } finally {
+      await next.stop();
+    }
+  }, 180_000);
+
+  it('refuses a batch on a database without a run: there is no workcell to start it on', async () => {
+    const empty = await startTestServer(databaseWithOperators());
+    try {
+      const client = empty.client();
+      await client.logIn(OPERATOR);
+      const answer = await client.post('/api/batches', { batchId: 'P-001', patient: 'P-001', schedule: SHORT_SCHEDULE, signature: { reason: 'first', password: OPERATOR.password } });
+      expect(answer.status).toBe(409);
+      expect(answer.json.error).toMatch(/records no run: there is no workcell to start a batch on/);
+    } finally {
+      await empty.close();
+    }
+  });
+});

@@ -1,0 +1,200 @@
+/**
+ * The HMI's HTTP server (`workcell serve`): fastify over HTTPS serving the API of routes-*.ts and the
+ * app's built files. Every request but the login page's is checked before it is read: a live session
+ * (cookie), its CSRF token on a mutating request, and a role the route needs; a refusal says why.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import cookie from '@fastify/cookie';
+import helmet from '@fastify/helmet';
+import fastifyStatic from '@fastify/static';
+import { EventLog } from '../../orchestrator/event-log.ts';
+import { listOperators, SignatureRefused } from '../../orchestrator/signatures.ts';
+import { ApiError, refusedAccess, type Access, type ApiRoute, type ServerContext, type SignedIn } from './api.ts';
+import { serverDirectory } from './certificate.ts';
+import { LiveUpdates } from './live.ts';
+import { openApiDocument } from './openapi.ts';
+import { batchRoutes } from './routes-batches.ts';
+import { sessionRoutes } from './routes-session.ts';
+import { workcellRoutes } from './routes-workcell.ts';
+import { ErrorBody } from './schemas.ts';
+import { SessionStore, type SessionLimits } from './sessions.ts';
+import { StatusCache } from './status.ts';
+
+export interface HmiServerOptions {
+  /** The workcell's database (it must exist). */
+  database: string;
+  host: string;
+  port: number;
+  /** HTTPS key and certificate; absent only for plain HTTP on loopback (--insecure). */
+  tls?: { certificatePem: string; privateKeyPem: string };
+  /** The directory of the app's built files (web/app/build.ts). */
+  assets: string;
+  postgres?: string;
+  sessionLimits?: SessionLimits;
+  /** How often the log watcher looks for other processes' writes (ms). */
+  watchEveryMs?: number;
+  version?: string;
+}
+
+export interface HmiServer {
+  app: FastifyInstance;
+  url: string;
+  close(): Promise<void>;
+}
+
+export const API_ROUTES: readonly ApiRoute[] = [...sessionRoutes, ...workcellRoutes, ...batchRoutes];
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The app's files: who may read each (web/app/README.md). */
+const PAGES: Array<{ url: string; file: string; access: Access; page?: boolean }> = [
+  { url: '/', file: 'index.html', access: 'session', page: true },
+  { url: '/app.js', file: 'app.js', access: 'session' },
+  { url: '/login', file: 'login.html', access: 'public' },
+  { url: '/login.js', file: 'login.js', access: 'public' },
+  { url: '/app.css', file: 'app.css', access: 'public' },
+];
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function sameToken(given: string | string[] | undefined, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export async function startHmiServer(options: HmiServerOptions): Promise<HmiServer> {
+  if (!options.tls && !isLoopback(options.host)) throw new Error(`refusing to serve plain HTTP on ${options.host}: without TLS only a loopback address (127.0.0.1, ::1, localhost) may be served, with --insecure`);
+  const log = new EventLog(options.database);
+  const sessions = new SessionStore(join(serverDirectory(options.database), 'sessions.db'), options.sessionLimits);
+  const status = new StatusCache(log);
+  const live = new LiveUpdates(log, () => status.overview(), options.watchEveryMs);
+  const context: ServerContext = { log, sessions, live, status, postgres: options.postgres, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
+  const app = Fastify({ ...(options.tls ? { https: { key: options.tls.privateKeyPem, cert: options.tls.certificatePem } } : {}), logger: false, trustProxy: false }) as unknown as FastifyInstance;
+  try {
+    await configure(app, context, options);
+    await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    sessions.shutdown();
+    log.close();
+    throw error;
+  }
+  live.start();
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    app,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
+    async close() {
+      live.close();
+      await app.close();
+      sessions.shutdown();
+      log.close();
+    },
+  };
+}
+
+function signedInBy(context: ServerContext, token: string): SignedIn | undefined {
+  const session = context.sessions.use(token);
+  if (!session) return undefined;
+  // Roles and the authority to sign are read from the log on every request: a disabled operator is out at once.
+  const operator = listOperators(context.log).find((o) => o.user === session.user);
+  if (!operator || operator.disabled) {
+    context.sessions.close(token);
+    return undefined;
+  }
+  return { token, session, operator };
+}
+
+async function configure(app: FastifyInstance, context: ServerContext, options: HmiServerOptions): Promise<void> {
+  await app.register(cookie);
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        ...(options.tls ? { upgradeInsecureRequests: [] } : {}),
+      },
+    },
+    hsts: options.tls ? { maxAge: 31_536_000 } : false,
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  await app.register(fastifyStatic, { root: options.assets, serve: false });
+  // JSON only: a form another site posts (text/plain, urlencoded) is refused before anything reads it.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const config = request.routeOptions.config;
+    const access: Access = config.access ?? 'session';
+    const token = request.cookies[context.cookieName];
+    const signedIn = token ? signedInBy(context, token) : undefined;
+    if (signedIn) request.signedIn = signedIn;
+    if (access === 'public') return;
+    if (!signedIn) {
+      if (config.page) return reply.redirect('/login', 303);
+      return reply.code(401).send({ error: token ? 'the session ended (logged out, idle too long, or the operator was disabled): log in again' : 'log in first (POST /api/session)' });
+    }
+    if (MUTATING.has(request.method) && !sameToken(request.headers['x-csrf-token'], signedIn.session.csrfToken)) {
+      return reply.code(403).send({ error: "refused: a mutating request carries the session's CSRF token in the x-csrf-token header (GET /api/session gives it)" });
+    }
+    const refused = refusedAccess(access, signedIn.operator);
+    if (refused) return reply.code(403).send({ error: `refused: ${refused}` });
+  });
+  // Nothing the API answers is kept by a browser or proxy: records and status are read fresh.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  });
+
+  app.setErrorHandler((error: Error & { validation?: unknown; statusCode?: number }, request, reply) => {
+    if (error instanceof ApiError) return reply.code(error.status).send({ error: error.message });
+    if (error instanceof SignatureRefused) return reply.code(403).send({ error: error.message });
+    if (error.validation) return reply.code(400).send({ error: `the request's ${error.message}` });
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
+    process.stderr.write(`workcell serve: ${request.method} ${request.url} failed: ${error.stack ?? error.message}\n`);
+    return reply.code(500).send({ error: 'the server failed to answer this request; its standard error says why' });
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `nothing at ${request.method} ${request.url.split('?')[0]}` }));
+
+  for (const definition of API_ROUTES) {
+    app.route({
+      method: definition.method,
+      url: definition.path.replace(/\{(\w+)\}/g, ':$1'),
+      config: { access: definition.access },
+      schema: {
+        ...(definition.body ? { body: definition.body } : {}),
+        ...(definition.params ? { params: definition.params } : {}),
+        ...(definition.query ? { querystring: definition.query } : {}),
+        ...(definition.response ? { response: { [definition.status ?? 200]: definition.response, '4xx': ErrorBody, '5xx': ErrorBody } } : {}),
+      },
+      handler: (request, reply) => {
+        if (definition.status) reply.code(definition.status);
+        return definition.handle({ body: request.body, params: request.params, query: request.query, signedIn: request.signedIn!, request, reply, context }) as Promise<unknown>;
+      },
+    });
+  }
+  const document = openApiDocument(API_ROUTES, { version: options.version ?? '0.1.0' });
+  app.get('/api/openapi.json', { config: { access: 'session' } }, async () => document);
+
+  for (const page of PAGES) {
+    app.get(page.url, { config: { access: page.access, page: page.page } }, (_request, reply) => {
+      if (page.file.endsWith('.html')) reply.header('cache-control', 'no-store');
+      return reply.sendFile(page.file);
+    });
+  }
+}
