@@ -15,6 +15,7 @@ import { enrolOperator, type Credentials } from '../orchestrator/signatures.ts';
 import { simulateInProcess } from '../modules/simulators/workcell-simulation.ts';
 import { launchChromium, serveForBrowser, signIn } from '../test/support/browser.ts';
 import { ms, percentile, table } from './harness.ts';
+import { ScaledClock } from '../drivers/clock.ts';
 
 const TARGET_MS = 1000;
 const TEMPLATE = 'P-001';
@@ -26,12 +27,13 @@ async function templateBatch(dir: string, timeScale: number): Promise<LogEntry[]
   const layoutFile = resolve('layouts/two-lane.yaml');
   const scheduleFile = resolve('schedules/cart-electroporation.yaml');
   const { layout } = loadWorkcell(layoutFile, [scheduleFile]);
-  const sim = simulateInProcess(layout.model, { timeScale, seed: 5 });
+  const clock = new ScaledClock(timeScale);
+  const sim = simulateInProcess(layout.model, { clock, seed: 5 });
   const log = new EventLog(join(dir, 'template.db'));
   const orchestrator = new Orchestrator({ layout: layout.model, layoutFile, log, drivers: sim.drivers, clock: sim.clock, deliver: sim.deliver });
   await orchestrator.start();
   orchestrator.startBatch({ batchId: TEMPLATE, patient: TEMPLATE, chainOfIdentity: `COI-${TEMPLATE}`, bagId: `BAG-${TEMPLATE}`, lane: 'lane-1' }, { file: scheduleFile, text: readFileSync(scheduleFile, 'utf8') });
-  await orchestrator.finished({ whenBatchesDone: () => sim.clock.setTimeScale(Math.max(timeScale, 1_000_000)) });
+  await orchestrator.finished({ whenBatchesDone: () => clock.setTimeScale(Math.max(timeScale, 1_000_000)) });
   await orchestrator.stop();
   sim.stop();
   const entries = log.stream(TEMPLATE);

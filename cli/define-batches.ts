@@ -41,6 +41,8 @@ export function defineBatchCommands(program: Command): void {
   databaseOption(run);
   option(run, '--faults <FILE>', 'faults for the in-process simulators (needs --sim; docs/simulators.md)');
   option(run, '--port-base <N>', `with --sim: ${PORT_BASE_HELP}`, { shownDefault: 'ports the OS picks' });
+  option(run, '--virtual', 'with --sim: the whole run in virtual time (the digital twin): the clock jumps from event to event, devices in this process, no sockets; prints the digest of the entries (the same layout, schedule, batches, seed and start give the same one). --time-scale does not apply; the database must be new');
+  option(run, '--start <DATE>', 'with --virtual: the workcell time the run starts at, an ISO date or date-time (UTC unless a zone is given)', { shownDefault: 'today 00:00 UTC' });
   inspectOptions(run);
   run.action(lazy(async () => (await import('./run.ts')).run));
 

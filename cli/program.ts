@@ -7,6 +7,7 @@ import { Help, type Argument, type Command, type Option } from 'commander';
 import { CONVENTIONS, ENVIRONMENT } from './conventions.ts';
 import { defineBatchCommands } from './define-batches.ts';
 import { defineDeviceCommands } from './define-devices.ts';
+import { definePlanCommand } from './define-plan.ts';
 import { defineRecordCommands } from './define-records.ts';
 import { defineServeCommand } from './define-serve.ts';
 import { argument, everyCommand, helpDetails, lazy, synopsis, WorkcellCommand } from './usage.ts';
@@ -38,6 +39,7 @@ export function workcellProgram(): Command {
   defineBatchCommands(program);
   defineRecordCommands(program);
   defineDeviceCommands(program);
+  definePlanCommand(program);
   defineServeCommand(program);
 
   const completion = program

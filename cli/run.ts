@@ -32,6 +32,9 @@ export interface RunOptions extends DisplayOptions {
   db?: string;
   faults?: string;
   portBase?: string;
+  virtual?: boolean;
+  /** With --virtual: the workcell time the run starts at. */
+  start?: string;
 }
 
 /** `workcell run LAYOUT`. */
@@ -41,6 +44,8 @@ export async function run([layoutFile]: [string], options: RunOptions): Promise<
   const { layout } = loadWorkcell(layoutFile, [scheduleFile]);
   const batches = batchSpecs(options, layout.model.laneIds());
   const database = resolve(options.db ?? DEFAULT_DATABASE);
+  if (options.virtual) return (await import('./run-virtual.ts')).runVirtual(layout.model, layoutFile, scheduleFile, batches, database, options);
+  if (options.start !== undefined) throw new UsageError('--start is for --virtual runs; a live run starts now');
   // A new run's workcell clock starts at the wall time it starts.
   const startedAt = wallNow();
   const settings: RunSettings = {
@@ -90,6 +95,7 @@ export async function resume(_args: [], options: ResumeOptions): Promise<number>
     lease = DatabaseLease.acquire(log.file, { what: 'resume' });
     const settings = lastRunSettings(log);
     if (!settings) throw new Error(`${database} records no run to resume`);
+    if (settings.virtual) throw new Error('that run was a virtual one (--sim --virtual): its simulated devices and its time ended with it; run it again (the same inputs give the same records) into a new database');
     if (settings.sim) throw new Error('that run simulated its modules inside the orchestrator process, so they stopped with it; resume needs modules that outlive the orchestrator (`workcell sim` or real devices)');
     const acceptance = options.acceptLayoutChange ? await readSigner(options, 'acceptance of a changed layout') : undefined;
     checkLayoutForResume(log, settings.layoutFile, acceptance, workcellNow(log));

@@ -9,6 +9,11 @@
  */
 export interface Clock {
   readonly timeScale: number;
+  /**
+   * True for a clock whose time jumps from event to event (virtual-clock.ts): no wire can lose a
+   * notification and no host is waited for, so what allows for those may be sparing.
+   */
+  readonly virtual?: boolean;
   /** This clock's time in ms since the epoch. */
   now(): number;
   /** Waits `ms` of this clock's time; rejects with the signal's reason when aborted. */
@@ -58,6 +63,45 @@ export function timeOfDay(ms: number, today?: number): string {
   return `${date ? `${date} ` : ''}${iso.slice(11, 16)} UTC`;
 }
 
+/** A clock's sleep, made of its setTimeout and clearTimeout. */
+export function sleepOn(clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>, ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** How many virtual clocks (virtual-clock.ts) are running in this process right now. */
+let runningVirtualClocks = 0;
+
+/**
+ * Marks this process as running in virtual time until the returned function is called: meanwhile a
+ * timer of real or scaled time (a sleep, a timeout, a repeat not in the background) is refused, since
+ * in virtual time it would be a wait the discrete-event clock cannot see, and a host-made delay.
+ */
+export function enterVirtualTime(): () => void {
+  runningVirtualClocks++;
+  let left = false;
+  return () => {
+    if (!left) runningVirtualClocks--;
+    left = true;
+  };
+}
+
+function refuseInVirtualTime(what: string, options: TimerOptions): void {
+  if (runningVirtualClocks > 0 && !options.background) {
+    throw new Error(`a ${what} of real time was set while a virtual clock runs in this process: in virtual time every wait must be on the run's clock (pass it the VirtualClock), or the run would wait on the host`);
+  }
+}
+
 interface NodeTimer extends Timer {
   /** This clock's time it is due at. */
   due: number;
@@ -77,11 +121,13 @@ abstract class NodeTimerClock implements Clock {
   abstract now(): number;
 
   setTimeout(fn: () => void, ms: number, options: TimerOptions = {}): Timer {
+    refuseInVirtualTime('timeout', options);
     return this.track({ due: this.now() + Math.max(0, ms), fn, background: options.background, node: undefined });
   }
 
   repeat(fn: () => void, ms: number, options: TimerOptions = {}): Timer {
     if (!(ms > 0)) throw new Error(`a repeat needs a positive period, got ${ms}`);
+    refuseInVirtualTime('repeat', options);
     return this.track({ due: this.now() + ms, period: ms, fn, background: options.background, node: undefined });
   }
 
@@ -99,18 +145,7 @@ abstract class NodeTimerClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.clearTimeout(timer);
-        reject(signal!.reason);
-      };
-      const timer = this.setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return sleepOn(this, ms, signal);
   }
 
   /** Every pending timer again, from now: after a change of scale each still ends at its clock time. */

@@ -3,7 +3,7 @@
  * OPC UA modules through this and nothing else. Capabilities, parameters and results use the names and
  * units of the module catalogue; each protocol driver translates.
  */
-import { randomUUID } from 'node:crypto';
+import { RANDOM_IDS, type IdSource } from './ids.ts';
 import { checkParameterValue, type CapabilitySpec, type ModuleKind } from '../config/catalogue.ts';
 import type { ModuleState } from '../config/state-model.ts';
 
@@ -61,8 +61,8 @@ export interface LockOwner {
 }
 
 /** A fresh lock identifier for a batch, to be logged before it is used. */
-export function newLockId(batchId: string): string {
-  return `${batchId}/${randomUUID()}`;
+export function newLockId(batchId: string, ids: IdSource = RANDOM_IDS): string {
+  return `${batchId}/${ids.uuid()}`;
 }
 
 export interface Execution {

@@ -191,7 +191,7 @@ export class Allocator {
       for (const id of pending.request.candidates) void this.gate.refreshState(id, `${batch.identity.batchId} waited past its expected time`).then(() => this.schedule());
       return;
     }
-    if (now < pending.refreshedAt + reconcileInterval(this.clock.timeScale)) return;
+    if (now < pending.refreshedAt + reconcileInterval(this.clock)) return;
     const waited = Math.round((now - since) / 60_000);
     const message = `${pending.request.stepId} has waited ${waited} min for a module, well past when it was expected to start: ${why}`;
     batch.journal.write('alarm', { kind: 'watchdog', step: pending.request.stepId, message });

@@ -16,10 +16,19 @@ export interface ScheduleSnapshot {
 }
 
 /** Parses a schedule from the text a batch recorded when it started. */
+/** Schedules validated already, by file and text: a campaign starts many batches on one schedule. */
+const validated = new Map<string, ScheduleModel>();
+const VALIDATED_KEPT = 32;
+
 export function scheduleFromText(snapshot: ScheduleSnapshot): ScheduleModel {
+  const key = `${snapshot.file}\u0000${snapshot.text}`;
+  const known = validated.get(key);
+  if (known) return known;
   const result = validateSources([new YamlSource(snapshot.file, snapshot.text)]);
   const schedule = result.schedules[0];
   if (!schedule) throw new Error(`the schedule recorded for this batch (${snapshot.file}) no longer validates: ${result.diagnostics.map((d) => d.message).join('; ')}`);
+  if (validated.size >= VALIDATED_KEPT) validated.delete(validated.keys().next().value!);
+  validated.set(key, schedule.model);
   return schedule.model;
 }
 

@@ -63,9 +63,15 @@ export function watchdogMargin(expectedSeconds: number, timeScale: number): numb
   return Math.max(expectedSeconds * 0.5, 15 * 60, 5 * timeScale);
 }
 
-/** How often the device is asked what it is doing while a command runs (clock ms): a minute, at least a real second. */
-export function reconcileInterval(timeScale: number): number {
-  return Math.max(60_000, 1000 * timeScale);
+/** A device is re-read this rarely in virtual time: in process, no notification is ever lost, and each read costs the run's computation. */
+const VIRTUAL_RECONCILE_MS = 3_600_000;
+
+/**
+ * How often a device is asked what it is doing (while a command runs, and in the reconciler's rounds),
+ * in clock ms: a minute, at least a real second; in virtual time an hour.
+ */
+export function reconcileInterval(clock: Pick<Clock, 'timeScale' | 'virtual'>): number {
+  return clock.virtual ? VIRTUAL_RECONCILE_MS : Math.max(60_000, 1000 * clock.timeScale);
 }
 
 /** States in which a device is not working on a command (so an unfinished one of ours has ended, or was lost). */
@@ -296,13 +302,13 @@ export class CommandExecutor {
     const alongside = this.context.kindOf(request.module)?.capabilities[request.capability]?.alongside === true;
     let idleReadings = 0;
     for (;;) {
-      await clock.sleep(reconcileInterval(clock.timeScale), signal);
+      await clock.sleep(reconcileInterval(clock), signal);
       const state = await this.context.refreshState(request.module, `read while ${request.capability} ran`);
       if (signal.aborted) throw signal.reason;
       if (state === undefined) continue; // unreachable now: the connection's own recovery and the watchdog cover that
       idleReadings = !alongside && NOT_WORKING.has(state) ? idleReadings + 1 : 0;
       if (idleReadings < 2) continue;
-      const fetched = await this.fetchByToken(driver, token, reconcileInterval(clock.timeScale), signal);
+      const fetched = await this.fetchByToken(driver, token, reconcileInterval(clock), signal);
       if (signal.aborted) throw signal.reason;
       if ('results' in fetched) {
         this.context.write(request.stream, 'module.reconciled', { module: request.module, believed: 'running', actual: state, action: 'result fetched by token', message: `${request.module} was ${state} while ${request.capability} had sent no result: its result was fetched by its token ${token.id}` });

@@ -6,6 +6,7 @@
  * Devices without a lock (OPC UA LADS, plain OPC UA) are left as they are.
  */
 import { ModuleError, newLockId, type ModuleDriver } from '../drivers/module.ts';
+import type { IdSource } from '../drivers/ids.ts';
 import type { LogEntry } from './event-log.ts';
 import type { EntryWriter } from './entries.ts';
 
@@ -24,6 +25,7 @@ export class DeviceLocks {
   constructor(
     private readonly drivers: ReadonlyMap<string, ModuleDriver>,
     private readonly write: EntryWriter,
+    private readonly ids?: IdSource,
   ) {}
 
   apply(entry: LogEntry): void {
@@ -39,7 +41,7 @@ export class DeviceLocks {
       const logged = this.locks.get(moduleId);
       if (logged && logged.batchId !== batchId) throw new ModuleError(moduleId, 'defined', `${moduleId} is locked for ${logged.batchId}`, 'ServerAlreadyLocked');
       if (logged && driver.lockedBy?.lockId === logged.lockId) return;
-      const lockId = logged?.lockId ?? newLockId(batchId);
+      const lockId = logged?.lockId ?? newLockId(batchId, this.ids);
       if (!logged) this.write(batchId, 'module.locked', { module: moduleId, lockId, timeoutSeconds: LOCK_TIMEOUT_SECONDS });
       const locked = await driver.lock({ batchId, lockId }, LOCK_TIMEOUT_SECONDS, (error) => this.lost(batchId, moduleId, error));
       if (!locked) {

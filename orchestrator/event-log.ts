@@ -88,20 +88,28 @@ export class EventLog {
   private readonly db: Database.Database;
   private readonly lastOf: Database.Statement<[string], { stream_seq: number; hash: string }>;
   private insertStatement: Database.Statement | undefined;
+  private statusStatement: Database.Statement | undefined;
   private readonly appendMany: (entries: readonly NewEntry[]) => LogEntry[];
   private readonly listeners = new Set<(entry: LogEntry) => void>();
   private writeGuard: (() => void) | undefined;
   private readonly checkpoints: CheckpointWriter | undefined;
 
-  constructor(readonly file: string, options: { readonly?: boolean } = {}) {
+  /**
+   * `durability: 'simulation'` is for a digital-twin run only (cli/twin.ts): commits are
+   * not fsynced (synchronous=OFF: a crash of the process loses nothing, a power loss may lose or damage
+   * the latest commits). A twin's entries are a computation that can be run again from its inputs, not a
+   * patient's record, and an fsync per commit would cost more than the whole simulation.
+   */
+  constructor(readonly file: string, options: { readonly?: boolean; durability?: 'records' | 'simulation' } = {}) {
     if (!options.readonly) createPrivately(file);
     this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     this.db.pragma('busy_timeout = 10000');
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
       // better-sqlite3 defaults to NORMAL in WAL mode, which may lose the last commits on power loss.
-      this.db.pragma('synchronous = FULL');
-      if (this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: SQLite refused synchronous=FULL; records would not be durable`);
+      const simulation = options.durability === 'simulation';
+      this.db.pragma(`synchronous = ${simulation ? 'OFF' : 'FULL'}`);
+      if (!simulation && this.db.pragma('synchronous', { simple: true }) !== 2) throw new Error(`${file}: SQLite refused synchronous=FULL; records would not be durable`);
       this.db.exec(SCHEMA);
       // A database made before entries carried their format version gains the column; its entries keep NULL.
       const columns = this.db.prepare('SELECT name FROM pragma_table_info(\'events\')').all() as Array<{ name: string }>;
@@ -253,7 +261,8 @@ export class EventLog {
     const text = JSON.stringify(value);
     const problem = liveStatusProblem(JSON.parse(text));
     if (problem !== undefined) throw new Error(`refused a live status: it ${problem}`);
-    this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, text, wallNow());
+    this.statusStatement ??= this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at');
+    this.statusStatement.run(key, text, wallNow());
   }
 
   /**

@@ -9,6 +9,7 @@
  */
 import type { LayoutModel, ModuleConfig } from '../config/layout.ts';
 import type { Clock } from '../drivers/clock.ts';
+import type { IdSource } from '../drivers/ids.ts';
 import { ModuleError, type ModuleDriver, type ParameterValue, type ResultValue } from '../drivers/module.ts';
 import { CommandExecutor, HoldRequired, type CommandRequest } from './command-executor.ts';
 import { DeviceLocks } from './device-locks.ts';
@@ -52,6 +53,8 @@ export class MaterialGate {
     drivers: ReadonlyMap<string, ModuleDriver>,
     private readonly log: EventLog,
     private readonly clock: Clock,
+    /** Where lock identifiers come from (seeded in a digital twin, for repeatable records). */
+    ids?: IdSource,
   ) {
     this.executor = new CommandExecutor({
       drivers,
@@ -60,7 +63,7 @@ export class MaterialGate {
       write: (stream, type, data) => this.writeTo(stream, type, data),
       refreshState: (id, why) => this.refreshState(id, why),
     });
-    this.locks = new DeviceLocks(drivers, (stream, type, data) => this.writeTo(stream, type, data));
+    this.locks = new DeviceLocks(drivers, (stream, type, data) => this.writeTo(stream, type, data), ids);
     this.clearances = new LineClearances(layout, log, clock);
     this.arms = new RobotArms(layout);
     this.watch = new ModuleWatch({

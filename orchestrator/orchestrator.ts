@@ -7,7 +7,8 @@
 import { createActor, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 import type { LayoutModel } from '../config/layout.ts';
 import type { ScheduleModel } from '../config/schedule.ts';
-import type { Clock, Timer } from '../drivers/clock.ts';
+import { wallNow, type Clock, type Timer } from '../drivers/clock.ts';
+import type { IdSource } from '../drivers/ids.ts';
 import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
@@ -52,6 +53,8 @@ export interface OrchestratorOptions {
   log: EventLog;
   drivers: ReadonlyMap<string, ModuleDriver>;
   clock: Clock;
+  /** Where lock identifiers come from: random UUIDs by default, a seeded source in a digital twin. */
+  ids?: IdSource;
   scheduler?: Scheduler;
   /** Puts starting material at an intake position (in-process simulation); without it, an operator does. */
   deliver?: (bagId: string, position: string) => void | Promise<void>;
@@ -73,8 +76,11 @@ const FROM_OTHER_PROCESSES: EntryType[] = ['hold.resolved', 'hold.requested', 'm
 
 /** Scheduling runs again this often (real ms), besides whenever a module or batch changes. */
 const TICK_MS = 100;
-/** The status view is rewritten every this many ticks (~300 ms). */
-const STATUS_EVERY_TICKS = 3;
+/**
+ * The status view is rewritten at most this often (wall ms): it is for people, so it keeps their pace
+ * whatever the clock's (in virtual time the tick runs at every instant anything happened).
+ */
+const STATUS_EVERY_MS = 300;
 
 export class Orchestrator {
   readonly gate: MaterialGate;
@@ -90,7 +96,7 @@ export class Orchestrator {
   private readonly outOfService = new Map<string, OutOfService>();
   private ticker: Timer | undefined;
   private stopWatching: (() => void) | undefined;
-  private ticksSinceStatus = 0;
+  private statusWrittenAt = 0;
   private stopped = false;
   private simulatedModules: string[] = [];
   /** Another process took the database's lease over: this one must write nothing more, even after stopping. */
@@ -98,7 +104,7 @@ export class Orchestrator {
   private ownLease: DatabaseLease | undefined;
 
   constructor(private readonly options: OrchestratorOptions) {
-    this.gate = new MaterialGate(options.layout, options.drivers, options.log, options.clock);
+    this.gate = new MaterialGate(options.layout, options.drivers, options.log, options.clock, options.ids);
     this.em = new EnvironmentalMonitoring(options.layout, this.gate, options.log, options.clock, options.runId ?? 'R1');
     this.holdTimes = new HoldTimes(options.clock);
     this.allocator = new Allocator(options.layout, this.gate, options.scheduler ?? new DeadlineFirstScheduler(), options.clock, {
@@ -330,7 +336,7 @@ export class Orchestrator {
   private tick(): void {
     if (this.stopped) return;
     this.allocator.schedule();
-    if (++this.ticksSinceStatus >= STATUS_EVERY_TICKS) this.writeStatus(false);
+    if (wallNow() - this.statusWrittenAt >= STATUS_EVERY_MS) this.writeStatus(false);
   }
 
   /** What the scheduler sees of each module. */
@@ -355,7 +361,7 @@ export class Orchestrator {
   }
 
   private writeStatus(final: boolean): void {
-    this.ticksSinceStatus = 0;
+    this.statusWrittenAt = wallNow();
     try {
       this.options.log.writeStatus('orchestrator', { ...this.status(), timeScale: this.clock.timeScale, final, pid: process.pid });
     } catch {

@@ -32,7 +32,7 @@ export class ModuleReconciler {
     void (async () => {
       for (;;) {
         await this.checkAll('periodic check');
-        await this.clock.sleep(reconcileInterval(this.clock.timeScale), this.stop.signal);
+        await this.clock.sleep(reconcileInterval(this.clock), this.stop.signal);
       }
     })().catch(() => undefined);
   }

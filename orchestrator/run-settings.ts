@@ -16,6 +16,10 @@ export interface RunSettings {
   timeScale: number;
   seed: number;
   sim: boolean;
+  /** In virtual time (the digital twin, cli/twin.ts): the clock jumps from event to event. */
+  virtual?: boolean;
+  /** How the database commits when not every commit is fsynced (a virtual run), and why. */
+  durability?: string;
   /** The clock: `simAtAnchor` (ms) was the time at wall-clock instant `wallAnchor`. */
   clock: { wallAnchor: number; simAtAnchor: number };
 }
@@ -66,10 +70,11 @@ export function checkLayoutForResume(log: EventLog, layoutFile: string, acceptan
 }
 
 export function recordRunSettings(log: EventLog, settings: RunSettings, extra: Pick<EntryData<'run.started'>, 'command' | 'layoutHash'>): void {
-  log.append({ stream: WORKCELL_STREAM, type: 'run.started', at: anchoredClock(settings).now(), data: { ...settings, ...extra, pid: process.pid } });
+  // A virtual run's time is its own from the start, anchored to no wall-clock instant.
+  log.append({ stream: WORKCELL_STREAM, type: 'run.started', at: settings.virtual ? settings.clock.simAtAnchor : anchoredClock(settings).now(), data: { ...settings, ...extra, pid: process.pid } });
 }
 
 export function lastRunSettings(log: EventLog): RunSettings | undefined {
   const last = log.ofType('run.started').at(-1)?.data;
-  return last && { layoutFile: last.layoutFile, timeScale: last.timeScale, seed: last.seed, sim: last.sim, clock: last.clock };
+  return last && { layoutFile: last.layoutFile, timeScale: last.timeScale, seed: last.seed, sim: last.sim, ...(last.virtual ? { virtual: true } : {}), clock: last.clock };
 }

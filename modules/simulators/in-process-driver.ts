@@ -3,8 +3,8 @@
  * for property tests and capacity planning, where thousands of commands must run in seconds. The same
  * behaviours, faults and world as the SiLA 2 and OPC UA simulators; only the wire is missing.
  */
-import { randomUUID } from 'node:crypto';
 import { DefinedExecutionError } from '../../drivers/sila2/errors.ts';
+import { RANDOM_IDS, type IdSource } from '../../drivers/ids.ts';
 import { ModuleError, type ExecuteOptions, type Execution, type ExecutionProgress, type ExecutionToken, type LockOwner, type ModuleDriver, type ParameterValue, type RecoverableErrorNotice, type ResultValue, type TelemetrySample } from '../../drivers/module.ts';
 import type { ModuleKind } from '../../config/catalogue.ts';
 import type { ModuleState } from '../../config/state-model.ts';
@@ -29,7 +29,8 @@ export class InProcessModuleDriver implements ModuleDriver {
   private readonly byId = new Map<string, Running>();
   private owner: LockOwner | undefined;
 
-  constructor(options: SimulatedDeviceOptions) {
+  /** `ids`: where execution tokens come from (seeded in a digital twin, for repeatable records). */
+  constructor(options: SimulatedDeviceOptions, private readonly ids: IdSource = RANDOM_IDS) {
     this.device = new SimulatedDevice(options);
   }
 
@@ -51,7 +52,7 @@ export class InProcessModuleDriver implements ModuleDriver {
     if (!this.kind.capabilities[capability]) throw new ModuleError(this.id, 'invalid', `a ${this.kind.kind} has no capability '${capability}'`);
     // The device refuses at once what a protocol server would refuse before confirming.
     if (this.device.state === 'running' && !this.kind.capabilities[capability]!.alongside) throw new ModuleError(this.id, 'defined', `${this.id} is busy with another command`, 'ModuleOccupied');
-    const running: Running = { token: { module: this.id, capability, protocol: 'sila2', id: randomUUID() }, result: Promise.resolve({}), progress: [], waiters: new Set(), done: false, paused: false };
+    const running: Running = { token: { module: this.id, capability, protocol: 'sila2', id: this.ids.uuid() }, result: Promise.resolve({}), progress: [], waiters: new Set(), done: false, paused: false };
     const notify = () => running.waiters.forEach((w) => w());
     let last: ExecutionProgress = { fraction: 0 };
     const report = (progress: ExecutionProgress) => {

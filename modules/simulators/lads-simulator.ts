@@ -78,6 +78,7 @@ export function createLadsSimulator(options: LadsSimulatorOptions): { server: La
                 world: options.world,
                 item: itemId !== undefined ? options.world.item(itemId) : undefined,
                 parameters,
+                samplingSeconds: options.samplingSeconds ?? 60,
                 durationSeconds: estimateDuration(spec, parameters as Record<string, string | number | boolean>),
                 signal: program.signal,
                 whileHeld: () => Promise.resolve(),

@@ -162,6 +162,7 @@ export class SimulatedDevice {
       world: this.options.world,
       item: checkedItem !== undefined ? this.options.world.item(checkedItem) : undefined,
       parameters,
+      samplingSeconds: this.options.samplingSeconds ?? 60,
       durationSeconds: estimateDuration(spec, parameters),
       signal: abort.signal,
       whileHeld: async () => {

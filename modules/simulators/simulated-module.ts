@@ -30,6 +30,11 @@ export interface SimulatedModuleOptions {
   clock: Clock;
   seed: number;
   faults?: FaultSpec[];
+  /**
+   * Process seconds between two samples of a running command's sensors (and its progress reports);
+   * a minute by default. A digital twin samples sparingly (twin.ts): each sample is a log entry to compute.
+   */
+  samplingSeconds?: number;
 }
 
 export interface SimulatedModuleParts {

@@ -11,6 +11,7 @@ import { featureFqi, sameFqi } from '../../drivers/sila2/feature.ts';
 import { dirname, join, resolve } from 'node:path';
 import type { LayoutModel, ModuleConfig } from '../../config/layout.ts';
 import { ScaledClock, type Clock } from '../../drivers/clock.ts';
+import { seededIds } from '../../drivers/ids.ts';
 import { DEFAULT_PKI_FOLDER } from '../../drivers/opcua/pki-folder.ts';
 import type { FaultPlan, FaultSpec } from './faults.ts';
 import { SilaModuleSimulator } from './sila-simulator.ts';
@@ -25,8 +26,15 @@ export interface SimulationOptions {
   /** Workcell time (ms) the clock starts at; now by default. A resumed run continues its own time line. */
   startAt?: number;
   seed?: number;
+  /**
+   * The clock the simulated devices run on (a VirtualClock for the digital twin); by default a
+   * ScaledClock at `timeScale` from `startAt`.
+   */
+  clock?: Clock;
   /** Faults per module id. */
   faults?: Record<string, FaultSpec[]>;
+  /** Process seconds between sensor samples of a running command (simulated-module.ts); a minute by default. */
+  samplingSeconds?: number;
   /**
    * Where the simulators listen instead of the layout's ports: module i (in layout order) on
    * portBase + i, or each on a port the OS picks when 0. The layout model given is updated to the
@@ -136,13 +144,13 @@ export function simulatorsOf(options: Pick<SimulationOptions, 'faults' | 'portBa
 /** What every simulated workcell shares, whatever carries its devices: one world, one clock, one seed, the operator. */
 function simulationFrame(layout: LayoutModel, options: Omit<SimulationOptions, 'environment'>) {
   const world = new SimulationWorld();
-  const clock = new ScaledClock(options.timeScale ?? 1, options.startAt);
+  const clock = options.clock ?? new ScaledClock(options.timeScale ?? 1, options.startAt);
   const seed = options.seed ?? 1;
   return {
     world,
     clock,
     operator: simulatedOperator(layout, world, seed),
-    moduleOptions: (module: ModuleConfig): SimulatedModuleOptions => ({ moduleId: module.id, kind: layout.catalogue.kind(module.kind)!, world, clock, seed, faults: options.faults?.[module.id] ?? [] }),
+    moduleOptions: (module: ModuleConfig): SimulatedModuleOptions => ({ moduleId: module.id, kind: layout.catalogue.kind(module.kind)!, world, clock, seed, faults: options.faults?.[module.id] ?? [], samplingSeconds: options.samplingSeconds }),
   };
 }
 
@@ -182,18 +190,23 @@ function locationGradesOf(module: ModuleConfig, layout: LayoutModel): Record<str
 
 export interface InProcessWorkcell {
   world: SimulationWorld;
-  clock: ScaledClock;
+  clock: Clock;
   drivers: Map<string, InProcessModuleDriver>;
   deliver(bagId: string, position: string): void;
   stop(): void;
 }
 
-/** Every module of a layout as an in-process simulated device behind the module interface (no sockets). */
-export function simulateInProcess(layout: LayoutModel, options: Omit<SimulationOptions, 'environment'> = {}): InProcessWorkcell {
+/**
+ * Every module of a layout as an in-process simulated device behind the module interface (no sockets).
+ * `seededIds`: execution tokens drawn from the seed (per module) instead of random UUIDs, for a run whose
+ * records must repeat exactly (the digital twin).
+ */
+export function simulateInProcess(layout: LayoutModel, options: Omit<SimulationOptions, 'environment'> & { seededIds?: boolean } = {}): InProcessWorkcell {
   const frame = simulationFrame(layout, options);
   const drivers = new Map<string, InProcessModuleDriver>();
   for (const module of layout.layout.modules) {
-    drivers.set(module.id, new InProcessModuleDriver({ ...frame.moduleOptions(module), positions: (module.positions ?? ['port']).map((p) => `${module.id}.${p}`), locationGrades: locationGradesOf(module, layout) }));
+    const ids = options.seededIds ? seededIds(options.seed ?? 1, `execution:${module.id}`) : undefined;
+    drivers.set(module.id, new InProcessModuleDriver({ ...frame.moduleOptions(module), positions: (module.positions ?? ['port']).map((p) => `${module.id}.${p}`), locationGrades: locationGradesOf(module, layout) }, ids));
   }
   return {
     world: frame.world,

@@ -7,6 +7,8 @@ export const RunSettingsSchema = {
   timeScale: number('Workcell seconds per wall-clock second'),
   seed: number('Seed of the simulation'),
   sim: flag('Simulated in process (--sim)'),
+  virtual: Type.Optional(flag('In virtual time (--sim --virtual): the digital twin, no wall-clock anchor; the time scale does not apply')),
+  durability: Type.Optional(text('How the database commits when not every commit is fsynced (a virtual run), and why')),
   clock: Type.Object(
     { wallAnchor: epochMs('A wall-clock instant'), simAtAnchor: epochMs('The workcell time at that instant') },
     { description: 'The clock every process reads the same', additionalProperties: false },

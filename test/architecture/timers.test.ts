@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCANNED = ['orchestrator', 'drivers', 'modules', 'cli'];
 /** Where timers and "now" are implemented: everything else asks a Clock (or wallNow(), WALL_CLOCK by name). */
-const CLOCK_IMPLEMENTATIONS = new Set(['drivers/clock.ts']);
+const CLOCK_IMPLEMENTATIONS = new Set(['drivers/clock.ts', 'drivers/virtual-clock.ts']);
 
 /** A timer or a reading of the time that does not go through a clock. */
 const RAW_TIME = [

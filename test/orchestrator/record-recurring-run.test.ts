@@ -1,13 +1,13 @@
-/** End to end: a culture with daily samples, run on the simulated two-lane workcell, read with `workcell record`. */
+/** End to end: a culture with daily samples, run on the simulated two-lane workcell in virtual time, read with `workcell record`. */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildRecord } from '../../orchestrator/record.ts';
 import { runCli } from '../support/cli.ts';
-import { startRun } from '../support/orchestration.ts';
+import { startVirtualRun } from '../support/virtual-run.ts';
 
 describe('the record of a batch with daily samples', () => {
   it('shows each sample under its step, dated (a day or more after the start), its results in their units and its control', async () => {
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: resolve('test/fixtures/schedules/daily-samples.yaml'), timeScale: 40_000, startAt: Date.UTC(2026, 11, 1, 8) });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: resolve('test/fixtures/schedules/daily-samples.yaml'), startAt: Date.UTC(2026, 11, 1, 8) });
     try {
       await run.finished();
       const record = buildRecord(run.log, 'P-001');

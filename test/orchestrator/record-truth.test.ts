@@ -10,13 +10,14 @@ import { runCli } from '../support/cli.ts';
 import { lossy } from '../support/lossy-driver.ts';
 import { OPERATOR, QA, signingAs } from '../support/operators.ts';
 import { startRun, waitForEntry } from '../support/orchestration.ts';
+import { startVirtualRun } from '../support/virtual-run.ts';
 import { isEntry } from '../../orchestrator/entries.ts';
 
 const CONTROL_HOLD = resolve('test/fixtures/schedules/control-hold.yaml');
 
 describe('record truth: hold times, skips and device faults', () => {
   it('keeps the hold-time clock running while a batch is held: the alarm before it expires, the deviation when it does; a device fault is a deviation', async () => {
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'ep-1': [{ kind: 'error', error: 'HardwareFault', message: 'electrode fault', capability: 'electroporate', on: 1 }] } });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'ep-1': [{ kind: 'error', error: 'HardwareFault', message: 'electrode fault', capability: 'electroporate', on: 1 }] } });
     try {
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       expect(hold.data).toMatchObject({ step: 'electroporate', module: 'ep-1', holdTime: { after: 'wash' } });
@@ -24,7 +25,7 @@ describe('record truth: hold times, skips and device faults', () => {
       const started = run.log.stream('P-001').filter(isEntry('hold-time.started', (e) => e.data.step === 'wash'));
       expect(started.map((e) => e.data.reopened ?? false)).toEqual([false, true]);
       expect(started[1]!.data.deadlineMs).toBe(started[0]!.data.deadlineMs);
-      // wash has a 2 h hold time; at 3600x the batch stays held for well over 2 h of process time.
+      // wash has a 2 h hold time; the batch stays held (nobody answers) until it runs out.
       const deviation = await waitForEntry(run.log, 'P-001', (e) => e.type === 'deviation' && e.data.kind === 'hold-time-exceeded', 20_000);
       expect(deviation.at).toBeGreaterThanOrEqual(Number(started[0]!.data.deadlineMs));
       const alarm = run.log.stream('P-001').find(isEntry('alarm', (e) => e.data.kind === 'hold-time'));
@@ -40,11 +41,11 @@ describe('record truth: hold times, skips and device faults', () => {
   }, 60_000);
 
   it('records a step that ran and failed its controls, then was skipped by QA, as run: parameters, results, the failed control and who approved going on', async () => {
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: CONTROL_HOLD });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: CONTROL_HOLD });
     try {
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       expect(hold.data).toMatchObject({ step: 'wash', kind: 'control', failedControls: [{ result: 'viability', unit: '%', min: 99.9, max: null, pass: false }] });
-      const answer = resolveHold(run.log, 'P-001', { action: 'skip', reason: 'viability accepted by QA deviation DEV-17' }, QA, run.session.clock.now());
+      const answer = resolveHold(run.log, 'P-001', { action: 'skip', reason: 'viability accepted by QA deviation DEV-17' }, QA, run.clock.now());
       const viability = (hold.data.failedControls as Array<{ value: number }>)[0]!.value;
       // What the signer approved is named, with the value, in the signed content and the entry.
       expect(answer.data.approves).toBe(`continuing without meeting viability ${viability} % (min 99.9 %) at wash`);

@@ -1,18 +1,18 @@
 /**
  * Lane segregation as a property: random batch counts, lanes, arrival orders, seeds (durations and
- * results) and faults, run through the real orchestrator over in-process simulated devices; whatever
+ * results) and faults, run through the real orchestrator over in-process simulated devices in virtual
+ * time (test/support/virtual-run.ts); whatever
  * happens, no rule may be broken, and every batch ends completed or quarantined with an intact record.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadWorkcell } from '../../config/validate.ts';
-import { EventLog, type LogEntry } from '../../orchestrator/event-log.ts';
-import { Orchestrator, resolveHold } from '../../orchestrator/orchestrator.ts';
-import { enrolTestOperators, QA } from '../support/operators.ts';
-import { simulateInProcess } from '../../modules/simulators/workcell-simulation.ts';
+import type { EventLog, LogEntry } from '../../orchestrator/event-log.ts';
+import { resolveHold } from '../../orchestrator/orchestrator.ts';
+import { QA } from '../support/operators.ts';
+import { startVirtualRun } from '../support/virtual-run.ts';
 import type { FaultSpec } from '../../modules/simulators/faults.ts';
 import { propertyParameters } from '../support/property-runs.ts';
 
@@ -41,39 +41,45 @@ type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 async function runScenario(s: Scenario): Promise<EventLog> {
   const faults: Record<string, FaultSpec[]> = {};
   for (const [module, fault] of s.faults) (faults[module] ??= []).push(fault);
-  const sim = simulateInProcess(model, { timeScale: 200_000, seed: s.seed, faults });
-  const log = new EventLog(join(mkdtempSync(join(tmpdir(), 'workcell-prop-')), 'records.db'));
-  enrolTestOperators(log);
-  const orchestrator = new Orchestrator({ layout: model, layoutFile: LAYOUT, log, drivers: sim.drivers, clock: sim.clock, deliver: sim.deliver });
-  await orchestrator.start();
-  // An operator answers every hold with the next scripted answer.
+  const run = await startVirtualRun({ batches: [], layout: LAYOUT, schedule: SCHEDULE, seed: s.seed, faults });
+  const { log, orchestrator, clock } = run;
+  // An operator answers every hold with the next scripted answer, at the instant it opens.
   let answered = 0;
-  const operator = setInterval(() => {
+  let holdOpened = false;
+  log.subscribe((entry) => (holdOpened ||= entry.type === 'hold.opened'));
+  const stopOperator = run.everyMoment(() => {
+    if (!holdOpened) return;
+    holdOpened = false;
     for (const entry of log.ofType('hold.opened')) {
       if (log.stream(entry.stream).some((e) => e.seq > entry.seq && e.type === 'hold.resolved')) continue;
       const wanted = s.answers[answered++ % s.answers.length]!;
       const offered = entry.data.actions as Array<typeof wanted>;
       const action = offered.includes(wanted) ? wanted : offered[0]!;
-      resolveHold(log, entry.stream, { action, reason: `property test answer ${answered}` }, QA, sim.clock.now());
+      resolveHold(log, entry.stream, { action, reason: `property test answer ${answered}` }, QA, clock.now());
     }
-  }, 5);
+  });
   try {
+    // Arrivals as far apart in workcell time as the scenario's milliseconds were at a 200,000x clock.
     await Promise.all(
-      s.lanes.map(async (lane, i) => {
-        await new Promise((r) => setTimeout(r, s.arrivalsMs[i]));
-        const id = `P-${String(i + 1).padStart(3, '0')}`;
-        orchestrator.startBatch({ batchId: id, patient: id, chainOfIdentity: `COI-${id}`, bagId: `BAG-${id}`, lane }, { file: SCHEDULE, text: scheduleText });
-      }),
+      s.lanes.map(
+        (lane, i) =>
+          new Promise<void>((arrived) =>
+            clock.setTimeout(() => {
+              const id = `P-${String(i + 1).padStart(3, '0')}`;
+              orchestrator.startBatch({ batchId: id, patient: id, chainOfIdentity: `COI-${id}`, bagId: `BAG-${id}`, lane }, { file: SCHEDULE, text: scheduleText });
+              arrived();
+            }, s.arrivalsMs[i]! * 200_000),
+          ),
+      ),
     );
     let timer: NodeJS.Timeout | undefined;
     const stuck = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`not finished after 30 s: ${JSON.stringify(orchestrator.status(), null, 1)}`)), 30_000);
     });
-    await Promise.race([orchestrator.finished({ whenBatchesDone: () => sim.clock.setTimeScale(5_000_000) }), stuck]).finally(() => clearTimeout(timer));
+    await Promise.race([run.finished(), stuck]).finally(() => clearTimeout(timer));
   } finally {
-    clearInterval(operator);
-    await orchestrator.stop();
-    sim.stop();
+    stopOperator();
+    await run.stop({ closeLog: false });
   }
   return log;
 }

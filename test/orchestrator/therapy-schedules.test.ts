@@ -1,14 +1,13 @@
 /**
- * The TCR-T and NK example schedules run through the simulated two-lane workcell to the end with no
+ * The TCR-T and NK example schedules run through the simulated two-lane workcell (in virtual time) to the end with no
  * hold and no deviation the process does not cause, and their in-process controls see the markers
  * the therapy is followed on (a TCR knock-in, NK purity with few T cells).
  */
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ScaledClock } from '../../drivers/clock.ts';
 import type { EventLog } from '../../orchestrator/event-log.ts';
 import { buildRecord } from '../../orchestrator/record.ts';
-import { startRun, type TestRun } from '../support/orchestration.ts';
+import { startVirtualRun, type VirtualTestRun } from '../support/virtual-run.ts';
 import { isEntry } from '../../orchestrator/entries.ts';
 
 /** Results of every command of a capability the batch ran, in order. */
@@ -18,28 +17,14 @@ function resultsOf(log: EventLog, batchId: string, capability: string): Array<Re
   return entries.filter(isEntry('command.completed', (e) => keys.has(String(e.data.key)))).map((e) => e.data.results as Record<string, number>);
 }
 
-/**
- * Runs the batch at a time scale where robot moves keep their short hold times, and through the
- * days of culture fast: the culture has no hold time at stake while it runs.
- */
-async function runThrough(schedule: string, cultureStep: string): Promise<TestRun> {
-  const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: resolve(schedule), timeScale: 1800, seed: 21 });
-  const clock = run.session.clock as ScaledClock;
-  const pace = setInterval(() => {
-    const batch = run.orchestrator.status().batches[0];
-    const culturing = batch?.step === cultureStep && batch.phase === 'running';
-    if (culturing && clock.timeScale < 100_000) clock.setTimeScale(100_000);
-    if (!culturing && clock.timeScale === 100_000) clock.setTimeScale(1800);
-  }, 20);
-  try {
-    await run.finished();
-  } finally {
-    clearInterval(pace);
-  }
+/** Runs the batch to the end in virtual time: robot moves keep their short hold times, the days of culture take no wait. */
+async function runThrough(schedule: string): Promise<VirtualTestRun> {
+  const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: resolve(schedule), seed: 21 });
+  await run.finished();
   return run;
 }
 
-function expectCleanRecord(run: TestRun, steps: string[]): void {
+function expectCleanRecord(run: VirtualTestRun, steps: string[]): void {
   const record = buildRecord(run.log, 'P-001');
   expect(record.status).toBe('completed');
   expect(record.steps.map((s) => [s.step, s.outcome])).toEqual(steps.map((s) => [s, 'completed']));
@@ -50,7 +35,7 @@ function expectCleanRecord(run: TestRun, steps: string[]): void {
 
 describe('example schedules for other cell therapies', () => {
   it('TCR-T: a TRAC knock-in followed on TCR+ cells runs without holds or deviations', async () => {
-    const run = await runThrough('schedules/tcrt-electroporation.yaml', 'expand');
+    const run = await runThrough('schedules/tcrt-electroporation.yaml');
     try {
       expectCleanRecord(run, ['wash', 'select', 'electroporate', 'seed', 'expand', 'drain', 'formulate']);
       const samples = resultsOf(run.log, 'P-001', 'sample');
@@ -73,7 +58,7 @@ describe('example schedules for other cell therapies', () => {
   }, 240_000);
 
   it('NK: CD3 depletion and CD56 enrichment, two weeks on feeders, runs without holds or deviations', async () => {
-    const run = await runThrough('schedules/nk-expansion.yaml', 'expand');
+    const run = await runThrough('schedules/nk-expansion.yaml');
     try {
       expectCleanRecord(run, ['wash', 'select', 'seed', 'expand', 'drain', 'formulate']);
       const [selected] = resultsOf(run.log, 'P-001', 'select');

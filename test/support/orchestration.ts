@@ -82,17 +82,32 @@ export async function startRun(options: {
   };
 }
 
-/** Resolves with the first entry of a batch matching `predicate`, polling the log. */
+/**
+ * Resolves with the first entry of a batch matching `predicate`: one already in the log, or the moment
+ * this process appends it (so that in virtual time the test acts at that instant, before time moves on).
+ * Entries of other processes are looked for every 50 ms.
+ */
 export async function waitForEntry<E extends LogEntry>(log: EventLog, stream: string, predicate: (entry: LogEntry) => entry is E, timeoutMs?: number): Promise<E>;
 export async function waitForEntry(log: EventLog, stream: string, predicate: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry>;
 export async function waitForEntry(log: EventLog, stream: string, predicate: (entry: LogEntry) => boolean, timeoutMs = 60_000): Promise<LogEntry> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = log.stream(stream).find(predicate);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no matching entry in ${stream} after ${timeoutMs} ms; last: ${log.stream(stream).slice(-5).map((e) => e.type).join(', ')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const found = log.stream(stream).find(predicate);
+  if (found) return found;
+  return new Promise((resolve, reject) => {
+    const done = (outcome: () => void) => {
+      unsubscribe();
+      clearInterval(poll);
+      clearTimeout(timeout);
+      outcome();
+    };
+    const unsubscribe = log.subscribe((entry) => {
+      if (entry.stream === stream && predicate(entry)) done(() => resolve(entry));
+    });
+    const poll = setInterval(() => {
+      const there = log.stream(stream).find(predicate);
+      if (there) done(() => resolve(there));
+    }, 50);
+    const timeout = setTimeout(() => done(() => reject(new Error(`no matching entry in ${stream} after ${timeoutMs} ms; last: ${log.stream(stream).slice(-5).map((e) => e.type).join(', ')}`))), timeoutMs);
+  });
 }
 
 /** Periods each batch held each module, from module.reserved to module.released. */

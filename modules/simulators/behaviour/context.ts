@@ -15,6 +15,8 @@ export interface BehaviourContext {
   item: Item | undefined;
   /** Catalogue parameter names, values in catalogue units, defaults filled in. */
   parameters: Parameters;
+  /** Process seconds between two sensor samples of a running command. */
+  samplingSeconds: number;
   /** Expected duration in seconds (from the catalogue's duration model). */
   durationSeconds: number;
   signal: AbortSignal;
@@ -37,7 +39,7 @@ export type KindBehaviour = Record<string, CapabilityBehaviour>;
  * stopping at a hold. `sample` gives the telemetry values for a moment (0..1 through the run).
  */
 export async function runFor(context: BehaviourContext, seconds: number, sample: (fraction: number) => Record<string, number> = () => ({})): Promise<void> {
-  const steps = Math.max(1, Math.min(200, Math.ceil(seconds / 60)));
+  const steps = Math.max(1, Math.min(200, Math.ceil(seconds / context.samplingSeconds)));
   const stepMs = (seconds * 1000) / steps;
   for (let i = 1; i <= steps; i++) {
     await context.whileHeld();

@@ -1,0 +1,41 @@
+/**
+ * The digest of a run: SHA-256 over what the run did, entry by entry in log order (stream, type, workcell
+ * time, data, as canonical JSON). Two digital-twin runs of the same layout, schedule, arrivals and seed
+ * give the same digest; any difference in what happened, or when, gives another.
+ *
+ * Left out, because they record the host and not the process: when each entry was written (recordedAt,
+ * wall time) and the run.started entries (process id, wall-clock anchor; the settings they carry are
+ * inputs whose effects every other entry shows).
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson, type LogEntry } from './log-entry.ts';
+
+/** Pages of this many entries: a campaign's log is not read into memory at once. */
+const PAGE = 5000;
+
+/** The digest of entries given one by one in log order. */
+export class DigestOfEntries {
+  private readonly hash = createHash('sha256');
+
+  add(entry: LogEntry): void {
+    if (entry.type === 'run.started') return;
+    this.hash.update(canonicalJson([entry.stream, entry.type, entry.at, entry.data]));
+    this.hash.update('\n');
+  }
+
+  hex(): string {
+    return this.hash.copy().digest('hex');
+  }
+}
+
+/** The digest of every entry of a log. */
+export function logDigest(log: { page(afterSeq: number, limit: number): LogEntry[] }): string {
+  const digest = new DigestOfEntries();
+  for (let after = 0; ; ) {
+    const entries = log.page(after, PAGE);
+    if (entries.length === 0) break;
+    for (const entry of entries) digest.add(entry);
+    after = entries.at(-1)!.seq;
+  }
+  return digest.hex();
+}
