@@ -17,7 +17,8 @@ export async function settleDeviceWork(drivers: ReadonlyMap<string, ModuleDriver
   const { paused, recovery } = hold.data;
   const work = paused ?? recovery;
   const driver = work ? drivers.get(work.module) : undefined;
-  if (!work || !driver) return action === 'continue' ? 'retry' : action;
+  // Carried out already (before a restart): the device is not sent the answer a second time.
+  if (!work || !driver || journal.state().pendingHold?.deviceWorkSettled) return action === 'continue' ? 'retry' : action;
   const about = { key: work.key, module: work.module, token: work.token, answer: answer.streamSeq };
   const giveUp = async (why: string) => {
     // The command ends on the device; its key is closed here, so that nothing waits for it again.

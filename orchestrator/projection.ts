@@ -23,6 +23,11 @@ export interface PendingHold {
   answered: boolean;
   /** The answer, once given. */
   answer?: LogEntry<'hold.resolved'>;
+  /**
+   * The answer was carried out on the device work the hold left standing (resumed, continued, cancelled:
+   * device-holds.ts): after a restart it is not sent to the device again, only the batch's part is left.
+   */
+  deviceWorkSettled?: boolean;
 }
 
 /** What the latest attempt of a step did, from its start on (what a skip of it records). */
@@ -130,6 +135,15 @@ function attemptOfRun(state: BatchProjection, batchId: string, key: string): Att
 /** The state after one more entry (the given state is updated and returned). */
 export function applyEntry(state: BatchProjection, entry: LogEntry): BatchProjection {
   if (state.pendingHold?.answered && ACTED.has(entry.type)) state.pendingHold = undefined;
+  // Entries that carry out an answer on a hold's device work name the answer they carry out.
+  const carriesOut = entry.type === 'command.resumed' || entry.type === 'command.continued' || entry.type === 'command.cancelled' ? entry.data.answer : undefined;
+  const answer = state.pendingHold?.answer;
+  if (answer && carriesOut !== undefined && carriesOut === answer.streamSeq) {
+    // Retry and continue go on with the same attempt, re-attached to the same command: nothing of the
+    // answer is left. Skip and abort still owe the batch's part (the skip, the quarantine).
+    if (answer.data.action === 'retry' || answer.data.action === 'continue') state.pendingHold = undefined;
+    else state.pendingHold!.deviceWorkSettled = true;
+  }
   state.head = entry.hash;
   if (CLOSES_COMPLETION.has(entry.type)) state.completedLast = undefined;
   switch (entry.type) {

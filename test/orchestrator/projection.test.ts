@@ -32,6 +32,22 @@ describe('the batch projection', () => {
     expect(projectBatch(stream(failed(), failed(), ['hold.opened', {}], ['hold.resolved', {}], failed())).failuresSinceHold.get('wash')).toBe(1);
   });
 
+  it("knows an answer carried out on the device work a hold left, so that a restart does not send it to the device again", () => {
+    const held: Step[] = [['step.started', { step: 'electroporate' }], ['hold.opened', { step: 'electroporate' }]];
+    // The answer is entry 3; what carries it out on the device names it.
+    const continued = projectBatch(stream(...held, ['hold.resolved', { action: 'continue', option: 'retry' }], ['command.continued', { answer: 3, option: 'retry' }]));
+    expect(continued.pendingHold).toBeUndefined();
+    const resumed = projectBatch(stream(...held, ['hold.resolved', { action: 'retry' }], ['command.resumed', { answer: 3, resumed: true }]));
+    expect(resumed.pendingHold).toBeUndefined();
+    // A skip still owes the batch its skip once the device's command is cancelled.
+    const cancelled = projectBatch(stream(...held, ['hold.resolved', { action: 'skip' }], ['command.cancelled', { answer: 3, cancelled: true }]));
+    expect(cancelled.pendingHold).toMatchObject({ answered: true, deviceWorkSettled: true });
+    // Device work that carries out another (earlier) answer settles nothing of this one.
+    const other = projectBatch(stream(...held, ['hold.resolved', { action: 'continue', option: 'retry' }], ['command.continued', { answer: 1, option: 'retry' }]));
+    expect(other.pendingHold).toMatchObject({ answered: true });
+    expect(other.pendingHold?.deviceWorkSettled).toBeUndefined();
+  });
+
   it('keeps a hold pending until it is answered and acted on', () => {
     const held: Step[] = [['step.started', { step: 'wash' }], ['hold.opened', { step: 'wash' }]];
     expect(projectBatch(stream(...held)).pendingHold).toMatchObject({ answered: false, entry: { streamSeq: 2, data: { step: 'wash' } } });
