@@ -207,6 +207,10 @@ export class Orchestrator {
     const log = this.options.log;
     this.gate.replay(log.since(0));
     this.gate.relock();
+    // Before any batch is launched: a step resumed in `running` enters its zone at once (XState starts an
+    // invoked actor inside start()), and must find the plate a crash left exposed, not place a second one.
+    for (const { module, after } of this.gate.interruptedClearances()) void this.gate.clearAfter(module, after).catch(() => undefined);
+    this.em.restore();
     const resumed: string[] = [];
     for (const entry of log.ofType('batch.started')) {
       const started = entry.data;
@@ -223,8 +227,6 @@ export class Orchestrator {
       this.holdTimes.rearm(journal);
       resumed.push(started.batchId);
     }
-    for (const { module, after } of this.gate.interruptedClearances()) void this.gate.clearAfter(module, after).catch(() => undefined);
-    this.em.restore();
     return resumed;
   }
 
