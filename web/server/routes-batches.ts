@@ -1,6 +1,6 @@
 /** Batches and their records: the list, a record with its integrity, QA's signed review, the audit trail. */
 import { Type } from '@sinclair/typebox';
-import { verifyChains, type LogEntry } from '../../orchestrator/event-log.ts';
+import { invalidEntryBreaks, verifyChains, type LogEntry } from '../../orchestrator/event-log.ts';
 import type { EntryType } from '../../orchestrator/entries/index.ts';
 import { buildRecord, reviewRecord } from '../../orchestrator/record.ts';
 import { describeData } from '../../orchestrator/record-timeline.ts';
@@ -95,8 +95,10 @@ export const batchRoutes: ApiRoute[] = [
       if (rows.length === 0) throw new ApiError(404, `no batch ${params.id} in this workcell's log`);
       const record = buildRecord(log, params.id, rows);
       const chains = verifyChains(rows);
-      const message = chains.breaks.length === 0 ? `the hash chain of ${params.id} verifies: ${chains.entries} entries, unbroken, from ${record.firstHash.slice(0, 12)}… to ${record.lastHash.slice(0, 12)}…` : `the hash chain of ${params.id} is broken: ${chains.breaks.map((b) => b.message).join('; ')}`;
-      return { record, integrity: { ok: chains.breaks.length === 0, entries: chains.entries, message } };
+      // An entry whose hash fits but whose data its schema refuses was written around the log: not intact either.
+      const breaks = [...chains.breaks, ...invalidEntryBreaks(rows)];
+      const message = breaks.length === 0 ? `the hash chain of ${params.id} verifies: ${chains.entries} entries, unbroken, from ${record.firstHash.slice(0, 12)}… to ${record.lastHash.slice(0, 12)}…; the signed checkpoints are checked by workcell verify` : `the record of ${params.id} is not intact: ${breaks.map((b) => b.message).join('; ')}`;
+      return { record, integrity: { ok: breaks.length === 0, entries: chains.entries, message } };
     },
   }),
   route({
