@@ -34,11 +34,16 @@ export function whatSkipApproves(hold: LogEntry<'hold.opened'>): string {
  * Answers an open hold (from the CLI or in process), signed by the operator answering it. `continue`
  * names one of the device's own continuation options (a recoverable error), sent back to the device.
  */
-export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; option?: string }, signer: Credentials, at: number): LogEntry<'hold.resolved'> {
+/**
+ * `answer.hold`: the position of the hold the signer read (the web HMI and API always give it); an answer
+ * naming another hold is refused, since the open hold may have been answered and another opened meanwhile.
+ */
+export function resolveHold(log: EventLog, batchId: string, answer: { action: HoldAction; reason: string; option?: string; hold?: number }, signer: Credentials, at: number): LogEntry<'hold.resolved'> {
   requireReason(answer.reason, 'answer to a hold');
   return signed(log, signer, answer.action, at, (sign) => {
     const hold = openHoldOf(batchState(log, batchId));
     if (!hold) throw new Error(`batch ${batchId} has no open hold`);
+    if (answer.hold !== undefined && answer.hold !== hold.streamSeq) throw new Error(`the open hold of ${batchId} is another one than the hold answered (entry ${answer.hold}): it opened at ${hold.data.step} (${hold.data.kind}: ${hold.data.message}); read it and answer again`);
     const offered = hold.data.actions;
     if (!offered.includes(answer.action)) throw new Error(`the hold of ${batchId} offers ${offered.join(', ')}, not ${answer.action}`);
     // A skip names what it approves: the failed control and its value, signed with the rest.

@@ -12,6 +12,8 @@ import type { LiveStatus } from './live-status.ts';
 
 export interface OpenHoldView {
   batchId: string;
+  /** The hold's position in its batch's stream: an answer names it, so that it answers the hold its signer saw. */
+  hold: number;
   step: string;
   kind: string;
   message: string;
@@ -47,7 +49,7 @@ export function openHolds(log: EventLog): OpenHoldView[] {
     if (!hold) return [];
     const running = state.holdTime;
     const { actions } = hold.data;
-    return [{ batchId: b.stream, step: hold.data.step, kind: hold.data.kind, message: hold.data.message, actions, since: hold.at, holdTime: running ? { after: running.step, deadline: running.deadlineMs } : null, skipApproves: actions.includes('skip') ? whatSkipApproves(hold) : null, deviceOptions: hold.data.deviceOptions ?? [] }];
+    return [{ batchId: b.stream, hold: hold.streamSeq, step: hold.data.step, kind: hold.data.kind, message: hold.data.message, actions, since: hold.at, holdTime: running ? { after: running.step, deadline: running.deadlineMs } : null, skipApproves: actions.includes('skip') ? whatSkipApproves(hold) : null, deviceOptions: hold.data.deviceOptions ?? [] }];
   });
 }
 

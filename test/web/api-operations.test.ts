@@ -52,24 +52,29 @@ describe('the HMI API on a running workcell', () => {
     expect((await operator.get('/api/status')).json.holds.map((h: { batchId: string }) => h.batchId)).toContain('P-001');
 
     const path = '/api/holds/P-001/answer';
+    const heldAt = (await operator.get('/api/holds')).json.find((h: { batchId: string }) => h.batchId === 'P-001').hold;
+    // An answer names the hold its signer read: one to another (an earlier, answered) hold is refused.
+    const stale = await operator.post(path, { option: 'continue:retry', hold: heldAt - 1, reason: 'cuvette reseated', password: OPERATOR.password });
+    expect(stale.status).toBe(409);
+    expect(stale.json.error).toMatch(/the open hold of P-001 is another one than the hold answered/);
     // The signature's own checks: the role for the answer chosen, and the password entered now.
-    const skip = await operator.post(path, { option: 'skip', reason: 'not needed', password: OPERATOR.password });
+    const skip = await operator.post(path, { option: 'skip', hold: heldAt, reason: 'not needed', password: OPERATOR.password });
     expect(skip.status).toBe(403);
     expect(skip.json.error).toMatch(/a.jansen \(operator\) may not sign approval to skip the step; that needs the role qa/);
-    const wrong = await operator.post(path, { option: 'continue:retry', reason: 'cuvette reseated', password: 'not-my-password' });
+    const wrong = await operator.post(path, { option: 'continue:retry', hold: heldAt, reason: 'cuvette reseated', password: 'not-my-password' });
     expect(wrong.status).toBe(403);
     expect(wrong.json.error).toMatch(/wrong password/);
-    const unknown = await operator.post(path, { option: 'reboot', reason: 'cuvette reseated', password: OPERATOR.password });
+    const unknown = await operator.post(path, { option: 'reboot', hold: heldAt, reason: 'cuvette reseated', password: OPERATOR.password });
     expect(unknown.status).toBe(409);
     expect(unknown.json.error).toMatch(/offers retry, skip, abort, continue:retry.*not 'reboot'/);
-    const noReason = await operator.post(path, { option: 'continue:retry', reason: '', password: OPERATOR.password });
+    const noReason = await operator.post(path, { option: 'continue:retry', hold: heldAt, reason: '', password: OPERATOR.password });
     expect(noReason.status).toBe(400);
     expect(run.log.stream('P-001').filter((e) => e.type === 'hold.resolved')).toEqual([]);
 
-    const answer = await operator.post(path, { option: 'continue:retry', reason: 'cuvette reseated', password: OPERATOR.password });
+    const answer = await operator.post(path, { option: 'continue:retry', hold: heldAt, reason: 'cuvette reseated', password: OPERATOR.password });
     expect(answer.status).toBe(200);
     expect(answer.json).toMatchObject({ batchId: 'P-001', step: 'electroporate', action: 'continue', option: 'retry', signature: { user: 'a.jansen', printedName: 'Anna Jansen', meaning: "approval of the device's continuation option" } });
-    const again = await operator.post(path, { option: 'continue:retry', reason: 'twice', password: OPERATOR.password });
+    const again = await operator.post(path, { option: 'continue:retry', hold: heldAt, reason: 'twice', password: OPERATOR.password });
     expect(again.status).toBe(409);
     expect(again.json.error).toMatch(/no open hold/);
 

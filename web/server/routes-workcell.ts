@@ -37,7 +37,7 @@ export const workcellRoutes: ApiRoute[] = [
       if (!hold) throw new ApiError(409, `batch ${params.batch} has no open hold`);
       const choice = hold.menu.find((m) => m.option === body.option);
       if (!choice) throw new ApiError(409, `the hold of ${params.batch} offers ${hold.menu.map((m) => m.option).join(', ')}, not '${body.option}'`);
-      const answer = { action: choice.action, reason: body.reason, option: choice.deviceOption };
+      const answer = { action: choice.action, reason: body.reason, option: choice.deviceOption, hold: body.hold };
       const entry = operation(() => resolveHold(context.log, params.batch, answer, { user: signedIn.operator.user, password: body.password }, context.status.now()));
       return { batchId: params.batch, step: entry.data.step, action: entry.data.action, option: entry.data.option, approves: entry.data.approves, signature: entry.data.signature };
     },

@@ -51,6 +51,7 @@ export const ModuleStatus = Type.Object(
 export const HoldView = Type.Object(
   {
     batchId: text('The held batch'),
+    hold: Type.Integer({ description: "The hold's position in the batch's stream: send it as `hold` with the answer" }),
     step: text('The step it is held at'),
     kind: text('What kind of hold'),
     message: text('What happened'),
@@ -80,7 +81,7 @@ export const Overview = Type.Object(
   { description: 'The workcell now' },
 );
 
-export const HoldAnswer = Type.Object({ option: Type.String({ minLength: 1, maxLength: 200, description: "One of the hold's menu options: retry, skip, abort, or continue:IDENTIFIER for a device option" }), ...signing }, { additionalProperties: false });
+export const HoldAnswer = Type.Object({ option: Type.String({ minLength: 1, maxLength: 200, description: "One of the hold's menu options: retry, skip, abort, or continue:IDENTIFIER for a device option" }), hold: Type.Integer({ minimum: 1, description: 'The `hold` of the hold answered (GET /api/holds): an answer to a hold no longer open is refused' }), ...signing }, { additionalProperties: false });
 export const HoldAnswered = Type.Object({ batchId: Type.String(), step: Type.String(), action: Type.String(), option: Type.Optional(Type.String()), approves: Type.Optional(Type.String()), signature: Signature }, { additionalProperties: true });
 
 export const BatchSummary = Type.Object({

@@ -72,7 +72,7 @@ function HoldCard({ hold, now, session, onAnswered }: { hold: Hold; now: number;
           submitLabel={`Sign: ${chosen.label.toLowerCase()}`}
           onCancel={() => setChosen(null)}
           onSign={async ({ reason, password }) => {
-            await api.post(`/api/holds/${segment(hold.batchId)}/answer`, { option: chosen.option, reason, password } satisfies HoldAnswer);
+            await api.post(`/api/holds/${segment(hold.batchId)}/answer`, { option: chosen.option, hold: hold.hold, reason, password } satisfies HoldAnswer);
             onAnswered(`${hold.batchId}: answered "${chosen.label.toLowerCase()}" at ${hold.step}, signed by ${session.user}. The orchestrator acts on it within seconds.`);
           }}
         />
