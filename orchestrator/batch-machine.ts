@@ -218,7 +218,8 @@ export function batchMachine(schedule: Schedule, work: BatchWork): AnyStateMachi
           onError: { target: 'held', actions: { type: 'holdOn', params: ({ event }) => ({ step: FINISH, reason: event.error }) } },
         },
       },
-      quarantining: { invoke: { src: 'quarantine', input: ({ context }) => ({ step: context.heldStep! }), onDone: 'quarantined', onError: 'quarantined' } },
+      // A quarantine that fails has not happened: the batch is held again with an alarm, never ended without its entry.
+      quarantining: { invoke: { src: 'quarantine', input: ({ context }) => ({ step: context.heldStep! }), onDone: 'quarantined', onError: failedAnswer } },
       completed: { type: 'final' },
       quarantined: { type: 'final' },
     },

@@ -267,7 +267,7 @@ function entryOf<T extends 'hold.opened' | 'hold.resolved'>(type: T, seq: number
 }
 
 /** The batch's work around its steps: holds numbered as the log would, each answer carried out as `decide` says. */
-function fakeBatchWork(steps: StepWork, options: { settle?: () => Promise<void>; skipStep?: () => Promise<void>; answered?: LogEntry<'hold.resolved'> } = {}) {
+function fakeBatchWork(steps: StepWork, options: { settle?: () => Promise<void>; skipStep?: () => Promise<void>; quarantine?: (step: string) => Promise<void>; answered?: LogEntry<'hold.resolved'> } = {}) {
   const calls: string[] = [];
   let seq = 10;
   const holds: Array<LogEntry<'hold.opened'>> = [];
@@ -292,7 +292,7 @@ function fakeBatchWork(steps: StepWork, options: { settle?: () => Promise<void>;
     answerFailed: (step, error) => void calls.push(`alarm at ${step}: ${(error as Error).message}`),
     skipStep: options.skipStep ?? (async () => void calls.push('skip')),
     finish: async () => void calls.push('finish'),
-    quarantine: async (step) => void calls.push(`quarantine at ${step}`),
+    quarantine: options.quarantine ?? (async (step) => void calls.push(`quarantine at ${step}`)),
   };
   /** The operator's answer to the latest hold, as the orchestrator sends it once it is in the log. */
   const answer = (action: 'retry' | 'skip' | 'abort', to = holds.at(-1)!) => ({ type: 'ANSWERED' as const, answer: entryOf('hold.resolved', to.seq + 1, { step: to.data.step, hold: to.streamSeq, action }) });
@@ -430,6 +430,30 @@ describe('a batch machine with its step machines', () => {
     await settle();
     expect(settles).toBe(2);
     expect(calls.at(-1)).toBe('hold 40 opened: the answer retry to the hold at electroporate could not be carried out: ep-1 did not recover (2)');
+    expect(now()).toEqual(['electroporate', 'held']);
+    actor.send(answer('abort'));
+    await settle();
+    expect(now()).toEqual(['electroporate', 'quarantined']);
+  });
+
+  it('holds again with an alarm when a quarantine fails, never ending the batch without it', async () => {
+    const { work: steps } = fakeWork();
+    steps.run = async () => {
+      throw new HoldRequired('control', 'viability 40 % is below 70 %');
+    };
+    steps.recordFailure = async (_, __, error) => ({ hold: error });
+    let quarantines = 0;
+    const { work, calls, answer } = fakeBatchWork(steps, {
+      quarantine: async (step) => {
+        calls.push(`quarantine at ${step}`);
+        if (++quarantines === 1) throw new Error('arm-1 could not reach the quarantine position');
+      },
+    });
+    const { actor, now } = startBatch(work);
+    await settle();
+    actor.send(answer('abort'));
+    await settle();
+    expect(calls.slice(-3)).toEqual(['quarantine at electroporate', 'alarm at electroporate: arm-1 could not reach the quarantine position', 'hold 30 opened: the answer abort to the hold at electroporate could not be carried out: arm-1 could not reach the quarantine position']);
     expect(now()).toEqual(['electroporate', 'held']);
     actor.send(answer('abort'));
     await settle();
