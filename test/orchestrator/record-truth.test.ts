@@ -12,6 +12,7 @@ import { OPERATOR, QA, signingAs } from '../support/operators.ts';
 import { startRun, waitForEntry } from '../support/orchestration.ts';
 import { startVirtualRun } from '../support/virtual-run.ts';
 import { isEntry } from '../../orchestrator/entries.ts';
+import { ScaledClock } from '../../drivers/clock.ts';
 
 const CONTROL_HOLD = resolve('test/fixtures/schedules/control-hold.yaml');
 
@@ -199,6 +200,12 @@ describe('record truth: operators act on a running workcell', () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], timeScale: 120 });
     try {
       await waitForEntry(run.log, 'P-001', (e) => e.type === 'step.completed' && e.data.step === 'wash');
+      // At 120x the batch is loaded into the electroporator within a second of the wash, and on a loaded
+      // machine a CLI process takes seconds to start: slower while operators act, so that the request
+      // reaches the batch between the steps, within the hold time after the wash.
+      const clock = run.session.clock;
+      if (!(clock instanceof ScaledClock)) throw new Error('this test runs on a scaled clock');
+      clock.setTimeScale(5);
       const asked = await runCli(['hold', 'P-001', '--reason', 'isolator glove breach suspected', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(asked.stderr).toBe('');
       expect(asked.stdout).toContain('Signed by Anna Jansen (a.jansen)');
@@ -210,6 +217,7 @@ describe('record truth: operators act on a running workcell', () => {
       const twice = await runCli(['hold', 'P-001', '--reason', 'again', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(twice.status).toBe(1);
       expect(twice.stderr).toContain('is held already');
+      clock.setTimeScale(120);
       resolveHold(run.log, 'P-001', { action: 'retry', reason: 'glove tested intact' }, OPERATOR, run.session.clock.now());
       await run.finished();
       const entries = run.log.stream('P-001');
