@@ -74,7 +74,10 @@ export class DeviceLocks {
   relockAll(holds: (batchId: string, moduleId: string) => boolean): void {
     for (const [moduleId, { batchId }] of this.locks) {
       const relocked = this.lockFor(batchId, moduleId);
-      void (holds(batchId, moduleId) ? relocked : relocked.then(() => this.release(batchId, moduleId))).catch((error: Error) => this.lost(batchId, moduleId, error));
+      // The release is queued now, right behind the take-over: a batch resumed at once that locks this
+      // module next must find it given back, not still locked for the batch that left it.
+      const handled = holds(batchId, moduleId) ? relocked : Promise.all([relocked, this.release(batchId, moduleId)]);
+      void handled.catch((error: Error) => this.lost(batchId, moduleId, error));
     }
   }
 
