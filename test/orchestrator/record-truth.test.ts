@@ -233,6 +233,11 @@ describe('record truth: operators act on a running workcell', () => {
 
   it('allocates no batch to a module out of service, says so while the batch waits, and goes on once it is back', async () => {
     const run = await startRun({ batches: [] });
+    // At 3600x a CLI process that takes 6 s to start on a loaded machine lets the batch wait 6 h, and
+    // the watchdog of waits rightly holds it: 10x while operators act (its margin is then 90 s).
+    const clock = run.session.clock;
+    if (!(clock instanceof ScaledClock)) throw new Error('this test runs on a scaled clock');
+    clock.setTimeScale(10);
     try {
       const out = await runCli(['module', 'sep-2', 'out-of-service', '--reason', 'rotor vibration', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(out.stderr).toBe('');
@@ -250,6 +255,7 @@ describe('record truth: operators act on a running workcell', () => {
       expect(status.stdout).toMatch(/Out of service \(npx workcell module MODULE in-service returns one\):\n {2}sep-2 +since .* \(a\.jansen: rotor vibration\)/);
       const back = await runCli(['module', 'sep-2', 'in-service', '--reason', 'rotor balanced, OQ repeated', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(back.status).toBe(0);
+      clock.setTimeScale(3600);
       await run.finished();
       expect(run.log.stream('P-002').find(isEntry('step.completed', (e) => e.data.step === 'wash'))?.data.module).toBe('sep-2');
     } finally {
