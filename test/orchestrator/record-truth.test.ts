@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectModule } from '../../drivers/connect.ts';
 import { WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { resolveHold } from '../../orchestrator/operator-actions.ts';
@@ -9,7 +8,7 @@ import type { ModuleState } from '../../config/state-model.ts';
 import { runCli } from '../support/cli.ts';
 import { lossy } from '../support/lossy-driver.ts';
 import { OPERATOR, QA, signingAs } from '../support/operators.ts';
-import { startRun, waitForEntry } from '../support/orchestration.ts';
+import { SHORT_SCHEDULE, startRun, waitForEntry } from '../support/orchestration.ts';
 import { startVirtualRun } from '../support/virtual-run.ts';
 import { isEntry } from '../../orchestrator/entries.ts';
 import { ScaledClock } from '../../drivers/clock.ts';
@@ -66,7 +65,7 @@ describe('record truth: hold times, skips and device faults', () => {
     } finally {
       await run.stop();
     }
-  }, 90_000);
+  }, 60_000);
 });
 
 describe('record truth: no batch waits silently', () => {
@@ -78,7 +77,7 @@ describe('record truth: no batch waits silently', () => {
       return false;
     };
     let dropped = false;
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }, { batchId: 'P-002', lane: 'lane-2' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { dropState: dropFirstIdleAfterRunning }) : driver) });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }, { batchId: 'P-002', lane: 'lane-2' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { dropState: dropFirstIdleAfterRunning }) : driver) });
     try {
       await run.finished();
       expect(dropped).toBe(true);
@@ -91,8 +90,11 @@ describe('record truth: no batch waits silently', () => {
     } finally {
       await run.stop();
     }
-  }, 90_000);
+  }, 60_000);
 
+  // These two stay on a scaled clock: in virtual time a device is read only once an hour while a
+  // command runs (in process no result is ever lost: command-executor.ts), after the watchdog of a
+  // command has held it, so a lost result would always look like a hung command there.
   it('fetches the result of a command by its token when the device finished it but the result never arrived', async () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { loseResultOf: 'electroporate' }) : driver) });
     try {
@@ -106,7 +108,7 @@ describe('record truth: no batch waits silently', () => {
     } finally {
       await run.stop();
     }
-  }, 90_000);
+  }, 60_000);
 
   it('holds with the outcome unknown when the device finished, lost the result, and no longer knows the command', async () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { loseResultOf: 'electroporate', forgetExecutions: true }) : driver) });
@@ -117,17 +119,17 @@ describe('record truth: no batch waits silently', () => {
     } finally {
       await run.stop();
     }
-  }, 90_000);
+  }, 60_000);
 
   it('holds with the outcome unknown when the connection drops while a command runs, and re-attaches to it on retry instead of sending it again', async () => {
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { dropConnectionDuring: 'electroporate' }) : driver) });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], wrapDriver: (id, driver) => (id === 'ep-1' ? lossy(driver, { dropConnectionDuring: 'electroporate' }) : driver) });
     try {
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'outcome-unknown', reattach: { module: 'ep-1' } });
       // The command stays open: no failure is recorded for it, and its hold time is not reopened (the device works on).
       expect(run.log.stream('P-001').filter((e) => e.type === 'command.failed')).toEqual([]);
       expect(run.log.stream('P-001').filter(isEntry('hold-time.started', (e) => e.data.reopened === true))).toEqual([]);
-      resolveHold(run.log, 'P-001', { action: 'retry', reason: 'network restored' }, OPERATOR, run.session.clock.now());
+      resolveHold(run.log, 'P-001', { action: 'retry', reason: 'network restored' }, OPERATOR, run.clock.now());
       await run.finished();
       const entries = run.log.stream('P-001');
       expect(entries.filter(isEntry('command.issued', (e) => e.data.capability === 'electroporate'))).toHaveLength(1);
@@ -136,10 +138,10 @@ describe('record truth: no batch waits silently', () => {
     } finally {
       await run.stop();
     }
-  }, 90_000);
+  }, 60_000);
 
   it('escalates a robot transfer that does not finish to a hold through the watchdog', async () => {
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'arm-1': [{ kind: 'hang', capability: 'transfer', on: 2 }] } });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'arm-1': [{ kind: 'hang', capability: 'transfer', on: 2 }] } });
     try {
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened', 60_000);
       expect(hold.data).toMatchObject({ kind: 'watchdog', message: expect.stringContaining('transfer on arm-1 appears hung') });
@@ -147,28 +149,26 @@ describe('record truth: no batch waits silently', () => {
     } finally {
       await run.stop();
     }
-  }, 90_000);
+  }, 60_000);
 
   it('reports a module busy with work that is not ours, and holds the batch waiting for it with the reason', async () => {
-    const run = await startRun({ batches: [], faults: { 'ep-1': [{ kind: 'hang', capability: 'electroporate', on: 1 }] } });
-    const intruder = await connectModule(run.session.layout, dirname(run.layoutFile), 'ep-1');
+    const run = await startVirtualRun({ batches: [], faults: { 'ep-1': [{ kind: 'hang', capability: 'electroporate', on: 1 }] } });
     try {
-      // Someone else's bag, run on the shared electroporator by another client: it hangs there.
-      const world = run.session.simulation!.world;
-      world.introduce({ id: 'BAG-OTHER', container: 'bag', position: 'ep-1.port', material: { cells: 1e8, viability: 90, volumeMl: 1 } });
-      await intruder.execute('electroporate', { voltage: 400, cellDensity: 2e7, volume: 1, payload: 'mRNA', payloadAmount: 20 }, { idempotencyKey: 'someone-else-1', itemId: 'BAG-OTHER' });
-      run.orchestrator.startBatch({ batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1' }, { file: 'short.yaml', text: readFileSync('test/fixtures/schedules/short.yaml', 'utf8') });
-      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened', 60_000);
+      // Someone else's bag, run on the shared electroporator by another client: it hangs there. The
+      // in-process device, like a SiLA server, knows a client only by its command's idempotency key.
+      run.world.introduce({ id: 'BAG-OTHER', container: 'bag', position: 'ep-1.port', material: { cells: 1e8, viability: 90, volumeMl: 1 } });
+      await run.drivers.get('ep-1')!.execute('electroporate', { voltage: 400, cellDensity: 2e7, volume: 1, payload: 'mRNA', payloadAmount: 20 }, { idempotencyKey: 'someone-else-1', itemId: 'BAG-OTHER' });
+      run.orchestrator.startBatch({ batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1' }, { file: 'short.yaml', text: readFileSync(SHORT_SCHEDULE, 'utf8') });
+      const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'watchdog', message: expect.stringMatching(/electroporate has waited \d+ min for a module, well past when it was expected to start: waiting for electroporator ep-1 is running/) });
       const watchdog = run.log.stream(WORKCELL_STREAM).find(isEntry('module.watchdog', (e) => e.data.module === 'ep-1'));
       expect(watchdog?.data.message).toMatch(/ep-1 has been running for \d+ min with no command of Workcell's/);
       // Its material waited in the separator inside the hold time after the wash: a deviation.
       expect(run.log.stream('P-001').find(isEntry('deviation', (e) => e.data.kind === 'watchdog'))?.data.message).toMatch(/meanwhile its hold time (ran out|runs out at)/);
     } finally {
-      await intruder.close();
       await run.stop();
     }
-  }, 90_000);
+  }, 60_000);
 });
 
 describe('record truth: a device that stops answering', () => {
@@ -196,19 +196,23 @@ describe('record truth: a device that stops answering', () => {
 
 describe('record truth: operators act on a running workcell', () => {
   it('holds a batch at its next safe point on `workcell hold`, signed; retried, it goes on', async () => {
-    // Slow enough for a CLI process to start while the batch is still at its first steps.
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], timeScale: 120 });
+    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }] });
     try {
+      // The wash's completion is seen as it is appended, in this process, before the batch moves on.
       await waitForEntry(run.log, 'P-001', (e) => e.type === 'step.completed' && e.data.step === 'wash');
-      // At 120x the batch is loaded into the electroporator within a second of the wash, and on a loaded
-      // machine a CLI process takes seconds to start: slower while operators act, so that the request
-      // reaches the batch between the steps, within the hold time after the wash.
+      // At 3600x the batch would be loaded into the electroporator within a second of the wash, and on a
+      // loaded machine a CLI process takes seconds to start: slower while operators act, so that the
+      // request reaches the batch between the steps, within the hold time after the wash.
       const clock = run.session.clock;
       if (!(clock instanceof ScaledClock)) throw new Error('this test runs on a scaled clock');
       clock.setTimeScale(5);
       const asked = await runCli(['hold', 'P-001', '--reason', 'isolator glove breach suspected', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(asked.stderr).toBe('');
       expect(asked.stdout).toContain('Signed by Anna Jansen (a.jansen)');
+      // The request is in the log: the orchestrator sees it within a poll (100 ms), long before the batch's
+      // next safe point (after the transfer into the electroporator, minutes of workcell time away), and
+      // at 30x the two hours of the hold time leave minutes for the CLI processes below.
+      clock.setTimeScale(30);
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       expect(hold.data).toMatchObject({ kind: 'operator', message: 'held by a.jansen: isolator glove breach suspected', actions: ['retry', 'skip', 'abort'] });
       // The menu says how much of the hold time after the wash is left while the batch is held.
@@ -217,7 +221,7 @@ describe('record truth: operators act on a running workcell', () => {
       const twice = await runCli(['hold', 'P-001', '--reason', 'again', '--user', 'a.jansen', '--db', run.log.file], { env: signingAs(OPERATOR) });
       expect(twice.status).toBe(1);
       expect(twice.stderr).toContain('is held already');
-      clock.setTimeScale(120);
+      clock.setTimeScale(3600);
       resolveHold(run.log, 'P-001', { action: 'retry', reason: 'glove tested intact' }, OPERATOR, run.session.clock.now());
       await run.finished();
       const entries = run.log.stream('P-001');
@@ -276,22 +280,22 @@ describe('record truth: operators act on a running workcell', () => {
   }, 60_000);
 
   it("writes into each unfinished batch's record that the orchestrator stopped, and that the next one resumed it after a clean stop", async () => {
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }] });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }] });
     try {
       await waitForEntry(run.log, 'P-001', (e) => e.type === 'step.completed' && e.data.step === 'wash');
       await run.orchestrator.stop();
-      const { session, log } = run;
-      const next = new Orchestrator({ layout: session.layout, layoutFile: 'two-lane.yaml', log, drivers: session.drivers, clock: session.clock, deliver: (bag, position) => session.simulation!.deliver(bag, position) });
+      // The next orchestrator takes over the same devices, clock and log, as `workcell resume` would.
+      const next = new Orchestrator({ layout: run.layout, layoutFile: run.layoutFile, log: run.log, drivers: run.drivers, clock: run.clock });
       await next.start();
       expect(next.resumeAll()).toEqual(['P-001']);
-      await next.finished({ whenBatchesDone: () => session.fastForward() });
+      await next.finished();
       await next.stop();
-      const entries = log.stream('P-001');
+      const entries = run.log.stream('P-001');
       expect(entries.find((e) => e.type === 'batch.interrupted')?.data.message).toMatch(/^the orchestrator stopped while P-001 was/);
       expect(entries.find((e) => e.type === 'batch.resumed')?.data).toMatchObject({ afterCrash: false });
       expect(entries.some((e) => e.type === 'batch.completed')).toBe(true);
     } finally {
       await run.stop();
     }
-  }, 120_000);
+  }, 60_000);
 });
