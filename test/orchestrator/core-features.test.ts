@@ -11,8 +11,15 @@ import { buildRecord, formatRecord } from '../../orchestrator/record.ts';
 import { resolveHold } from '../../orchestrator/operator-actions.ts';
 import { runCli } from '../support/cli.ts';
 import { OPERATOR, QA, signingAs } from '../support/operators.ts';
-import { startRun, waitForEntry } from '../support/orchestration.ts';
+import { startRun, waitForEntry, type TestRun } from '../support/orchestration.ts';
 import { isEntry } from '../../orchestrator/entries.ts';
+import { ScaledClock } from '../../drivers/clock.ts';
+
+/** The run's clock, to slow it only while something must happen within a step. */
+function scaledClockOf(run: TestRun): ScaledClock {
+  if (!(run.session.clock instanceof ScaledClock)) throw new Error('this test runs on a scaled clock');
+  return run.session.clock;
+}
 
 describe('the SiLA 2 core features in a batch run', () => {
   it("holds the device's lock while a batch occupies a module: other clients are refused with the standard's error; released when the batch leaves", async () => {
@@ -32,6 +39,8 @@ describe('the SiLA 2 core features in a batch run', () => {
       expect(refused).toBeInstanceOf(ModuleError);
       // Without the lock identifier the call is refused as the standard says: its LockIdentifier metadata is required.
       expect((refused as Error).message).toContain('org.silastandard/core/LockController/v1/Metadata/LockIdentifier');
+      // The other client has been refused: the rest of the batch at the tests' usual pace.
+      scaledClockOf(run).setTimeScale(3600);
       await run.finished();
       const entries = run.log.stream('P-001');
       const unlocked = entries.find(isEntry('module.unlocked', (e) => e.data.module === 'sep-1'));
@@ -63,6 +72,8 @@ describe('the SiLA 2 core features in a batch run', () => {
       const next = new Orchestrator({ layout: run.session.layout, layoutFile: run.layoutFile, log: run.log, drivers, clock: run.session.clock, deliver: (bag, position) => run.session.simulation!.deliver(bag, position) });
       await next.start();
       next.resumeAll();
+      // The lock is taken over as the batches resume: the rest of the run at the tests' usual pace.
+      scaledClockOf(run).setTimeScale(3600);
       await next.finished({ whenBatchesDone: () => run.session.fastForward() });
       await next.stop();
       const entries = run.log.stream('P-001');
@@ -118,6 +129,8 @@ describe('the SiLA 2 core features in a batch run', () => {
       expect(paused.data).toMatchObject({ module: 'sep-1' });
       const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened');
       expect(hold.data).toMatchObject({ kind: 'operator', paused: { module: 'sep-1' } });
+      // Slow only while the CLI process asks for the hold within the wash.
+      scaledClockOf(run).setTimeScale(3600);
       resolveHold(run.log, 'P-001', { action: 'retry', reason: 'alarm cleared' }, OPERATOR, run.session.clock.now());
       await run.finished();
       const entries = run.log.stream('P-001');
