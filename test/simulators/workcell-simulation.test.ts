@@ -10,6 +10,7 @@ import type { ModuleDriver } from '../../drivers/module.ts';
 import { startCli } from '../support/background-cli.ts';
 import { runCli } from '../support/cli.ts';
 import { layoutCopy, layoutPrintedBy } from '../support/simulators.ts';
+import { TWO_LANE_SILA } from '../support/orchestration.ts';
 
 const ENV = { WORKCELL_OPCUA_PASSWORD: 'simulated-password' };
 
@@ -91,7 +92,8 @@ describe('a simulated workcell', () => {
   }, 120_000);
 
   it('injects the faults of a YAML file into the simulator process', async () => {
-    const { dir, file } = layoutCopy();
+    // The layout without its bioreactors: the fault is the settle-plate handler's, and no OPC UA server need start.
+    const { dir, file } = layoutCopy(TWO_LANE_SILA);
     writeFileSync(join(dir, 'faults.yaml'), 'faults:\n  sph-1:\n    - { kind: colonies, count: 7, capability: read-colonies, on: 1 }\n');
     const sim = await startCli(['sim', file, '--time-scale', '360000', '--faults', join(dir, 'faults.yaml'), '--port-base', '0'], { cwd: dir, env: ENV, readyWhen: /^Ready\./m });
     try {
