@@ -9,7 +9,10 @@ import { runCli } from '../support/cli.ts';
 import { enrolReviewer, OPERATOR, QA, REVIEWER, signingAs } from '../support/operators.ts';
 import { layoutWithFreePorts, occupancy, SHORT_SCHEDULE, startRun, TWO_LANE_SILA, waitForEntry } from '../support/orchestration.ts';
 import { isEntry } from '../../orchestrator/entries.ts';
+import { startVirtualRun } from '../support/virtual-run.ts';
 
+// Over SiLA 2 on loopback, with CLI processes acting on the run; the tests of orchestration alone (a
+// second failure after a retry, a backoff, a condition) run in virtual time: no wait, no host latency.
 describe('the orchestrator on a simulated two-lane workcell', () => {
   it('runs three patients in parallel without ever mixing them, and records each batch completely', async () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }, { batchId: 'P-002', lane: 'lane-2' }, { batchId: 'P-003', lane: 'lane-1' }] });
@@ -112,12 +115,12 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
 
   it('opens a new hold when a retried move fails again, instead of acting on the old answer twice', async () => {
     // Transfers 4 and 5 are the move out to the output position and its first retry.
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'arm-1': [{ kind: 'wrong-scan', capability: 'transfer', on: 4 }, { kind: 'wrong-scan', capability: 'transfer', on: 5 }] } });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'arm-1': [{ kind: 'wrong-scan', capability: 'transfer', on: 4 }, { kind: 'wrong-scan', capability: 'transfer', on: 5 }] } });
     try {
       const answerNext = async (after: number) => {
         const hold = await waitForEntry(run.log, 'P-001', (e) => e.type === 'hold.opened' && e.seq > after);
         expect(hold.data).toMatchObject({ step: 'finish', kind: 'scan-mismatch', actions: ['retry', 'abort'] });
-        resolveHold(run.log, 'P-001', { action: 'retry', reason: 'label checked' }, OPERATOR, run.session.clock.now());
+        resolveHold(run.log, 'P-001', { action: 'retry', reason: 'label checked' }, OPERATOR, run.clock.now());
         return hold.seq;
       };
       await answerNext(await answerNext(0));
@@ -209,7 +212,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
   }, 180_000);
 
   it('retries a failed command with backoff as the failure policy says, and records both attempts', async () => {
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'sep-1': [{ kind: 'error', error: 'HardwareFault', capability: 'wash', on: 1 }] } });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], faults: { 'sep-1': [{ kind: 'error', error: 'HardwareFault', capability: 'wash', on: 1 }] } });
     try {
       await run.finished();
       const record = buildRecord(run.log, 'P-001');
@@ -289,7 +292,7 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
   }, 60_000);
 
   it('runs or skips a conditional step on an earlier step\'s result, and records why it skipped', async () => {
-    const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: resolve('test/fixtures/schedules/conditional.yaml') });
+    const run = await startVirtualRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], schedule: resolve('test/fixtures/schedules/conditional.yaml') });
     try {
       await run.finished();
       const record = buildRecord(run.log, 'P-001');
