@@ -15,7 +15,9 @@ const catalogue = loadCatalogue();
 const SEEDS = ['layouts/two-lane.yaml', 'layouts/four-lane.yaml', 'schedules/cart-electroporation.yaml', 'schedules/demo.yaml', 'test/fixtures/layouts/base.yaml', 'test/fixtures/schedules/base.yaml'].map(
   (file) => ({ file, text: readFileSync(file, 'utf8') }),
 );
-const RUNS = propertyRuns(700);
+// Each case validates a whole layout or schedule (about 8 ms): 300 a property keep `npm test` quick, a
+// new random seed each run, and long runs cover more.
+const RUNS = propertyRuns(300);
 /** Long runs (WORKCELL_PROPERTY_RUNS) get time in proportion. */
 const TIMEOUT = 30_000 + RUNS * 30;
 
