@@ -91,10 +91,10 @@ export const batchRoutes: ApiRoute[] = [
     response: RecordResponse,
     handle({ params, context }) {
       const { log } = context;
-      const rows = log.rows(params.id);
+      const { rows, storedData } = log.rowsAsStored(params.id);
       if (rows.length === 0) throw new ApiError(404, `no batch ${params.id} in this workcell's log`);
       const record = buildRecord(log, params.id, rows);
-      const chains = verifyChains(rows);
+      const chains = verifyChains(rows, storedData);
       // An entry whose hash fits but whose data its schema refuses was written around the log: not intact either.
       const breaks = [...chains.breaks, ...invalidEntryBreaks(rows)];
       const message = breaks.length === 0 ? `the hash chain of ${params.id} verifies: ${chains.entries} entries, unbroken, from ${record.firstHash.slice(0, 12)}… to ${record.lastHash.slice(0, 12)}…; the signed checkpoints are checked by workcell verify` : `the record of ${params.id} is not intact: ${breaks.map((b) => b.message).join('; ')}`;
