@@ -16,7 +16,7 @@ import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { startCli } from '../support/background-cli.ts';
 import { HmiClient } from '../support/hmi.ts';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { appAssets, databaseWithOperators, startTestServer, type TestServer } from '../support/hmi.ts';
 
 const USERS = { operator: OPERATOR, qa: QA, admin: ADMIN };
@@ -105,6 +105,31 @@ describe('the HMI server over HTTPS', () => {
     expect(login.text).toContain('<script type="module" src="/login.js"></script>');
     expect((await anonymous.get('/login.js')).status).toBe(200);
     expect((await anonymous.get('/app.css')).status).toBe(200);
+  });
+
+  it("serves the app's chunks (its plotting code among them) to a session only: each file the build wrote, nothing else", async () => {
+    const assets = await appAssets();
+    const chunks = readdirSync(join(assets, 'chunks'));
+    const plots = chunks.find((c) => c.startsWith('plots-'));
+    expect(plots, 'Observable Plot is a chunk of its own').toBeDefined();
+    // The app's own script starts without it: every view but the record and the timeline draws no plot.
+    expect(readFileSync(join(assets, 'app.js'), 'utf8')).not.toContain('gantt-plot');
+    expect(readFileSync(join(assets, 'chunks', plots!), 'utf8')).toContain('gantt-plot');
+    const anonymous = test.client();
+    const signedIn = test.client();
+    expect((await signedIn.logIn(QA)).status).toBe(200);
+    for (const chunk of chunks) {
+      expect((await anonymous.get(`/chunks/${chunk}`)).status, chunk).toBe(401);
+      const served = await signedIn.get(`/chunks/${chunk}`);
+      expect(served.status, chunk).toBe(200);
+      expect(served.headers['content-type']).toMatch(/^text\/javascript|^application\/javascript/);
+      expect(served.text).toBe(readFileSync(join(assets, 'chunks', chunk), 'utf8'));
+      // Named by its content's hash: kept by this user's browser, never by a shared cache.
+      expect(served.headers['cache-control']).toBe('private, max-age=31536000, immutable');
+    }
+    expect((await signedIn.get('/chunks/no-such-chunk.js')).status).toBe(404);
+    expect((await signedIn.get('/chunks/..%2Fapp.js')).status).toBe(404);
+    expect((await signedIn.get('/chunks/')).status).toBe(404);
   });
 
   it('refuses every route to a user without its role, with 403 and why', async () => {

@@ -4,11 +4,13 @@
  * (cookie), its CSRF token on a mutating request, and a role the route needs; a refusal says why.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
+import { CHUNKS } from '../app/build.ts';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { listOperators, SignatureRefused } from '../../orchestrator/signatures.ts';
 import { ApiError, refusedAccess, type Access, type ApiRoute, type ServerContext, type SignedIn } from './api.ts';
@@ -50,8 +52,10 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+type AppFile = { url: string; file: string; access: Access; page?: boolean };
+
 /** The app's files: who may read each (web/app/README.md). */
-const PAGES: Array<{ url: string; file: string; access: Access; page?: boolean }> = [
+const PAGES: AppFile[] = [
   { url: '/', file: 'index.html', access: 'session', page: true },
   { url: '/app.js', file: 'app.js', access: 'session' },
   { url: '/login', file: 'login.html', access: 'public' },
@@ -99,6 +103,16 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
       log.close();
     },
   };
+}
+
+/**
+ * The app's chunks (what views load with import(): the plotting code), a session's like app.js. Each file
+ * the build wrote gets its own route, so nothing but those files is ever read from the directory.
+ */
+function chunksOf(assets: string): AppFile[] {
+  const dir = join(assets, CHUNKS);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).map((chunk) => ({ url: `/${CHUNKS}/${chunk}`, file: `${CHUNKS}/${chunk}`, access: 'session' }));
 }
 
 function signedInBy(context: ServerContext, token: string): SignedIn | undefined {
@@ -191,9 +205,11 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
   const document = openApiDocument(API_ROUTES, { version: options.version ?? '0.1.0' });
   app.get('/api/openapi.json', { config: { access: 'session' } }, async () => document);
 
-  for (const page of PAGES) {
+  for (const page of [...PAGES, ...chunksOf(options.assets)]) {
     app.get(page.url, { config: { access: page.access, page: page.page } }, (_request, reply) => {
       if (page.file.endsWith('.html')) reply.header('cache-control', 'no-store');
+      // A chunk's name carries its content's hash: the browser keeps it (for this user only) and asks no more.
+      if (page.file.startsWith(`${CHUNKS}/`)) return reply.header('cache-control', 'private, max-age=31536000, immutable').sendFile(page.file, { cacheControl: false });
       return reply.sendFile(page.file);
     });
   }
