@@ -98,7 +98,8 @@ export async function webBenchmark(options: { batches?: number; rounds?: number;
       const started = performance.now();
       const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith(`/api/batches/${id}/record`)), page.goto(`${server.url}/#/batches/${id}`)]);
       await page.waitForSelector(`.record-view[data-record="${id}"] [data-verified="true"]`);
-      await page.waitForFunction("document.querySelectorAll('.plot-box').length === document.querySelectorAll('.plot-box svg').length");
+      // Every plot drawn: no box left without its SVG (the plots come after the page's first paint).
+      await page.waitForSelector('.plot-box:not(:has(svg))', { state: 'detached' });
       const elapsed = performance.now() - started;
       const api = Number(await page.evaluate(`(() => { const r = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/api/batches/${id}/record')); return r ? r.responseEnd - r.startTime : NaN; })()`));
       if (round > 0) {

@@ -4,7 +4,7 @@
  * (cookie), its CSRF token on a mutating request, and a role the route needs; a refusal says why.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
@@ -52,10 +52,8 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-type AppFile = { url: string; file: string; access: Access; page?: boolean };
-
-/** The app's files: who may read each (web/app/README.md). */
-const PAGES: AppFile[] = [
+/** The app's files: who may read each (web/app/README.md); its chunks are chunksOf's. */
+const PAGES: Array<{ url: string; file: string; access: Access; page?: boolean }> = [
   { url: '/', file: 'index.html', access: 'session', page: true },
   { url: '/app.js', file: 'app.js', access: 'session' },
   { url: '/login', file: 'login.html', access: 'public' },
@@ -107,12 +105,14 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
 
 /**
  * The app's chunks (what views load with import(): the plotting code), a session's like app.js. Each file
- * the build wrote gets its own route, so nothing but those files is ever read from the directory.
+ * the build wrote gets its own route, so nothing but those files is ever read from the directory. They are
+ * read once, here, and answered from memory in the tick their request is read: the record view asks for its
+ * plotting code just before its record, and a file streamed from disk would wait behind the record's building.
  */
-function chunksOf(assets: string): AppFile[] {
+function chunksOf(assets: string): Array<{ url: string; body: Buffer }> {
   const dir = join(assets, CHUNKS);
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).map((chunk) => ({ url: `/${CHUNKS}/${chunk}`, file: `${CHUNKS}/${chunk}`, access: 'session' }));
+  return readdirSync(dir).map((chunk) => ({ url: `/${CHUNKS}/${chunk}`, body: readFileSync(join(dir, chunk)) }));
 }
 
 function signedInBy(context: ServerContext, token: string): SignedIn | undefined {
@@ -205,12 +205,14 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
   const document = openApiDocument(API_ROUTES, { version: options.version ?? '0.1.0' });
   app.get('/api/openapi.json', { config: { access: 'session' } }, async () => document);
 
-  for (const page of [...PAGES, ...chunksOf(options.assets)]) {
+  for (const page of PAGES) {
     app.get(page.url, { config: { access: page.access, page: page.page } }, (_request, reply) => {
       if (page.file.endsWith('.html')) reply.header('cache-control', 'no-store');
-      // A chunk's name carries its content's hash: the browser keeps it (for this user only) and asks no more.
-      if (page.file.startsWith(`${CHUNKS}/`)) return reply.header('cache-control', 'private, max-age=31536000, immutable').sendFile(page.file, { cacheControl: false });
       return reply.sendFile(page.file);
     });
+  }
+  for (const chunk of chunksOf(options.assets)) {
+    // Named by its content's hash: the browser keeps it (for this user only) and asks no more.
+    app.get(chunk.url, { config: { access: 'session' } }, (_request, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=31536000, immutable').send(chunk.body));
   }
 }
