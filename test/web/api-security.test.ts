@@ -127,6 +127,9 @@ describe('the HMI server over HTTPS', () => {
       // Named by its content's hash: kept by this user's browser, never by a shared cache.
       expect(served.headers['cache-control']).toBe('private, max-age=31536000, immutable');
     }
+    // What app.js shares with the plotting code is fetched with app.js; the plotting code only where plots are shown.
+    const index = (await signedIn.get('/')).text;
+    for (const chunk of chunks) expect(index.includes(`<link rel="modulepreload" href="/chunks/${chunk}">`), chunk).toBe(chunk !== plots);
     expect((await signedIn.get('/chunks/no-such-chunk.js')).status).toBe(404);
     expect((await signedIn.get('/chunks/..%2Fapp.js')).status).toBe(404);
     expect((await signedIn.get('/chunks/')).status).toBe(404);

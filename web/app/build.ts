@@ -7,8 +7,8 @@
  * chunks/ and loaded by those views with import(), so that every other page starts without parsing it.
  * The login page stays one file of its own: it is public, the app's chunks are a session's.
  */
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions } from 'esbuild';
 
@@ -34,9 +34,17 @@ const SCRIPT: BuildOptions = {
 export async function buildApp(outdir: string): Promise<string[]> {
   const out = resolve(outdir);
   mkdirSync(out, { recursive: true });
-  await build({ ...SCRIPT, entryPoints: { app: join(HERE, 'src/main.tsx') }, splitting: true, chunkNames: `${CHUNKS}/[name]-[hash]`, outdir: out });
+  const app = await build({ ...SCRIPT, entryPoints: { app: join(HERE, 'src/main.tsx') }, splitting: true, chunkNames: `${CHUNKS}/[name]-[hash]`, outdir: out, metafile: true });
   await build({ ...SCRIPT, entryPoints: { login: join(HERE, 'src/login.tsx') }, outdir: out });
   await build({ entryPoints: { app: join(HERE, 'src/styles.css') }, bundle: true, minify: true, outdir: out, logLevel: 'silent' });
   for (const page of PAGES) copyFileSync(join(HERE, page), join(out, page));
+  // The chunks app.js imports (what it shares with the plotting code) are fetched with it, not after it is read.
+  const appOutput = Object.entries(app.metafile.outputs).find(([file]) => resolve(file) === join(out, 'app.js'))![1];
+  const preloads = appOutput.imports.filter((i) => i.kind === 'import-statement').map((i) => `<link rel="modulepreload" href="/${relative(out, resolve(i.path))}">\n`);
+  const index = join(out, 'index.html');
+  const script = '<script type="module" src="/app.js"></script>\n';
+  const html = readFileSync(index, 'utf8');
+  if (!html.includes(script)) throw new Error(`web/app/index.html no longer has the line ${script.trim()} that build.ts puts the app's preloads after`);
+  writeFileSync(index, html.replace(script, script + preloads.join('')));
   return [...PAGES, 'app.js', 'login.js', 'app.css', ...readdirSync(join(out, CHUNKS)).map((chunk) => `${CHUNKS}/${chunk}`)];
 }
