@@ -4,7 +4,7 @@
  * read as it comes (useStatus), and tells views that read other live data to fetch it again (useApi);
  * nothing reloads the page and nothing polls.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.ts';
 import type { Status } from './api-types.ts';
 
@@ -154,7 +154,8 @@ export function useApi<T>(path: string | null, options: { live?: boolean | ((dat
         }
       });
   };
-  useEffect(() => {
+  // Asked for as the view mounts, not a frame later as useEffect would: the answer is what the view waits for.
+  useLayoutEffect(() => {
     const s = state.current;
     s.data = undefined;
     s.again = false;

@@ -5,7 +5,7 @@
  * verified it; QA's signed approval or rejection at the end. Printing gives the same page, signatures shown.
  */
 import type { ComponentChildren } from 'preact';
-import { useEffect } from 'preact/hooks';
+import { useLayoutEffect } from 'preact/hooks';
 import { api, segment } from '../api.ts';
 import type { BatchRecord, RecordResponse, ReviewBody, SessionInfo } from '../api-types.ts';
 import { useApi } from '../live.ts';
@@ -18,7 +18,7 @@ const FINISHED = new Set<BatchRecord['status']>(['completed', 'quarantined']);
 
 export function RecordView({ batchId, session }: { batchId: string; session: SessionInfo }) {
   // The plotting code is asked for first and loads while the server builds the record (a failure shows in each plot's box).
-  useEffect(() => void loadPlots().catch(() => undefined), []);
+  useLayoutEffect(() => void loadPlots().catch(() => undefined), []);
   // A finished record changes only by its review (which reloads it): events fetch it again only while the batch runs.
   const { data, error, reload } = useApi<RecordResponse>(`/api/batches/${segment(batchId)}/record`, { live: (d) => d !== undefined && !FINISHED.has(d.record.status) });
   if (!data) return <Pending view="record-view" title={`Batch record ${batchId}`} error={error} />;
