@@ -35,9 +35,10 @@ async function drain(): Promise<void> {
   if (draining) return;
   draining = true;
   try {
-    // Effects run after the browser painted what mounted them (Preact's useEffect): the page is up already.
     loaded = await loadPlots();
     const { telemetrySvg } = loaded;
+    // Not before the page is painted: Preact runs effects after a frame, mostly, but not always before its layout.
+    await afterPaint();
     while (waiting.size > 0) {
       const until = performance.now() + SLICE_MS;
       for (const [element, summary] of waiting) {
@@ -61,6 +62,11 @@ function draw(element: HTMLElement, plot: () => Element): void {
   } catch (error) {
     element.replaceChildren(notDrawn('The plot', error));
   }
+}
+
+/** Resolves once the browser has painted what is on the page now: the next frame's callback, then a task after it. */
+function afterPaint(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => void yieldToBrowser().then(resolve)));
 }
 
 /** A new task (not clamped as nested timers are), so the browser may paint or handle input before it. */
