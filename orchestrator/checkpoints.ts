@@ -220,11 +220,24 @@ export interface CheckpointReport {
 }
 
 /**
+ * What the checkpoints cover, in words (`workcell verify` and the web record say it alike): the latest
+ * signed checkpoint and what it covers, or that there is none.
+ */
+export function checkpointSummary(report: CheckpointReport): string {
+  const latest = report.latest;
+  if (!latest) return 'no signed checkpoint: a truncated tail or a recomputed chain would not show (a log written before checkpoints gets one from the next command that writes to it)';
+  const covered = report.uncovered === 0 ? 'covers every entry' : `covers every entry up to log position ${latest.upToSeq}; ${report.uncovered} appended since are not covered yet`;
+  return `signed checkpoint ${latest.number} of ${latest.signedAt} (key ${latest.keyId}) ${covered}`;
+}
+
+/**
  * Checks a log's checkpoints against its entries (given in log order): each checkpoint's signature with
  * the recorded key, their numbering and links, and at each checkpoint's position every stream's count and
  * head against what was signed. `keyFileKeyId`: the key of the file beside the database, if readable.
+ * `onlyStream`: `entries` are that stream's alone (one batch's record), and only it is compared with
+ * what each checkpoint signed; the checkpoints themselves are checked whole either way.
  */
-export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], recorded: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }, keyFileKeyId?: string): { breaks: ChainBreak[]; report: CheckpointReport } {
+export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], recorded: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }, keyFileKeyId?: string, onlyStream?: string): { breaks: ChainBreak[]; report: CheckpointReport } {
   const breaks: ChainBreak[] = [];
   const notes: string[] = [];
   const keys = new Map(recorded.keys.map((k) => [k.keyId, k]));
@@ -253,7 +266,7 @@ export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], 
   const compare = (checkpoint: Checkpoint) => {
     const at = `checkpoint ${checkpoint.number} at ${checkpoint.signedAt}`;
     for (const [stream, signed] of Object.entries(checkpoint.streams)) {
-      if (reported.has(stream)) continue;
+      if (reported.has(stream) || (onlyStream !== undefined && stream !== onlyStream)) continue;
       const now = heads.get(stream);
       const problem =
         !now ? `${stream}: all ${signed.entries} entries missing since ${at}`

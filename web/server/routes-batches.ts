@@ -1,6 +1,7 @@
 /** Batches and their records: the list, a record with its integrity, QA's signed review, the audit trail. */
 import { Type } from '@sinclair/typebox';
-import { invalidEntryBreaks, verifyChains, type LogEntry } from '../../orchestrator/event-log.ts';
+import { checkpointSummary } from '../../orchestrator/checkpoints.ts';
+import type { LogEntry } from '../../orchestrator/event-log.ts';
 import type { EntryType } from '../../orchestrator/entries/index.ts';
 import { buildRecord, reviewRecord } from '../../orchestrator/record.ts';
 import { describeData } from '../../orchestrator/record-timeline.ts';
@@ -85,7 +86,8 @@ export const batchRoutes: ApiRoute[] = [
   route({
     method: 'GET',
     path: '/api/batches/{id}/record',
-    summary: "A batch's record as typed JSON, with the verification of its hash chain",
+    summary: "A batch's record as typed JSON, with the verification of its hash chain and the log's signed checkpoints",
+    description: "The integrity is `workcell verify`'s, for the batch's stream: its hash chain recomputed, every entry's data against its schema, and the log's signed checkpoints (each signature, their numbering and links, and the batch's entry count and head at each checkpoint's position against what was signed). `ok` is false on any break, and when the log holds no signed checkpoint at all.",
     access: 'session',
     params: BatchParams,
     response: RecordResponse,
@@ -94,11 +96,13 @@ export const batchRoutes: ApiRoute[] = [
       const rows = log.rows(params.id);
       if (rows.length === 0) throw new ApiError(404, `no batch ${params.id} in this workcell's log`);
       const record = buildRecord(log, params.id, rows);
-      const chains = verifyChains(rows);
-      // An entry whose hash fits but whose data its schema refuses was written around the log: not intact either.
-      const breaks = [...chains.breaks, ...invalidEntryBreaks(rows)];
-      const message = breaks.length === 0 ? `the hash chain of ${params.id} verifies: ${chains.entries} entries, unbroken, from ${record.firstHash.slice(0, 12)}… to ${record.lastHash.slice(0, 12)}…; the signed checkpoints are checked by workcell verify` : `the record of ${params.id} is not intact: ${breaks.map((b) => b.message).join('; ')}`;
-      return { record, integrity: { ok: breaks.length === 0, entries: chains.entries, message } };
+      const { entries, breaks, checkpoints } = log.verify(params.id, rows);
+      const ok = breaks.length === 0 && checkpoints.latest !== undefined;
+      const message = breaks.length > 0 ? `the record of ${params.id} is not intact: ${breaks.map((b) => b.message).join('; ')}` : `the hash chain of ${params.id} verifies: ${entries} entries, unbroken, from ${record.firstHash.slice(0, 12)}… to ${record.lastHash.slice(0, 12)}…; ${ok ? '' : 'but the log has '}${checkpointSummary(checkpoints)}`;
+      return {
+        record,
+        integrity: { ok, entries, message, breaks: breaks.map(({ stream, streamSeq, problem, message }) => ({ stream, streamSeq, problem, message })), checkpoints: { verified: checkpoints.count, latest: checkpoints.latest ?? null, uncovered: checkpoints.uncovered, notes: checkpoints.notes } },
+      };
     },
   }),
   route({

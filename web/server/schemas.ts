@@ -120,7 +120,21 @@ export const RecordResponse = Type.Object({
     },
     { additionalProperties: true, description: 'The batch record (orchestrator/record-build.ts BatchRecord)' },
   ),
-  integrity: Type.Object({ ok: Type.Boolean({ description: "The batch's hash chain verified unbroken" }), entries: Type.Integer(), message: text('What the verification found') }),
+  integrity: Type.Object({
+    ok: Type.Boolean({ description: "The batch's hash chain verified unbroken, every entry matches its schema, and the log's signed checkpoints verify and agree with it (false too when the log holds no checkpoint)" }),
+    entries: Type.Integer({ description: "The batch's entries" }),
+    message: text('What the verification found, in a sentence'),
+    breaks: Type.Array(Type.Object({ stream: text('The stream broken (the batch, or `checkpoints`)'), streamSeq: Type.Integer({ description: 'Its first entry affected; 0 for a checkpoint' }), problem: text('altered, missing, reordered, invalid, truncated, rewritten or checkpoint'), message: text('What is wrong') }), { description: 'Every break found, in the order workcell verify names them' }),
+    checkpoints: Type.Object(
+      {
+        verified: Type.Integer({ description: 'Signed checkpoints whose signature verified' }),
+        latest: nullable(Type.Object({ number: Type.Integer(), signedAt: text('When it was signed (ISO 8601, UTC)'), upToSeq: Type.Integer({ description: 'It covers every entry up to this log position' }), keyId: text('The signing key') }, { description: 'The latest checkpoint that verified; null: none' })),
+        uncovered: Type.Integer({ description: "The batch's entries after the latest checkpoint: not yet covered (at most a minute's worth while the orchestrator runs)" }),
+        notes: Type.Array(Type.String(), { description: 'What a reader should know that is no break (a key that replaced another)' }),
+      },
+      { description: "The log's signed checkpoints, as workcell verify checks them, for this batch" },
+    ),
+  }),
 });
 
 export const ReviewBody = Type.Object({ decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]), ...signing }, { additionalProperties: false });

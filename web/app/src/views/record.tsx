@@ -83,8 +83,9 @@ export function RecordView({ batchId, session }: { batchId: string; session: Ses
       </Section>
       <Section title="Integrity" id="integrity">
         <p class={integrity.ok ? 'pass integrity' : 'fail integrity'} data-verified={String(integrity.ok)}>
-          {integrity.ok ? 'Hash chain verified' : 'Hash chain BROKEN'}: {integrity.message}
+          {integrity.ok ? 'Hash chain and signed checkpoints verified' : 'NOT intact'}: {integrity.message}
         </p>
+        <Checkpoints integrity={integrity} />
         <p>
           {record.entries} entries of this batch, from <span class="hash">{record.firstHash}</span> to <span class="hash">{record.lastHash}</span>.
         </p>
@@ -127,6 +128,30 @@ function Decision({ decision, record, session, onReviewed }: { decision: 'approv
         }}
       />
     </details>
+  );
+}
+
+/** The log's signed checkpoints as the server verified them for this batch (`workcell verify`'s check), and every break. */
+function Checkpoints({ integrity }: { integrity: RecordResponse['integrity'] }) {
+  const { verified, latest, uncovered, notes } = integrity.checkpoints;
+  return (
+    <>
+      <p class={latest ? 'checkpoints' : 'checkpoints fail'} data-checkpoints={verified}>
+        {latest ? `${verified} signed checkpoint(s) verified; the latest, number ${latest.number}, signed ${latest.signedAt.replace('T', ' ').slice(0, 19)} UTC (key ${latest.keyId}), covers the log up to position ${latest.upToSeq}${uncovered > 0 ? `; ${uncovered} entries of this batch since are not covered yet` : ''}.` : 'No signed checkpoint verified.'}
+      </p>
+      {integrity.breaks.length > 0 ? (
+        <ul class="breaks fail">
+          {integrity.breaks.map((b) => (
+            <li data-problem={b.problem}>
+              {b.problem}: {b.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {notes.map((note) => (
+        <p class="note">{note}</p>
+      ))}
+    </>
   );
 }
 
