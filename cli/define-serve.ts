@@ -14,6 +14,7 @@ export function defineServeCommand(program: Command): void {
     );
   databaseOption(serve);
   option(serve, '--postgres <URL>', 'the site copy in PostgreSQL, for the site view (every mirrored workcell)');
+  option(serve, '--schedules <DIR>', 'the directory of the schedules batches may be started on over the API, by file name (default: the schedules directory beside the layout the workcell last ran on)');
   option(serve, '--host <ADDRESS>', 'the address to listen on', { default: '127.0.0.1' });
   option(serve, '--port <N>', 'the port (0: one the OS picks)', { default: '8443' });
   option(serve, '--tls-cert <FILE>', 'the HTTPS certificate (PEM), with --tls-key');

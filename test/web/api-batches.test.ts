@@ -1,4 +1,6 @@
 /** Starting a batch over the API: signed by an operator, queued in the log, started by the running orchestrator. */
+import { realpathSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEntry } from '../../orchestrator/entries/index.ts';
 import { Orchestrator } from '../../orchestrator/orchestrator.ts';
@@ -14,7 +16,7 @@ describe('POST /api/batches', () => {
   beforeAll(async () => {
     // Slow enough that P-001 still runs when P-002 is asked for.
     run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }], timeScale: 600 });
-    test = await startTestServer(run.log.file);
+    test = await startTestServer(run.log.file, { schedules: dirname(SHORT_SCHEDULE) });
     operator = test.client();
     expect((await operator.logIn(OPERATOR)).status).toBe(200);
   }, 120_000);
@@ -24,12 +26,12 @@ describe('POST /api/batches', () => {
   });
 
   it('queues a signed request that the running orchestrator starts, as workcell run starts its own', async () => {
-    const body = { batchId: 'P-002', patient: 'PAT-7', schedule: SHORT_SCHEDULE, signature: { reason: 'MES order 4711', password: OPERATOR.password } };
+    const body = { batchId: 'P-002', patient: 'PAT-7', schedule: basename(SHORT_SCHEDULE), signature: { reason: 'MES order 4711', password: OPERATOR.password } };
     const wrong = await operator.post('/api/batches', { ...body, signature: { reason: 'MES order 4711', password: 'not-my-password' } });
     expect(wrong.status).toBe(403);
     const noFile = await operator.post('/api/batches', { ...body, schedule: '/nonexistent/schedule.yaml' });
-    expect(noFile.status).toBe(409);
-    expect(noFile.json.error).toMatch(/schedule\.yaml/);
+    expect(noFile.status).toBe(400);
+    expect(noFile.json.error).toMatch(/is not a schedule of .*fixtures\/schedules/);
     const noLane = await operator.post('/api/batches', { ...body, lane: 'lane-9' });
     expect(noLane.status).toBe(409);
     expect(noLane.json.error).toMatch(/no lane 'lane-9' \(lanes: lane-1, lane-2\)/);
@@ -46,7 +48,7 @@ describe('POST /api/batches', () => {
     expect(accepted.json).toMatchObject({ batchId: 'P-002', lane: 'lane-2', orchestratorRunning: true, signature: { user: 'a.jansen', meaning: 'responsibility for starting the batch' } });
     expect(accepted.json.message).toMatch(/queued on lane-2: the running orchestrator starts it/);
     const started = await waitForEntry(run.log, 'P-002', isEntry('batch.started'));
-    expect(started.data).toMatchObject({ batchId: 'P-002', patient: 'PAT-7', lane: 'lane-2', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', schedule: { file: SHORT_SCHEDULE } });
+    expect(started.data).toMatchObject({ batchId: 'P-002', patient: 'PAT-7', lane: 'lane-2', chainOfIdentity: 'COI-P-002', bagId: 'BAG-P-002', schedule: { file: realpathSync(SHORT_SCHEDULE) } });
     expect((await operator.post('/api/batches', body)).json.error).toMatch(/batch P-002 already exists/);
     await run.finished();
     expect(run.log.stream('P-002').some((e) => e.type === 'batch.completed')).toBe(true);

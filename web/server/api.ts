@@ -38,6 +38,8 @@ export interface ServerContext {
   status: StatusCache;
   /** The PostgreSQL site copy (--postgres), when given. */
   postgres?: string;
+  /** The directory of the schedules batches may be started on (--schedules); else found beside the layout (schedules.ts). */
+  schedules?: string;
   /** The cookie's name: `__Host-` prefixed over HTTPS. */
   cookieName: string;
 }

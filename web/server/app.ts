@@ -32,6 +32,8 @@ export interface HmiServerOptions {
   /** The directory of the app's built files (web/app/build.ts). */
   assets: string;
   postgres?: string;
+  /** The directory of the schedules batches may be started on over the API (web/server/schedules.ts). */
+  schedules?: string;
   sessionLimits?: SessionLimits;
   /** How often the log watcher looks for other processes' writes (ms). */
   watchEveryMs?: number;
@@ -74,7 +76,7 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
   const sessions = new SessionStore(join(serverDirectory(options.database), 'sessions.db'), options.sessionLimits);
   const status = new StatusCache(log);
   const live = new LiveUpdates(log, () => status.overview(), options.watchEveryMs);
-  const context: ServerContext = { log, sessions, live, status, postgres: options.postgres, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
+  const context: ServerContext = { log, sessions, live, status, postgres: options.postgres, schedules: options.schedules, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
   const app = Fastify({ ...(options.tls ? { https: { key: options.tls.privateKeyPem, cert: options.tls.certificatePem } } : {}), logger: false, trustProxy: false }) as unknown as FastifyInstance;
   try {
     await configure(app, context, options);

@@ -11,7 +11,8 @@ import { liveStatus } from '../../orchestrator/workcell-overview.ts';
 import { resolve } from 'node:path';
 import type { Signature } from '../../orchestrator/signatures.ts';
 import { ApiError, operation, route, type ApiRoute } from './api.ts';
-import { AuditPage, BatchParams, BatchRequested, BatchSummary, Cursor, RecordResponse, Reviewed, ReviewBody, SiteResponse, StartBatchBody } from './schemas.ts';
+import { AuditPage, BatchParams, BatchRequested, BatchSummary, Cursor, RecordResponse, Reviewed, ReviewBody, ScheduleList, SiteResponse, StartBatchBody } from './schemas.ts';
+import { listSchedules, scheduleFileIn, schedulesDirectory } from './schedules.ts';
 import { siteView } from './site.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -62,7 +63,7 @@ export const batchRoutes: ApiRoute[] = [
     method: 'POST',
     path: '/api/batches',
     summary: 'Ask for a batch to be started (operator, signed): the running orchestrator starts it',
-    description: 'Signed (role operator, password re-entered). The schedule is a file on the server, checked against the layout the workcell runs on as `workcell run` checks it. The request is recorded (batch.requested); the orchestrator running on the database starts it within a second, as `workcell run` starts its own; while none runs, the next `workcell run` (or `workcell resume` of unfinished batches) starts it. Answers 202: the batch is queued, and says whether an orchestrator runs.',
+    description: 'Signed (role operator, password re-entered). The schedule is named by file name in the directory of schedules the server starts batches on (GET /api/schedules lists them: `workcell serve --schedules DIR`, else the `schedules` directory beside the layout the workcell last ran on); any other path (`..`, an absolute path elsewhere, a symbolic link out of it) is refused with 400 before anything is read. It is checked against the layout the workcell runs on as `workcell run` checks it (409 with FILE:LINE:COL for what is wrong). The request is recorded (batch.requested); the orchestrator running on the database starts it within a second, as `workcell run` starts its own; while none runs, the next `workcell run` (or `workcell resume` of unfinished batches) starts it. Answers 202: the batch is queued, and says whether an orchestrator runs.',
     access: ['operator'],
     body: StartBatchBody,
     response: BatchRequested,
@@ -71,7 +72,8 @@ export const batchRoutes: ApiRoute[] = [
       const { log } = context;
       const layoutFile = lastRunSettings(log)?.layoutFile;
       if (body.layout !== undefined && layoutFile !== undefined && resolve(body.layout) !== layoutFile) throw new ApiError(409, `the workcell runs on ${layoutFile}, not ${resolve(body.layout)}: a batch starts on the layout its orchestrator drives`);
-      const request = { batchId: body.batchId, patient: body.patient, lane: body.lane, chainOfIdentity: body.chainOfIdentity, bagId: body.bagId, scheduleFile: body.schedule, reason: body.signature.reason };
+      const scheduleFile = scheduleFileIn(schedulesDirectory(context.schedules, layoutFile), body.schedule);
+      const request = { batchId: body.batchId, patient: body.patient, lane: body.lane, chainOfIdentity: body.chainOfIdentity, bagId: body.bagId, scheduleFile, reason: body.signature.reason };
       const entry = operation(() => requestBatch(log, request, { user: signedIn.operator.user, password: body.signature.password }, context.status.now()));
       const running = orchestratorRunning(log);
       return {
@@ -81,6 +83,19 @@ export const batchRoutes: ApiRoute[] = [
         message: running ? `batch ${entry.data.batchId} is queued on ${entry.data.lane}: the running orchestrator starts it within a second` : `batch ${entry.data.batchId} is queued on ${entry.data.lane}, but no orchestrator runs on ${log.file} now: the next workcell run on it (or workcell resume of its unfinished batches) starts it`,
         signature: entry.data.signature,
       };
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/schedules',
+    summary: 'The schedules a batch may be started on (POST /api/batches names one by file name)',
+    description: 'The schedule files (.yaml, .yml) of the directory the server starts batches from (`workcell serve --schedules DIR`, else the `schedules` directory beside the layout the workcell last ran on), each with its id, version, name and product, and whether it is valid and fits the layout the workcell runs on (else the FILE:LINE:COL findings). 409 when there is no such directory.',
+    access: 'session',
+    response: ScheduleList,
+    handle({ context }) {
+      const layoutFile = lastRunSettings(context.log)?.layoutFile;
+      const directory = schedulesDirectory(context.schedules, layoutFile);
+      return { directory, layout: layoutFile ?? null, schedules: listSchedules(directory, layoutFile) };
     },
   }),
   route({
