@@ -262,8 +262,9 @@ export function changePassword(log: EventLog, credentials: Credentials, newPassw
 }
 
 /**
- * The signed actions by which `user` took part in a batch: anything they signed in its record (a hold
- * answer, a skip, a removal), and a changed layout they accepted while it ran.
+ * The signed actions by which `user` took part in a batch: anything they signed in its record (the
+ * request it was started from, a hold answer, a skip, a removal), and a changed layout they accepted
+ * while it ran.
  */
 export function partsInBatch(log: EventLog, batchId: string, user: string): Array<{ entry: LogEntry; signature: Signature; context: string }> {
   const entries = log.stream(batchId, { withoutTelemetry: true });
@@ -272,7 +273,7 @@ export function partsInBatch(log: EventLog, batchId: string, user: string): Arra
   const started = start?.seq ?? Number.POSITIVE_INFINITY;
   const finished = end?.seq ?? Number.POSITIVE_INFINITY;
   const signedBy = (e: LogEntry) => {
-    const signature = 'signature' in e.data ? e.data.signature : undefined;
+    const signature = e.type === 'batch.started' ? e.data.request?.signature : 'signature' in e.data ? e.data.signature : undefined;
     return signature && signature.user === user ? signature : undefined;
   };
   const inRecord = entries.flatMap((entry) => {
@@ -280,11 +281,16 @@ export function partsInBatch(log: EventLog, batchId: string, user: string): Arra
     const step = 'step' in entry.data ? entry.data.step : undefined;
     return signature ? [{ entry, signature, context: step === undefined ? 'in it' : `(at ${printable(step)}) in it` }] : [];
   });
+  // A batch started from a request before its batch.started entry named the request: the request itself.
+  const requests = start?.data.request ? [] : log.ofType('batch.requested').flatMap((entry) => {
+    const signature = entry.data.batchId === batchId ? signedBy(entry) : undefined;
+    return signature ? [{ entry, signature, context: `of ${batchId}` }] : [];
+  });
   const layoutChanges = log.ofType('layout.changed').flatMap((entry) => {
     const signature = signedBy(entry);
     return signature && entry.seq > started && entry.seq < finished ? [{ entry, signature, context: `(${printable(entry.data.reason)}) while ${batchId} ran` }] : [];
   });
-  return [...inRecord, ...layoutChanges].sort((a, b) => a.entry.seq - b.entry.seq);
+  return [...inRecord, ...requests, ...layoutChanges].sort((a, b) => a.entry.seq - b.entry.seq);
 }
 
 /**

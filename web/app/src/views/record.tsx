@@ -50,6 +50,7 @@ export function RecordView({ batchId, session }: { batchId: string; session: Ses
         <dd>{record.identity.layout.id}</dd>
         <dt>Started</dt>
         <dd>{record.started.replace('T', ' ').slice(0, 16)} UTC</dd>
+        <RequestedBy request={record.identity.request} at={at} />
         <dt>Status</dt>
         <dd class={`status status-${record.status.replace(' ', '-')}`}>{record.status}</dd>
         <dt>Review</dt>
@@ -151,6 +152,19 @@ function Checkpoints({ integrity }: { integrity: RecordResponse['integrity'] }) 
       {notes.map((note) => (
         <p class="note">{note}</p>
       ))}
+    </>
+  );
+}
+
+/** The signed request (the API, an MES) the batch was started from, if it was. */
+function RequestedBy({ request, at }: { request: BatchRecord['identity']['request']; at: (iso: string) => string }) {
+  if (!request) return null;
+  return (
+    <>
+      <dt>Asked for by</dt>
+      <dd class="requested-by">
+        {request.signature.printedName} ({request.signature.user}) at {at(new Date(request.at).toISOString())}: {request.reason}. <SignatureLine signature={request.signature} /> Request at log position {request.seq}, <span class="hash">sha256 {request.hash}</span>.
+      </dd>
     </>
   );
 }
