@@ -155,6 +155,7 @@ export class CheckpointWriter {
   private readonly latest: Database.Statement<[], { data: string }>;
   private readonly since: Database.Statement<[number], { seq: number; stream: string; stream_seq: number; hash: string }>;
   private readonly insert: Database.Statement<[number, string]>;
+  private readonly recordedKey: Database.Statement<[], { key_id: string }>;
 
   /** `clock` paces checkpoints: wall time by default, as an unsigned stretch of the log is a stretch of real time. */
   constructor(private readonly db: Database.Database, readonly keyFile: string, private readonly logId: () => string, private readonly clock: Pick<Clock, 'now'> = WALL_CLOCK) {
@@ -162,6 +163,7 @@ export class CheckpointWriter {
     this.latest = db.prepare('SELECT data FROM checkpoints ORDER BY number DESC LIMIT 1');
     this.since = db.prepare('SELECT seq, stream, stream_seq, hash FROM events WHERE seq > ? ORDER BY seq');
     this.insert = db.prepare('INSERT INTO checkpoints (number, data) VALUES (?, ?)');
+    this.recordedKey = db.prepare('SELECT key_id FROM checkpoint_keys LIMIT 1');
   }
 
   /** The first append of a process is checkpointed at once, later ones at most a minute apart. */
@@ -176,6 +178,9 @@ export class CheckpointWriter {
     const rows = this.since.all(previous?.upToSeq ?? 0);
     this.lastWritten = this.clock.now();
     if (rows.length === 0) return;
+    // No checkpoint, yet the log records a key that signed here: its checkpoints were removed. Signing now
+    // would sign over whatever was done with them (a forgery): the log stays unanchored, verify names why.
+    if (!previous && this.recordedKey.get() !== undefined) return;
     const key = this.signingKey(previous?.keyId);
     const streams: Record<string, StreamHead> = { ...(previous?.streams ?? {}) };
     for (const row of rows) streams[row.stream] = { entries: row.stream_seq, head: row.hash };
