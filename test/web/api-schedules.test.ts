@@ -2,7 +2,7 @@
  * The schedules a batch may be started on over the API: the files of one directory, named by file name;
  * a path anywhere else is refused before it is read, and GET /api/schedules lists what may be started.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +121,10 @@ describe('the schedules a batch may be started on', () => {
       expect(beside.status).toBe(400);
       expect(beside.json.error).toContain(`is not a schedule of ${approved}`);
       expect((await client.post('/api/batches', start('P-003', 'short-v1.yaml'))).status).toBe(202);
+      rmSync(approved, { recursive: true });
+      const gone = await client.get('/api/schedules');
+      expect(gone.status).toBe(409);
+      expect(gone.json.error).toBe(`the schedules directory ${approved} (workcell serve --schedules) is not there any more`);
     } finally {
       await other.close();
     }

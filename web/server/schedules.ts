@@ -20,7 +20,11 @@ const SCHEDULE_FILE = /\.ya?ml$/;
 
 /** The directory batches are started from: the configured one, else the default beside the layout. */
 export function schedulesDirectory(configured: string | undefined, layoutFile: string | undefined): string {
-  if (configured !== undefined) return configured;
+  if (configured !== undefined) {
+    // Checked when the server starts; it may be moved or removed while it serves.
+    if (!existsSync(configured) || !statSync(configured).isDirectory()) throw new ApiError(409, `the schedules directory ${configured} (workcell serve --schedules) is not there any more`);
+    return configured;
+  }
   if (layoutFile === undefined) throw new ApiError(409, 'the log records no run: there is no workcell to start a batch on, nor a layout to find its schedules beside (start the first with workcell run, or serve with --schedules DIR)');
   const beside = [join(dirname(layoutFile), 'schedules'), ...(basename(dirname(layoutFile)) === 'layouts' ? [join(dirname(dirname(layoutFile)), 'schedules')] : [])];
   const found = beside.find((dir) => existsSync(dir) && statSync(dir).isDirectory());
