@@ -37,6 +37,7 @@ function site(): { root: string; layout: string; schedules: string } {
   writeFileSync(join(schedules, 'broken.yaml'), readFileSync(SHORT_SCHEDULE, 'utf8').replace('voltage: 400 V', 'voltage: 400 mL'));
   writeFileSync(join(root, 'secret.yaml'), `secret: ${SECRET}\n`);
   symlinkSync(join(root, 'secret.yaml'), join(schedules, 'link-out.yaml'));
+  symlinkSync(join(schedules, 'removed.yaml'), join(schedules, 'link-to-nothing.yaml'));
   return { root, layout, schedules };
 }
 
@@ -63,7 +64,7 @@ describe('the schedules a batch may be started on', () => {
     const listed = await operator.get('/api/schedules');
     expect(listed.status, listed.text).toBe(200);
     expect(listed.json).toMatchObject({ directory: files.schedules, layout: files.layout });
-    // The link out of the directory is no schedule of it.
+    // The link out of the directory is no schedule of it, nor is a link to nothing.
     expect(listed.json.schedules.map((s: { name: string }) => s.name)).toEqual(['broken.yaml', 'short.yaml']);
     expect(listed.json.schedules[1]).toEqual({ name: 'short.yaml', id: 'short', version: '1.0.0', title: 'Short process for orchestrator tests', product: null, startable: true, problems: [] });
     expect(listed.json.schedules[0]).toMatchObject({ name: 'broken.yaml', id: 'short', startable: false });

@@ -70,8 +70,8 @@ export function listSchedules(directory: string, layoutFile: string | undefined)
     .filter((name) => SCHEDULE_FILE.test(name))
     .sort()
     .flatMap((name) => {
-      const real = realpathSync(join(root, name));
-      return dirname(real) === root && statSync(real).isFile() ? [{ name, file: real }] : [];
+      const real = realTarget(join(root, name));
+      return real !== undefined && dirname(real) === root && statSync(real).isFile() ? [{ name, file: real }] : [];
     });
   if (files.length === 0) return [];
   const sources = files.map(({ file }) => YamlSource.read(file));
@@ -86,4 +86,13 @@ export function listSchedules(directory: string, layoutFile: string | undefined)
     if (!layoutFile) problems.push('the log records no run: there is no layout to check it against, nor a workcell to start it on');
     return { name, id: field('id'), version: field('version'), title: field('name'), product: field('product'), startable: problems.length === 0, problems };
   });
+}
+
+/** Where a file (or the link it is) leads; undefined for a link to nothing. */
+function realTarget(file: string): string | undefined {
+  try {
+    return realpathSync(file);
+  } catch {
+    return undefined;
+  }
 }
