@@ -10,10 +10,11 @@ import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
 import { EventLog } from '../../orchestrator/event-log.ts';
-import { listOperators, SignatureRefused } from '../../orchestrator/signatures.ts';
-import { ApiError, refusedAccess, type Access, type ApiRoute, type ServerContext, type SignedIn } from './api.ts';
+import { SignatureRefused } from '../../orchestrator/signatures.ts';
+import { ApiError, BACKGROUND_HEADER, refusedAccess, signedInBy, type Access, type ApiRoute, type ServerContext } from './api.ts';
 import { serverDirectory } from './certificate.ts';
 import { LiveUpdates } from './live.ts';
+import { AttemptWindow, type AttemptLimit } from './login-limit.ts';
 import { openApiDocument } from './openapi.ts';
 import { batchRoutes } from './routes-batches.ts';
 import { sessionRoutes } from './routes-session.ts';
@@ -33,6 +34,8 @@ export interface HmiServerOptions {
   assets: string;
   postgres?: string;
   sessionLimits?: SessionLimits;
+  /** Login attempts allowed per client address and window (10 a minute unless given). */
+  loginLimit?: AttemptLimit;
   /** How often the log watcher looks for other processes' writes (ms). */
   watchEveryMs?: number;
   version?: string;
@@ -74,7 +77,8 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
   const sessions = new SessionStore(join(serverDirectory(options.database), 'sessions.db'), options.sessionLimits);
   const status = new StatusCache(log);
   const live = new LiveUpdates(log, () => status.overview(), options.watchEveryMs);
-  const context: ServerContext = { log, sessions, live, status, postgres: options.postgres, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
+  const loginAttempts = new AttemptWindow(options.loginLimit);
+  const context: ServerContext = { log, sessions, loginAttempts, live, status, postgres: options.postgres, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
   const app = Fastify({ ...(options.tls ? { https: { key: options.tls.privateKeyPem, cert: options.tls.certificatePem } } : {}), logger: false, trustProxy: false }) as unknown as FastifyInstance;
   try {
     await configure(app, context, options);
@@ -99,18 +103,6 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
       log.close();
     },
   };
-}
-
-function signedInBy(context: ServerContext, token: string): SignedIn | undefined {
-  const session = context.sessions.use(token);
-  if (!session) return undefined;
-  // Roles and the authority to sign are read from the log on every request: a disabled operator is out at once.
-  const operator = listOperators(context.log).find((o) => o.user === session.user);
-  if (!operator || operator.disabled) {
-    context.sessions.close(token);
-    return undefined;
-  }
-  return { token, session, operator };
 }
 
 async function configure(app: FastifyInstance, context: ServerContext, options: HmiServerOptions): Promise<void> {
@@ -143,12 +135,14 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     const config = request.routeOptions.config;
     const access: Access = config.access ?? 'session';
     const token = request.cookies[context.cookieName];
-    const signedIn = token ? signedInBy(context, token) : undefined;
+    // What the app fetches on its own is no use of the session: an unattended screen times out.
+    const countsAsUse = config.countsAsUse !== false && request.headers[BACKGROUND_HEADER] !== '1';
+    const signedIn = token ? signedInBy(context, token, { countsAsUse }) : undefined;
     if (signedIn) request.signedIn = signedIn;
     if (access === 'public') return;
     if (!signedIn) {
       if (config.page) return reply.redirect('/login', 303);
-      return reply.code(401).send({ error: token ? 'the session ended (logged out, idle too long, or the operator was disabled): log in again' : 'log in first (POST /api/session)' });
+      return reply.code(401).send({ error: token ? 'the session ended (logged out, idle too long, the password changed or the operator was disabled): log in again' : 'log in first (POST /api/session)' });
     }
     if (MUTATING.has(request.method) && !sameToken(request.headers['x-csrf-token'], signedIn.session.csrfToken)) {
       return reply.code(403).send({ error: "refused: a mutating request carries the session's CSRF token in the x-csrf-token header (GET /api/session gives it)" });
@@ -162,7 +156,7 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
   });
 
   app.setErrorHandler((error: Error & { validation?: unknown; statusCode?: number }, request, reply) => {
-    if (error instanceof ApiError) return reply.code(error.status).send({ error: error.message });
+    if (error instanceof ApiError) return reply.code(error.status).headers(error.headers).send({ error: error.message });
     if (error instanceof SignatureRefused) return reply.code(403).send({ error: error.message });
     if (error.validation) return reply.code(400).send({ error: `the request's ${error.message}` });
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
@@ -175,7 +169,7 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     app.route({
       method: definition.method,
       url: definition.path.replace(/\{(\w+)\}/g, ':$1'),
-      config: { access: definition.access },
+      config: { access: definition.access, countsAsUse: definition.countsAsUse },
       schema: {
         ...(definition.body ? { body: definition.body } : {}),
         ...(definition.params ? { params: definition.params } : {}),
