@@ -29,7 +29,8 @@ async function request<T>(method: string, path: string, body?: unknown, options:
   const parsed: unknown = text ? safeJson(text) : undefined;
   if (!response.ok) {
     const said = parsed && typeof parsed === 'object' && 'error' in parsed && typeof parsed.error === 'string' ? parsed.error : `${response.status} ${response.statusText}`;
-    if (response.status === 401 && path !== '/api/session') location.assign('/login');
+    // But for a login's own refusal (a wrong password), a 401 is a session gone, whatever asked.
+    if (response.status === 401 && !(method === 'POST' && path === '/api/session')) location.assign('/login');
     throw new ApiError(response.status, said);
   }
   return parsed as T;

@@ -34,15 +34,14 @@ export function connectLive(): void {
   });
   stream.addEventListener('open', () => setConnected(true));
   // EventSource reconnects by itself after a dropped connection; the page says it is not live meanwhile.
-  // A refusal (the session ended) closes it for good: asking for the session then goes to the login
-  // page on a 401, and otherwise the stream is opened again.
+  // A refusal (the session ended) closes it for good: asking for the session at once then goes to the
+  // login page on a 401, and otherwise the stream is opened again after a pause.
   stream.addEventListener('error', () => {
     setConnected(false);
     if (stream.readyState !== EventSource.CLOSED) return;
     source = undefined;
-    setTimeout(() => {
-      api.get('/api/session', { background: true }).then(connectLive, () => setTimeout(connectLive, RECONNECT_MS));
-    }, RECONNECT_MS);
+    const again = () => setTimeout(connectLive, RECONNECT_MS);
+    api.get('/api/session', { background: true }).then(again, again);
   });
 }
 
