@@ -1,15 +1,14 @@
 /**
  * POST /api/session under attack, over real HTTPS: passwords are compared off the event loop (a login
- * does not stall the other requests), each client address has a login limit (429 and Retry-After), and a
- * locked user id's further attempts are refused with the lock's end but recorded once per lock, so that an
- * anonymous visitor cannot flood the GMP operators stream. The server runs in this process: faking Date
- * moves its clock too.
+ * does not stall the other requests), each client address has a login limit (@fastify/rate-limit: 429
+ * and Retry-After), and a locked user id's further attempts are refused with the lock's end but recorded
+ * once per lock, so that an anonymous visitor cannot flood the GMP operators stream. The server runs in
+ * this process: faking Date moves its clock too.
  */
 import { randomBytes, scryptSync } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EventLog, WORKCELL_STREAM } from '../../orchestrator/event-log.ts';
 import { LOCKOUT, refusedSignatures } from '../../orchestrator/signatures.ts';
-import { AttemptWindow } from '../../web/server/login-limit.ts';
 import { ADMIN, OPERATOR, QA } from '../support/operators.ts';
 import { databaseWithOperators, startTestServer, type TestServer } from '../support/hmi.ts';
 
@@ -113,19 +112,5 @@ describe('logging in under load and attack', () => {
     expect(refusalsOf(QA.user)).toEqual([...Array(LOCKOUT.attempts).fill('credentials'), 'locked']);
     // The right password, sent now, is refused too: the lock holds.
     expect((await test.client({ from: '127.0.0.6' }).logIn(QA)).status).toBe(429);
-  });
-});
-
-describe('the login limit per address', () => {
-  it('counts the attempts within its window only, and refused attempts not at all', () => {
-    const window = new AttemptWindow({ attempts: 3, windowMs: 1_000 });
-    expect([0, 100, 200].map((t) => window.take('a', t))).toEqual([undefined, undefined, undefined]);
-    expect(window.take('a', 300)).toEqual({ retryInMs: 700 });
-    expect(window.take('b', 300)).toBeUndefined();
-    expect(window.take('a', 999)).toEqual({ retryInMs: 1 });
-    // The oldest attempt left the window: one more is allowed, and the refused ones did not count.
-    expect(window.take('a', 1_000)).toBeUndefined();
-    expect(window.take('a', 1_050)).toEqual({ retryInMs: 50 });
-    expect(window.take('a', 1_100)).toBeUndefined();
   });
 });

@@ -9,7 +9,6 @@ import type { EventLog } from '../../orchestrator/event-log.ts';
 import { SignatureRefused, standingOf, type Operator, type Role } from '../../orchestrator/signatures.ts';
 import type { SessionStore, Session } from './sessions.ts';
 import type { LiveUpdates } from './live.ts';
-import type { AttemptWindow } from './login-limit.ts';
 import type { StatusCache } from './status.ts';
 
 /** `public`: anyone; `session`: anyone signed in; a list of roles: someone signed in with one of them. */
@@ -37,8 +36,6 @@ declare module 'fastify' {
 export interface ServerContext {
   log: EventLog;
   sessions: SessionStore;
-  /** Login attempts per client address. */
-  loginAttempts: AttemptWindow;
   live: LiveUpdates;
   status: StatusCache;
   /** The PostgreSQL site copy (--postgres), when given. */
@@ -67,6 +64,8 @@ export interface ApiRoute<B extends TSchema = TSchema, P extends TSchema = TSche
   access: Access;
   /** False for a route the app calls on its own, never for a person's action: it does not restart the idle time. */
   countsAsUse?: false;
+  /** Requests per client address are limited (HmiServerOptions.loginLimit): a route anyone may call that costs the server. */
+  limitedPerAddress?: true;
   body?: B;
   params?: P;
   query?: Q;

@@ -9,15 +9,15 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
+import rateLimit from '@fastify/rate-limit';
 import { EventLog } from '../../orchestrator/event-log.ts';
 import { SignatureRefused } from '../../orchestrator/signatures.ts';
 import { ApiError, BACKGROUND_HEADER, refusedAccess, signedInBy, type Access, type ApiRoute, type ServerContext } from './api.ts';
 import { serverDirectory } from './certificate.ts';
 import { LiveUpdates } from './live.ts';
-import { AttemptWindow, type AttemptLimit } from './login-limit.ts';
 import { openApiDocument } from './openapi.ts';
 import { batchRoutes } from './routes-batches.ts';
-import { sessionRoutes } from './routes-session.ts';
+import { LOGIN_LIMIT, sessionRoutes } from './routes-session.ts';
 import { workcellRoutes } from './routes-workcell.ts';
 import { ErrorBody } from './schemas.ts';
 import { SessionStore, type SessionLimits } from './sessions.ts';
@@ -35,7 +35,7 @@ export interface HmiServerOptions {
   postgres?: string;
   sessionLimits?: SessionLimits;
   /** Login attempts allowed per client address and window (10 a minute unless given). */
-  loginLimit?: AttemptLimit;
+  loginLimit?: { attempts: number; windowMs: number };
   /** How often the log watcher looks for other processes' writes (ms). */
   watchEveryMs?: number;
   version?: string;
@@ -77,8 +77,7 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
   const sessions = new SessionStore(join(serverDirectory(options.database), 'sessions.db'), options.sessionLimits);
   const status = new StatusCache(log);
   const live = new LiveUpdates(log, () => status.overview(), options.watchEveryMs);
-  const loginAttempts = new AttemptWindow(options.loginLimit);
-  const context: ServerContext = { log, sessions, loginAttempts, live, status, postgres: options.postgres, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
+  const context: ServerContext = { log, sessions, live, status, postgres: options.postgres, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
   const app = Fastify({ ...(options.tls ? { https: { key: options.tls.privateKeyPem, cert: options.tls.certificatePem } } : {}), logger: false, trustProxy: false }) as unknown as FastifyInstance;
   try {
     await configure(app, context, options);
@@ -128,6 +127,17 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     referrerPolicy: { policy: 'no-referrer' },
   });
   await app.register(fastifyStatic, { root: options.assets, serve: false });
+  // Only the routes that ask for it (the login), by the connection's address: trustProxy is off.
+  await app.register(rateLimit, { global: false });
+  const { attempts, windowMs } = options.loginLimit ?? LOGIN_LIMIT;
+  const perAddress = {
+    max: attempts,
+    timeWindow: windowMs,
+    errorResponseBuilder: (_request: FastifyRequest, limit: { ttl: number }) => {
+      const seconds = Math.max(1, Math.ceil(limit.ttl / 1000));
+      return new ApiError(429, `too many login attempts from this address (${attempts} within ${windowMs / 1000} s): try again in ${seconds} s`, { 'retry-after': String(seconds) });
+    },
+  };
   // JSON only: a form another site posts (text/plain, urlencoded) is refused before anything reads it.
   app.removeContentTypeParser('text/plain');
 
@@ -169,7 +179,7 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     app.route({
       method: definition.method,
       url: definition.path.replace(/\{(\w+)\}/g, ':$1'),
-      config: { access: definition.access, countsAsUse: definition.countsAsUse },
+      config: { access: definition.access, countsAsUse: definition.countsAsUse, ...(definition.limitedPerAddress ? { rateLimit: perAddress } : {}) },
       schema: {
         ...(definition.body ? { body: definition.body } : {}),
         ...(definition.params ? { params: definition.params } : {}),

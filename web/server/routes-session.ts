@@ -3,8 +3,10 @@ import { Type } from '@sinclair/typebox';
 import { wallNow } from '../../drivers/clock.ts';
 import { changePassword, disableOperator, enrolOperator, listOperators, LOCKOUT, logIn, SignatureRefused, type Operator } from '../../orchestrator/signatures.ts';
 import { ApiError, operation, route, type ApiRoute, type SignedIn } from './api.ts';
-import { DEFAULT_LOGIN_LIMIT } from './login-limit.ts';
 import { DisableBody, Done, EnrolBody, LoginBody, OperatorView, PasswordBody, SessionInfo } from './schemas.ts';
+
+/** Login attempts per client address and window, unless the server is started with others. */
+export const LOGIN_LIMIT = { attempts: 10, windowMs: 60_000 };
 
 const sessionInfo = (operator: Operator, csrfToken: string) => ({ user: operator.user, printedName: operator.printedName, roles: operator.roles, csrfToken });
 const me = (signedIn: SignedIn) => signedIn.operator.user;
@@ -14,17 +16,12 @@ export const sessionRoutes: ApiRoute[] = [
     method: 'POST',
     path: '/api/session',
     summary: 'Log in: the session cookie and its CSRF token',
-    description: `The same user id and password as a signature, with the same lockout: wrong passwords here count with those of the CLI (${LOCKOUT.attempts} within ${LOCKOUT.windowMs / 60_000} min lock the user id). A refusal is recorded in the operators stream, a locked user id's once per lock. 401: unknown user or wrong password; 429 with Retry-After: the user id is locked (the answer says until when), or this client address made too many login attempts (${DEFAULT_LOGIN_LIMIT.attempts} a minute unless the server was started otherwise).`,
+    description: `The same user id and password as a signature, with the same lockout: wrong passwords here count with those of the CLI (${LOCKOUT.attempts} within ${LOCKOUT.windowMs / 60_000} min lock the user id). A refusal is recorded in the operators stream, a locked user id's once per lock. 401: unknown user or wrong password; 429 with Retry-After: the user id is locked (the answer says until when), or this client address made too many login attempts (${LOGIN_LIMIT.attempts} a minute unless the server was started otherwise; refused before any password is compared).`,
     access: 'public',
+    limitedPerAddress: true,
     body: LoginBody,
     response: SessionInfo,
-    async handle({ body, request, reply, context }) {
-      const tooMany = context.loginAttempts.take(request.ip);
-      if (tooMany) {
-        const seconds = Math.ceil(tooMany.retryInMs / 1000);
-        const { attempts, windowMs } = context.loginAttempts.limit;
-        throw new ApiError(429, `too many login attempts from this address (${attempts} within ${windowMs / 1000} s): try again in ${seconds} s`, { 'retry-after': String(seconds) });
-      }
+    async handle({ body, reply, context }) {
       // Read before the password is checked: a password change that lands while it is ends this session.
       const logPosition = context.log.lastSeq();
       let operator: Operator;
