@@ -20,6 +20,6 @@ export function defineServeCommand(program: Command): void {
   option(serve, '--tls-cert <FILE>', 'the HTTPS certificate (PEM), with --tls-key');
   option(serve, '--tls-key <FILE>', 'its private key (PEM)');
   option(serve, '--insecure', 'plain HTTP, on a loopback address only (for scripts on this computer)');
-  option(serve, '--idle-minutes <N>', 'a session nobody used for this long ends', { default: '15' });
+  option(serve, '--idle-minutes <N>', 'a session nobody used for this long ends (a screen left open, refreshing itself, is no use)', { default: '15' });
   serve.action(lazy(async () => (await import('./serve.ts')).serve));
 }

@@ -33,7 +33,11 @@ function App({ session }: { session: SessionInfo }) {
   const live = useConnected();
   const status = useStatus();
   useEffect(() => {
-    const changed = () => setPath(route());
+    const changed = () => {
+      setPath(route());
+      // Going to another view is use of the session, even to one that only reads the live stream.
+      api.get('/api/session').catch(() => undefined);
+    };
     addEventListener('hashchange', changed);
     return () => removeEventListener('hashchange', changed);
   }, []);
