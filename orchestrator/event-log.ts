@@ -280,12 +280,16 @@ export class EventLog {
 
   /**
    * Recomputes every chain and checks the log against its signed checkpoints; returns the first break
-   * of each broken stream (in log order), then what the checkpoints show.
+   * of each broken stream (in log order), then what the checkpoints show. `stream`: that stream's chain
+   * only (a batch's record), against what the checkpoints signed of it; `read`: its rows, if read already
+   * (rowsAsStored: with their data as stored, over which the hashes are checked first).
    */
-  verify(): LogVerification {
-    const { rows, storedData } = this.rowsAsStored();
+  verify(stream?: string, read: { rows: readonly StoredRow[]; storedData?: readonly string[] } = this.rowsAsStored(stream)): LogVerification {
+    const { rows, storedData } = read;
     const chains = verifyChains(rows, storedData);
-    const anchored = verifyCheckpoints(this.id, rows, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)));
+    // A stream's rows come in its own order; the checkpoints are replayed in log order.
+    const inLogOrder = stream === undefined ? rows : [...rows].sort((a, b) => a.seq - b.seq);
+    const anchored = verifyCheckpoints(this.id, inLogOrder, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)), stream);
     return { ...chains, breaks: [...chains.breaks, ...invalidEntryBreaks(rows), ...anchored.breaks], checkpoints: anchored.report };
   }
 

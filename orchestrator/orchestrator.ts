@@ -43,6 +43,8 @@ export interface BatchSpec {
   chainOfIdentity: string;
   bagId: string;
   lane: string;
+  /** The signed request it is started from (batch-requests.ts), recorded in its batch.started entry. */
+  request?: BatchStarted['request'];
 }
 
 export interface OrchestratorOptions {

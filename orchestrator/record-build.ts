@@ -159,6 +159,9 @@ export function buildRecord(log: EventLog, batchId: string, rows: readonly Store
     firstHash: rows[0]!.hash,
     lastHash: rows.at(-1)!.hash,
   };
+  // A batch started from a signed request (the web API, an MES): the request is its first signed act.
+  const request = started.request;
+  if (request) record.operatorActions.push({ at: iso(request.at), action: 'asked for the batch to be started', step: '', reason: request.reason, user: request.signature.user, signature: request.signature });
   let current: string | undefined;
   // Each command by idempotency key: its line in the step's command list, and whose work it was.
   const commands = new Map<string, { command: StepRecord['commands'][number]; step?: StepState; occurrence?: RecurringRecord }>();

@@ -68,15 +68,16 @@ describe('the HMI server over HTTPS', () => {
       const refused = log.ofType('signature.refused').slice(refusedBefore);
       expect(refused.map((e) => [e.data.user, e.data.action, e.data.kind])).toEqual(Array.from({ length: LOCKOUT.attempts }, () => [OPERATOR.user, 'login', 'credentials']));
       const locked = await client.logIn(OPERATOR);
-      expect(locked.status).toBe(401);
-      expect(locked.json.error).toMatch(/a.jansen is locked after 5 wrong passwords/);
+      expect(locked.status).toBe(429);
+      expect(locked.json.error).toMatch(/a.jansen is locked after 5 wrong passwords within 15 min, until \d{4}-/);
+      expect(Number(locked.headers['retry-after'])).toBeGreaterThan(14 * 60);
       // The same lockout holds for a signature given in a terminal.
       expect(() => changePassword(log, OPERATOR, 'another-password-1', 0)).toThrow(SignatureRefused);
       expect(() => changePassword(log, OPERATOR, 'another-password-1', 0)).toThrow(/locked/);
       // And wrong passwords typed for CLI signatures lock the login page.
       for (let i = 0; i < LOCKOUT.attempts; i++) expect(() => changePassword(log, { user: QA.user, password: 'wrong-password-1' }, 'another-password-1', 0)).toThrow(/wrong password/);
       const qa = await client.logIn(QA);
-      expect(qa.status).toBe(401);
+      expect(qa.status).toBe(429);
       expect(qa.json.error).toMatch(/qa.lee is locked/);
     } finally {
       log.close();
@@ -256,21 +257,21 @@ describe('sessions', () => {
     try {
       const file = join(mkdtempSync(join(tmpdir(), 'workcell-sessions-')), 'sessions.db');
       const store = new SessionStore(file, { idleMs: 60_000, lifetimeMs: 180_000 });
-      const { token, session } = store.open('a.jansen');
+      const { token, session } = store.open('a.jansen', 0);
       vi.advanceTimersByTime(59_000);
       expect(store.use(token)?.csrfToken).toBe(session.csrfToken);
       vi.advanceTimersByTime(59_000);
       expect(store.use(token)?.user).toBe('a.jansen');
       vi.advanceTimersByTime(61_000);
       expect(store.use(token)).toBeUndefined();
-      const second = store.open('a.jansen');
+      const second = store.open('a.jansen', 0);
       for (let i = 0; i < 3; i++) {
         vi.advanceTimersByTime(59_000);
         expect(store.use(second.token)).toBeDefined();
       }
       vi.advanceTimersByTime(59_000);
       expect(store.use(second.token)).toBeUndefined();
-      const third = store.open('qa.lee');
+      const third = store.open('qa.lee', 0);
       const stored = new Database(file, { readonly: true }).prepare('SELECT token_hash FROM sessions').all() as Array<{ token_hash: string }>;
       expect(stored.map((r) => r.token_hash)).not.toContain(third.token);
       expect(store.use(stored[0]!.token_hash)).toBeUndefined();

@@ -122,6 +122,8 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
     const { page } = await as(QA);
     await page.goto(`${server.url}/#/batches/P-001`);
     await page.waitForSelector('.record-view [data-verified="true"]');
+    // The log's signed checkpoints, as the server verified them for this batch.
+    await expect(page.locator('#integrity .checkpoints').textContent()).resolves.toMatch(/^\d+ signed checkpoint\(s\) verified; the latest, number \d+, signed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(key [0-9a-f]{16}\), covers the log up to position \d+/);
     const exceptions = await page.locator('#exceptions').textContent();
     expect(exceptions).toContain('electrode fault');
     expect(exceptions).toContain('Signed by Anna Jansen (a.jansen)');

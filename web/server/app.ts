@@ -10,15 +10,16 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
+import rateLimit from '@fastify/rate-limit';
 import { CHUNKS } from '../app/build.ts';
 import { EventLog } from '../../orchestrator/event-log.ts';
-import { listOperators, SignatureRefused } from '../../orchestrator/signatures.ts';
-import { ApiError, refusedAccess, type Access, type ApiRoute, type ServerContext, type SignedIn } from './api.ts';
+import { SignatureRefused } from '../../orchestrator/signatures.ts';
+import { ApiError, BACKGROUND_HEADER, refusedAccess, signedInBy, type Access, type ApiRoute, type ServerContext } from './api.ts';
 import { serverDirectory } from './certificate.ts';
 import { LiveUpdates } from './live.ts';
 import { openApiDocument } from './openapi.ts';
 import { batchRoutes } from './routes-batches.ts';
-import { sessionRoutes } from './routes-session.ts';
+import { LOGIN_LIMIT, sessionRoutes } from './routes-session.ts';
 import { workcellRoutes } from './routes-workcell.ts';
 import { ErrorBody } from './schemas.ts';
 import { SessionStore, type SessionLimits } from './sessions.ts';
@@ -34,7 +35,11 @@ export interface HmiServerOptions {
   /** The directory of the app's built files (web/app/build.ts). */
   assets: string;
   postgres?: string;
+  /** The directory of the schedules batches may be started on over the API (web/server/schedules.ts). */
+  schedules?: string;
   sessionLimits?: SessionLimits;
+  /** Login attempts allowed per client address and window (10 a minute unless given). */
+  loginLimit?: { attempts: number; windowMs: number };
   /** How often the log watcher looks for other processes' writes (ms). */
   watchEveryMs?: number;
   version?: string;
@@ -76,7 +81,7 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
   const sessions = new SessionStore(join(serverDirectory(options.database), 'sessions.db'), options.sessionLimits);
   const status = new StatusCache(log);
   const live = new LiveUpdates(log, () => status.overview(), options.watchEveryMs);
-  const context: ServerContext = { log, sessions, live, status, postgres: options.postgres, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
+  const context: ServerContext = { log, sessions, live, status, postgres: options.postgres, schedules: options.schedules, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
   const app = Fastify({ ...(options.tls ? { https: { key: options.tls.privateKeyPem, cert: options.tls.certificatePem } } : {}), logger: false, trustProxy: false }) as unknown as FastifyInstance;
   try {
     await configure(app, context, options);
@@ -115,18 +120,6 @@ function chunksOf(assets: string): Array<{ url: string; body: Buffer }> {
   return readdirSync(dir).map((chunk) => ({ url: `/${CHUNKS}/${chunk}`, body: readFileSync(join(dir, chunk)) }));
 }
 
-function signedInBy(context: ServerContext, token: string): SignedIn | undefined {
-  const session = context.sessions.use(token);
-  if (!session) return undefined;
-  // Roles and the authority to sign are read from the log on every request: a disabled operator is out at once.
-  const operator = listOperators(context.log).find((o) => o.user === session.user);
-  if (!operator || operator.disabled) {
-    context.sessions.close(token);
-    return undefined;
-  }
-  return { token, session, operator };
-}
-
 async function configure(app: FastifyInstance, context: ServerContext, options: HmiServerOptions): Promise<void> {
   await app.register(cookie);
   await app.register(helmet, {
@@ -150,6 +143,17 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     referrerPolicy: { policy: 'no-referrer' },
   });
   await app.register(fastifyStatic, { root: options.assets, serve: false });
+  // Only the routes that ask for it (the login), by the connection's address: trustProxy is off.
+  await app.register(rateLimit, { global: false });
+  const { attempts, windowMs } = options.loginLimit ?? LOGIN_LIMIT;
+  const perAddress = {
+    max: attempts,
+    timeWindow: windowMs,
+    errorResponseBuilder: (_request: FastifyRequest, limit: { ttl: number }) => {
+      const seconds = Math.max(1, Math.ceil(limit.ttl / 1000));
+      return new ApiError(429, `too many login attempts from this address (${attempts} within ${windowMs / 1000} s): try again in ${seconds} s`, { 'retry-after': String(seconds) });
+    },
+  };
   // JSON only: a form another site posts (text/plain, urlencoded) is refused before anything reads it.
   app.removeContentTypeParser('text/plain');
 
@@ -157,12 +161,14 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     const config = request.routeOptions.config;
     const access: Access = config.access ?? 'session';
     const token = request.cookies[context.cookieName];
-    const signedIn = token ? signedInBy(context, token) : undefined;
+    // What the app fetches on its own is no use of the session: an unattended screen times out.
+    const countsAsUse = config.countsAsUse !== false && request.headers[BACKGROUND_HEADER] !== '1';
+    const signedIn = token ? signedInBy(context, token, { countsAsUse }) : undefined;
     if (signedIn) request.signedIn = signedIn;
     if (access === 'public') return;
     if (!signedIn) {
       if (config.page) return reply.redirect('/login', 303);
-      return reply.code(401).send({ error: token ? 'the session ended (logged out, idle too long, or the operator was disabled): log in again' : 'log in first (POST /api/session)' });
+      return reply.code(401).send({ error: token ? 'the session ended (logged out, idle too long, the password changed or the operator was disabled): log in again' : 'log in first (POST /api/session)' });
     }
     if (MUTATING.has(request.method) && !sameToken(request.headers['x-csrf-token'], signedIn.session.csrfToken)) {
       return reply.code(403).send({ error: "refused: a mutating request carries the session's CSRF token in the x-csrf-token header (GET /api/session gives it)" });
@@ -176,7 +182,7 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
   });
 
   app.setErrorHandler((error: Error & { validation?: unknown; statusCode?: number }, request, reply) => {
-    if (error instanceof ApiError) return reply.code(error.status).send({ error: error.message });
+    if (error instanceof ApiError) return reply.code(error.status).headers(error.headers).send({ error: error.message });
     if (error instanceof SignatureRefused) return reply.code(403).send({ error: error.message });
     if (error.validation) return reply.code(400).send({ error: `the request's ${error.message}` });
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
@@ -189,7 +195,7 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     app.route({
       method: definition.method,
       url: definition.path.replace(/\{(\w+)\}/g, ':$1'),
-      config: { access: definition.access },
+      config: { access: definition.access, countsAsUse: definition.countsAsUse, ...(definition.limitedPerAddress ? { rateLimit: perAddress } : {}) },
       schema: {
         ...(definition.body ? { body: definition.body } : {}),
         ...(definition.params ? { params: definition.params } : {}),

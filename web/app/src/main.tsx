@@ -31,7 +31,11 @@ function route(): string[] {
 function App({ session }: { session: SessionInfo }) {
   const [path, setPath] = useState(route());
   useEffect(() => {
-    const changed = () => setPath(route());
+    const changed = () => {
+      setPath(route());
+      // Going to another view is use of the session, even to one that only reads the live stream.
+      api.get('/api/session').catch(() => undefined);
+    };
     addEventListener('hashchange', changed);
     return () => removeEventListener('hashchange', changed);
   }, []);
