@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadWorkcell } from '../config/validate.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
-import type { BatchSpec } from './orchestrator.ts';
+import type { BatchSpec } from './batch-spec.ts';
 import { lastRunSettings } from './run-settings.ts';
 import { OPERATORS_STREAM, signed, type Credentials } from './signatures.ts';
 

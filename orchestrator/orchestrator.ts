@@ -36,16 +36,8 @@ export { recordRemoval, resolveHold } from './operator-actions.ts';
 export type { BatchPhase, BatchStatus } from './step-runner.ts';
 export type { ModuleStatus, WorkcellStatus } from './status-view.ts';
 
-export interface BatchSpec {
-  batchId: string;
-  patient: string;
-  /** ISBT 128 chain-of-identity identifier (or the site's equivalent). */
-  chainOfIdentity: string;
-  bagId: string;
-  lane: string;
-  /** The signed request it is started from (batch-requests.ts), recorded in its batch.started entry. */
-  request?: BatchStarted['request'];
-}
+import type { BatchSpec } from './batch-spec.ts';
+export type { BatchSpec };
 
 export interface OrchestratorOptions {
   layout: LayoutModel;
