@@ -13,6 +13,7 @@ import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';
+import type { BatchSpec } from './batch-spec.ts';
 import { BatchJournal, type BatchStarted, type EntryType } from './entries.ts';
 import { HoldRequired } from './command-executor.ts';
 import { MaterialGate, type BatchIdentity } from './material-gate.ts';
@@ -36,8 +37,7 @@ export { recordRemoval, resolveHold } from './operator-actions.ts';
 export type { BatchPhase, BatchStatus } from './step-runner.ts';
 export type { ModuleStatus, WorkcellStatus } from './status-view.ts';
 
-import type { BatchSpec } from './batch-spec.ts';
-export type { BatchSpec };
+export type { BatchSpec } from './batch-spec.ts';
 
 export interface OrchestratorOptions {
   layout: LayoutModel;
