@@ -230,7 +230,14 @@ describe('the orchestrator on a simulated two-lane workcell', () => {
     const run = await startRun({ batches: [{ batchId: 'P-001', lane: 'lane-1' }, { batchId: 'P-002', lane: 'lane-2' }], faults: { 'ep-1': [{ kind: 'hang', capability: 'electroporate', on: 1 }] } });
     try {
       // Whichever batch reached the electroporator first is the one whose command hangs.
-      const hold = await Promise.any(['P-001', 'P-002'].map((b) => waitForEntry(run.log, b, (e) => e.type === 'hold.opened')));
+      // One look at both batches (not a waiter per batch: the loser's would go on polling the closed log).
+      const firstHold = () => ['P-001', 'P-002'].map((b) => run.log.stream(b).find(isEntry('hold.opened'))).find((h) => h !== undefined);
+      const deadline = Date.now() + 60_000;
+      let hold = firstHold();
+      for (; !hold; hold = firstHold()) {
+        if (Date.now() > deadline) throw new Error('neither batch was held within 60 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const hung = hold.stream;
       expect(hold.data).toMatchObject({ step: 'electroporate', kind: 'watchdog' });
       expect(run.log.stream(hung).some(isEntry('alarm', (e) => e.data.kind === 'watchdog'))).toBe(true);
