@@ -102,8 +102,16 @@ export async function waitForEntry(log: EventLog, stream: string, predicate: (en
     const unsubscribe = log.subscribe((entry) => {
       if (entry.stream === stream && predicate(entry)) done(() => resolve(entry));
     });
+    // A log closed while this waits (a test that stopped its run) rejects the wait rather than throwing
+    // from the timer, which nobody could catch.
     const poll = setInterval(() => {
-      const there = log.stream(stream).find(predicate);
+      let there: LogEntry | undefined;
+      try {
+        there = log.stream(stream).find(predicate);
+      } catch (error) {
+        done(() => reject(error));
+        return;
+      }
       if (there) done(() => resolve(there));
     }, 50);
     const timeout = setTimeout(() => done(() => reject(new Error(`no matching entry in ${stream} after ${timeoutMs} ms; last: ${log.stream(stream).slice(-5).map((e) => e.type).join(', ')}`))), timeoutMs);
