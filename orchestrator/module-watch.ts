@@ -12,8 +12,6 @@ import type { EntryWriter } from './entries.ts';
 
 /** How long a direct read of a module's state may take (wall ms), whatever the clock's scale. */
 const READ_TIMEOUT_MS = 5000;
-/** Ends a read's timeout once the read settled: a reason given, so that no DOMException is made for each read. */
-const READ_SETTLED = new Error('the read settled');
 
 export interface WatchContext {
   drivers: ReadonlyMap<string, ModuleDriver>;
@@ -88,16 +86,20 @@ export class ModuleWatch {
     const { clock } = this.context;
     let failure = '';
     const read = async (): Promise<ModuleState | undefined> => {
-      const timeout = new AbortController();
+      // A timer of the clock, cleared once the read settled: an abort signal for each of these reads
+      // (every module, every reconcile interval) costs more than the read of an in-process device.
+      let timeout: Timer | undefined;
       try {
         // A device that does not answer within a few seconds is not answering (gRPC would wait for it).
-        const late = clock.sleep(READ_TIMEOUT_MS * clock.timeScale, timeout.signal).then(() => Promise.reject(new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s`)));
+        const late = new Promise<never>((_, reject) => {
+          timeout = clock.setTimeout(() => reject(new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s`)), READ_TIMEOUT_MS * clock.timeScale);
+        });
         return await Promise.race([this.context.drivers.get(moduleId)!.readState(), late]);
       } catch (error) {
         failure = (error as Error).message;
         return undefined;
       } finally {
-        timeout.abort(READ_SETTLED);
+        clock.clearTimeout(timeout);
       }
     };
     const state = await read();
