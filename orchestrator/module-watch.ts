@@ -124,7 +124,8 @@ export class ModuleWatch {
     const batchId = this.context.inside(sample.module);
     if (!batchId) return; // an empty module's sensors belong to no record
     if (!Number.isFinite(sample.value)) return; // NaN or Infinity measures nothing: no sample, rather than a made-up one
-    this.bufferEntry({ stream: batchId, type: 'telemetry', at: this.context.clock.now(), data: { module: sample.module, channel: sample.channel, value: sample.value, unit: sample.unit } });
+    // Its fields in sorted order: the log's canonical JSON takes the sample as it is (most entries are samples).
+    this.bufferEntry({ stream: batchId, type: 'telemetry', at: this.context.clock.now(), data: { channel: sample.channel, module: sample.module, unit: sample.unit, value: sample.value } });
   }
 
   private bufferEntry(entry: NewEntry): void {
