@@ -27,5 +27,5 @@ console.log(await twinLongCampaignBenchmark(Number(process.env.WORKCELL_BENCH_WE
 // `workcell plan` end to end: scenarios through the twin and the figures read from their logs.
 console.log(await planBenchmark());
 // The web HMI: a batch record page in Chromium, over a database of 32 CAR-T batches (~490k entries).
-console.log(await webBenchmark());
+console.log(await webBenchmark({ database: process.env.WORKCELL_BENCH_WEB_DATABASE }));
 process.exit(0);

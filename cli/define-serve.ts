@@ -14,11 +14,12 @@ export function defineServeCommand(program: Command): void {
     );
   databaseOption(serve);
   option(serve, '--postgres <URL>', 'the site copy in PostgreSQL, for the site view (every mirrored workcell)');
+  option(serve, '--schedules <DIR>', 'the directory of the schedules batches may be started on over the API, by file name (default: the schedules directory beside the layout the workcell last ran on)');
   option(serve, '--host <ADDRESS>', 'the address to listen on', { default: '127.0.0.1' });
   option(serve, '--port <N>', 'the port (0: one the OS picks)', { default: '8443' });
   option(serve, '--tls-cert <FILE>', 'the HTTPS certificate (PEM), with --tls-key');
   option(serve, '--tls-key <FILE>', 'its private key (PEM)');
   option(serve, '--insecure', 'plain HTTP, on a loopback address only (for scripts on this computer)');
-  option(serve, '--idle-minutes <N>', 'a session nobody used for this long ends', { default: '15' });
+  option(serve, '--idle-minutes <N>', 'a session nobody used for this long ends (a screen left open, refreshing itself, is no use)', { default: '15' });
   serve.action(lazy(async () => (await import('./serve.ts')).serve));
 }

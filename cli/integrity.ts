@@ -1,5 +1,6 @@
 /** `workcell verify` and `workcell mirror`: is a log intact, and its copy in PostgreSQL with it. */
 import { WALL_CLOCK, wallNow } from '../drivers/clock.ts';
+import { checkpointSummary } from '../orchestrator/checkpoints.ts';
 import type { EventLog, LogVerification } from '../orchestrator/event-log.ts';
 import type { PostgresMirror } from '../orchestrator/postgres-mirror.ts';
 import { printable } from '../config/printable.ts';
@@ -47,11 +48,10 @@ function report(name: string, result: LogVerification): number {
       writeLine(`${name}: empty, nothing to verify`);
       return 0;
     }
-    writeLine(`${name}: ${result.entries} entries in ${result.streams} chains intact, but no signed checkpoint: a truncated tail or a recomputed chain would not show (a log written before checkpoints gets one from the next command that writes to it)`);
+    writeLine(`${name}: ${result.entries} entries in ${result.streams} chains intact, but ${checkpointSummary(result.checkpoints)}`);
     return 1;
   }
-  const covered = result.checkpoints.uncovered === 0 ? 'covers every entry' : `covers every entry up to log position ${latest.upToSeq}; ${result.checkpoints.uncovered} appended since are not covered yet`;
-  writeLine(`${name}: ${result.entries} entries in ${result.streams} chains, all intact; signed checkpoint ${latest.number} of ${latest.signedAt} (key ${latest.keyId}) ${covered}.`);
+  writeLine(`${name}: ${result.entries} entries in ${result.streams} chains, all intact; ${checkpointSummary(result.checkpoints)}.`);
   return 0;
 }
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadWorkcell } from '../config/validate.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
+import type { BatchSpec } from './batch-spec.ts';
 import { lastRunSettings } from './run-settings.ts';
 import { OPERATORS_STREAM, signed, type Credentials } from './signatures.ts';
 
@@ -59,11 +60,13 @@ export function requestBatch(log: EventLog, request: BatchRequest, signer: Crede
  * Starts a requested batch with `start` (the orchestrator's startBatch) unless it started already (it has
  * its stream); what start refuses (a bag now in use, a lane the layout lost) is an alarm naming the request.
  */
-export function startRequestedBatch(log: EventLog, request: LogEntry<'batch.requested'>, start: (spec: { batchId: string; patient: string; chainOfIdentity: string; bagId: string; lane: string }, schedule: { file: string; text: string }) => void, at: number): void {
-  const { batchId, patient, chainOfIdentity, bagId, lane, schedule, user } = request.data;
+export function startRequestedBatch(log: EventLog, request: LogEntry<'batch.requested'>, start: (spec: BatchSpec, schedule: { file: string; text: string }) => void, at: number): void {
+  const { batchId, patient, chainOfIdentity, bagId, lane, schedule, user, reason, signature } = request.data;
   if (log.stream(batchId).length > 0) return;
   try {
-    start({ batchId, patient, chainOfIdentity, bagId, lane }, schedule);
+    // The batch's own chain names the signed request (position and hash) and carries its signature, so that
+    // its record shows who asked for it, and why, without the workcell stream.
+    start({ batchId, patient, chainOfIdentity, bagId, lane, request: { seq: request.seq, streamSeq: request.streamSeq, hash: request.hash, at: request.at, reason, signature } }, schedule);
   } catch (error) {
     log.append({ stream: WORKCELL_STREAM, type: 'alarm', at, data: { kind: 'orchestrator', batchId, message: `batch ${batchId}, asked for by ${user}, was not started: ${(error as Error).message}` } });
   }

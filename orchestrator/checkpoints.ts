@@ -155,6 +155,7 @@ export class CheckpointWriter {
   private readonly latest: Database.Statement<[], { data: string }>;
   private readonly since: Database.Statement<[number], { seq: number; stream: string; stream_seq: number; hash: string }>;
   private readonly insert: Database.Statement<[number, string]>;
+  private readonly recordedKey: Database.Statement<[], { key_id: string }>;
 
   /** `clock` paces checkpoints: wall time by default, as an unsigned stretch of the log is a stretch of real time. */
   constructor(private readonly db: Database.Database, readonly keyFile: string, private readonly logId: () => string, private readonly clock: Pick<Clock, 'now'> = WALL_CLOCK) {
@@ -162,6 +163,7 @@ export class CheckpointWriter {
     this.latest = db.prepare('SELECT data FROM checkpoints ORDER BY number DESC LIMIT 1');
     this.since = db.prepare('SELECT seq, stream, stream_seq, hash FROM events WHERE seq > ? ORDER BY seq');
     this.insert = db.prepare('INSERT INTO checkpoints (number, data) VALUES (?, ?)');
+    this.recordedKey = db.prepare('SELECT key_id FROM checkpoint_keys LIMIT 1');
   }
 
   /** The first append of a process is checkpointed at once, later ones at most a minute apart. */
@@ -176,6 +178,9 @@ export class CheckpointWriter {
     const rows = this.since.all(previous?.upToSeq ?? 0);
     this.lastWritten = this.clock.now();
     if (rows.length === 0) return;
+    // No checkpoint, yet the log records a key that signed here: its checkpoints were removed. Signing now
+    // would sign over whatever was done with them (a forgery): the log stays unanchored, verify names why.
+    if (!previous && this.recordedKey.get() !== undefined) return;
     const key = this.signingKey(previous?.keyId);
     const streams: Record<string, StreamHead> = { ...(previous?.streams ?? {}) };
     for (const row of rows) streams[row.stream] = { entries: row.stream_seq, head: row.hash };
@@ -220,11 +225,24 @@ export interface CheckpointReport {
 }
 
 /**
+ * What the checkpoints cover, in words (`workcell verify` and the web record say it alike): the latest
+ * signed checkpoint and what it covers, or that there is none.
+ */
+export function checkpointSummary(report: CheckpointReport): string {
+  const latest = report.latest;
+  if (!latest) return 'no signed checkpoint: a truncated tail or a recomputed chain would not show (a log written before checkpoints gets one from the next command that writes to it)';
+  const covered = report.uncovered === 0 ? 'covers every entry' : `covers every entry up to log position ${latest.upToSeq}; ${report.uncovered} appended since are not covered yet`;
+  return `signed checkpoint ${latest.number} of ${latest.signedAt} (key ${latest.keyId}) ${covered}`;
+}
+
+/**
  * Checks a log's checkpoints against its entries (given in log order): each checkpoint's signature with
  * the recorded key, their numbering and links, and at each checkpoint's position every stream's count and
  * head against what was signed. `keyFileKeyId`: the key of the file beside the database, if readable.
+ * `onlyStream`: `entries` are that stream's alone (one batch's record), and only it is compared with
+ * what each checkpoint signed; the checkpoints themselves are checked whole either way.
  */
-export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], recorded: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }, keyFileKeyId?: string): { breaks: ChainBreak[]; report: CheckpointReport } {
+export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], recorded: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }, keyFileKeyId?: string, onlyStream?: string): { breaks: ChainBreak[]; report: CheckpointReport } {
   const breaks: ChainBreak[] = [];
   const notes: string[] = [];
   const keys = new Map(recorded.keys.map((k) => [k.keyId, k]));
@@ -253,7 +271,7 @@ export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], 
   const compare = (checkpoint: Checkpoint) => {
     const at = `checkpoint ${checkpoint.number} at ${checkpoint.signedAt}`;
     for (const [stream, signed] of Object.entries(checkpoint.streams)) {
-      if (reported.has(stream)) continue;
+      if (reported.has(stream) || (onlyStream !== undefined && stream !== onlyStream)) continue;
       const now = heads.get(stream);
       const problem =
         !now ? `${stream}: all ${signed.entries} entries missing since ${at}`

@@ -13,7 +13,7 @@ import { wallNow } from '../drivers/clock.ts';
 import { isLiveStatus, LIVE_STATUS_KEY, liveStatusProblem, type LiveStatus } from './live-status.ts';
 import { watchOtherConnections, type WatchOptions } from './log-watcher.ts';
 import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
-import { canonicalJson, type ChainBreak } from './log-entry.ts';
+import { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
 import { entryHash, GENESIS, invalidEntryBreaks, verifyChains } from './stored-entries.ts';
 import { LogReads } from './log-reads.ts';
 import { checkEntry, ENTRY_FORMAT_VERSION, type EntryData, type EntryType, type LogEntry, type NewEntry } from './entries/index.ts';
@@ -254,12 +254,16 @@ export class EventLog extends LogReads {
 
   /**
    * Recomputes every chain and checks the log against its signed checkpoints; returns the first break
-   * of each broken stream (in log order), then what the checkpoints show.
+   * of each broken stream (in log order), then what the checkpoints show. `stream`: that stream's chain
+   * only (a batch's record), against what the checkpoints signed of it; `read`: its rows, if read already
+   * (rowsAsStored: with their data as stored, over which the hashes are checked first).
    */
-  verify(): LogVerification {
-    const rows = this.rows();
-    const chains = verifyChains(rows);
-    const anchored = verifyCheckpoints(this.id, rows, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)));
+  verify(stream?: string, read: { rows: readonly StoredRow[]; storedData?: readonly string[] } = this.rowsAsStored(stream)): LogVerification {
+    const { rows, storedData } = read;
+    const chains = verifyChains(rows, storedData);
+    // A stream's rows come in its own order; the checkpoints are replayed in log order.
+    const inLogOrder = stream === undefined ? rows : [...rows].sort((a, b) => a.seq - b.seq);
+    const anchored = verifyCheckpoints(this.id, inLogOrder, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)), stream);
     return { ...chains, breaks: [...chains.breaks, ...invalidEntryBreaks(rows), ...anchored.breaks], checkpoints: anchored.report };
   }
 

@@ -100,8 +100,16 @@ export class LogReads {
    * read a tampered log to the end (verify, the comparison with a copy, a record); checkedEntries() sorts them.
    */
   rows(stream?: string): StoredRow[] {
-    const rows = stream === undefined ? this.prepared('SELECT * FROM events ORDER BY seq').all() : this.prepared('SELECT * FROM events WHERE stream = ? ORDER BY stream_seq').all(stream);
-    return (rows as Row[]).map(fromRow);
+    return this.rowsAsStored(stream).rows;
+  }
+
+  /**
+   * rows(), and each one's data as the database holds it: the canonical JSON its hash was computed over when
+   * written, over which verifyChains checks the hash first (cheaper than canonicalising the data again).
+   */
+  rowsAsStored(stream?: string): { rows: StoredRow[]; storedData: string[] } {
+    const read = (stream === undefined ? this.prepared('SELECT * FROM events ORDER BY seq').all() : this.prepared('SELECT * FROM events WHERE stream = ? ORDER BY stream_seq').all(stream)) as Row[];
+    return { rows: read.map(fromRow), storedData: read.map((row) => row.data) };
   }
 
   /** Entries after `seq` in log order, at most `limit` of them: for publishing the log page by page. */

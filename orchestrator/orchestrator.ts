@@ -13,6 +13,7 @@ import type { ModuleState } from '../config/state-model.ts';
 import type { ModuleDriver } from '../drivers/module.ts';
 import { WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { OPERATORS_STREAM } from './signatures.ts';
+import type { BatchSpec } from './batch-spec.ts';
 import { BatchJournal, type BatchStarted, type EntryType } from './entries.ts';
 import { HoldRequired } from './command-executor.ts';
 import { MaterialGate, type BatchIdentity } from './material-gate.ts';
@@ -36,14 +37,7 @@ export { recordRemoval, resolveHold } from './operator-actions.ts';
 export type { BatchPhase, BatchStatus } from './step-runner.ts';
 export type { ModuleStatus, WorkcellStatus } from './status-view.ts';
 
-export interface BatchSpec {
-  batchId: string;
-  patient: string;
-  /** ISBT 128 chain-of-identity identifier (or the site's equivalent). */
-  chainOfIdentity: string;
-  bagId: string;
-  lane: string;
-}
+export type { BatchSpec } from './batch-spec.ts';
 
 export interface OrchestratorOptions {
   layout: LayoutModel;

@@ -159,10 +159,19 @@ export function buildRecord(log: EventLog, batchId: string, rows: readonly Store
     firstHash: rows[0]!.hash,
     lastHash: rows.at(-1)!.hash,
   };
+  // A batch started from a signed request (the web API, an MES): the request is its first signed act.
+  const request = started.request;
+  if (request) record.operatorActions.push({ at: iso(request.at), action: 'asked for the batch to be started', step: '', reason: request.reason, user: request.signature.user, signature: request.signature });
   let current: string | undefined;
   // Each command by idempotency key: its line in the step's command list, and whose work it was.
   const commands = new Map<string, { command: StepRecord['commands'][number]; step?: StepState; occurrence?: RecurringRecord }>();
   for (const entry of entries) {
+    // Samples, nearly every entry of a batch, only go into their step's summary: nothing else to read.
+    if (entry.type === 'telemetry') {
+      const d = entry.data;
+      if (current) stepOf(current).samples.add(d.module, d.channel, d.unit, entry.at, d.value);
+      continue;
+    }
     const at = iso(entry.at);
     const summary = timelineSummary(entry);
     if (summary !== undefined) record.timeline.push({ at, type: entry.type, summary });
@@ -249,11 +258,6 @@ export function buildRecord(log: EventLog, batchId: string, rows: readonly Store
         known.command.outcome = `failed: ${d.message}`;
         if (known.occurrence) Object.assign(known.occurrence, { ended: at, outcome: `failed: ${d.message}` });
         if (known.step) known.step.lastFailure = d.message;
-        break;
-      }
-      case 'telemetry': {
-        const d = entry.data;
-        if (current) stepOf(current).samples.add(d.module, d.channel, d.unit, entry.at, d.value);
         break;
       }
       case 'transfer.completed': {

@@ -87,6 +87,7 @@ export function recordHtml(record: BatchRecord): string {
         ['lane', html(id.lane)],
         ['layout', `${html(id.layout.id)}${id.layout.contentHash ? ` <span class="hash">sha256 ${html(id.layout.contentHash)}</span>` : ''}`],
         ['schedule', `${html(id.schedule.id)} v${html(id.schedule.version)} <span class="hash">sha256 ${html(id.schedule.contentHash)}</span>`],
+        ...(id.request ? [['asked for by', `${signatureHtml(id.request.signature)}<br>at ${time(new Date(id.request.at).toISOString())}: ${html(id.request.reason)}; the signed request at log position ${id.request.seq} <span class="hash">sha256 ${html(id.request.hash)}</span>`] as [string, string]] : []),
         ...(id.simulatedModules?.length ? [['simulated modules', `<b>${html(id.simulatedModules.join(', '))}</b> reported simulation mode`] as [string, string]] : []),
       ],
       '',

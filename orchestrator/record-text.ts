@@ -31,6 +31,7 @@ export function formatRecord(record: BatchRecord): string {
   if (id.simulatedModules?.length) lines.push(`  SIMULATED modules (they reported simulation mode): ${t(id.simulatedModules.join(', '))}`);
   lines.push(`  Layout ${t(id.layout.id)}${id.layout.contentHash ? ` (sha256 ${t(id.layout.contentHash.slice(0, 16))}…)` : ''}   schedule ${t(id.schedule.id)} v${t(id.schedule.version)} (sha256 ${t(id.schedule.contentHash.slice(0, 16))}…)`);
   lines.push(`  Started ${record.started.slice(0, 10)} ${timeOfDay(reference)}; times are UTC, with the date (MM-DD) when on another day`);
+  if (id.request) lines.push(`  Asked for by ${t(id.request.signature.printedName)} (${t(id.request.signature.user)}) at ${time(new Date(id.request.at).toISOString())}: ${t(id.request.reason)}; signed request at log position ${id.request.seq} (sha256 ${t(id.request.hash.slice(0, 16))}…)`);
   lines.push(`  ${record.entries} log entries, chain ${record.firstHash.slice(0, 12)}… → ${record.lastHash.slice(0, 12)}…`);
   lines.push('');
   lines.push(...exceptions(record, time));

@@ -24,7 +24,7 @@ function approval(by: { user: string; printedName: string } | undefined): string
 type Summaries = { [T in EntryType]?: ((d: EntryData<T>) => string) | null };
 
 const TIMELINE: Summaries = {
-  'batch.started': (d) => `batch started on ${d.lane}`,
+  'batch.started': (d) => `batch started on ${d.lane}${d.request ? `, as ${d.request.signature.user} asked (log position ${d.request.seq})${suffix(d.request.reason)}` : ''}`,
   'material.received': (d) => `starting material ${d.bagId} received at ${d.position}, scanned ${d.scanned}`,
   'step.started': (d) => `${d.step}: attempt ${d.attempt} started`,
   'step.completed': (d) => `${d.step} completed on ${d.module}`,

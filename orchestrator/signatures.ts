@@ -5,9 +5,9 @@
  * date and time with its zone, meaning, and the hash of what was signed. Operators live in the log's
  * `operators` stream, so enrolments are hash-chained and audited like every other entry; a password is
  * kept only as a salted scrypt hash. A refused signature is recorded there too, so that attempts at
- * unauthorised use are seen.
+ * unauthorised use are seen (a locked user id's refusals once per lock, so that nobody floods the stream).
  */
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
 import { isEntry, ROLES, type EntryData } from './entries/index.ts';
 import { projectBatch } from './projection.ts';
@@ -76,7 +76,14 @@ export interface Operator {
 
 /** A signature that was not given: unknown user, wrong password, or a role without that authority. */
 export class SignatureRefused extends Error {
-  constructor(readonly user: string, readonly action: SignedAction, readonly kind: 'credentials' | 'locked' | 'disabled' | 'authority' | 'independence', reason: string) {
+  constructor(
+    readonly user: string,
+    readonly action: SignedAction,
+    readonly kind: 'credentials' | 'locked' | 'disabled' | 'authority' | 'independence',
+    reason: string,
+    /** When the lock of a `locked` refusal ends. */
+    readonly lockedUntil?: Date,
+  ) {
     super(reason);
   }
 }
@@ -89,6 +96,8 @@ const UNKNOWN_USER_HASH = `scrypt$${randomBytes(16).toString('base64')}$${random
 
 interface Enrolment extends Operator {
   passwordHash: string;
+  /** The log position of the latest password change or disablement: sessions opened before it end. */
+  credentialsChangedAt: number;
 }
 
 function enrolments(log: EventLog): Map<string, Enrolment> {
@@ -96,10 +105,11 @@ function enrolments(log: EventLog): Map<string, Enrolment> {
   for (const entry of log.stream(OPERATORS_STREAM)) {
     if (entry.type === 'operator.enrolled') {
       const { signature: _signature, ...enrolment } = entry.data;
-      all.set(entry.data.user, enrolment);
+      all.set(entry.data.user, { ...enrolment, credentialsChangedAt: 0 });
     }
     const enrolled = entry.type === 'operator.password-changed' || entry.type === 'operator.disabled' ? all.get(entry.data.user) : undefined;
     if (!enrolled) continue;
+    enrolled.credentialsChangedAt = entry.seq;
     if (entry.type === 'operator.password-changed') enrolled.passwordHash = entry.data.passwordHash;
     if (entry.type === 'operator.disabled') enrolled.disabled = { by: entry.data.by, at: entry.data.disabledAt, reason: entry.data.reason };
   }
@@ -108,7 +118,18 @@ function enrolments(log: EventLog): Map<string, Enrolment> {
 
 /** The enrolled operators, without their password hashes. */
 export function listOperators(log: EventLog): Operator[] {
-  return [...enrolments(log).values()].map(({ passwordHash: _hash, ...operator }) => operator);
+  return [...enrolments(log).values()].map(({ passwordHash: _hash, credentialsChangedAt: _changed, ...operator }) => operator);
+}
+
+/**
+ * An operator as the log says now, and the log position of their latest password change or
+ * disablement (0 when none): what a session opened at an earlier position no longer stands for.
+ */
+export function standingOf(log: EventLog, user: string): { operator: Operator; credentialsChangedAt: number } | undefined {
+  const enrolment = enrolments(log).get(user);
+  if (!enrolment) return undefined;
+  const { passwordHash: _hash, credentialsChangedAt, ...operator } = enrolment;
+  return { operator, credentialsChangedAt };
 }
 
 export function refusedSignatures(log: EventLog): Array<LogEntry<'signature.refused'>> {
@@ -130,11 +151,23 @@ function hashPassword(password: string, salt = randomBytes(16)): string {
   return `scrypt$${salt.toString('base64')}$${scryptSync(password, salt, 32).toString('base64')}`;
 }
 
-function passwordMatches(password: string, stored: string): boolean {
+function storedHash(stored: string): { salt: Buffer; expected: Buffer } | undefined {
   const [scheme, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64');
-  return timingSafeEqual(scryptSync(password, Buffer.from(salt, 'base64'), expected.length), expected);
+  if (scheme !== 'scrypt' || !salt || !hash) return undefined;
+  return { salt: Buffer.from(salt, 'base64'), expected: Buffer.from(hash, 'base64') };
+}
+
+function passwordMatches(password: string, stored: string): boolean {
+  const hash = storedHash(stored);
+  return hash !== undefined && timingSafeEqual(scryptSync(password, hash.salt, hash.expected.length), hash.expected);
+}
+
+/** As passwordMatches, with scrypt on libuv's thread pool: a server keeps answering meanwhile. */
+async function passwordMatchesSoon(password: string, stored: string): Promise<boolean> {
+  const hash = storedHash(stored);
+  if (!hash) return false;
+  const derived = await new Promise<Buffer>((resolve, reject) => scrypt(password, hash.salt, hash.expected.length, (error, key) => (error ? reject(error) : resolve(key))));
+  return timingSafeEqual(derived, hash.expected);
 }
 
 export function contentHashOf(content: unknown): string {
@@ -142,20 +175,41 @@ export function contentHashOf(content: unknown): string {
 }
 
 /** A refusal is printed and listed: what a person typed (a user id, a reason) is escaped in it. */
-function refusal(credentials: Credentials, action: SignedAction, kind: SignatureRefused['kind'], reason: string): SignatureRefused {
-  return new SignatureRefused(credentials.user, action, kind, `signature refused: ${printable(reason)}`);
+function refusal(credentials: Credentials, action: SignedAction, kind: SignatureRefused['kind'], reason: string, lockedUntil?: Date): SignatureRefused {
+  return new SignatureRefused(credentials.user, action, kind, `signature refused: ${printable(reason)}`, lockedUntil);
 }
+
+/** The refusal of a user id locked now, before any password is compared; undefined when it is not locked. */
+function lockRefusal(log: EventLog, credentials: Credentials, action: SignedAction): SignatureRefused | undefined {
+  const recentFailures = recentWrongPasswords(log, credentials.user);
+  if (recentFailures.length < LOCKOUT.attempts) return undefined;
+  const until = new Date(Date.parse(recentFailures[recentFailures.length - LOCKOUT.attempts]!.data.signedAt) + LOCKOUT.windowMs);
+  return refusal(credentials, action, 'locked', `${credentials.user} is locked after ${LOCKOUT.attempts} wrong passwords within ${LOCKOUT.windowMs / 60_000} min, until ${until.toISOString()}`, until);
+}
+
+// One message for an unknown user and a wrong password: a refusal does not tell which user ids exist.
+const wrongPassword = (credentials: Credentials, action: SignedAction) => refusal(credentials, action, 'credentials', `unknown user '${credentials.user}' or wrong password`);
 
 /** Checks the two components; outside any transaction, since scrypt is slow on purpose. */
 function authenticate(log: EventLog, credentials: Credentials, action: SignedAction): Enrolment {
-  const recentFailures = recentWrongPasswords(log, credentials.user);
-  if (recentFailures.length >= LOCKOUT.attempts) {
-    const until = new Date(Date.parse(recentFailures[recentFailures.length - LOCKOUT.attempts]!.data.signedAt) + LOCKOUT.windowMs).toISOString();
-    throw refusal(credentials, action, 'locked', `${credentials.user} is locked after ${LOCKOUT.attempts} wrong passwords within ${LOCKOUT.windowMs / 60_000} min, until ${until}`);
-  }
+  const locked = lockRefusal(log, credentials, action);
+  if (locked) throw locked;
   const operator = enrolments(log).get(credentials.user);
-  // One message for an unknown user and a wrong password: a refusal does not tell which user ids exist.
-  if (!passwordMatches(credentials.password, operator?.passwordHash ?? UNKNOWN_USER_HASH) || !operator) throw refusal(credentials, action, 'credentials', `unknown user '${credentials.user}' or wrong password`);
+  if (!passwordMatches(credentials.password, operator?.passwordHash ?? UNKNOWN_USER_HASH) || !operator) throw wrongPassword(credentials, action);
+  return operator;
+}
+
+/** As authenticate, without holding the event loop while scrypt runs. */
+async function authenticateSoon(log: EventLog, credentials: Credentials, action: SignedAction): Promise<Enrolment> {
+  const locked = lockRefusal(log, credentials, action);
+  if (locked) throw locked;
+  const operator = enrolments(log).get(credentials.user);
+  const matches = await passwordMatchesSoon(credentials.password, operator?.passwordHash ?? UNKNOWN_USER_HASH);
+  // Attempts that ran meanwhile may have locked the user id: this one is refused then, right password or
+  // not, or guesses sent all at once would all be compared before the first wrong one counted.
+  const lockedMeanwhile = lockRefusal(log, credentials, action);
+  if (lockedMeanwhile) throw lockedMeanwhile;
+  if (!matches || !operator) throw wrongPassword(credentials, action);
   return operator;
 }
 
@@ -180,15 +234,40 @@ export function signed<T>(log: EventLog, credentials: Credentials, action: Signe
     const verified = authenticate(log, credentials, action);
     return log.atomically(() => write((content) => authorise(log, credentials, verified, action, content)));
   } catch (error) {
-    if (error instanceof SignatureRefused) {
-      log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, kind: error.kind, reason: error.message, signedAt: new Date(wallNow()).toISOString() } });
-      if (error.kind === 'credentials' && recentWrongPasswords(log, error.user).length === LOCKOUT.attempts) {
-        // Reported where `workcell status` shows it, not only in the operators stream.
-        log.append({ stream: WORKCELL_STREAM, type: 'alarm', at, data: { kind: 'security', message: `user id ${error.user} locked for ${LOCKOUT.windowMs / 60_000} min after ${LOCKOUT.attempts} wrong passwords` } });
-      }
-    }
+    if (error instanceof SignatureRefused) recordRefusal(log, error, at);
     throw error;
   }
+}
+
+/** As signed, the password compared off the event loop: for a server, where one login must not stall every other request. */
+async function signedSoon<T>(log: EventLog, credentials: Credentials, action: SignedAction, at: number, write: (sign: (content: unknown) => Signature) => T): Promise<T> {
+  try {
+    const verified = await authenticateSoon(log, credentials, action);
+    return log.atomically(() => write((content) => authorise(log, credentials, verified, action, content)));
+  } catch (error) {
+    if (error instanceof SignatureRefused) recordRefusal(log, error, at);
+    throw error;
+  }
+}
+
+/**
+ * Records a refusal in the operators stream; while a user id is locked, only its first refused attempt,
+ * so that anyone who can reach a login page cannot write entry after entry into the GMP record.
+ */
+function recordRefusal(log: EventLog, error: SignatureRefused, at: number): void {
+  if (error.kind === 'locked' && lockRecorded(log, error.user)) return;
+  log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, kind: error.kind, reason: error.message, signedAt: new Date(wallNow()).toISOString() } });
+  if (error.kind === 'credentials' && recentWrongPasswords(log, error.user).length === LOCKOUT.attempts) {
+    // Reported where `workcell status` shows it, not only in the operators stream.
+    log.append({ stream: WORKCELL_STREAM, type: 'alarm', at, data: { kind: 'security', message: `user id ${error.user} locked for ${LOCKOUT.windowMs / 60_000} min after ${LOCKOUT.attempts} wrong passwords` } });
+  }
+}
+
+/** Whether the lock a user id is under now has its refusal recorded: one after the wrong password that locked it. */
+function lockRecorded(log: EventLog, user: string): boolean {
+  const ofUser = refusedSignatures(log).filter((e) => e.data.user === user);
+  const lockedBy = ofUser.findLast((e) => e.data.kind === 'credentials');
+  return ofUser.some((e) => e.data.kind === 'locked' && e.seq > (lockedBy?.seq ?? 0));
 }
 
 /**
@@ -241,10 +320,10 @@ export function disableOperator(log: EventLog, user: string, reason: string, adm
 /**
  * Opens a session of the web HMI: the same two components, the same lockout and the same record of a
  * refusal as a signature, so that guessing passwords at the login page locks the user id for the CLI
- * too. Nothing is written when it succeeds. Returns the operator as the log says now.
+ * too. Nothing is written when it succeeds. Resolves to the operator as the log says now.
  */
-export function logIn(log: EventLog, credentials: Credentials, at: number): Operator {
-  return signed(log, credentials, 'login', at, (sign) => {
+export function logIn(log: EventLog, credentials: Credentials, at: number): Promise<Operator> {
+  return signedSoon(log, credentials, 'login', at, (sign) => {
     sign({ login: credentials.user });
     return listOperators(log).find((o) => o.user === credentials.user)!;
   });
@@ -262,8 +341,9 @@ export function changePassword(log: EventLog, credentials: Credentials, newPassw
 }
 
 /**
- * The signed actions by which `user` took part in a batch: anything they signed in its record (a hold
- * answer, a skip, a removal), and a changed layout they accepted while it ran.
+ * The signed actions by which `user` took part in a batch: anything they signed in its record (the
+ * request it was started from, a hold answer, a skip, a removal), and a changed layout they accepted
+ * while it ran.
  */
 export function partsInBatch(log: EventLog, batchId: string, user: string): Array<{ entry: LogEntry; signature: Signature; context: string }> {
   const entries = log.stream(batchId, { withoutTelemetry: true });
@@ -272,7 +352,7 @@ export function partsInBatch(log: EventLog, batchId: string, user: string): Arra
   const started = start?.seq ?? Number.POSITIVE_INFINITY;
   const finished = end?.seq ?? Number.POSITIVE_INFINITY;
   const signedBy = (e: LogEntry) => {
-    const signature = 'signature' in e.data ? e.data.signature : undefined;
+    const signature = e.type === 'batch.started' ? e.data.request?.signature : 'signature' in e.data ? e.data.signature : undefined;
     return signature && signature.user === user ? signature : undefined;
   };
   const inRecord = entries.flatMap((entry) => {
@@ -280,11 +360,16 @@ export function partsInBatch(log: EventLog, batchId: string, user: string): Arra
     const step = 'step' in entry.data ? entry.data.step : undefined;
     return signature ? [{ entry, signature, context: step === undefined ? 'in it' : `(at ${printable(step)}) in it` }] : [];
   });
+  // A batch started from a request before its batch.started entry named the request: the request itself.
+  const requests = start?.data.request ? [] : log.ofType('batch.requested').flatMap((entry) => {
+    const signature = entry.data.batchId === batchId ? signedBy(entry) : undefined;
+    return signature ? [{ entry, signature, context: `of ${batchId}` }] : [];
+  });
   const layoutChanges = log.ofType('layout.changed').flatMap((entry) => {
     const signature = signedBy(entry);
     return signature && entry.seq > started && entry.seq < finished ? [{ entry, signature, context: `(${printable(entry.data.reason)}) while ${batchId} ran` }] : [];
   });
-  return [...inRecord, ...layoutChanges].sort((a, b) => a.entry.seq - b.entry.seq);
+  return [...inRecord, ...requests, ...layoutChanges].sort((a, b) => a.entry.seq - b.entry.seq);
 }
 
 /**

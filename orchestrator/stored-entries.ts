@@ -20,8 +20,24 @@ export type HashedEntry = Omit<StoredRow, 'seq' | 'hash'>;
  * `dataJson`: the data's canonical JSON, when the caller has it already (the log, which stores it).
  */
 export function entryHash(entry: HashedEntry, dataJson = canonicalJson(entry.data)): string {
+  return hashOver(entry, dataJson);
+}
+
+function hashOver(entry: HashedEntry, dataJson: string): string {
   const fields = [entry.stream, entry.streamSeq, entry.type, entry.at, entry.recordedAt, dataJson, entry.previousHash];
   return sha256Hex(JSON.stringify(entry.formatVersion === undefined ? fields : [...fields, entry.formatVersion]));
+}
+
+/**
+ * Whether an entry's content fits its hash, as entryHash(entry) === entry.hash says. `storedData`: the entry's
+ * data as a SQLite log stores it (EventLog.rowsAsStored), the canonical JSON its hash was computed over when
+ * written; the hash is checked over that text first, which spares canonicalising the parsed data again (most
+ * of the cost of verifying a chain). A match there means the text is what was hashed, and it canonicalises to
+ * itself, so entryHash would match too; text that does not match (edited by hand, even to the same data in
+ * another key order) is judged by entryHash, as without it.
+ */
+function hashFits(entry: StoredRow, storedData?: string): boolean {
+  return (storedData !== undefined && hashOver(entry, storedData) === entry.hash) || entryHash(entry) === entry.hash;
 }
 
 /**
@@ -74,13 +90,14 @@ export function invalidEntryBreaks(rows: readonly StoredRow[]): ChainBreak[] {
 
 /**
  * Recomputes the hash chains of entries given in log order (of a SQLite log, or a copy of one);
- * returns the first break of each broken stream, in log order.
+ * returns the first break of each broken stream, in log order. `storedData`: each entry's data as the
+ * log stores it, when read so (EventLog.rowsAsStored): the hashes are checked over it first (hashFits).
  */
-export function verifyChains(entries: readonly StoredRow[]): { entries: number; streams: number; breaks: ChainBreak[] } {
+export function verifyChains(entries: readonly StoredRow[], storedData?: readonly string[]): { entries: number; streams: number; breaks: ChainBreak[] } {
   const heads = new Map<string, { streamSeq: number; hash: string; broken: boolean }>();
   const breaks: ChainBreak[] = [];
   const present = new Set(entries.map((e) => `${e.stream}\u0000${e.streamSeq}`));
-  for (const entry of entries) {
+  for (const [index, entry] of entries.entries()) {
     const head = heads.get(entry.stream) ?? { streamSeq: 0, hash: GENESIS, broken: false };
     heads.set(entry.stream, head);
     if (head.broken) continue;
@@ -92,7 +109,7 @@ export function verifyChains(entries: readonly StoredRow[]): { entries: number; 
     else if (entry.streamSeq > head.streamSeq + 1 && present.has(`${entry.stream}\u0000${head.streamSeq + 1}`)) report('reordered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}) comes before entry ${head.streamSeq + 1}`);
     else if (entry.streamSeq > head.streamSeq + 1) report('missing', `entries ${head.streamSeq + 1}..${entry.streamSeq - 1} of ${entry.stream} are missing before log position ${entry.seq}`);
     else if (entry.previousHash !== head.hash) report('altered', head.streamSeq === 0 ? `entry 1 of ${entry.stream} (log position ${entry.seq}) does not start a chain` : `entry ${head.streamSeq} of ${entry.stream} was altered or replaced: entry ${entry.streamSeq} (log position ${entry.seq}) no longer links to it`);
-    else if (entryHash(entry) !== entry.hash) report('altered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}, ${entry.type}) was altered: its content no longer matches its hash`);
+    else if (!hashFits(entry, storedData?.[index])) report('altered', `entry ${entry.streamSeq} of ${entry.stream} (log position ${entry.seq}, ${entry.type}) was altered: its content no longer matches its hash`);
     head.streamSeq = entry.streamSeq;
     head.hash = entry.hash;
   }

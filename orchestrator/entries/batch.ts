@@ -1,6 +1,6 @@
 /** Entries of a batch and its steps: start and end, attempts, controls, hold times, alarms and deviations, telemetry. */
 import { Type } from '@sinclair/typebox';
-import { entry, entryNumber, epochMs, FailedControl, flag, isoTime, marker, nullable, number, oneOf, ResultValues, seconds, text, Units, Values } from './fields.ts';
+import { entry, entryNumber, epochMs, FailedControl, flag, isoTime, marker, nullable, number, oneOf, ResultValues, seconds, Signature, text, Units, Values } from './fields.ts';
 
 const step = text('Step id (of the schedule)');
 const message = text('What happened, in words');
@@ -29,7 +29,7 @@ const about = {
 };
 
 export const batchEntries = {
-  'batch.started': entry('A batch began: patient, chain of identity, starting material, lane, schedule (id, version, hash, text).', {
+  'batch.started': entry('A batch began: patient, chain of identity, starting material, lane, schedule (id, version, hash, text), and the signed request it was started from, if any.', {
     batchId: text('Batch id: the stream of its record'),
     patient: text('Patient id'),
     chainOfIdentity: text('ISBT 128 chain-of-identity identifier (or the site\'s equivalent)'),
@@ -54,6 +54,19 @@ export const batchEntries = {
       { description: 'The schedule the batch runs', additionalProperties: false },
     ),
     seed: Type.Optional(number('Seed of the simulation')),
+    request: Type.Optional(
+      Type.Object(
+        {
+          seq: Type.Integer({ minimum: 1, description: 'Log position of the batch.requested entry' }),
+          streamSeq: entryNumber('Its position in the workcell stream'),
+          hash: text('Its hash: the request this batch was started from, exactly'),
+          at: epochMs('When it was asked for (workcell time)'),
+          reason: text('Why, as the request says'),
+          signature: Signature,
+        },
+        { description: 'The signed request (batch.requested: the web API, an MES) the batch was started from; absent for a batch workcell run started, and in logs from before it was recorded', additionalProperties: false },
+      ),
+    ),
     simulatedModules: Type.Optional(Type.Array(Type.String(), { description: 'Modules that reported simulation mode when the orchestrator started (SiLA SimulationController)' })),
   }),
   'step.started': entry('An attempt of a step began.', {

@@ -132,6 +132,37 @@ describe('the event log', () => {
     ]);
   });
 
+  it('judges an entry by its data, not by how its row spells it: the same data in another key order verifies, a changed value does not', () => {
+    const storedData = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      const text = db.prepare("SELECT data FROM events WHERE stream = 'P-001' AND stream_seq = 3").pluck().get() as string;
+      db.close();
+      return text;
+    };
+    const respell = (file: string, data: Record<string, unknown>) => {
+      // Keys in reverse order, spaced: not the canonical text the entry was hashed over.
+      const text = JSON.stringify(Object.fromEntries(Object.entries(data).reverse()), null, 1);
+      tamper(file, '');
+      const db = new Database(file);
+      db.prepare("UPDATE events SET data = ? WHERE stream = 'P-001' AND stream_seq = 3").run(text);
+      db.close();
+      return text;
+    };
+    const same = freshLog();
+    fill(same);
+    same.close();
+    const canonical = storedData(same.file);
+    const data = JSON.parse(canonical) as Record<string, unknown>;
+    expect(respell(same.file, data)).not.toBe(canonical);
+    expect(new EventLog(same.file).verify().breaks).toEqual([]);
+
+    const changed = freshLog();
+    fill(changed);
+    changed.close();
+    respell(changed.file, { ...data, results: { viability: 99 } });
+    expect(new EventLog(changed.file).verify().breaks).toEqual([expect.objectContaining({ stream: 'P-001', streamSeq: 3, problem: 'altered', message: expect.stringContaining('its content no longer matches its hash') })]);
+  });
+
   it('workcell verify exits 0 when intact and 1 naming the first break', async () => {
     const log = freshLog();
     fill(log);

@@ -202,6 +202,21 @@ describe('electronic signatures', () => {
     log.close();
   });
 
+  it('refuses the requester of a batch as its reviewer, also where its batch.started entry does not name the request (a log of before)', () => {
+    const log = freshLog();
+    enrolTestOperators(log);
+    const both = { user: 'm.both', password: 'both-roles-password-1' };
+    enrolOperator(log, { ...both, printedName: 'Mo Both', roles: ['operator', 'qa'] }, ADMIN, 0);
+    const signature = { user: both.user, printedName: 'Mo Both', meaning: 'responsibility for starting the batch', signedAt: '2026-01-01T00:00:00.000Z', contentHash: 'ab'.repeat(32) };
+    const identity = { batchId: 'P-001', patient: 'P-001', chainOfIdentity: 'COI-P-001', bagId: 'BAG-P-001', lane: 'lane-1' };
+    log.append({ stream: WORKCELL_STREAM, type: 'batch.requested', at: 900, data: { ...identity, schedule: { file: 's.yaml', text: '' }, reason: 'MES order', user: both.user, signature } });
+    log.append({ stream: 'P-001', type: 'batch.started', at: 1000, data: sample('batch.started', identity) });
+    log.append({ stream: 'P-001', type: 'batch.completed', at: 2000, data: sample('batch.completed') });
+    expect(() => reviewRecord(log, 'P-001', { decision: 'approved', reason: 'reviewed' }, both, 9000)).toThrow(/m\.both signed responsibility for starting the batch of P-001 at 2026-01-01T00:00:00\.000Z/);
+    expect(reviewRecord(log, 'P-001', { decision: 'approved', reason: 'reviewed' }, QA, 9000).data.user).toBe('qa.lee');
+    log.close();
+  });
+
   it('refuses passwords shorter than the minimum, all blank, or padded with spaces, saying the rule', () => {
     const log = freshLog();
     const admin = (password: string) => () => enrolOperator(log, { user: 'it.admin', printedName: 'Sam Admin', roles: ['admin'], password }, undefined, 0);

@@ -109,6 +109,20 @@ describe('tamper evidence', () => {
     expect(unanchored.stdout).toContain('no signed checkpoint: a truncated tail or a recomputed chain would not show');
   });
 
+  it('signs no checkpoint over a log whose checkpoints were removed: the next command that writes leaves the forgery named', async () => {
+    const file = recordedBatches();
+    forge(file, (db) => {
+      editData(db, seqOf(file, "SELECT seq FROM events WHERE stream = 'P-002' AND type = 'step.completed'"), (d) => (d.results.viability = 99.9));
+      db.exec('DELETE FROM checkpoints');
+    });
+    const log = new EventLog(file);
+    log.append({ stream: 'P-003', type: 'batch.started', at: 3000, data: sample('batch.started', { batchId: 'P-003' }) });
+    log.close();
+    const result = await verify(file);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('the log records a checkpoint key but no checkpoint: its checkpoints were removed');
+  });
+
   it('goes on with a new key when the key file is missing, and says so', async () => {
     const file = recordedBatches();
     rmSync(keyFileOf(file));

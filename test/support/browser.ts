@@ -11,6 +11,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { buildApp } from '../../web/app/build.ts';
 import { startHmiServer, type HmiServer } from '../../web/server/app.ts';
 import { serverCertificate } from '../../web/server/certificate.ts';
+import type { SessionLimits } from '../../web/server/sessions.ts';
 import type { Credentials } from '../../orchestrator/signatures.ts';
 
 export const CHROMIUM = process.env.WORKCELL_CHROMIUM ?? '/usr/bin/chromium';
@@ -36,9 +37,9 @@ export function appAssets(): Promise<string> {
 }
 
 /** `workcell serve` on `database`, HTTPS on 127.0.0.1 and a free port. */
-export async function serveForBrowser(database: string, options: { postgres?: string } = {}): Promise<HmiServer> {
+export async function serveForBrowser(database: string, options: { postgres?: string; sessionLimits?: SessionLimits } = {}): Promise<HmiServer> {
   const tls = await serverCertificate({ database, host: '127.0.0.1' });
-  return startHmiServer({ database, host: '127.0.0.1', port: 0, tls, assets: await appAssets(), ...(options.postgres ? { postgres: options.postgres } : {}) });
+  return startHmiServer({ database, host: '127.0.0.1', port: 0, tls, assets: await appAssets(), ...options });
 }
 
 export function launchChromium(): Promise<Browser> {

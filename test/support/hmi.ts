@@ -35,14 +35,15 @@ export interface TestServer {
   server: HmiServer;
   url: string;
   ca: string;
-  client(): HmiClient;
+  /** `from`: the loopback address the client connects from (127.0.0.2 is another client address to the server). */
+  client(options?: { from?: string }): HmiClient;
   close(): Promise<void>;
 }
 
 export async function startTestServer(database: string, options: Partial<HmiServerOptions> = {}): Promise<TestServer> {
   const certificate = await serverCertificate({ database, host: '127.0.0.1' });
   const server = await startHmiServer({ database, host: '127.0.0.1', port: 0, tls: certificate, assets: await appAssets(), watchEveryMs: 50, ...options });
-  return { server, url: server.url, ca: certificate.certificatePem, client: () => new HmiClient(server.url, certificate.certificatePem), close: () => server.close() };
+  return { server, url: server.url, ca: certificate.certificatePem, client: (options = {}) => new HmiClient(server.url, certificate.certificatePem, options.from), close: () => server.close() };
 }
 
 /** A client as a browser is to the server: one cookie jar, the CSRF token of its session sent when asked. */
@@ -50,7 +51,7 @@ export class HmiClient {
   cookie: string | undefined;
   csrfToken: string | undefined;
 
-  constructor(readonly base: string, readonly ca: string) {}
+  constructor(readonly base: string, readonly ca: string, readonly localAddress?: string) {}
 
   /** `raw`: a body sent as it is (its content-type in `headers`), else `body` as JSON. */
   send(method: string, path: string, options: { body?: unknown; raw?: string; csrf?: boolean; headers?: Record<string, string> } = {}): Promise<HttpAnswer> {
@@ -61,7 +62,7 @@ export class HmiClient {
     if (this.cookie) headers.cookie = this.cookie;
     if ((options.csrf ?? method !== 'GET') && this.csrfToken) headers['x-csrf-token'] = this.csrfToken;
     return new Promise((resolve, reject) => {
-      const req = request(new URL(path, this.base), { method, headers, ca: this.ca }, (res) => {
+      const req = request(new URL(path, this.base), { method, headers, ca: this.ca, localAddress: this.localAddress }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
@@ -95,7 +96,7 @@ export class HmiClient {
   events(path: string, until: (events: Array<{ event: string; id?: string; data: any }>) => boolean, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<Array<{ event: string; id?: string; data: any }>> {
     return new Promise((resolve, reject) => {
       const events: Array<{ event: string; id?: string; data: any }> = [];
-      const req = request(new URL(path, this.base), { method: 'GET', headers: { accept: 'text/event-stream', ...(this.cookie ? { cookie: this.cookie } : {}), ...headers }, ca: this.ca }, (res) => {
+      const req = request(new URL(path, this.base), { method: 'GET', headers: { accept: 'text/event-stream', ...(this.cookie ? { cookie: this.cookie } : {}), ...headers }, ca: this.ca, localAddress: this.localAddress }, (res) => {
         if (res.statusCode !== 200) {
           reject(new Error(`/api/events answered ${res.statusCode}`));
           res.resume();

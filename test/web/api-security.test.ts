@@ -16,7 +16,7 @@ import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { startCli } from '../support/background-cli.ts';
 import { HmiClient } from '../support/hmi.ts';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { appAssets, databaseWithOperators, startTestServer, type TestServer } from '../support/hmi.ts';
 
 const USERS = { operator: OPERATOR, qa: QA, admin: ADMIN };
@@ -68,15 +68,16 @@ describe('the HMI server over HTTPS', () => {
       const refused = log.ofType('signature.refused').slice(refusedBefore);
       expect(refused.map((e) => [e.data.user, e.data.action, e.data.kind])).toEqual(Array.from({ length: LOCKOUT.attempts }, () => [OPERATOR.user, 'login', 'credentials']));
       const locked = await client.logIn(OPERATOR);
-      expect(locked.status).toBe(401);
-      expect(locked.json.error).toMatch(/a.jansen is locked after 5 wrong passwords/);
+      expect(locked.status).toBe(429);
+      expect(locked.json.error).toMatch(/a.jansen is locked after 5 wrong passwords within 15 min, until \d{4}-/);
+      expect(Number(locked.headers['retry-after'])).toBeGreaterThan(14 * 60);
       // The same lockout holds for a signature given in a terminal.
       expect(() => changePassword(log, OPERATOR, 'another-password-1', 0)).toThrow(SignatureRefused);
       expect(() => changePassword(log, OPERATOR, 'another-password-1', 0)).toThrow(/locked/);
       // And wrong passwords typed for CLI signatures lock the login page.
       for (let i = 0; i < LOCKOUT.attempts; i++) expect(() => changePassword(log, { user: QA.user, password: 'wrong-password-1' }, 'another-password-1', 0)).toThrow(/wrong password/);
       const qa = await client.logIn(QA);
-      expect(qa.status).toBe(401);
+      expect(qa.status).toBe(429);
       expect(qa.json.error).toMatch(/qa.lee is locked/);
     } finally {
       log.close();
@@ -105,6 +106,34 @@ describe('the HMI server over HTTPS', () => {
     expect(login.text).toContain('<script type="module" src="/login.js"></script>');
     expect((await anonymous.get('/login.js')).status).toBe(200);
     expect((await anonymous.get('/app.css')).status).toBe(200);
+  });
+
+  it("serves the app's chunks (its plotting code among them) to a session only: each file the build wrote, nothing else", async () => {
+    const assets = await appAssets();
+    const chunks = readdirSync(join(assets, 'chunks'));
+    const plots = chunks.find((c) => c.startsWith('plots-'));
+    expect(plots, 'Observable Plot is a chunk of its own').toBeDefined();
+    // The app's own script starts without it: every view but the record and the timeline draws no plot.
+    expect(readFileSync(join(assets, 'app.js'), 'utf8')).not.toContain('gantt-plot');
+    expect(readFileSync(join(assets, 'chunks', plots!), 'utf8')).toContain('gantt-plot');
+    const anonymous = test.client();
+    const signedIn = test.client();
+    expect((await signedIn.logIn(QA)).status).toBe(200);
+    for (const chunk of chunks) {
+      expect((await anonymous.get(`/chunks/${chunk}`)).status, chunk).toBe(401);
+      const served = await signedIn.get(`/chunks/${chunk}`);
+      expect(served.status, chunk).toBe(200);
+      expect(served.headers['content-type']).toMatch(/^text\/javascript|^application\/javascript/);
+      expect(served.text).toBe(readFileSync(join(assets, 'chunks', chunk), 'utf8'));
+      // Named by its content's hash: kept by this user's browser, never by a shared cache.
+      expect(served.headers['cache-control']).toBe('private, max-age=31536000, immutable');
+    }
+    // What app.js shares with the plotting code is fetched with app.js; the plotting code only where plots are shown.
+    const index = (await signedIn.get('/')).text;
+    for (const chunk of chunks) expect(index.includes(`<link rel="modulepreload" href="/chunks/${chunk}">`), chunk).toBe(chunk !== plots);
+    expect((await signedIn.get('/chunks/no-such-chunk.js')).status).toBe(404);
+    expect((await signedIn.get('/chunks/..%2Fapp.js')).status).toBe(404);
+    expect((await signedIn.get('/chunks/')).status).toBe(404);
   });
 
   it('refuses every route to a user without its role, with 403 and why', async () => {
@@ -228,21 +257,21 @@ describe('sessions', () => {
     try {
       const file = join(mkdtempSync(join(tmpdir(), 'workcell-sessions-')), 'sessions.db');
       const store = new SessionStore(file, { idleMs: 60_000, lifetimeMs: 180_000 });
-      const { token, session } = store.open('a.jansen');
+      const { token, session } = store.open('a.jansen', 0);
       vi.advanceTimersByTime(59_000);
       expect(store.use(token)?.csrfToken).toBe(session.csrfToken);
       vi.advanceTimersByTime(59_000);
       expect(store.use(token)?.user).toBe('a.jansen');
       vi.advanceTimersByTime(61_000);
       expect(store.use(token)).toBeUndefined();
-      const second = store.open('a.jansen');
+      const second = store.open('a.jansen', 0);
       for (let i = 0; i < 3; i++) {
         vi.advanceTimersByTime(59_000);
         expect(store.use(second.token)).toBeDefined();
       }
       vi.advanceTimersByTime(59_000);
       expect(store.use(second.token)).toBeUndefined();
-      const third = store.open('qa.lee');
+      const third = store.open('qa.lee', 0);
       const stored = new Database(file, { readonly: true }).prepare('SELECT token_hash FROM sessions').all() as Array<{ token_hash: string }>;
       expect(stored.map((r) => r.token_hash)).not.toContain(third.token);
       expect(store.use(stored[0]!.token_hash)).toBeUndefined();

@@ -57,6 +57,8 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
     operator = await as(OPERATOR);
     const { page } = operator;
     await shoot(page, '01-workcell-idle');
+    // The plotting code (Observable Plot and d3, most of the app's code) is loaded by the views that plot only.
+    expect(await page.evaluate("performance.getEntriesByType('resource').some((e) => e.name.includes('/chunks/plots-'))")).toBe(false);
     await page.goto(`${server.url}/#/holds`);
     await page.waitForSelector('.holds-view .empty');
 
@@ -122,11 +124,15 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
     const { page } = await as(QA);
     await page.goto(`${server.url}/#/batches/P-001`);
     await page.waitForSelector('.record-view [data-verified="true"]');
+    // The log's signed checkpoints, as the server verified them for this batch.
+    await expect(page.locator('#integrity .checkpoints').textContent()).resolves.toMatch(/^\d+ signed checkpoint\(s\) verified; the latest, number \d+, signed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(key [0-9a-f]{16}\), covers the log up to position \d+/);
     const exceptions = await page.locator('#exceptions').textContent();
     expect(exceptions).toContain('electrode fault');
     expect(exceptions).toContain('Signed by Anna Jansen (a.jansen)');
-    // Every step's telemetry is plotted as SVG against its limits.
+    // Every step's telemetry is plotted as SVG against its limits, the plots drawn after the page is up.
+    await page.waitForSelector('.plot-box:not(:has(svg))', { state: 'detached' });
     expect(await page.locator('.plot-box svg').count()).toBeGreaterThan(0);
+    expect(await page.evaluate("performance.getEntriesByType('resource').some((e) => e.name.includes('/chunks/plots-'))")).toBe(true);
     await shoot(page, '05-record');
     await page.locator('details.decision-approve summary').click();
     await sign(page, 'details.decision-approve', QA, 'reviewed by exception: the electrode fault retried, deviations assessed');

@@ -6,7 +6,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventLog } from '../../orchestrator/event-log.ts';
-import { SignatureRefused, type Operator, type Role } from '../../orchestrator/signatures.ts';
+import { SignatureRefused, standingOf, type Operator, type Role } from '../../orchestrator/signatures.ts';
 import type { SessionStore, Session } from './sessions.ts';
 import type { LiveUpdates } from './live.ts';
 import type { StatusCache } from './status.ts';
@@ -25,6 +25,8 @@ declare module 'fastify' {
     access?: Access;
     /** A page, not an API route: without a session it redirects to the login page rather than answer 401. */
     page?: boolean;
+    /** False for what the app opens on its own (the event stream): the session is checked, its idle time not restarted. */
+    countsAsUse?: boolean;
   }
   interface FastifyRequest {
     signedIn?: SignedIn;
@@ -38,6 +40,8 @@ export interface ServerContext {
   status: StatusCache;
   /** The PostgreSQL site copy (--postgres), when given. */
   postgres?: string;
+  /** The directory of the schedules batches may be started on (--schedules); else found beside the layout (schedules.ts). */
+  schedules?: string;
   /** The cookie's name: `__Host-` prefixed over HTTPS. */
   cookieName: string;
 }
@@ -60,6 +64,10 @@ export interface ApiRoute<B extends TSchema = TSchema, P extends TSchema = TSche
   summary: string;
   description?: string;
   access: Access;
+  /** False for a route the app calls on its own, never for a person's action: it does not restart the idle time. */
+  countsAsUse?: false;
+  /** Requests per client address are limited (HmiServerOptions.loginLimit): a route anyone may call that costs the server. */
+  limitedPerAddress?: true;
   body?: B;
   params?: P;
   query?: Q;
@@ -77,9 +85,32 @@ export function route<B extends TSchema = TSchema, P extends TSchema = TSchema, 
 
 /** A refusal with its HTTP status and the sentence saying why. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
   }
+}
+
+/**
+ * The request header by which the app marks what it asks on its own (a refetch on a live event, a check
+ * whether the session still stands): such a request does not restart the session's idle time.
+ */
+export const BACKGROUND_HEADER = 'x-workcell-background';
+
+/**
+ * The signed-in operator of a session token; undefined when the session ended. `countsAsUse: false`
+ * checks the session without restarting its idle time. Roles, the authority to sign and the password
+ * are read from the log each time: a disablement or a password change, made by whichever process (the
+ * CLI, another server), ends every session opened before it at its next request.
+ */
+export function signedInBy(context: ServerContext, token: string, { countsAsUse }: { countsAsUse: boolean }): SignedIn | undefined {
+  const session = countsAsUse ? context.sessions.use(token) : context.sessions.check(token);
+  if (!session) return undefined;
+  const standing = standingOf(context.log, session.user);
+  if (!standing || standing.operator.disabled || standing.credentialsChangedAt > session.logPosition) {
+    context.sessions.close(token);
+    return undefined;
+  }
+  return { token, session, operator: standing.operator };
 }
 
 /**

@@ -4,19 +4,22 @@
  * (cookie), its CSRF token on a mutating request, and a role the route needs; a refusal says why.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import fastifyStatic from '@fastify/static';
+import rateLimit from '@fastify/rate-limit';
+import { CHUNKS } from '../app/build.ts';
 import { EventLog } from '../../orchestrator/event-log.ts';
-import { listOperators, SignatureRefused } from '../../orchestrator/signatures.ts';
-import { ApiError, refusedAccess, type Access, type ApiRoute, type ServerContext, type SignedIn } from './api.ts';
+import { SignatureRefused } from '../../orchestrator/signatures.ts';
+import { ApiError, BACKGROUND_HEADER, refusedAccess, signedInBy, type Access, type ApiRoute, type ServerContext } from './api.ts';
 import { serverDirectory } from './certificate.ts';
 import { LiveUpdates } from './live.ts';
 import { openApiDocument } from './openapi.ts';
 import { batchRoutes } from './routes-batches.ts';
-import { sessionRoutes } from './routes-session.ts';
+import { LOGIN_LIMIT, sessionRoutes } from './routes-session.ts';
 import { workcellRoutes } from './routes-workcell.ts';
 import { ErrorBody } from './schemas.ts';
 import { SessionStore, type SessionLimits } from './sessions.ts';
@@ -32,7 +35,11 @@ export interface HmiServerOptions {
   /** The directory of the app's built files (web/app/build.ts). */
   assets: string;
   postgres?: string;
+  /** The directory of the schedules batches may be started on over the API (web/server/schedules.ts). */
+  schedules?: string;
   sessionLimits?: SessionLimits;
+  /** Login attempts allowed per client address and window (10 a minute unless given). */
+  loginLimit?: { attempts: number; windowMs: number };
   /** How often the log watcher looks for other processes' writes (ms). */
   watchEveryMs?: number;
   version?: string;
@@ -50,7 +57,7 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/** The app's files: who may read each (web/app/README.md). */
+/** The app's files: who may read each (web/app/README.md); its chunks are chunksOf's. */
 const PAGES: Array<{ url: string; file: string; access: Access; page?: boolean }> = [
   { url: '/', file: 'index.html', access: 'session', page: true },
   { url: '/app.js', file: 'app.js', access: 'session' },
@@ -74,7 +81,7 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
   const sessions = new SessionStore(join(serverDirectory(options.database), 'sessions.db'), options.sessionLimits);
   const status = new StatusCache(log);
   const live = new LiveUpdates(log, () => status.overview(), options.watchEveryMs);
-  const context: ServerContext = { log, sessions, live, status, postgres: options.postgres, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
+  const context: ServerContext = { log, sessions, live, status, postgres: options.postgres, schedules: options.schedules, cookieName: options.tls ? '__Host-workcell-session' : 'workcell-session' };
   const app = Fastify({ ...(options.tls ? { https: { key: options.tls.privateKeyPem, cert: options.tls.certificatePem } } : {}), logger: false, trustProxy: false }) as unknown as FastifyInstance;
   try {
     await configure(app, context, options);
@@ -101,16 +108,16 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
   };
 }
 
-function signedInBy(context: ServerContext, token: string): SignedIn | undefined {
-  const session = context.sessions.use(token);
-  if (!session) return undefined;
-  // Roles and the authority to sign are read from the log on every request: a disabled operator is out at once.
-  const operator = listOperators(context.log).find((o) => o.user === session.user);
-  if (!operator || operator.disabled) {
-    context.sessions.close(token);
-    return undefined;
-  }
-  return { token, session, operator };
+/**
+ * The app's chunks (what views load with import(): the plotting code), a session's like app.js. Each file
+ * the build wrote gets its own route, so nothing but those files is ever read from the directory. They are
+ * read once, here, and answered from memory in the tick their request is read: the record view asks for its
+ * plotting code just before its record, and a file streamed from disk would wait behind the record's building.
+ */
+function chunksOf(assets: string): Array<{ url: string; body: Buffer }> {
+  const dir = join(assets, CHUNKS);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).map((chunk) => ({ url: `/${CHUNKS}/${chunk}`, body: readFileSync(join(dir, chunk)) }));
 }
 
 async function configure(app: FastifyInstance, context: ServerContext, options: HmiServerOptions): Promise<void> {
@@ -136,6 +143,17 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     referrerPolicy: { policy: 'no-referrer' },
   });
   await app.register(fastifyStatic, { root: options.assets, serve: false });
+  // Only the routes that ask for it (the login), by the connection's address: trustProxy is off.
+  await app.register(rateLimit, { global: false });
+  const { attempts, windowMs } = options.loginLimit ?? LOGIN_LIMIT;
+  const perAddress = {
+    max: attempts,
+    timeWindow: windowMs,
+    errorResponseBuilder: (_request: FastifyRequest, limit: { ttl: number }) => {
+      const seconds = Math.max(1, Math.ceil(limit.ttl / 1000));
+      return new ApiError(429, `too many login attempts from this address (${attempts} within ${windowMs / 1000} s): try again in ${seconds} s`, { 'retry-after': String(seconds) });
+    },
+  };
   // JSON only: a form another site posts (text/plain, urlencoded) is refused before anything reads it.
   app.removeContentTypeParser('text/plain');
 
@@ -143,12 +161,14 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     const config = request.routeOptions.config;
     const access: Access = config.access ?? 'session';
     const token = request.cookies[context.cookieName];
-    const signedIn = token ? signedInBy(context, token) : undefined;
+    // What the app fetches on its own is no use of the session: an unattended screen times out.
+    const countsAsUse = config.countsAsUse !== false && request.headers[BACKGROUND_HEADER] !== '1';
+    const signedIn = token ? signedInBy(context, token, { countsAsUse }) : undefined;
     if (signedIn) request.signedIn = signedIn;
     if (access === 'public') return;
     if (!signedIn) {
       if (config.page) return reply.redirect('/login', 303);
-      return reply.code(401).send({ error: token ? 'the session ended (logged out, idle too long, or the operator was disabled): log in again' : 'log in first (POST /api/session)' });
+      return reply.code(401).send({ error: token ? 'the session ended (logged out, idle too long, the password changed or the operator was disabled): log in again' : 'log in first (POST /api/session)' });
     }
     if (MUTATING.has(request.method) && !sameToken(request.headers['x-csrf-token'], signedIn.session.csrfToken)) {
       return reply.code(403).send({ error: "refused: a mutating request carries the session's CSRF token in the x-csrf-token header (GET /api/session gives it)" });
@@ -162,7 +182,7 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
   });
 
   app.setErrorHandler((error: Error & { validation?: unknown; statusCode?: number }, request, reply) => {
-    if (error instanceof ApiError) return reply.code(error.status).send({ error: error.message });
+    if (error instanceof ApiError) return reply.code(error.status).headers(error.headers).send({ error: error.message });
     if (error instanceof SignatureRefused) return reply.code(403).send({ error: error.message });
     if (error.validation) return reply.code(400).send({ error: `the request's ${error.message}` });
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return reply.code(error.statusCode).send({ error: error.message });
@@ -175,7 +195,7 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
     app.route({
       method: definition.method,
       url: definition.path.replace(/\{(\w+)\}/g, ':$1'),
-      config: { access: definition.access },
+      config: { access: definition.access, countsAsUse: definition.countsAsUse, ...(definition.limitedPerAddress ? { rateLimit: perAddress } : {}) },
       schema: {
         ...(definition.body ? { body: definition.body } : {}),
         ...(definition.params ? { params: definition.params } : {}),
@@ -196,5 +216,9 @@ async function configure(app: FastifyInstance, context: ServerContext, options: 
       if (page.file.endsWith('.html')) reply.header('cache-control', 'no-store');
       return reply.sendFile(page.file);
     });
+  }
+  for (const chunk of chunksOf(options.assets)) {
+    // Named by its content's hash: the browser keeps it (for this user only) and asks no more.
+    app.get(chunk.url, { config: { access: 'session' } }, (_request, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'private, max-age=31536000, immutable').send(chunk.body));
   }
 }

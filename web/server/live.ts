@@ -30,6 +30,8 @@ const PAGE = 500;
  * most this often (ms), the last change always included, so that an update still comes within a second.
  */
 const MIN_GAP_MS = 300;
+/** How often streams are checked against their sessions when the log is quiet: an idle session's screen goes dark within this (ms). */
+const SESSION_CHECK_MS = 2000;
 
 export class LiveUpdates {
   private readonly clients = new Set<Client>();
@@ -38,6 +40,7 @@ export class LiveUpdates {
   private ownChangePending = false;
   private lastUpdateAt = 0;
   private trailing: NodeJS.Timeout | undefined;
+  private sessionCheck: NodeJS.Timeout | undefined;
 
   constructor(private readonly log: EventLog, private readonly status: () => unknown, private readonly everyMs = 200) {}
 
@@ -52,6 +55,17 @@ export class LiveUpdates {
         this.changed();
       });
     });
+    this.sessionCheck = setInterval(() => this.endStreamsOfEndedSessions(), SESSION_CHECK_MS);
+    this.sessionCheck.unref();
+  }
+
+  /** Ends the streams whose session ended while the log was quiet (a change checks them too). */
+  private endStreamsOfEndedSessions(): void {
+    for (const client of this.clients) {
+      if (client.busy || client.open()) continue;
+      this.clients.delete(client);
+      client.response.end();
+    }
   }
 
   /** Streams to `response` from now on: entries after `cursor` (the log's end when undefined), and status. */
@@ -129,6 +143,7 @@ export class LiveUpdates {
 
   close(): void {
     clearTimeout(this.trailing);
+    clearInterval(this.sessionCheck);
     this.stopWatching?.();
     this.unsubscribe?.();
     for (const client of this.clients) client.response.end();

@@ -4,7 +4,7 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import { ENTRY_FORMAT_VERSION, ENTRY_SCHEMAS, type EntryType } from '../../orchestrator/entries/index.ts';
-import type { ApiRoute } from './api.ts';
+import { BACKGROUND_HEADER, type ApiRoute } from './api.ts';
 import { EntrySchema, ErrorBody } from './schemas.ts';
 
 type Json = Record<string, unknown>;
@@ -41,12 +41,21 @@ function entryComponents(): Json {
 const json = (schema: Json) => ({ 'application/json': { schema } });
 const refusal = (description: string) => ({ description, content: json({ $ref: '#/components/schemas/Error' }) });
 
+const BACKGROUND_PARAMETER = {
+  name: BACKGROUND_HEADER,
+  in: 'header',
+  required: false,
+  description: "1: asked by a screen on its own (a refetch on a live event), not for a person's action; the session is checked but its idle time not restarted, so that an unattended screen times out",
+  schema: { const: '1' },
+};
+
 export function openApiDocument(routes: readonly ApiRoute[], server: { version: string }): Json {
   const paths: Record<string, Json> = {};
   for (const route of routes) {
     const parameters = [
       ...Object.entries((route.params?.properties ?? {}) as Record<string, TSchema>).map(([name, schema]) => ({ name, in: 'path', required: true, schema: plain(schema) })),
       ...Object.entries((route.query?.properties ?? {}) as Record<string, TSchema>).map(([name, schema]) => ({ name, in: 'query', required: (route.query?.required as string[] | undefined)?.includes(name) ?? false, schema: plain(schema) })),
+      ...(route.access !== 'public' && route.countsAsUse !== false ? [BACKGROUND_PARAMETER] : []),
     ];
     const mutating = route.method !== 'GET';
     const guarded = route.access !== 'public';
@@ -57,7 +66,10 @@ export function openApiDocument(routes: readonly ApiRoute[], server: { version: 
       ...(guarded ? { 403: refusal('A role this user lacks, a missing or wrong CSRF token, or a refused signature') } : {}),
       ...(mutating ? { 409: refusal('The operation refused: the state of the workcell does not allow it') } : {}),
     };
-    if (route.path === '/api/session' && route.method === 'POST') responses[401] = refusal('Unknown user or wrong password, or the user id is locked');
+    if (route.path === '/api/session' && route.method === 'POST') {
+      responses[401] = refusal('Unknown user or wrong password, or the operator was disabled');
+      responses[429] = { ...refusal('The user id is locked (the answer says until when), or this client address made too many login attempts'), headers: { 'Retry-After': { description: 'Seconds until an attempt may succeed', schema: { type: 'integer', minimum: 1 } } } };
+    }
     paths[route.path] ??= {};
     paths[route.path]![route.method.toLowerCase()] = {
       summary: route.summary,

@@ -1,6 +1,7 @@
 /** Batches and their records: the list, a record with its integrity, QA's signed review, the audit trail. */
 import { Type } from '@sinclair/typebox';
-import { invalidEntryBreaks, verifyChains, type LogEntry } from '../../orchestrator/event-log.ts';
+import { checkpointSummary } from '../../orchestrator/checkpoints.ts';
+import type { LogEntry } from '../../orchestrator/event-log.ts';
 import type { EntryType } from '../../orchestrator/entries/index.ts';
 import { buildRecord, reviewRecord } from '../../orchestrator/record.ts';
 import { describeData } from '../../orchestrator/record-timeline.ts';
@@ -10,7 +11,8 @@ import { liveStatus } from '../../orchestrator/workcell-overview.ts';
 import { resolve } from 'node:path';
 import type { Signature } from '../../orchestrator/signatures.ts';
 import { ApiError, operation, route, type ApiRoute } from './api.ts';
-import { AuditPage, BatchParams, BatchRequested, BatchSummary, Cursor, RecordResponse, Reviewed, ReviewBody, SiteResponse, StartBatchBody } from './schemas.ts';
+import { AuditPage, BatchParams, BatchRequested, BatchSummary, Cursor, RecordResponse, Reviewed, ReviewBody, ScheduleList, SiteResponse, StartBatchBody } from './schemas.ts';
+import { listSchedules, scheduleFileIn, schedulesDirectory } from './schedules.ts';
 import { siteView } from './site.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -61,7 +63,7 @@ export const batchRoutes: ApiRoute[] = [
     method: 'POST',
     path: '/api/batches',
     summary: 'Ask for a batch to be started (operator, signed): the running orchestrator starts it',
-    description: 'Signed (role operator, password re-entered). The schedule is a file on the server, checked against the layout the workcell runs on as `workcell run` checks it. The request is recorded (batch.requested); the orchestrator running on the database starts it within a second, as `workcell run` starts its own; while none runs, the next `workcell run` (or `workcell resume` of unfinished batches) starts it. Answers 202: the batch is queued, and says whether an orchestrator runs.',
+    description: 'Signed (role operator, password re-entered). The schedule is named by file name in the directory of schedules the server starts batches on (GET /api/schedules lists them: `workcell serve --schedules DIR`, else the `schedules` directory beside the layout the workcell last ran on); any other path (`..`, an absolute path elsewhere, a symbolic link out of it) is refused with 400 before anything is read. It is checked against the layout the workcell runs on as `workcell run` checks it (409 with FILE:LINE:COL for what is wrong). The request is recorded (batch.requested); the orchestrator running on the database starts it within a second, as `workcell run` starts its own; while none runs, the next `workcell run` (or `workcell resume` of unfinished batches) starts it. Answers 202: the batch is queued, and says whether an orchestrator runs.',
     access: ['operator'],
     body: StartBatchBody,
     response: BatchRequested,
@@ -70,7 +72,8 @@ export const batchRoutes: ApiRoute[] = [
       const { log } = context;
       const layoutFile = lastRunSettings(log)?.layoutFile;
       if (body.layout !== undefined && layoutFile !== undefined && resolve(body.layout) !== layoutFile) throw new ApiError(409, `the workcell runs on ${layoutFile}, not ${resolve(body.layout)}: a batch starts on the layout its orchestrator drives`);
-      const request = { batchId: body.batchId, patient: body.patient, lane: body.lane, chainOfIdentity: body.chainOfIdentity, bagId: body.bagId, scheduleFile: body.schedule, reason: body.signature.reason };
+      const scheduleFile = scheduleFileIn(schedulesDirectory(context.schedules, layoutFile), body.schedule);
+      const request = { batchId: body.batchId, patient: body.patient, lane: body.lane, chainOfIdentity: body.chainOfIdentity, bagId: body.bagId, scheduleFile, reason: body.signature.reason };
       const entry = operation(() => requestBatch(log, request, { user: signedIn.operator.user, password: body.signature.password }, context.status.now()));
       const running = orchestratorRunning(log);
       return {
@@ -84,21 +87,37 @@ export const batchRoutes: ApiRoute[] = [
   }),
   route({
     method: 'GET',
+    path: '/api/schedules',
+    summary: 'The schedules a batch may be started on (POST /api/batches names one by file name)',
+    description: 'The schedule files (.yaml, .yml) of the directory the server starts batches from (`workcell serve --schedules DIR`, else the `schedules` directory beside the layout the workcell last ran on), each with its id, version, name and product, and whether it is valid and fits the layout the workcell runs on (else the FILE:LINE:COL findings). 409 when there is no such directory.',
+    access: 'session',
+    response: ScheduleList,
+    handle({ context }) {
+      const layoutFile = lastRunSettings(context.log)?.layoutFile;
+      const directory = schedulesDirectory(context.schedules, layoutFile);
+      return { directory, layout: layoutFile ?? null, schedules: listSchedules(directory, layoutFile) };
+    },
+  }),
+  route({
+    method: 'GET',
     path: '/api/batches/{id}/record',
-    summary: "A batch's record as typed JSON, with the verification of its hash chain",
+    summary: "A batch's record as typed JSON, with the verification of its hash chain and the log's signed checkpoints",
+    description: "The integrity is `workcell verify`'s, for the batch's stream: its hash chain recomputed, every entry's data against its schema, and the log's signed checkpoints (each signature, their numbering and links, and the batch's entry count and head at each checkpoint's position against what was signed). `ok` is false on any break, and when the log holds no signed checkpoint at all.",
     access: 'session',
     params: BatchParams,
     response: RecordResponse,
     handle({ params, context }) {
       const { log } = context;
-      const rows = log.rows(params.id);
-      if (rows.length === 0) throw new ApiError(404, `no batch ${params.id} in this workcell's log`);
-      const record = buildRecord(log, params.id, rows);
-      const chains = verifyChains(rows);
-      // An entry whose hash fits but whose data its schema refuses was written around the log: not intact either.
-      const breaks = [...chains.breaks, ...invalidEntryBreaks(rows)];
-      const message = breaks.length === 0 ? `the hash chain of ${params.id} verifies: ${chains.entries} entries, unbroken, from ${record.firstHash.slice(0, 12)}… to ${record.lastHash.slice(0, 12)}…; the signed checkpoints are checked by workcell verify` : `the record of ${params.id} is not intact: ${breaks.map((b) => b.message).join('; ')}`;
-      return { record, integrity: { ok: breaks.length === 0, entries: chains.entries, message } };
+      const read = log.rowsAsStored(params.id);
+      if (read.rows.length === 0) throw new ApiError(404, `no batch ${params.id} in this workcell's log`);
+      const record = buildRecord(log, params.id, read.rows);
+      const { entries, breaks, checkpoints } = log.verify(params.id, read);
+      const ok = breaks.length === 0 && checkpoints.latest !== undefined;
+      const message = breaks.length > 0 ? `the record of ${params.id} is not intact: ${breaks.map((b) => b.message).join('; ')}` : `the hash chain of ${params.id} verifies: ${entries} entries, unbroken, from ${record.firstHash.slice(0, 12)}… to ${record.lastHash.slice(0, 12)}…; ${ok ? '' : 'but the log has '}${checkpointSummary(checkpoints)}`;
+      return {
+        record,
+        integrity: { ok, entries, message, breaks: breaks.map(({ stream, streamSeq, problem, message }) => ({ stream, streamSeq, problem, message })), checkpoints: { verified: checkpoints.count, latest: checkpoints.latest ?? null, uncovered: checkpoints.uncovered, notes: checkpoints.notes } },
+      };
     },
   }),
   route({

@@ -1,7 +1,7 @@
 /** The workcell now and as it goes: status, holds and their answers, the entry stream, the live events, the timeline. */
 import { Type } from '@sinclair/typebox';
 import { resolveHold } from '../../orchestrator/operator-actions.ts';
-import { ApiError, operation, route, type ApiRoute } from './api.ts';
+import { ApiError, operation, route, signedInBy, type ApiRoute } from './api.ts';
 import { visibleEntries } from './live.ts';
 import { Cursor, EntryPage, HoldAnswer, HoldAnswered, HoldParams, HoldView, Overview, TimelineQuery, TimelineResponse } from './schemas.ts';
 import { timeline } from './timeline.ts';
@@ -60,8 +60,9 @@ export const workcellRoutes: ApiRoute[] = [
     method: 'GET',
     path: '/api/events',
     summary: 'Server-sent events: `status` whenever the log changes, `entry` events after a cursor',
-    description: '`status` carries what GET /api/status answers, sent at once and within a second of any change; the stream ends when its session does (logout, idle time). `entry` events (id: the log position) follow the cursor given as Last-Event-ID or ?after=SEQ; without one, only entries appended from now on.',
+    description: '`status` carries what GET /api/status answers, sent at once and within a second of any change; the stream ends within seconds of its session (logout, idle time, password changed, operator disabled). Opening or keeping the stream is no use of the session: it does not restart the idle time. `entry` events (id: the log position) follow the cursor given as Last-Event-ID or ?after=SEQ; without one, only entries appended from now on.',
     access: 'session',
+    countsAsUse: false,
     query: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }),
     response: undefined,
     handle({ query, request, reply, signedIn, context }) {
@@ -69,7 +70,7 @@ export const workcellRoutes: ApiRoute[] = [
       const fromHeader = typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
       reply.hijack();
       reply.raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      context.live.add(reply.raw, fromHeader ?? query.after, () => context.sessions.isOpen(signedIn.token));
+      context.live.add(reply.raw, fromHeader ?? query.after, () => signedInBy(context, signedIn.token, { countsAsUse: false }) !== undefined);
     },
   }),
   route({

@@ -120,7 +120,21 @@ export const RecordResponse = Type.Object({
     },
     { additionalProperties: true, description: 'The batch record (orchestrator/record-build.ts BatchRecord)' },
   ),
-  integrity: Type.Object({ ok: Type.Boolean({ description: "The batch's hash chain verified unbroken" }), entries: Type.Integer(), message: text('What the verification found') }),
+  integrity: Type.Object({
+    ok: Type.Boolean({ description: "The batch's hash chain verified unbroken, every entry matches its schema, and the log's signed checkpoints verify and agree with it (false too when the log holds no checkpoint)" }),
+    entries: Type.Integer({ description: "The batch's entries" }),
+    message: text('What the verification found, in a sentence'),
+    breaks: Type.Array(Type.Object({ stream: text('The stream broken (the batch, or `checkpoints`)'), streamSeq: Type.Integer({ description: 'Its first entry affected; 0 for a checkpoint' }), problem: text('altered, missing, reordered, invalid, truncated, rewritten or checkpoint'), message: text('What is wrong') }), { description: 'Every break found, in the order workcell verify names them' }),
+    checkpoints: Type.Object(
+      {
+        verified: Type.Integer({ description: 'Signed checkpoints whose signature verified' }),
+        latest: nullable(Type.Object({ number: Type.Integer(), signedAt: text('When it was signed (ISO 8601, UTC)'), upToSeq: Type.Integer({ description: 'It covers every entry up to this log position' }), keyId: text('The signing key') }, { description: 'The latest checkpoint that verified; null: none' })),
+        uncovered: Type.Integer({ description: "The batch's entries after the latest checkpoint: not yet covered (at most a minute's worth while the orchestrator runs)" }),
+        notes: Type.Array(Type.String(), { description: 'What a reader should know that is no break (a key that replaced another)' }),
+      },
+      { description: "The log's signed checkpoints, as workcell verify checks them, for this batch" },
+    ),
+  }),
 });
 
 export const ReviewBody = Type.Object({ decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]), ...signing }, { additionalProperties: false });
@@ -130,7 +144,7 @@ export const StartBatchBody = Type.Object(
   {
     batchId: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', maxLength: 64 }),
     patient: Type.String({ minLength: 1, maxLength: 200 }),
-    schedule: text('The schedule file (on the server) the batch follows'),
+    schedule: Type.String({ minLength: 1, maxLength: 1000, description: 'The schedule the batch follows: a file name from GET /api/schedules (in the server’s schedules directory; a path anywhere else is refused)' }),
     layout: Type.Optional(text('The layout file, when given: it must be the one the workcell runs on (the last run’s)')),
     lane: Type.Optional(Type.String()),
     chainOfIdentity: Type.Optional(Type.String()),
@@ -146,6 +160,22 @@ export const BatchRequested = Type.Object({
   orchestratorRunning: Type.Boolean({ description: 'An orchestrator runs on the database now and starts it within a second' }),
   message: text('What happens next'),
   signature: Signature,
+});
+
+export const ScheduleList = Type.Object({
+  directory: text('The directory batches are started from: `workcell serve --schedules DIR`, else the `schedules` directory beside the layout'),
+  layout: nullable(text('The layout file the workcell runs on (the last run’s), which each schedule is checked against; null: no run yet')),
+  schedules: Type.Array(
+    Type.Object({
+      name: text('The file name: `schedule` of POST /api/batches'),
+      id: nullable(text('Schedule id')),
+      version: nullable(text('Schedule version')),
+      title: nullable(text('The process, in words (the schedule’s name)')),
+      product: nullable(text('The therapy it makes, where the schedule says')),
+      startable: Type.Boolean({ description: 'A valid schedule that fits the layout: a batch may be started on it' }),
+      problems: Type.Array(Type.String(), { description: 'Why not (FILE:LINE:COL: message)' }),
+    }),
+  ),
 });
 
 export const Cursor = Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0, description: 'Log position to start after' })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 500 })) }, { additionalProperties: false });

@@ -2,9 +2,10 @@
  * Live updates: one EventSource on /api/events for the whole page. Each `status` event (the server sends
  * one on connecting and within a second of the log changing) carries the workcell's status, which views
  * read as it comes (useStatus), and tells views that read other live data to fetch it again (useApi);
- * nothing reloads the page and nothing polls.
+ * nothing reloads the page and nothing polls. What is fetched because of an event is fetched in the
+ * background (no use of the session); what a person's navigation or action asks for is not.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.ts';
 import type { Status } from './api-types.ts';
 
@@ -33,15 +34,14 @@ export function connectLive(): void {
   });
   stream.addEventListener('open', () => setConnected(true));
   // EventSource reconnects by itself after a dropped connection; the page says it is not live meanwhile.
-  // A refusal (the session ended) closes it for good: asking for the session then goes to the login
-  // page on a 401, and otherwise the stream is opened again.
+  // A refusal (the session ended) closes it for good: asking for the session at once then goes to the
+  // login page on a 401, and otherwise the stream is opened again after a pause.
   stream.addEventListener('error', () => {
     setConnected(false);
     if (stream.readyState !== EventSource.CLOSED) return;
     source = undefined;
-    setTimeout(() => {
-      api.get('/api/session').then(connectLive, () => setTimeout(connectLive, RECONNECT_MS));
-    }, RECONNECT_MS);
+    const again = () => setTimeout(connectLive, RECONNECT_MS);
+    api.get('/api/session', { background: true }).then(again, again);
   });
 }
 
@@ -86,7 +86,7 @@ export function useStatus(): { data: Status | undefined; error: unknown } {
       ? undefined
       : setTimeout(() => {
           if (latestStatus) return;
-          api.get<Status>('/api/status').then(
+          api.get<Status>('/api/status', { background: true }).then(
             (answer) => {
               if (!latestStatus) publishStatus(answer);
             },
@@ -110,33 +110,38 @@ export interface Loaded<T> {
 /**
  * The API's answer at `path`, fetched again on status events while `live` says so (given the data so
  * far). One request at a time and at most one a second: events that come meanwhile make one more
- * request after it, not one each.
+ * request after it, not one each. A refetch on an event is a background request; the first fetch of a
+ * path (navigation) and `reload` (after a person's action) are not.
  */
 export function useApi<T>(path: string | null, options: { live?: boolean | ((data: T | undefined) => boolean) } = {}): Loaded<T> {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(null);
-  const state = useRef({ inFlight: false, again: false, startedAt: 0, path, data: undefined as T | undefined, timer: undefined as ReturnType<typeof setTimeout> | undefined });
+  // `pending`: a fetch asked for and not yet sent; in the background unless a person's action asked for it too.
+  const state = useRef({ inFlight: false, pending: undefined as { background: boolean } | undefined, startedAt: 0, path, data: undefined as T | undefined, timer: undefined as ReturnType<typeof setTimeout> | undefined });
   state.current.path = path;
-  const load = (): void => {
+  const ask = (background: boolean): void => {
     const s = state.current;
-    if (!s.path) return;
-    if (s.inFlight || s.timer) {
-      s.again = true;
-      return;
-    }
+    s.pending = { background: background && (s.pending?.background ?? true) };
+    send();
+  };
+  const send = (): void => {
+    const s = state.current;
+    if (!s.path || !s.pending || s.inFlight || s.timer) return;
     const wait = s.startedAt + MIN_REFETCH_MS - Date.now();
     if (s.data !== undefined && wait > 0) {
       s.timer = setTimeout(() => {
         s.timer = undefined;
-        load();
+        send();
       }, wait);
       return;
     }
+    const { background } = s.pending;
+    s.pending = undefined;
     s.inFlight = true;
     s.startedAt = Date.now();
     const asked = s.path;
     api
-      .get<T>(asked)
+      .get<T>(asked, { background })
       .then((answer) => {
         if (state.current.path !== asked) return;
         s.data = answer;
@@ -148,19 +153,17 @@ export function useApi<T>(path: string | null, options: { live?: boolean | ((dat
       })
       .finally(() => {
         s.inFlight = false;
-        if (s.again) {
-          s.again = false;
-          load();
-        }
+        send();
       });
   };
-  useEffect(() => {
+  // Asked for as the view mounts, not a frame later as useEffect would: the answer is what the view waits for.
+  useLayoutEffect(() => {
     const s = state.current;
     s.data = undefined;
-    s.again = false;
+    s.pending = undefined;
     setData(undefined);
     setError(null);
-    load();
+    ask(false);
     return () => {
       clearTimeout(s.timer);
       s.timer = undefined;
@@ -171,10 +174,10 @@ export function useApi<T>(path: string | null, options: { live?: boolean | ((dat
     if (!live) return;
     const listener = () => {
       if (typeof live === 'function' && !live(state.current.data)) return;
-      load();
+      ask(true);
     };
     changed.add(listener);
     return () => void changed.delete(listener);
   }, [path, options.live]);
-  return { data, error, reload: load };
+  return { data, error, reload: () => ask(false) };
 }

@@ -30,15 +30,16 @@ function route(): string[] {
 
 function App({ session }: { session: SessionInfo }) {
   const [path, setPath] = useState(route());
-  const live = useConnected();
-  const status = useStatus();
   useEffect(() => {
-    const changed = () => setPath(route());
+    const changed = () => {
+      setPath(route());
+      // Going to another view is use of the session, even to one that only reads the live stream.
+      api.get('/api/session').catch(() => undefined);
+    };
     addEventListener('hashchange', changed);
     return () => removeEventListener('hashchange', changed);
   }, []);
   const [view = '', id] = path;
-  const holds = status.data?.holds.length ?? 0;
   return (
     <>
       <header class="top no-print">
@@ -47,13 +48,11 @@ function App({ session }: { session: SessionInfo }) {
           {NAV.map((n) => (
             <a href={`#/${n.path}`} class={view === n.path ? 'current' : ''} aria-current={view === n.path ? 'page' : undefined}>
               {n.label}
-              {n.path === 'holds' && holds > 0 ? <span class="badge">{holds}</span> : null}
+              {n.path === 'holds' ? <HoldCount /> : null}
             </a>
           ))}
         </nav>
-        <span class={live ? 'live on' : 'live off'} title={live ? 'receiving updates from the log' : 'not receiving updates: reconnecting'}>
-          {live ? 'live' : 'offline'}
-        </span>
+        <LiveSign />
         <span class="who">
           {session.user} <small>({session.roles.join(', ')})</small>
         </span>
@@ -69,6 +68,22 @@ function App({ session }: { session: SessionInfo }) {
       </header>
       <main>{viewOf(view, id, session)}</main>
     </>
+  );
+}
+
+// The status events' parts of the header are components of their own: an event re-renders them, not the view
+// below (a record of thousands of cells), which reads the status itself where it needs it.
+function HoldCount() {
+  const holds = useStatus().data?.holds.length ?? 0;
+  return holds > 0 ? <span class="badge">{holds}</span> : null;
+}
+
+function LiveSign() {
+  const live = useConnected();
+  return (
+    <span class={live ? 'live on' : 'live off'} title={live ? 'receiving updates from the log' : 'not receiving updates: reconnecting'}>
+      {live ? 'live' : 'offline'}
+    </span>
   );
 }
 

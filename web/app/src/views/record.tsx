@@ -5,16 +5,20 @@
  * verified it; QA's signed approval or rejection at the end. Printing gives the same page, signatures shown.
  */
 import type { ComponentChildren } from 'preact';
+import { useLayoutEffect } from 'preact/hooks';
 import { api, segment } from '../api.ts';
 import type { BatchRecord, RecordResponse, ReviewBody, SessionInfo } from '../api-types.ts';
 import { useApi } from '../live.ts';
 import { Empty, Pending, Problem, Section, SignatureForm, SignatureLine, hasRole, time } from '../ui.tsx';
 import { Control, StepSection } from './record-steps.tsx';
+import { loadPlots } from './plotting.ts';
 import { formatValue } from '../../../../orchestrator/quantity-format.ts';
 
 const FINISHED = new Set<BatchRecord['status']>(['completed', 'quarantined']);
 
 export function RecordView({ batchId, session }: { batchId: string; session: SessionInfo }) {
+  // The plotting code is asked for first and loads while the server builds the record (a failure shows in each plot's box).
+  useLayoutEffect(() => void loadPlots().catch(() => undefined), []);
   // A finished record changes only by its review (which reloads it): events fetch it again only while the batch runs.
   const { data, error, reload } = useApi<RecordResponse>(`/api/batches/${segment(batchId)}/record`, { live: (d) => d !== undefined && !FINISHED.has(d.record.status) });
   if (!data) return <Pending view="record-view" title={`Batch record ${batchId}`} error={error} />;
@@ -50,6 +54,7 @@ export function RecordView({ batchId, session }: { batchId: string; session: Ses
         <dd>{record.identity.layout.id}</dd>
         <dt>Started</dt>
         <dd>{record.started.replace('T', ' ').slice(0, 16)} UTC</dd>
+        <RequestedBy request={record.identity.request} at={at} />
         <dt>Status</dt>
         <dd class={`status status-${record.status.replace(' ', '-')}`}>{record.status}</dd>
         <dt>Review</dt>
@@ -83,8 +88,9 @@ export function RecordView({ batchId, session }: { batchId: string; session: Ses
       </Section>
       <Section title="Integrity" id="integrity">
         <p class={integrity.ok ? 'pass integrity' : 'fail integrity'} data-verified={String(integrity.ok)}>
-          {integrity.ok ? 'Hash chain verified' : 'Hash chain BROKEN'}: {integrity.message}
+          {integrity.ok ? 'Hash chain and signed checkpoints verified' : 'NOT intact'}: {integrity.message}
         </p>
+        <Checkpoints integrity={integrity} />
         <p>
           {record.entries} entries of this batch, from <span class="hash">{record.firstHash}</span> to <span class="hash">{record.lastHash}</span>.
         </p>
@@ -127,6 +133,43 @@ function Decision({ decision, record, session, onReviewed }: { decision: 'approv
         }}
       />
     </details>
+  );
+}
+
+/** The log's signed checkpoints as the server verified them for this batch (`workcell verify`'s check), and every break. */
+function Checkpoints({ integrity }: { integrity: RecordResponse['integrity'] }) {
+  const { verified, latest, uncovered, notes } = integrity.checkpoints;
+  return (
+    <>
+      <p class={latest ? 'checkpoints' : 'checkpoints fail'} data-checkpoints={verified}>
+        {latest ? `${verified} signed checkpoint(s) verified; the latest, number ${latest.number}, signed ${latest.signedAt.replace('T', ' ').slice(0, 19)} UTC (key ${latest.keyId}), covers the log up to position ${latest.upToSeq}${uncovered > 0 ? `; ${uncovered} entries of this batch since are not covered yet` : ''}.` : 'No signed checkpoint verified.'}
+      </p>
+      {integrity.breaks.length > 0 ? (
+        <ul class="breaks fail">
+          {integrity.breaks.map((b) => (
+            <li data-problem={b.problem}>
+              {b.problem}: {b.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {notes.map((note) => (
+        <p class="note">{note}</p>
+      ))}
+    </>
+  );
+}
+
+/** The signed request (the API, an MES) the batch was started from, if it was. */
+function RequestedBy({ request, at }: { request: BatchRecord['identity']['request']; at: (iso: string) => string }) {
+  if (!request) return null;
+  return (
+    <>
+      <dt>Asked for by</dt>
+      <dd class="requested-by">
+        {request.signature.printedName} ({request.signature.user}) at {at(new Date(request.at).toISOString())}: {request.reason}. <SignatureLine signature={request.signature} /> Request at log position {request.seq}, <span class="hash">sha256 {request.hash}</span>.
+      </dd>
+    </>
   );
 }
 

@@ -1,77 +1,86 @@
 /**
- * A step's telemetry channel plotted against its limits with Observable Plot, as SVG: the min/max
- * envelope of the samples over the step's time, the limits as dashed lines labelled with their values.
- * Plot puts a <style> element in its SVG; the page's CSP allows no inline style, so it is taken out before
- * the SVG joins the page and app.css gives the same rules to the `telemetry-plot` class.
+ * A step's telemetry plot on the record page. A record has dozens of them: drawing them all before the page
+ * shows would hold back what a reviewer reads first (review by exception), so the boxes render empty
+ * and are drawn after the first paint, in page order, a slice at a time with the browser let in between
+ * (to paint, to scroll). The drawing code (plots.ts) is loaded while the record is still being fetched
+ * (record.tsx calls loadPlots). Printing draws what is still waiting at once: the printed record has every plot.
  */
-import * as Plot from '@observablehq/plot';
 import { useEffect, useRef } from 'preact/hooks';
-import { formatValue } from '../../../../orchestrator/quantity-format.ts';
 import type { TelemetrySummary } from '../api-types.ts';
+import { loadPlots, notDrawn } from './plotting.ts';
 
-const LIMIT_COLOUR = { min: '#b00020', max: '#b00020', trigger: '#c06000' } as const;
+/** How long one slice of drawing may keep the browser from painting and answering input. */
+const SLICE_MS = 40;
+
+/** The plotting code once loaded, for printing, which cannot wait for it. */
+let loaded: Awaited<ReturnType<typeof loadPlots>> | undefined;
+/** Boxes waiting for their plot, in the order they joined the page (a Map keeps it). */
+const waiting = new Map<HTMLElement, TelemetrySummary>();
+let draining = false;
 
 export function TelemetryPlot({ summary }: { summary: TelemetrySummary }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const element = box.current;
     if (!element) return;
-    const svg = telemetrySvg(summary);
-    element.replaceChildren(svg);
-    return () => element.replaceChildren();
+    waiting.set(element, summary);
+    void drain();
+    // The plot drawn before stays until its successor replaces it: a running batch's record is fetched every second.
+    return () => void waiting.delete(element);
   }, [summary]);
   return <div class="plot-box" ref={box} data-channel={`${summary.module} ${summary.channel}`} />;
 }
 
-/** Axis times in UTC as the record prints them: `14:05` within a day, `12-03 14:05` over two, `12-03` beyond. */
-export function utcTick(spanMs: number): (at: Date) => string {
-  const day = 86_400_000;
-  if (spanMs > 2 * day) return (at) => at.toISOString().slice(5, 10);
-  return spanMs > day / 2 ? (at) => `${at.toISOString().slice(5, 10)} ${at.toISOString().slice(11, 16)}` : (at) => at.toISOString().slice(11, 16);
+async function drain(): Promise<void> {
+  if (draining) return;
+  draining = true;
+  try {
+    loaded = await loadPlots();
+    const { telemetrySvg } = loaded;
+    // Not before the page is painted: Preact runs effects after a frame, mostly, but not always before its layout.
+    await afterPaint();
+    while (waiting.size > 0) {
+      const until = performance.now() + SLICE_MS;
+      for (const [element, summary] of waiting) {
+        waiting.delete(element);
+        draw(element, () => telemetrySvg(summary));
+        if (performance.now() > until) break;
+      }
+      await yieldToBrowser();
+    }
+  } catch (error) {
+    for (const element of waiting.keys()) element.replaceChildren(notDrawn('The plot', error));
+    waiting.clear();
+  } finally {
+    draining = false;
+  }
 }
 
-/**
- * Value axis labels as the record rounds values, unless that rounding would give two ticks one label
- * (37.0, 37.0 on a 0.05 degC axis): then as many decimals as the ticks' spacing needs.
- */
-function valueTick(low: number, high: number, unit: string): (value: number) => string {
-  const step = (high - low) / 4;
-  const needed = step > 0 ? Math.max(0, Math.ceil(-Math.log10(step))) : 0;
-  const probe = [low, low + step, low + 2 * step].map((v) => formatValue(v, unit, { bare: true }));
-  if (new Set(probe).size === probe.length) return (value) => formatValue(value, unit, { bare: true });
-  return (value) => value.toFixed(needed);
+function draw(element: HTMLElement, plot: () => Element): void {
+  try {
+    element.replaceChildren(plot());
+  } catch (error) {
+    element.replaceChildren(notDrawn('The plot', error));
+  }
 }
 
-export function telemetrySvg(summary: TelemetrySummary): SVGSVGElement | HTMLElement {
-  const band = summary.envelope.map((b) => ({ at: new Date(b.at), min: b.min, max: b.max }));
-  const values = [summary.min, summary.max, ...summary.limits.map((l) => l.value)];
-  const low = Math.min(...values);
-  const high = Math.max(...values);
-  const pad = high > low ? (high - low) * 0.08 : Math.abs(high) * 0.05 || 1;
-  const label = summary.unit === '1' ? summary.channel : `${summary.channel} (${summary.unit})`;
-  const chart = Plot.plot({
-    className: 'telemetry-plot',
-    width: 340,
-    height: 170,
-    marginLeft: 52,
-    marginRight: 70,
-    marginTop: 22,
-    marginBottom: 28,
-    style: null,
-    ariaLabel: `${summary.channel} on ${summary.module}: ${summary.samples} samples against ${summary.limits.length} limits`,
-    x: { type: 'utc', label: null, ticks: 3, tickFormat: utcTick(Date.parse(summary.until) - Date.parse(summary.from)) },
-    y: { domain: [low - pad, high + pad], label, labelAnchor: 'top', ticks: 4, tickFormat: valueTick(low - pad, high + pad, summary.unit) },
-    marks: [
-      Plot.frame({ stroke: '#999', strokeWidth: 0.6 }),
-      band.length === 1
-        ? Plot.ruleX(band, { x: 'at', y1: 'min', y2: 'max', stroke: '#1f5fa8', strokeWidth: 2 })
-        : Plot.areaY(band, { x: 'at', y1: 'min', y2: 'max', fill: '#1f5fa8', fillOpacity: 0.3, stroke: '#1f5fa8', strokeWidth: 0.8 }),
-      band.length === 1 ? Plot.dot(band, { x: 'at', y: (d: { min: number; max: number }) => (d.min + d.max) / 2, fill: '#1f5fa8', r: 2.5 }) : null,
-      Plot.ruleY(summary.limits.filter((l) => l.kind !== 'trigger'), { y: 'value', stroke: LIMIT_COLOUR.min, strokeDasharray: '5 3' }),
-      Plot.ruleY(summary.limits.filter((l) => l.kind === 'trigger'), { y: 'value', stroke: LIMIT_COLOUR.trigger, strokeDasharray: '6 2 1 2' }),
-      Plot.text(summary.limits, { y: 'value', frameAnchor: 'right', dx: 4, textAnchor: 'start', fill: (l: { kind: keyof typeof LIMIT_COLOUR }) => LIMIT_COLOUR[l.kind], text: (l: { kind: string; value: number }) => `${l.kind} ${formatValue(l.value, summary.unit, { bare: true, exact: true })}` }),
-    ],
+/** Resolves once the browser has painted what is on the page now: the next frame's callback, then a task after it. */
+function afterPaint(): Promise<void> {
+  return new Promise((resolve) => requestAnimationFrame(() => void yieldToBrowser().then(resolve)));
+}
+
+/** A new task (not clamped as nested timers are), so the browser may paint or handle input before it. */
+function yieldToBrowser(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
   });
-  for (const style of chart.querySelectorAll('style')) style.remove();
-  return chart;
 }
+
+addEventListener('beforeprint', () => {
+  if (!loaded) return;
+  const { telemetrySvg } = loaded;
+  for (const [element, summary] of waiting) draw(element, () => telemetrySvg(summary));
+  waiting.clear();
+});

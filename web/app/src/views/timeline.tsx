@@ -1,13 +1,13 @@
 /**
  * The workcell's Gantt: per module, a bar per step a batch held it (and line clearances), coloured by
  * batch; zoomed and moved over days with the buttons, each change asking the server for that window.
+ * The Gantt is drawn by plots.ts, loaded when it is first drawn (a chunk of its own: web/app/build.ts).
  */
-import * as Plot from '@observablehq/plot';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { TimelineBar, TimelineResponse } from '../api-types.ts';
+import type { TimelineResponse } from '../api-types.ts';
 import { useApi } from '../live.ts';
 import { Empty, Problem } from '../ui.tsx';
-import { utcTick } from './telemetry-plot.tsx';
+import { loadPlots, notDrawn } from './plotting.ts';
 
 const HOUR = 3_600_000;
 const SPANS = [{ label: '6 h', ms: 6 * HOUR }, { label: '1 day', ms: 24 * HOUR }, { label: '3 days', ms: 72 * HOUR }, { label: '7 days', ms: 168 * HOUR }, { label: '30 days', ms: 720 * HOUR }];
@@ -66,34 +66,19 @@ function Gantt({ data, from, to }: { data: TimelineResponse; from: number; to: n
   useEffect(() => {
     const element = box.current;
     if (!element) return;
-    const bars = data.bars.map((b: TimelineBar) => ({ ...b, start: new Date(Math.max(b.start, from)), end: new Date(Math.min(b.end ?? to, to)), label: b.kind === 'clearance' ? `line clearance after ${b.batch}` : `${b.batch} ${b.step}` }));
-    const width = Math.max(640, element.clientWidth || 960);
-    const pxPerMs = (width - 130) / (to - from);
-    // A bar's label only where it fits inside the bar (about 6 px a character at this size).
-    const fits = (b: { label: string; start: Date; end: Date }) => (b.end.getTime() - b.start.getTime()) * pxPerMs > b.label.length * 6 + 8;
-    const title = (b: { label: string; start: Date; end: Date }) => `${b.label}: ${b.start.toISOString().slice(0, 16).replace('T', ' ')} → ${b.end.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-    const steps = bars.filter((b) => b.kind !== 'clearance');
-    const clearances = bars.filter((b) => b.kind === 'clearance');
-    const chart = Plot.plot({
-      className: 'gantt-plot',
-      width,
-      height: 50 + data.modules.length * 30,
-      marginLeft: 110,
-      marginRight: 20,
-      marginBottom: 34,
-      style: null,
-      x: { type: 'utc', domain: [new Date(from), new Date(to)], label: 'UTC', grid: true, tickFormat: utcTick(to - from) },
-      y: { domain: data.modules, label: null },
-      color: { type: 'categorical', domain: [...new Set(steps.map((b) => b.batch))].sort(), legend: false },
-      marks: [
-        Plot.barX(clearances, { y: 'module', x1: 'start', x2: 'end', fill: '#9aa3ae', inset: 2, title }),
-        Plot.barX(steps, { y: 'module', x1: 'start', x2: 'end', fill: 'batch', inset: 2, title }),
-        Plot.text(bars.filter(fits), { y: 'module', x: 'start', text: 'label', textAnchor: 'start', dx: 4, fill: 'white', fontSize: 10 }),
-      ],
-    });
-    for (const style of chart.querySelectorAll('style')) style.remove();
-    element.replaceChildren(chart);
-    return () => element.replaceChildren();
+    let current = true;
+    loadPlots().then(
+      ({ ganttSvg }) => {
+        if (current) element.replaceChildren(ganttSvg(data, from, to, element.clientWidth));
+      },
+      (error: unknown) => {
+        if (current) element.replaceChildren(notDrawn('The timeline', error));
+      },
+    );
+    // The Gantt drawn before stays until the new one replaces it: a live window is fetched again as the log grows.
+    return () => {
+      current = false;
+    };
   }, [data, from, to]);
   return <div class="gantt" ref={box} />;
 }
