@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { buildApp } from '../../web/app/build.ts';
-import { startHmiServer, type HmiServer } from '../../web/server/app.ts';
+import { startHmiServer, type HmiServer, type HmiServerOptions } from '../../web/server/app.ts';
 import { serverCertificate } from '../../web/server/certificate.ts';
-import type { SessionLimits } from '../../web/server/sessions.ts';
 import type { Credentials } from '../../orchestrator/signatures.ts';
 
 export const CHROMIUM = process.env.WORKCELL_CHROMIUM ?? '/usr/bin/chromium';
@@ -37,7 +36,7 @@ export function appAssets(): Promise<string> {
 }
 
 /** `workcell serve` on `database`, HTTPS on 127.0.0.1 and a free port. */
-export async function serveForBrowser(database: string, options: { postgres?: string; sessionLimits?: SessionLimits } = {}): Promise<HmiServer> {
+export async function serveForBrowser(database: string, options: Pick<HmiServerOptions, 'postgres' | 'sessionLimits' | 'schedules'> = {}): Promise<HmiServer> {
   const tls = await serverCertificate({ database, host: '127.0.0.1' });
   return startHmiServer({ database, host: '127.0.0.1', port: 0, tls, assets: await appAssets(), ...options });
 }

@@ -29,3 +29,7 @@ export type HoldAnswer = Static<typeof Api.HoldAnswer>;
 export type ReviewBody = Static<typeof Api.ReviewBody>;
 export type DisableBody = Static<typeof Api.DisableBody>;
 export type PasswordBody = Static<typeof Api.PasswordBody>;
+export type ScheduleList = Static<typeof Api.ScheduleList>;
+export type ScheduleListing = ScheduleList['schedules'][number];
+export type StartBatchBody = Static<typeof Api.StartBatchBody>;
+export type BatchRequested = Static<typeof Api.BatchRequested>;

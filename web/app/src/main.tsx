@@ -94,7 +94,7 @@ function viewOf(view: string, id: string | undefined, session: SessionInfo) {
     case 'holds':
       return <HoldsView session={session} />;
     case 'batches':
-      return id ? <RecordView key={id} batchId={id} session={session} /> : <BatchesView />;
+      return id ? <RecordView key={id} batchId={id} session={session} /> : <BatchesView session={session} />;
     case 'timeline':
       return <TimelineView />;
     case 'site':

@@ -16,14 +16,16 @@ export function timeLeft(leftMs: number): string {
 
 export const hasRole = (session: SessionInfo, roles: readonly Role[]) => session.roles.some((r) => roles.includes(r));
 
+/** The server's sentence as it said it, begun as a sentence: `refused: ...` reads `Refused: ...`. */
+export const asSentence = (message: string) => message.charAt(0).toUpperCase() + message.slice(1);
+
 export function Problem({ error }: { error: unknown }) {
   if (!error) return null;
   const status = error instanceof ApiError ? error.status : undefined;
   const message = error instanceof Error ? error.message : String(error);
-  // The server's sentence as it said it, begun as a sentence: `refused: ...` reads `Refused: ...`.
   return (
     <p class="problem" role="alert" data-status={status}>
-      {message.charAt(0).toUpperCase() + message.slice(1)}
+      {asSentence(message)}
     </p>
   );
 }
@@ -61,9 +63,10 @@ export interface SignedInput {
 
 /**
  * The two components of a signature entered for this signing (user id and password), with its meaning
- * shown and a reason required. The user id must be the session's: one signs only as oneself.
+ * shown and a reason required. The user id must be the session's: one signs only as oneself. `children`:
+ * the fields of what is signed, in the same form, so that the browser checks them with the signature's.
  */
-export function SignatureForm({ session, meaning, submitLabel, onSign, onCancel, withReason = true }: { session: SessionInfo; meaning: string; submitLabel: string; onSign: (input: SignedInput) => Promise<void>; onCancel?: () => void; withReason?: boolean }) {
+export function SignatureForm({ session, meaning, submitLabel, onSign, onCancel, withReason = true, children }: { session: SessionInfo; meaning: string; submitLabel: string; onSign: (input: SignedInput) => Promise<void>; onCancel?: () => void; withReason?: boolean; children?: ComponentChildren }) {
   const [user, setUser] = useState('');
   const [password, setPassword] = useState('');
   const [reason, setReason] = useState('');
@@ -86,6 +89,7 @@ export function SignatureForm({ session, meaning, submitLabel, onSign, onCancel,
   }
   return (
     <form class="signature-form" onSubmit={submit}>
+      {children}
       <p class="meaning">
         Meaning of this signature: <b>{meaning}</b>
       </p>

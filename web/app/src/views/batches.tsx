@@ -1,15 +1,18 @@
-/** Every batch in the log, each a link to its record. */
-import type { BatchSummary } from '../api-types.ts';
+/** Every batch in the log, each a link to its record; an operator starts one here. */
+import type { BatchSummary, SessionInfo } from '../api-types.ts';
 import { useApi } from '../live.ts';
-import { Empty, Pending, Problem, time } from '../ui.tsx';
+import { Empty, hasRole, Pending, Problem, time } from '../ui.tsx';
 import { Table } from './record.tsx';
+import { StartBatchPanel } from './start-batch.tsx';
 
-export function BatchesView() {
+export function BatchesView({ session }: { session: SessionInfo }) {
   const { data, error } = useApi<BatchSummary[]>('/api/batches', { live: true });
   if (!data) return <Pending view="batches-view" title="Batches" error={error} />;
   return (
     <div class="view batches-view">
       <h1>Batches</h1>
+      {/* Starting a batch is an operator's signature (the API refuses anyone else): others are not offered it. */}
+      {hasRole(session, ['operator']) ? <StartBatchPanel session={session} /> : null}
       <Problem error={error} />
       {data.length === 0 ? (
         <Empty>No batch in this log yet.</Empty>
