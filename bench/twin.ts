@@ -24,7 +24,7 @@ interface TimedTwin {
   deviations: number;
 }
 
-async function timedTwin(layoutFile: string, arrivals: TwinArrival[], seed: number): Promise<TimedTwin> {
+export async function timedTwin(layoutFile: string, arrivals: TwinArrival[], seed: number): Promise<TimedTwin> {
   const { layout } = loadWorkcell(layoutFile, [...new Set(arrivals.map((a) => a.schedule.file))]);
   const logFile = join(mkdtempSync(join(tmpdir(), 'workcell-bench-twin-')), 'records.db');
   const cpuStart = process.cpuUsage();
@@ -41,13 +41,11 @@ async function timedTwin(layoutFile: string, arrivals: TwinArrival[], seed: numb
 const completed = (result: TwinResult) => `${result.batches.filter((b) => b.phase === 'completed').length}/${result.batches.length}`;
 
 /**
- * The 16-lane CAR-T campaign (32 patients at once, seed 5, no faults) in virtual time, run twice, and
- * at a scaled wall clock (`scaledTimeScale`; 0 leaves that row out). Without faults a hold-time
- * deviation can only come from a wait: in virtual time a wait of the process, at a scaled clock also
- * the host's latency.
+ * The 16-lane CAR-T campaign's inputs: its layout (written to a new temporary directory, or to `dir`), 32
+ * arrivals at once, seed 5. The layout's path is part of every batch's record, so of the digest: runs in
+ * two processes give the same digest only with the same `dir`.
  */
-export async function twinCampaignBenchmark(scaledTimeScale: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'workcell-bench-'));
+export function sixteenLaneCampaign(dir = mkdtempSync(join(tmpdir(), 'workcell-bench-'))): { layoutFile: string; arrivals: TwinArrival[]; seed: number } {
   const layoutFile = join(dir, 'sixteen-lane.yaml');
   writeFileSync(layoutFile, sixteenLaneLayout());
   const text = readFileSync(CART, 'utf8');
@@ -55,7 +53,18 @@ export async function twinCampaignBenchmark(scaledTimeScale: number): Promise<st
     const id = `P-${String(i + 1).padStart(3, '0')}`;
     return { batchId: id, patient: id, at: CAMPAIGN_START, lane: `lane-${(i % 16) + 1}`, schedule: { file: CART, text } };
   });
-  const runs = [await timedTwin(layoutFile, arrivals, 5), await timedTwin(layoutFile, arrivals, 5)];
+  return { layoutFile, arrivals, seed: 5 };
+}
+
+/**
+ * The 16-lane CAR-T campaign (32 patients at once, seed 5, no faults) in virtual time, run twice, and
+ * at a scaled wall clock (`scaledTimeScale`; 0 leaves that row out). Without faults a hold-time
+ * deviation can only come from a wait: in virtual time a wait of the process, at a scaled clock also
+ * the host's latency.
+ */
+export async function twinCampaignBenchmark(scaledTimeScale: number): Promise<string> {
+  const { layoutFile, arrivals, seed } = sixteenLaneCampaign();
+  const runs = [await timedTwin(layoutFile, arrivals, seed), await timedTwin(layoutFile, arrivals, seed)];
   const same = runs[0]!.result.digest === runs[1]!.result.digest;
   const rows = runs.map((run, i) => [
     `virtual, run ${i + 1}`,

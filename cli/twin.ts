@@ -152,7 +152,7 @@ export async function runTwin(options: TwinOptions): Promise<TwinResult> {
   const twin = await startTwinWorkcell({
     ...options,
     prepare: (log) => {
-      log.subscribe((entry) => digest.add(entry));
+      log.subscribe((entry, dataJson) => digest.add(entry, dataJson));
       options.prepare?.(log);
       entriesBefore = log.lastSeq();
     },

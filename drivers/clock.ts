@@ -58,10 +58,14 @@ export function wallNow(): number {
  */
 export function timeOfDay(ms: number, today?: number): string {
   const iso = new Date(ms).toISOString();
-  const reference = today === undefined ? iso : new Date(today).toISOString();
-  const date = iso.slice(0, 4) !== reference.slice(0, 4) ? iso.slice(0, 10) : iso.slice(0, 10) !== reference.slice(0, 10) ? iso.slice(5, 10) : '';
-  return `${date ? `${date} ` : ''}${iso.slice(11, 16)} UTC`;
+  const time = `${iso.slice(11, 16)} UTC`;
+  // The same UTC day needs no date, and no second date to compare (scheduling rounds print many times).
+  if (today === undefined || Math.floor(ms / DAY_MS) === Math.floor(today / DAY_MS)) return time;
+  const reference = new Date(today).toISOString();
+  return `${iso.slice(0, 4) !== reference.slice(0, 4) ? iso.slice(0, 10) : iso.slice(5, 10)} ${time}`;
 }
+
+const DAY_MS = 86_400_000;
 
 /** A clock's sleep, made of its setTimeout and clearTimeout. */
 export function sleepOn(clock: Pick<Clock, 'setTimeout' | 'clearTimeout'>, ms: number, signal?: AbortSignal): Promise<void> {

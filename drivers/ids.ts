@@ -2,7 +2,8 @@
  * Where identifiers made up at run time come from (lock ids, execution tokens): random UUIDs in a real
  * run; in a digital-twin run a seeded sequence, so the same inputs and seed give the same records.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { sha256Hex } from './sha256.ts';
 
 export interface IdSource {
   /** A fresh identifier in UUID form. */
@@ -19,7 +20,7 @@ export function seededIds(seed: number, label: string): IdSource {
   let n = 0;
   return {
     uuid() {
-      const hex = createHash('sha256').update(`${seed}\u0000${label}\u0000${n++}`).digest('hex');
+      const hex = sha256Hex(`${seed}\u0000${label}\u0000${n++}`);
       const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
       return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
     },

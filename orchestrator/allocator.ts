@@ -53,6 +53,8 @@ export class Allocator {
   private readonly pending = new Map<string, PendingAllocation>();
   private readonly busyUntil = new Map<string, number>();
   private readonly parkingSlots = new Set<string>();
+  /** Each module's clearanceBefore for the scheduler's views, made once: a round builds every module's view. */
+  private readonly clearanceOf = new Map<string, (batchId: string) => number>();
 
   constructor(
     private readonly layout: LayoutModel,
@@ -144,11 +146,17 @@ export class Allocator {
         state: this.host.moduleState(module.id),
         occupiedBy: this.gate.occupant(module.id),
         busyUntil: this.gate.occupant(module.id) ? this.busyUntil.get(module.id) : this.gate.clearingUntil(module.id),
-        clearanceBefore: (batchId) => this.gate.clearanceBefore(module.id, batchId),
+        clearanceBefore: this.clearanceFor(module.id),
         unusable: this.host.unusable(module),
       });
     }
     return views;
+  }
+
+  private clearanceFor(moduleId: string): (batchId: string) => number {
+    let clearance = this.clearanceOf.get(moduleId);
+    if (!clearance) this.clearanceOf.set(moduleId, (clearance = (batchId) => this.gate.clearanceBefore(moduleId, batchId)));
+    return clearance;
   }
 
   /** One scheduling round: grants, reasons for every wait, storage moves, and the watchdog of waits. */

@@ -74,6 +74,9 @@ export function reconcileInterval(clock: Pick<Clock, 'timeScale' | 'virtual'>): 
   return clock.virtual ? VIRTUAL_RECONCILE_MS : Math.max(60_000, 1000 * clock.timeScale);
 }
 
+/** Ends what follows a command once it settled: a reason given, so that no DOMException (and its stack) is made for each command. */
+const COMMAND_SETTLED = new Error('the command settled');
+
 /** States in which a device is not working on a command (so an unfinished one of ours has ended, or was lost). */
 const NOT_WORKING: ReadonlySet<ModuleState> = new Set(['idle', 'stopped', 'aborted', 'faulted', 'offline', 'maintenance']);
 
@@ -261,7 +264,7 @@ export class CommandExecutor {
     try {
       return await Promise.race([execution.result(), hung, reconciled, recoverable, paused]);
     } finally {
-      stop.abort();
+      stop.abort(COMMAND_SETTLED);
     }
   }
 

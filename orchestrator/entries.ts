@@ -22,6 +22,8 @@ export type EntryWriter = <T extends EntryType>(stream: string, type: T, data: E
 export class BatchJournal {
   private readonly projection = emptyProjection();
   private foldedUpTo = 0;
+  /** The log's mark of this stream when it was last read (EventLog.streamMark). */
+  private readMark: string | undefined;
 
   constructor(readonly batchId: string, private readonly log: EventLog, private readonly now: () => number) {}
 
@@ -40,10 +42,14 @@ export class BatchJournal {
    * question it answers rereads the stream. The object returned is the journal's own; callers read it.
    */
   state(): BatchProjection {
+    // Nothing appended since the last read, here or by another process: the projection is up to date.
+    const mark = this.log.streamMark(this.batchId);
+    if (mark === this.readMark) return this.projection;
     for (const entry of this.log.stream(this.batchId, { withoutTelemetry: true, afterStreamSeq: this.foldedUpTo })) {
       applyEntry(this.projection, entry);
       this.foldedUpTo = entry.streamSeq;
     }
+    this.readMark = mark;
     return this.projection;
   }
 }

@@ -14,14 +14,18 @@ import { isLiveStatus, LIVE_STATUS_KEY, liveStatusProblem, type LiveStatus } fro
 import { watchOtherConnections, type WatchOptions } from './log-watcher.ts';
 import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
 import { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
-import { entryHash, GENESIS, invalidEntryBreaks, storedEntry, verifyChains } from './stored-entries.ts';
-import { checkEntry, ENTRY_FORMAT_VERSION, isEntryOf, type EntryData, type EntryType, type LogEntry, type NewEntry } from './entries/index.ts';
+import { entryHash, GENESIS, invalidEntryBreaks, verifyChains } from './stored-entries.ts';
+import { LogReads } from './log-reads.ts';
+import { checkEntry, ENTRY_FORMAT_VERSION, type EntryData, type EntryType, type LogEntry, type NewEntry } from './entries/index.ts';
 
 export { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
 export type { LogEntry, NewEntry } from './entries/index.ts';
 export { checkedEntries, entryHash, invalidEntryBreaks, InvalidStoredEntry, storedEntry, verifyChains, type HashedEntry } from './stored-entries.ts';
 
 export const WORKCELL_STREAM = 'workcell';
+
+/** Hears of an entry appended: the entry, and its data's canonical JSON as stored (for what hashes it again). */
+export type EntryListener = (entry: LogEntry, dataJson: string) => void;
 
 /** The live status view as read: its value, or (not matching its schema) what does not match. */
 export type LiveStatusRead = { value: LiveStatus; updatedAt: number; problem?: undefined } | { value: undefined; updatedAt: number; problem: string };
@@ -64,34 +68,21 @@ CREATE TABLE IF NOT EXISTS live_status (
 );
 `;
 
-interface Row {
-  seq: number;
-  stream: string;
-  stream_seq: number;
-  type: string;
-  at: number;
-  recorded_at: number;
-  data: string;
-  previous_hash: string;
-  hash: string;
-  /** NULL in entries written before entries carried it; no column at all in a database of then opened read-only. */
-  format_version?: number | null;
-}
-
-function fromRow(row: Row): StoredRow {
-  return { seq: row.seq, stream: row.stream, streamSeq: row.stream_seq, type: row.type, at: row.at, recordedAt: row.recorded_at, data: JSON.parse(row.data) as unknown, previousHash: row.previous_hash, hash: row.hash, ...(row.format_version == null ? {} : { formatVersion: row.format_version }) };
-}
-
-const entryOfRow = (row: Row): LogEntry => storedEntry(fromRow(row));
-
-export class EventLog {
-  private readonly db: Database.Database;
+export class EventLog extends LogReads {
   private readonly lastOf: Database.Statement<[string], { stream_seq: number; hash: string }>;
-  private insertStatement: Database.Statement | undefined;
-  private statusStatement: Database.Statement | undefined;
-  private readonly appendMany: (entries: readonly NewEntry[]) => LogEntry[];
-  private readonly listeners = new Set<(entry: LogEntry) => void>();
+  /** Appends in one transaction; gives back each entry written and its data's canonical JSON, as stored. */
+  private readonly appendMany: (entries: readonly NewEntry[]) => Array<{ entry: LogEntry; dataJson: string }>;
+  private readonly listeners = new Set<EntryListener>();
   private writeGuard: (() => void) | undefined;
+  /**
+   * What this connection knows of the database as of data_version `seenVersion` (no other connection has
+   * committed since): each stream's head, as last read or written here, and whether the write guard passed.
+   */
+  private seenVersion: number | undefined;
+  private readonly heads = new Map<string, { streamSeq: number; hash: string }>();
+  private guardPassed = false;
+  /** Per stream, the entries other than telemetry this connection appended (see streamMark). */
+  private readonly ownWrites = new Map<string, number>();
   private readonly checkpoints: CheckpointWriter | undefined;
 
   /**
@@ -101,8 +92,7 @@ export class EventLog {
    * patient's record, and an fsync per commit would cost more than the whole simulation.
    */
   constructor(readonly file: string, options: { readonly?: boolean; durability?: 'records' | 'simulation' } = {}) {
-    if (!options.readonly) createPrivately(file);
-    this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    super(openLog(file, options.readonly ?? false));
     this.db.pragma('busy_timeout = 10000');
     if (!options.readonly) {
       this.db.pragma('journal_mode = WAL');
@@ -120,18 +110,29 @@ export class EventLog {
     this.lastOf = this.db.prepare('SELECT stream_seq, hash FROM events WHERE stream = ? ORDER BY stream_seq DESC LIMIT 1');
     // IMMEDIATE: another process (an operator's `workcell resolve`) may append to the same chain.
     this.appendMany = this.db.transaction((entries: readonly NewEntry[]) => {
-      const heads = new Map<string, { streamSeq: number; hash: string }>();
+      // Inside the transaction: no other connection commits between this look and the inserts.
+      const version = this.dataVersion();
+      if (version !== this.seenVersion) {
+        this.seenVersion = version;
+        this.heads.clear();
+        this.guardPassed = false;
+      }
+      if (this.writeGuard && !this.guardPassed) {
+        this.writeGuard();
+        this.guardPassed = true;
+      }
       const written = entries.map((entry) => {
-        const head = heads.get(entry.stream) ?? (() => {
+        const head = this.heads.get(entry.stream) ?? (() => {
           const last = this.lastOf.get(entry.stream);
           return { streamSeq: last?.stream_seq ?? 0, hash: last?.hash ?? GENESIS };
         })();
         const base = { stream: entry.stream, streamSeq: head.streamSeq + 1, type: entry.type, at: Math.round(entry.at), recordedAt: wallNow(), data: entry.data, previousHash: head.hash, formatVersion: ENTRY_FORMAT_VERSION };
-        const hash = entryHash(base);
-        const info = this.insert.run(base.stream, base.streamSeq, base.type, base.at, base.recordedAt, canonicalJson(base.data), base.previousHash, hash, base.formatVersion);
-        heads.set(entry.stream, { streamSeq: base.streamSeq, hash });
+        const dataJson = canonicalJson(base.data);
+        const hash = entryHash(base, dataJson);
+        const info = this.insert.run(base.stream, base.streamSeq, base.type, base.at, base.recordedAt, dataJson, base.previousHash, hash, base.formatVersion);
+        this.heads.set(entry.stream, { streamSeq: base.streamSeq, hash });
         // Checked by appendAll (asStored) before the transaction.
-        return { ...base, hash, seq: Number(info.lastInsertRowid) } as LogEntry;
+        return { entry: { ...base, hash, seq: Number(info.lastInsertRowid) } as LogEntry, dataJson };
       });
       if (this.checkpoints?.due) this.checkpoints.write();
       return written;
@@ -140,9 +141,9 @@ export class EventLog {
 
   /** Prepared on the first append: a database of before opened read-only has no format_version column yet. */
   private get insert(): Database.Statement {
-    this.insertStatement ??= this.db.prepare('INSERT INTO events (stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    return this.insertStatement;
+    return this.prepared('INSERT INTO events (stream, stream_seq, type, at, recorded_at, data, previous_hash, hash, format_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
   }
+
 
   get synchronous(): string {
     return ['OFF', 'NORMAL', 'FULL', 'EXTRA'][this.db.pragma('synchronous', { simple: true }) as number] ?? 'unknown';
@@ -164,10 +165,10 @@ export class EventLog {
   appendAll(entries: readonly NewEntry[]): LogEntry[] {
     if (entries.length === 0) return [];
     const stored = entries.map(asStored);
-    this.writeGuard?.();
-    const written = this.appendMany(stored);
-    for (const entry of written) for (const listener of this.listeners) listener(entry);
-    return written;
+    const written = this.rollingBack(() => this.appendMany(stored));
+    for (const { entry } of written) if (entry.type !== 'telemetry') this.ownWrites.set(entry.stream, (this.ownWrites.get(entry.stream) ?? 0) + 1);
+    for (const { entry, dataJson } of written) for (const listener of this.listeners) listener(entry, dataJson);
+    return written.map(({ entry }) => entry);
   }
 
   /**
@@ -176,19 +177,34 @@ export class EventLog {
    * hear of an append at once, so the append comes last: nothing after it may throw.
    */
   atomically<T>(decide: () => T): T {
-    return this.db.transaction(decide).immediate();
+    return this.rollingBack(() => this.db.transaction(decide).immediate());
+  }
+
+  /** Runs a transaction; if it fails, what it wrote is rolled back, and the stream heads it set are forgotten. */
+  private rollingBack<T>(transaction: () => T): T {
+    try {
+      return transaction();
+    } catch (error) {
+      this.heads.clear();
+      throw error;
+    }
   }
 
   /**
    * A check before every append of this process (an orchestrator's: that it still holds the database's
-   * lease); it throws to refuse the append. Signed operations from other processes are not guarded.
+   * lease), inside the append's transaction; it throws to refuse the append. Signed operations from other
+   * processes are not guarded. The check must answer from what the database holds (the lease row): it
+   * runs again once another connection has committed since it last passed (SQLite's data_version). Until
+   * then the database holds what it held when the check passed, so the answer is the same, and a run
+   * does not read the lease before each of its thousands of appends.
    */
   guardWrites(check: (() => void) | undefined): void {
     this.writeGuard = check;
+    this.guardPassed = false;
   }
 
-  /** Called for every entry this process appends, after it is committed. */
-  subscribe(listener: (entry: LogEntry) => void): () => void {
+  /** Called for every entry this process appends, after it is committed, with its data's canonical JSON as stored. */
+  subscribe(listener: EntryListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -201,57 +217,16 @@ export class EventLog {
     return watchOtherConnections(this, listener, options);
   }
 
-  /** SQLite's data_version of this connection: it changes when another connection commits. */
-  dataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+
+  /**
+   * A value that changes whenever `stream` may have gained an entry other than telemetry: this connection
+   * appended one, or another connection committed anything (data_version). Taken before a read of the
+   * stream, it tells a reader whether reading again could find anything new (BatchJournal.state).
+   */
+  streamMark(stream: string): string {
+    return `${this.dataVersion()}:${this.ownWrites.get(stream) ?? 0}`;
   }
 
-  /** Entries with after < seq <= upTo, of the given types (all when undefined), in log order. */
-  between(after: number, upTo: number, types?: readonly string[]): LogEntry[] {
-    const ofTypes = types ? ` AND type IN (${types.map(() => '?').join(',')})` : '';
-    return (this.db.prepare(`SELECT * FROM events WHERE seq > ? AND seq <= ?${ofTypes} ORDER BY seq`).all(after, upTo, ...(types ?? [])) as Row[]).map(entryOfRow);
-  }
-
-  /** A stream's entries in order; `afterStreamSeq`: only those after that position. */
-  stream(stream: string, options: { withoutTelemetry?: boolean; afterStreamSeq?: number } = {}): LogEntry[] {
-    const sql = `SELECT * FROM events WHERE stream = ? AND stream_seq > ?${options.withoutTelemetry ? " AND type <> 'telemetry'" : ''} ORDER BY stream_seq`;
-    return (this.db.prepare(sql).all(stream, options.afterStreamSeq ?? 0) as Row[]).map(entryOfRow);
-  }
-
-  /** Entries appended after `seq` (by any process), in order. */
-  since(seq: number): LogEntry[];
-  since<T extends EntryType>(seq: number, types: readonly T[]): Array<LogEntry<T>>;
-  since(seq: number, types?: readonly EntryType[]): LogEntry[] {
-    if (!types) return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq').all(seq) as Row[]).map(entryOfRow);
-    const rows = this.db.prepare(`SELECT * FROM events WHERE seq > ? AND type IN (${types.map(() => '?').join(',')}) ORDER BY seq`).all(seq, ...types) as Row[];
-    return rows.map(entryOfRow).filter(isEntryOf(types));
-  }
-
-  ofType<T extends EntryType>(type: T): Array<LogEntry<T>> {
-    return (this.db.prepare('SELECT * FROM events WHERE type = ? ORDER BY seq').all(type) as Row[]).map(entryOfRow).filter(isEntryOf([type]));
-  }
-
-  streams(): string[] {
-    return (this.db.prepare('SELECT stream FROM events GROUP BY stream ORDER BY MIN(seq)').all() as Array<{ stream: string }>).map((r) => r.stream);
-  }
-
-  count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
-  }
-
-  /** The latest workcell time any entry carries (0 for an empty log). */
-  lastAt(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(at), 0) AS n FROM events').get() as { n: number }).n;
-  }
-
-  /** Entries at log positions up to `seq`. */
-  countUpTo(seq: number): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM events WHERE seq <= ?').get(seq) as { n: number }).n;
-  }
-
-  lastSeq(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS n FROM events').get() as { n: number }).n;
-  }
 
   /**
    * Live status for `workcell status`: a view rewritten as things change, not part of the record. Checked
@@ -261,8 +236,7 @@ export class EventLog {
     const text = JSON.stringify(value);
     const problem = liveStatusProblem(JSON.parse(text));
     if (problem !== undefined) throw new Error(`refused a live status: it ${problem}`);
-    this.statusStatement ??= this.db.prepare('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at');
-    this.statusStatement.run(key, text, wallNow());
+    this.prepared('INSERT INTO live_status (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at').run(key, text, wallNow());
   }
 
   /**
@@ -271,7 +245,7 @@ export class EventLog {
    * when no orchestrator has written one.
    */
   readStatus(): LiveStatusRead | undefined {
-    const row = this.db.prepare('SELECT value, updated_at FROM live_status WHERE key = ?').get(LIVE_STATUS_KEY) as { value: string; updated_at: number } | undefined;
+    const row = this.prepared('SELECT value, updated_at FROM live_status WHERE key = ?').get(LIVE_STATUS_KEY) as { value: string; updated_at: number } | undefined;
     if (!row) return undefined;
     const value: unknown = JSON.parse(row.value);
     if (isLiveStatus(value)) return { value, updatedAt: row.updated_at };
@@ -298,38 +272,12 @@ export class EventLog {
     return readCheckpoints(this.db);
   }
 
-  /**
-   * Every entry as stored (or a stream's), in order, its data not checked against its schema: for what must
-   * read a tampered log to the end (verify, the comparison with a copy, a record); checkedEntries() sorts them.
-   */
-  rows(stream?: string): StoredRow[] {
-    return this.rowsAsStored(stream).rows;
-  }
-
-  /**
-   * rows(), and each one's data as the database holds it: the canonical JSON its hash was computed over when
-   * written, over which verifyChains checks the hash first (cheaper than canonicalising the data again).
-   */
-  rowsAsStored(stream?: string): { rows: StoredRow[]; storedData: string[] } {
-    const read = (stream === undefined ? this.db.prepare('SELECT * FROM events ORDER BY seq').all() : this.db.prepare('SELECT * FROM events WHERE stream = ? ORDER BY stream_seq').all(stream)) as Row[];
-    return { rows: read.map(fromRow), storedData: read.map((row) => row.data) };
-  }
-
-  /** Entries after `seq` in log order, at most `limit` of them: for publishing the log page by page. */
-  page(afterSeq: number, limit: number): LogEntry[] {
-    return this.rowPage(afterSeq, limit).map(storedEntry);
-  }
-
-  /** Like page(), as stored: for copying the log elsewhere, which checks each entry's hash before its data. */
-  rowPage(afterSeq: number, limit: number): StoredRow[] {
-    return (this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit) as Row[]).map(fromRow);
-  }
 
   /** This log's identity, made once when the file is created: it names the log wherever it is copied. */
   get id(): string {
-    const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    const hasMeta = this.prepared("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
     // A log written before logs had ids, opened read-only, has none yet: '' (the next read-write open gives it one).
-    return hasMeta ? ((this.db.prepare("SELECT value FROM meta WHERE key = 'id'").get() as { value: string } | undefined)?.value ?? '') : '';
+    return hasMeta ? ((this.prepared("SELECT value FROM meta WHERE key = 'id'").get() as { value: string } | undefined)?.value ?? '') : '';
   }
 
   /** Closes the database; a read-write log first signs what it holds beyond its latest checkpoint. */
@@ -340,6 +288,12 @@ export class EventLog {
       this.db.close();
     }
   }
+}
+
+/** The database of a log: created first (privately) unless opened read-only. */
+function openLog(file: string, readonly: boolean): Database.Database {
+  if (!readonly) createPrivately(file);
+  return new Database(file, { readonly, fileMustExist: readonly });
 }
 
 /**

@@ -10,6 +10,9 @@ import { durationText } from './quantity-format.ts';
 import type { BatchJournal } from './entries.ts';
 import { holdTimeAlert, type HoldTimeWindow } from './projection.ts';
 
+/** Ends a hold time's timers: a reason given, so that no DOMException (and its stack) is made for each window. */
+const DISARMED = new Error('the hold time was disarmed');
+
 /** The hold time a batch is in, as its entries say. */
 export type RunningHoldTime = HoldTimeWindow;
 
@@ -57,7 +60,7 @@ export class HoldTimes {
   }
 
   private disarm(batchId: string): void {
-    this.timers.get(batchId)?.abort();
+    this.timers.get(batchId)?.abort(DISARMED);
     this.timers.delete(batchId);
   }
 
@@ -80,7 +83,7 @@ export class HoldTimes {
 
   stop(): void {
     this.stopped = true;
-    for (const timer of this.timers.values()) timer.abort();
+    for (const timer of this.timers.values()) timer.abort(DISARMED);
     this.timers.clear();
   }
 }

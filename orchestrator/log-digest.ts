@@ -17,10 +17,11 @@ const PAGE = 5000;
 export class DigestOfEntries {
   private readonly hash = createHash('sha256');
 
-  add(entry: LogEntry): void {
+  /** `dataJson`: the data's canonical JSON, when the caller has it (an entry just appended: EventLog.subscribe). */
+  add(entry: LogEntry, dataJson = canonicalJson(entry.data)): void {
     if (entry.type === 'run.started') return;
-    this.hash.update(canonicalJson([entry.stream, entry.type, entry.at, entry.data]));
-    this.hash.update('\n');
+    // canonicalJson of [stream, type, at, data], put together from the data's canonical JSON.
+    this.hash.update(`[${JSON.stringify(entry.stream)},${JSON.stringify(entry.type)},${JSON.stringify(entry.at)},${dataJson ?? 'null'}]\n`);
   }
 
   hex(): string {

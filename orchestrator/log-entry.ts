@@ -37,7 +37,21 @@ export interface ChainBreak {
 
 /** JSON with object keys sorted, so that the hash does not depend on property order. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
+  return JSON.stringify(value, withSortedKeys);
+}
+
+/**
+ * An object as JSON.stringify should see it: its own enumerable keys in sorted order. A plain object
+ * whose keys are in order already is taken as it is (every entry's data passes here; a telemetry sample,
+ * most of them, is made in order); another gets a copy whose keys are (without a prototype, so that a
+ * key `__proto__` stays a key).
+ */
+function withSortedKeys(_key: string, value: unknown): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if ((prototype === Object.prototype || prototype === null) && keys.every((key, i) => i === 0 || keys[i - 1]! < key)) return value;
+  const sorted: Record<string, unknown> = Object.create(null);
+  for (const key of keys.sort()) sorted[key] = (value as Record<string, unknown>)[key];
+  return sorted;
 }

@@ -12,8 +12,6 @@ import type { EntryWriter } from './entries.ts';
 
 /** How long a direct read of a module's state may take (wall ms), whatever the clock's scale. */
 const READ_TIMEOUT_MS = 5000;
-/** Ends a read's timeout once the read settled: a reason given, so that no DOMException is made for each read. */
-const READ_SETTLED = new Error('the read settled');
 
 export interface WatchContext {
   drivers: ReadonlyMap<string, ModuleDriver>;
@@ -86,21 +84,7 @@ export class ModuleWatch {
   /** Reads a module's state from the device and reconciles it; undefined when the device cannot be reached. */
   async refresh(moduleId: string, why: string): Promise<ModuleState | undefined> {
     const { clock } = this.context;
-    let failure = '';
-    const read = async (): Promise<ModuleState | undefined> => {
-      const timeout = new AbortController();
-      try {
-        // A device that does not answer within a few seconds is not answering (gRPC would wait for it).
-        const late = clock.sleep(READ_TIMEOUT_MS * clock.timeScale, timeout.signal).then(() => Promise.reject(new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s`)));
-        return await Promise.race([this.context.drivers.get(moduleId)!.readState(), late]);
-      } catch (error) {
-        failure = (error as Error).message;
-        return undefined;
-      } finally {
-        timeout.abort(READ_SETTLED);
-      }
-    };
-    const state = await read();
+    const { state, failure } = await this.read(moduleId);
     if (state === undefined) {
       // A device that answers no read twice in a row is shown as offline, not as whatever it last said.
       const misses = (this.unanswered.get(moduleId) ?? 0) + 1;
@@ -112,16 +96,36 @@ export class ModuleWatch {
     if (state === this.states.get(moduleId)) return state;
     // A notification may simply be on its way: a difference counts once it outlasts a moment.
     await clock.sleep(2000 * clock.timeScale);
-    const again = await read();
+    const again = (await this.read(moduleId)).state;
     if (again !== undefined && again === state && again !== this.states.get(moduleId)) this.reconcile(moduleId, again, why);
     return again;
+  }
+
+  /** One read of the device's state, or why there was none. */
+  private async read(moduleId: string): Promise<{ state?: ModuleState; failure?: string }> {
+    const { clock } = this.context;
+    // A timer of the clock, cleared once the read settled: an abort signal for each of these reads
+    // (every module, every reconcile interval) costs more than the read of an in-process device.
+    let timeout: Timer | undefined;
+    try {
+      // A device that does not answer within a few seconds is not answering (gRPC would wait for it).
+      const late = new Promise<never>((_, reject) => {
+        timeout = clock.setTimeout(() => reject(new Error(`no answer within ${READ_TIMEOUT_MS / 1000} s`)), READ_TIMEOUT_MS * clock.timeScale);
+      });
+      return { state: await Promise.race([this.context.drivers.get(moduleId)!.readState(), late]) };
+    } catch (error) {
+      return { failure: (error as Error).message };
+    } finally {
+      clock.clearTimeout(timeout);
+    }
   }
 
   private attribute(sample: TelemetrySample): void {
     const batchId = this.context.inside(sample.module);
     if (!batchId) return; // an empty module's sensors belong to no record
     if (!Number.isFinite(sample.value)) return; // NaN or Infinity measures nothing: no sample, rather than a made-up one
-    this.bufferEntry({ stream: batchId, type: 'telemetry', at: this.context.clock.now(), data: { module: sample.module, channel: sample.channel, value: sample.value, unit: sample.unit } });
+    // Its fields in sorted order: the log's canonical JSON takes the sample as it is (most entries are samples).
+    this.bufferEntry({ stream: batchId, type: 'telemetry', at: this.context.clock.now(), data: { channel: sample.channel, module: sample.module, unit: sample.unit, value: sample.value } });
   }
 
   private bufferEntry(entry: NewEntry): void {

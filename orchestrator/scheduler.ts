@@ -190,23 +190,43 @@ function chainWait(request: AllocationRequest, start: number, modules: ReadonlyM
   const link = links[blame]!;
   const kind = link.capability.split('.')[0]!;
   const holds = [request.stepId, ...links.slice(0, blame).map((l) => l.stepId)].map((id, i) => `${minutes(links[i]!.afterHoldMs)} after ${id}`).join(', ');
-  if (!Number.isFinite(starts[0]!)) return { text: `not starting ${request.stepId}: no ${kind} could serve ${link.stepId} within the hold times (${available[blame]!.text})`, until: Number.POSITIVE_INFINITY };
-  return { text: `not starting ${request.stepId} before ${timeOfDay(starts[0]!, now)}: ${link.stepId} needs ${kind} ${available[blame]!.text}, and the material may spend only half of each hold time waiting on the way (${holds})`, until: starts[0]! };
+  if (!Number.isFinite(starts[0]!)) return { text: `not starting ${request.stepId}: no ${kind} could serve ${link.stepId} within the hold times (${freeText(available[blame]!.id, request.batchId, modules, now)})`, until: Number.POSITIVE_INFINITY };
+  return { text: `not starting ${request.stepId} before ${timeOfDay(starts[0]!, now)}: ${link.stepId} needs ${kind} ${freeText(available[blame]!.id, request.batchId, modules, now)}, and the material may spend only half of each hold time waiting on the way (${holds})`, until: starts[0]! };
 }
 
-function earliestFree(link: ChainLink, batchId: string, modules: ReadonlyMap<string, ModuleView>, now: number): { at: number; text: string } {
-  const options = link.candidates.map((id) => {
-    const module = modules.get(id);
-    if (!module) return { at: now, text: `${id}` };
-    if (module.unusable) return { at: Number.POSITIVE_INFINITY, text: `${id} may not be used: ${module.unusable}` };
-    if (module.occupiedBy === batchId) return { at: now, text: id };
-    const clearance = module.clearanceBefore(batchId);
-    const then = clearance > 0 ? `, then line clearance (${minutes(clearance)})` : '';
-    if (module.occupiedBy && module.busyUntil !== undefined && module.busyUntil > now) return { at: module.busyUntil + clearance, text: `${id} (busy with ${module.occupiedBy} until ${timeOfDay(module.busyUntil, now)}${then})` };
-    return { at: now + clearance, text: id };
-  });
-  if (options.length === 0) return { at: Number.POSITIVE_INFINITY, text: `none in the layout may serve this batch's lane` };
-  return options.reduce((best, o) => (o.at < best.at ? o : best));
+/**
+ * When the link's module is expected free at the earliest, and which candidate that is (the first of
+ * those equally early); undefined when the layout has none. Its words come from freeText, only for a wait
+ * being explained: every scheduling round asks this of every link, and formatting times costs.
+ */
+function earliestFree(link: ChainLink, batchId: string, modules: ReadonlyMap<string, ModuleView>, now: number): { at: number; id?: string } {
+  let earliest: { at: number; id?: string } = { at: Number.POSITIVE_INFINITY };
+  for (const id of link.candidates) {
+    const at = freeAt(modules.get(id), batchId, now);
+    if (earliest.id === undefined || at < earliest.at) earliest = { at, id };
+  }
+  return earliest;
+}
+
+function freeAt(module: ModuleView | undefined, batchId: string, now: number): number {
+  if (!module) return now;
+  if (module.unusable) return Number.POSITIVE_INFINITY;
+  if (module.occupiedBy === batchId) return now;
+  const clearance = module.clearanceBefore(batchId);
+  return module.occupiedBy && module.busyUntil !== undefined && module.busyUntil > now ? module.busyUntil + clearance : now + clearance;
+}
+
+/** The candidate earliestFree chose, in words: "ep-1 (busy with P-001 until 10:42 UTC, then line clearance (15 min))". */
+function freeText(id: string | undefined, batchId: string, modules: ReadonlyMap<string, ModuleView>, now: number): string {
+  if (id === undefined) return `none in the layout may serve this batch's lane`;
+  const module = modules.get(id);
+  if (!module) return id;
+  if (module.unusable) return `${id} may not be used: ${module.unusable}`;
+  if (module.occupiedBy === batchId) return id;
+  const clearance = module.clearanceBefore(batchId);
+  const then = clearance > 0 ? `, then line clearance (${minutes(clearance)})` : '';
+  if (module.occupiedBy && module.busyUntil !== undefined && module.busyUntil > now) return `${id} (busy with ${module.occupiedBy} until ${timeOfDay(module.busyUntil, now)}${then})`;
+  return id;
 }
 
 function minutes(ms: number): string {

@@ -59,10 +59,24 @@ function expectedFinish(batch: ActiveBatch, step: string, phase: BatchPhase, pro
 
 /** Why a module may not be allocated now (out of service, qualification or calibration expired), or undefined. */
 export function unusable(module: ModuleConfig, outOfService: ReadonlyMap<string, OutOfService>, now: number): string | undefined {
-  const today = new Date(now).toISOString().slice(0, 10);
+  const today = utcDate(now);
   const out = outOfService.get(module.id);
   if (out) return `out of service since ${new Date(out.since).toISOString().slice(0, 16).replace('T', ' ')} UTC (${out.user}: ${out.reason})`;
   if (module.qualification.validUntil < today) return `qualification expired on ${module.qualification.validUntil}`;
   if (module.calibration && module.calibration.validUntil < today) return `calibration expired on ${module.calibration.validUntil}`;
   return undefined;
+}
+
+const DAY_MS = 86_400_000;
+let datedDay = Number.NaN;
+let datedText = '';
+
+/** "2027-01-04": the UTC date of `ms`, made once a day (every scheduling round asks it of every module). */
+function utcDate(ms: number): string {
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== datedDay) {
+    datedDay = day;
+    datedText = new Date(ms).toISOString().slice(0, 10);
+  }
+  return datedText;
 }

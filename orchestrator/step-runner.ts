@@ -11,7 +11,7 @@ import { canonicalUnit, convert } from '../config/units.ts';
 import type { Clock } from '../drivers/clock.ts';
 import { ModuleError, type ParameterValue, type ResultValue } from '../drivers/module.ts';
 import type { AnyActorRef } from 'xstate';
-import type { BatchPhase, StepNoteEvent, StepWork } from './step-machine.ts';
+import { stepNotes, type BatchPhase, type StepNoteEvent, type StepWork } from './step-machine.ts';
 import { currentStep } from './batch-machine.ts';
 import type { Allocator } from './allocator.ts';
 import { HoldRequired } from './command-executor.ts';
@@ -78,7 +78,13 @@ export function heldBy(request: LogEntry<'hold.requested'>): string {
 
 /** Tells the step the batch is in why it waits or how far its device is (what `workcell status` shows). */
 export function tellStep(batch: ActiveBatch, event: StepNoteEvent): void {
-  if (batch.actor) currentStep(batch.actor.getSnapshot())?.send(event);
+  const step = batch.actor && currentStep(batch.actor.getSnapshot());
+  if (!step) return;
+  // What the step knows already changes nothing there: not sent again (a scheduling round explains
+  // every wait at every instant, and an event through the machines is not free).
+  const known = stepNotes(step.getSnapshot());
+  if (event.type === 'note' ? known.note === event.note : known.progress === event.fraction) return;
+  step.send(event);
 }
 
 export class StepRunner {

@@ -4,7 +4,7 @@
  * written by a later format fails (InvalidStoredEntry, naming the entry and the field). Apart from
  * event-log.ts so that the log and its copies (postgres-mirror.ts) check what they read the same way.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../drivers/sha256.ts';
 import { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
 import { ENTRY_FORMAT_VERSION, entryDataProblem, matchesItsSchema, type LogEntry } from './entries/index.ts';
 
@@ -17,15 +17,15 @@ export type HashedEntry = Omit<StoredRow, 'seq' | 'hash'>;
 /**
  * The hash of an entry: its content and its predecessor's hash, in a fixed field order, then its format
  * version. An entry written before entries carried one has none, and its hash stays what it was.
+ * `dataJson`: the data's canonical JSON, when the caller has it already (the log, which stores it).
  */
-export function entryHash(entry: HashedEntry): string {
-  return hashOver(entry, canonicalJson(entry.data));
+export function entryHash(entry: HashedEntry, dataJson = canonicalJson(entry.data)): string {
+  return hashOver(entry, dataJson);
 }
 
 function hashOver(entry: HashedEntry, dataJson: string): string {
   const fields = [entry.stream, entry.streamSeq, entry.type, entry.at, entry.recordedAt, dataJson, entry.previousHash];
-  const canonical = JSON.stringify(entry.formatVersion === undefined ? fields : [...fields, entry.formatVersion]);
-  return createHash('sha256').update(canonical).digest('hex');
+  return sha256Hex(JSON.stringify(entry.formatVersion === undefined ? fields : [...fields, entry.formatVersion]));
 }
 
 /**
