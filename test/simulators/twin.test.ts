@@ -3,7 +3,7 @@
  * and seed give the same entries in the same order (one digest); another seed another; and nothing the
  * host does (its latency, its load) can make a deviation or an alarm.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +51,14 @@ describe('the digital twin', () => {
     // The digest the run followed is the digest of the database it wrote.
     expect(first.digestOfFile).toBe(first.result.digest);
     expect(otherSeed.result.digest).not.toBe(first.result.digest);
+    // Where the inputs sit is no part of the run: the same files in another directory, the same digest.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'workcell-twin-inputs-'));
+    const [layoutCopy, scheduleCopy] = [join(elsewhere, 'two-lane.yaml'), join(elsewhere, 'short.yaml')];
+    copyFileSync(TWO_LANE, layoutCopy);
+    copyFileSync(SHORT, scheduleCopy);
+    const moved = await twin(layoutCopy, { arrivals: campaign.map((a) => ({ ...a, schedule: { ...a.schedule, file: scheduleCopy } })) });
+    expect(moved.all.find((e) => e.type === 'batch.started')?.data).toMatchObject({ layout: { file: layoutCopy }, schedule: { file: scheduleCopy } });
+    expect(moved.result.digest).toBe(first.result.digest);
     expect(first.verification.breaks).toEqual([]);
     // Batches arrive at their times, on the lanes in turn; lock ids and execution tokens come from the seed.
     const started = first.all.filter((e): e is LogEntry<'batch.started'> => e.type === 'batch.started');
