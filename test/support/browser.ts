@@ -41,6 +41,17 @@ export async function serveForBrowser(database: string, options: Pick<HmiServerO
   return startHmiServer({ database, host: '127.0.0.1', port: 0, tls, assets: await appAssets(), ...options });
 }
 
+/** A directory of screenshots to look at (its path printed once the tests are done), and a full-page shot into it. */
+export function screenshots(): { dir: string; shoot(page: Page, name: string): Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'workcell-hmi-screens-'));
+  return {
+    dir,
+    async shoot(page, name) {
+      await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+    },
+  };
+}
+
 export function launchChromium(): Promise<Browser> {
   // Root in a container has no user namespace for Chromium's sandbox.
   return chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });

@@ -14,7 +14,7 @@ import { isEntry } from '../../orchestrator/entries.ts';
 import type { HmiServer } from '../../web/server/app.ts';
 import { SHORT_SCHEDULE, startRun, waitForEntry, type TestRun } from '../support/orchestration.ts';
 import { OPERATOR, QA } from '../support/operators.ts';
-import { launchChromium, missingBrowser, serveForBrowser, sign, signIn, type HmiPage } from '../support/browser.ts';
+import { launchChromium, missingBrowser, serveForBrowser, screenshots, sign, signIn, type HmiPage } from '../support/browser.ts';
 
 const noBrowser = missingBrowser();
 
@@ -47,11 +47,7 @@ describe.skipIf(noBrowser)(`starting a batch from the web HMI in Chromium${noBro
   let browser: Browser;
   let schedules: string;
   const pages: HmiPage[] = [];
-  const shots = mkdtempSync(join(tmpdir(), 'workcell-hmi-screens-'));
-
-  async function shoot(page: Page, name: string): Promise<void> {
-    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-  }
+  const { dir: shots, shoot } = screenshots();
 
   /** The batches view, signed in as `who`, once its list has come. */
   async function batchesAs(who: typeof OPERATOR): Promise<Page> {

@@ -4,10 +4,9 @@
  * and the API's refusal shown; QA approves the finished record, signed, and the printed record shows the
  * signatures. One browser for the file; a screenshot of each view lands in a temp dir (printed) to look at.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isEntry } from '../../orchestrator/entries.ts';
 import { buildRecord } from '../../orchestrator/record.ts';
@@ -16,7 +15,7 @@ import { SHORT_SCHEDULE, startRun, waitForEntry, type TestRun } from '../support
 import { ADMIN, OPERATOR, QA } from '../support/operators.ts';
 import { postgresSchema } from '../support/services.ts';
 import { PostgresMirror } from '../../orchestrator/postgres-mirror.ts';
-import { launchChromium, missingBrowser, serveForBrowser, sign, signIn, type HmiPage } from '../support/browser.ts';
+import { launchChromium, missingBrowser, serveForBrowser, screenshots, sign, signIn, type HmiPage } from '../support/browser.ts';
 
 const noBrowser = missingBrowser();
 
@@ -26,11 +25,7 @@ describe.skipIf(noBrowser)(`the web HMI in Chromium${noBrowser ? ` (skipped: ${n
   let browser: Browser;
   let operator: HmiPage;
   const pages: HmiPage[] = [];
-  const shots = mkdtempSync(join(tmpdir(), 'workcell-hmi-screens-'));
-
-  async function shoot(page: Page, name: string): Promise<void> {
-    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-  }
+  const { dir: shots, shoot } = screenshots();
 
   async function as(who: typeof OPERATOR): Promise<HmiPage> {
     const signedIn = await signIn(browser, server.url, who);
