@@ -235,20 +235,27 @@ export function checkpointSummary(report: CheckpointReport): string {
   return `signed checkpoint ${latest.number} of ${latest.signedAt} (key ${latest.keyId}) ${covered}`;
 }
 
+/** The checkpoints themselves, checked: what broke, the ones whose signature verified (by number, and by log position), notes. */
+export interface CheckedCheckpoints {
+  readonly breaks: readonly ChainBreak[];
+  readonly valid: readonly Checkpoint[];
+  readonly byPosition: readonly Checkpoint[];
+  readonly notes: readonly string[];
+}
+
+const checkpointBreak = (message: string): ChainBreak => ({ stream: 'checkpoints', streamSeq: 0, problem: 'checkpoint', message });
+
 /**
- * Checks a log's checkpoints against its entries (given in log order): each checkpoint's signature with
- * the recorded key, their numbering and links, and at each checkpoint's position every stream's count and
- * head against what was signed. `keyFileKeyId`: the key of the file beside the database, if readable.
- * `onlyStream`: `entries` are that stream's alone (one batch's record), and only it is compared with
- * what each checkpoint signed; the checkpoints themselves are checked whole either way.
+ * Checks a log's checkpoints by themselves: each signature with the recorded key, their numbering and
+ * links, and that the key file beside the log (`keyFileKeyId`, if readable) signed some of them. What
+ * this finds depends on the checkpoints and keys alone, not on the entries (checkpoint-verdicts.ts keeps it).
  */
-export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], recorded: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }, keyFileKeyId?: string, onlyStream?: string): { breaks: ChainBreak[]; report: CheckpointReport } {
+export function checkCheckpointSequence(logId: string, recorded: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }, keyFileKeyId?: string): CheckedCheckpoints {
   const breaks: ChainBreak[] = [];
   const notes: string[] = [];
   const keys = new Map(recorded.keys.map((k) => [k.keyId, k]));
   for (const k of recorded.keys) if (k.replaces) notes.push(`key ${k.keyId} replaced key ${k.replaces} at ${k.recordedAt}: ${k.reason}`);
-  const fail = (message: string, stream = 'checkpoints', streamSeq = 0) => breaks.push({ stream, streamSeq, problem: stream === 'checkpoints' ? 'checkpoint' : message.includes('missing') ? 'truncated' : 'rewritten', message });
-
+  const fail = (message: string) => breaks.push(checkpointBreak(message));
   const valid: Checkpoint[] = [];
   let previous: Checkpoint | undefined;
   for (const checkpoint of recorded.checkpoints) {
@@ -263,15 +270,37 @@ export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], 
   }
   if (keyFileKeyId && !keys.has(keyFileKeyId)) fail(`the key file beside the log (key ${keyFileKeyId}) signed no checkpoint recorded in it: its checkpoints were removed`);
   else if (recorded.keys.length > 0 && recorded.checkpoints.length === 0) fail('the log records a checkpoint key but no checkpoint: its checkpoints were removed');
+  return { breaks, valid, byPosition: [...valid].sort((a, b) => a.upToSeq - b.upToSeq), notes };
+}
 
-  // Replay in log order; at each checkpoint's position compare what the log holds with what was signed.
+/**
+ * Checks a log's checkpoints against its entries (given in log order): each checkpoint's signature with
+ * the recorded key, their numbering and links, and at each checkpoint's position every stream's count and
+ * head against what was signed. `keyFileKeyId`: the key of the file beside the database, if readable.
+ * `onlyStream`: `entries` are that stream's alone (one batch's record), and only it is compared with
+ * what each checkpoint signed; the checkpoints themselves are checked whole either way.
+ */
+export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], recorded: { keys: readonly CheckpointKey[]; checkpoints: readonly Checkpoint[] }, keyFileKeyId?: string, onlyStream?: string): { breaks: ChainBreak[]; report: CheckpointReport } {
+  return compareWithCheckpoints(entries, checkCheckpointSequence(logId, recorded, keyFileKeyId), onlyStream);
+}
+
+/**
+ * Replays `entries` (in log order) and, at each valid checkpoint's position, compares every stream's
+ * count and head with what was signed (`onlyStream`: that stream's alone); the breaks of the checkpoints
+ * themselves come first.
+ */
+export function compareWithCheckpoints(entries: readonly StoredRow[], checked: CheckedCheckpoints, onlyStream?: string): { breaks: ChainBreak[]; report: CheckpointReport } {
+  const breaks: ChainBreak[] = [...checked.breaks];
+  const fail = (message: string, stream: string, streamSeq: number) => breaks.push({ stream, streamSeq, problem: message.includes('missing') ? 'truncated' : 'rewritten', message });
   const heads = new Map<string, StreamHead>();
   const reported = new Set<string>();
   let next = 0;
   const compare = (checkpoint: Checkpoint) => {
     const at = `checkpoint ${checkpoint.number} at ${checkpoint.signedAt}`;
-    for (const [stream, signed] of Object.entries(checkpoint.streams)) {
-      if (reported.has(stream) || (onlyStream !== undefined && stream !== onlyStream)) continue;
+    // One batch's record looks at its own stream in each checkpoint, not at every stream each one lists.
+    const signedStreams = onlyStream === undefined ? Object.entries(checkpoint.streams) : onlyStream in checkpoint.streams ? [[onlyStream, checkpoint.streams[onlyStream]!] as const] : [];
+    for (const [stream, signed] of signedStreams) {
+      if (reported.has(stream)) continue;
       const now = heads.get(stream);
       const problem =
         !now ? `${stream}: all ${signed.entries} entries missing since ${at}`
@@ -290,7 +319,7 @@ export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], 
       fail(`${stream}: not in the signed ${at}, yet it has entries before its log position ${checkpoint.upToSeq}`, stream, 1);
     }
   };
-  const ordered = [...valid].sort((a, b) => a.upToSeq - b.upToSeq);
+  const ordered = checked.byPosition;
   for (const entry of entries) {
     while (next < ordered.length && entry.seq > ordered[next]!.upToSeq) compare(ordered[next++]!);
     const head = heads.get(entry.stream) ?? { entries: 0, head: '' };
@@ -298,14 +327,14 @@ export function verifyCheckpoints(logId: string, entries: readonly StoredRow[], 
   }
   while (next < ordered.length) compare(ordered[next++]!);
 
-  const latest = valid.at(-1);
+  const latest = checked.valid.at(-1);
   return {
     breaks,
     report: {
-      count: valid.length,
+      count: checked.valid.length,
       latest: latest && { number: latest.number, signedAt: latest.signedAt, upToSeq: latest.upToSeq, keyId: latest.keyId },
       uncovered: latest ? entries.filter((e) => e.seq > latest.upToSeq).length : entries.length,
-      notes,
+      notes: [...checked.notes],
     },
   };
 }

@@ -12,7 +12,8 @@ import Database from 'better-sqlite3';
 import { wallNow } from '../drivers/clock.ts';
 import { isLiveStatus, LIVE_STATUS_KEY, liveStatusProblem, type LiveStatus } from './live-status.ts';
 import { watchOtherConnections, type WatchOptions } from './log-watcher.ts';
-import { CheckpointWriter, keyFileOf, keyIdOfFile, readCheckpoints, verifyCheckpoints, type CheckpointReport } from './checkpoints.ts';
+import { CheckpointWriter, compareWithCheckpoints, keyFileOf, readCheckpoints, type CheckpointReport } from './checkpoints.ts';
+import { CheckpointVerdicts } from './checkpoint-verdicts.ts';
 import { canonicalJson, type ChainBreak, type StoredRow } from './log-entry.ts';
 import { entryHash, GENESIS, invalidEntryBreaks, verifyChains } from './stored-entries.ts';
 import { LogReads } from './log-reads.ts';
@@ -84,6 +85,8 @@ export class EventLog extends LogReads {
   /** Per stream, the entries other than telemetry this connection appended (see streamMark). */
   private readonly ownWrites = new Map<string, number>();
   private readonly checkpoints: CheckpointWriter | undefined;
+  /** The checkpoints' own check, kept between verifications while they are unchanged (a server verifies a record per request). */
+  readonly checkpointVerdicts: CheckpointVerdicts;
 
   /**
    * `durability: 'simulation'` is for a digital-twin run only (cli/twin.ts): commits are
@@ -107,6 +110,7 @@ export class EventLog extends LogReads {
       this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('id', ?)").run(randomUUID());
       this.checkpoints = new CheckpointWriter(this.db, keyFileOf(file), () => this.id);
     }
+    this.checkpointVerdicts = new CheckpointVerdicts(this.db, keyFileOf(file), () => this.id);
     this.lastOf = this.db.prepare('SELECT stream_seq, hash FROM events WHERE stream = ? ORDER BY stream_seq DESC LIMIT 1');
     // IMMEDIATE: another process (an operator's `workcell resolve`) may append to the same chain.
     this.appendMany = this.db.transaction((entries: readonly NewEntry[]) => {
@@ -263,7 +267,7 @@ export class EventLog extends LogReads {
     const chains = verifyChains(rows, storedData);
     // A stream's rows come in its own order; the checkpoints are replayed in log order.
     const inLogOrder = stream === undefined ? rows : [...rows].sort((a, b) => a.seq - b.seq);
-    const anchored = verifyCheckpoints(this.id, inLogOrder, readCheckpoints(this.db), keyIdOfFile(keyFileOf(this.file)), stream);
+    const anchored = compareWithCheckpoints(inLogOrder, this.checkpointVerdicts.current(), stream);
     return { ...chains, breaks: [...chains.breaks, ...invalidEntryBreaks(rows), ...anchored.breaks], checkpoints: anchored.report };
   }
 

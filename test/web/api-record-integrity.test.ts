@@ -81,6 +81,43 @@ describe("the record API's integrity", () => {
     }
   });
 
+  it('checks the checkpoints once for many record requests, and again on the next request after one is altered or removed', async () => {
+    const file = recordedBatches();
+    const test = await startTestServer(file);
+    try {
+      const client = test.client();
+      expect((await client.logIn(OPERATOR)).status).toBe(200);
+      const integrity = async (batchId: string) => (await client.get(`/api/batches/${batchId}/record`)).json.integrity;
+      const checks = () => test.server.log.checkpointVerdicts.fullChecks;
+      expect((await integrity('P-001')).ok).toBe(true);
+      const afterFirst = checks();
+      // No checkpoint changed: the next requests, of either batch, verify no checkpoint signature again.
+      expect((await integrity('P-001')).ok).toBe(true);
+      expect((await integrity('P-002')).ok).toBe(true);
+      expect(checks()).toBe(afterFirst);
+
+      // An older checkpoint altered (not the latest): the good verdict kept is not used again.
+      forge(file, (db) => {
+        const row = db.prepare('SELECT number, data FROM checkpoints ORDER BY number LIMIT 1').get() as { number: number; data: string };
+        const checkpoint = JSON.parse(row.data);
+        checkpoint.entries += 1;
+        db.prepare('UPDATE checkpoints SET data = ? WHERE number = ?').run(JSON.stringify(checkpoint), row.number);
+      }, { rechain: false });
+      const altered = await integrity('P-001');
+      expect(altered.ok).toBe(false);
+      expect(altered.breaks).toContainEqual(expect.objectContaining({ problem: 'checkpoint', message: expect.stringMatching(/^checkpoint 1: its signature does not verify/) }));
+      expect(checks()).toBe(afterFirst + 1);
+
+      // The latest removed: named on the next request.
+      forge(file, (db) => db.exec('DELETE FROM checkpoints WHERE number = (SELECT max(number) FROM checkpoints)'), { rechain: false });
+      const removed = await integrity('P-002');
+      expect(removed.ok).toBe(false);
+      expect(removed.checkpoints.verified).toBe(altered.checkpoints.verified - 1);
+    } finally {
+      await test.close();
+    }
+  });
+
   it('is not intact when the log holds no checkpoint at all: a truncated tail would not show', async () => {
     const file = recordedBatches();
     forge(file, (db) => db.exec('DELETE FROM checkpoints'));

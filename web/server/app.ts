@@ -48,6 +48,8 @@ export interface HmiServerOptions {
 export interface HmiServer {
   app: FastifyInstance;
   url: string;
+  /** The log the server reads and signs into. */
+  log: EventLog;
   close(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export async function startHmiServer(options: HmiServerOptions): Promise<HmiServ
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     app,
+    log,
     url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
     async close() {
       live.close();
