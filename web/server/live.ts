@@ -24,6 +24,13 @@ interface Client {
   again: boolean;
 }
 
+/** A write to a client whose connection closed: no failure of the server's, nothing to report. */
+class ClientGone extends Error {
+  constructor() {
+    super('the client went away');
+  }
+}
+
 const PAGE = 500;
 /**
  * The orchestrator rewrites its live view several times a second: clients are brought up to date at
@@ -45,7 +52,9 @@ export class LiveUpdates {
   constructor(private readonly log: EventLog, private readonly status: () => unknown, private readonly everyMs = 200) {}
 
   start(): void {
-    this.stopWatching = this.log.watchOthers(() => this.changed(), { clock: WALL_CLOCK, everyMs: this.everyMs });
+    // Of the entries other processes write, only that they did: each client reads its own page from its
+    // cursor. No type is asked for, so that the watcher reads (and checks) no entry it would throw on.
+    this.stopWatching = this.log.watchOthers(() => this.changed(), { clock: WALL_CLOCK, everyMs: this.everyMs, types: [] });
     this.unsubscribe = this.log.subscribe(() => {
       // Several appends of one request make one update, after the request's transaction.
       if (this.ownChangePending) return;
@@ -62,10 +71,25 @@ export class LiveUpdates {
   /** Ends the streams whose session ended while the log was quiet (a change checks them too). */
   private endStreamsOfEndedSessions(): void {
     for (const client of this.clients) {
-      if (client.busy || client.open()) continue;
-      this.clients.delete(client);
-      client.response.end();
+      if (client.busy) continue;
+      try {
+        if (client.open()) continue;
+        this.end(client);
+      } catch (error) {
+        this.end(client, error);
+      }
     }
+  }
+
+  /**
+   * Ends a client's stream (its browser sees it end and reconnects, or goes to the login page). `failure`:
+   * what made the stream fail (the session check refused an operators entry, sessions.db failed), said in
+   * one line on standard error; the server goes on.
+   */
+  private end(client: Client, failure?: unknown): void {
+    this.clients.delete(client);
+    client.response.end();
+    if (failure !== undefined && !(failure instanceof ClientGone)) process.stderr.write(`workcell serve: a live stream (/api/events) was ended: ${failure instanceof Error ? failure.message : String(failure)}\n`);
   }
 
   /** Streams to `response` from now on: entries after `cursor` (the log's end when undefined), and status. */
@@ -73,7 +97,7 @@ export class LiveUpdates {
     const client: Client = { response, open, cursor: cursor ?? this.log.lastSeq(), busy: false, again: false };
     this.clients.add(client);
     response.on('close', () => this.clients.delete(client));
-    void this.bringUpToDate(client, this.statusEvent());
+    void this.bringUpToDate(client);
   }
 
   get clientCount(): number {
@@ -95,11 +119,21 @@ export class LiveUpdates {
       return;
     }
     this.lastUpdateAt = Date.now();
-    const status = this.statusEvent();
+    let status: string;
+    try {
+      status = this.statusEvent();
+    } catch (error) {
+      // No client can be told the status (an entry the schema refuses, say): every stream ends, said once.
+      const [first, ...others] = this.clients;
+      if (first) this.end(first, error);
+      for (const client of others) this.end(client);
+      return;
+    }
     for (const client of this.clients) void this.bringUpToDate(client, status);
   }
 
-  private async bringUpToDate(client: Client, status: string): Promise<void> {
+  /** Sends a client the entries after its cursor, then `status` (the status now when not given). */
+  private async bringUpToDate(client: Client, status?: string): Promise<void> {
     if (client.busy) {
       client.again = true;
       return;
@@ -107,8 +141,7 @@ export class LiveUpdates {
     client.busy = true;
     try {
       if (!client.open()) {
-        this.clients.delete(client);
-        client.response.end();
+        this.end(client);
         return;
       }
       for (;;) {
@@ -119,25 +152,25 @@ export class LiveUpdates {
         if (text) await this.write(client, text);
         if (page.length < PAGE) break;
       }
-      await this.write(client, status);
-    } catch {
-      this.clients.delete(client);
+      await this.write(client, status ?? this.statusEvent());
+    } catch (error) {
+      this.end(client, error);
     } finally {
       client.busy = false;
     }
     if (client.again && this.clients.has(client)) {
       client.again = false;
-      void this.bringUpToDate(client, this.statusEvent());
+      void this.bringUpToDate(client);
     }
   }
 
   /** Writes, waiting for the client to take what it was sent when its buffer is full. */
   private write(client: Client, text: string): Promise<void> {
-    if (client.response.destroyed) return Promise.reject(new Error('the client went away'));
+    if (client.response.destroyed) return Promise.reject(new ClientGone());
     if (client.response.write(text)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       client.response.once('drain', resolve);
-      client.response.once('close', () => reject(new Error('the client went away')));
+      client.response.once('close', () => reject(new ClientGone()));
     });
   }
 
