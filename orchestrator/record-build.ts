@@ -9,6 +9,7 @@ import { checkedEntries, type EventLog } from './event-log.ts';
 import type { StoredRow } from './log-entry.ts';
 import { isEntry, isKnownEntryType, type BatchStarted, type EntryData } from './entries.ts';
 import type { Signature } from './signatures.ts';
+import { requestProblem } from './record-request.ts';
 import { scheduleFacts } from './record-schedule.ts';
 import { TelemetryCollector, type TelemetrySummary } from './record-telemetry.ts';
 import { describeData, timelineSummary } from './record-timeline.ts';
@@ -123,7 +124,10 @@ export function buildRecord(log: EventLog, batchId: string, rows: readonly Store
   const { entries, invalid } = checkedEntries(rows);
   const startedEntry = entries.find(isEntry('batch.started'));
   if (!startedEntry) throw invalid.find((i) => i.entry.type === 'batch.started') ?? new Error(`no batch ${batchId} in ${log.file}`);
-  const started = startedEntry.data;
+  // A request the log does not confirm is an integrity problem of the record, and its signature is not shown.
+  const unconfirmed = startedEntry.data.request && requestProblem(log, batchId, startedEntry.data.request);
+  const { request: _claimed, ...withoutRequest } = startedEntry.data;
+  const started: BatchStarted = unconfirmed ? withoutRequest : startedEntry.data;
   const { text: _text, ...schedule } = started.schedule;
   const facts = scheduleFacts(started);
   const steps = new Map<string, StepState>();
@@ -152,7 +156,10 @@ export function buildRecord(log: EventLog, batchId: string, rows: readonly Store
     interruptions: [],
     reconciliations: [],
     unrecognised: [],
-    invalid: invalid.map(({ entry, problem }) => ({ at: iso(entry.at), type: entry.type, streamSeq: entry.streamSeq, problem: `its data ${problem}` })),
+    invalid: [
+      ...invalid.map(({ entry, problem }) => ({ at: iso(entry.at), type: entry.type, streamSeq: entry.streamSeq, problem: `its data ${problem}` })),
+      ...(unconfirmed ? [{ at: iso(startedEntry.at), type: startedEntry.type, streamSeq: startedEntry.streamSeq, problem: `${unconfirmed}; its signature is not shown as the batch's request` }] : []),
+    ],
     timeline: [],
     review: null,
     entries: rows.length,
@@ -173,7 +180,7 @@ export function buildRecord(log: EventLog, batchId: string, rows: readonly Store
       continue;
     }
     const at = iso(entry.at);
-    const summary = timelineSummary(entry);
+    const summary = timelineSummary(entry === startedEntry ? { type: entry.type, data: started } : entry);
     if (summary !== undefined) record.timeline.push({ at, type: entry.type, summary });
     if (!isKnownEntryType(entry.type)) record.unrecognised.push({ at, type: entry.type, summary: describeData(entry.data) });
     switch (entry.type) {

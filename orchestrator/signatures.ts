@@ -8,7 +8,7 @@
  * unauthorised use are seen (a locked user id's refusals once per lock, so that nobody floods the stream).
  */
 import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
-import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry } from './event-log.ts';
+import { canonicalJson, WORKCELL_STREAM, type EventLog, type LogEntry, type NewEntry } from './event-log.ts';
 import { isEntry, ROLES, type EntryData } from './entries/index.ts';
 import { projectBatch } from './projection.ts';
 import { hasControlCharacters, printable } from '../config/printable.ts';
@@ -252,15 +252,20 @@ async function signedSoon<T>(log: EventLog, credentials: Credentials, action: Si
 
 /**
  * Records a refusal in the operators stream; while a user id is locked, only its first refused attempt,
- * so that anyone who can reach a login page cannot write entry after entry into the GMP record.
+ * so that anyone who can reach a login page cannot write entry after entry into the GMP record. The look
+ * at what is recorded and the append are one transaction: a CLI and the server refusing the same user id
+ * at once cannot both record its lock, nor both miss the move into it.
  */
 function recordRefusal(log: EventLog, error: SignatureRefused, at: number): void {
-  if (error.kind === 'locked' && lockRecorded(log, error.user)) return;
-  log.append({ stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, kind: error.kind, reason: error.message, signedAt: new Date(wallNow()).toISOString() } });
-  if (error.kind === 'credentials' && recentWrongPasswords(log, error.user).length === LOCKOUT.attempts) {
-    // Reported where `workcell status` shows it, not only in the operators stream.
-    log.append({ stream: WORKCELL_STREAM, type: 'alarm', at, data: { kind: 'security', message: `user id ${error.user} locked for ${LOCKOUT.windowMs / 60_000} min after ${LOCKOUT.attempts} wrong passwords` } });
-  }
+  log.atomically(() => {
+    if (error.kind === 'locked' && lockRecorded(log, error.user)) return;
+    const refused: NewEntry = { stream: OPERATORS_STREAM, type: 'signature.refused', at, data: { user: error.user, action: error.action, kind: error.kind, reason: error.message, signedAt: new Date(wallNow()).toISOString() } };
+    const before = error.kind === 'credentials' ? recentWrongPasswords(log, error.user).length : 0;
+    // The wrong password that moves the user id into its lock raises the alarm: reported where `workcell status` shows it, not only in the operators stream.
+    const locks = error.kind === 'credentials' && before < LOCKOUT.attempts && before + 1 >= LOCKOUT.attempts;
+    const alarm: NewEntry = { stream: WORKCELL_STREAM, type: 'alarm', at, data: { kind: 'security', message: `user id ${error.user} locked for ${LOCKOUT.windowMs / 60_000} min after ${LOCKOUT.attempts} wrong passwords` } };
+    log.appendAll(locks ? [refused, alarm] : [refused]);
+  });
 }
 
 /** Whether the lock a user id is under now has its refusal recorded: one after the wrong password that locked it. */

@@ -2,7 +2,7 @@
  * The schedules a batch may be started on over the API: the files of one directory, named by file name;
  * a path anywhere else is refused before it is read, and GET /api/schedules lists what may be started.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import { runCli } from '../support/cli.ts';
 import { SHORT_SCHEDULE, TWO_LANE_SILA } from '../support/orchestration.ts';
 import { enrolTestOperators, OPERATOR } from '../support/operators.ts';
 import { startTestServer, type HmiClient, type TestServer } from '../support/hmi.ts';
+import { ApiError } from '../../web/server/api.ts';
+import { listSchedules, scheduleFileIn } from '../../web/server/schedules.ts';
 
 const SECRET = 'TOP-SECRET-NOT-A-SCHEDULE';
 
@@ -129,6 +131,45 @@ describe('the schedules a batch may be started on', () => {
     } finally {
       await other.close();
     }
+  });
+
+  // Root reads a directory whatever its mode: there, chmod cannot make one unreadable.
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) console.info('api-schedules: running as root, where chmod 000 does not stop reads: the unreadable-directory case is skipped (the replaced-directory cases below run)');
+  it.skipIf(asRoot)('answers 409 naming a schedules directory the server may not read, without a stack', async () => {
+    const locked = mkdtempSync(join(tmpdir(), 'workcell-locked-'));
+    copyFileSync(SHORT_SCHEDULE, join(locked, 'short.yaml'));
+    chmodSync(locked, 0o000);
+    const other = await startTestServer(database, { schedules: locked });
+    try {
+      const client = other.client();
+      await client.logIn(OPERATOR);
+      const listed = await client.get('/api/schedules');
+      expect(listed.status, listed.text).toBe(409);
+      expect(listed.json.error).toBe(`the schedules directory ${locked} cannot be read: it may not be read by the server (permission denied)`);
+      expect(listed.text).not.toMatch(/\n\s+at /);
+    } finally {
+      await other.close();
+      chmodSync(locked, 0o700);
+    }
+  });
+
+  it('answers 409 for a schedules directory removed, or replaced by a file, after it was looked at', () => {
+    const replaced = mkdtempSync(join(tmpdir(), 'workcell-replaced-'));
+    const directory = join(replaced, 'schedules');
+    writeFileSync(directory, 'no longer a directory\n');
+    const refusal = (read: () => unknown) => {
+      try {
+        read();
+      } catch (error) {
+        return error instanceof ApiError ? [error.status, error.message] : error;
+      }
+      return 'read';
+    };
+    expect(refusal(() => listSchedules(directory, files.layout))).toEqual([409, `the schedules directory ${directory} cannot be read: it is no longer a directory`]);
+    rmSync(directory);
+    expect(refusal(() => listSchedules(directory, files.layout))).toEqual([409, `the schedules directory ${directory} cannot be read: it is not there any more`]);
+    expect(refusal(() => scheduleFileIn(directory, 'short.yaml'))).toEqual([409, `the schedules directory ${directory} cannot be read: it is not there any more`]);
   });
 
   it('refuses a --schedules that names no directory, saying so', async () => {

@@ -22,12 +22,12 @@ const SCHEDULE_FILE = /\.ya?ml$/;
 export function schedulesDirectory(configured: string | undefined, layoutFile: string | undefined): string {
   if (configured !== undefined) {
     // Checked when the server starts; it may be moved or removed while it serves.
-    if (!existsSync(configured) || !statSync(configured).isDirectory()) throw new ApiError(409, `the schedules directory ${configured} (workcell serve --schedules) is not there any more`);
+    if (!existsSync(configured) || !readingDirectory(configured, () => statSync(configured).isDirectory())) throw new ApiError(409, `the schedules directory ${configured} (workcell serve --schedules) is not there any more`);
     return configured;
   }
   if (layoutFile === undefined) throw new ApiError(409, 'the log records no run: there is no workcell to start a batch on, nor a layout to find its schedules beside (start the first with workcell run, or serve with --schedules DIR)');
   const beside = [join(dirname(layoutFile), 'schedules'), ...(basename(dirname(layoutFile)) === 'layouts' ? [join(dirname(dirname(layoutFile)), 'schedules')] : [])];
-  const found = beside.find((dir) => existsSync(dir) && statSync(dir).isDirectory());
+  const found = beside.find((dir) => existsSync(dir) && readingDirectory(dir, () => statSync(dir).isDirectory()));
   if (!found) throw new ApiError(409, `no schedules directory beside the layout ${layoutFile} (looked for ${beside.join(' and ')}): start workcell serve with --schedules DIR, the directory of the schedules batches may be started on`);
   return resolve(found);
 }
@@ -37,6 +37,10 @@ export function schedulesDirectory(configured: string | undefined, layoutFile: s
  * the directory or absolute). Anything else is refused (400) before the file system is asked about it.
  */
 export function scheduleFileIn(directory: string, name: string): string {
+  return readingDirectory(directory, () => scheduleFileOf(directory, name));
+}
+
+function scheduleFileOf(directory: string, name: string): string {
   const root = realpathSync(directory);
   const outside = () => new ApiError(400, `'${name}' is not a schedule of ${directory}: batches are started on the schedules of that directory, named by file name (GET /api/schedules lists them)`);
   const file = isAbsolute(name) ? resolve(name) : resolve(root, name);
@@ -65,14 +69,7 @@ export interface ScheduleListing {
 
 /** Every schedule of the directory, checked as a start would check it: against the layout the workcell runs on. */
 export function listSchedules(directory: string, layoutFile: string | undefined): ScheduleListing[] {
-  const root = realpathSync(directory);
-  const files = readdirSync(root)
-    .filter((name) => SCHEDULE_FILE.test(name))
-    .sort()
-    .flatMap((name) => {
-      const real = realTarget(join(root, name));
-      return real !== undefined && dirname(real) === root && statSync(real).isFile() ? [{ name, file: real }] : [];
-    });
+  const files = readingDirectory(directory, () => scheduleFilesOf(directory));
   if (files.length === 0) return [];
   const sources = files.map(({ file }) => YamlSource.read(file));
   // A layout among the schedules is no schedule, and no layout they are checked against either.
@@ -86,6 +83,42 @@ export function listSchedules(directory: string, layoutFile: string | undefined)
     if (!layoutFile) problems.push('the log records no run: there is no layout to check it against, nor a workcell to start it on');
     return { name, id: field('id'), version: field('version'), title: field('name'), product: field('product'), startable: problems.length === 0, problems };
   });
+}
+
+/** The schedule files of the directory by name, each with the file it is: a link that leads out of it is none. */
+function scheduleFilesOf(directory: string): Array<{ name: string; file: string }> {
+  const root = realpathSync(directory);
+  return readdirSync(root)
+    .filter((name) => SCHEDULE_FILE.test(name))
+    .sort()
+    .flatMap((name) => {
+      const real = realTarget(join(root, name));
+      return real !== undefined && dirname(real) === root && statSync(real).isFile() ? [{ name, file: real }] : [];
+    });
+}
+
+const WHAT_IS_WRONG: Record<string, string> = {
+  EACCES: 'may not be read by the server (permission denied)',
+  EPERM: 'may not be read by the server (operation not permitted)',
+  ENOENT: 'is not there any more',
+  ENOTDIR: 'is no longer a directory',
+  ELOOP: 'is a loop of symbolic links',
+};
+
+/**
+ * Runs a read of the schedules directory. What the file system refuses (a directory the server may not
+ * read, one removed or replaced by a file since it was looked at) is the site's to put right: a 409 naming
+ * the directory and what is wrong, not a 500 with a stack trace.
+ */
+function readingDirectory<T>(directory: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    const { code, path } = error as NodeJS.ErrnoException;
+    if (error instanceof ApiError || typeof code !== 'string') throw error;
+    const what = path !== undefined && resolve(path) !== resolve(directory) ? path : 'it';
+    throw new ApiError(409, `the schedules directory ${directory} cannot be read: ${what} ${WHAT_IS_WRONG[code] ?? `gives the error ${code}`}`);
+  }
 }
 
 /** Where a file (or the link it is) leads; undefined for a link to nothing. */
